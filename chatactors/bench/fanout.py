@@ -1,0 +1,357 @@
+"""The `fanout` and `socket-send` workloads of one worker.
+
+C chats, S sockets on each. Messages go out at an open-loop rate (one every 1/R seconds, round
+robin over the chats, whatever the server's answers), over HTTP POST (`fanout`) or as `send`
+commands of `chatactors.v1` on the first socket of each chat (`socket-send`). Every socket counts
+what it receives in the ledger. Latency runs from just before a message is sent to its arrival
+on each socket.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from array import array
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import orjson
+import trio
+import trio_websocket
+
+from chatactors.bench import api, sockets
+from chatactors.bench.httpclient import HttpError, HttpPool, Target
+from chatactors.bench.ledger import DeliveryLedger, DeliverySummary
+from chatactors.bench.stats import NS_PER_MS, percentile
+from chatactors.bench.tokens import WARMUP_PREFIX, Token, parse_token
+
+Gate = Callable[[], Awaitable[None]]
+"""Awaited once every socket is subscribed, just before sending starts (a start barrier)."""
+
+
+@attrs.frozen
+class FanoutSpec:
+    """What one worker does."""
+
+    url: str
+    chat_ids: tuple[str, ...]
+    subscribers: int
+    rate: float
+    """This worker's messages per second, over all its chats."""
+    duration_s: float
+    drain_s: float = 5.0
+    """How long to wait after the last send for deliveries still on their way."""
+    subprotocol: bool = False
+    """Subscribers offer `chatactors.v1` (array frames) instead of the reference protocol."""
+    send_over_socket: bool = False
+    """Send `send` commands on each chat's first socket instead of HTTP POSTs (`socket-send`)."""
+    worker: int = 0
+    connections: int = 64
+    """HTTP connections for posting (the most POSTs in flight)."""
+    connect_concurrency: int = 50
+    progress: bool = True
+
+
+@attrs.frozen
+class FanoutOutcome:
+    """What one worker measured (picklable, merged by the parent)."""
+
+    worker: int
+    deliveries: DeliverySummary
+    latency_ns: array[int]
+    at_ns: array[int]
+    send_latency_ns: array[int]
+    """POST round trips, or send-to-ack times over the socket."""
+    send_status: dict[str, int]
+    """Answers to sends by HTTP status ("ok" for acks, "error" for failed requests)."""
+    window_s: float
+    """From the first send to the end of the sending schedule."""
+    deliveries_in_window: int
+    send_lag_max_ms: float
+    """How far behind its schedule the sender fell (generator saturation)."""
+    frames: int
+    bad_frames: int
+    """Frames that were not JSON of the expected shape."""
+    events: int
+    close_codes: dict[str, int]
+    warmup_missing: int
+    """Sockets that never saw their chat's warm-up message (not subscribed in time)."""
+
+
+@attrs.define(eq=False)
+class _Run:
+    spec: FanoutSpec
+    ledger: DeliveryLedger
+    send_ns: array[int] = attrs.field(factory=lambda: array("q"))
+    send_latency_ns: array[int] = attrs.field(factory=lambda: array("q"))
+    send_status: Counter[str] = attrs.field(factory=Counter)
+    close_codes: Counter[str] = attrs.field(factory=Counter)
+    frames: int = 0
+    bad_frames: int = 0
+    events: int = 0
+    warmed: set[int] = attrs.field(factory=set)
+    all_warm: trio.Event = attrs.field(factory=trio.Event)
+    total_sockets: int = 0
+    lag_max_s: float = 0.0
+    receiving: bool = True
+
+    def warm_content(self, chat: int) -> str:
+        return f"{WARMUP_PREFIX}{self.spec.worker}:{chat}"
+
+    def mint(self, chat: int) -> int:
+        self.send_ns.append(0)
+        return self.ledger.mint(chat)
+
+
+def _handle_events(run: _Run, socket: int, chat: int, events: list[Any], recv_ns: int) -> None:
+    ledger = run.ledger
+    for event in events:
+        kind = event.get("event") if isinstance(event, dict) else None
+        if kind == "message_received":
+            for data in sockets.human_messages([event]):
+                content = data.get("content")
+                token = parse_token(content)
+                if token is None:
+                    if content == run.warm_content(chat) and socket not in run.warmed:
+                        run.warmed.add(socket)
+                        if len(run.warmed) == run.total_sockets:
+                            run.all_warm.set()
+                elif token.worker != run.spec.worker:
+                    ledger.unknown += 1
+                else:
+                    ledger.record(socket, token.n, token.send_ns, recv_ns)
+        elif kind in ("ack", "error"):
+            data = event.get("data") or {}
+            ref = data.get("ref")
+            if not isinstance(ref, str) or not ref.isdigit():
+                continue
+            n = int(ref)
+            if n >= len(run.send_ns):
+                continue
+            if kind == "ack":
+                run.send_status["ok"] += 1
+                run.send_latency_ns.append(recv_ns - run.send_ns[n])
+            else:
+                run.send_status[str(data.get("status", "error"))] += 1
+            ledger.settle(n, accepted=kind == "ack")
+
+
+async def _receive(
+    run: _Run, ws: trio_websocket.WebSocketConnection, socket: int, chat: int
+) -> None:
+    subprotocol = run.spec.subprotocol or run.spec.send_over_socket
+    try:
+        while True:
+            frame = await ws.get_message()
+            recv_ns = time.monotonic_ns()
+            run.frames += 1
+            try:
+                events = sockets.decode_frame(frame, subprotocol)
+            except ValueError:
+                run.bad_frames += 1
+                continue
+            run.events += len(events)
+            _handle_events(run, socket, chat, events, recv_ns)
+    except trio_websocket.ConnectionClosed as exc:
+        if run.receiving:
+            run.ledger.disconnect(socket)
+            run.close_codes[str(exc.reason.code if exc.reason else None)] += 1
+
+
+@attrs.frozen
+class _Sock:
+    ws: trio_websocket.WebSocketConnection
+    index: int
+    chat: int
+
+
+async def _connect_all(
+    run: _Run, nursery: trio.Nursery, target: Target
+) -> tuple[list[_Sock], list[trio_websocket.WebSocketConnection | None]]:
+    """Open S sockets per chat; returns them and, per chat, its sender socket."""
+    spec = run.spec
+    plan = [(chat, i) for i in range(spec.subscribers) for chat in range(len(spec.chat_ids))]
+    opened: list[_Sock] = []
+    senders: list[trio_websocket.WebSocketConnection | None] = [None] * len(spec.chat_ids)
+    limiter = trio.CapacityLimiter(spec.connect_concurrency)
+
+    async def open_one(chat: int, i: int) -> None:
+        sender = spec.send_over_socket and i == 0
+        async with limiter:
+            ws = await sockets.connect(
+                nursery,
+                target,
+                spec.chat_ids[chat],
+                user_id=api.PARTICIPANTS[0] if sender else None,
+                subprotocol=spec.subprotocol or spec.send_over_socket,
+            )
+        opened.append(_Sock(ws=ws, index=run.ledger.add_socket(chat), chat=chat))
+        if sender:
+            senders[chat] = ws
+
+    async with trio.open_nursery() as connecting:
+        for chat, i in plan:
+            connecting.start_soon(open_one, chat, i)
+    run.total_sockets = len(opened)
+    return opened, senders
+
+
+async def _warm_up(run: _Run, pool: HttpPool, timeout_s: float) -> None:
+    """Post one warm-up message per chat and wait until every socket has seen its own."""
+    async with trio.open_nursery() as nursery:
+        for chat, chat_id in enumerate(run.spec.chat_ids):
+            nursery.start_soon(api.post_message, pool, chat_id, run.warm_content(chat))
+    with trio.move_on_after(timeout_s):
+        await run.all_warm.wait()
+
+
+async def _post_one(run: _Run, pool: HttpPool, n: int, chat: int) -> None:
+    spec = run.spec
+    path = api.messages_path(spec.chat_ids[chat])
+    async with pool.connection() as conn:
+        send_ns = time.monotonic_ns()
+        run.send_ns[n] = send_ns
+        body = api.message_body(Token(worker=spec.worker, n=n, send_ns=send_ns).encode())
+        try:
+            response = await conn.request("POST", path, body)
+        except HttpError:
+            run.send_status["error"] += 1
+            run.ledger.settle(n, accepted=False)
+            return
+    run.send_latency_ns.append(time.monotonic_ns() - send_ns)
+    run.send_status[str(response.status)] += 1
+    run.ledger.settle(n, accepted=response.ok)
+
+
+async def _send_command(run: _Run, ws: trio_websocket.WebSocketConnection, n: int) -> None:
+    send_ns = time.monotonic_ns()
+    run.send_ns[n] = send_ns
+    command = {
+        "op": "send",
+        "ref": str(n),
+        "type": "text",
+        "content": Token(worker=run.spec.worker, n=n, send_ns=send_ns).encode(),
+    }
+    try:
+        await ws.send_message(orjson.dumps(command).decode())
+    except trio_websocket.ConnectionClosed:
+        run.send_status["error"] += 1
+        run.ledger.settle(n, accepted=False)
+
+
+async def _send_all(
+    run: _Run,
+    pool: HttpPool,
+    senders: list[trio_websocket.WebSocketConnection | None],
+    in_flight: trio.Nursery,
+) -> None:
+    """The open-loop schedule: message i is due at start + i / rate."""
+    spec = run.spec
+    chats = len(spec.chat_ids)
+    total = round(spec.rate * spec.duration_s)
+    start = trio.current_time()
+    for i in range(total):
+        due = start + i / spec.rate
+        await trio.sleep_until(due)
+        run.lag_max_s = max(run.lag_max_s, trio.current_time() - due)
+        chat = i % chats
+        n = run.mint(chat)
+        ws = senders[chat]
+        if spec.send_over_socket and ws is not None:
+            in_flight.start_soon(_send_command, run, ws, n)
+        else:
+            in_flight.start_soon(_post_one, run, pool, n, chat)
+    await trio.sleep_until(start + spec.duration_s)
+
+
+async def _drain(run: _Run) -> None:
+    with trio.move_on_after(run.spec.drain_s):
+        # Polled: completion depends on counters updated on every frame; an Event would cost
+        # a check per frame instead of one per 50 ms.
+        while True:
+            ledger = run.ledger
+            if not ledger.pending and ledger.unique_deliveries >= ledger.expected_so_far:
+                return
+            await trio.sleep(0.05)
+
+
+async def _progress(run: _Run) -> None:
+    ledger = run.ledger
+    start = trio.current_time()
+    seen = 0
+    while True:
+        await trio.sleep(1.0)
+        recent = sorted(ledger.latency_ns[seen:])
+        seen = len(ledger.latency_ns)
+        p99 = f"{percentile(recent, 99) / NS_PER_MS:7.1f}" if recent else "      -"
+        print(
+            f"[w{run.spec.worker}] {trio.current_time() - start:5.1f}s sent {len(run.send_ns):>7} "
+            f"pending {ledger.pending:>5} deliveries {ledger.unique_deliveries:>8}"
+            f"/{ledger.expected_so_far:<8} dup {ledger.duplicated} disc {ledger.disconnected} "
+            f"p99(1s) {p99} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _close_all(opened: list[_Sock]) -> None:
+    with trio.move_on_after(5):
+        async with trio.open_nursery() as nursery:
+            for sock in opened:
+                nursery.start_soon(sock.ws.aclose)
+
+
+async def run_fanout(
+    spec: FanoutSpec, gate: Gate, window_end: Callable[[], None] = lambda: None
+) -> FanoutOutcome:
+    """Connect, warm up, pass the gate, send for `duration_s`, drain, and count.
+
+    Raises:
+        api.SetupError: a warm-up post was refused.
+        trio_websocket.HandshakeError, OSError, trio.TooSlowError: a socket could not connect.
+    """
+    target = Target.parse(spec.url)
+    run = _Run(spec=spec, ledger=DeliveryLedger())
+    pool = HttpPool(spec.url, spec.connections)
+    async with trio.open_nursery() as socket_nursery:
+        opened, senders = await _connect_all(run, socket_nursery, target)
+        async with trio.open_nursery() as receivers:
+            for sock in opened:
+                receivers.start_soon(_receive, run, sock.ws, sock.index, sock.chat)
+            await _warm_up(run, pool, timeout_s=10.0 + len(opened) / 200)
+            await gate()
+            run.ledger.t0_ns = time.monotonic_ns()
+            async with trio.open_nursery() as tasks:
+                if spec.progress:
+                    tasks.start_soon(_progress, run)
+                async with trio.open_nursery() as in_flight:
+                    await _send_all(run, pool, senders, in_flight)
+                    window_s = (time.monotonic_ns() - run.ledger.t0_ns) / 1e9
+                    window_end()
+                    await _drain(run)
+                    in_flight.cancel_scope.cancel()
+                tasks.cancel_scope.cancel()
+            run.receiving = False
+            receivers.cancel_scope.cancel()
+        await _close_all(opened)
+        await pool.aclose()
+        socket_nursery.cancel_scope.cancel()
+    window_ns = window_s * 1e9
+    return FanoutOutcome(
+        worker=spec.worker,
+        deliveries=run.ledger.summary(),
+        latency_ns=run.ledger.latency_ns,
+        at_ns=run.ledger.at_ns,
+        send_latency_ns=run.send_latency_ns,
+        send_status=dict(run.send_status),
+        window_s=window_s,
+        deliveries_in_window=sum(1 for at in run.ledger.at_ns if at <= window_ns),
+        send_lag_max_ms=run.lag_max_s * 1000,
+        frames=run.frames,
+        bad_frames=run.bad_frames,
+        events=run.events,
+        close_codes=dict(run.close_codes),
+        warmup_missing=run.total_sockets - len(run.warmed),
+    )

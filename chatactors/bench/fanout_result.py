@@ -1,0 +1,81 @@
+"""Merge the outcomes of fanout workers into one `RunResult`."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from chatactors.bench.fanout import FanoutOutcome
+from chatactors.bench.monitor import ServerMonitor
+from chatactors.bench.results import (
+    Metric,
+    RunResult,
+    Samples,
+    machine_info,
+    now_iso,
+    sum_summaries,
+)
+from chatactors.bench.stats import LatencySummary, timeline
+
+
+def build(
+    workload: str,
+    target: str,
+    started_at: str | None,
+    params: dict[str, Metric],
+    outcomes: list[FanoutOutcome],
+    monitor: ServerMonitor,
+) -> RunResult:
+    deliveries = sum_summaries([o.deliveries for o in outcomes])
+    at_ns = [at for o in outcomes for at in o.at_ns]
+    latency_ns = [lat for o in outcomes for lat in o.latency_ns]
+    send_latency_ns = [lat for o in outcomes for lat in o.send_latency_ns]
+    window_s = max(o.window_s for o in outcomes)
+    statuses: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    for o in outcomes:
+        statuses.update(o.send_status)
+        codes.update(o.close_codes)
+    events = sum(o.events for o in outcomes)
+    frames = sum(o.frames for o in outcomes)
+    send_name = "ack" if workload == "socket-send" else "post"
+    metrics: dict[str, Metric] = {
+        "window_s": round(window_s, 3),
+        "sent_per_s": deliveries.messages_sent / window_s,
+        "accepted_per_s": deliveries.messages_accepted / window_s,
+        "deliveries_per_s": sum(o.deliveries_in_window for o in outcomes) / window_s,
+        "events_per_s": events / window_s,
+        "frames": frames,
+        "events": events,
+        "events_per_frame": events / frames if frames else None,
+        "bad_frames": sum(o.bad_frames for o in outcomes),
+        "send_errors": sum(
+            n for status, n in statuses.items() if status not in ("ok", "200", "201")
+        ),
+        "send_status": ", ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
+        "close_codes": ", ".join(f"{k}:{v}" for k, v in sorted(codes.items())) or None,
+        "send_lag_max_ms": max(o.send_lag_max_ms for o in outcomes),
+        "warmup_missing_sockets": sum(o.warmup_missing for o in outcomes),
+    }
+    notes = []
+    if metrics["send_lag_max_ms"] and float(metrics["send_lag_max_ms"]) > 100:
+        notes.append("the generator fell behind its sending schedule by > 100 ms")
+    if deliveries.lost or deliveries.duplicated or deliveries.misrouted:
+        notes.append("DELIVERY ERRORS: see lost/duplicated/misrouted")
+    return RunResult(
+        workload=workload,
+        target=target,
+        started_at=started_at or now_iso(),
+        params=params,
+        metrics=metrics,
+        latency={
+            "delivery": LatencySummary.from_ns(latency_ns),
+            send_name: LatencySummary.from_ns(send_latency_ns),
+        },
+        deliveries=deliveries,
+        server=monitor.usage(),
+        server_timeline=monitor.timeline(),
+        timeline={"delivery": timeline(at_ns, latency_ns)},
+        machine=machine_info(),
+        notes=notes,
+        samples={"delivery": Samples(at_ns=at_ns, latency_ns=latency_ns)},
+    )

@@ -1,0 +1,79 @@
+"""Samples the server process once a second while a workload runs."""
+
+from __future__ import annotations
+
+import itertools
+
+import attrs
+import trio
+
+from chatactors.bench import procstat
+from chatactors.bench.procstat import ProcSample, ServerUsage
+
+
+@attrs.define(eq=False)
+class ServerMonitor:
+    """Reads /proc/<pid> now and then; `usage()` summarises the window between two marks."""
+
+    pid: int | None
+    interval_s: float = 1.0
+    samples: list[ProcSample] = attrs.field(factory=list)
+    _start: ProcSample | None = None
+    _end: ProcSample | None = None
+
+    def _sample(self) -> ProcSample | None:
+        if self.pid is None:
+            return None
+        try:
+            sample = procstat.sample(self.pid)
+        except OSError:
+            return None
+        self.samples.append(sample)
+        return sample
+
+    def mark_start(self) -> None:
+        self._start = self._sample()
+
+    def mark_end(self) -> None:
+        self._end = self._sample()
+
+    def rss_bytes(self) -> int | None:
+        """The server's RSS now (None without a readable PID)."""
+        sample = self._sample()
+        return None if sample is None else sample.rss_bytes
+
+    async def run(self) -> None:
+        """Sample every `interval_s` until cancelled."""
+        if self.pid is None:
+            return
+        while True:
+            self._sample()
+            await trio.sleep(self.interval_s)
+
+    def usage(self) -> ServerUsage | None:
+        if self.pid is None or self._start is None or self._end is None:
+            return None
+        start, end = self._start, self._end
+        inside = [s.rss_bytes for s in self.samples if start.at_ns <= s.at_ns <= end.at_ns]
+        return ServerUsage.between(self.pid, start, end, max(inside, default=0))
+
+    def timeline(self) -> list[dict[str, float]]:
+        """Per sample from the start mark: seconds, CPU % since the previous sample, RSS MB."""
+        if self._start is None:
+            return []
+        window = [s for s in self.samples if s.at_ns >= self._start.at_ns]
+        if self._end is not None:
+            window = [s for s in window if s.at_ns <= self._end.at_ns]
+        points = []
+        for previous, current in itertools.pairwise(window):
+            wall_s = (current.at_ns - previous.at_ns) / 1e9
+            if wall_s <= 0.05:
+                continue
+            points.append(
+                {
+                    "t_s": round((current.at_ns - self._start.at_ns) / 1e9, 3),
+                    "cpu_percent": round(100 * (current.cpu_s - previous.cpu_s) / wall_s, 1),
+                    "rss_mb": round(current.rss_bytes / 2**20, 1),
+                }
+            )
+        return points

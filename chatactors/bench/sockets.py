@@ -1,0 +1,71 @@
+"""WebSocket subscribers: connect many sockets, decode frames into bench deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import trio
+import trio_websocket
+
+from chatactors.bench.api import BOT_USER
+from chatactors.bench.httpclient import Target
+
+SUBPROTOCOL = "chatactors.v1"
+CONNECT_TIMEOUT_S = 30.0
+
+
+def ws_resource(target: Target, chat_id: str, user_id: str | None = None) -> str:
+    resource = f"{target.prefix}/ws/{chat_id}"
+    if user_id is not None:
+        resource += f"?user_id={quote(user_id)}"
+    return resource
+
+
+async def connect(
+    nursery: trio.Nursery,
+    target: Target,
+    chat_id: str,
+    *,
+    user_id: str | None = None,
+    subprotocol: bool = False,
+) -> trio_websocket.WebSocketConnection:
+    """Open one socket to `/ws/{chat_id}`, its reader living in `nursery`.
+
+    Raises:
+        trio_websocket.HandshakeError: the server refused the socket.
+        trio.TooSlowError: no handshake within CONNECT_TIMEOUT_S.
+        OSError: the TCP connection failed.
+    """
+    with trio.fail_after(CONNECT_TIMEOUT_S):
+        return await trio_websocket.connect_websocket(
+            nursery,
+            target.host,
+            target.port,
+            ws_resource(target, chat_id, user_id),
+            use_ssl=False,
+            subprotocols=[SUBPROTOCOL] if subprotocol else None,
+            max_message_size=16 * 2**20,
+        )
+
+
+def decode_frame(frame: str | bytes, subprotocol: bool) -> list[Any]:
+    """The events of one frame: a JSON array under `chatactors.v1`, else one JSON object."""
+    value = orjson.loads(frame)
+    if subprotocol:
+        if not isinstance(value, list):
+            raise ValueError(f"expected an array frame under {SUBPROTOCOL}")
+        return value
+    return [value]
+
+
+def human_messages(events: list[Any]) -> Iterator[dict[str, Any]]:
+    """The `message_received` payloads of events, without the bot's messages."""
+    for event in events:
+        if not isinstance(event, dict) or event.get("event") != "message_received":
+            continue
+        data = event.get("data")
+        if isinstance(data, dict) and data.get("user_id") != BOT_USER:
+            yield data
