@@ -1,0 +1,100 @@
+"""The closed set of commands a chat actor handles, each typed by the value it answers."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from chatactors.actors.reply import Reply
+from chatactors.actors.subscription import Subscription
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus, ReadMark
+from chatactors.storage.store import MessagePage
+
+R = TypeVar("R")
+
+
+class Command(Generic[R]):
+    """Base of every command; ``R`` is what the actor answers (a phantom type for the handle)."""
+
+    __slots__ = ()
+
+
+@attrs.frozen
+class ChatInfo:
+    chat: Chat
+    last_seq: int
+
+
+@attrs.frozen
+class PostMessage(Command[Message]):
+    user_id: UserId
+    type: MessageType
+    content: str
+    client_message_id: str | None = None
+
+
+@attrs.frozen
+class SetPresence(Command[Presence]):
+    user_id: UserId
+    status: PresenceStatus
+
+
+@attrs.frozen
+class MarkRead(Command[ReadMark]):
+    user_id: UserId
+
+
+@attrs.frozen
+class GetMessages(Command[list[Message]]):
+    page: MessagePage
+
+
+@attrs.frozen
+class GetPresence(Command[list[Presence]]):
+    pass
+
+
+@attrs.frozen
+class GetReadMarks(Command[list[ReadMark]]):
+    pass
+
+
+@attrs.frozen
+class GetChat(Command[ChatInfo]):
+    pass
+
+
+@attrs.frozen
+class Subscribe(Command[Subscription]):
+    """Register a subscriber; the answer carries the replay and the live stream atomically."""
+
+    user_id: UserId | None = None
+    after_seq: int | None = None
+
+
+@attrs.frozen
+class Unsubscribe(Command[None]):
+    subscription_id: int
+
+
+AnyCommand = (
+    PostMessage
+    | SetPresence
+    | MarkRead
+    | GetMessages
+    | GetPresence
+    | GetReadMarks
+    | GetChat
+    | Subscribe
+    | Unsubscribe
+)
+
+
+@attrs.frozen
+class Request:
+    """The envelope in an inbox: the command and where its answer goes."""
+
+    command: AnyCommand
+    reply: Reply[Any]

@@ -1,0 +1,90 @@
+"""ChatHandle: how routes, sockets and the bot talk to a chat, with typed async methods.
+
+Callers never see the inbox or the Reply. Each method documents the same cancellation rule: if
+the caller is cancelled while waiting for the answer, the command may still take effect.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+import attrs
+
+from chatactors.actors.commands import (
+    ChatInfo,
+    Command,
+    GetChat,
+    GetMessages,
+    GetPresence,
+    GetReadMarks,
+    MarkRead,
+    PostMessage,
+    SetPresence,
+    Subscribe,
+    Unsubscribe,
+)
+from chatactors.actors.subscription import Subscription
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
+from chatactors.storage.store import MessagePage
+
+if TYPE_CHECKING:
+    from chatactors.actors.registry import ChatRegistry
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class ChatHandle:
+    """Cheap to make (``registry.chat(chat_id)``); the chat's actor is activated on first use.
+
+    Every method raises ``ChatNotFound`` for an unknown chat, ``Overloaded`` if the chat's inbox
+    stays full, ``ChatUnavailable`` if its actor crashed or the server is stopping, and the
+    command's own ``ChatError`` (``NotAParticipant``, ``InvalidInput``) otherwise.
+    """
+
+    chat_id: ChatId
+    _registry: ChatRegistry
+
+    async def _call(self, command: Command[R]) -> R:
+        return await self._registry.call(self.chat_id, command)
+
+    async def info(self) -> ChatInfo:
+        return await self._call(GetChat())
+
+    async def post(
+        self,
+        user_id: UserId,
+        type: MessageType,
+        content: str,
+        client_message_id: str | None = None,
+    ) -> Message:
+        """Append a message (durably) and broadcast it; a repeated client_message_id is a no-op."""
+        return await self._call(PostMessage(user_id, type, content, client_message_id))
+
+    async def set_presence(self, user_id: UserId, status: PresenceStatus) -> Presence:
+        return await self._call(SetPresence(user_id, status))
+
+    async def mark_read(self, user_id: UserId) -> ReadMark:
+        return await self._call(MarkRead(user_id))
+
+    async def messages(self, page: MessagePage) -> list[Message]:
+        return await self._call(GetMessages(page))
+
+    async def presence(self) -> list[Presence]:
+        return await self._call(GetPresence())
+
+    async def read_marks(self) -> list[ReadMark]:
+        return await self._call(GetReadMarks())
+
+    async def subscribe(
+        self, user_id: UserId | None = None, after_seq: int | None = None
+    ) -> Subscription:
+        """Start receiving events; with ``user_id`` the user counts as online while subscribed.
+
+        Always pair with :meth:`unsubscribe` (shielded), or presence stays online.
+        """
+        return await self._call(Subscribe(user_id, after_seq))
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        await self._call(Unsubscribe(subscription.id))

@@ -1,0 +1,226 @@
+"""ChatRegistry: maps chat ids to actors, activates them on use, and supervises them.
+
+Actors are virtual: a chat's actor starts on its first request (loading its recent state from
+the store) and stops after an idle time with no subscribers. Supervision is one-for-one: an
+actor that crashes fails its pending requests with ``ChatUnavailable``, is logged with its chat
+id, and is started again from the store on a later request, after a backoff; other chats never
+notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import attrs
+import trio
+
+from chatactors.actors.bot import BotActor, BotReply
+from chatactors.actors.chat import ChatActor
+from chatactors.actors.commands import Command, Request
+from chatactors.actors.handle import ChatHandle
+from chatactors.actors.reply import Reply
+from chatactors.domain.clock import WallClock, utc_now
+from chatactors.domain.errors import ChatError, ChatNotFound, ChatUnavailable, Overloaded
+from chatactors.domain.ids import ChatId, UserId, new_chat_id
+from chatactors.domain.models import Chat, ChatSummary
+from chatactors.domain.rules import normalise_participants
+from chatactors.settings import Settings
+from chatactors.storage.store import ChatStore
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@attrs.frozen
+class RegistryStatistics:
+    active_actors: int
+    subscribers: int
+    queued_requests: int
+    activations: int
+    deactivations: int
+    crashes: int
+
+
+@attrs.define(eq=False)
+class _ActorSlot:
+    inbox: trio.MemorySendChannel[Request]
+    receive: trio.MemoryReceiveChannel[Request]
+    actor: ChatActor | None = None
+
+
+@attrs.define(eq=False)
+class ChatRegistry:
+    _store: ChatStore
+    _settings: Settings
+    _nursery: trio.Nursery
+    _now: WallClock
+    _bot_replies: Sequence[BotReply]
+    _bot_random: Callable[[ChatId], random.Random]
+    _slots: dict[ChatId, _ActorSlot] = attrs.field(factory=dict)
+    _backoff_until: dict[ChatId, float] = attrs.field(factory=dict)
+    _closing: bool = False
+    _activations: int = 0
+    _deactivations: int = 0
+    _crashes: int = 0
+
+    # -- chats ------------------------------------------------------------------------------
+
+    def chat(self, chat_id: str) -> ChatHandle:
+        return ChatHandle(ChatId(chat_id), self)
+
+    async def create_chat(self, participants: list[str]) -> Chat:
+        """Store a new chat (answers once committed). Raises ``InvalidInput``."""
+        chat = Chat(new_chat_id(), normalise_participants(participants, self._settings.limits),
+                    self._now())  # fmt: skip
+        await self._store.create_chat(chat)
+        return chat
+
+    async def list_chats(self) -> list[Chat]:
+        return await self._store.list_chats(limit=self._settings.max_history_page)
+
+    async def list_user_chats(self, user_id: UserId) -> list[ChatSummary]:
+        return await self._store.list_user_chats(user_id, limit=self._settings.max_history_page)
+
+    def statistics(self) -> RegistryStatistics:
+        actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
+        return RegistryStatistics(
+            active_actors=len(self._slots),
+            subscribers=sum(actor.subscriber_count for actor in actors),
+            queued_requests=sum(
+                slot.receive.statistics().current_buffer_used for slot in self._slots.values()
+            ),
+            activations=self._activations,
+            deactivations=self._deactivations,
+            crashes=self._crashes,
+        )
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def call(self, chat_id: ChatId, command: Command[R]) -> R:
+        """Deliver a command to the chat's actor and wait for its answer."""
+        reply: Reply[R] = Reply()
+        request = Request(command, reply)  # type: ignore[arg-type]
+        # A second try covers an actor that went idle and closed its inbox just now.
+        for attempt in range(2):
+            inbox = self._inbox_for(chat_id)
+            try:
+                try:
+                    inbox.send_nowait(request)
+                except trio.WouldBlock:
+                    with trio.move_on_after(self._settings.inbox_wait_s):
+                        await inbox.send(request)
+                        break
+                    raise Overloaded() from None
+                break
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                if attempt == 1:
+                    raise ChatUnavailable() from None
+        return await reply.wait()
+
+    def _inbox_for(self, chat_id: ChatId) -> trio.MemorySendChannel[Request]:
+        slot = self._slots.get(chat_id)
+        if slot is not None:
+            return slot.inbox
+        if self._closing:
+            raise ChatUnavailable("The server is shutting down")
+        if trio.current_time() < self._backoff_until.get(chat_id, -1.0):
+            raise ChatUnavailable()
+        inbox, receive = trio.open_memory_channel[Request](self._settings.inbox_size)
+        slot = _ActorSlot(inbox, receive)
+        self._slots[chat_id] = slot
+        self._activations += 1
+        self._nursery.start_soon(self._run_actor, chat_id, slot, name=f"chat:{chat_id}")
+        return inbox
+
+    def _forget(self, chat_id: ChatId, slot: _ActorSlot) -> None:
+        """Drop the slot and close its inbox, failing whatever is queued. No checkpoint inside."""
+        if self._slots.get(chat_id) is slot:
+            del self._slots[chat_id]
+        slot.receive.close()
+
+    def _fail_queued(self, slot: _ActorSlot, error: ChatError) -> None:
+        while True:
+            try:
+                slot.receive.receive_nowait().reply.fail(error)
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+
+    async def _run_actor(self, chat_id: ChatId, slot: _ActorSlot) -> None:
+        try:
+            loaded = await self._store.load_chat(
+                chat_id,
+                window=self._settings.history_window,
+                idempotency_window=self._settings.idempotency_window,
+            )
+            if loaded is None:
+                self._fail_queued(slot, ChatNotFound(chat_id))
+                self._forget(chat_id, slot)
+                return
+            actor = ChatActor.from_loaded(loaded, self._store, self._settings, self._now)
+            slot.actor = actor
+
+            def deactivate() -> bool:
+                self._deactivations += 1
+                self._forget(chat_id, slot)
+                return True
+
+            async with trio.open_nursery() as nursery:
+                if self._settings.bot_enabled:
+                    bot = BotActor(
+                        handle=self.chat(chat_id),
+                        replies=self._bot_replies,
+                        rng=self._bot_random(chat_id),
+                        delay_min_s=self._settings.bot_delay_min_s,
+                        delay_max_s=self._settings.bot_delay_max_s,
+                    )
+                    actor.attach_bot(bot.wakeups, lambda: bot.busy)
+                    nursery.start_soon(bot.run)
+                await actor.run(slot.receive, deactivate)
+                nursery.cancel_scope.cancel()
+            self._backoff_until.pop(chat_id, None)
+        except Exception:
+            self._crashes += 1
+            log.exception("chat actor crashed", extra={"chat_id": chat_id})
+            self._backoff_until[chat_id] = trio.current_time() + self._settings.crash_backoff_s
+            self._fail_queued(slot, ChatUnavailable())
+            self._forget(chat_id, slot)
+        else:
+            if self._closing:
+                self._fail_queued(slot, ChatUnavailable("The server is shutting down"))
+
+    def begin_shutdown(self) -> None:
+        """Refuse new commands; each actor handles what is queued, then stops (subscribers get
+        ``EndReason.SHUTDOWN``)."""
+        self._closing = True
+        for slot in self._slots.values():
+            slot.inbox.close()
+
+
+@asynccontextmanager
+async def open_registry(
+    store: ChatStore,
+    settings: Settings,
+    *,
+    bot_replies: Sequence[BotReply] = (),
+    now: WallClock = utc_now,
+    bot_random: Callable[[ChatId], random.Random] | None = None,
+) -> AsyncIterator[ChatRegistry]:
+    """Run a registry; on exit, let every actor finish what is queued (bounded), then stop."""
+    if bot_random is None:
+        seed = settings.bot_seed
+
+        def bot_random(chat_id: ChatId) -> random.Random:
+            return random.Random(None if seed is None else f"{seed}:{chat_id}")
+
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            registry = ChatRegistry(store, settings, nursery, now, bot_replies, bot_random)
+            try:
+                yield registry
+            finally:
+                registry.begin_shutdown()
+                scope.deadline = trio.current_time() + settings.shutdown_timeout_s

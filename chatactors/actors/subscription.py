@@ -1,0 +1,126 @@
+"""Subscription: the receiving end of a chat's events for one socket (or the bot).
+
+The actor pushes each encoded event with ``send_nowait`` into the subscription's bounded
+outbox; it never waits for a subscriber. A subscriber whose outbox is full has fallen behind
+and is ended with ``EndReason.LAGGED`` (it can reconnect and resume by ``seq``), while every
+other subscriber keeps receiving.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Iterator
+
+import attrs
+import trio
+
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import Message
+
+_ids = itertools.count(1)
+
+
+class EndReason(enum.Enum):
+    LAGGED = "lagged"
+    SHUTDOWN = "shutdown"
+    CRASHED = "crashed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+@attrs.define(eq=False)
+class Subscription:
+    """Handed to the subscriber by the actor; the actor alone sends into it and ends it."""
+
+    user_id: UserId | None
+    #: Messages after the requested ``after_seq``, to deliver before the live events.
+    replay: tuple[Message, ...]
+    #: True when the requested history was too long to replay: the client must refetch.
+    resync_required: bool
+    latest_seq: int
+    _send: trio.MemorySendChannel[str]
+    _receive: trio.MemoryReceiveChannel[str]
+    id: int = attrs.field(factory=lambda: next(_ids))
+    end_reason: EndReason | None = None
+    _ended: trio.Event = attrs.field(factory=trio.Event)
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        user_id: UserId | None,
+        replay: tuple[Message, ...],
+        resync_required: bool,
+        latest_seq: int,
+        queue_size: int,
+    ) -> Subscription:
+        send, receive = trio.open_memory_channel[str](queue_size)
+        return cls(user_id, replay, resync_required, latest_seq, send, receive)
+
+    # -- the subscriber's side -------------------------------------------------------------
+
+    async def receive(self) -> str:
+        """The next encoded event. Raises ``trio.EndOfChannel`` once ended and drained."""
+        return await self._receive.receive()
+
+    def receive_nowait(self) -> str:
+        return self._receive.receive_nowait()
+
+    async def wait_ended(self) -> EndReason:
+        await self._ended.wait()
+        assert self.end_reason is not None
+        return self.end_reason
+
+    # -- the actor's side --------------------------------------------------------------------
+
+    def offer(self, frame: str) -> bool:
+        """Queue a frame without waiting; False if the subscriber is gone or fell behind."""
+        try:
+            self._send.send_nowait(frame)
+        except trio.WouldBlock:
+            self.end(EndReason.LAGGED)
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.end(EndReason.UNSUBSCRIBED)
+            return False
+        return True
+
+    def end(self, reason: EndReason) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason
+            self._send.close()
+            self._ended.set()
+
+
+@attrs.define(eq=False)
+class Fanout:
+    """A chat's subscribers. Publishing costs one non-blocking send per subscriber."""
+
+    _subscriptions: dict[int, Subscription] = attrs.field(factory=dict)
+    lagged_total: int = 0
+
+    def add(self, subscription: Subscription) -> None:
+        self._subscriptions[subscription.id] = subscription
+
+    def remove(self, subscription_id: int) -> Subscription | None:
+        subscription = self._subscriptions.pop(subscription_id, None)
+        if subscription is not None:
+            subscription.end(EndReason.UNSUBSCRIBED)
+        return subscription
+
+    def publish(self, frame: str) -> None:
+        dropped = [s.id for s in self._subscriptions.values() if not s.offer(frame)]
+        for subscription_id in dropped:
+            if self._subscriptions.pop(subscription_id).end_reason is EndReason.LAGGED:
+                self.lagged_total += 1
+
+    def end_all(self, reason: EndReason) -> None:
+        for subscription in self._subscriptions.values():
+            subscription.end(reason)
+        self._subscriptions.clear()
+
+    def __len__(self) -> int:
+        return len(self._subscriptions)
+
+    def __iter__(self) -> Iterator[Subscription]:
+        return iter(self._subscriptions.values())

@@ -1,0 +1,34 @@
+"""The ``chatactors`` command: ``serve`` (the default) and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from chatactors.logs import configure_logging
+from chatactors.settings import Settings, SettingsError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "bench":
+        from chatactors.bench.cli import main as bench_main
+
+        return bench_main(args[1:])
+    if args and args[0] == "serve":
+        args = args[1:]
+    parser = argparse.ArgumentParser(
+        prog="chatactors serve",
+        description="Serve the chat API, its WebSocket and the web client. Every flag can also "
+        "be set as CHATACTORS_<NAME> in the environment.",
+    )
+    Settings.add_arguments(parser)
+    try:
+        settings = Settings.from_args(parser.parse_args(args))
+    except SettingsError as error:
+        parser.error(str(error))
+    configure_logging(settings.log_level, json=settings.log_json)
+    from chatactors.serve import run
+
+    return run(settings)

@@ -1,0 +1,35 @@
+"""Conditions a request can run into. The web layer maps each one to a status code."""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """Base of every expected failure; its message is safe to show to the client."""
+
+
+class ChatNotFound(ChatError):
+    def __init__(self, chat_id: str) -> None:
+        super().__init__(f"Chat not found: {chat_id!r}")
+
+
+class NotAParticipant(ChatError):
+    def __init__(self, user_id: str, chat_id: str) -> None:
+        super().__init__(f"User {user_id!r} is not a participant of chat {chat_id!r}")
+
+
+class InvalidInput(ChatError):
+    """A value that passed the wire's shape checks but breaks a domain rule."""
+
+
+class Overloaded(ChatError):
+    """The chat's inbox stayed full: the caller should retry shortly."""
+
+    def __init__(self, detail: str = "The chat is overloaded; retry shortly") -> None:
+        super().__init__(detail)
+
+
+class ChatUnavailable(ChatError):
+    """The chat's actor crashed or is stopping; the request did not complete."""
+
+    def __init__(self, detail: str = "The chat is temporarily unavailable; retry shortly") -> None:
+        super().__init__(detail)

@@ -1,0 +1,49 @@
+"""Value rules that hold whatever the chat's state: ids, participant lists, content size."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import attrs
+
+from chatactors.domain.errors import InvalidInput
+from chatactors.domain.ids import BOT_USER, UserId
+
+
+@attrs.frozen
+class Limits:
+    max_id_length: int = 128
+    max_participants: int = 256
+    max_content_chars: int = 8 * 1024 * 1024
+
+
+def check_user_id(user_id: str, limits: Limits, *, field: str = "user_id") -> UserId:
+    """A user id is 1..max_id_length printable characters, not blank, without control characters."""
+    if not user_id or not user_id.strip():
+        raise InvalidInput(f"{field} must not be empty")
+    if len(user_id) > limits.max_id_length:
+        raise InvalidInput(f"{field} is longer than {limits.max_id_length} characters")
+    if any(unicodedata.category(ch)[0] == "C" for ch in user_id):
+        raise InvalidInput(f"{field} must not contain control characters")
+    return UserId(user_id)
+
+
+def normalise_participants(sent: list[str], limits: Limits) -> tuple[UserId, ...]:
+    """De-duplicate in the order sent and add ``bot_user`` once at the end."""
+    if not sent:
+        raise InvalidInput("participants must name at least one user")
+    unique: dict[UserId, None] = {}
+    for index, user_id in enumerate(sent):
+        unique[check_user_id(user_id, limits, field=f"participants[{index}]")] = None
+    unique.pop(BOT_USER, None)
+    if len(unique) > limits.max_participants:
+        raise InvalidInput(f"a chat has at most {limits.max_participants} participants")
+    return (*unique, BOT_USER)
+
+
+def check_content(content: str, limits: Limits) -> str:
+    if not content:
+        raise InvalidInput("content must not be empty")
+    if len(content) > limits.max_content_chars:
+        raise InvalidInput(f"content is longer than {limits.max_content_chars} characters")
+    return content

@@ -1,0 +1,79 @@
+"""Serve the app with Hypercorn's Trio worker until SIGINT or SIGTERM, then shut down cleanly.
+
+On a signal: chat actors stop taking new commands, finish what is queued (so every acknowledged
+write is committed), and close their sockets with 1001; Hypercorn stops accepting connections and
+waits (bounded) for the open ones; then the store commits what is left and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from chatactors.settings import Settings
+from chatactors.web.app import create_app
+from chatactors.web.lifespan import EXTENSION_KEY, Services
+
+log = logging.getLogger(__name__)
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.websocket_ping_interval = settings.ws_ping_interval_s or None
+    config.websocket_max_message_size = settings.ws_max_message_bytes
+    config.graceful_timeout = settings.shutdown_timeout_s
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    config = hypercorn_config(settings)
+    stop = trio.Event()
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        services: Services | None = app.extensions.get(EXTENSION_KEY)
+        if services is not None:
+            services.begin_shutdown()
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def wait_for_signal() -> None:
+                async for signum in signals:
+                    log.info("received %s: shutting down", signal.Signals(signum).name)
+                    stop.set()
+                    return
+
+            nursery.start_soon(wait_for_signal)
+            urls = await nursery.start(
+                lambda task_status: hypercorn_serve(
+                    app,
+                    config,
+                    shutdown_trigger=shutdown_trigger,
+                    task_status=task_status,
+                )
+            )
+            for url in urls:
+                # Tests and scripts read the bound port from this line.
+                print(f"Serving on {url}", flush=True)
+            await stop.wait()
+        log.info("stopped")
+
+
+def run(settings: Settings) -> int:
+    try:
+        trio.run(serve, settings)
+    except KeyboardInterrupt:
+        return 130
+    sys.stdout.flush()
+    return 0

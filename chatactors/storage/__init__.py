@@ -1,0 +1,1 @@
+"""Durability: what the actors need from a store, and the engines that provide it."""

@@ -1,0 +1,98 @@
+"""An in-memory ChatStore: for tests and for ``--store memory``. Nothing survives a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+import trio
+
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+from chatactors.storage.store import LoadedChat, MessagePage, select_page
+
+
+@attrs.define(eq=False)
+class _StoredChat:
+    chat: Chat
+    messages: list[Message] = attrs.field(factory=list)
+    read_marks: dict[UserId, ReadMark] = attrs.field(factory=dict)
+    last_seen: dict[UserId, datetime] = attrs.field(factory=dict)
+
+
+@attrs.define(eq=False)
+class MemoryStore:
+    """Keeps everything in dicts. Each method checkpoints, like a real store would."""
+
+    _chats: dict[ChatId, _StoredChat] = attrs.field(factory=dict)
+
+    async def create_chat(self, chat: Chat) -> None:
+        await trio.lowlevel.checkpoint()
+        self._chats[chat.id] = _StoredChat(chat)
+
+    async def load_chat(
+        self, chat_id: ChatId, *, window: int, idempotency_window: int
+    ) -> LoadedChat | None:
+        await trio.lowlevel.checkpoint()
+        stored = self._chats.get(chat_id)
+        if stored is None:
+            return None
+        messages = stored.messages
+        return LoadedChat(
+            chat=stored.chat,
+            recent=tuple(messages[-window:]) if window else (),
+            last_seq=messages[-1].seq if messages else 0,
+            read_marks=dict(stored.read_marks),
+            last_seen=dict(stored.last_seen),
+            client_ids={
+                (m.user_id, m.client_message_id): m
+                for m in messages[-idempotency_window:]
+                if m.client_message_id is not None
+            },
+        )
+
+    async def append_message(self, message: Message) -> None:
+        await trio.lowlevel.checkpoint()
+        self._chats[message.chat_id].messages.append(message)
+
+    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark) -> None:
+        await trio.lowlevel.checkpoint()
+        self._chats[chat_id].read_marks[mark.user_id] = mark
+
+    async def set_last_seen(self, chat_id: ChatId, user_id: UserId, moment: datetime) -> None:
+        await trio.lowlevel.checkpoint()
+        self._chats[chat_id].last_seen[user_id] = moment
+
+    async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]:
+        await trio.lowlevel.checkpoint()
+        stored = self._chats.get(chat_id)
+        return select_page(stored.messages, page) if stored else []
+
+    async def list_chats(self, *, limit: int) -> list[Chat]:
+        await trio.lowlevel.checkpoint()
+        return [stored.chat for stored in list(self._chats.values())[:limit]]
+
+    async def list_user_chats(self, user_id: UserId, *, limit: int) -> list[ChatSummary]:
+        await trio.lowlevel.checkpoint()
+        summaries = []
+        for stored in self._chats.values():
+            if user_id not in stored.chat.participants:
+                continue
+            mark = stored.read_marks.get(user_id)
+            read_seq = mark.seq if mark else 0
+            last = stored.messages[-1] if stored.messages else None
+            summaries.append(
+                ChatSummary(
+                    chat=stored.chat,
+                    last_message=last,
+                    unread_count=sum(
+                        1 for m in stored.messages if m.seq > read_seq and m.user_id != user_id
+                    ),
+                    last_activity=last.timestamp if last else stored.chat.created_at,
+                )
+            )
+        summaries.sort(key=lambda s: s.last_activity, reverse=True)
+        return summaries[:limit]
+
+    async def check_ready(self) -> None:
+        await trio.lowlevel.checkpoint()

@@ -1,0 +1,70 @@
+"""The SQLite schema, as numbered migrations applied at start-up (``PRAGMA user_version``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+#: Append only: each entry moves the schema from version N to N + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE chats (
+        id TEXT PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        last_activity_ms INTEGER NOT NULL
+    );
+    CREATE TABLE participants (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        user_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX participants_by_user ON participants (user_id, chat_id);
+    CREATE TABLE messages (
+        id TEXT NOT NULL UNIQUE,
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        seq INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        client_message_id TEXT,
+        UNIQUE (chat_id, seq)
+    );
+    CREATE TABLE read_marks (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        user_id TEXT NOT NULL,
+        message_id TEXT,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE last_seen (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        user_id TEXT NOT NULL,
+        seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the newest version; returns that version."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database has schema version {version}, newer than this server's "
+            f"{len(MIGRATIONS)}: upgrade chatactors"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return len(MIGRATIONS)

@@ -1,0 +1,42 @@
+"""create_app: the Quart-Trio application, wired to the actors for one serving lifetime."""
+
+from __future__ import annotations
+
+from quart_schema import Info, QuartSchema
+from quart_trio import QuartTrio
+
+from chatactors import __version__
+from chatactors.settings import Settings
+from chatactors.storage.store import ChatStore
+from chatactors.web import chat_socket, chats_api, static_routes
+from chatactors.web.cors import install_cors
+from chatactors.web.error_responses import register_error_handlers
+from chatactors.web.lifespan import install_lifespan
+from chatactors.web.request import ChatRequest
+
+
+def create_app(settings: Settings | None = None, *, store: ChatStore | None = None) -> QuartTrio:
+    """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore)."""
+    settings = settings or Settings.from_env()
+    app = QuartTrio("chatactors", static_folder=None)
+    app.request_class = ChatRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Keep URLs exactly as the reference has them: no redirect to a trailing slash.
+    app.url_map.strict_slashes = False
+    QuartSchema(
+        app,
+        info=Info(title="chatactors", version=__version__),
+        openapi_path="/openapi.json",
+        # The bundled viewers load scripts from CDNs; the JSON document is what we serve.
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        conversion_preference="msgspec",
+    )
+    app.register_blueprint(chats_api.blueprint)
+    app.register_blueprint(chat_socket.blueprint)
+    app.register_blueprint(static_routes.blueprint)
+    register_error_handlers(app)
+    install_cors(app, settings.cors_origins)
+    install_lifespan(app, settings, store)
+    return app

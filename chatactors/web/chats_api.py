@@ -1,0 +1,187 @@
+"""REST routes of the contract, in its order, plus the extensions documented in docs/API.md."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+import trio
+from quart import Blueprint, Response
+from quart_schema import document_response, validate_querystring, validate_request
+
+from chatactors.domain.errors import InvalidInput
+from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_wire
+from chatactors.domain.ids import UserId
+from chatactors.domain.rules import check_user_id
+from chatactors.storage.store import MessagePage
+from chatactors.web.lifespan import services
+from chatactors.web.wire import (
+    ChatInfoOut,
+    ChatOut,
+    ChatsQuery,
+    CreateChatBody,
+    CreatedChatOut,
+    ErrorOut,
+    MessageOut,
+    MessageSentOut,
+    MessagesQuery,
+    PostMessageBody,
+    PresenceBody,
+    PresenceOut,
+    PresenceSetOut,
+    ReadBody,
+    ReadOut,
+    ReadReceiptsOut,
+    UserChatOut,
+    json_response,
+)
+
+blueprint = Blueprint("chats", __name__)
+
+
+def command_deadline() -> AbstractContextManager[trio.CancelScope]:
+    """Bound the wait for an actor's answer; expiry becomes a 503 (the command may still run)."""
+    return trio.fail_after(services().settings.command_timeout_s)
+
+
+def _user(user_id: str) -> UserId:
+    return check_user_id(user_id, services().settings.limits)
+
+
+@blueprint.post("/chats")
+@validate_request(CreateChatBody)
+@document_response(CreatedChatOut)
+@document_response(ErrorOut, 422)
+async def create_chat(data: CreateChatBody) -> Response:
+    chat = await services().registry.create_chat(data.participants)
+    # The reference echoes the participants as sent (without bot_user).
+    return json_response({"chat_id": chat.id, "participants": data.participants})
+
+
+@blueprint.get("/chats")
+@validate_querystring(ChatsQuery)
+@document_response(list[UserChatOut | ChatOut])
+async def list_chats(query_args: ChatsQuery) -> Response:
+    registry = services().registry
+    if query_args.user_id is None:
+        return json_response([chat_to_wire(chat) for chat in await registry.list_chats()])
+    summaries = await registry.list_user_chats(_user(query_args.user_id))
+    return json_response(
+        [
+            {
+                **chat_to_wire(s.chat),
+                "last_message": message_to_wire(s.last_message) if s.last_message else None,
+                "unread_count": s.unread_count,
+                "last_activity": chat_to_wire(s.chat)["created_at"]
+                if s.last_message is None
+                else message_to_wire(s.last_message)["timestamp"],
+            }
+            for s in summaries
+        ]
+    )
+
+
+@blueprint.get("/chats/<chat_id>")
+@document_response(ChatInfoOut)
+@document_response(ErrorOut, 404)
+async def get_chat(chat_id: str) -> Response:
+    with command_deadline():
+        info = await services().registry.chat(chat_id).info()
+    return json_response({**chat_to_wire(info.chat), "last_seq": info.last_seq})
+
+
+@blueprint.get("/chats/<chat_id>/messages")
+@validate_querystring(MessagesQuery)
+@document_response(list[MessageOut])
+@document_response(ErrorOut, 404)
+async def list_messages(chat_id: str, query_args: MessagesQuery) -> Response:
+    cap = services().settings.max_history_page
+    limit = cap if query_args.limit is None else query_args.limit
+    if not 1 <= limit <= cap:
+        raise InvalidInput(f"limit must be between 1 and {cap}")
+    for name in ("before_seq", "after_seq"):
+        value = getattr(query_args, name)
+        if value is not None and value < 0:
+            raise InvalidInput(f"{name} must not be negative")
+    page = MessagePage(limit, query_args.before_seq, query_args.after_seq)
+    with command_deadline():
+        messages = await services().registry.chat(chat_id).messages(page)
+    return json_response([message_to_wire(m) for m in messages])
+
+
+@blueprint.post("/chats/<chat_id>/messages")
+@validate_request(PostMessageBody)
+@document_response(MessageSentOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def send_message(chat_id: str, data: PostMessageBody) -> Response:
+    limits = services().settings.limits
+    client_message_id = data.client_message_id
+    if client_message_id is not None and not 1 <= len(client_message_id) <= limits.max_id_length:
+        raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
+    with command_deadline():
+        message = (
+            await services()
+            .registry.chat(chat_id)
+            .post(_user(data.user_id), data.type, data.content, client_message_id)
+        )
+    return json_response({"status": "message_sent", "message": message_to_wire(message)})
+
+
+@blueprint.post("/chats/<chat_id>/presence")
+@validate_request(PresenceBody)
+@document_response(PresenceSetOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def set_presence(chat_id: str, data: PresenceBody) -> Response:
+    with command_deadline():
+        presence = (
+            await services().registry.chat(chat_id).set_presence(_user(data.user_id), data.status)
+        )
+    return json_response(
+        {"chat_id": chat_id, "user_id": presence.user_id, "status": data.status.value}
+    )
+
+
+@blueprint.get("/chats/<chat_id>/presence")
+@document_response(list[PresenceOut])
+@document_response(ErrorOut, 404)
+async def get_presence(chat_id: str) -> Response:
+    with command_deadline():
+        presence = await services().registry.chat(chat_id).presence()
+    return json_response([presence_to_wire(p) for p in presence])
+
+
+@blueprint.post("/chats/<chat_id>/read")
+@validate_request(ReadBody)
+@document_response(ReadOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def mark_read(chat_id: str, data: ReadBody) -> Response:
+    with command_deadline():
+        mark = await services().registry.chat(chat_id).mark_read(_user(data.user_id))
+    return json_response(
+        {
+            "chat_id": chat_id,
+            "user_id": mark.user_id,
+            "last_read_message_id": mark.message_id,
+            "last_read_seq": mark.seq,
+        }
+    )
+
+
+@blueprint.get("/chats/<chat_id>/read")
+@document_response(ReadReceiptsOut)
+@document_response(ErrorOut, 404)
+async def get_read_receipts(chat_id: str) -> Response:
+    with command_deadline():
+        marks = await services().registry.chat(chat_id).read_marks()
+    return json_response(
+        {
+            "chat_id": chat_id,
+            "read_receipts": {m.user_id: m.message_id for m in marks},
+            "read_seqs": {m.user_id: m.seq for m in marks},
+        }
+    )

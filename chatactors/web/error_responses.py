@@ -1,0 +1,103 @@
+"""One table from failures to HTTP answers (``{"detail": ...}``) and WebSocket close codes."""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+from quart import Quart, Response
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from chatactors.actors.subscription import EndReason
+from chatactors.domain.errors import (
+    ChatError,
+    ChatNotFound,
+    ChatUnavailable,
+    InvalidInput,
+    NotAParticipant,
+    Overloaded,
+)
+from chatactors.web.wire import json_response
+
+log = logging.getLogger(__name__)
+
+#: Seconds a client should wait before retrying a 503.
+RETRY_AFTER_S = 1
+
+_STATUS: dict[type[ChatError], int] = {
+    ChatNotFound: 404,
+    NotAParticipant: 403,
+    InvalidInput: 422,
+    Overloaded: 503,
+    ChatUnavailable: 503,
+}
+
+#: WebSocket close codes. Clients of the reference reconnect on anything but 1000.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_LAGGED = 4008
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_INVALID = 4422
+CLOSE_UNAUTHORIZED = 4401
+
+_CLOSE_FOR_ERROR: dict[type[ChatError], int] = {
+    ChatNotFound: CLOSE_NOT_FOUND,
+    NotAParticipant: CLOSE_FORBIDDEN,
+    InvalidInput: CLOSE_INVALID,
+    Overloaded: CLOSE_TRY_AGAIN_LATER,
+    ChatUnavailable: CLOSE_INTERNAL_ERROR,
+}
+
+CLOSE_FOR_END: dict[EndReason, int] = {
+    EndReason.LAGGED: CLOSE_LAGGED,
+    EndReason.SHUTDOWN: CLOSE_GOING_AWAY,
+    EndReason.CRASHED: CLOSE_INTERNAL_ERROR,
+    EndReason.UNSUBSCRIBED: CLOSE_NORMAL,
+}
+
+
+def status_for(error: ChatError) -> int:
+    return next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 400)
+
+
+def close_code_for(error: ChatError) -> int:
+    return next(
+        (c for kind, c in _CLOSE_FOR_ERROR.items() if isinstance(error, kind)), CLOSE_INVALID
+    )
+
+
+def error_response(status: int, detail: str) -> Response:
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status in (429, 503) else None
+    return json_response({"detail": detail}, status, headers)
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ChatError)
+    async def chat_error(error: ChatError) -> Response:
+        return error_response(status_for(error), str(error))
+
+    @app.errorhandler(trio.TooSlowError)
+    async def too_slow(error: trio.TooSlowError) -> Response:
+        return error_response(503, "The chat did not answer in time; retry shortly")
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def invalid_body(error: RequestSchemaValidationError) -> Response:
+        return error_response(422, f"Invalid request: {error.validation_error}")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    async def too_large(error: RequestEntityTooLarge) -> Response:
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return error_response(413, f"The request body is larger than the limit of {limit} bytes")
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        return error_response(error.code or 500, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", exc_info=error)
+        return error_response(500, "Internal server error")

@@ -1,0 +1,55 @@
+"""The web client at ``/`` and its files at ``/static/...``, and the bot's bundled media."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from quart import Blueprint, Response, send_from_directory
+from werkzeug.exceptions import NotFound
+
+blueprint = Blueprint("static_files", __name__)
+
+PACKAGE = Path(str(resources.files("chatactors")))
+STATIC_DIR = PACKAGE / "web" / "static"
+BOT_ASSETS_DIR = PACKAGE / "bot_assets"
+
+#: The web client runs under this policy (no inline script or style; media from anywhere,
+#: since message contents are URLs the sender chose).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob: http: https:; media-src 'self' data: blob: http: https:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def _harden(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@blueprint.get("/")
+async def web_client() -> Response:
+    if not (STATIC_DIR / "index.html").is_file():
+        raise NotFound("The web client is not installed")
+    response = await send_from_directory(STATIC_DIR, "index.html")
+    response.cache_control.no_cache = True
+    return _harden(response)
+
+
+@blueprint.get("/static/<path:filename>")
+async def static_file(filename: str) -> Response:
+    response = await send_from_directory(STATIC_DIR, filename)
+    response.cache_control.no_cache = True
+    return _harden(response)
+
+
+@blueprint.get("/assets/bot/<name>")
+async def bot_asset(name: str) -> Response:
+    response = await send_from_directory(BOT_ASSETS_DIR, name)
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,146 @@
+"""The wire shapes of requests and responses, and fast JSON responses.
+
+Request bodies are frozen attrs classes that quart-schema validates with msgspec (unknown keys
+are ignored, as the reference does); response classes exist to describe the answers in the
+OpenAPI document. The answers themselves are built from the domain's ``*_to_wire`` functions
+and encoded with orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import orjson
+from quart import Response
+
+from chatactors.domain.models import MessageType, PresenceStatus
+
+# -- requests ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CreateChatBody:
+    participants: list[str]
+
+
+@attrs.frozen
+class PostMessageBody:
+    user_id: str
+    type: MessageType
+    content: str
+    client_message_id: str | None = None
+
+
+@attrs.frozen
+class PresenceBody:
+    user_id: str
+    status: PresenceStatus
+
+
+@attrs.frozen
+class ReadBody:
+    user_id: str
+
+
+@attrs.frozen
+class MessagesQuery:
+    limit: int | None = None
+    before_seq: int | None = None
+    after_seq: int | None = None
+
+
+@attrs.frozen
+class ChatsQuery:
+    user_id: str | None = None
+
+
+# -- responses (for the OpenAPI document) ----------------------------------------------------
+
+
+@attrs.frozen
+class MessageOut:
+    id: str
+    user_id: str
+    type: MessageType
+    content: str
+    timestamp: str
+    seq: int
+    client_message_id: str | None = None
+
+
+@attrs.frozen
+class CreatedChatOut:
+    chat_id: str
+    participants: list[str]
+
+
+@attrs.frozen
+class ChatOut:
+    chat_id: str
+    participants: list[str]
+    created_at: str
+
+
+@attrs.frozen
+class UserChatOut:
+    chat_id: str
+    participants: list[str]
+    created_at: str
+    last_message: MessageOut | None
+    unread_count: int
+    last_activity: str
+
+
+@attrs.frozen
+class ChatInfoOut:
+    chat_id: str
+    participants: list[str]
+    created_at: str
+    last_seq: int
+
+
+@attrs.frozen
+class MessageSentOut:
+    status: str
+    message: MessageOut
+
+
+@attrs.frozen
+class PresenceSetOut:
+    chat_id: str
+    user_id: str
+    status: PresenceStatus
+
+
+@attrs.frozen
+class PresenceOut:
+    user_id: str
+    status: PresenceStatus
+    last_seen: str
+
+
+@attrs.frozen
+class ReadOut:
+    chat_id: str
+    user_id: str
+    last_read_message_id: str | None
+    last_read_seq: int
+
+
+@attrs.frozen
+class ReadReceiptsOut:
+    chat_id: str
+    read_receipts: dict[str, str | None]
+    read_seqs: dict[str, int]
+
+
+@attrs.frozen
+class ErrorOut:
+    detail: str
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(value), status=status, headers=headers, content_type="application/json"
+    )
