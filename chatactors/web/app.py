@@ -8,7 +8,7 @@ from quart_trio import QuartTrio
 from chatactors import __version__
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
-from chatactors.web import chat_socket, chats_api, static_routes
+from chatactors.web import chat_socket, chats_api, media_api, static_routes
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(chat_socket.blueprint)
     app.register_blueprint(static_routes.blueprint)
+    media_api.install(app, settings)
     register_error_handlers(app)
     install_cors(app, settings.cors_origins)
     install_lifespan(app, settings, store)

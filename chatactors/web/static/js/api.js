@@ -1,0 +1,92 @@
+// REST client for the chatactors API (docs/API.md). Same origin, JSON in and out.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail || `HTTP ${status}`);
+    this.name = "ApiError";
+    this.status = status;
+  }
+  /** Worth retrying automatically? (network trouble, overload, rate limit) */
+  get transient() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+const enc = encodeURIComponent;
+
+async function request(method, path, { body, query, timeoutMs = 15000 } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null) url.searchParams.set(k, v);
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: body !== undefined ? { "Content-Type": "application/json" } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      signal: controller.signal,
+      cache: "no-store",
+    });
+  } catch (err) {
+    throw new ApiError(0, controller.signal.aborted ? "The server took too long to answer" : "Network error");
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!response.ok) {
+    const detail = data && typeof data === "object" ? data.detail : null;
+    throw new ApiError(response.status, typeof detail === "string" ? detail : `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+export const api = {
+  listChats: (userId) => request("GET", "/chats", { query: { user_id: userId } }),
+  createChat: (participants) => request("POST", "/chats", { body: { participants } }),
+  getChat: (chatId) => request("GET", `/chats/${enc(chatId)}`),
+  messages: (chatId, { beforeSeq, afterSeq, limit } = {}) =>
+    request("GET", `/chats/${enc(chatId)}/messages`, {
+      query: { before_seq: beforeSeq, after_seq: afterSeq, limit },
+    }),
+  send: (chatId, message) => request("POST", `/chats/${enc(chatId)}/messages`, { body: message }),
+  setPresence: (chatId, userId, status) =>
+    request("POST", `/chats/${enc(chatId)}/presence`, { body: { user_id: userId, status } }),
+  presence: (chatId) => request("GET", `/chats/${enc(chatId)}/presence`),
+  markRead: (chatId, userId) => request("POST", `/chats/${enc(chatId)}/read`, { body: { user_id: userId } }),
+  reads: (chatId) => request("GET", `/chats/${enc(chatId)}/read`),
+
+  /** Upload a file with POST /media (multipart field `file`); reports progress 0..1. */
+  upload(file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/media");
+      xhr.responseType = "json";
+      xhr.timeout = 120000;
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress?.(e.loaded / e.total);
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300 && xhr.response?.url) resolve(xhr.response);
+        else {
+          const detail = xhr.response?.detail;
+          const fallback = xhr.status === 413 ? "File too large" : xhr.status === 415 ? "Unsupported file type" : `Upload failed (HTTP ${xhr.status})`;
+          reject(new ApiError(xhr.status, typeof detail === "string" ? detail : fallback));
+        }
+      };
+      xhr.onerror = () => reject(new ApiError(0, "Network error during upload"));
+      xhr.ontimeout = () => reject(new ApiError(0, "Upload timed out"));
+      const form = new FormData();
+      form.append("file", file, file.name || "upload");
+      xhr.send(form);
+    });
+  },
+};

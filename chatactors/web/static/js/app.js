@@ -1,0 +1,357 @@
+// Entry point: who am I, the chat list, the new-chat dialog, routing (#/chat/<id>).
+import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
+import { avatar } from "./avatar.js";
+import { ChatClient } from "./client.js";
+import { ConversationView, dotStatus } from "./conversation.js";
+import { toast } from "./toast.js";
+import { BOT, displayName, formatListTime } from "./format.js";
+
+const USER_KEY = "chatactors.user";
+const RECENT_KEY = "chatactors.recentUsers";
+
+let client = null;
+let conversation = null;
+let listFrame = 0;
+let searchTerm = "";
+
+// ---- who am I ----------------------------------------------------------------------------
+
+function storage(kind) {
+  try {
+    return kind === "session" ? window.sessionStorage : window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+function recentUsers() {
+  try {
+    const list = JSON.parse(storage("local")?.getItem(RECENT_KEY) || "[]");
+    return Array.isArray(list) ? list.filter((x) => typeof x === "string").slice(0, 8) : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberUser(name) {
+  storage("local")?.setItem(USER_KEY, name);
+  storage("session")?.setItem(USER_KEY, name); // this tab keeps its user even if another tab switches
+  const recent = [name, ...recentUsers().filter((u) => u !== name)].slice(0, 8);
+  storage("local")?.setItem(RECENT_KEY, JSON.stringify(recent));
+}
+
+/** ?user=bob in the address wins, then this tab's user, then the last one used in this browser. */
+function initialUser() {
+  const params = new URLSearchParams(location.search);
+  return params.get("user") || storage("session")?.getItem(USER_KEY) || storage("local")?.getItem(USER_KEY) || "";
+}
+
+function validateName(raw) {
+  const name = raw.trim();
+  if (!name) return [null, "Please enter a name."];
+  if (name.length > 64) return [null, "That name is too long (64 characters at most)."];
+  if (name === BOT) return [null, "That name belongs to the bot. Pick another one."];
+  return [name, null];
+}
+
+function showLogin() {
+  if (client) {
+    client.stop();
+    client = null;
+  }
+  conversation?.setClient(null);
+  $("#app").hidden = true;
+  $("#login").hidden = false;
+  document.title = "chatactors";
+  const recent = recentUsers();
+  $("#login-recent").hidden = recent.length === 0;
+  $("#login-recent-list").replaceChildren(
+    ...recent.map((name) =>
+      h("button", { type: "button", class: "chip chip-person", onclick: () => login(name) },
+        avatar(name, { size: 22 }), h("span", { text: name }))),
+  );
+  const input = $("#login-name");
+  input.value = "";
+  input.focus();
+}
+
+async function login(name) {
+  const [valid, error] = validateName(name);
+  const errorEl = $("#login-error");
+  errorEl.hidden = !error;
+  errorEl.textContent = error || "";
+  if (!valid) return;
+  rememberUser(valid);
+  await startAs(valid);
+}
+
+async function startAs(me) {
+  $("#login").hidden = true;
+  $("#app").hidden = false;
+  $("#me-name").textContent = me;
+  $("#me-avatar").replaceChildren(avatar(me, { size: 40 }));
+  resetKeyed($("#chat-list"));
+  client = new ChatClient(me);
+  conversation.setClient(client);
+  client.addEventListener("change", (e) => {
+    conversation.onChange(e.detail);
+    if (["chats", "connection", "presence", "read", "message", "status", "active"].includes(e.detail.kind)) scheduleList();
+  });
+  scheduleList();
+  await client.start();
+  route();
+}
+
+// ---- chat list ---------------------------------------------------------------------------
+
+function scheduleList() {
+  if (!listFrame) listFrame = requestAnimationFrame(() => {
+    listFrame = 0;
+    renderSidebar();
+  });
+}
+
+function chatTitle(chat) {
+  const me = client.me;
+  const humans = chat.others.filter((u) => u !== BOT);
+  if (!humans.length) return displayName(BOT, me);
+  return humans.map((u) => displayName(u, me)).join(", ");
+}
+
+function previewOf(chat) {
+  const me = client.me;
+  const typers = [...chat.typing.keys()].filter((u) => u !== me);
+  if (typers.length) {
+    const who = chat.isGroup ? `${displayName(typers[0], me)} is typing…` : "typing…";
+    return { typing: true, nodes: [h("span", { class: "preview-typing", text: who })] };
+  }
+  const m = chat.lastMessage;
+  if (!m) return { nodes: [h("span", { class: "muted", text: "No messages yet" })] };
+  const nodes = [];
+  if (m.user_id === me) {
+    const state = m._local ? (m._status === "failed" ? "failed" : "sending") : chat.readState(m.seq);
+    const name = { sending: "clock", failed: "alert", sent: "check", partial: "checks", read: "checks" }[state];
+    nodes.push(h("span", { class: `preview-ticks ${state}` }, icon(name, { size: 15 })));
+    nodes.push(h("span", { class: "preview-who", text: "You: " }));
+  } else if (chat.isGroup) {
+    nodes.push(h("span", { class: "preview-who", text: `${displayName(m.user_id, me)}: ` }));
+  }
+  if (m.type === "image") nodes.push(icon("image", { size: 14 }), h("span", { text: " Photo" }));
+  else if (m.type === "audio") nodes.push(icon("audio", { size: 14 }), h("span", { text: " Audio" }));
+  else nodes.push(h("span", { text: String(m.content ?? "").replace(/\s+/g, " ") }));
+  return { nodes };
+}
+
+function chatStatusDot(chat) {
+  if (chat.isGroup) {
+    return chat.others.some((u) => u !== BOT && chat.statusOf(u) !== "offline") ? "online" : null;
+  }
+  return dotStatus(chat.statusOf(chat.otherHumans[0]));
+}
+
+function createChatItem(chat) {
+  const button = h("button", { type: "button", class: "chat-item", dataset: { chatId: chat.id } });
+  button.addEventListener("click", () => {
+    location.hash = `#/chat/${encodeURIComponent(chat.id)}`;
+  });
+  return h("li", { class: "chat-li" }, button);
+}
+
+function updateChatItem(li, chat) {
+  const button = li.firstChild;
+  const active = client.activeId === chat.id;
+  const title = chatTitle(chat);
+  const status = chatStatusDot(chat);
+  const time = chat.lastMessage?._time || null;
+  const preview = previewOf(chat);
+  const unread = chat.unread;
+  // Rebuild the inside only when what it shows changed (keeps hover/focus stable).
+  const signature = JSON.stringify([title, status, time?.getTime(), chat.lastMessage?._key, chat.lastMessage?._status,
+    chat.lastMessage && chat.readState(chat.lastMessage.seq), preview.typing, unread, chat.isGroup]);
+  button.setAttribute("aria-current", active ? "true" : "false");
+  button.classList.toggle("active", active);
+  if (button._signature === signature) return;
+  button._signature = signature;
+  button.classList.toggle("unread", unread > 0);
+  const av = avatar(chat.otherHumans[0], { size: 48, status, group: chat.isGroup ? chat.id : null });
+  const badge = unread > 0
+    ? h("span", { class: "badge", "aria-label": `${unread} unread message${unread === 1 ? "" : "s"}`, text: unread > 99 ? "99+" : String(unread) })
+    : null;
+  const statusText = status ? h("span", { class: "sr-only", text: chat.isGroup ? ", someone is online" : ", online" }) : null;
+  button.replaceChildren(
+    av,
+    h("span", { class: "ci-main" },
+      h("span", { class: "ci-top" },
+        h("span", { class: "ci-title", text: title }), statusText,
+        time ? h("time", { class: "ci-time", datetime: time.toISOString(), text: formatListTime(time) }) : null),
+      h("span", { class: "ci-bottom" },
+        h("span", { class: `ci-preview${preview.typing ? " typing" : ""}` }, preview.nodes),
+        badge)),
+  );
+}
+
+function renderSidebar() {
+  if (!client) return;
+  // Connection indicator.
+  const state = client.connectionState;
+  const conn = $("#connection");
+  const labels = { online: "Connected", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" };
+  conn.dataset.state = state;
+  if (conn.textContent !== labels[state]) conn.replaceChildren(h("span", { class: "conn-dot", "aria-hidden": "true" }), labels[state]);
+
+  const term = searchTerm.trim().toLowerCase();
+  const chats = client.chatList.filter((c) => !term || c.participants.some((u) => displayName(u, null).toLowerCase().includes(term)));
+  reconcile($("#chat-list"), chats, (c) => c.id, createChatItem, updateChatItem);
+  $("#chat-list-empty").hidden = !(client.loaded && client.chats.size === 0);
+
+  const unread = client.totalUnread;
+  document.title = unread ? `(${unread}) chatactors` : "chatactors";
+}
+
+// ---- new chat ----------------------------------------------------------------------------
+
+const people = [];
+
+function openNewChat() {
+  people.length = 0;
+  renderPeople();
+  $("#new-chat-error").hidden = true;
+  $("#people-input").value = "";
+  $("#new-chat-dialog").showModal();
+  $("#people-input").focus();
+}
+
+function addPeople(raw) {
+  for (const part of raw.split(/[,;\n]/)) {
+    const name = part.trim();
+    if (name && name !== client.me && name !== BOT && !people.includes(name)) people.push(name);
+  }
+  renderPeople();
+}
+
+function renderPeople() {
+  $("#people-chips").replaceChildren(
+    ...people.map((name) =>
+      h("span", { class: "chip chip-person" }, avatar(name, { size: 22 }), h("span", { text: name }),
+        h("button", {
+          type: "button", class: "chip-remove", "aria-label": `Remove ${name}`,
+          onclick: () => {
+            people.splice(people.indexOf(name), 1);
+            renderPeople();
+            $("#people-input").focus();
+          },
+        }, icon("x", { size: 14 })))),
+  );
+  const suggestions = client ? client.contacts.filter((u) => !people.includes(u)) : [];
+  $("#people-suggest-wrap").hidden = suggestions.length === 0;
+  $("#people-suggest").replaceChildren(
+    ...suggestions.map((name) =>
+      h("button", { type: "button", class: "chip chip-person chip-add", onclick: () => addPeople(name) },
+        avatar(name, { size: 22 }), h("span", { text: name }), icon("plus", { size: 14 }))),
+  );
+  const n = people.length;
+  $("#new-chat-create").textContent = n > 1 ? `Create group (${n + 1} people)` : "Create chat";
+}
+
+async function createFromDialog() {
+  const input = $("#people-input");
+  if (input.value.trim()) addPeople(input.value);
+  input.value = "";
+  const error = $("#new-chat-error");
+  if (!people.length) {
+    error.textContent = "Add at least one person.";
+    error.hidden = false;
+    input.focus();
+    return;
+  }
+  const button = $("#new-chat-create");
+  button.disabled = true;
+  try {
+    const chat = await client.createChat([...people]);
+    $("#new-chat-dialog").close();
+    location.hash = `#/chat/${encodeURIComponent(chat.id)}`;
+  } catch (err) {
+    error.textContent = `Could not create the chat: ${err.message}`;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- routing -----------------------------------------------------------------------------
+
+function route() {
+  if (!client) return;
+  const match = location.hash.match(/^#\/chat\/(.+)$/);
+  const chatId = match ? decodeURIComponent(match[1]) : null;
+  if (chatId && client.chats.has(chatId)) client.openChat(chatId);
+  else {
+    if (chatId && client.loaded) toast("That chat is not one of yours.", { kind: "error" });
+    if (chatId) history.replaceState(null, "", location.pathname + location.search);
+    client.closeChat();
+  }
+  scheduleList();
+}
+
+// ---- boot ----------------------------------------------------------------------------------
+
+function boot() {
+  conversation = new ConversationView();
+  $("#switch-user").append(icon("switch", { size: 20 }));
+  $("#new-chat").append(icon("edit", { size: 20 }));
+  $("#new-chat-close").append(icon("x", { size: 20 }));
+  $("#search-icon").append(icon("search", { size: 16 }));
+
+  $("#login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    login($("#login-name").value);
+  });
+  $("#switch-user").addEventListener("click", () => {
+    history.replaceState(null, "", location.pathname);
+    storage("session")?.removeItem(USER_KEY);
+    showLogin();
+  });
+  $("#new-chat").addEventListener("click", openNewChat);
+  $("#empty-new-chat").addEventListener("click", openNewChat);
+  $("#new-chat-cancel").addEventListener("click", () => $("#new-chat-dialog").close());
+  $("#new-chat-close").addEventListener("click", () => $("#new-chat-dialog").close());
+  $("#new-chat-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    createFromDialog();
+  });
+  $("#people-input").addEventListener("keydown", (e) => {
+    const input = e.target;
+    if ((e.key === "Enter" || e.key === ",") && input.value.trim()) {
+      e.preventDefault();
+      addPeople(input.value);
+      input.value = "";
+    } else if (e.key === "Enter" && !input.value.trim() && people.length) {
+      e.preventDefault();
+      createFromDialog();
+    } else if (e.key === "Backspace" && !input.value && people.length) {
+      people.pop();
+      renderPeople();
+    }
+  });
+  $("#people-box").addEventListener("click", () => $("#people-input").focus());
+  $("#chat-search").addEventListener("input", (e) => {
+    searchTerm = e.target.value;
+    scheduleList();
+  });
+  window.addEventListener("hashchange", route);
+  // Minute-level times ("last seen", list times) stay current.
+  setInterval(() => {
+    if (!client) return;
+    for (const li of $("#chat-list").children) li.firstChild._signature = null;
+    scheduleList();
+  }, 60000);
+
+  const me = initialUser();
+  const [valid] = validateName(me);
+  if (valid) {
+    rememberUser(valid);
+    startAs(valid);
+  } else showLogin();
+}
+
+boot();

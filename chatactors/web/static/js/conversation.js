@@ -1,0 +1,515 @@
+// The open conversation: header, message list (grouped by sender and day), typing
+// indicator, composer with attachments and voice recording.
+import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
+import { avatar } from "./avatar.js";
+import { audioBody, imageBody } from "./media.js";
+import { Recorder } from "./recorder.js";
+import { toast } from "./toast.js";
+import {
+  BOT, dayKey, displayName, formatDay, formatFull, formatLastSeen, formatTime, hueOf, linkify,
+} from "./format.js";
+
+const GROUP_GAP_MS = 5 * 60 * 1000;
+const NEAR_BOTTOM_PX = 96;
+const LOAD_OLDER_PX = 400;
+
+export class ConversationView {
+  constructor() {
+    this.client = null;
+    this.chatId = null;
+    this.el = {
+      view: $("#chat-view"), noChat: $("#no-chat"), title: $("#chat-title"), subtitle: $("#chat-subtitle"),
+      avatar: $("#chat-avatar"), banner: $("#chat-banner"), scroller: $("#scroller"), messages: $("#messages"),
+      history: $("#history-status"), typing: $("#typing"), typingText: $("#typing-text"), jump: $("#jump"),
+      jumpCount: $("#jump-count"), composer: $("#composer"), input: $("#message-input"), send: $("#send"),
+      attach: $("#attach"), fileInput: $("#file-input"), record: $("#record"), recorder: $("#recorder"),
+      recordTime: $("#record-time"), recordCancel: $("#record-cancel"), recordSend: $("#record-send"),
+      dropZone: $("#drop-zone"), back: $("#back"),
+    };
+    this.drafts = new Map();
+    this.stick = true; // keep the newest message in view
+    this.unseen = 0; // new messages below the fold
+    this.dirty = new Set();
+    this.frame = 0;
+    this.initialScrollDone = false;
+    this.recorder = new Recorder({
+      onTick: (s) => (this.el.recordTime.textContent = s),
+      onState: (on) => this._recordingUi(on),
+      onFile: (file) => this._sendFiles([file]),
+      onError: (msg) => toast(msg, { kind: "error" }),
+    });
+    this._wire();
+  }
+
+  setClient(client) {
+    this.client = client;
+    this.chatId = null;
+    this.recorder.cancel();
+    resetKeyed(this.el.messages);
+    this._showChat(null);
+  }
+
+  // ---- events from the client ----------------------------------------------------------
+
+  onChange({ kind, chatId, ...extra }) {
+    if (kind === "active") {
+      this._showChat(chatId);
+      return;
+    }
+    if (chatId && chatId !== this.chatId) return;
+    if (kind === "chats" && !this.chatId) return;
+    if (kind === "message" && extra.live && !this.stick) this.unseen += 1;
+    if (kind === "message" && extra.mine) this.stick = true;
+    if (kind === "history" && extra.older) this.dirty.add("older");
+    if (kind === "history" && extra.reset) resetKeyed(this.el.messages);
+    if (kind === "error" && extra.message) toast(extra.message, { kind: "error" });
+    this.dirty.add(kind);
+    this._schedule();
+  }
+
+  _schedule() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  _showChat(chatId) {
+    const previous = this.chatId;
+    if (previous && previous !== chatId) this.drafts.set(previous, this.el.input.value);
+    this.recorder.cancel();
+    this.chatId = chatId;
+    const chat = this._chat();
+    this.el.noChat.hidden = !!chat;
+    this.el.view.hidden = !chat;
+    document.body.classList.toggle("in-chat", !!chat);
+    if (previous !== chatId) {
+      resetKeyed(this.el.messages);
+      this.stick = true;
+      this.unseen = 0;
+      this.initialScrollDone = false;
+      this.el.input.value = this.drafts.get(chatId) || "";
+      this._autosize();
+      this._composerState();
+    }
+    if (chat) {
+      this.render();
+      if (matchMedia("(min-width: 761px)").matches) this.el.input.focus({ preventScroll: true });
+    }
+  }
+
+  _chat() {
+    return this.chatId && this.client ? this.client.chats.get(this.chatId) || null : null;
+  }
+
+  // ---- rendering -----------------------------------------------------------------------
+
+  render() {
+    const chat = this._chat();
+    this.dirty.clear();
+    if (!chat) return;
+    this._renderHeader(chat);
+    this._renderBanner(chat);
+    this._renderTyping(chat);
+    this._renderMessages(chat);
+  }
+
+  _renderHeader(chat) {
+    const me = this.client.me;
+    const others = chat.otherHumans;
+    const title = chat.isGroup
+      ? chat.others.filter((u) => u !== BOT).map((u) => displayName(u, me)).join(", ")
+      : displayName(others[0] || me, me);
+    this.el.title.textContent = title;
+    const key = chat.isGroup ? `g:${chat.id}` : `u:${others[0]}:${chat.statusOf(others[0])}`;
+    if (this.el.avatar.dataset.key !== key) {
+      this.el.avatar.dataset.key = key;
+      const status = chat.isGroup ? null : dotStatus(chat.statusOf(others[0]));
+      this.el.avatar.replaceChildren(avatar(others[0], { size: 40, group: chat.isGroup ? chat.id : null, status }));
+    }
+    let subtitle;
+    let cls = "";
+    const typers = [...chat.typing.keys()].filter((u) => u !== me);
+    if (chat.isGroup) {
+      if (typers.length) {
+        subtitle = typingPhrase(typers, me);
+        cls = "typing";
+      } else {
+        const online = chat.others.filter((u) => u !== BOT && chat.statusOf(u) !== "offline").length;
+        const names = ["You", ...chat.others.map((u) => displayName(u, me))].join(", ");
+        subtitle = online ? `${names} · ${online} online` : names;
+      }
+    } else {
+      const other = others[0];
+      const status = chat.statusOf(other);
+      if (status === "typing") {
+        subtitle = "typing…";
+        cls = "typing";
+      } else if (status === "online") {
+        subtitle = "online";
+        cls = "online";
+      } else {
+        subtitle = formatLastSeen(chat.presence.get(other)?.lastSeen);
+      }
+    }
+    this.el.subtitle.textContent = subtitle;
+    this.el.subtitle.className = `chat-subtitle ${cls}`;
+  }
+
+  _renderBanner(chat) {
+    const state = chat.socketState;
+    const show = state === "closed" || state === "gone";
+    this.el.banner.hidden = !show;
+    if (show) {
+      this.el.banner.textContent = state === "gone"
+        ? "This chat no longer exists on the server."
+        : "Connection lost. Reconnecting… new messages will appear when it is back.";
+    }
+  }
+
+  _renderTyping(chat) {
+    const typers = [...chat.typing.keys()].filter((u) => u !== this.client.me);
+    const show = typers.length > 0;
+    if (show) this.el.typingText.textContent = typingPhrase(typers, this.client.me);
+    this.el.typing.hidden = !show;
+  }
+
+  _renderMessages(chat) {
+    const scroller = this.el.scroller;
+    const before = { height: scroller.scrollHeight, top: scroller.scrollTop };
+    const wasNearBottom = this._nearBottom();
+
+    const items = buildItems(chat, this.client.me);
+    const firstRender = !this.initialScrollDone;
+    const created = reconcile(
+      this.el.messages,
+      items,
+      (item) => item.key,
+      (item) => (item.kind === "day" ? dayElement(item) : this._messageElement(item)),
+      (el, item) => item.kind === "msg" && this._updateMessage(el, item, chat),
+    );
+    if (!firstRender) for (const el of created) if (el.classList.contains("row")) el.classList.add("appear");
+
+    // History state at the top.
+    const status = this.el.history;
+    if (!chat.historyLoaded) status.textContent = "Loading messages…";
+    else if (chat.loadingOlder) status.textContent = "Loading older messages…";
+    else if (!chat.hasMore) status.textContent = items.length ? "This is the beginning of the conversation" : "No messages yet. Say hello!";
+    else status.textContent = "";
+    status.classList.toggle("start", chat.historyLoaded && !chat.hasMore);
+
+    // Scrolling: stay at the newest message, or keep the reader's place when older pages arrive.
+    if (!chat.historyLoaded) return;
+    if (firstRender) {
+      this.initialScrollDone = true;
+      scroller.scrollTop = scroller.scrollHeight;
+      this.stick = true;
+    } else if (created.size && before.top < LOAD_OLDER_PX && !wasNearBottom && this._prepended(created)) {
+      scroller.scrollTop = before.top + (scroller.scrollHeight - before.height);
+    } else if (this.stick || wasNearBottom) {
+      this._scrollToBottom(true);
+      this.unseen = 0;
+    }
+    this._renderJump();
+    // Not enough history to scroll? Fetch more so the reader can get to it.
+    if (chat.hasMore && !chat.loadingOlder && scroller.scrollHeight <= scroller.clientHeight + 40) {
+      this.client.loadOlder(chat);
+    }
+  }
+
+  _prepended(created) {
+    const first = this.el.messages.firstElementChild;
+    for (const el of created) if (el === first || el.nextElementSibling === first) return true;
+    return false;
+  }
+
+  _renderJump() {
+    const show = !this._nearBottom() && this.el.scroller.scrollHeight > this.el.scroller.clientHeight;
+    this.el.jump.hidden = !show;
+    this.el.jumpCount.hidden = !(show && this.unseen > 0);
+    this.el.jumpCount.textContent = String(this.unseen);
+    this.el.jump.setAttribute("aria-label", this.unseen ? `${this.unseen} new messages, scroll to the newest` : "Scroll to the newest message");
+  }
+
+  _nearBottom() {
+    const s = this.el.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  _scrollToBottom(smooth) {
+    const s = this.el.scroller;
+    const reduce = matchMedia("(prefers-reduced-motion: reduce)").matches;
+    s.scrollTo({ top: s.scrollHeight, behavior: smooth && !reduce ? "smooth" : "auto" });
+  }
+
+  _messageElement(item) {
+    const m = item.m;
+    const mine = m.user_id === this.client.me;
+    const row = h("div", { class: `row ${mine ? "out" : "in"}`, dataset: { key: m._key, type: m.type, sender: m.user_id } });
+    const bubble = h("div", { class: `bubble bubble-${m.type}` });
+    const name = h("div", { class: "sender", text: displayName(m.user_id, this.client.me) });
+    name.style.setProperty("--hue", String(hueOf(m.user_id)));
+    const content = h("div", { class: "content" });
+    const time = h("time", { datetime: m.timestamp, title: formatFull(m._time), text: formatTime(m._time) });
+    const ticks = h("span", { class: "ticks" });
+    const meta = h("span", { class: "meta" }, time, ticks);
+    const progress = h("div", { class: "progress", hidden: true }, h("span"));
+    const failure = h("div", { class: "failure", hidden: true });
+    bubble.append(h("span", { class: "sr-only sr-sender", text: `${displayName(m.user_id, this.client.me)}: ` }), name, content, progress, meta);
+    const avatarSlot = h("div", { class: "row-avatar" });
+    row.append(avatarSlot, h("div", { class: "row-body" }, bubble, failure));
+    row._parts = { bubble, name, content, ticks, time, meta, progress, failure, avatarSlot };
+    return row;
+  }
+
+  _updateMessage(row, item, chat) {
+    const m = item.m;
+    const p = row._parts;
+    const mine = m.user_id === this.client.me;
+    row.classList.toggle("first", item.first);
+    row.classList.toggle("last", item.last);
+    row.classList.toggle("group-chat", chat.isGroup);
+
+    // Content is built once per distinct body (a pending upload keeps its local preview).
+    const src = m._previewUrl || m.content;
+    const signature = `${m.type}\u0000${src}`;
+    if (row._signature !== signature) {
+      row._signature = signature;
+      row.dataset.type = m.type;
+      p.bubble.className = `bubble bubble-${m.type}`;
+      p.content.replaceChildren(...messageBody(m, src));
+    }
+    p.time.textContent = formatTime(m._time);
+    p.time.setAttribute("datetime", m.timestamp);
+    p.time.title = formatFull(m._time);
+
+    if (!mine && chat.isGroup && item.last && !p.avatarSlot.firstChild) p.avatarSlot.append(avatar(m.user_id, { size: 28 }));
+    if (!(item.last && chat.isGroup && !mine)) p.avatarSlot.replaceChildren();
+
+    // Delivery state.
+    let status = "received";
+    if (mine) {
+      if (m._local) status = m._status === "failed" ? "failed" : "sending";
+      else status = chat.readState(m.seq);
+    }
+    if (row.dataset.status !== status || (status === "partial")) {
+      row.dataset.status = status;
+      p.ticks.replaceChildren(...ticksFor(status, chat, m));
+    }
+
+    // Upload progress.
+    const uploading = m._local && m._file && m._status === "sending" && !m._uploadedUrl;
+    p.progress.hidden = !uploading;
+    if (uploading) p.progress.firstChild.style.width = `${Math.round((m._progress || 0) * 100)}%`;
+
+    // Failure and retry.
+    const failed = status === "failed";
+    p.failure.hidden = !failed;
+    if (failed && p.failure.dataset.error !== m._error) {
+      p.failure.dataset.error = m._error || "";
+      const retry = h("button", { type: "button", class: "link-btn", text: "Retry" });
+      retry.addEventListener("click", () => this.client.retry(chat.id, m._key));
+      const discard = h("button", { type: "button", class: "link-btn muted", text: "Delete" });
+      discard.addEventListener("click", () => this.client.discard(chat.id, m._key));
+      p.failure.replaceChildren(icon("alert", { size: 14 }), h("span", { text: `Not sent${m._error ? ` — ${m._error}` : ""}` }), retry, discard);
+    }
+  }
+
+  // ---- composer --------------------------------------------------------------------------
+
+  _wire() {
+    const e = this.el;
+    e.send.append(icon("send", { size: 20 }));
+    e.attach.append(icon("paperclip", { size: 20 }));
+    e.record.append(icon("mic", { size: 20 }));
+    e.recordCancel.append(icon("trash", { size: 20 }));
+    e.recordSend.append(icon("send", { size: 20 }));
+    e.back.append(icon("back", { size: 22 }));
+    e.jump.prepend(icon("down", { size: 20 }));
+
+    e.back.addEventListener("click", () => {
+      location.hash = "";
+    });
+    e.composer.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this._sendText();
+    });
+    e.input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        this._sendText();
+      } else if (ev.key === "Escape" && this.recorder.active) {
+        this.recorder.cancel();
+      }
+    });
+    e.input.addEventListener("input", () => {
+      this._autosize();
+      this._composerState();
+      if (this.chatId && e.input.value.trim()) this.client.userTyping(this.chatId);
+    });
+    e.input.addEventListener("paste", (ev) => {
+      const files = [...(ev.clipboardData?.files || [])];
+      if (files.length) {
+        ev.preventDefault();
+        this._sendFiles(files);
+      }
+    });
+    e.attach.addEventListener("click", () => e.fileInput.click());
+    e.fileInput.addEventListener("change", () => {
+      this._sendFiles([...e.fileInput.files]);
+      e.fileInput.value = "";
+    });
+    e.record.addEventListener("click", () => this.recorder.start());
+    e.recordCancel.addEventListener("click", () => this.recorder.cancel());
+    e.recordSend.addEventListener("click", () => this.recorder.finish());
+    e.recorder.addEventListener("keydown", (ev) => ev.key === "Escape" && this.recorder.cancel());
+
+    e.scroller.addEventListener("scroll", () => {
+      this.stick = this._nearBottom();
+      if (this.stick) this.unseen = 0;
+      this._renderJump();
+      const chat = this._chat();
+      if (chat && e.scroller.scrollTop < LOAD_OLDER_PX) this.client.loadOlder(chat);
+    }, { passive: true });
+    // Images change height when they load: stay at the bottom if we were there.
+    e.messages.addEventListener("load", () => this.stick && this._scrollToBottom(false), true);
+    e.jump.addEventListener("click", () => {
+      this.unseen = 0;
+      this.stick = true;
+      this._scrollToBottom(true);
+      this._renderJump();
+    });
+
+    // Drag and drop anywhere on the conversation.
+    let depth = 0;
+    const hasFiles = (ev) => [...(ev.dataTransfer?.types || [])].includes("Files");
+    e.view.addEventListener("dragenter", (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      depth += 1;
+      e.dropZone.hidden = false;
+    });
+    e.view.addEventListener("dragover", (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = "copy";
+    });
+    e.view.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) e.dropZone.hidden = true;
+    });
+    e.view.addEventListener("drop", (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      depth = 0;
+      e.dropZone.hidden = true;
+      this._sendFiles([...ev.dataTransfer.files]);
+    });
+  }
+
+  _sendText() {
+    const text = this.el.input.value;
+    if (!this.chatId || !text.trim()) return;
+    this.stick = true;
+    this.client.sendText(this.chatId, text.replace(/\s+$/, ""));
+    this.el.input.value = "";
+    this.drafts.delete(this.chatId);
+    this._autosize();
+    this._composerState();
+    this.el.input.focus();
+  }
+
+  _sendFiles(files) {
+    if (!this.chatId) return;
+    this.stick = true;
+    for (const file of files) {
+      try {
+        this.client.sendFile(this.chatId, file);
+      } catch (err) {
+        toast(err.message, { kind: "error" });
+      }
+    }
+  }
+
+  _autosize() {
+    const input = this.el.input;
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 168)}px`;
+  }
+
+  _composerState() {
+    this.el.composer.classList.toggle("has-text", this.el.input.value.trim().length > 0);
+  }
+
+  _recordingUi(on) {
+    this.el.recorder.hidden = !on;
+    this.el.composer.hidden = on;
+    if (on) this.el.recordSend.focus();
+    else this.el.input.focus();
+  }
+}
+
+// ---- pure helpers ------------------------------------------------------------------------
+
+function buildItems(chat, me) {
+  const items = [];
+  let prev = null;
+  let prevItem = null;
+  let prevDay = null;
+  for (const m of chat.sorted) {
+    const day = dayKey(m._time);
+    if (day !== prevDay) {
+      items.push({ kind: "day", key: `day:${day}`, date: m._time });
+      prevDay = day;
+      prev = null;
+    }
+    const continues = prev && prev.user_id === m.user_id && m._time - prev._time < GROUP_GAP_MS;
+    if (prevItem && !continues) prevItem.last = true;
+    const item = { kind: "msg", key: m._key, m, first: !continues, last: false, me };
+    items.push(item);
+    prev = m;
+    prevItem = item;
+  }
+  if (prevItem) prevItem.last = true;
+  // A day separator closes the previous group too.
+  for (let i = 1; i < items.length; i += 1) if (items[i].kind === "day" && items[i - 1].kind === "msg") items[i - 1].last = true;
+  return items;
+}
+
+function dayElement(item) {
+  return h("div", { class: "day", role: "separator" }, h("span", { text: formatDay(item.date) }));
+}
+
+function messageBody(m, src) {
+  if (m.type === "image") return [imageBody(src, { alt: `Image from ${m.user_id}` })];
+  if (m.type === "audio") return [audioBody(src, { label: "Audio message" })];
+  return [h("p", { class: "text" }, linkify(String(m.content ?? "")))];
+}
+
+function ticksFor(status, chat, m) {
+  switch (status) {
+    case "sending":
+      return [icon("clock", { size: 14, label: "Sending" })];
+    case "failed":
+      return [icon("alert", { size: 14, label: "Not sent" })];
+    case "sent":
+      return [icon("check", { size: 16, label: "Sent" })];
+    case "partial":
+      return [icon("checks", { size: 16, label: `Read by ${chat.readersOf(m.seq).join(", ")}` })];
+    case "read":
+      return [icon("checks", { size: 16, label: "Read" })];
+    default:
+      return [];
+  }
+}
+
+function typingPhrase(users, me) {
+  const names = users.map((u) => displayName(u, me));
+  if (names.length === 1) return `${names[0]} is typing`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing`;
+  return `${names.length} people are typing`;
+}
+
+export function dotStatus(status) {
+  return status === "online" || status === "typing" ? "online" : null;
+}
