@@ -22,6 +22,7 @@ from chatactors.domain.events import MessageReceived, encode_event, message_to_w
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.domain.rules import check_user_id
+from chatactors.web import media_api
 from chatactors.web.error_responses import (
     CLOSE_FOR_END,
     CLOSE_TRY_AGAIN_LATER,
@@ -219,6 +220,7 @@ async def _dispatch(handle: ChatHandle, user_id: UserId, command: dict[str, Any]
             ):
                 raise InvalidInput("'client_message_id' must be a short string")
             message_type = _enum(MessageType, command.get("type", "text"), "type")
+            await media_api.check_content_references(content)
             message = await handle.post(user_id, message_type, content, client_message_id)
             return {"message": message_to_wire(message)}
         if op == "presence":

@@ -13,6 +13,7 @@ from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
 from chatactors.storage.store import MessagePage
+from chatactors.web import media_api
 from chatactors.web.lifespan import services
 from chatactors.web.wire import (
     ChatInfoOut,
@@ -119,12 +120,11 @@ async def send_message(chat_id: str, data: PostMessageBody) -> Response:
     client_message_id = data.client_message_id
     if client_message_id is not None and not 1 <= len(client_message_id) <= limits.max_id_length:
         raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
+    user_id = _user(data.user_id)
+    await media_api.check_content_references(data.content)
+    chat = services().registry.chat(chat_id)
     with command_deadline():
-        message = (
-            await services()
-            .registry.chat(chat_id)
-            .post(_user(data.user_id), data.type, data.content, client_message_id)
-        )
+        message = await chat.post(user_id, data.type, data.content, client_message_id)
     return json_response({"status": "message_sent", "message": message_to_wire(message)})
 
 
