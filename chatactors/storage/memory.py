@@ -46,7 +46,8 @@ class MemoryStore:
             last_seen=dict(stored.last_seen),
             client_ids={
                 (m.user_id, m.client_message_id): m
-                for m in messages[-idempotency_window:]
+                # messages[-0:] would be every message: a zero window keeps none.
+                for m in (messages[-idempotency_window:] if idempotency_window else ())
                 if m.client_message_id is not None
             },
         )
@@ -75,7 +76,8 @@ class MemoryStore:
     async def list_user_chats(self, user_id: UserId, *, limit: int) -> list[ChatSummary]:
         await trio.lowlevel.checkpoint()
         summaries = []
-        for stored in self._chats.values():
+        # Newest first, as SQLite orders ties: the reverse of creation order, then a stable sort.
+        for stored in reversed(self._chats.values()):
             if user_id not in stored.chat.participants:
                 continue
             mark = stored.read_marks.get(user_id)
