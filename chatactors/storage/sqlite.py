@@ -135,8 +135,11 @@ class SqliteStore:
     _batch_max: int
     _write_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     _read_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    #: Transactions committed, and the writes they held (failed writes count in neither).
     batches_committed: int = 0
     writes_committed: int = 0
+    #: Batches whose transaction failed and whose writes were then committed one by one.
+    batches_split: int = 0
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -157,27 +160,51 @@ class SqliteStore:
                         batch.append(writes.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                try:
-                    await trio.to_thread.run_sync(self._commit, batch, limiter=self._write_limiter)
-                except Exception as error:
-                    log.exception("commit of %d writes failed", len(batch))
-                    for pending in batch:
-                        pending.error = error
-                self.batches_committed += 1
-                self.writes_committed += len(batch)
+                await self._commit_batch(batch)
                 for pending in batch:
                     pending.done.set()
 
-    def _commit(self, batch: list[_PendingWrite]) -> None:
+    async def _commit_batch(self, batch: list[_PendingWrite]) -> None:
+        """Commit ``batch`` in one transaction; if that fails, commit each write alone, so that
+        one bad write (say, a constraint a buggy chat broke) fails only its own caller."""
+        try:
+            await self._commit_in_thread([pending.op for pending in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                log.exception("commit of a write failed")
+                batch[0].error = error
+                return
+            log.warning("commit of %d writes failed (%s); committing them one by one",
+                        len(batch), error)  # fmt: skip
+            self.batches_split += 1
+            for pending in batch:
+                try:
+                    await self._commit_in_thread([pending.op])
+                except Exception as single_error:
+                    log.exception("commit of a write failed")
+                    pending.error = single_error
+
+    async def _commit_in_thread(self, ops: list[_WriteOp]) -> None:
+        await trio.to_thread.run_sync(self._commit, ops, limiter=self._write_limiter)
+        self.batches_committed += 1
+        self.writes_committed += len(ops)
+
+    def _commit(self, ops: list[_WriteOp]) -> None:
         conn = self._write_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for pending in batch:
-                _apply(conn, pending.op)
+            for op in ops:
+                _apply(conn, op)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT (SQLITE_BUSY, a full disk) can leave the transaction open: roll it
+            # back, or every later BEGIN fails and the writer is wedged for good.
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback after a failed commit failed")
             raise
-        conn.execute("COMMIT")
 
     async def create_chat(self, chat: Chat) -> None:
         await self._write(_CreateChat(chat))

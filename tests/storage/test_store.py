@@ -22,7 +22,9 @@ TIMEOUT_S = 10
 async def _chat_with_messages(store: ChatStore, count: int, chat_id: str = "c1") -> list:
     chat = make_chat(chat_id, "alice", "bob", "bot_user")
     await store.create_chat(chat)
-    messages = [make_message(chat, seq, "alice" if seq % 2 else "bob") for seq in range(1, count + 1)]
+    messages = [
+        make_message(chat, seq, "alice" if seq % 2 else "bob") for seq in range(1, count + 1)
+    ]
     for message in messages:
         await store.append_message(message)
     return messages
@@ -202,9 +204,7 @@ async def test_user_chats_leave_out_chats_without_the_user(store: ChatStore) -> 
     with trio.fail_after(TIMEOUT_S):
         await store.create_chat(make_chat("c1", "alice", "bob"))
         await store.create_chat(make_chat("c2", "carol", "bob"))
-        assert [s.chat.id for s in await store.list_user_chats(UserId("carol"), limit=10)] == [
-            "c2"
-        ]
+        assert [s.chat.id for s in await store.list_user_chats(UserId("carol"), limit=10)] == ["c2"]
         assert await store.list_user_chats(UserId("nobody"), limit=10) == []
 
 
