@@ -9,6 +9,7 @@ on each socket.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from array import array
@@ -21,9 +22,10 @@ import orjson
 import trio
 import trio_websocket
 
-from chatactors.bench import api, sockets
+from chatactors.bench import api, procstat, sockets
 from chatactors.bench.httpclient import HttpError, HttpPool, Target
 from chatactors.bench.ledger import DeliveryLedger, DeliverySummary
+from chatactors.bench.procstat import ServerUsage
 from chatactors.bench.stats import NS_PER_MS, percentile
 from chatactors.bench.tokens import WARMUP_PREFIX, Token, parse_token
 
@@ -76,6 +78,10 @@ class FanoutOutcome:
     """Frames that were not JSON of the expected shape."""
     events: int
     close_codes: dict[str, int]
+    generator_cpu_percent: float
+    """This worker process's CPU time over the window, in % of one core (100 = saturated)."""
+    never_sent: int
+    """Messages still queued in the generator (all connections busy) when the run ended."""
     warmup_missing: int
     """Sockets that never saw their chat's warm-up message (not subscribed in time)."""
 
@@ -322,6 +328,7 @@ async def run_fanout(
                 receivers.start_soon(_receive, run, sock.ws, sock.index, sock.chat)
             await _warm_up(run, pool, timeout_s=10.0 + len(opened) / 200)
             await gate()
+            own_start = procstat.sample(os.getpid())
             run.ledger.t0_ns = time.monotonic_ns()
             async with trio.open_nursery() as tasks:
                 if spec.progress:
@@ -330,6 +337,7 @@ async def run_fanout(
                     await _send_all(run, pool, senders, in_flight)
                     window_s = (time.monotonic_ns() - run.ledger.t0_ns) / 1e9
                     window_end()
+                    own = ServerUsage.between(0, own_start, procstat.sample(os.getpid()), 0)
                     await _drain(run)
                     in_flight.cancel_scope.cancel()
                 tasks.cancel_scope.cancel()
@@ -353,5 +361,7 @@ async def run_fanout(
         bad_frames=run.bad_frames,
         events=run.events,
         close_codes=dict(run.close_codes),
+        generator_cpu_percent=own.cpu_percent,
+        never_sent=run.send_ns.count(0),
         warmup_missing=run.total_sockets - len(run.warmed),
     )

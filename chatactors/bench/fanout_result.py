@@ -53,12 +53,20 @@ def build(
         ),
         "send_status": ", ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
         "close_codes": ", ".join(f"{k}:{v}" for k, v in sorted(codes.items())) or None,
+        "generator_cpu_percent": ", ".join(f"{o.generator_cpu_percent:.0f}" for o in outcomes),
+        "never_sent": sum(o.never_sent for o in outcomes),
         "send_lag_max_ms": max(o.send_lag_max_ms for o in outcomes),
         "warmup_missing_sockets": sum(o.warmup_missing for o in outcomes),
     }
     notes = []
     if metrics["send_lag_max_ms"] and float(metrics["send_lag_max_ms"]) > 100:
         notes.append("the generator fell behind its sending schedule by > 100 ms")
+    if any(o.generator_cpu_percent > 90 for o in outcomes):
+        notes.append("a generator process was CPU-bound (> 90 %): figures may be the generator's")
+    if metrics["never_sent"]:
+        notes.append(
+            "messages never sent: every HTTP connection was busy (the server fell behind the rate)"
+        )
     if deliveries.lost or deliveries.duplicated or deliveries.misrouted:
         notes.append("DELIVERY ERRORS: see lost/duplicated/misrouted")
     return RunResult(
