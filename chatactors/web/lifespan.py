@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from importlib import resources
 
 import attrs
 import trio
 from quart import current_app
 from quart_trio import QuartTrio
 
-from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
+from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.sqlite import open_sqlite_store
 from chatactors.storage.store import ChatStore
+from chatactors.web import media_api
 
 EXTENSION_KEY = "chatactors"
 
@@ -58,11 +58,10 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
 
 
 def bot_asset_urls(settings: Settings) -> dict[str, str]:
-    files = resources.files("chatactors") / "bot_assets"
+    """The bot's bundled files as uploads (media_api imports them into the media store)."""
     return {
-        name: f"{settings.base_url}/assets/bot/{name}"
-        for name in BOT_ASSETS
-        if (files / name).is_file()
+        name: f"{settings.base_url}/media/{media_id}"
+        for name, media_id in media_api.bot_asset_ids().items()
     }
 
 

@@ -1,15 +1,357 @@
-"""POST /media and GET /media/<id>: uploads of images and audio (filled in by issue 4)."""
+"""POST /media and GET|HEAD /media/<id>: uploads of images and audio, served with Range support.
+
+Uploads stream from the request body into the :class:`MediaStore` (never whole in memory);
+files go out in large chunks read by worker threads. The store lives for the serving lifetime
+(``before_serving``/``after_serving``) in ``app.extensions[EXTENSION_KEY]``, outside the chat
+actors: media is not chat state. See docs/MEDIA.md.
+"""
 
 from __future__ import annotations
 
-from quart import Quart
+import functools
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AsyncExitStack
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
 
+import attrs
+import trio
+from hypercorn.typing import ASGISendCallable
+from quart import Blueprint, Quart, Response, current_app, request
+from quart.wrappers import Request
+from quart.wrappers.response import ResponseBody
+from quart_schema import DataSource, document_request, document_response
+from quart_trio.asgi import TrioASGIHTTPConnection
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
+
+from chatactors.actors.bot_replies import BOT_ASSETS
+from chatactors.domain.errors import InvalidInput
 from chatactors.settings import Settings
+from chatactors.storage.media import (
+    EmptyUpload,
+    MediaError,
+    MediaFile,
+    MediaStore,
+    StoredMedia,
+    UnsupportedMedia,
+    Upload,
+    UploadLimits,
+    UploadTooLarge,
+    describe,
+    open_media_store,
+)
+from chatactors.web.error_responses import error_response
+from chatactors.web.wire import ErrorOut, json_response
+
+EXTENSION_KEY = "chatactors.media"
+UPLOAD_PATH = "/media"
+#: Room for the multipart framing around the file, on top of the largest file limit.
+MULTIPART_SLACK_BYTES = 64 * 1024
+#: Files are sent in chunks of this size (one worker-thread read each).
+READ_CHUNK_BYTES = 256 * 1024
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: The bot's files under their old names (/assets/bot/<name>) may change with a release.
+BOT_ASSET_CACHE = "public, max-age=86400"
+
+blueprint = Blueprint("media", __name__)
+
+
+@attrs.frozen
+class UploadForm:
+    """``multipart/form-data`` with the file in the field ``file`` (or send the raw bytes)."""
+
+    file: bytes
+
+
+@attrs.frozen
+class MediaOut:
+    id: str
+    url: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+
+
+@attrs.frozen
+class Media:
+    """The media service of one serving lifetime."""
+
+    store: MediaStore
+    settings: Settings
+    #: The bot's bundled files by name, as ids in the store.
+    bot_assets: Mapping[str, str]
+
+    @property
+    def limits(self) -> UploadLimits:
+        return UploadLimits(self.settings.max_image_bytes, self.settings.max_audio_bytes)
+
+    def url(self, media_id: str) -> str:
+        return f"{self.settings.base_url}{UPLOAD_PATH}/{media_id}"
+
+
+def media() -> Media:
+    """The running app's media service; only valid inside a request or WebSocket handler."""
+    found: Media = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+# -- the bot's bundled files ---------------------------------------------------------------
+
+
+def _bot_assets_dir() -> Path:
+    return Path(str(resources.files("chatactors"))) / "bot_assets"
+
+
+@functools.cache
+def bot_asset_ids() -> Mapping[str, str]:
+    """Each bundled bot file's media id (the files are read once, at start-up)."""
+    found: dict[str, str] = {}
+    for name in BOT_ASSETS:
+        path = _bot_assets_dir() / name
+        if path.is_file():
+            found[name] = describe(path.read_bytes()).id
+    return found
+
+
+async def _import_bot_assets(store: MediaStore) -> Mapping[str, str]:
+    imported: dict[str, str] = {}
+    for name in bot_asset_ids():
+        data = await trio.Path(_bot_assets_dir() / name).read_bytes()
+        imported[name] = (await store.add(data)).id
+    return imported
+
+
+# -- the app's lifetime ----------------------------------------------------------------------
 
 
 def install(app: Quart, settings: Settings) -> None:
     """Register the media routes and the media store's lifetime on the app."""
+    app.register_blueprint(blueprint)
+    app.asgi_http_class = UploadAwareConnection
+    app.config["CHATACTORS_UPLOAD_MAX_BYTES"] = (
+        max(settings.max_image_bytes, settings.max_audio_bytes) + MULTIPART_SLACK_BYTES
+    )
+    stack = AsyncExitStack()
+    # memory: no durable chats, so no durable files either (a temporary directory).
+    root = None if settings.store == "memory" else settings.data_dir / "media"
+
+    @app.before_serving
+    async def open_media() -> None:
+        store = await stack.enter_async_context(open_media_store(root))
+        app.extensions[EXTENSION_KEY] = Media(store, settings, await _import_bot_assets(store))
+
+    @app.after_serving
+    async def close_media() -> None:
+        app.extensions.pop(EXTENSION_KEY, None)
+        await stack.aclose()
+
+
+class UploadAwareConnection(TrioASGIHTTPConnection):
+    """Lifts the app-wide body limit (MAX_CONTENT_LENGTH) for ``POST /media`` only.
+
+    Quart fixes a request's body limit when it builds the request, before routing and while
+    the body starts arriving; this is the one place where it can be changed without losing
+    bytes. The upload route enforces the per-kind limits itself as the bytes stream in.
+    """
+
+    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
+        built = super()._create_request_from_scope(send)
+        if built.method == "POST" and built.path.rstrip("/") == UPLOAD_PATH:
+            limit: int = self.app.config["CHATACTORS_UPLOAD_MAX_BYTES"]
+            built.max_content_length = limit
+            built.body = built.body_class(built.content_length, limit)
+        return built
+
+
+# -- upload ----------------------------------------------------------------------------------
+
+
+@blueprint.post(UPLOAD_PATH)
+@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
+@document_response(MediaOut)
+@document_response(ErrorOut, 413)
+@document_response(ErrorOut, 415)
+@document_response(ErrorOut, 422)
+async def upload_media() -> Response:
+    """Upload one image or audio file; its type is detected from its bytes."""
+    service = media()
+    mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
+    try:
+        async with service.store.upload(service.limits) as upload:
+            if mimetype == "multipart/form-data":
+                await _receive_multipart(upload, options.get("boundary", ""))
+            else:
+                async for chunk in request.body:
+                    await upload.write(chunk)
+            stored = await upload.finish()
+    except MediaError as error:
+        return _refusal(error)
+    return json_response(_to_wire(stored, service.url(stored.id)))
+
+
+async def _receive_multipart(upload: Upload, boundary: str) -> None:
+    if not boundary:
+        raise InvalidInput("multipart/form-data needs a boundary")
+    decoder = MultipartDecoder(boundary.encode("latin-1"), 64 * 1024, max_parts=32)
+    state = "before"  # -> "file" while in the part named "file" -> "after"
+    ended = False
+    async for chunk in _chunks_then_end():
+        try:
+            decoder.receive_data(chunk)
+            event = decoder.next_event()
+            while not isinstance(event, NeedData | Epilogue):
+                if isinstance(event, File) and event.name == "file" and state == "before":
+                    state = "file"
+                elif isinstance(event, Data) and state == "file":
+                    await upload.write(event.data)
+                    if not event.more_data:
+                        state = "after"
+                event = decoder.next_event()
+        except ValueError as error:
+            raise InvalidInput(f"Malformed multipart body: {error}") from None
+        ended = ended or isinstance(event, Epilogue)
+    if state == "before":
+        raise InvalidInput("The multipart body has no 'file' field")
+    if state == "file" or not ended:
+        raise InvalidInput("The multipart body ended before the file did")
+
+
+async def _chunks_then_end() -> AsyncIterator[bytes | None]:
+    async for chunk in request.body:
+        yield chunk
+    yield None
+
+
+def _refusal(error: MediaError) -> Response:
+    status = {UploadTooLarge: 413, UnsupportedMedia: 415, EmptyUpload: 422}[type(error)]
+    return error_response(status, str(error))
+
+
+def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
+    wire: dict[str, object] = {
+        "id": stored.id,
+        "url": url,
+        "content_type": stored.media_type.content_type,
+        "size": stored.size,
+    }
+    if stored.width is not None and stored.height is not None:
+        wire["width"], wire["height"] = stored.width, stored.height
+    return wire
+
+
+# -- serving ---------------------------------------------------------------------------------
+
+
+@blueprint.get(f"{UPLOAD_PATH}/<media_id>")
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 416)
+async def get_media(media_id: str) -> Response:
+    """The file (GET and HEAD), with ETag, immutable caching and single byte ranges."""
+    found = await media().store.find(media_id)
+    if found is None:
+        return error_response(404, "No such media")
+    return file_response(found, IMMUTABLE)
+
+
+async def serve_bot_asset(name: str) -> Response:
+    """A bundled bot file under its old URL /assets/bot/<name>, served like any upload."""
+    media_id = media().bot_assets.get(name)
+    found = None if media_id is None else await media().store.find(media_id)
+    if found is None:
+        return error_response(404, "No such bot asset")
+    return file_response(found, BOT_ASSET_CACHE)
+
+
+def file_response(found: MediaFile, cache_control: str) -> Response:
+    """Answer GET/HEAD for ``found``: 200, 206 for one satisfiable range, 304, or 416."""
+    etag = f'"{found.digest}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": cache_control,
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.if_none_match.contains_weak(found.digest):
+        not_modified = Response(b"", 304, headers)
+        del not_modified.headers["Content-Length"]
+        return _finish(not_modified, None)
+    size = found.size
+    begin, end, status = 0, size, 200
+    wanted = request.range
+    if_range = request.if_range
+    # If-Range with another ETag (or a date: there is no Last-Modified) means "all of it".
+    honour = (if_range.etag is None and if_range.date is None) or if_range.etag == found.digest
+    if wanted is not None and wanted.units == "bytes" and len(wanted.ranges) == 1 and honour:
+        start, stop = wanted.ranges[0]
+        if start < 0:  # a suffix: the last -start bytes
+            begin = max(0, size + start)
+        elif start < size:
+            begin, end = start, size if stop is None else min(stop, size)
+        if start >= size or size == 0:
+            headers["Content-Range"] = f"bytes */{size}"
+            return _finish(error_response(416, "Range not satisfiable"), headers)
+        status = 206
+        headers["Content-Range"] = f"bytes {begin}-{end - 1}/{size}"
+    body = None if request.method == "HEAD" else _FileRange(found.path, begin, end)
+    response = Response(body, status, headers, content_type=found.media_type.content_type)
+    response.content_length = end - begin
+    return _finish(response, None)
+
+
+def _finish(response: Response, headers: Mapping[str, str] | None) -> Response:
+    response.headers.update(headers or {})
+    # A 25 MiB file to a slow client may take longer than Quart's RESPONSE_TIMEOUT.
+    response.timeout = None
+    return response
+
+
+class _FileRange(ResponseBody):
+    """Bytes ``begin`` to ``end`` of a file, read in large chunks by worker threads."""
+
+    def __init__(self, path: Path, begin: int, end: int) -> None:
+        self._chunks = self._read(path, begin, end)
+
+    async def __aenter__(self) -> AsyncIterator[bytes]:
+        return self._chunks
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Closes the file too when the client went away before the end.
+        await self._chunks.aclose()
+
+    @staticmethod
+    async def _read(path: Path, begin: int, end: int) -> AsyncGenerator[bytes, None]:
+        async with await trio.open_file(path, "rb") as file:
+            await file.seek(begin)
+            left = end - begin
+            while left > 0:
+                chunk = await file.read(min(READ_CHUNK_BYTES, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
+
+
+# -- message contents ------------------------------------------------------------------------
 
 
 async def check_content_references(content: str) -> None:
     """Raise ``InvalidInput`` if ``content`` points at this server's /media/ but no such upload."""
+    service = media()
+    media_id = None
+    for prefix in (service.url(""), f"{UPLOAD_PATH}/"):
+        if content.startswith(prefix):
+            media_id = content[len(prefix) :].split("?", 1)[0].split("#", 1)[0]
+            break
+    if media_id is None:
+        return
+    if await service.store.find(media_id) is None:
+        shown = media_id if len(media_id) <= 80 else media_id[:80] + "..."
+        raise InvalidInput(f"No such upload: {shown!r} (upload it with POST /media first)")

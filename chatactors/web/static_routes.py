@@ -8,6 +8,8 @@ from pathlib import Path
 from quart import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
+from chatactors.web import media_api
+
 blueprint = Blueprint("static_files", __name__)
 
 PACKAGE = Path(str(resources.files("chatactors")))
@@ -48,8 +50,5 @@ async def static_file(filename: str) -> Response:
 
 @blueprint.get("/assets/bot/<name>")
 async def bot_asset(name: str) -> Response:
-    response = await send_from_directory(BOT_ASSETS_DIR, name)
-    response.cache_control.public = True
-    response.cache_control.max_age = 86400
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    # Older messages name the bot's files here; they are served from the media store.
+    return await media_api.serve_bot_asset(name)
