@@ -78,8 +78,9 @@ export const api = {
         if (xhr.status >= 200 && xhr.status < 300 && xhr.response?.url) resolve(xhr.response);
         else {
           const detail = xhr.response?.detail;
-          const fallback = xhr.status === 413 ? "File too large" : xhr.status === 415 ? "Unsupported file type" : `Upload failed (HTTP ${xhr.status})`;
-          reject(new ApiError(xhr.status, typeof detail === "string" ? detail : fallback));
+          const known = { 404: "This server does not accept uploads", 413: "File too large", 415: "Unsupported file type" };
+          const fallback = known[xhr.status] || `Upload failed (HTTP ${xhr.status})`;
+          reject(new ApiError(xhr.status, xhr.status !== 404 && typeof detail === "string" ? detail : fallback));
         }
       };
       xhr.onerror = () => reject(new ApiError(0, "Network error during upload"));

@@ -133,7 +133,7 @@ function previewOf(chat) {
     const name = { sending: "clock", failed: "alert", sent: "check", partial: "checks", read: "checks" }[state];
     nodes.push(h("span", { class: `preview-ticks ${state}` }, icon(name, { size: 15 })));
     nodes.push(h("span", { class: "preview-who", text: "You: " }));
-  } else if (chat.isGroup) {
+  } else if (chat.isGroup || (m.user_id === BOT && chat.otherHumans[0] !== BOT)) {
     nodes.push(h("span", { class: "preview-who", text: `${displayName(m.user_id, me)}: ` }));
   }
   if (m.type === "image") nodes.push(icon("image", { size: 14 }), h("span", { text: " Photo" }));
@@ -177,12 +177,12 @@ function updateChatItem(li, chat) {
   const badge = unread > 0
     ? h("span", { class: "badge", "aria-label": `${unread} unread message${unread === 1 ? "" : "s"}`, text: unread > 99 ? "99+" : String(unread) })
     : null;
-  const statusText = status ? h("span", { class: "sr-only", text: chat.isGroup ? ", someone is online" : ", online" }) : null;
+  const statusText = status ? h("span", { class: "sr-only", text: chat.isGroup ? " (someone is online)" : " (online)" }) : null;
   button.replaceChildren(
     av,
     h("span", { class: "ci-main" },
       h("span", { class: "ci-top" },
-        h("span", { class: "ci-title", text: title }), statusText,
+        h("span", { class: "ci-title" }, title, statusText),
         time ? h("time", { class: "ci-time", datetime: time.toISOString(), text: formatListTime(time) }) : null),
       h("span", { class: "ci-bottom" },
         h("span", { class: `ci-preview${preview.typing ? " typing" : ""}` }, preview.nodes),

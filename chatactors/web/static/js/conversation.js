@@ -170,14 +170,16 @@ export class ConversationView {
   _renderTyping(chat) {
     const typers = [...chat.typing.keys()].filter((u) => u !== this.client.me);
     const show = typers.length > 0;
-    if (show) this.el.typingText.textContent = typingPhrase(typers, this.client.me);
+    this.el.typingText.textContent = show ? typingPhrase(typers, this.client.me) : "";
     this.el.typing.hidden = !show;
   }
 
   _renderMessages(chat) {
     const scroller = this.el.scroller;
-    const before = { height: scroller.scrollHeight, top: scroller.scrollTop };
     const wasNearBottom = this._nearBottom();
+    // Remember where the first visible message is, to keep it in place if older ones arrive.
+    const anchor = wasNearBottom ? null : this._firstVisibleRow();
+    const anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
 
     const items = buildItems(chat, this.client.me);
     const firstRender = !this.initialScrollDone;
@@ -204,8 +206,9 @@ export class ConversationView {
       this.initialScrollDone = true;
       scroller.scrollTop = scroller.scrollHeight;
       this.stick = true;
-    } else if (created.size && before.top < LOAD_OLDER_PX && !wasNearBottom && this._prepended(created)) {
-      scroller.scrollTop = before.top + (scroller.scrollHeight - before.height);
+    } else if (anchor && anchor.isConnected && !this.stick) {
+      const shift = anchor.getBoundingClientRect().top - anchorTop;
+      if (shift) scroller.scrollTop += shift;
     } else if (this.stick || wasNearBottom) {
       this._scrollToBottom(true);
       this.unseen = 0;
@@ -217,10 +220,12 @@ export class ConversationView {
     }
   }
 
-  _prepended(created) {
-    const first = this.el.messages.firstElementChild;
-    for (const el of created) if (el === first || el.nextElementSibling === first) return true;
-    return false;
+  _firstVisibleRow() {
+    const top = this.el.scroller.getBoundingClientRect().top;
+    for (const el of this.el.messages.children) {
+      if (el.classList.contains("row") && el.getBoundingClientRect().bottom > top) return el;
+    }
+    return null;
   }
 
   _renderJump() {
@@ -247,7 +252,7 @@ export class ConversationView {
     const mine = m.user_id === this.client.me;
     const row = h("div", { class: `row ${mine ? "out" : "in"}`, dataset: { key: m._key, type: m.type, sender: m.user_id } });
     const bubble = h("div", { class: `bubble bubble-${m.type}` });
-    const name = h("div", { class: "sender", text: displayName(m.user_id, this.client.me) });
+    const name = h("div", { class: "sender", "aria-hidden": "true", text: displayName(m.user_id, this.client.me) });
     name.style.setProperty("--hue", String(hueOf(m.user_id)));
     const content = h("div", { class: "content" });
     const time = h("time", { datetime: m.timestamp, title: formatFull(m._time), text: formatTime(m._time) });
@@ -268,7 +273,9 @@ export class ConversationView {
     const mine = m.user_id === this.client.me;
     row.classList.toggle("first", item.first);
     row.classList.toggle("last", item.last);
-    row.classList.toggle("group-chat", chat.isGroup);
+    // Names and avatars when more than one other person (the bot counts) can write here.
+    const multi = chat.others.length > 1;
+    row.classList.toggle("group-chat", multi);
 
     // Content is built once per distinct body (a pending upload keeps its local preview).
     const src = m._previewUrl || m.content;
@@ -283,8 +290,8 @@ export class ConversationView {
     p.time.setAttribute("datetime", m.timestamp);
     p.time.title = formatFull(m._time);
 
-    if (!mine && chat.isGroup && item.last && !p.avatarSlot.firstChild) p.avatarSlot.append(avatar(m.user_id, { size: 28 }));
-    if (!(item.last && chat.isGroup && !mine)) p.avatarSlot.replaceChildren();
+    if (!mine && multi && item.last && !p.avatarSlot.firstChild) p.avatarSlot.append(avatar(m.user_id, { size: 28 }));
+    if (!(item.last && multi && !mine)) p.avatarSlot.replaceChildren();
 
     // Delivery state.
     let status = "received";

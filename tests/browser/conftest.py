@@ -1,0 +1,169 @@
+"""Fixtures for the browser tests: a real chatactors server per test module, Debian's
+Chromium driven by Playwright (sync API), one browser context per simulated user.
+
+Never downloads a browser: /usr/bin/chromium must exist (``apt-get install chromium``),
+otherwise every browser test fails loudly.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SERVER_START_TIMEOUT_S = 30
+
+expect.set_options(timeout=10_000)
+
+
+class Server:
+    def __init__(self, url: str, proc: subprocess.Popen[str], log: list[str]) -> None:
+        self.url = url
+        self.proc = proc
+        self.log = log
+
+
+def _drain(stream, lines: queue.Queue[str | None], log: list[str]) -> None:
+    for line in stream:
+        log.append(line)
+        lines.put(line)
+    lines.put(None)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("chatactors-data")
+    cmd = [
+        sys.executable, "-m", "chatactors", "serve",
+        "--host", "127.0.0.1", "--port", "0",
+        "--store", "sqlite", "--data-dir", str(data_dir),
+        "--bot-delay-min-s", "0.05", "--bot-delay-max-s", "0.2",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    log: list[str] = []
+    reader = threading.Thread(target=_drain, args=(proc.stdout, lines, log), daemon=True)
+    reader.start()
+    url = None
+    try:
+        while url is None:
+            try:
+                line = lines.get(timeout=SERVER_START_TIMEOUT_S)
+            except queue.Empty:
+                pytest.fail(f"server did not print its URL in {SERVER_START_TIMEOUT_S}s:\n{''.join(log)}")
+            if line is None:
+                pytest.fail(f"server exited (code {proc.wait()}) before serving:\n{''.join(log)}")
+            match = re.search(r"Serving on (http://\S+)", line)
+            if match:
+                url = match.group(1).rstrip("/")
+        yield Server(url, proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium with "
+            "`apt-get update && apt-get install -y chromium` (never `playwright install`)."
+        )
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+class Problems:
+    """Page errors and CSP violations seen by any page of a test: each one fails the test."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def watch(self, page: Page, who: str) -> None:
+        page.on("pageerror", lambda err: self.items.append(f"{who}: page error: {err}"))
+        page.on(
+            "console",
+            lambda msg: self.items.append(f"{who}: console: {msg.text}")
+            if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused to" in msg.text)
+            else None,
+        )
+
+
+@pytest.fixture
+def problems() -> Iterator[Problems]:
+    found = Problems()
+    yield found
+    assert not found.items, "\n".join(found.items)
+
+
+UserFactory = Callable[..., Page]
+
+
+@pytest.fixture
+def open_user(browser: Browser, server: Server, problems: Problems) -> Iterator[UserFactory]:
+    """open_user("alice", color_scheme="dark", viewport=...) -> a page logged in as alice."""
+    contexts: list[BrowserContext] = []
+
+    def open_(name: str, *, color_scheme: str = "light", viewport: dict | None = None,
+              before_goto: Callable[[Page], None] | None = None) -> Page:
+        context = browser.new_context(
+            viewport=viewport or {"width": 1280, "height": 820},
+            color_scheme=color_scheme,
+            locale="en-GB",
+            timezone_id="Europe/Paris",
+        )
+        contexts.append(context)
+        page = context.new_page()
+        problems.watch(page, name)
+        if before_goto:
+            before_goto(page)
+        page.goto(f"{server.url}/?user={name}")
+        expect(page.locator("#me-name")).to_have_text(name)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

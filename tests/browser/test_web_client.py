@@ -1,0 +1,340 @@
+"""The web client, end to end: two people in two browser contexts against a real server."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+from playwright.sync_api import Page, WebSocketRoute, expect
+
+from .conftest import Server, UserFactory, screenshot
+from .media_files import png, wav
+
+pytestmark = pytest.mark.browser
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def rest(server: Server, method: str, path: str, body: dict | None = None) -> object:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        server.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def new_chat(page: Page, *people: str) -> str:
+    page.get_by_role("button", name="New chat").first.click()
+    box = page.get_by_role("textbox", name="Participants")
+    for person in people:
+        box.fill(person)
+        box.press("Enter")
+    page.locator("#new-chat-create").click()
+    expect(page.locator("#new-chat-dialog")).not_to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/chat/.+"))
+    return page.url.split("#/chat/")[1]
+
+
+def open_chat(page: Page, chat_id: str) -> None:
+    page.locator(f'.chat-item[data-chat-id="{chat_id}"]').click()
+    expect(page.locator("#chat-view")).to_be_visible()
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+def row(page: Page, text: str):
+    return page.locator("#messages .row", has_text=text)
+
+
+def keys_are_unique(page: Page) -> None:
+    keys = page.locator("#messages .row").evaluate_all("rows => rows.map(r => r.dataset.key)")
+    assert len(keys) == len(set(keys)), f"duplicate message rows: {keys}"
+
+
+# ---- scenarios -------------------------------------------------------------------------------
+
+
+def test_group_chat_live_exchange_typing_read_ticks_and_bot(server: Server, open_user: UserFactory) -> None:
+    alice = open_user("alice")
+    bob = open_user("bob", color_scheme="dark")
+
+    chat_id = new_chat(alice, "bob", "carol")
+    expect(alice.locator("#chat-title")).to_have_text("bob, carol")
+    send(alice, "Hi team! Plan: https://example.com/plan")
+
+    # Alice's message is pending then sent; the link is a real link.
+    mine = row(alice, "Hi team!")
+    expect(mine).to_have_attribute("data-status", "sent")
+    expect(mine.get_by_role("link", name="https://example.com/plan")).to_have_attribute(
+        "href", "https://example.com/plan"
+    )
+
+    # Bob discovers the chat without reloading, with an unread badge and a preview.
+    item = bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')
+    expect(item).to_contain_text("alice, carol", timeout=15_000)
+    expect(item.locator(".badge")).to_be_visible()
+
+    # The bot answers in the chat (live, over the socket).
+    expect(alice.locator('#messages .row[data-sender="bot_user"]').first).to_be_visible()
+
+    # Bob opens it: alice's tick turns to "read by bob" (carol has not read it yet).
+    open_chat(bob, chat_id)
+    expect(row(bob, "Hi team!")).to_have_count(1)
+    expect(item.locator(".badge")).to_have_count(0)
+    expect(mine).to_have_attribute("data-status", "partial")
+    expect(mine.get_by_role("img", name="Read by bob")).to_be_visible()
+
+    # Typing: bob types, alice sees it; bob stops, it clears (idle -> online) without sending.
+    bob.get_by_role("textbox", name="Message", exact=True).press_sequentially("I am wri")
+    expect(alice.locator("#typing")).to_contain_text("bob is typing")
+    expect(alice.locator("#chat-subtitle")).to_contain_text("bob is typing")
+    screenshot(alice, "desktop-light-typing")
+    expect(alice.locator("#typing-text")).not_to_contain_text("bob", timeout=9_000)
+
+    # Bob sends; alice gets it live, once. Text is never rendered as HTML.
+    bob.get_by_role("textbox", name="Message", exact=True).fill("")
+    send(bob, "<img src=x onerror=alert(1)> <b>not bold</b>")
+    incoming = row(alice, "<img src=x onerror=alert(1)>")
+    expect(incoming).to_have_count(1)
+    expect(incoming.locator("img, b")).to_have_count(0)
+    expect(incoming.locator(".text")).to_have_text("<img src=x onerror=alert(1)> <b>not bold</b>")
+
+    # A multi-line message: Shift+Enter makes a new line, Enter sends.
+    box = alice.get_by_role("textbox", name="Message", exact=True)
+    box.press_sequentially("line one")
+    box.press("Shift+Enter")
+    box.press_sequentially("line two")
+    box.press("Enter")
+    expect(row(bob, "line one").locator(".text")).to_have_text("line one\nline two")
+
+    expect(bob.locator('#messages .row[data-sender="bot_user"]').first).to_be_visible()
+    keys_are_unique(alice)
+    keys_are_unique(bob)
+    screenshot(alice, "desktop-light-conversation")
+    screenshot(bob, "desktop-dark-conversation")
+
+
+def test_one_to_one_read_ticks_and_presence(server: Server, open_user: UserFactory) -> None:
+    alice = open_user("alice2")
+    bob = open_user("bob2")
+    chat_id = new_chat(alice, "bob2")
+    # Bob is connected (his client opens a socket per chat once it discovers the chat).
+    expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible(timeout=15_000)
+    expect(alice.locator("#chat-subtitle")).to_have_text("online")
+    expect(alice.locator(".chat-header .presence-dot")).to_be_visible()
+
+    send(alice, "Are you there?")
+    mine = row(alice, "Are you there?")
+    expect(mine).to_have_attribute("data-status", "sent")
+    open_chat(bob, chat_id)
+    expect(mine).to_have_attribute("data-status", "read")
+    expect(mine.get_by_role("img", name="Read")).to_be_visible()
+
+    # Bob leaves: alice sees "last seen".
+    bob.context.close()
+    expect(alice.locator("#chat-subtitle")).to_contain_text("last seen")
+
+
+def test_images_and_audio_upload_and_show(server: Server, open_user: UserFactory, tmp_path) -> None:
+    alice = open_user("alice3")
+    bob = open_user("bob3", color_scheme="dark")
+    chat_id = new_chat(alice, "bob3")
+    picture = tmp_path / "gradient.png"
+    picture.write_bytes(png())
+    tone = tmp_path / "tone.wav"
+    tone.write_bytes(wav(seconds=2.0))
+
+    alice.locator("#file-input").set_input_files([str(picture), str(tone)])
+
+    # Alice: both appear and end up sent (upload, then the message with the returned URL).
+    image_row = alice.locator('#messages .row[data-type="image"][data-sender="alice3"]')
+    audio_row = alice.locator('#messages .row[data-type="audio"][data-sender="alice3"]')
+    expect(image_row).to_have_attribute("data-status", re.compile("sent|read"))
+    expect(audio_row).to_have_attribute("data-status", re.compile("sent|read"))
+
+    # Bob: the image loads from the server, the audio player knows the clip's length.
+    open_chat(bob, chat_id)
+    bob_image = bob.locator('#messages .row[data-type="image"][data-sender="alice3"]')
+    expect(bob_image.locator(".image-btn.loaded")).to_be_visible()
+    src = bob_image.locator("img").get_attribute("src") or ""
+    assert "/media/" in src, src
+    natural = bob_image.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [160, 120]
+    bob_audio = bob.locator('#messages .row[data-type="audio"][data-sender="alice3"]')
+    expect(bob_audio.locator(".audio-time")).to_have_text("0:02")
+    assert "/media/" in (bob_audio.locator("audio").get_attribute("src") or "")
+
+    # Click the image: the viewer opens; Escape closes it.
+    bob_image.locator(".image-btn").click()
+    expect(bob.locator("#lightbox")).to_be_visible()
+    expect(bob.locator("#lightbox-img")).to_have_attribute("src", src)
+    screenshot(bob, "desktop-dark-lightbox")
+    bob.keyboard.press("Escape")
+    expect(bob.locator("#lightbox")).not_to_be_visible()
+    screenshot(bob, "desktop-dark-media")
+
+    # The audio plays.
+    bob_audio.get_by_role("button", name="Play audio message").click()
+    expect(bob_audio.get_by_role("button", name="Pause audio message")).to_be_visible()
+
+
+def test_reload_keeps_history_and_older_pages_load_on_scroll(server: Server, open_user: UserFactory) -> None:
+    created = rest(server, "POST", "/chats", {"participants": ["alice4", "dave4"]})
+    chat_id = created["chat_id"]
+    for i in range(1, 131):
+        rest(server, "POST", f"/chats/{chat_id}/messages",
+             {"user_id": "dave4", "type": "text", "content": f"msg {i:03d}"})
+
+    alice = open_user("alice4", viewport={"width": 1100, "height": 760})
+    open_chat(alice, chat_id)
+    expect(row(alice, "msg 130")).to_be_in_viewport()
+    expect(row(alice, "msg 001")).to_have_count(0)  # only the newest page at first
+
+    alice.reload()
+    expect(alice.locator("#chat-view")).to_be_visible()  # the open chat survives a reload
+    expect(row(alice, "msg 130")).to_have_count(1)
+
+    scroller = alice.locator("#scroller")
+    first = row(alice, "msg 001")
+    for _ in range(8):
+        if first.count():
+            break
+        scroller.evaluate("el => el.scrollTop = 0")
+        alice.wait_for_function(
+            "() => !document.querySelector('#history-status').textContent.includes('Loading')"
+        )
+    expect(first).to_have_count(1)
+    expect(alice.locator("#history-status")).to_have_text("This is the beginning of the conversation")
+    for i in (1, 50, 51, 100, 130):
+        expect(row(alice, f"msg {i:03d}")).to_have_count(1)
+    keys_are_unique(alice)
+
+
+def test_reconnect_resumes_without_loss_or_duplicates(server: Server, open_user: UserFactory) -> None:
+    routes: list[WebSocketRoute] = []
+    urls: list[str] = []
+    blocked = {"on": False}
+
+    def handle(ws: WebSocketRoute) -> None:
+        urls.append(ws.url)
+        if blocked["on"]:
+            ws.close(code=1013, reason="network down (test)")
+            return
+        ws.connect_to_server()
+        routes.append(ws)
+
+    alice = open_user("alice5")
+    bob = open_user("bob5", before_goto=lambda page: page.route_web_socket(re.compile(r"/ws/"), handle))
+    chat_id = new_chat(alice, "bob5")
+    expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible(timeout=15_000)
+    open_chat(bob, chat_id)
+    send(alice, "before the drop")
+    expect(row(bob, "before the drop")).to_have_count(1)
+    expect(bob.locator('#messages .row[data-sender="bot_user"]').first).to_be_visible()
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "online")
+
+    # Cut bob's sockets from the server side and keep the network down.
+    blocked["on"] = True
+    for ws in routes:
+        ws.close(code=4000, reason="cut (test)")
+    routes.clear()
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    expect(bob.locator("#chat-banner")).to_be_visible()
+    screenshot(bob, "desktop-light-reconnecting")
+
+    send(alice, "while you were away")
+    expect(row(alice, "while you were away")).to_have_attribute("data-status", re.compile("sent|read"))
+    expect(row(bob, "while you were away")).to_have_count(0)
+
+    # The network comes back: bob reconnects by himself and gets the missed message once.
+    before = len(urls)
+    blocked["on"] = False
+    expect(row(bob, "while you were away")).to_have_count(1, timeout=20_000)
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "online")
+    expect(bob.locator("#chat-banner")).to_be_hidden()
+    resumed = [u for u in urls[before:] if chat_id in u]
+    assert resumed and all(re.search(r"after_seq=[1-9]\d*", u) for u in resumed), resumed
+    expect(row(bob, "before the drop")).to_have_count(1)
+    send(alice, "after the drop")
+    expect(row(bob, "after the drop")).to_have_count(1)
+    keys_are_unique(bob)
+
+
+def test_failed_send_retries_without_duplicating(server: Server, open_user: UserFactory) -> None:
+    alice = open_user("alice6")
+    chat_id = new_chat(alice, "bob6")
+    attempts: list[dict] = []
+    mode = {"now": "down"}
+
+    def on_post(route) -> None:
+        if route.request.method != "POST":
+            route.fallback()
+            return
+        attempts.append(route.request.post_data_json)
+        if mode["now"] == "down":  # the request never reaches the server
+            route.abort("connectionrefused")
+        else:  # the server stores the message, but its answer is lost on the way back
+            route.fetch()
+            route.abort("connectionreset")
+
+    alice.route(re.compile(r"/chats/[^/]+/messages$"), on_post)
+    send(alice, "exactly once please")
+    failed = row(alice, "exactly once please")
+    expect(failed).to_have_attribute("data-status", "failed")
+    expect(failed.get_by_text("Not sent")).to_be_visible()
+    screenshot(alice, "desktop-light-failed")
+
+    # Retry: this time the server stores it; the lost answer does not matter, the socket
+    # delivers the message with our client_message_id and the pending bubble becomes it.
+    mode["now"] = "lossy"
+    failed.get_by_role("button", name="Retry").click()
+    expect(row(alice, "exactly once please")).to_have_attribute("data-status", re.compile("sent|read"))
+    expect(row(alice, "exactly once please")).to_have_count(1)
+    assert len(attempts) == 2
+    assert attempts[0]["client_message_id"] == attempts[1]["client_message_id"]
+
+    # Retrying the same client_message_id again (as after a lost answer) creates nothing new.
+    again = rest(server, "POST", f"/chats/{chat_id}/messages", {**attempts[0]})
+    stored = rest(server, "GET", f"/chats/{chat_id}/messages")
+    mine = [m for m in stored if m["content"] == "exactly once please"]
+    assert len(mine) == 1, stored
+    assert mine[0]["client_message_id"] == attempts[0]["client_message_id"]
+    assert again["message"]["id"] == mine[0]["id"]
+    expect(row(alice, "exactly once please")).to_have_count(1)
+    keys_are_unique(alice)
+
+
+def test_phone_layout_and_who_am_i(server: Server, open_user: UserFactory, browser) -> None:
+    phone = {"width": 390, "height": 780}
+    alice = open_user("alice7", viewport=phone)
+    chat_id = new_chat(alice, "bob7")
+    # On a phone the conversation replaces the list; Back returns to it.
+    expect(alice.locator(".sidebar")).to_be_hidden()
+    send(alice, "Hello from my phone 📱")
+    expect(alice.locator('#messages .row[data-sender="bot_user"]').first).to_be_visible()
+    screenshot(alice, "phone-light-conversation")
+    alice.get_by_role("button", name="Back to chats").click()
+    expect(alice.locator(".sidebar")).to_be_visible()
+    expect(alice.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible()
+    screenshot(alice, "phone-light-list")
+
+    # Switch user: the login screen remembers recent names.
+    alice.get_by_role("button", name="Switch user").click()
+    expect(alice.get_by_role("heading", name="Who are you?")).to_be_visible()
+    expect(alice.locator("#login-recent-list")).to_contain_text("alice7")
+    alice.get_by_label("Your name").fill("bob7")
+    alice.get_by_role("button", name="Start chatting").click()
+    expect(alice.locator("#me-name")).to_have_text("bob7")
+    expect(alice.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_contain_text("alice7")
+    # Remembered across a reload without ?user=.
+    alice.goto(alice.url.split("?")[0].split("#")[0])
+    expect(alice.locator("#me-name")).to_have_text("bob7")
