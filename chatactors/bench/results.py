@@ -68,7 +68,10 @@ def now_iso() -> str:
 
 
 def machine_info() -> dict[str, Metric]:
-    """The generator's machine: core count, CPU model, memory, Python."""
+    """The generator's machine: core count, CPU model, memory, Python, load when reported.
+
+    A 1-minute load average above the core count means other work shared the CPUs with the run.
+    """
     model: str | None = None
     mem_total_mb: float | None = None
     try:
@@ -87,6 +90,7 @@ def machine_info() -> dict[str, Metric]:
         "cpu_model": model,
         "mem_total_mb": mem_total_mb,
         "python": platform.python_version(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "generator_affinity": ",".join(str(c) for c in sorted(os.sched_getaffinity(0))),
     }
 
