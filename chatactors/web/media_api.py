@@ -76,6 +76,26 @@ class MediaOut:
 
 
 @attrs.frozen
+class FileBytes:
+    """The file's bytes (or the requested range), with the Content-Type detected at upload.
+
+    quart-schema describes JSON bodies only; this empty model carries the description.
+    """
+
+
+@attrs.frozen
+class MediaHeaders:
+    """The headers of a served file (its body is the file's bytes, or the requested range)."""
+
+    content_type: str
+    content_length: int
+    etag: str
+    cache_control: str
+    accept_ranges: str
+    content_range: str | None = None
+
+
+@attrs.frozen
 class Media:
     """The media service of one serving lifetime."""
 
@@ -246,6 +266,8 @@ def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
 
 
 @blueprint.get(f"{UPLOAD_PATH}/<media_id>")
+@document_response(FileBytes, 200, MediaHeaders)
+@document_response(FileBytes, 206, MediaHeaders)
 @document_response(ErrorOut, 404)
 @document_response(ErrorOut, 416)
 async def get_media(media_id: str) -> Response:
