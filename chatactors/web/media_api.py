@@ -215,7 +215,9 @@ async def upload_media() -> Response:
 async def _receive_multipart(upload: Upload, boundary: str) -> None:
     if not boundary:
         raise InvalidInput("multipart/form-data needs a boundary")
-    decoder = MultipartDecoder(boundary.encode("latin-1"), 64 * 1024, max_parts=32)
+    # No memory cap in the decoder: it would count each received chunk against it, and the
+    # events are drained after every chunk, so it never holds more than about one chunk.
+    decoder = MultipartDecoder(boundary.encode("latin-1"), max_parts=32)
     state = "before"  # -> "file" while in the part named "file" -> "after"
     ended = False
     async for chunk in _chunks_then_end():
@@ -317,7 +319,7 @@ def file_response(found: MediaFile, cache_control: str) -> Response:
             return _finish(error_response(416, "Range not satisfiable"), headers)
         status = 206
         headers["Content-Range"] = f"bytes {begin}-{end - 1}/{size}"
-    body = None if request.method == "HEAD" else _FileRange(found.path, begin, end)
+    body = b"" if request.method == "HEAD" else _FileRange(found.path, begin, end)
     response = Response(body, status, headers, content_type=found.media_type.content_type)
     response.content_length = end - begin
     return _finish(response, None)

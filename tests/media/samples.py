@@ -52,8 +52,8 @@ def jpeg(width: int = 11, height: int = 9) -> bytes:
 
 
 def webp(width: int = 9, height: int = 4) -> bytes:
-    vp8x = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(
-        3, "little"
+    vp8x = (
+        b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     )
     body = b"WEBP" + b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x
     return b"RIFF" + struct.pack("<I", len(body)) + body
@@ -78,17 +78,29 @@ def webm() -> bytes:
 
 
 def mp4() -> bytes:
-    return struct.pack(">I", 24) + b"ftypM4A \x00\x00\x00\x00M4A isom" + struct.pack(">I", 8) + b"free"
+    return (
+        struct.pack(">I", 24) + b"ftypM4A \x00\x00\x00\x00M4A isom" + struct.pack(">I", 8) + b"free"
+    )
 
 
-def multipart(data: bytes, *, field: str = "file", filename: str = "x.bin", content_type: str = "application/octet-stream") -> tuple[bytes, str]:
+def multipart(
+    data: bytes,
+    *,
+    field: str = "file",
+    filename: str = "x.bin",
+    content_type: str = "application/octet-stream",
+) -> tuple[bytes, str]:
     """A multipart/form-data body with one file part, and its Content-Type."""
     boundary = "----chatactors-test-boundary"
     body = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"

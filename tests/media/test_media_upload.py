@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from quart.typing import TestClientProtocol as Client
 from quart_schema import QuartSchema
 from quart_trio import QuartTrio
-from quart.typing import TestClientProtocol as Client
 
 from chatactors.settings import Settings
 from chatactors.web import media_api
@@ -185,9 +185,7 @@ async def test_message_pointing_at_an_upload(client: Client, absolute: bool) -> 
         "/media/",
     ],
 )
-async def test_message_pointing_at_a_missing_upload_is_422(
-    client: Client, content: str
-) -> None:
+async def test_message_pointing_at_a_missing_upload_is_422(client: Client, content: str) -> None:
     chat_id = await _chat(client)
     response = await client.post(
         f"/chats/{chat_id}/messages",
