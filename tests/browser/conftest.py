@@ -108,6 +108,17 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+@pytest.fixture(scope="module")
+def fake_media_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium with a fake microphone (a generated tone) and no permission prompt."""
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+    )
+    yield browser
+    browser.close()
+
+
 class Problems:
     """Page errors and CSP violations seen by any page of a test: each one fails the test."""
 

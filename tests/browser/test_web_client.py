@@ -7,9 +7,9 @@ import re
 import urllib.request
 
 import pytest
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
-from .conftest import Server, UserFactory, screenshot
+from .conftest import Problems, Server, UserFactory, screenshot
 from .media_files import png, wav
 
 pytestmark = pytest.mark.browser
@@ -338,3 +338,45 @@ def test_phone_layout_and_who_am_i(server: Server, open_user: UserFactory, brows
     # Remembered across a reload without ?user=.
     alice.goto(alice.url.split("?")[0].split("#")[0])
     expect(alice.locator("#me-name")).to_have_text("bob7")
+
+
+def test_voice_message_recording(server: Server, fake_media_browser: Browser, problems: Problems) -> None:
+    context = fake_media_browser.new_context(viewport={"width": 1280, "height": 820})
+    context.grant_permissions(["microphone"])
+    try:
+        page = context.new_page()
+        problems.watch(page, "singer")
+        # First visit: the "who are you" screen.
+        page.goto(server.url + "/")
+        expect(page.get_by_role("heading", name="Who are you?")).to_be_visible()
+        page.get_by_role("button", name="Start chatting").click()
+        expect(page.locator("#login-error")).to_have_text("Please enter a name.")
+        page.get_by_label("Your name").fill("singer")
+        page.get_by_label("Your name").press("Enter")
+        expect(page.locator("#me-name")).to_have_text("singer")
+        new_chat(page, "listener")
+
+        page.get_by_role("button", name="Record a voice message").click()
+        recorder = page.get_by_role("group", name="Recording a voice message")
+        expect(recorder).to_be_visible()
+        expect(page.locator("#composer")).to_be_hidden()
+        expect(recorder.locator("#record-time")).to_have_text("0:01", timeout=5_000)
+        recorder.get_by_role("button", name="Stop and send voice message").click()
+        expect(recorder).to_be_hidden()
+
+        voice = page.locator('#messages .row[data-type="audio"][data-sender="singer"]')
+        expect(voice).to_have_attribute("data-status", re.compile("sent|read"))
+        expect(voice.locator(".audio-time")).not_to_have_text("0:00")  # the clip's length is known
+        chat_id = page.url.split("#/chat/")[1]
+        stored = rest(server, "GET", f"/chats/{chat_id}/messages")
+        audio = [m for m in stored if m["user_id"] == "singer"]
+        assert len(audio) == 1 and audio[0]["type"] == "audio" and "/media/" in audio[0]["content"], stored
+
+        # Cancelling a recording sends nothing.
+        page.get_by_role("button", name="Record a voice message").click()
+        expect(recorder).to_be_visible()
+        recorder.get_by_role("button", name="Cancel recording").click()
+        expect(recorder).to_be_hidden()
+        expect(page.locator('#messages .row[data-sender="singer"]')).to_have_count(1)
+    finally:
+        context.close()

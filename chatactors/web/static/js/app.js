@@ -132,12 +132,12 @@ function previewOf(chat) {
     const state = m._local ? (m._status === "failed" ? "failed" : "sending") : chat.readState(m.seq);
     const name = { sending: "clock", failed: "alert", sent: "check", partial: "checks", read: "checks" }[state];
     nodes.push(h("span", { class: `preview-ticks ${state}` }, icon(name, { size: 15 })));
-    nodes.push(h("span", { class: "preview-who", text: "You: " }));
+    nodes.push(h("span", { class: "preview-who", text: "You:" }));
   } else if (chat.isGroup || (m.user_id === BOT && chat.otherHumans[0] !== BOT)) {
-    nodes.push(h("span", { class: "preview-who", text: `${displayName(m.user_id, me)}: ` }));
+    nodes.push(h("span", { class: "preview-who", text: `${displayName(m.user_id, me)}:` }));
   }
-  if (m.type === "image") nodes.push(icon("image", { size: 14 }), h("span", { text: " Photo" }));
-  else if (m.type === "audio") nodes.push(icon("audio", { size: 14 }), h("span", { text: " Audio" }));
+  if (m.type === "image") nodes.push(icon("image", { size: 14 }), h("span", { text: "Photo" }));
+  else if (m.type === "audio") nodes.push(icon("audio", { size: 14 }), h("span", { text: "Audio" }));
   else nodes.push(h("span", { text: String(m.content ?? "").replace(/\s+/g, " ") }));
   return { nodes };
 }

@@ -214,7 +214,7 @@ export class ChatClient extends EventTarget {
     const last = entry.last_message;
     if (last) {
       if (isNew) this._addMessage(chat, last); // socket resumes right after it
-      else if (!chat.lastMessage || (last.seq ?? 0) > (chat.lastMessage.seq ?? 0)) {
+      else if (!chat.lastMessage || (!chat.lastMessage._local && (last.seq ?? 0) > (chat.lastMessage.seq ?? 0))) {
         chat.lastMessage = this._decorate(last);
       }
     }
@@ -497,7 +497,9 @@ export class ChatClient extends EventTarget {
     };
     chat.messages.set(message._key, message);
     chat._sorted = null;
+    chat.lastMessage = message; // the list previews what I am sending
     this.emit("message", chat.id, { message, mine: true });
+    this.emit("chats");
     return message;
   }
 
@@ -537,7 +539,9 @@ export class ChatClient extends EventTarget {
     if (message?._local && message._status === "failed") {
       chat.messages.delete(key);
       chat._sorted = null;
+      if (chat.lastMessage === message) chat.lastMessage = chat.sorted.at(-1) || null;
       this.emit("history", chatId, {});
+      this.emit("chats");
     }
   }
 
@@ -575,6 +579,7 @@ export class ChatClient extends EventTarget {
         message._status = "failed";
         message._error = err.message || "Not sent";
         this.emit("status", chat.id, { message });
+        this.emit("chats");
       }
     }
   }

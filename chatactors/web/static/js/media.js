@@ -67,7 +67,22 @@ export function audioBody(src, { label = "Audio message" } = {}) {
     playBtn.setAttribute("aria-label", `${on ? "Pause" : "Play"} ${label.toLowerCase()}`);
     wrap.classList.toggle("playing", on);
   };
-  audio.addEventListener("loadedmetadata", paint);
+  // Recorded WebM has no duration in its header (Chrome reports Infinity): seeking far past
+  // the end makes the browser scan the file and learn it, then we rewind.
+  let probing = false;
+  audio.addEventListener("loadedmetadata", () => {
+    if (audio.duration === Infinity) {
+      probing = true;
+      audio.currentTime = 1e101;
+    }
+    paint();
+  });
+  audio.addEventListener("durationchange", () => {
+    if (probing && Number.isFinite(audio.duration)) {
+      probing = false;
+      audio.currentTime = 0;
+    }
+  });
   audio.addEventListener("durationchange", paint);
   audio.addEventListener("timeupdate", paint);
   audio.addEventListener("play", () => {
