@@ -209,7 +209,13 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         result = _run(args)
-    except (api.SetupError, OSError, trio_websocket.HandshakeError, workers.WorkerError) as exc:
+    except (
+        api.SetupError,
+        OSError,
+        trio.TooSlowError,
+        trio_websocket.HandshakeError,
+        workers.WorkerError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(report.render(result))

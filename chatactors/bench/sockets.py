@@ -9,6 +9,7 @@ from urllib.parse import quote
 import orjson
 import trio
 import trio_websocket
+from wsproto.utilities import LocalProtocolError
 
 from chatactors.bench.api import BOT_USER
 from chatactors.bench.httpclient import Target
@@ -22,6 +23,41 @@ def ws_resource(target: Target, chat_id: str, user_id: str | None = None) -> str
     if user_id is not None:
         resource += f"?user_id={quote(user_id)}"
     return resource
+
+
+async def _host(
+    target: Target,
+    chat_id: str,
+    user_id: str | None,
+    subprotocol: bool,
+    *,
+    task_status: trio.TaskStatus[trio_websocket.WebSocketConnection],
+) -> None:
+    # trio-websocket's reader task may fail while we close: a server ping that arrives in
+    # LOCAL_CLOSING makes it answer a pong that wsproto refuses (LocalProtocolError). That
+    # only ends this one socket, so it is contained here instead of failing the whole run.
+    failure: Exception | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                with trio.fail_after(CONNECT_TIMEOUT_S):
+                    ws = await trio_websocket.connect_websocket(
+                        nursery,
+                        target.host,
+                        target.port,
+                        ws_resource(target, chat_id, user_id),
+                        use_ssl=False,
+                        subprotocols=[SUBPROTOCOL] if subprotocol else None,
+                        max_message_size=16 * 2**20,
+                    )
+            except (trio_websocket.HandshakeError, OSError, trio.TooSlowError) as exc:
+                failure = exc  # raised below, outside the nursery, so not as a group
+            else:
+                task_status.started(ws)
+    except* LocalProtocolError:
+        pass
+    if failure is not None:
+        raise failure
 
 
 async def connect(
@@ -39,16 +75,10 @@ async def connect(
         trio.TooSlowError: no handshake within CONNECT_TIMEOUT_S.
         OSError: the TCP connection failed.
     """
-    with trio.fail_after(CONNECT_TIMEOUT_S):
-        return await trio_websocket.connect_websocket(
-            nursery,
-            target.host,
-            target.port,
-            ws_resource(target, chat_id, user_id),
-            use_ssl=False,
-            subprotocols=[SUBPROTOCOL] if subprotocol else None,
-            max_message_size=16 * 2**20,
-        )
+    ws: trio_websocket.WebSocketConnection = await nursery.start(
+        _host, target, chat_id, user_id, subprotocol
+    )
+    return ws
 
 
 def decode_frame(frame: str | bytes, subprotocol: bool) -> list[Any]:

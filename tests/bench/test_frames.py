@@ -53,3 +53,18 @@ def test_split_deals_chats_and_rate() -> None:
     assert len(workers.split(spec, 5)) == 3  # never a worker without chats
     with pytest.raises(ValueError, match="worker"):
         workers.split(spec, 0)
+
+
+async def test_refused_socket_raises_plainly() -> None:
+    """A failed connect surfaces as the plain error (not an ExceptionGroup) for the CLI."""
+    import trio
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(trio.serve_tcp, trio.abc.AsyncResource.aclose, 0)
+        port = listeners[0].socket.getsockname()[1]
+        nursery.cancel_scope.cancel()
+    target = Target.parse(f"http://127.0.0.1:{port}")
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            with pytest.raises(OSError, match="connect"):
+                await sockets.connect(nursery, target, "c1")
