@@ -80,6 +80,9 @@ class BotActor:
         await self._pause()
         await self.handle.set_presence(BOT_USER, PresenceStatus.TYPING)
         for _ in range(self.rng.randint(1, 3)):
+            # Refreshed like a client's, or typing would lapse to online between long replies;
+            # an unchanged status is not broadcast, so this adds no event.
+            await self.handle.set_presence(BOT_USER, PresenceStatus.TYPING)
             await self._pause()
             if self.replies:
                 reply = self.rng.choice(self.replies)

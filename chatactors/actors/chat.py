@@ -123,10 +123,9 @@ class ChatActor:
         last_activity = trio.current_time()
         try:
             while True:
-                deadline = min(
-                    min(self._typing_until.values(), default=math.inf),
-                    last_activity + self._settings.idle_timeout_s,
-                )
+                deadline = min(self._typing_until.values(), default=math.inf)
+                if self._may_go_idle():
+                    deadline = min(deadline, last_activity + self._settings.idle_timeout_s)
                 request: Request | None = None
                 with trio.move_on_at(deadline):
                     try:
@@ -138,6 +137,9 @@ class ChatActor:
                     last_activity = trio.current_time()
                     await self._serve(request)
                 self._expire_typing()
+                if self._is_idle(last_activity) and self._bot_busy():
+                    # The bot is between steps (its next command will come): look again later.
+                    last_activity = trio.current_time()
                 if self._is_idle(last_activity):
                     try:
                         request = inbox.receive_nowait()
@@ -154,12 +156,13 @@ class ChatActor:
         finally:
             self._fanout.end_all(reason)
 
+    def _may_go_idle(self) -> bool:
+        """Nothing but the inbox can wake this chat: no subscribers and no timers."""
+        return not self._fanout and not self._typing_until
+
     def _is_idle(self, last_activity: float) -> bool:
-        return (
+        return self._may_go_idle() and (
             trio.current_time() >= last_activity + self._settings.idle_timeout_s
-            and not self._fanout
-            and not self._typing_until
-            and not self._bot_busy()
         )
 
     async def _serve(self, request: Request) -> None:

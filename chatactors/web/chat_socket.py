@@ -61,7 +61,7 @@ async def chat_socket(chat_id: str) -> None:
         return
     try:
         await websocket.accept(subprotocol=subprotocol)
-        reason = await _serve(handle, subscription, user_id, v1)
+        reason = await _serve(handle, subscription, user_id, after_seq, v1)
         if reason is not None:
             await _close(CLOSE_FOR_END[reason], reason.value)
     finally:
@@ -96,7 +96,11 @@ async def _close(code: int, reason: str) -> None:
 
 
 async def _serve(
-    handle: ChatHandle, subscription: Subscription, user_id: UserId | None, v1: bool
+    handle: ChatHandle,
+    subscription: Subscription,
+    user_id: UserId | None,
+    after_seq: int | None,
+    v1: bool,
 ) -> EndReason | None:
     """Pump events until the subscription ends; returns why (None if the peer went away)."""
     ended: EndReason | None = None
@@ -112,7 +116,7 @@ async def _serve(
 
         async def pump() -> None:
             nonlocal ended
-            ended = await _pump_events(subscription, v1)
+            ended = await _pump_events(subscription, after_seq, v1)
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch_for_lag)
@@ -121,7 +125,7 @@ async def _serve(
     return ended
 
 
-async def _pump_events(subscription: Subscription, v1: bool) -> EndReason:
+async def _pump_events(subscription: Subscription, after_seq: int | None, v1: bool) -> EndReason:
     if v1:
         hello = {
             "event": "subscribed",
@@ -137,7 +141,7 @@ async def _pump_events(subscription: Subscription, v1: bool) -> EndReason:
             "event": "resync_required",
             "data": {
                 "chat_id": _chat_id(),
-                "after_seq": websocket.args.get("after_seq"),
+                "after_seq": after_seq,
                 "latest_seq": subscription.latest_seq,
             },
         }

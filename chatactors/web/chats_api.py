@@ -17,7 +17,7 @@ from chatactors.web import media_api
 from chatactors.web.lifespan import services
 from chatactors.web.wire import (
     ChatInfoOut,
-    ChatOut,
+    ChatListItemOut,
     ChatsQuery,
     CreateChatBody,
     CreatedChatOut,
@@ -32,7 +32,6 @@ from chatactors.web.wire import (
     ReadBody,
     ReadOut,
     ReadReceiptsOut,
-    UserChatOut,
     json_response,
 )
 
@@ -60,7 +59,7 @@ async def create_chat(data: CreateChatBody) -> Response:
 
 @blueprint.get("/chats")
 @validate_querystring(ChatsQuery)
-@document_response(list[UserChatOut | ChatOut])
+@document_response(list[ChatListItemOut])
 async def list_chats(query_args: ChatsQuery) -> Response:
     registry = services().registry
     if query_args.user_id is None:

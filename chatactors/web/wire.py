@@ -76,20 +76,15 @@ class CreatedChatOut:
 
 
 @attrs.frozen
-class ChatOut:
+class ChatListItemOut:
+    """A chat in ``GET /chats``; the last three keys are present with ``?user_id=``."""
+
     chat_id: str
     participants: list[str]
     created_at: str
-
-
-@attrs.frozen
-class UserChatOut:
-    chat_id: str
-    participants: list[str]
-    created_at: str
-    last_message: MessageOut | None
-    unread_count: int
-    last_activity: str
+    last_message: MessageOut | None = None
+    unread_count: int = 0
+    last_activity: str | None = None
 
 
 @attrs.frozen

@@ -220,10 +220,6 @@ async def test_openapi_documents_the_media_routes(settings: Settings) -> None:
     assert {"200", "404", "416"} <= set(paths["/media/{media_id}"]["get"]["responses"])
 
 
-@pytest.mark.xfail(
-    reason="chats_api documents list[UserChatOut | ChatOut], which msgspec cannot describe",
-    strict=True,
-)
 async def test_openapi_of_the_whole_app_generates(client: Client) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200

@@ -1,0 +1,152 @@
+"""The bot under the mock clock and a seeded RNG: its sequence, its timing, bursts, itself."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+import trio
+import trio.testing
+
+from chatactors.actors.bot_replies import default_bot_replies
+from chatactors.actors.subscription import Subscription
+from chatactors.domain.ids import BOT_USER, UserId
+from chatactors.domain.models import MessageType
+from tests.actors.events import drain, summary
+from tests.conftest import make_settings, running_registry
+
+ALICE = UserId("alice")
+TEXT = MessageType.TEXT
+SEED = 11
+
+
+def bot_settings(low: float = 2.0, high: float = 4.0) -> object:
+    return make_settings(bot_enabled=True, bot_delay_min_s=low, bot_delay_max_s=high)
+
+
+async def record_until_bot_offline(
+    subscription: Subscription, start: float
+) -> list[tuple[float, tuple[str, str, str]]]:
+    timeline = []
+    while True:
+        frame = orjson.loads(await subscription.receive())
+        timeline.append((trio.current_time() - start, summary(frame)))
+        if summary(frame) == ("presence", "bot_user", "offline"):
+            return timeline
+
+
+async def test_bot_runs_the_reference_sequence_with_its_delays(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat_id = (await registry.create_chat(["alice"])).id
+        chat = registry.chat(chat_id)
+        watcher = await chat.subscribe()
+        start = trio.current_time()
+        await chat.post(ALICE, TEXT, "hello bot")
+        timeline = await record_until_bot_offline(watcher, start)
+
+    # Replay the bot's random draws in the order it makes them.
+    rng = random.Random(f"{SEED}:{chat_id}")
+    replies = default_bot_replies({})
+    at = rng.uniform(2, 4)
+    expected = [(0.0, ("message", "alice", "text")), (0.0, ("presence", "bot_user", "online"))]
+    expected.append((at, ("read", "bot_user", "1")))
+    at += rng.uniform(2, 4)
+    expected.append((at, ("presence", "bot_user", "typing")))
+    for _ in range(rng.randint(1, 3)):
+        at += rng.uniform(2, 4)
+        expected.append((at, ("message", "bot_user", rng.choice(replies).type.value)))
+    at += rng.uniform(2, 4)
+    expected.append((at, ("presence", "bot_user", "offline")))
+
+    assert [event for _, event in timeline] == [event for _, event in expected]
+    assert [t for t, _ in timeline] == pytest.approx([t for t, _ in expected], abs=1e-6)
+    gaps = [b - a for (a, _), (b, _) in zip(timeline[1:], timeline[2:], strict=False)]
+    assert all(2 <= gap <= 4 for gap in gaps)
+
+
+async def test_nothing_from_the_bot_before_its_first_delay(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        watcher = await chat.subscribe()
+        await chat.post(ALICE, TEXT, "hello")
+        await trio.sleep(1.999)
+        assert [summary(f) for f in drain(watcher)] == [
+            ("message", "alice", "text"),
+            ("presence", "bot_user", "online"),
+        ]
+        await trio.sleep(60)
+        assert ("presence", "bot_user", "offline") in [summary(f) for f in drain(watcher)]
+
+
+async def test_a_burst_is_answered_by_one_sequence(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat = registry.chat((await registry.create_chat(["alice", "bob"])).id)
+        watcher = await chat.subscribe()
+        for i in range(5):
+            await chat.post(ALICE, TEXT, f"burst {i}")
+            await trio.sleep(0.1)
+        await trio.sleep(60)
+        events = [summary(f) for f in drain(watcher)]
+        assert events.count(("presence", "bot_user", "typing")) == 1
+        assert events.count(("read", "bot_user", "5")) == 1
+        assert events.count(("presence", "bot_user", "online")) == 1
+
+
+async def test_a_message_after_the_bot_read_starts_one_more_sequence(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        watcher = await chat.subscribe()
+        await chat.post(ALICE, TEXT, "first")
+        await trio.sleep(4.5)  # past the bot's read step (2-4 s)
+        await chat.post(ALICE, TEXT, "second")
+        await trio.sleep(120)
+        events = [summary(f) for f in drain(watcher)]
+        bot_reads = [e for e in events if e[0] == "read" and e[1] == "bot_user"]
+        assert len(bot_reads) == 2
+        assert events.count(("presence", "bot_user", "typing")) == 2
+        assert events[-1] == ("presence", "bot_user", "offline")
+
+
+async def test_the_bot_never_answers_itself(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        watcher = await chat.subscribe()
+        await chat.post(BOT_USER, TEXT, "talking to myself")
+        await trio.sleep(120)
+        assert [summary(f) for f in drain(watcher)] == [("message", "bot_user", "text")]
+
+
+async def test_zero_delays_answer_at_once(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_registry(bot_settings(0, 0), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        watcher = await chat.subscribe()
+        start = trio.current_time()
+        await chat.post(ALICE, TEXT, "quick")
+        timeline = await record_until_bot_offline(watcher, start)
+        assert timeline[-1][0] == 0
+
+
+async def test_bot_keeps_an_idle_chat_alive_until_it_is_done(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = make_settings(
+        bot_enabled=True, bot_delay_min_s=50, bot_delay_max_s=50, idle_timeout_s=10
+    )
+    async with running_registry(settings) as registry:
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        await chat.post(ALICE, TEXT, "slow bot")
+        await trio.sleep(49)
+        assert registry.statistics().active_actors == 1
+        await trio.sleep(400)
+        assert registry.statistics().active_actors == 0
+        messages = await chat.info()
+        assert messages.last_seq >= 2  # the bot answered before the chat went idle
+
+

@@ -1,0 +1,91 @@
+"""Fan-out: ordering, replay then live without a gap, slow subscribers dropped alone."""
+
+from __future__ import annotations
+
+import trio
+
+from chatactors.actors.subscription import EndReason
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import MessageType
+from tests.actors.events import drain
+from tests.conftest import make_settings, running_registry
+
+ALICE = UserId("alice")
+TEXT = MessageType.TEXT
+
+
+async def test_slow_subscriber_is_dropped_others_keep_receiving() -> None:
+    async with running_registry(make_settings(subscriber_queue_size=4)) as registry:
+        chat = registry.chat((await registry.create_chat(["alice", "bob"])).id)
+        stuck = await chat.subscribe()  # never reads
+        reader = await chat.subscribe()
+        received: list[int] = []
+        for i in range(10):
+            await chat.post(ALICE, TEXT, f"m{i}")
+            received += [f["data"]["seq"] for f in drain(reader)]
+        assert received == list(range(1, 11))
+        assert stuck.end_reason is EndReason.LAGGED
+        assert registry.statistics().subscribers == 1
+        # What the stuck one had queued is still readable, then the stream ends.
+        assert [f["data"]["seq"] for f in drain(stuck)] == [1, 2, 3, 4]
+
+
+async def test_each_event_is_encoded_once_and_shared() -> None:
+    async with running_registry(make_settings()) as registry:
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        subscribers = [await chat.subscribe() for _ in range(3)]
+        await chat.post(ALICE, TEXT, "shared")
+        frames = [s.receive_nowait() for s in subscribers]
+        assert frames[0] is frames[1] is frames[2]
+
+
+async def test_replay_then_live_has_no_gap_and_no_duplicate() -> None:
+    async with running_registry(make_settings()) as registry:
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        for i in range(5):
+            await chat.post(ALICE, TEXT, f"m{i}")
+        subscription = await chat.subscribe(after_seq=2)
+        assert [m.seq for m in subscription.replay] == [3, 4, 5]
+        assert subscription.latest_seq == 5
+        await chat.post(ALICE, TEXT, "live")
+        assert [f["data"]["seq"] for f in drain(subscription)] == [6]
+
+
+async def test_replay_with_concurrent_posters_has_no_gap() -> None:
+    async with running_registry(make_settings()) as registry:
+        chat = registry.chat((await registry.create_chat(["alice", "bob"])).id)
+        seen: list[int] = []
+
+        async def poster(user: str) -> None:
+            for i in range(50):
+                await chat.post(UserId(user), TEXT, f"{user}{i}")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poster, "alice")
+            nursery.start_soon(poster, "bob")
+            # Let the posters get going, so the subscription lands in the middle of them.
+            for _ in range(20):
+                await trio.lowlevel.checkpoint()
+            subscription = await chat.subscribe(after_seq=0)
+            seen += [m.seq for m in subscription.replay]
+        seen += [f["data"]["seq"] for f in drain(subscription)]
+        assert seen == list(range(1, 101))
+
+
+async def test_too_long_history_asks_for_a_resync() -> None:
+    async with running_registry(make_settings(max_replay=3)) as registry:
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        for i in range(5):
+            await chat.post(ALICE, TEXT, f"m{i}")
+        subscription = await chat.subscribe(after_seq=1)
+        assert subscription.resync_required
+        assert subscription.replay == ()
+        await chat.post(ALICE, TEXT, "live")
+        assert [f["data"]["seq"] for f in drain(subscription)] == [6]
+
+
+async def test_shutdown_ends_subscriptions_with_shutdown_reason() -> None:
+    async with running_registry(make_settings()) as registry:
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        subscription = await chat.subscribe()
+    assert subscription.end_reason is EndReason.SHUTDOWN

@@ -1,0 +1,87 @@
+"""Testing policy.
+
+- Everything that waits uses Trio's mock clock (``autojump_clock``), so bot delays, typing
+  timeouts and idle timeouts cost no real time. SQLite's worker threads make the autojump clock
+  jump while a thread runs, so tests over SQLite use the real clock with ``trio.fail_after``.
+- Real parts: real Hypercorn on 127.0.0.1 port 0 for end-to-end tests, a real SQLite file in
+  ``tmp_path``, Debian's Chromium for browser tests. Only loopback traffic, ever.
+- No ``sleep()`` to synchronise: events, ``nursery.start``, ``wait_all_tasks_blocked``.
+- Every test asserts something that could fail; speed is measured in ``benchmarks/``, never here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chatactors.actors.bot_replies import default_bot_replies
+from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.domain.ids import ChatId
+from chatactors.settings import Settings
+from chatactors.storage.memory import MemoryStore
+from chatactors.storage.store import ChatStore
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests: memory store, the bot off unless asked for, quick limits."""
+    defaults: dict[str, Any] = {"store": "memory", "bot_enabled": False, "port": 8000}
+    defaults.update(overrides)
+    return Settings(**defaults)
+
+
+class FakeWallClock:
+    """A wall clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.moment = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@asynccontextmanager
+async def running_registry(
+    settings: Settings,
+    store: ChatStore | None = None,
+    *,
+    seed: int = 7,
+    now: Callable[[], datetime] | None = None,
+) -> AsyncIterator[ChatRegistry]:
+    async with open_registry(
+        store or MemoryStore(),
+        settings,
+        bot_replies=default_bot_replies({}),
+        bot_random=lambda chat_id: random.Random(f"{seed}:{chat_id}"),
+        now=now or FakeWallClock(),
+    ) as registry:
+        yield registry
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def registry(settings: Settings) -> AsyncIterator[ChatRegistry]:
+    async with running_registry(settings) as registry:
+        yield registry
+    # Supervision must not have been needed in an ordinary test.
+    assert registry.statistics().crashes == 0
+
+
+@pytest.fixture
+def new_chat(registry: ChatRegistry) -> Callable[..., Any]:
+    async def create(*participants: str) -> ChatId:
+        chat = await registry.create_chat(list(participants or ("alice", "bob")))
+        return chat.id
+
+    return create
