@@ -16,7 +16,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,13 +58,30 @@ def _drain(stream, lines: queue.Queue[str | None], log: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A real server for the module; a module may set SERVER_EXTRA_ARGS = [...]."""
     data_dir = tmp_path_factory.mktemp("chatactors-data")
+    extra = list(getattr(request.module, "SERVER_EXTRA_ARGS", []))
     cmd = [
-        sys.executable, "-m", "chatactors", "serve",
-        "--host", "127.0.0.1", "--port", "0",
-        "--store", "sqlite", "--data-dir", str(data_dir),
-        "--bot-delay-min-s", "0.05", "--bot-delay-max-s", "0.2",
+        sys.executable,
+        "-m",
+        "chatactors",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--store",
+        "sqlite",
+        "--data-dir",
+        str(data_dir),
+        "--bot-delay-min-s",
+        "0.05",
+        "--bot-delay-max-s",
+        "0.2",
+        *extra,
     ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
@@ -71,7 +96,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             try:
                 line = lines.get(timeout=SERVER_START_TIMEOUT_S)
             except queue.Empty:
-                pytest.fail(f"server did not print its URL in {SERVER_START_TIMEOUT_S}s:\n{''.join(log)}")
+                pytest.fail(
+                    f"server did not print its URL in {SERVER_START_TIMEOUT_S}s:\n{''.join(log)}"
+                )
             if line is None:
                 pytest.fail(f"server exited (code {proc.wait()}) before serving:\n{''.join(log)}")
             match = re.search(r"Serving on (http://\S+)", line)
@@ -113,7 +140,11 @@ def fake_media_browser(playwright: Playwright) -> Iterator[Browser]:
     """Chromium with a fake microphone (a generated tone) and no permission prompt."""
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
-        args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+        ],
     )
     yield browser
     browser.close()
@@ -129,9 +160,12 @@ class Problems:
         page.on("pageerror", lambda err: self.items.append(f"{who}: page error: {err}"))
         page.on(
             "console",
-            lambda msg: self.items.append(f"{who}: console: {msg.text}")
-            if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused to" in msg.text)
-            else None,
+            lambda msg: (
+                self.items.append(f"{who}: console: {msg.text}")
+                if msg.type == "error"
+                and ("Content Security Policy" in msg.text or "Refused to" in msg.text)
+                else None
+            ),
         )
 
 
@@ -150,8 +184,13 @@ def open_user(browser: Browser, server: Server, problems: Problems) -> Iterator[
     """open_user("alice", color_scheme="dark", viewport=...) -> a page logged in as alice."""
     contexts: list[BrowserContext] = []
 
-    def open_(name: str, *, color_scheme: str = "light", viewport: dict | None = None,
-              before_goto: Callable[[Page], None] | None = None) -> Page:
+    def open_(
+        name: str,
+        *,
+        color_scheme: str = "light",
+        viewport: dict | None = None,
+        before_goto: Callable[[Page], None] | None = None,
+    ) -> Page:
         context = browser.new_context(
             viewport=viewport or {"width": 1280, "height": 820},
             color_scheme=color_scheme,
@@ -178,3 +217,43 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+class SocketCutter:
+    """Sits between a page and the server's WebSockets (Playwright's route_web_socket), so a
+    test can drop every connection from the server side and keep the network down for a while.
+    """
+
+    def __init__(self) -> None:
+        self.live: list[WebSocketRoute] = []
+        self.urls: list[str] = []
+        self.frames: list[str] = []  # every frame the server sent, in order
+        self.down = False
+
+    def install(self, page: Page) -> None:
+        page.route_web_socket(re.compile(r"/ws/"), self._handle)
+
+    def _handle(self, ws: WebSocketRoute) -> None:
+        self.urls.append(ws.url)
+        if self.down:
+            ws.close(code=1013, reason="network down (test)")
+            return
+        server = ws.connect_to_server()
+
+        def forward(message: str | bytes) -> None:
+            self.frames.append(message if isinstance(message, str) else message.decode())
+            ws.send(message)
+
+        server.on_message(forward)
+        self.live.append(ws)
+
+    def cut(self) -> None:
+        self.down = True
+        for ws in self.live:
+            ws.close(code=4000, reason="cut (test)")
+        self.live.clear()
+
+    def restore(self) -> int:
+        """Let connections through again; answers how many attempts were seen so far."""
+        self.down = False
+        return len(self.urls)

@@ -2,68 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, expect
 
-from .conftest import Problems, Server, UserFactory, screenshot
+from .conftest import Problems, Server, SocketCutter, UserFactory, screenshot
+from .helpers import keys_are_unique, new_chat, open_chat, rest, row, send
 from .media_files import png, wav
 
 pytestmark = pytest.mark.browser
 
 
-# ---- helpers ---------------------------------------------------------------------------------
-
-
-def rest(server: Server, method: str, path: str, body: dict | None = None) -> object:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        server.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
-def new_chat(page: Page, *people: str) -> str:
-    page.get_by_role("button", name="New chat").first.click()
-    box = page.get_by_role("textbox", name="Participants")
-    for person in people:
-        box.fill(person)
-        box.press("Enter")
-    page.locator("#new-chat-create").click()
-    expect(page.locator("#new-chat-dialog")).not_to_be_visible()
-    expect(page).to_have_url(re.compile(r"#/chat/.+"))
-    return page.url.split("#/chat/")[1]
-
-
-def open_chat(page: Page, chat_id: str) -> None:
-    page.locator(f'.chat-item[data-chat-id="{chat_id}"]').click()
-    expect(page.locator("#chat-view")).to_be_visible()
-
-
-def send(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Message", exact=True)
-    box.fill(text)
-    box.press("Enter")
-    expect(box).to_have_value("")
-
-
-def row(page: Page, text: str):
-    return page.locator("#messages .row", has_text=text)
-
-
-def keys_are_unique(page: Page) -> None:
-    keys = page.locator("#messages .row").evaluate_all("rows => rows.map(r => r.dataset.key)")
-    assert len(keys) == len(set(keys)), f"duplicate message rows: {keys}"
-
-
 # ---- scenarios -------------------------------------------------------------------------------
 
 
-def test_group_chat_live_exchange_typing_read_ticks_and_bot(server: Server, open_user: UserFactory) -> None:
+def test_group_chat_live_exchange_typing_read_ticks_and_bot(
+    server: Server, open_user: UserFactory
+) -> None:
     alice = open_user("alice")
     bob = open_user("bob", color_scheme="dark")
 
@@ -187,12 +143,18 @@ def test_images_and_audio_upload_and_show(server: Server, open_user: UserFactory
     expect(bob_audio.get_by_role("button", name="Pause audio message")).to_be_visible()
 
 
-def test_reload_keeps_history_and_older_pages_load_on_scroll(server: Server, open_user: UserFactory) -> None:
+def test_reload_keeps_history_and_older_pages_load_on_scroll(
+    server: Server, open_user: UserFactory
+) -> None:
     created = rest(server, "POST", "/chats", {"participants": ["alice4", "dave4"]})
     chat_id = created["chat_id"]
     for i in range(1, 131):
-        rest(server, "POST", f"/chats/{chat_id}/messages",
-             {"user_id": "dave4", "type": "text", "content": f"msg {i:03d}"})
+        rest(
+            server,
+            "POST",
+            f"/chats/{chat_id}/messages",
+            {"user_id": "dave4", "type": "text", "content": f"msg {i:03d}"},
+        )
 
     alice = open_user("alice4", viewport={"width": 1100, "height": 760})
     open_chat(alice, chat_id)
@@ -213,27 +175,20 @@ def test_reload_keeps_history_and_older_pages_load_on_scroll(server: Server, ope
             "() => !document.querySelector('#history-status').textContent.includes('Loading')"
         )
     expect(first).to_have_count(1)
-    expect(alice.locator("#history-status")).to_have_text("This is the beginning of the conversation")
+    expect(alice.locator("#history-status")).to_have_text(
+        "This is the beginning of the conversation"
+    )
     for i in (1, 50, 51, 100, 130):
         expect(row(alice, f"msg {i:03d}")).to_have_count(1)
     keys_are_unique(alice)
 
 
-def test_reconnect_resumes_without_loss_or_duplicates(server: Server, open_user: UserFactory) -> None:
-    routes: list[WebSocketRoute] = []
-    urls: list[str] = []
-    blocked = {"on": False}
-
-    def handle(ws: WebSocketRoute) -> None:
-        urls.append(ws.url)
-        if blocked["on"]:
-            ws.close(code=1013, reason="network down (test)")
-            return
-        ws.connect_to_server()
-        routes.append(ws)
-
+def test_reconnect_resumes_without_loss_or_duplicates(
+    server: Server, open_user: UserFactory
+) -> None:
+    cutter = SocketCutter()
     alice = open_user("alice5")
-    bob = open_user("bob5", before_goto=lambda page: page.route_web_socket(re.compile(r"/ws/"), handle))
+    bob = open_user("bob5", before_goto=cutter.install)
     chat_id = new_chat(alice, "bob5")
     expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible(timeout=15_000)
     open_chat(bob, chat_id)
@@ -243,26 +198,25 @@ def test_reconnect_resumes_without_loss_or_duplicates(server: Server, open_user:
     expect(bob.locator("#connection")).to_have_attribute("data-state", "online")
 
     # Cut bob's sockets from the server side and keep the network down.
-    blocked["on"] = True
-    for ws in routes:
-        ws.close(code=4000, reason="cut (test)")
-    routes.clear()
+    cutter.cut()
     expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     expect(bob.locator("#chat-banner")).to_be_visible()
     screenshot(bob, "desktop-light-reconnecting")
 
     send(alice, "while you were away")
-    expect(row(alice, "while you were away")).to_have_attribute("data-status", re.compile("sent|read"))
+    expect(row(alice, "while you were away")).to_have_attribute(
+        "data-status", re.compile("sent|read")
+    )
     expect(row(bob, "while you were away")).to_have_count(0)
 
     # The network comes back: bob reconnects by himself and gets the missed message once.
-    before = len(urls)
-    blocked["on"] = False
+    before = cutter.restore()
     expect(row(bob, "while you were away")).to_have_count(1, timeout=20_000)
     expect(bob.locator("#connection")).to_have_attribute("data-state", "online")
     expect(bob.locator("#chat-banner")).to_be_hidden()
-    resumed = [u for u in urls[before:] if chat_id in u]
-    assert resumed and all(re.search(r"after_seq=[1-9]\d*", u) for u in resumed), resumed
+    resumed = [u for u in cutter.urls[before:] if chat_id in u]
+    assert resumed, cutter.urls
+    assert all(re.search(r"after_seq=[1-9]\d*", u) for u in resumed), resumed
     expect(row(bob, "before the drop")).to_have_count(1)
     send(alice, "after the drop")
     expect(row(bob, "after the drop")).to_have_count(1)
@@ -297,7 +251,9 @@ def test_failed_send_retries_without_duplicating(server: Server, open_user: User
     # delivers the message with our client_message_id and the pending bubble becomes it.
     mode["now"] = "lossy"
     failed.get_by_role("button", name="Retry").click()
-    expect(row(alice, "exactly once please")).to_have_attribute("data-status", re.compile("sent|read"))
+    expect(row(alice, "exactly once please")).to_have_attribute(
+        "data-status", re.compile("sent|read")
+    )
     expect(row(alice, "exactly once please")).to_have_count(1)
     assert len(attempts) == 2
     assert attempts[0]["client_message_id"] == attempts[1]["client_message_id"]
@@ -340,7 +296,9 @@ def test_phone_layout_and_who_am_i(server: Server, open_user: UserFactory, brows
     expect(alice.locator("#me-name")).to_have_text("bob7")
 
 
-def test_voice_message_recording(server: Server, fake_media_browser: Browser, problems: Problems) -> None:
+def test_voice_message_recording(
+    server: Server, fake_media_browser: Browser, problems: Problems
+) -> None:
     context = fake_media_browser.new_context(viewport={"width": 1280, "height": 820})
     context.grant_permissions(["microphone"])
     try:
@@ -370,7 +328,9 @@ def test_voice_message_recording(server: Server, fake_media_browser: Browser, pr
         chat_id = page.url.split("#/chat/")[1]
         stored = rest(server, "GET", f"/chats/{chat_id}/messages")
         audio = [m for m in stored if m["user_id"] == "singer"]
-        assert len(audio) == 1 and audio[0]["type"] == "audio" and "/media/" in audio[0]["content"], stored
+        assert len(audio) == 1, stored
+        assert audio[0]["type"] == "audio"
+        assert "/media/" in audio[0]["content"]
 
         # Cancelling a recording sends nothing.
         page.get_by_role("button", name="Record a voice message").click()

@@ -1,0 +1,72 @@
+"""Coming back after missing more than the server will replay: `resync_required`, then REST."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import Server, SocketCutter, UserFactory
+from .helpers import keys_are_unique, open_chat, rest, row
+
+pytestmark = pytest.mark.browser
+
+# A tiny replay limit, and no bot, so the counts below are exact.
+SERVER_EXTRA_ARGS = ["--max-replay", "3", "--no-bot-enabled"]
+
+
+def test_long_outage_resyncs_over_rest(server: Server, open_user: UserFactory) -> None:
+    open_chat_id = rest(server, "POST", "/chats", {"participants": ["erin", "frank"]})["chat_id"]
+    other_chat_id = rest(server, "POST", "/chats", {"participants": ["erin", "grace"]})["chat_id"]
+    rest(
+        server,
+        "POST",
+        f"/chats/{open_chat_id}/messages",
+        {"user_id": "frank", "type": "text", "content": "first"},
+    )
+
+    cutter = SocketCutter()
+    erin = open_user("erin", before_goto=cutter.install)
+    open_chat(erin, open_chat_id)
+    expect(row(erin, "first")).to_have_count(1)
+
+    cutter.cut()
+    expect(erin.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    for i in range(1, 9):
+        rest(
+            server,
+            "POST",
+            f"/chats/{open_chat_id}/messages",
+            {"user_id": "frank", "type": "text", "content": f"missed {i}"},
+        )
+    for i in range(1, 6):
+        rest(
+            server,
+            "POST",
+            f"/chats/{other_chat_id}/messages",
+            {"user_id": "grace", "type": "text", "content": f"grace {i}"},
+        )
+
+    frames_before = len(cutter.frames)
+    cutter.restore()
+    # More than 3 missed: the server asks for a resync and the client refetches over REST.
+    for i in range(1, 9):
+        expect(row(erin, f"missed {i}")).to_have_count(1, timeout=20_000)
+    expect(row(erin, "first")).to_have_count(1)
+    keys_are_unique(erin)
+    expect(erin.locator("#connection")).to_have_attribute("data-state", "online")
+    assert any('"resync_required"' in f for f in cutter.frames[frames_before:])
+
+    # The chat in the background shows the right preview and unread count.
+    other = erin.locator(f'.chat-item[data-chat-id="{other_chat_id}"]')
+    expect(other).to_contain_text("grace 5")
+    expect(other.locator(".badge")).to_have_text("5")
+
+    # And live messages flow again on the same sockets, once each.
+    rest(
+        server,
+        "POST",
+        f"/chats/{open_chat_id}/messages",
+        {"user_id": "frank", "type": "text", "content": "live again"},
+    )
+    expect(row(erin, "live again")).to_have_count(1)
+    keys_are_unique(erin)
