@@ -1,0 +1,135 @@
+"""WS /ws/<chat_id> through the test client: refusals, events, ignored frames, v1 commands."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+import trio
+from quart.testing.connections import WebsocketDisconnectError
+from quart.typing import TestClientProtocol as Client
+
+ChatFactory = Callable[..., Awaitable[str]]
+
+
+async def receive_json(ws: Any) -> Any:
+    with trio.fail_after(5):
+        return orjson.loads(await ws.receive())
+
+
+async def close_code(ws: Any) -> int:
+    with trio.fail_after(5), pytest.raises(WebsocketDisconnectError) as info:
+        while True:
+            await ws.receive()
+    code: int = info.value.args[0]
+    return code
+
+
+async def test_unknown_chat_is_closed_with_4404(client: Client) -> None:
+    async with client.websocket("/ws/does-not-exist") as ws:
+        assert await close_code(ws) == 4404
+
+
+async def test_non_participant_user_is_closed_with_4403(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    async with client.websocket(f"/ws/{chat_id}?user_id=eve") as ws:
+        assert await close_code(ws) == 4403
+
+
+async def test_bad_after_seq_is_closed_with_4422(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    async with client.websocket(f"/ws/{chat_id}?after_seq=soon") as ws:
+        assert await close_code(ws) == 4422
+
+
+async def test_events_reach_the_socket_and_client_frames_are_ignored(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    async with client.websocket(f"/ws/{chat_id}") as ws:
+        await ws.send("raw text the reference ignored")
+        await ws.send('{"type": "typing", "user_id": "alice"}')
+        await client.post(f"/chats/{chat_id}/messages",
+                          json={"user_id": "alice", "type": "text", "content": "hi"})  # fmt: skip
+        event = await receive_json(ws)
+        assert event["event"] == "message_received"
+        assert event["data"]["content"] == "hi"
+        await client.post(f"/chats/{chat_id}/presence",
+                          json={"user_id": "bob", "status": "typing"})  # fmt: skip
+        assert (await receive_json(ws))["event"] == "presence_updated"
+        await client.post(f"/chats/{chat_id}/read", json={"user_id": "bob"})
+        read = await receive_json(ws)
+        assert read["event"] == "chat_read"
+        assert read["data"]["user_id"] == "bob"
+
+
+async def test_socket_with_user_marks_online_and_offline_on_close(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    async with client.websocket(f"/ws/{chat_id}?user_id=alice") as ws:
+        online = await receive_json(ws)
+        assert online["data"] == {**online["data"], "user_id": "alice", "status": "online"}
+    with trio.fail_after(5):
+        while True:
+            presence = await (await client.get(f"/chats/{chat_id}/presence")).get_json()
+            if presence[0]["status"] == "offline":
+                break
+            await trio.sleep(0.01)
+
+
+async def test_resume_after_seq_replays_missed_messages(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    for text in ("a", "b", "c"):
+        await client.post(f"/chats/{chat_id}/messages",
+                          json={"user_id": "alice", "type": "text", "content": text})  # fmt: skip
+    async with client.websocket(f"/ws/{chat_id}?after_seq=1") as ws:
+        assert [(await receive_json(ws))["data"]["seq"] for _ in range(2)] == [2, 3]
+
+
+async def test_v1_subprotocol_commands_and_array_frames(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    # Quart's test client drops its ``subprotocols`` argument; the scope carries them.
+    async with client.websocket(
+        f"/ws/{chat_id}?user_id=alice", scope_base={"subprotocols": ["chatactors.v1"]}
+    ) as ws:
+        events: list[dict[str, Any]] = []
+
+        async def next_event(kind: str) -> dict[str, Any]:
+            while True:
+                while events:
+                    event = events.pop(0)
+                    if event["event"] == kind:
+                        return event
+                frame = await receive_json(ws)
+                assert isinstance(frame, list)
+                events.extend(frame)
+
+        assert (await next_event("subscribed"))["data"]["latest_seq"] == 0
+        await ws.send(orjson.dumps({"op": "send", "ref": "r1", "type": "text", "content": "v1!",
+                                    "client_message_id": "c1"}))  # fmt: skip
+        ack = await next_event("ack")
+        assert ack["data"]["ref"] == "r1"
+        assert ack["data"]["message"]["seq"] == 1
+        await ws.send(b'{"op": "presence", "ref": "r2", "status": "typing"}')
+        assert (await next_event("ack"))["data"] == {"ref": "r2", "status": "typing"}
+        await ws.send(b'{"op": "read", "ref": "r3"}')
+        assert (await next_event("ack"))["data"]["last_read_seq"] == 1
+        await ws.send(b'{"op": "fly", "ref": "r4"}')
+        error = await next_event("error")
+        assert (error["data"]["ref"], error["data"]["status"]) == ("r4", 422)
+        await ws.send(b"not json at all")
+        assert (await next_event("error"))["data"]["status"] == 422
+        # The socket is still open and serving.
+        await ws.send(b'{"op": "send", "ref": "r5", "content": "still here"}')
+        assert (await next_event("ack"))["data"]["message"]["seq"] == 2
