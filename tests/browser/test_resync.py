@@ -70,3 +70,14 @@ def test_long_outage_resyncs_over_rest(server: Server, open_user: UserFactory) -
     )
     expect(row(erin, "live again")).to_have_count(1)
     keys_are_unique(erin)
+
+    # Opening it shows where the unread messages start, then they are read.
+    is_mark_read = lambda r: r.url.endswith("/read") and r.request.method == "POST"  # noqa: E731
+    with erin.expect_response(is_mark_read) as marked:
+        open_chat(erin, other_chat_id)
+    assert marked.value.ok
+    expect(erin.locator(".unread-line")).to_have_text("5 unread messages")
+    expect(erin.locator("#messages > *").nth(1)).to_have_class("unread-line")  # after the day
+    expect(other.locator(".badge")).to_have_count(0)
+    reads = rest(server, "GET", f"/chats/{other_chat_id}/read")
+    assert reads["read_seqs"]["erin"] == 5

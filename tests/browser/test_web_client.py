@@ -45,6 +45,7 @@ def test_group_chat_live_exchange_typing_read_ticks_and_bot(
     # Bob opens it: alice's tick turns to "read by bob" (carol has not read it yet).
     open_chat(bob, chat_id)
     expect(row(bob, "Hi team!")).to_have_count(1)
+    expect(bob.locator(".unread-line")).to_contain_text("unread message")
     expect(item.locator(".badge")).to_have_count(0)
     expect(mine).to_have_attribute("data-status", "partial")
     expect(mine.get_by_role("img", name="Read by bob")).to_be_visible()

@@ -30,6 +30,8 @@ export class Chat {
     this.presence = new Map(); // user -> {status, lastSeen}
     this.typing = new Map(); // user -> expiry timer
     this.readSeqs = {}; // user -> highest seq read
+    this.unreadMarker = null; // {seq, count}: the "unread messages" line while the chat is open
+    this._unreadAtOpen = 0;
     this.socket = null;
     this.socketState = "idle";
     this._sorted = null;
@@ -399,17 +401,37 @@ export class ChatClient extends EventTarget {
   // ---- the open conversation -------------------------------------------------------
 
   async openChat(chatId) {
-    if (this.activeId !== chatId) this.stopTyping();
+    const switching = this.activeId !== chatId;
+    if (switching) {
+      this.stopTyping();
+      if (this.active) this.active.unreadMarker = null;
+    }
     this.activeId = chatId;
     const chat = this.active;
+    if (chat && switching) {
+      chat._unreadAtOpen = chat.unread;
+      if (chat.historyLoaded) this._placeUnreadMarker(chat);
+    }
     this.emit("active", chatId);
     if (!chat) return;
     if (!chat.historyLoaded) await this.loadLatest(chat);
     this.markReadSoon(chat);
   }
 
+  /** Where "N unread messages" goes: before the oldest of the messages unread at opening. */
+  _placeUnreadMarker(chat) {
+    const count = chat._unreadAtOpen || 0;
+    chat._unreadAtOpen = 0;
+    chat.unreadMarker = null;
+    if (!count) return;
+    const fromOthers = chat.sorted.filter((m) => !m._local && m.user_id !== this.me);
+    const n = Math.min(count, fromOthers.length);
+    if (n > 0) chat.unreadMarker = { seq: fromOthers[fromOthers.length - n].seq, count: n };
+  }
+
   closeChat() {
     this.stopTyping();
+    if (this.active) this.active.unreadMarker = null;
     this.activeId = null;
     this.emit("active", null);
   }
@@ -421,6 +443,7 @@ export class ChatClient extends EventTarget {
       for (const m of page || []) this._addMessage(chat, m);
       chat.hasMore = this._pageHasMore(page);
       chat.historyLoaded = true;
+      if (this.activeId === chat.id && chat._unreadAtOpen) this._placeUnreadMarker(chat);
       this.emit("history", chat.id, { initial: true });
       this.emit("chats");
       this.loadReads(chat);
@@ -498,6 +521,7 @@ export class ChatClient extends EventTarget {
     chat.messages.set(message._key, message);
     chat._sorted = null;
     chat.lastMessage = message; // the list previews what I am sending
+    chat.unreadMarker = null; // I have answered: the "unread" line has served its purpose
     this.emit("message", chat.id, { message, mine: true });
     this.emit("chats");
     return message;

@@ -106,6 +106,7 @@ export class ConversationView {
 
   render() {
     const chat = this._chat();
+    this.quiet = this.dirty.has("older") || !this.initialScrollDone;
     this.dirty.clear();
     if (!chat) return;
     this._renderHeader(chat);
@@ -183,13 +184,19 @@ export class ConversationView {
 
     const items = buildItems(chat, this.client.me);
     const firstRender = !this.initialScrollDone;
+    // Whole pages (a chat opening, older history) are not read out message by message.
+    if (this.quiet) this.el.messages.setAttribute("aria-busy", "true");
     const created = reconcile(
       this.el.messages,
       items,
       (item) => item.key,
-      (item) => (item.kind === "day" ? dayElement(item) : this._messageElement(item)),
-      (el, item) => item.kind === "msg" && this._updateMessage(el, item, chat),
+      (item) => (item.kind === "msg" ? this._messageElement(item) : separatorElement(item)),
+      (el, item) => {
+        if (item.kind === "msg") this._updateMessage(el, item, chat);
+        else if (item.kind === "unread") el.firstChild.textContent = unreadLabel(item.count);
+      },
     );
+    if (this.quiet) requestAnimationFrame(() => this.el.messages.removeAttribute("aria-busy"));
     if (!firstRender) for (const el of created) if (el.classList.contains("row")) el.classList.add("appear");
 
     // History state at the top.
@@ -205,7 +212,13 @@ export class ConversationView {
     if (firstRender) {
       this.initialScrollDone = true;
       scroller.scrollTop = scroller.scrollHeight;
-      this.stick = true;
+      // Unread messages taller than the screen: start at the "unread" line, not the bottom.
+      const marker = this.el.messages.querySelector(".unread-line");
+      const top = scroller.getBoundingClientRect().top;
+      if (marker && marker.getBoundingClientRect().top < top) {
+        scroller.scrollTop += marker.getBoundingClientRect().top - top - 12;
+      }
+      this.stick = this._nearBottom();
     } else if (anchor && anchor.isConnected && !this.stick) {
       const shift = anchor.getBoundingClientRect().top - anchorTop;
       if (shift) scroller.scrollTop += shift;
@@ -472,19 +485,31 @@ function buildItems(chat, me) {
     }
     const continues = prev && prev.user_id === m.user_id && m._time - prev._time < GROUP_GAP_MS;
     if (prevItem && !continues) prevItem.last = true;
-    const item = { kind: "msg", key: m._key, m, first: !continues, last: false, me };
+    if (chat.unreadMarker && m.seq === chat.unreadMarker.seq) {
+      items.push({ kind: "unread", key: "unread", count: chat.unreadMarker.count });
+      if (prevItem) prevItem.last = true;
+      prev = null;
+    }
+    const item = { kind: "msg", key: m._key, m, first: !(continues && prev), last: false, me };
     items.push(item);
     prev = m;
     prevItem = item;
   }
   if (prevItem) prevItem.last = true;
-  // A day separator closes the previous group too.
-  for (let i = 1; i < items.length; i += 1) if (items[i].kind === "day" && items[i - 1].kind === "msg") items[i - 1].last = true;
+  // A separator closes the previous group too.
+  for (let i = 1; i < items.length; i += 1) if (items[i].kind !== "msg" && items[i - 1].kind === "msg") items[i - 1].last = true;
   return items;
 }
 
-function dayElement(item) {
+function separatorElement(item) {
+  if (item.kind === "unread") {
+    return h("div", { class: "unread-line", role: "separator" }, h("span", { text: unreadLabel(item.count) }));
+  }
   return h("div", { class: "day", role: "separator" }, h("span", { text: formatDay(item.date) }));
+}
+
+function unreadLabel(count) {
+  return `${count} unread message${count === 1 ? "" : "s"}`;
 }
 
 function messageBody(m, src) {
