@@ -16,6 +16,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chatactors.bench.cli import main as bench_main
 
         return bench_main(args[1:])
+    if args and args[0] == "token":
+        return _token(args[1:])
     if args and args[0] == "serve":
         args = args[1:]
     parser = argparse.ArgumentParser(
@@ -32,3 +34,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatactors.serve import run
 
     return run(settings)
+
+
+def _token(args: list[str]) -> int:
+    """``chatactors token USER``: print a bearer token for USER, signed with the server secret."""
+    parser = argparse.ArgumentParser(
+        prog="chatactors token",
+        description="Print a bearer token for a user (access control on). The secret comes "
+        "from --auth-secret or CHATACTORS_AUTH_SECRET, as for the server.",
+    )
+    parser.add_argument("user_id")
+    Settings.add_arguments(parser)
+    parsed = parser.parse_args(args)
+    settings = Settings.from_args(parsed)
+    if len(settings.auth_secret) < 32:
+        parser.error("set an auth secret of at least 32 characters (CHATACTORS_AUTH_SECRET)")
+    from chatactors.web.auth import issue_token
+
+    print(issue_token(settings.auth_secret, parsed.user_id, ttl_s=settings.auth_token_ttl_s))
+    return 0

@@ -50,6 +50,21 @@ from chatactors.storage.store import ChatStore, LoadedChat, MessagePage, select_
 log = logging.getLogger(__name__)
 
 
+@attrs.define
+class ActorCounters:
+    """Running totals of one actor; the registry adds them up (and keeps them when it stops)."""
+
+    commands: int = 0
+    messages: int = 0
+    events: int = 0
+    deliveries: int = 0
+    lagged: int = 0
+
+    def add(self, other: ActorCounters) -> None:
+        for field in attrs.fields(ActorCounters):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
 @attrs.define(eq=False)
 class ChatActor:
     """Build with :meth:`from_loaded`; run with :meth:`run`. Only its own task touches its state."""
@@ -74,7 +89,7 @@ class ChatActor:
     _bot_wakeups: trio.MemorySendChannel[None] | None = None
     #: Tells whether the bot is in the middle of a sequence (then the actor is not idle).
     _bot_busy: Callable[[], bool] = lambda: False
-    commands_handled: int = 0
+    counters: ActorCounters = attrs.field(factory=lambda: ActorCounters())
 
     @classmethod
     def from_loaded(
@@ -166,7 +181,7 @@ class ChatActor:
         )
 
     async def _serve(self, request: Request) -> None:
-        self.commands_handled += 1
+        self.counters.commands += 1
         try:
             result = await self.handle(request.command)
         except ChatError as error:
@@ -187,16 +202,20 @@ class ChatActor:
                 return await self._set_presence(user_id, status)
             case MarkRead(user_id):
                 return await self._mark_read(user_id)
-            case GetMessages(page):
+            case GetMessages(page, viewer):
+                self._require_viewer(viewer)
                 return await self._read_page(page)
-            case GetPresence():
+            case GetPresence(viewer):
+                self._require_viewer(viewer)
                 return list(self._presence.values())
-            case GetReadMarks():
+            case GetReadMarks(viewer):
+                self._require_viewer(viewer)
                 return [
                     self._read_marks.get(user, ReadMark(user, None, 0))
                     for user in self._loaded.chat.participants
                 ]
-            case GetChat():
+            case GetChat(viewer):
+                self._require_viewer(viewer)
                 return ChatInfo(self._loaded.chat, self._last_seq)
             case Subscribe(user_id, after_seq):
                 return await self._subscribe(user_id, after_seq)
@@ -206,6 +225,10 @@ class ChatActor:
                 assert_never(command)
 
     # -- commands -------------------------------------------------------------------------
+
+    def _require_viewer(self, viewer: UserId | None) -> None:
+        if viewer is not None:
+            self._require_participant(viewer)
 
     def _require_participant(self, user_id: UserId) -> None:
         if user_id not in self._participants:
@@ -238,6 +261,7 @@ class ChatActor:
             self._client_ids[(message.user_id, message.client_message_id)] = message
             while len(self._client_ids) > self._settings.idempotency_window:
                 self._client_ids.popitem(last=False)
+        self.counters.messages += 1
         self._publish(MessageReceived(message))
         if message.user_id != BOT_USER and self._bot_wakeups is not None:
             # If the bot is already due to answer, that answer covers this message too.
@@ -337,5 +361,8 @@ class ChatActor:
             await self._change_presence(user_id, PresenceStatus.OFFLINE)
 
     def _publish(self, event: ChatEvent) -> None:
+        self.counters.events += 1
         if self._fanout:
+            self.counters.deliveries += len(self._fanout)
             self._fanout.publish(encode_event(event))
+            self.counters.lagged = self._fanout.lagged_total

@@ -49,21 +49,23 @@ class MarkRead(Command[ReadMark]):
 @attrs.frozen
 class GetMessages(Command[list[Message]]):
     page: MessagePage
+    #: With access control on, who asks (must be a participant); None when it is off.
+    viewer: UserId | None = None
 
 
 @attrs.frozen
 class GetPresence(Command[list[Presence]]):
-    pass
+    viewer: UserId | None = None
 
 
 @attrs.frozen
 class GetReadMarks(Command[list[ReadMark]]):
-    pass
+    viewer: UserId | None = None
 
 
 @attrs.frozen
 class GetChat(Command[ChatInfo]):
-    pass
+    viewer: UserId | None = None
 
 
 @attrs.frozen

@@ -49,8 +49,9 @@ class ChatHandle:
     async def _call(self, command: Command[R]) -> R:
         return await self._registry.call(self.chat_id, command)
 
-    async def info(self) -> ChatInfo:
-        return await self._call(GetChat())
+    async def info(self, viewer: UserId | None = None) -> ChatInfo:
+        """``viewer``: when access control is on, who asks (``NotAParticipant`` if outside)."""
+        return await self._call(GetChat(viewer))
 
     async def post(
         self,
@@ -68,14 +69,14 @@ class ChatHandle:
     async def mark_read(self, user_id: UserId) -> ReadMark:
         return await self._call(MarkRead(user_id))
 
-    async def messages(self, page: MessagePage) -> list[Message]:
-        return await self._call(GetMessages(page))
+    async def messages(self, page: MessagePage, viewer: UserId | None = None) -> list[Message]:
+        return await self._call(GetMessages(page, viewer))
 
-    async def presence(self) -> list[Presence]:
-        return await self._call(GetPresence())
+    async def presence(self, viewer: UserId | None = None) -> list[Presence]:
+        return await self._call(GetPresence(viewer))
 
-    async def read_marks(self) -> list[ReadMark]:
-        return await self._call(GetReadMarks())
+    async def read_marks(self, viewer: UserId | None = None) -> list[ReadMark]:
+        return await self._call(GetReadMarks(viewer))
 
     async def subscribe(
         self, user_id: UserId | None = None, after_seq: int | None = None

@@ -19,7 +19,7 @@ import attrs
 import trio
 
 from chatactors.actors.bot import BotActor, BotReply
-from chatactors.actors.chat import ChatActor
+from chatactors.actors.chat import ActorCounters, ChatActor
 from chatactors.actors.commands import Command, Request
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.reply import Reply
@@ -43,6 +43,12 @@ class RegistryStatistics:
     activations: int
     deactivations: int
     crashes: int
+    #: Totals over every actor that ever ran in this registry.
+    commands: int = 0
+    messages: int = 0
+    events: int = 0
+    deliveries: int = 0
+    lagged_subscribers: int = 0
 
 
 @attrs.define(eq=False)
@@ -66,8 +72,14 @@ class ChatRegistry:
     _activations: int = 0
     _deactivations: int = 0
     _crashes: int = 0
+    #: Counters of actors that have stopped; the live ones are added at read time.
+    _retired: ActorCounters = attrs.field(factory=ActorCounters)
 
     # -- chats ------------------------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def chat(self, chat_id: str) -> ChatHandle:
         return ChatHandle(ChatId(chat_id), self)
@@ -87,6 +99,10 @@ class ChatRegistry:
 
     def statistics(self) -> RegistryStatistics:
         actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
+        totals = ActorCounters()
+        totals.add(self._retired)
+        for actor in actors:
+            totals.add(actor.counters)
         return RegistryStatistics(
             active_actors=len(self._slots),
             subscribers=sum(actor.subscriber_count for actor in actors),
@@ -96,6 +112,11 @@ class ChatRegistry:
             activations=self._activations,
             deactivations=self._deactivations,
             crashes=self._crashes,
+            commands=totals.commands,
+            messages=totals.messages,
+            events=totals.events,
+            deliveries=totals.deliveries,
+            lagged_subscribers=totals.lagged,
         )
 
     # -- requests ---------------------------------------------------------------------------
@@ -150,6 +171,14 @@ class ChatRegistry:
                 return
 
     async def _run_actor(self, chat_id: ChatId, slot: _ActorSlot) -> None:
+        try:
+            await self._load_and_run(chat_id, slot)
+        finally:
+            if slot.actor is not None:
+                self._retired.add(slot.actor.counters)
+                slot.actor = None
+
+    async def _load_and_run(self, chat_id: ChatId, slot: _ActorSlot) -> None:
         try:
             loaded = await self._store.load_chat(
                 chat_id,

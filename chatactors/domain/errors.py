@@ -33,3 +33,17 @@ class ChatUnavailable(ChatError):
 
     def __init__(self, detail: str = "The chat is temporarily unavailable; retry shortly") -> None:
         super().__init__(detail)
+
+
+class Unauthenticated(ChatError):
+    """No valid credentials (access control is on)."""
+
+
+class Forbidden(ChatError):
+    """Valid credentials, but for someone who may not do this."""
+
+
+class RateLimited(ChatError):
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"Too many requests; retry in {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s

@@ -17,12 +17,14 @@ from quart import Blueprint, websocket
 
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
-from chatactors.domain.errors import ChatError, InvalidInput
+from chatactors.domain.errors import ChatError, Forbidden, InvalidInput
 from chatactors.domain.events import MessageReceived, encode_event, message_to_wire
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.domain.rules import check_user_id
+from chatactors.settings import Settings
 from chatactors.web import media_api
+from chatactors.web.auth import verify_token
 from chatactors.web.error_responses import (
     CLOSE_FOR_END,
     CLOSE_TRY_AGAIN_LATER,
@@ -30,6 +32,8 @@ from chatactors.web.error_responses import (
     status_for,
 )
 from chatactors.web.lifespan import services
+from chatactors.web.metrics import web_metrics
+from chatactors.web.rate_limit import charge_send
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("socket", __name__)
@@ -46,10 +50,11 @@ CLOSE_TIMEOUT_S = 2.0
 @blueprint.websocket("/ws/<chat_id>")
 async def chat_socket(chat_id: str) -> None:
     settings = services().settings
+    metrics = web_metrics()
     v1 = SUBPROTOCOL_V1 in websocket.requested_subprotocols
     subprotocol = SUBPROTOCOL_V1 if v1 else None
     try:
-        user_id, after_seq = _parse_query(settings.limits)
+        user_id, after_seq = _parse_query(settings)
         handle = services().registry.chat(chat_id)
         with trio.fail_after(settings.command_timeout_s):
             subscription = await handle.subscribe(user_id, after_seq)
@@ -58,13 +63,18 @@ async def chat_socket(chat_id: str) -> None:
         code = close_code_for(error) if isinstance(error, ChatError) else CLOSE_TRY_AGAIN_LATER
         await websocket.accept(subprotocol=subprotocol)
         await _close(code, str(error) if isinstance(error, ChatError) else "overloaded")
+        metrics.disconnects.labels("refused").inc()
         return
+    metrics.connections.inc()
+    reason: EndReason | None = None
     try:
         await websocket.accept(subprotocol=subprotocol)
         reason = await _serve(handle, subscription, user_id, after_seq, v1)
         if reason is not None:
             await _close(CLOSE_FOR_END[reason], reason.value)
     finally:
+        metrics.connections.dec()
+        metrics.disconnects.labels(reason.value if reason else "client").inc()
         # Always tell the actor, even while being cancelled by a disconnect: presence and the
         # subscriber list depend on it.
         with (
@@ -75,9 +85,15 @@ async def chat_socket(chat_id: str) -> None:
             await handle.unsubscribe(subscription)
 
 
-def _parse_query(limits: Any) -> tuple[UserId | None, int | None]:
+def _parse_query(settings: Settings) -> tuple[UserId | None, int | None]:
+    """``user_id`` and ``after_seq``; with access control, the user is the token's subject."""
     args = websocket.args
     user_id = args.get("user_id")
+    if settings.auth_enabled:
+        subject = verify_token(settings.auth_secret, args.get("token", ""), settings.limits)
+        if user_id is not None and user_id != subject:
+            raise Forbidden(f"You are signed in as {subject!r}, not {user_id!r}")
+        user_id = subject
     raw_after = args.get("after_seq")
     after_seq: int | None = None
     if raw_after is not None:
@@ -87,7 +103,7 @@ def _parse_query(limits: Any) -> tuple[UserId | None, int | None]:
             raise InvalidInput("after_seq must be an integer") from None
         if after_seq < 0:
             raise InvalidInput("after_seq must not be negative")
-    return (None if user_id is None else check_user_id(user_id, limits)), after_seq
+    return (None if user_id is None else check_user_id(user_id, settings.limits)), after_seq
 
 
 async def _close(code: int, reason: str) -> None:
@@ -224,8 +240,11 @@ async def _dispatch(handle: ChatHandle, user_id: UserId, command: dict[str, Any]
             ):
                 raise InvalidInput("'client_message_id' must be a short string")
             message_type = _enum(MessageType, command.get("type", "text"), "type")
+            charge_send(user_id)
             await media_api.check_content_references(content)
+            started = trio.current_time()
             message = await handle.post(user_id, message_type, content, client_message_id)
+            web_metrics().send_latency.observe(trio.current_time() - started)
             return {"message": message_to_wire(message)}
         if op == "presence":
             status = _enum(PresenceStatus, command.get("status"), "status")

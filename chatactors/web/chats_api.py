@@ -8,13 +8,16 @@ import trio
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring, validate_request
 
-from chatactors.domain.errors import InvalidInput
+from chatactors.domain.errors import Forbidden, InvalidInput
 from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_wire
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
+from chatactors.web.auth import acting_as, authenticated_user
 from chatactors.web.lifespan import services
+from chatactors.web.metrics import web_metrics
+from chatactors.web.rate_limit import charge_send
 from chatactors.web.wire import (
     ChatInfoOut,
     ChatListItemOut,
@@ -44,7 +47,8 @@ def command_deadline() -> AbstractContextManager[trio.CancelScope]:
 
 
 def _user(user_id: str) -> UserId:
-    return check_user_id(user_id, services().settings.limits)
+    """A user id from a body, checked, and (with access control) the caller's own."""
+    return acting_as(check_user_id(user_id, services().settings.limits))
 
 
 @blueprint.post("/chats")
@@ -52,6 +56,9 @@ def _user(user_id: str) -> UserId:
 @document_response(CreatedChatOut)
 @document_response(ErrorOut, 422)
 async def create_chat(data: CreateChatBody) -> Response:
+    creator = authenticated_user()
+    if creator is not None and creator not in data.participants:
+        raise Forbidden("You can only create chats you take part in")
     chat = await services().registry.create_chat(data.participants)
     # The reference echoes the participants as sent (without bot_user).
     return json_response({"chat_id": chat.id, "participants": data.participants})
@@ -62,9 +69,10 @@ async def create_chat(data: CreateChatBody) -> Response:
 @document_response(list[ChatListItemOut])
 async def list_chats(query_args: ChatsQuery) -> Response:
     registry = services().registry
-    if query_args.user_id is None:
+    user_id = query_args.user_id or authenticated_user()
+    if user_id is None:
         return json_response([chat_to_wire(chat) for chat in await registry.list_chats()])
-    summaries = await registry.list_user_chats(_user(query_args.user_id))
+    summaries = await registry.list_user_chats(_user(user_id))
     return json_response(
         [
             {
@@ -85,7 +93,7 @@ async def list_chats(query_args: ChatsQuery) -> Response:
 @document_response(ErrorOut, 404)
 async def get_chat(chat_id: str) -> Response:
     with command_deadline():
-        info = await services().registry.chat(chat_id).info()
+        info = await services().registry.chat(chat_id).info(authenticated_user())
     return json_response({**chat_to_wire(info.chat), "last_seq": info.last_seq})
 
 
@@ -104,7 +112,7 @@ async def list_messages(chat_id: str, query_args: MessagesQuery) -> Response:
             raise InvalidInput(f"{name} must not be negative")
     page = MessagePage(limit, query_args.before_seq, query_args.after_seq)
     with command_deadline():
-        messages = await services().registry.chat(chat_id).messages(page)
+        messages = await services().registry.chat(chat_id).messages(page, authenticated_user())
     return json_response([message_to_wire(m) for m in messages])
 
 
@@ -120,10 +128,13 @@ async def send_message(chat_id: str, data: PostMessageBody) -> Response:
     if client_message_id is not None and not 1 <= len(client_message_id) <= limits.max_id_length:
         raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
     user_id = _user(data.user_id)
+    charge_send(user_id)
     await media_api.check_content_references(data.content)
     chat = services().registry.chat(chat_id)
+    started = trio.current_time()
     with command_deadline():
         message = await chat.post(user_id, data.type, data.content, client_message_id)
+    web_metrics().send_latency.observe(trio.current_time() - started)
     return json_response({"status": "message_sent", "message": message_to_wire(message)})
 
 
@@ -148,7 +159,7 @@ async def set_presence(chat_id: str, data: PresenceBody) -> Response:
 @document_response(ErrorOut, 404)
 async def get_presence(chat_id: str) -> Response:
     with command_deadline():
-        presence = await services().registry.chat(chat_id).presence()
+        presence = await services().registry.chat(chat_id).presence(authenticated_user())
     return json_response([presence_to_wire(p) for p in presence])
 
 
@@ -176,7 +187,7 @@ async def mark_read(chat_id: str, data: ReadBody) -> Response:
 @document_response(ErrorOut, 404)
 async def get_read_receipts(chat_id: str) -> Response:
     with command_deadline():
-        marks = await services().registry.chat(chat_id).read_marks()
+        marks = await services().registry.chat(chat_id).read_marks(authenticated_user())
     return json_response(
         {
             "chat_id": chat_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import trio
 from quart import Quart, Response
@@ -14,9 +15,12 @@ from chatactors.domain.errors import (
     ChatError,
     ChatNotFound,
     ChatUnavailable,
+    Forbidden,
     InvalidInput,
     NotAParticipant,
     Overloaded,
+    RateLimited,
+    Unauthenticated,
 )
 from chatactors.web.wire import json_response
 
@@ -28,6 +32,9 @@ RETRY_AFTER_S = 1
 _STATUS: dict[type[ChatError], int] = {
     ChatNotFound: 404,
     NotAParticipant: 403,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    RateLimited: 429,
     InvalidInput: 422,
     Overloaded: 503,
     ChatUnavailable: 503,
@@ -47,6 +54,8 @@ CLOSE_UNAUTHORIZED = 4401
 _CLOSE_FOR_ERROR: dict[type[ChatError], int] = {
     ChatNotFound: CLOSE_NOT_FOUND,
     NotAParticipant: CLOSE_FORBIDDEN,
+    Forbidden: CLOSE_FORBIDDEN,
+    Unauthenticated: CLOSE_UNAUTHORIZED,
     InvalidInput: CLOSE_INVALID,
     Overloaded: CLOSE_TRY_AGAIN_LATER,
     ChatUnavailable: CLOSE_INTERNAL_ERROR,
@@ -70,15 +79,21 @@ def close_code_for(error: ChatError) -> int:
     )
 
 
-def error_response(status: int, detail: str) -> Response:
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status in (429, 503) else None
+def error_response(status: int, detail: str, *, retry_after_s: float | None = None) -> Response:
+    headers = None
+    if status in (429, 503):
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s or RETRY_AFTER_S)))}
     return json_response({"detail": detail}, status, headers)
 
 
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ChatError)
     async def chat_error(error: ChatError) -> Response:
-        return error_response(status_for(error), str(error))
+        retry_after = error.retry_after_s if isinstance(error, RateLimited) else None
+        response = error_response(status_for(error), str(error), retry_after_s=retry_after)
+        if isinstance(error, Unauthenticated):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="chatactors"'
+        return response
 
     @app.errorhandler(trio.TooSlowError)
     async def too_slow(error: trio.TooSlowError) -> Response:

@@ -1,0 +1,66 @@
+"""Per-user rate limits for sending messages: a token bucket per user.
+
+The buckets are touched only synchronously on the event loop's thread (no await between reading
+and updating one), so no two requests can interleave on a bucket and no lock is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+
+import attrs
+import trio
+from quart import Quart, current_app
+
+from chatactors.domain.errors import RateLimited
+from chatactors.settings import Settings
+
+
+@attrs.define
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@attrs.define(eq=False)
+class RateLimiter:
+    rate_per_s: float
+    burst: int
+    clock: Callable[[], float]
+    #: Buckets of users seen lately; the oldest are forgotten past this many (a full bucket
+    #: and a forgotten one behave the same, so forgetting is safe).
+    max_users: int = 100_000
+    _buckets: OrderedDict[str, _Bucket] = attrs.field(factory=OrderedDict)
+
+    def take(self, user_id: str) -> None:
+        """Spend one token of ``user_id``'s bucket. Raises ``RateLimited`` if it is empty."""
+        now = self.clock()
+        bucket = self._buckets.pop(user_id, None) or _Bucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate_per_s)
+        bucket.updated = now
+        self._buckets[user_id] = bucket
+        while len(self._buckets) > self.max_users:
+            self._buckets.popitem(last=False)
+        if bucket.tokens < 1:
+            raise RateLimited(math.ceil((1 - bucket.tokens) / self.rate_per_s * 10) / 10)
+        bucket.tokens -= 1
+
+
+RATE_LIMITER_KEY = "chatactors.rate_limiter"
+
+
+def install_rate_limit(app: Quart, settings: Settings) -> None:
+    """Limit message sends per user; on only with access control (users are then known)."""
+    if settings.auth_enabled:
+        app.extensions[RATE_LIMITER_KEY] = RateLimiter(
+            settings.rate_limit_per_s, settings.rate_limit_burst, trio.current_time
+        )
+
+
+def charge_send(user_id: str) -> None:
+    """Count one message send by ``user_id``. Raises ``RateLimited`` when over the limit."""
+    limiter: RateLimiter | None = current_app.extensions.get(RATE_LIMITER_KEY)
+    if limiter is not None:
+        limiter.take(user_id)
