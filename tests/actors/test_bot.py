@@ -148,5 +148,3 @@ async def test_bot_keeps_an_idle_chat_alive_until_it_is_done(
         assert registry.statistics().active_actors == 0
         messages = await chat.info()
         assert messages.last_seq >= 2  # the bot answered before the chat went idle
-
-

@@ -12,8 +12,8 @@ from chatactors.actors.registry import ChatRegistry
 from chatactors.domain.errors import ChatNotFound, InvalidInput, NotAParticipant
 from chatactors.domain.ids import BOT_USER, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
-from chatactors.storage.store import MessagePage
 from chatactors.settings import Settings
+from chatactors.storage.store import MessagePage
 from tests.actors.events import drain
 from tests.conftest import FakeWallClock, make_settings, running_registry
 

@@ -40,9 +40,7 @@ async def test_non_participant_user_is_closed_with_4403(
         assert await close_code(ws) == 4403
 
 
-async def test_bad_after_seq_is_closed_with_4422(
-    client: Client, chat_id_for: ChatFactory
-) -> None:
+async def test_bad_after_seq_is_closed_with_4422(client: Client, chat_id_for: ChatFactory) -> None:
     chat_id = await chat_id_for()
     async with client.websocket(f"/ws/{chat_id}?after_seq=soon") as ws:
         assert await close_code(ws) == 4422

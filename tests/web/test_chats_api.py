@@ -106,7 +106,9 @@ async def test_paging_query(client: Client, chat_id_for: ChatFactory) -> None:
                           json={"user_id": "alice", "type": "text", "content": str(i)})  # fmt: skip
 
     async def seqs(query: str) -> list[int]:
-        return [m["seq"] for m in await json_of(await client.get(f"/chats/{chat_id}/messages?{query}"))]
+        return [
+            m["seq"] for m in await json_of(await client.get(f"/chats/{chat_id}/messages?{query}"))
+        ]
 
     assert await seqs("limit=2") == [5, 6]
     assert await seqs("limit=2&before_seq=3") == [1, 2]
@@ -124,9 +126,7 @@ async def test_presence_set_and_get(client: Client, chat_id_for: ChatFactory) ->
     assert all(TIMESTAMP.match(p["last_seen"]) for p in presence)
 
 
-async def test_mark_read_answers_newest_message(
-    client: Client, chat_id_for: ChatFactory
-) -> None:
+async def test_mark_read_answers_newest_message(client: Client, chat_id_for: ChatFactory) -> None:
     chat_id = await chat_id_for()
     empty = await json_of(await client.post(f"/chats/{chat_id}/read", json={"user_id": "bob"}))
     assert empty == {"chat_id": chat_id, "user_id": "bob", "last_read_message_id": None,

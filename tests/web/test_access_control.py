@@ -1,0 +1,155 @@
+"""Access control on: the matrix of who may do what, bad tokens, the socket, rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import trio
+from quart.testing.connections import WebsocketDisconnectError
+from quart.typing import TestClientProtocol as Client
+
+from chatactors.web.app import create_app
+from chatactors.web.auth import issue_token
+from tests.conftest import make_settings
+
+SECRET = "test-secret-" + "x" * 40
+
+
+def bearer(user: str, *, ttl_s: float = 3600, secret: str = SECRET) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(secret, user, ttl_s=ttl_s)}"}
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Client]:
+    settings = make_settings(
+        auth_enabled=True, auth_secret=SECRET, rate_limit_per_s=1, rate_limit_burst=3
+    )
+    async with create_app(settings).test_app() as test_app:
+        yield test_app.test_client()
+
+
+@pytest.fixture
+async def chat_id(client: Client) -> str:
+    response = await client.post(
+        "/chats", json={"participants": ["owner", "friend"]}, headers=bearer("owner")
+    )
+    assert response.status_code == 200
+    return str((await response.get_json())["chat_id"])
+
+
+async def status(response: Any) -> int:
+    code: int = response.status_code
+    return code
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("owner", 200), ("friend", 200), ("outsider", 403)],
+)
+async def test_reading_a_chat_needs_to_be_a_participant(
+    client: Client, chat_id: str, who: str, expected: int
+) -> None:
+    for path in ("", "/messages", "/presence", "/read"):
+        response = await client.get(f"/chats/{chat_id}{path}", headers=bearer(who))
+        assert response.status_code == expected, path
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({}, "Missing bearer token"),
+        ({"Authorization": "Basic b3duZXI6cHc="}, "Missing bearer token"),
+        ({"Authorization": "Bearer not-a-jwt"}, "Invalid token"),
+        (bearer("owner", secret="another-secret-" + "y" * 40), "Invalid token"),
+        (bearer("owner", ttl_s=-10), "expired"),
+    ],
+)
+async def test_bad_or_missing_tokens_get_401(
+    client: Client, chat_id: str, headers: dict[str, str], detail: str
+) -> None:
+    response = await client.get(f"/chats/{chat_id}/messages", headers=headers)
+    assert response.status_code == 401
+    assert detail in (await response.get_json())["detail"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_users_act_only_as_themselves(client: Client, chat_id: str) -> None:
+    as_friend = {"user_id": "friend", "type": "text", "content": "forged"}
+    forged = await client.post(
+        f"/chats/{chat_id}/messages", json=as_friend, headers=bearer("owner")
+    )
+    assert forged.status_code == 403
+    for path, body in (("presence", {"user_id": "friend", "status": "online"}),
+                       ("read", {"user_id": "friend"})):  # fmt: skip
+        response = await client.post(f"/chats/{chat_id}/{path}", json=body, headers=bearer("owner"))
+        assert response.status_code == 403
+    own = await client.post(f"/chats/{chat_id}/messages", json=as_friend, headers=bearer("friend"))
+    assert own.status_code == 200
+    messages = await (
+        await client.get(f"/chats/{chat_id}/messages", headers=bearer("owner"))
+    ).get_json()
+    assert [m["content"] for m in messages] == ["forged"]  # sent by friend, as friend
+
+
+async def test_outsider_cannot_post_and_chat_list_is_own_only(client: Client, chat_id: str) -> None:
+    body = {"user_id": "outsider", "type": "text", "content": "hi"}
+    response = await client.post(
+        f"/chats/{chat_id}/messages", json=body, headers=bearer("outsider")
+    )
+    assert response.status_code == 403
+    assert await (await client.get("/chats", headers=bearer("outsider"))).get_json() == []
+    owners = await (await client.get("/chats", headers=bearer("owner"))).get_json()
+    assert [c["chat_id"] for c in owners] == [chat_id]
+    peek = await client.get("/chats?user_id=owner", headers=bearer("outsider"))
+    assert peek.status_code == 403
+
+
+async def test_cannot_create_a_chat_without_oneself(client: Client) -> None:
+    response = await client.post("/chats", json={"participants": ["a", "b"]}, headers=bearer("c"))
+    assert response.status_code == 403
+
+
+async def test_public_paths_need_no_token(client: Client) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_sends_over_the_rate_limit_get_429_with_retry_after(
+    client: Client, chat_id: str
+) -> None:
+    body = {"user_id": "owner", "type": "text", "content": "spam"}
+    codes = [
+        (await client.post(f"/chats/{chat_id}/messages", json=body, headers=bearer("owner")))
+        for _ in range(5)
+    ]
+    assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
+    assert int(codes[3].headers["Retry-After"]) >= 1
+    # Another user has their own bucket.
+    body_friend = {**body, "user_id": "friend"}
+    response = await client.post(f"/chats/{chat_id}/messages", json=body_friend,
+                                 headers=bearer("friend"))  # fmt: skip
+    assert response.status_code == 200
+
+
+async def socket_close_code(client: Client, path: str) -> int:
+    async with client.websocket(path) as ws:
+        with trio.fail_after(5), pytest.raises(WebsocketDisconnectError) as info:
+            while True:
+                await ws.receive()
+    code: int = info.value.args[0]
+    return code
+
+
+async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat_id: str) -> None:
+    token = issue_token(SECRET, "friend", ttl_s=60)
+    outsider = issue_token(SECRET, "outsider", ttl_s=60)
+    assert await socket_close_code(client, f"/ws/{chat_id}") == 4401
+    assert await socket_close_code(client, f"/ws/{chat_id}?token=garbage") == 4401
+    assert await socket_close_code(client, f"/ws/{chat_id}?token={outsider}") == 4403
+    assert await socket_close_code(client, f"/ws/{chat_id}?token={token}&user_id=owner") == 4403
+    async with client.websocket(f"/ws/{chat_id}?token={token}") as ws:
+        with trio.fail_after(5):
+            first = await ws.receive()
+        assert '"user_id":"friend"' in str(first)  # the token's user came online
