@@ -171,8 +171,12 @@ export class ConversationView {
   _renderTyping(chat) {
     const typers = [...chat.typing.keys()].filter((u) => u !== this.client.me);
     const show = typers.length > 0;
-    this.el.typingText.textContent = show ? typingPhrase(typers, this.client.me) : "";
+    const text = show ? typingPhrase(typers, this.client.me) : "";
+    if (this.el.typingText.textContent === text) return;
+    const atBottom = this._nearBottom();
+    this.el.typingText.textContent = text;
     this.el.typing.hidden = !show;
+    if (show && atBottom && this.initialScrollDone) this._scrollToBottom(true);
   }
 
   _renderMessages(chat) {
@@ -216,7 +220,7 @@ export class ConversationView {
       const marker = this.el.messages.querySelector(".unread-line");
       const top = scroller.getBoundingClientRect().top;
       if (marker && marker.getBoundingClientRect().top < top) {
-        scroller.scrollTop += marker.getBoundingClientRect().top - top - 12;
+        scroller.scrollTop += marker.getBoundingClientRect().top - top - 48; // room for the day pill
       }
       this.stick = this._nearBottom();
     } else if (anchor && anchor.isConnected && !this.stick) {
