@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,7 @@ async def test_post_assigns_increasing_seq_and_keeps_order(
     assert [m.seq for m in posted] == [1, 2, 3, 4, 5]
     listed = await chat.messages(MessagePage(limit=100))
     assert [m.content for m in listed] == ["m0", "m1", "m2", "m3", "m4"]
-    assert all(a.timestamp <= b.timestamp for a, b in zip(listed, listed[1:], strict=False))
+    assert all(a.timestamp <= b.timestamp for a, b in itertools.pairwise(listed))
 
 
 async def test_chat_participants_are_deduplicated_with_bot_once(registry: ChatRegistry) -> None:

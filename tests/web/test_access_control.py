@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import trio
-from quart.testing.connections import WebsocketDisconnectError
 from quart.typing import TestClientProtocol as Client
 
 from chatactors.web.app import create_app
 from chatactors.web.auth import issue_token
 from tests.conftest import make_settings
+from tests.web.test_chat_socket import close_code
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -135,11 +135,7 @@ async def test_sends_over_the_rate_limit_get_429_with_retry_after(
 
 async def socket_close_code(client: Client, path: str) -> int:
     async with client.websocket(path) as ws:
-        with trio.fail_after(5), pytest.raises(WebsocketDisconnectError) as info:
-            while True:
-                await ws.receive()
-    code: int = info.value.args[0]
-    return code
+        return await close_code(ws)
 
 
 async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat_id: str) -> None:
