@@ -61,9 +61,9 @@ async def chat_socket(chat_id: str) -> None:
     except (ChatError, trio.TooSlowError) as error:
         # Accept, then close with a code the browser can see (a refused handshake shows 1006).
         code = close_code_for(error) if isinstance(error, ChatError) else CLOSE_TRY_AGAIN_LATER
+        metrics.disconnects.labels("refused").inc()
         await websocket.accept(subprotocol=subprotocol)
         await _close(code, str(error) if isinstance(error, ChatError) else "overloaded")
-        metrics.disconnects.labels("refused").inc()
         return
     metrics.connections.inc()
     reason: EndReason | None = None
