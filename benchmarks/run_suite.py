@@ -52,7 +52,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
 
 def start_server(kind: str, extra: list[str], data_dir: str) -> tuple[subprocess.Popen[str], str]:
     if kind == "peer":
-        port = "8765"
+        port = "18765"
         command = ["taskset", "-c", SERVER_CORE, PEER_UVICORN, "app:app", "--host", "127.0.0.1",
                    "--port", port, "--log-level", "warning", "--no-access-log"]  # fmt: skip
         process = subprocess.Popen(

@@ -58,6 +58,15 @@ def build(
         "send_lag_max_ms": max(o.send_lag_max_ms for o in outcomes),
         "warmup_missing_sockets": sum(o.warmup_missing for o in outcomes),
     }
+    usage = monitor.usage()
+    if usage is not None and usage.cpu_percent > 0:
+        # Per second of server CPU: what one whole core would sustain (an estimate that stays
+        # meaningful when other processes share the server's core).
+        core_share = usage.cpu_percent / 100
+        metrics["accepted_per_server_cpu_s"] = float(metrics["accepted_per_s"] or 0) / core_share
+        metrics["deliveries_per_server_cpu_s"] = (
+            float(metrics["deliveries_per_s"] or 0) / core_share
+        )
     notes = []
     if metrics["send_lag_max_ms"] and float(metrics["send_lag_max_ms"]) > 100:
         notes.append("the generator fell behind its sending schedule by > 100 ms")
@@ -80,7 +89,7 @@ def build(
             send_name: LatencySummary.from_ns(send_latency_ns),
         },
         deliveries=deliveries,
-        server=monitor.usage(),
+        server=usage,
         server_timeline=monitor.timeline(),
         timeline={"delivery": timeline(at_ns, latency_ns)},
         machine=machine_info(),

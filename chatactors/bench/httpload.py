@@ -127,6 +127,10 @@ async def _run_phase(
     if before is not None and after is not None:
         usage = procstat.ServerUsage.between(spec.server_pid or 0, before, after, 0)
         metrics[f"{op}_server_cpu_percent"] = round(usage.cpu_percent, 1)
+        # Requests per second of server CPU: the rate one whole core would give, an estimate
+        # that stays meaningful when other processes share the server's core.
+        cpu_s = after.cpu_s - before.cpu_s
+        metrics[f"{op}_ok_per_server_cpu_s"] = ok / cpu_s if cpu_s > 0 else None
         metrics[f"{op}_server_rss_mb"] = round(usage.rss_mb_end, 1)
     return phase
 
