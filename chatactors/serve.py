@@ -27,6 +27,10 @@ def hypercorn_config(settings: Settings) -> Config:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
     config.websocket_ping_interval = settings.ws_ping_interval_s or None
+    if settings.ws_ping_interval_s:
+        # A live peer answers every ping, so it sends something at least once an interval;
+        # a connection silent for much longer is dead (cable pulled, laptop asleep): close it.
+        config.read_timeout = int(max(1, settings.ws_ping_interval_s * 2.5))
     config.websocket_max_message_size = settings.ws_max_message_bytes
     config.graceful_timeout = settings.shutdown_timeout_s
     config.accesslog = None

@@ -1,0 +1,132 @@
+"""Slow and dead clients against a real Hypercorn on 127.0.0.1 (real sockets, real clock).
+
+Waits here are bounded polls of the server's own statistics, never sleeps that stand in for
+synchronisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from hypercorn.trio import serve
+from trio_websocket import open_websocket_url
+
+from chatactors.serve import hypercorn_config
+from chatactors.settings import Settings
+from chatactors.web.app import create_app
+from chatactors.web.lifespan import EXTENSION_KEY, Services
+from tests.conftest import make_settings
+
+
+async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
+    with trio.fail_after(timeout_s):
+        while not predicate():
+            await trio.sleep(0.02)
+
+
+@pytest.fixture
+async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Services]]:
+    overrides = getattr(request, "param", {})
+    settings: Settings = make_settings(host="127.0.0.1", port=0, **overrides)
+    app = create_app(settings)
+    config = hypercorn_config(settings)
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(serve, app, config)
+        yield urls[0], app.extensions[EXTENSION_KEY]
+        nursery.cancel_scope.cancel()
+
+
+async def new_chat(url: str, *participants: str) -> str:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{url}/chats", json={"participants": list(participants)})
+        return str(response.json()["chat_id"])
+
+
+async def test_abrupt_disconnects_leave_no_subscriber_behind(
+    served: tuple[str, Services],
+) -> None:
+    url, services = served
+    chat_id = await new_chat(url, "alice", "bob")
+    ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
+    for _ in range(10):
+        streams = []
+        for _ in range(50):
+            # A raw WebSocket handshake, then the TCP connection is dropped without a close frame.
+            stream = await trio.open_tcp_stream("127.0.0.1", int(url.rsplit(":", 1)[1]))
+            await stream.send_all(
+                f"GET /ws/{chat_id}?user_id=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            assert b"101" in await stream.receive_some(1024)
+            streams.append(stream)
+        await wait_until(lambda: services.registry.statistics().subscribers == 50)
+        for stream in streams:
+            await stream.aclose()
+    await wait_until(lambda: services.registry.statistics().subscribers == 0)
+    async with httpx.AsyncClient() as client:
+        presence = (await client.get(f"{url}/chats/{chat_id}/presence")).json()
+    assert presence[0]["status"] == "offline"
+    # A well-behaved client is served normally afterwards.
+    async with open_websocket_url(ws_url) as ws:
+        with trio.fail_after(5):
+            assert "online" in await ws.get_message()
+
+
+@pytest.mark.parametrize("served", [{"ws_ping_interval_s": 0.4}], indirect=True)
+async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: tuple[str, Services]) -> None:
+    url, services = served
+    chat_id = await new_chat(url, "alice", "bob")
+    port = int(url.rsplit(":", 1)[1])
+    # The dead peer completes the handshake and then never says anything again (no pongs).
+    dead = await trio.open_tcp_stream("127.0.0.1", port)
+    await dead.send_all(
+        f"GET /ws/{chat_id}?user_id=bob HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert b"101" in await dead.receive_some(1024)
+    ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
+    async with open_websocket_url(ws_url) as live:  # trio-websocket answers pings
+        await wait_until(lambda: services.registry.statistics().subscribers == 2)
+        await wait_until(lambda: services.registry.statistics().subscribers == 1, timeout_s=15)
+        async with httpx.AsyncClient() as client:
+            presence = {p["user_id"]: p["status"]
+                        for p in (await client.get(f"{url}/chats/{chat_id}/presence")).json()}  # fmt: skip
+        assert presence == {"alice": "online", "bob": "offline", "bot_user": "offline"}
+        assert not live.closed
+    await dead.aclose()
+
+
+@pytest.mark.parametrize("served", [{"subscriber_queue_size": 8}], indirect=True)
+async def test_a_client_that_stops_reading_is_dropped_others_receive_all(
+    served: tuple[str, Services],
+) -> None:
+    url, services = served
+    chat_id = await new_chat(url, "alice")
+    ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}"
+    big = "x" * 60_000  # fills socket buffers quickly
+    count = 200
+    async with open_websocket_url(ws_url) as _stuck, open_websocket_url(ws_url) as reader:
+        await wait_until(lambda: services.registry.statistics().subscribers == 2)
+        received: list[int] = []
+
+        async def read_all() -> None:
+            while len(received) < count:
+                frame = await reader.get_message()
+                if '"message_received"' in frame:
+                    received.append(len(received))
+
+        async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
+            nursery.start_soon(read_all)
+            for _ in range(count):
+                response = await client.post(f"{url}/chats/{chat_id}/messages",
+                                             json={"user_id": "alice", "type": "text",
+                                                   "content": big})  # fmt: skip
+                assert response.status_code == 200
+        assert len(received) == count
+        assert services.registry.statistics().lagged_subscribers == 1
