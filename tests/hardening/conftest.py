@@ -28,7 +28,7 @@ def start_server(data_dir: Path, *flags: str) -> tuple[subprocess.Popen[str], st
             "--data-dir",
             str(data_dir),
             *flags,
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

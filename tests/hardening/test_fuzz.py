@@ -67,6 +67,6 @@ def test_no_actor_crashed_while_fuzzing(server_url: str, real_chat: str) -> None
     crashes = [line for line in lines if line.startswith("chatactors_actor_crashes")]
     assert crashes == ["chatactors_actor_crashes_total 0.0"]
     # The chat that took the fuzzed requests still works.
-    sent = httpx.post(f"{server_url}/chats/{real_chat}/messages",
-                      json={"user_id": "alice", "type": "text", "content": "still fine"})  # fmt: skip
+    body = {"user_id": "alice", "type": "text", "content": "still fine"}
+    sent = httpx.post(f"{server_url}/chats/{real_chat}/messages", json=body)
     assert sent.status_code == 200

@@ -24,9 +24,9 @@ from tests.conftest import make_settings
 
 async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
     with trio.fail_after(timeout_s):
-        # Polling on purpose: the state lives in another task's statistics, with no event to wait on.
-        while not predicate():
-            await trio.sleep(0.02)  # noqa: ASYNC110
+        # Polling on purpose: the state is another task's statistics, with no event to wait on.
+        while not predicate():  # noqa: ASYNC110
+            await trio.sleep(0.02)
 
 
 @pytest.fixture
