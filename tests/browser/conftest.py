@@ -81,6 +81,8 @@ def server(
         "0.05",
         "--bot-delay-max-s",
         "0.2",
+        "--shutdown-timeout-s",
+        "2",
         *extra,
     ]
     proc = subprocess.Popen(

@@ -159,6 +159,11 @@ def test_reload_keeps_history_and_older_pages_load_on_scroll(
 
     alice = open_user("alice4", viewport={"width": 1100, "height": 760})
     open_chat(alice, chat_id)
+    # Everything is unread: the chat opens at the "unread" line, the jump button goes down.
+    expect(alice.locator(".unread-line")).to_be_in_viewport()
+    expect(alice.locator(".unread-line")).to_contain_text(re.compile(r"^1[3-9]\d unread messages$"))
+    expect(row(alice, "msg 130")).not_to_be_in_viewport()
+    alice.get_by_role("button", name=re.compile("newest")).click()
     expect(row(alice, "msg 130")).to_be_in_viewport()
     expect(row(alice, "msg 001")).to_have_count(0)  # only the newest page at first
 

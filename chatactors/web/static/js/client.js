@@ -426,7 +426,8 @@ export class ChatClient extends EventTarget {
     if (!count) return;
     const fromOthers = chat.sorted.filter((m) => !m._local && m.user_id !== this.me);
     const n = Math.min(count, fromOthers.length);
-    if (n > 0) chat.unreadMarker = { seq: fromOthers[fromOthers.length - n].seq, count: n };
+    // More unread than loaded: the line sits above the oldest loaded one, with the true count.
+    if (n > 0) chat.unreadMarker = { seq: fromOthers[fromOthers.length - n].seq, count };
   }
 
   closeChat() {

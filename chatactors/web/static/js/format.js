@@ -113,6 +113,24 @@ export function safeUrl(value, { allowData = true } = {}) {
   return null;
 }
 
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "0.0.0.0"]);
+
+/**
+ * A media URL as this page can load it. The server names its files with an absolute URL; when
+ * that URL says "loopback" (http://localhost:8000/media/...) but this page came from elsewhere
+ * (a phone on the LAN, another port), the file is still on the server that served this page,
+ * which is the only place such a URL can mean. Everything else is left alone.
+ */
+export function mediaUrl(value) {
+  const safe = safeUrl(value);
+  if (!safe || !/^https?:/.test(safe)) return safe;
+  const url = new URL(safe);
+  if (LOOPBACK.has(url.hostname) && url.pathname.startsWith("/media/") && url.host !== location.host) {
+    return new URL(url.pathname + url.search, location.origin).href;
+  }
+  return safe;
+}
+
 const LINK_RE = /\b(https?:\/\/[^\s<>"']+|www\.[^\s<>"']+\.[^\s<>"']+)/gi;
 
 /** Text as DOM nodes with http(s) links made clickable; never parsed as HTML. */

@@ -1,10 +1,10 @@
 // Image and audio message bodies, and the image viewer.
 import { $, h, icon } from "./dom.js";
-import { formatDuration, safeUrl } from "./format.js";
+import { formatDuration, mediaUrl } from "./format.js";
 
 /** An inline image that opens the viewer when clicked. */
 export function imageBody(src, { alt = "Image" } = {}) {
-  const url = safeUrl(src);
+  const url = mediaUrl(src);
   if (!url) return h("span", { class: "media-broken", text: "Image unavailable" });
   const img = h("img", { src: url, alt, loading: "lazy", decoding: "async", draggable: "false" });
   const button = h("button", { type: "button", class: "image-btn", "aria-label": `Open ${alt.toLowerCase()} full size` }, img);
@@ -41,7 +41,7 @@ let playing = null;
 
 /** A compact, keyboard-usable audio player around a hidden <audio> element. */
 export function audioBody(src, { label = "Audio message" } = {}) {
-  const url = safeUrl(src);
+  const url = mediaUrl(src);
   if (!url) return h("span", { class: "media-broken", text: "Audio unavailable" });
   const audio = h("audio", { src: url, preload: "metadata" });
   const playBtn = h("button", { type: "button", class: "play-btn", "aria-label": `Play ${label.toLowerCase()}` }, icon("play", { size: 18 }));
