@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -315,6 +316,7 @@ def test_voice_message_recording(
         expect(page.get_by_role("heading", name="Who are you?")).to_be_visible()
         page.get_by_role("button", name="Start chatting").click()
         expect(page.locator("#login-error")).to_have_text("Please enter a name.")
+        screenshot(page, "login-light")
         page.get_by_label("Your name").fill("singer")
         page.get_by_label("Your name").press("Enter")
         expect(page.locator("#me-name")).to_have_text("singer")
@@ -346,3 +348,60 @@ def test_voice_message_recording(
         expect(page.locator('#messages .row[data-sender="singer"]')).to_have_count(1)
     finally:
         context.close()
+
+
+# Fire a paste or drag event carrying one file, the way the browser does for a real one.
+DISPATCH_FILE = """(target, [kind, b64, name, type]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], name, { type }));
+    const init = { bubbles: true, cancelable: true };
+    const event = kind === "paste"
+        ? new ClipboardEvent("paste", { ...init, clipboardData: data })
+        : new DragEvent(kind, { ...init, dataTransfer: data });
+    target.dispatchEvent(event);
+}"""
+
+
+def test_paste_and_drop_files_and_keyboard_navigation(
+    server: Server, open_user: UserFactory
+) -> None:
+    alice = open_user("alice8")
+    chat_id = new_chat(alice, "bob8")
+    other_id = new_chat(alice, "carol8")
+    expect(alice.locator(".chat-item")).to_have_count(2)
+
+    # Keyboard: focus the first chat in the list and press Enter.
+    alice.locator(f'.chat-item[data-chat-id="{chat_id}"]').focus()
+    alice.keyboard.press("Enter")
+    expect(alice).to_have_url(re.compile(f"#/chat/{chat_id}$"))
+    expect(alice.get_by_role("textbox", name="Message", exact=True)).to_be_focused()
+
+    files = {
+        "picture": base64.b64encode(png(64, 48)).decode(),
+        "tone": base64.b64encode(wav(1.0)).decode(),
+    }
+    box = alice.get_by_role("textbox", name="Message", exact=True)
+    view = alice.locator("#chat-view")
+    # Paste an image into the message box.
+    box.evaluate(DISPATCH_FILE, ["paste", files["picture"], "pasted.png", "image/png"])
+    # Drop an audio file on the conversation (the drop zone shows while dragging).
+    view.evaluate(DISPATCH_FILE, ["dragenter", files["tone"], "dropped.wav", "audio/wav"])
+    expect(alice.locator("#drop-zone")).to_be_visible()
+    view.evaluate(DISPATCH_FILE, ["drop", files["tone"], "dropped.wav", "audio/wav"])
+    expect(alice.locator("#drop-zone")).to_be_hidden()
+    mine = alice.locator('#messages .row[data-sender="alice8"]')
+    expect(mine).to_have_count(2)
+    expect(mine.filter(has=alice.locator("img"))).to_have_attribute(
+        "data-status", re.compile("sent|read")
+    )
+    expect(mine.filter(has=alice.locator("audio"))).to_have_attribute(
+        "data-status", re.compile("sent|read")
+    )
+    stored = rest(server, "GET", f"/chats/{chat_id}/messages")
+    assert sorted(m["type"] for m in stored if m["user_id"] == "alice8") == ["audio", "image"]
+
+    # The list previews the last thing sent; the other chat is untouched.
+    item = alice.locator(f'.chat-item[data-chat-id="{chat_id}"]')
+    expect(item.locator(".ci-preview")).to_contain_text(re.compile("Audio|Photo|Bot"))
+    assert rest(server, "GET", f"/chats/{other_id}/messages") == []
