@@ -215,6 +215,10 @@ def test_reconnect_resumes_without_loss_or_duplicates(
         "data-status", re.compile("sent|read")
     )
     expect(row(bob, "while you were away")).to_have_count(0)
+    # Bob writes meanwhile (REST still works): his message's seq comes after alice's unseen one,
+    # and must not make his socket skip it when it resumes.
+    send(bob, "anyone there?")
+    expect(row(bob, "anyone there?")).to_have_attribute("data-status", re.compile("sent|read"))
 
     # The network comes back: bob reconnects by himself and gets the missed message once.
     before = cutter.restore()
@@ -225,6 +229,8 @@ def test_reconnect_resumes_without_loss_or_duplicates(
     assert resumed, cutter.urls
     assert all(re.search(r"after_seq=[1-9]\d*", u) for u in resumed), resumed
     expect(row(bob, "before the drop")).to_have_count(1)
+    expect(row(bob, "anyone there?")).to_have_count(1)
+    expect(row(alice, "anyone there?")).to_have_count(1)
     send(alice, "after the drop")
     expect(row(bob, "after the drop")).to_have_count(1)
     keys_are_unique(bob)

@@ -22,7 +22,8 @@ export class Chat {
     this.unread = 0;
     this.messages = new Map(); // key ("c:<client id>" or "i:<id>") -> message
     this.byId = new Map(); // server id -> key
-    this.lastSeq = 0; // highest seq held: the socket resumes after it
+    this.lastSeq = 0; // resume point: every message up to it is held (or was never needed)
+    this.seqs = new Set(); // seqs held, to advance lastSeq only over a gap-free run
     this.oldestSeq = null; // lowest seq held: older pages load before it
     this.hasMore = true;
     this.historyLoaded = false;
@@ -215,7 +216,7 @@ export class ChatClient extends EventTarget {
     chat.lastActivity = entry.last_activity || chat.lastActivity;
     const last = entry.last_message;
     if (last) {
-      if (isNew) this._addMessage(chat, last); // socket resumes right after it
+      if (isNew) this._addMessage(chat, last, { resumeAfter: true }); // the socket starts after it
       else if (!chat.lastMessage || (!chat.lastMessage._local && (last.seq ?? 0) > (chat.lastMessage.seq ?? 0))) {
         chat.lastMessage = this._decorate(last);
       }
@@ -298,6 +299,7 @@ export class ChatClient extends EventTarget {
   async _resync(chat, data) {
     for (const [key, m] of chat.messages) if (!m._local) chat.messages.delete(key);
     chat.byId.clear();
+    chat.seqs.clear();
     chat._sorted = null;
     chat.lastSeq = Number(data.latest_seq) || 0;
     chat.oldestSeq = null;
@@ -316,8 +318,11 @@ export class ChatClient extends EventTarget {
     return m.client_message_id && m.user_id === this.me ? `c:${m.client_message_id}` : `i:${m.id}`;
   }
 
-  /** Add a server message; answers the stored message, or null if it was a duplicate. */
-  _addMessage(chat, raw) {
+  /**
+   * Add a server message; answers the stored message, or null if it was a duplicate.
+   * `resumeAfter`: what came before it is not needed to resume (a new chat's last message).
+   */
+  _addMessage(chat, raw, { resumeAfter = false } = {}) {
     if (!raw || (raw.id && chat.byId.has(raw.id))) return null;
     const key = this._keyOf(raw);
     const existing = chat.messages.get(key);
@@ -328,7 +333,11 @@ export class ChatClient extends EventTarget {
     chat.messages.set(key, message);
     if (raw.id) chat.byId.set(raw.id, key);
     if (Number.isFinite(raw.seq)) {
-      chat.lastSeq = Math.max(chat.lastSeq, raw.seq);
+      chat.seqs.add(raw.seq);
+      if (resumeAfter) chat.lastSeq = Math.max(chat.lastSeq, raw.seq);
+      // The resume point only moves over messages actually held: my own message answered by a
+      // POST while the socket is down must not make the socket skip what others sent before it.
+      while (chat.seqs.has(chat.lastSeq + 1)) chat.lastSeq += 1;
       chat.oldestSeq = chat.oldestSeq === null ? raw.seq : Math.min(chat.oldestSeq, raw.seq);
     }
     if (!chat.lastMessage || (raw.seq ?? Infinity) >= (chat.lastMessage.seq ?? 0)) chat.lastMessage = message;
