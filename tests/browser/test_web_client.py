@@ -97,6 +97,15 @@ def test_one_to_one_read_ticks_and_presence(server: Server, open_user: UserFacto
     expect(mine).to_have_attribute("data-status", "read")
     expect(mine.get_by_role("img", name="Read")).to_be_visible()
 
+    # The search box filters the list by participant.
+    search = alice.get_by_role("searchbox", name="Search chats")
+    search.fill("nobody-like-that")
+    expect(alice.locator(".chat-item")).to_have_count(0)
+    expect(alice.locator("#search-empty")).to_have_text("No chat with “nobody-like-that”")
+    search.fill("BOB2")
+    expect(alice.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible()
+    expect(alice.locator("#search-empty")).to_be_hidden()
+
     # Bob leaves: alice sees "last seen".
     bob.context.close()
     expect(alice.locator("#chat-subtitle")).to_contain_text("last seen")

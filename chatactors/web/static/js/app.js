@@ -203,6 +203,9 @@ function renderSidebar() {
   const chats = client.chatList.filter((c) => !term || c.participants.some((u) => displayName(u, null).toLowerCase().includes(term)));
   reconcile($("#chat-list"), chats, (c) => c.id, createChatItem, updateChatItem);
   $("#chat-list-empty").hidden = !(client.loaded && client.chats.size === 0);
+  const noMatch = term && client.chats.size > 0 && chats.length === 0;
+  $("#search-empty").hidden = !noMatch;
+  if (noMatch) $("#search-empty").textContent = `No chat with “${searchTerm.trim()}”`;
 
   const unread = client.totalUnread;
   document.title = unread ? `(${unread}) chatactors` : "chatactors";
