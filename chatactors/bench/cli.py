@@ -73,7 +73,8 @@ def _fanout_options(parser: argparse.ArgumentParser, socket_send: bool) -> None:
         "--drain",
         type=float,
         default=5.0,
-        help="seconds to wait for late deliveries after sending (default 5)",
+        help="after sending, wait for late deliveries until none came for this long "
+        "(default 5 s; 120 s at most)",
     )
     parser.add_argument(
         "--workers",

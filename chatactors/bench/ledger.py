@@ -32,7 +32,7 @@ class DeliverySummary:
     received: int
     """Distinct deliveries of accepted messages."""
     lost: int
-    """`expected - received`."""
+    """`expected - received`: deliveries not seen by the end of the run (including its drain)."""
     duplicated: int
     """Deliveries of a message a socket had already received."""
     misrouted: int
@@ -109,6 +109,10 @@ class DeliveryLedger:
     def disconnect(self, socket: int) -> None:
         """Record that `socket` closed before the end of the run."""
         self._disconnected.add(socket)
+
+    def __len__(self) -> int:
+        """Messages minted so far."""
+        return len(self._message_state)
 
     @property
     def pending(self) -> int:

@@ -111,3 +111,10 @@ def test_disconnects_are_counted_once_per_socket() -> None:
     ledger.disconnect(chat0[0])
     ledger.disconnect(chat0[0])
     assert ledger.summary().disconnected_sockets == 1
+
+
+def test_len_counts_minted_messages() -> None:
+    ledger, _, _ = _ledger_two_chats()
+    ledger.mint(0)
+    ledger.mint(1)
+    assert len(ledger) == 2
