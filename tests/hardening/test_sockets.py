@@ -13,13 +13,13 @@ import httpx
 import pytest
 import trio
 from hypercorn.trio import serve
-from trio_websocket import open_websocket_url
 
 from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 from tests.conftest import make_settings
+from tests.ws_client import client_socket
 
 
 async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
@@ -73,7 +73,7 @@ async def test_abrupt_disconnects_leave_no_subscriber_behind(
         presence = (await client.get(f"{url}/chats/{chat_id}/presence")).json()
     assert presence[0]["status"] == "offline"
     # A well-behaved client is served normally afterwards.
-    async with open_websocket_url(ws_url) as ws:
+    async with client_socket(ws_url) as ws:
         with trio.fail_after(5):
             assert "online" in await ws.get_message()
 
@@ -92,7 +92,7 @@ async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: tuple[str, Serv
     )
     assert b"101" in await dead.receive_some(1024)
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
-    async with open_websocket_url(ws_url) as live:  # trio-websocket answers pings
+    async with client_socket(ws_url) as live:  # trio-websocket answers pings
         await wait_until(lambda: services.registry.statistics().subscribers == 2)
         await wait_until(lambda: services.registry.statistics().subscribers == 1, timeout_s=15)
         async with httpx.AsyncClient() as client:
@@ -112,7 +112,7 @@ async def test_a_client_that_stops_reading_is_dropped_others_receive_all(
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}"
     big = "x" * 60_000  # fills socket buffers quickly
     count = 200
-    async with open_websocket_url(ws_url) as _stuck, open_websocket_url(ws_url) as reader:
+    async with client_socket(ws_url) as _stuck, client_socket(ws_url) as reader:
         await wait_until(lambda: services.registry.statistics().subscribers == 2)
         received: list[int] = []
 
