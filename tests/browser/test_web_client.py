@@ -219,6 +219,7 @@ def test_reconnect_resumes_without_loss_or_duplicates(
     cutter.cut()
     expect(bob.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     expect(bob.locator("#chat-banner")).to_be_visible()
+    expect(bob.locator("#chat-subtitle")).to_have_text("connecting…")  # presence unknown now
     screenshot(bob, "desktop-light-reconnecting")
 
     send(alice, "while you were away")
@@ -236,6 +237,7 @@ def test_reconnect_resumes_without_loss_or_duplicates(
     expect(row(bob, "while you were away")).to_have_count(1, timeout=20_000)
     expect(bob.locator("#connection")).to_have_attribute("data-state", "online")
     expect(bob.locator("#chat-banner")).to_be_hidden()
+    expect(bob.locator("#chat-subtitle")).to_have_text("online")
     resumed = [u for u in cutter.urls[before:] if chat_id in u]
     assert resumed, cutter.urls
     assert all(re.search(r"after_seq=[1-9]\d*", u) for u in resumed), resumed

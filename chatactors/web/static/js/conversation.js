@@ -131,7 +131,11 @@ export class ConversationView {
     let subtitle;
     let cls = "";
     const typers = [...chat.typing.keys()].filter((u) => u !== me);
-    if (chat.isGroup) {
+    if (chat.socketState !== "open" && chat.socketState !== "gone") {
+      // Presence is unknown while this chat's socket is down: say so rather than show stale news.
+      subtitle = "connecting…";
+      cls = "connecting";
+    } else if (chat.isGroup) {
       if (typers.length) {
         subtitle = typingPhrase(typers, me);
         cls = "typing";
