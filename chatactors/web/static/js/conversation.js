@@ -57,7 +57,7 @@ export class ConversationView {
       return;
     }
     if (chatId && chatId !== this.chatId) return;
-    if (kind === "chats" && !this.chatId) return;
+    if (kind === "chats") return; // list-level news; this chat's own events carry its id
     if (kind === "message" && extra.live && !this.stick) this.unseen += 1;
     if (kind === "message" && extra.mine) this.stick = true;
     if (kind === "history" && extra.older) this.dirty.add("older");
