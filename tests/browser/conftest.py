@@ -183,7 +183,8 @@ UserFactory = Callable[..., Page]
 
 @pytest.fixture
 def open_user(browser: Browser, server: Server, problems: Problems) -> Iterator[UserFactory]:
-    """open_user("alice", color_scheme="dark", viewport=...) -> a page logged in as alice."""
+    """open_user("alice", color_scheme="dark", viewport=..., token=...) -> a page signed in as
+    alice (through `?user=`, or the `?token=` link when access control is on)."""
     contexts: list[BrowserContext] = []
 
     def open_(
@@ -192,6 +193,7 @@ def open_user(browser: Browser, server: Server, problems: Problems) -> Iterator[
         color_scheme: str = "light",
         viewport: dict | None = None,
         before_goto: Callable[[Page], None] | None = None,
+        token: str | None = None,
     ) -> Page:
         context = browser.new_context(
             viewport=viewport or {"width": 1280, "height": 820},
@@ -204,7 +206,7 @@ def open_user(browser: Browser, server: Server, problems: Problems) -> Iterator[
         problems.watch(page, name)
         if before_goto:
             before_goto(page)
-        page.goto(f"{server.url}/?user={name}")
+        page.goto(f"{server.url}/?token={token}" if token else f"{server.url}/?user={name}")
         expect(page.locator("#me-name")).to_have_text(name)
         expect(page.locator("#connection")).to_have_attribute("data-state", "online")
         return page

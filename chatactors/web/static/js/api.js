@@ -14,6 +14,13 @@ export class ApiError extends Error {
 
 const enc = encodeURIComponent;
 
+// With access control on, every request carries `Authorization: Bearer <token>`.
+let authToken = null;
+export function setAuthToken(token) {
+  authToken = token || null;
+}
+export const getAuthToken = () => authToken;
+
 async function request(method, path, { body, query, timeoutMs = 15000 } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) {
@@ -25,7 +32,10 @@ async function request(method, path, { body, query, timeoutMs = 15000 } = {}) {
   try {
     response = await fetch(url, {
       method,
-      headers: body !== undefined ? { "Content-Type": "application/json" } : {},
+      headers: {
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        ...(authToken ? { Authorization: `Bearer ${authToken}` } : {}),
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
       signal: controller.signal,
       cache: "no-store",
@@ -72,6 +82,7 @@ export const api = {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/media");
       xhr.responseType = "json";
+      if (authToken) xhr.setRequestHeader("Authorization", `Bearer ${authToken}`);
       xhr.timeout = 120000;
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress?.(e.loaded / e.total);
       xhr.onload = () => {

@@ -1,6 +1,7 @@
 // Entry point: who am I, the chat list, the new-chat dialog, routing (#/chat/<id>).
 import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
+import { setAuthToken } from "./api.js";
 import { ChatClient } from "./client.js";
 import { ConversationView, dotStatus } from "./conversation.js";
 import { toast } from "./toast.js";
@@ -8,6 +9,7 @@ import { BOT, displayName, formatListTime } from "./format.js";
 
 const USER_KEY = "chatactors.user";
 const RECENT_KEY = "chatactors.recentUsers";
+const TOKEN_KEY = "chatactors.token";
 
 let client = null;
 let conversation = null;
@@ -46,6 +48,32 @@ function initialUser() {
   return params.get("user") || storage("session")?.getItem(USER_KEY) || storage("local")?.getItem(USER_KEY) || "";
 }
 
+/** The user a JWT names (its `sub`). The server verifies the token; we only read who it is for. */
+function tokenUser(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.sub === "string" && payload.sub ? payload.sub : null;
+  } catch {
+    return null;
+  }
+}
+
+/** With access control on: a link `/?token=<JWT>` signs this tab in (kept in sessionStorage). */
+function takeToken() {
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get("token");
+  if (fromUrl) {
+    storage("session")?.setItem(TOKEN_KEY, fromUrl);
+    params.delete("token");
+    params.delete("user");
+    const query = params.toString();
+    history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+  }
+  const token = fromUrl || storage("session")?.getItem(TOKEN_KEY) || null;
+  const user = token ? tokenUser(token) : null;
+  return user ? { token, user } : null;
+}
+
 function validateName(raw) {
   const name = raw.trim();
   if (!name) return [null, "Please enter a name."];
@@ -54,7 +82,7 @@ function validateName(raw) {
   return [name, null];
 }
 
-function showLogin() {
+function showLogin(message = "") {
   if (client) {
     client.stop();
     client = null;
@@ -72,6 +100,8 @@ function showLogin() {
   );
   const input = $("#login-name");
   input.value = "";
+  $("#login-error").hidden = !message;
+  $("#login-error").textContent = message;
   input.focus();
 }
 
@@ -94,6 +124,12 @@ async function startAs(me) {
   client = new ChatClient(me);
   conversation.setClient(client);
   client.addEventListener("change", (e) => {
+    if (e.detail.kind === "auth-required") {
+      storage("session")?.removeItem(TOKEN_KEY);
+      setAuthToken(null);
+      showLogin("This server requires signing in: open the link with your access token (…/?token=…).");
+      return;
+    }
     conversation.onChange(e.detail);
     if (["chats", "connection", "presence", "read", "message", "status", "active"].includes(e.detail.kind)) scheduleList();
   });
@@ -312,6 +348,8 @@ function boot() {
   $("#switch-user").addEventListener("click", () => {
     history.replaceState(null, "", location.pathname);
     storage("session")?.removeItem(USER_KEY);
+    storage("session")?.removeItem(TOKEN_KEY);
+    setAuthToken(null);
     showLogin();
   });
   $("#new-chat").addEventListener("click", openNewChat);
@@ -349,6 +387,12 @@ function boot() {
     scheduleList();
   }, 60000);
 
+  const signedIn = takeToken();
+  if (signedIn) {
+    setAuthToken(signedIn.token);
+    startAs(signedIn.user);
+    return;
+  }
   const me = initialUser();
   const [valid] = validateName(me);
   if (valid) {

@@ -1,7 +1,7 @@
 // The client's model and its conversation with the server: chats, messages, presence,
 // read marks, sockets, polling, sending with retry. No DOM here; views listen to
 // "change" events ({kind, chatId}) and re-render.
-import { api } from "./api.js";
+import { api, getAuthToken } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import { BOT, newClientId, parseTime } from "./format.js";
 
@@ -117,9 +117,11 @@ export class ChatClient extends EventTarget {
     document.addEventListener("visibilitychange", this._onVisible);
     window.addEventListener("online", this._onOnline);
     await this.refreshChats();
+    if (this.stopped) return;
     this.loaded = true;
     this.emit("chats");
     const poll = async () => {
+      if (this.stopped) return;
       await this.refreshChats();
       if (this._pollTimer !== null) this._pollTimer = setTimeout(poll, POLL_MS);
     };
@@ -127,6 +129,7 @@ export class ChatClient extends EventTarget {
   }
 
   stop() {
+    this.stopped = true;
     this.stopTyping();
     clearTimeout(this._pollTimer);
     this._pollTimer = null;
@@ -190,7 +193,12 @@ export class ChatClient extends EventTarget {
     try {
       list = await api.listChats(this.me);
       this.pollFailed = false;
-    } catch {
+    } catch (err) {
+      if (err.status === 401) {
+        this.stop();
+        this.emit("auth-required");
+        return;
+      }
       this.pollFailed = true;
       this.emit("connection");
       return;
@@ -250,6 +258,7 @@ export class ChatClient extends EventTarget {
     chat.socket = new ChatSocket({
       chatId: chat.id,
       userId: this.me,
+      token: getAuthToken(),
       afterSeq: () => chat.lastSeq,
       onEvent: (event, data) => this._onEvent(chat, event, data),
       onState: (state) => {

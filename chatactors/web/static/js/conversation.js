@@ -166,8 +166,13 @@ export class ConversationView {
     const show = state === "closed" || state === "gone";
     this.el.banner.hidden = !show;
     if (show) {
+      const gone = {
+        4401: "The server wants you to sign in again (your token is missing or expired).",
+        4403: "You are not a participant of this chat.",
+        4404: "This chat no longer exists on the server.",
+      };
       this.el.banner.textContent = state === "gone"
-        ? "This chat no longer exists on the server."
+        ? gone[chat.socket?.closeCode] || "The server closed this chat's live connection."
         : "Connection lost. Reconnecting… new messages will appear when it is back.";
     }
   }

@@ -4,6 +4,7 @@
 const MIN_DELAY_MS = 400;
 const MAX_DELAY_MS = 10000;
 const STABLE_MS = 3000; // an open socket that lived this long resets the backoff
+const FINAL_CODES = new Set([4401, 4403, 4404, 4422]);
 
 export class ChatSocket {
   /**
@@ -14,8 +15,9 @@ export class ChatSocket {
    * @param {(event: string, data: any) => void} opts.onEvent
    * @param {(state: string) => void} opts.onState  "connecting" | "open" | "closed" | "gone"
    */
-  constructor({ chatId, userId, afterSeq, onEvent, onState }) {
-    Object.assign(this, { chatId, userId, afterSeq, onEvent, onState });
+  constructor({ chatId, userId, token = null, afterSeq, onEvent, onState }) {
+    Object.assign(this, { chatId, userId, token, afterSeq, onEvent, onState });
+    this.closeCode = null;
     this.ws = null;
     this.state = "idle";
     this.attempt = 0;
@@ -64,6 +66,7 @@ export class ChatSocket {
     if (this.stopped) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const params = new URLSearchParams({ user_id: this.userId });
+    if (this.token) params.set("token", this.token); // browsers cannot set headers on a WebSocket
     const after = this.afterSeq?.();
     if (Number.isFinite(after) && after >= 0) params.set("after_seq", String(after));
     const url = `${proto}//${location.host}/ws/${encodeURIComponent(this.chatId)}?${params}`;
@@ -96,8 +99,10 @@ export class ChatSocket {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
-      if (e.code === 4404) {
-        this._setState("gone"); // the chat does not exist: retrying will not help
+      if (FINAL_CODES.has(e.code)) {
+        // No such chat, not a participant, bad or missing token, bad query: retrying won't help.
+        this.closeCode = e.code;
+        this._setState("gone");
         return;
       }
       if (this.openedAt && Date.now() - this.openedAt > STABLE_MS) this.attempt = 0;
