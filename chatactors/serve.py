@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 
+import attrs
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
@@ -38,9 +40,26 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
+def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
+    """Bind the listening socket first, so that the real port (for ``--port 0``) is known when
+    the app builds absolute URLs (bot media, uploads)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(address)
+    bound_port = listener.getsockname()[1]
+    if settings.port != bound_port:
+        settings = attrs.evolve(settings, port=bound_port)
+    return listener, settings
+
+
 async def serve(settings: Settings) -> None:
+    listener, settings = bind_listener(settings)
     app = create_app(settings)
     config = hypercorn_config(settings)
+    config.bind = [f"fd://{listener.fileno()}"]
     stop = trio.Event()
 
     async def shutdown_trigger() -> None:
