@@ -50,7 +50,6 @@ class BotActor:
         factory=_wakeup_channel
     )
     busy: bool = False
-    sequences_run: int = 0
 
     @property
     def wakeups(self) -> trio.MemorySendChannel[None]:
@@ -65,7 +64,6 @@ class BotActor:
                 log.warning("bot sequence in chat %s stopped: %s", self.handle.chat_id, error)
             finally:
                 self.busy = False
-                self.sequences_run += 1
 
     async def _pause(self) -> None:
         await trio.sleep(self.rng.uniform(self.delay_min_s, self.delay_max_s))

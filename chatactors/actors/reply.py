@@ -20,10 +20,6 @@ class Reply(Generic[T]):
     _event: trio.Event = attrs.field(factory=trio.Event)
     _outcome: outcome.Outcome[T] | None = None
 
-    @property
-    def is_set(self) -> bool:
-        return self._outcome is not None
-
     def set(self, value: T) -> None:
         """Answer with a value. Never blocks; only the first answer counts."""
         if self._outcome is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterator
 
 import attrs
 import trio
@@ -121,6 +120,3 @@ class Fanout:
 
     def __len__(self) -> int:
         return len(self._subscriptions)
-
-    def __iter__(self) -> Iterator[Subscription]:
-        return iter(self._subscriptions.values())

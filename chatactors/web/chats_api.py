@@ -8,6 +8,7 @@ import trio
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring, validate_request
 
+from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput
 from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_wire
 from chatactors.domain.ids import UserId
@@ -79,9 +80,7 @@ async def list_chats(query_args: ChatsQuery) -> Response:
                 **chat_to_wire(s.chat),
                 "last_message": message_to_wire(s.last_message) if s.last_message else None,
                 "unread_count": s.unread_count,
-                "last_activity": chat_to_wire(s.chat)["created_at"]
-                if s.last_message is None
-                else message_to_wire(s.last_message)["timestamp"],
+                "last_activity": format_timestamp(s.last_activity),
             }
             for s in summaries
         ]

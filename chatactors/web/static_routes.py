@@ -14,7 +14,6 @@ blueprint = Blueprint("static_files", __name__)
 
 PACKAGE = Path(str(resources.files("chatactors")))
 STATIC_DIR = PACKAGE / "web" / "static"
-BOT_ASSETS_DIR = PACKAGE / "bot_assets"
 
 #: The web client runs under this policy (no inline script or style; media from anywhere,
 #: since message contents are URLs the sender chose).
