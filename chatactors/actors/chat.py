@@ -126,13 +126,14 @@ class ChatActor:
     # -- the loop -------------------------------------------------------------------------
 
     async def run(
-        self, inbox: trio.MemoryReceiveChannel[Request], deactivate: Callable[[], bool]
+        self, inbox: trio.MemoryReceiveChannel[Request], deactivate: Callable[[], None]
     ) -> None:
-        """Handle requests until the inbox closes, or until idle and ``deactivate()`` agrees.
+        """Handle requests until the inbox closes, or until the chat is idle.
 
-        ``deactivate`` is called synchronously once the inbox is empty and the chat is idle; if it
-        returns True the registry has forgotten this actor and closed its inbox, so no request
-        can be lost in between.
+        When idle and the inbox is empty, ``deactivate`` is called synchronously: the registry
+        forgets this actor and closes its inbox with no checkpoint in between, so a request
+        either arrived before (and is handled) or finds the inbox closed (and is re-sent to a
+        new actor); none is lost.
         """
         reason = EndReason.CRASHED
         last_activity = trio.current_time()
@@ -159,9 +160,9 @@ class ChatActor:
                     try:
                         request = inbox.receive_nowait()
                     except trio.WouldBlock:
-                        if deactivate():
-                            reason = EndReason.SHUTDOWN
-                            return
+                        deactivate()
+                        reason = EndReason.SHUTDOWN
+                        return
                     except trio.EndOfChannel:
                         reason = EndReason.SHUTDOWN
                         return

@@ -192,10 +192,9 @@ class ChatRegistry:
             actor = ChatActor.from_loaded(loaded, self._store, self._settings, self._now)
             slot.actor = actor
 
-            def deactivate() -> bool:
+            def deactivate() -> None:
                 self._deactivations += 1
                 self._forget(chat_id, slot)
-                return True
 
             async with trio.open_nursery() as nursery:
                 if self._settings.bot_enabled:
