@@ -31,6 +31,9 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     # name, server kind, extra server args, bench args
     ("fanout-http-100x5-r1000", "chatactors", [], [*FANOUT_100x5, "--rate", "1000"]),
     ("fanout-http-100x5-r250", "chatactors", [], [*FANOUT_100x5, "--rate", "250"]),
+    ("fanout-http-100x5-r50", "chatactors", [], [*FANOUT_100x5, "--rate", "50"]),
+    ("socket-send-100x5-r50", "chatactors", [],
+     ["socket-send", "--chats", "100", "--subscribers", "5", "--duration", "10", "--rate", "50"]),
     ("socket-send-100x5-r3000", "chatactors", [],
      ["socket-send", "--chats", "100", "--subscribers", "5", "--duration", "10", "--rate", "3000"]),
     ("socket-send-100x5-r500", "chatactors", [],

@@ -153,6 +153,10 @@ async def _receive(
             frame = await ws.get_message()
             recv_ns = time.monotonic_ns()
             run.frames += 1
+            if not sockets.may_matter(frame):
+                # Most frames are the bot's presence/read/typing events: count, do not parse.
+                run.events += sockets.count_events(frame)
+                continue
             try:
                 events = sockets.decode_frame(frame, subprotocol)
             except ValueError:

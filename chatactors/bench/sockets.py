@@ -91,6 +91,25 @@ def decode_frame(frame: str | bytes, subprotocol: bool) -> list[Any]:
     return [value]
 
 
+_MARKERS = ("bench:", "warmup:", '"ack"', '"error"')
+
+
+def may_matter(frame: str | bytes) -> bool:
+    """False only for frames that cannot hold a bench message, warm-up, ack or error.
+
+    A cheap substring test that lets the receiver skip parsing the bot's frames: when the
+    generator shares a core with nothing but thousands of sockets, JSON parsing is its cost.
+    """
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    return any(marker in text for marker in _MARKERS)
+
+
+def count_events(frame: str | bytes) -> int:
+    """How many events a frame holds, without parsing it (one per `"event"` key)."""
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    return max(1, text.count('"event"'))
+
+
 def human_messages(events: list[Any]) -> Iterator[dict[str, Any]]:
     """The `message_received` payloads of events, without the bot's messages."""
     for event in events:

@@ -68,3 +68,20 @@ async def test_refused_socket_raises_plainly() -> None:
         async with trio.open_nursery() as nursery:
             with pytest.raises(OSError, match="connect"):
                 await sockets.connect(nursery, target, "c1")
+
+
+def test_prefilter_keeps_every_frame_that_can_matter() -> None:
+    keep = [
+        orjson.dumps(_message("u0", "bench:0:1:2")).decode(),
+        orjson.dumps([_message("u0", "warmup:0:3")]),
+        orjson.dumps([{"event": "ack", "data": {"ref": "1"}}]).decode(),
+        orjson.dumps([{"event": "error", "data": {"ref": "1", "status": 422}}]).decode(),
+    ]
+    assert all(sockets.may_matter(frame) for frame in keep)
+    bot = orjson.dumps(
+        [{"event": "presence_updated", "data": {"user_id": "bot_user", "status": "typing"}},
+         {"event": "chat_read", "data": {"user_id": "bot_user"}}]
+    ).decode()  # fmt: skip
+    assert not sockets.may_matter(bot)
+    assert sockets.count_events(bot) == 2
+    assert sockets.count_events(orjson.dumps(_message("bot_user", "hi"))) == 1
