@@ -102,6 +102,12 @@ class _Run:
     total_sockets: int = 0
     lag_max_s: float = 0.0
     receiving: bool = True
+    sending: bool = True
+    """False once the window is over: messages still waiting for a connection are not sent."""
+    accepting: bool = True
+    """False once the drain stopped waiting for answers: later answers are ignored."""
+    in_flight: int = 0
+    """Messages sent and not yet answered."""
 
     def warm_content(self, chat: int) -> str:
         return f"{WARMUP_PREFIX}{self.spec.worker}:{chat}"
@@ -134,14 +140,16 @@ def _handle_events(run: _Run, socket: int, chat: int, events: list[Any], recv_ns
             if not isinstance(ref, str) or not ref.isdigit():
                 continue
             n = int(ref)
-            if n >= len(run.send_ns):
+            if n >= len(run.send_ns) or not run.accepting:
                 continue
+            if not ledger.settle(n, accepted=kind == "ack"):
+                continue
+            run.in_flight -= 1
             if kind == "ack":
                 run.send_status["ok"] += 1
                 run.send_latency_ns.append(recv_ns - run.send_ns[n])
             else:
                 run.send_status[str(data.get("status", "error"))] += 1
-            ledger.settle(n, accepted=kind == "ack")
 
 
 async def _receive(
@@ -221,23 +229,31 @@ async def _post_one(run: _Run, pool: HttpPool, n: int, chat: int) -> None:
     spec = run.spec
     path = api.messages_path(spec.chat_ids[chat])
     async with pool.connection() as conn:
+        if not run.sending:
+            return  # the window closed while this message waited for a connection
         send_ns = time.monotonic_ns()
         run.send_ns[n] = send_ns
         body = api.message_body(Token(worker=spec.worker, n=n, send_ns=send_ns).encode())
+        run.in_flight += 1
         try:
             response = await conn.request("POST", path, body)
         except HttpError:
             run.send_status["error"] += 1
             run.ledger.settle(n, accepted=False)
             return
+        finally:
+            run.in_flight -= 1
     run.send_latency_ns.append(time.monotonic_ns() - send_ns)
     run.send_status[str(response.status)] += 1
     run.ledger.settle(n, accepted=response.ok)
 
 
 async def _send_command(run: _Run, ws: trio_websocket.WebSocketConnection, n: int) -> None:
+    if not run.sending:
+        return
     send_ns = time.monotonic_ns()
     run.send_ns[n] = send_ns
+    run.in_flight += 1  # until its ack or error arrives (see _handle_events)
     command = {
         "op": "send",
         "ref": str(n),
@@ -248,7 +264,8 @@ async def _send_command(run: _Run, ws: trio_websocket.WebSocketConnection, n: in
         await ws.send_message(orjson.dumps(command).decode())
     except trio_websocket.ConnectionClosed:
         run.send_status["error"] += 1
-        run.ledger.settle(n, accepted=False)
+        if run.ledger.settle(n, accepted=False):
+            run.in_flight -= 1
 
 
 async def _send_all(
@@ -279,30 +296,49 @@ async def _send_all(
 DRAIN_CAP_S = 120.0
 
 
-async def _drain(run: _Run) -> None:
-    """Wait for late deliveries and answers while they keep coming.
-
-    Ends when every accepted message reached every socket and either no answer is pending or
-    `drain_s` have passed (what is still unanswered is reported so); else after `drain_s` without
-    any new delivery or answer (so an overloaded server still working through its backlog is
-    not reported as losing messages), or after DRAIN_CAP_S.
-    """
-    ledger = run.ledger
-    start = last_progress = trio.current_time()
+async def _wait_quiet(run: _Run, done: Callable[[], bool], progress: Callable[[], int]) -> None:
+    """Return when `done()`, or after `drain_s` without `progress()` changing, or DRAIN_CAP_S."""
+    last_progress = trio.current_time()
     last_count = -1
     with trio.move_on_after(DRAIN_CAP_S):
-        # Polled: completion depends on counters updated on every frame; an Event would cost
-        # a check per frame instead of one per 100 ms.
+        # Polled: progress is counted on every frame; an Event would cost a check per frame
+        # instead of one per 100 ms.
         while trio.current_time() - last_progress < run.spec.drain_s:
-            count = ledger.unique_deliveries + len(ledger) - ledger.pending
+            count = progress()
             if count != last_count:
                 last_count, last_progress = count, trio.current_time()
-            done_waiting = trio.current_time() - start >= run.spec.drain_s
-            if not ledger.pending or done_waiting:
-                summary = ledger.summary()
-                if summary.received >= summary.expected:
-                    return
+            if done():
+                return
             await trio.sleep(0.1)
+
+
+async def _drain(run: _Run, in_flight: trio.Nursery) -> None:
+    """After the sending window: settle what was sent, then wait for its deliveries.
+
+    1. Answers: no new message is sent (those still queued for a connection stay "never sent");
+       wait for the answers to those sent, while they keep coming, then cancel what is left and
+       stop accepting answers (a later ack leaves its message unanswered).
+    2. Deliveries: wait until every accepted message reached every socket of its chat, or until
+       `drain_s` pass without a new delivery. Only then is a missing delivery counted as lost,
+       so an overloaded server (or generator) that is still catching up is not blamed for loss.
+    """
+    ledger = run.ledger
+    run.sending = False
+    await _wait_quiet(
+        run,
+        done=lambda: run.in_flight == 0,
+        progress=lambda: ledger.unique_deliveries + len(ledger) - ledger.pending,
+    )
+    in_flight.cancel_scope.cancel()
+    run.accepting = False
+
+    def complete() -> bool:
+        if ledger.unique_deliveries < ledger.expected_so_far:
+            return False  # cheap test first; the summary walks every socket
+        summary = ledger.summary()
+        return summary.received >= summary.expected
+
+    await _wait_quiet(run, done=complete, progress=lambda: ledger.unique_deliveries)
 
 
 async def _progress(run: _Run) -> None:
@@ -360,8 +396,7 @@ async def run_fanout(
                     window_s = (time.monotonic_ns() - run.ledger.t0_ns) / 1e9
                     window_end()
                     own = ServerUsage.between(0, own_start, procstat.sample(os.getpid()), 0)
-                    await _drain(run)
-                    in_flight.cancel_scope.cancel()
+                    await _drain(run, in_flight)
                 tasks.cancel_scope.cancel()
             run.receiving = False
             receivers.cancel_scope.cancel()

@@ -81,13 +81,14 @@ class DeliveryLedger:
         self._message_state.append(PENDING)
         return len(self._message_chat) - 1
 
-    def settle(self, n: int, accepted: bool) -> None:
-        """Record the server's answer to message `n` (first answer wins)."""
+    def settle(self, n: int, accepted: bool) -> bool:
+        """Record the server's answer to message `n`; False if it was already answered."""
         if self._message_state[n] != PENDING:
-            return
+            return False
         self._message_state[n] = ACCEPTED if accepted else FAILED
         if accepted:
             self.expected_so_far += self._sockets_per_chat[self._message_chat[n]]
+        return True
 
     def record(self, socket: int, n: int, send_ns: int, recv_ns: int) -> None:
         """Record that `socket` received message `n` sent at `send_ns`, at `recv_ns`."""

@@ -100,8 +100,8 @@ def test_unanswered_messages_are_reported() -> None:
 def test_first_answer_wins_and_expected_so_far_tracks_it() -> None:
     ledger, _, _ = _ledger_two_chats()
     m0 = ledger.mint(0)
-    ledger.settle(m0, accepted=True)
-    ledger.settle(m0, accepted=False)
+    assert ledger.settle(m0, accepted=True)
+    assert not ledger.settle(m0, accepted=False)
     assert ledger.expected_so_far == 2
     assert ledger.summary().messages_accepted == 1
 
