@@ -75,7 +75,7 @@ def _fanout_options(parser: argparse.ArgumentParser, socket_send: bool) -> None:
         type=float,
         default=5.0,
         help="after sending, wait for late deliveries until none came for this long "
-        "(default 5 s; 120 s at most)",
+        "(default 5 s; 60 s at most per drain phase)",
     )
     parser.add_argument(
         "--workers",

@@ -41,7 +41,7 @@ def build(
     metrics: dict[str, Metric] = {
         "window_s": round(window_s, 3),
         "sent_per_s": deliveries.messages_sent / window_s,
-        "accepted_per_s": deliveries.messages_accepted / window_s,
+        "accepted_per_s": sum(o.accepted_in_window for o in outcomes) / window_s,
         "deliveries_per_s": sum(o.deliveries_in_window for o in outcomes) / window_s,
         "events_per_s": events / window_s,
         "frames": frames,

@@ -121,6 +121,11 @@ class DeliveryLedger:
         return self._message_state.count(PENDING)
 
     @property
+    def accepted(self) -> int:
+        """Messages accepted so far."""
+        return self._message_state.count(ACCEPTED)
+
+    @property
     def disconnected(self) -> int:
         return len(self._disconnected)
 

@@ -102,6 +102,7 @@ def test_first_answer_wins_and_expected_so_far_tracks_it() -> None:
     m0 = ledger.mint(0)
     assert ledger.settle(m0, accepted=True)
     assert not ledger.settle(m0, accepted=False)
+    assert ledger.accepted == 1
     assert ledger.expected_so_far == 2
     assert ledger.summary().messages_accepted == 1
 
