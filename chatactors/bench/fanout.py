@@ -72,6 +72,9 @@ class FanoutOutcome:
     """From the first send to the end of the sending schedule."""
     deliveries_in_window: int
     accepted_in_window: int
+    events_in_window: int
+    drain_end: str
+    """How each drain phase ended: "complete", "quiet" (no progress for drain_s) or "cap"."""
     """Messages whose acceptance arrived within the window (the server's sustained rate)."""
     send_lag_max_ms: float
     """How far behind its schedule the sender fell (generator saturation)."""
@@ -298,8 +301,9 @@ async def _send_all(
 DRAIN_CAP_S = 60.0
 
 
-async def _wait_quiet(run: _Run, done: Callable[[], bool], progress: Callable[[], int]) -> None:
-    """Return when `done()`, or after `drain_s` without `progress()` changing, or DRAIN_CAP_S."""
+async def _wait_quiet(run: _Run, done: Callable[[], bool], progress: Callable[[], int]) -> str:
+    """Wait until `done()` ("complete"), `drain_s` without `progress()` changing ("quiet"), or
+    DRAIN_CAP_S ("cap"); returns which."""
     last_progress = trio.current_time()
     last_count = -1
     with trio.move_on_after(DRAIN_CAP_S):
@@ -310,11 +314,13 @@ async def _wait_quiet(run: _Run, done: Callable[[], bool], progress: Callable[[]
             if count != last_count:
                 last_count, last_progress = count, trio.current_time()
             if done():
-                return
+                return "complete"
             await trio.sleep(0.1)
+        return "quiet"
+    return "cap"
 
 
-async def _drain(run: _Run, in_flight: trio.Nursery) -> None:
+async def _drain(run: _Run, in_flight: trio.Nursery) -> str:
     """After the sending window: settle what was sent, then wait for its deliveries.
 
     1. Answers: no new message is sent (those still queued for a connection stay "never sent");
@@ -326,7 +332,7 @@ async def _drain(run: _Run, in_flight: trio.Nursery) -> None:
     """
     ledger = run.ledger
     run.sending = False
-    await _wait_quiet(
+    answers = await _wait_quiet(
         run,
         done=lambda: run.in_flight == 0,
         progress=lambda: ledger.unique_deliveries + len(ledger) - ledger.pending,
@@ -340,7 +346,8 @@ async def _drain(run: _Run, in_flight: trio.Nursery) -> None:
         summary = ledger.summary()
         return summary.received >= summary.expected
 
-    await _wait_quiet(run, done=complete, progress=lambda: ledger.unique_deliveries)
+    deliveries = await _wait_quiet(run, done=complete, progress=lambda: ledger.unique_deliveries)
+    return f"answers {answers}, deliveries {deliveries}"
 
 
 async def _progress(run: _Run) -> None:
@@ -398,8 +405,9 @@ async def run_fanout(
                     window_s = (time.monotonic_ns() - run.ledger.t0_ns) / 1e9
                     window_end()
                     accepted_in_window = run.ledger.accepted
+                    events_in_window = run.events
                     own = ServerUsage.between(0, own_start, procstat.sample(os.getpid()), 0)
-                    await _drain(run, in_flight)
+                    drain_end = await _drain(run, in_flight)
                 tasks.cancel_scope.cancel()
             run.receiving = False
             receivers.cancel_scope.cancel()
@@ -416,6 +424,8 @@ async def run_fanout(
         send_status=dict(run.send_status),
         window_s=window_s,
         accepted_in_window=accepted_in_window,
+        events_in_window=events_in_window,
+        drain_end=drain_end,
         deliveries_in_window=sum(1 for at in run.ledger.at_ns if at <= window_ns),
         send_lag_max_ms=run.lag_max_s * 1000,
         frames=run.frames,

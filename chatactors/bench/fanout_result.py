@@ -43,7 +43,7 @@ def build(
         "sent_per_s": deliveries.messages_sent / window_s,
         "accepted_per_s": sum(o.accepted_in_window for o in outcomes) / window_s,
         "deliveries_per_s": sum(o.deliveries_in_window for o in outcomes) / window_s,
-        "events_per_s": events / window_s,
+        "events_per_s": sum(o.events_in_window for o in outcomes) / window_s,
         "frames": frames,
         "events": events,
         "events_per_frame": events / frames if frames else None,
@@ -56,6 +56,7 @@ def build(
         "generator_cpu_percent": ", ".join(f"{o.generator_cpu_percent:.0f}" for o in outcomes),
         "never_sent": sum(o.never_sent for o in outcomes),
         "send_lag_max_ms": max(o.send_lag_max_ms for o in outcomes),
+        "drain_end": "; ".join(o.drain_end for o in outcomes),
         "warmup_missing_sockets": sum(o.warmup_missing for o in outcomes),
     }
     usage = monitor.usage()
@@ -76,6 +77,8 @@ def build(
         notes.append(
             "messages never sent: every HTTP connection was busy (the server fell behind the rate)"
         )
+    if any("deliveries cap" in o.drain_end for o in outcomes):
+        notes.append("the drain hit its cap: lost deliveries may still have been on their way")
     if deliveries.lost or deliveries.duplicated or deliveries.misrouted:
         notes.append("DELIVERY ERRORS: see lost/duplicated/misrouted")
     return RunResult(
