@@ -320,7 +320,7 @@ async def _wait_quiet(run: _Run, done: Callable[[], bool], progress: Callable[[]
     return "cap"
 
 
-async def _drain(run: _Run, in_flight: trio.Nursery) -> str:
+async def _settle(run: _Run) -> str:
     """After the sending window: settle what was sent, then wait for its deliveries.
 
     1. Answers: no new message is sent (those still queued for a connection stay "never sent");
@@ -332,13 +332,16 @@ async def _drain(run: _Run, in_flight: trio.Nursery) -> str:
     """
     ledger = run.ledger
     run.sending = False
-    answers = await _wait_quiet(
+    return await _wait_quiet(
         run,
         done=lambda: run.in_flight == 0,
         progress=lambda: ledger.unique_deliveries + len(ledger) - ledger.pending,
     )
-    in_flight.cancel_scope.cancel()
-    run.accepting = False
+
+
+async def _await_deliveries(run: _Run) -> str:
+    """Phase 2 of the drain (see `_settle`), once answers are no longer accepted."""
+    ledger = run.ledger
 
     def complete() -> bool:
         if ledger.unique_deliveries < ledger.expected_so_far:
@@ -346,8 +349,7 @@ async def _drain(run: _Run, in_flight: trio.Nursery) -> str:
         summary = ledger.summary()
         return summary.received >= summary.expected
 
-    deliveries = await _wait_quiet(run, done=complete, progress=lambda: ledger.unique_deliveries)
-    return f"answers {answers}, deliveries {deliveries}"
+    return await _wait_quiet(run, done=complete, progress=lambda: ledger.unique_deliveries)
 
 
 async def _progress(run: _Run) -> None:
@@ -407,7 +409,11 @@ async def run_fanout(
                     accepted_in_window = run.ledger.accepted
                     events_in_window = run.events
                     own = ServerUsage.between(0, own_start, procstat.sample(os.getpid()), 0)
-                    drain_end = await _drain(run, in_flight)
+                    answers = await _settle(run)
+                    in_flight.cancel_scope.cancel()
+                run.accepting = False
+                deliveries = await _await_deliveries(run)
+                drain_end = f"answers {answers}, deliveries {deliveries}"
                 tasks.cancel_scope.cancel()
             run.receiving = False
             receivers.cancel_scope.cancel()
