@@ -7,6 +7,7 @@ waits (bounded) for the open ones; then the store commits what is left and the p
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -38,6 +39,16 @@ def hypercorn_config(settings: Settings) -> Config:
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     return config
+
+
+def tune_garbage_collector(settings: Settings) -> None:
+    """Collect once and freeze what start-up made (it lives as long as the process, so scanning
+    it again is wasted work), then collect the young generation less often."""
+    if settings.gc_gen0_threshold > 0:
+        gc.collect()
+        gc.freeze()
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
 
 
 def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
@@ -86,6 +97,7 @@ async def serve(settings: Settings) -> None:
                     task_status=task_status,
                 )
             )
+            tune_garbage_collector(settings)
             for url in urls:
                 # Tests and scripts read the bound port from this line.
                 print(f"Serving on {url}", flush=True)

@@ -31,6 +31,11 @@ class Settings:
     log_level: str = "info"
     log_json: bool = False
     shutdown_timeout_s: float = 10.0
+    #: Allocations between young-generation garbage collections (Python's default is 700).
+    #: Every socket keeps hundreds of long-lived objects that each full collection walks; a
+    #: higher threshold (and freezing what exists at start-up) cut the collector's share of
+    #: the CPU from about a fifth to little (BENCHMARKS.md). 0 keeps Python's default.
+    gc_gen0_threshold: int = 50_000
 
     # Storage
     store: Literal["sqlite", "memory"] = "sqlite"
