@@ -53,9 +53,10 @@ async def test_abrupt_disconnects_leave_no_subscriber_behind(
     url, services = served
     chat_id = await new_chat(url, "alice", "bob")
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
-    for _ in range(10):
+    rounds, per_round = 20, 100  # 2,000 abrupt disconnects in all
+    for _ in range(rounds):
         streams = []
-        for _ in range(50):
+        for _ in range(per_round):
             # A raw WebSocket handshake, then the TCP connection is dropped without a close frame.
             stream = await trio.open_tcp_stream("127.0.0.1", int(url.rsplit(":", 1)[1]))
             await stream.send_all(
@@ -65,7 +66,7 @@ async def test_abrupt_disconnects_leave_no_subscriber_behind(
             )
             assert b"101" in await stream.receive_some(1024)
             streams.append(stream)
-        await wait_until(lambda: services.registry.statistics().subscribers == 50)
+        await wait_until(lambda: services.registry.statistics().subscribers == per_round)
         for stream in streams:
             await stream.aclose()
     await wait_until(lambda: services.registry.statistics().subscribers == 0)
