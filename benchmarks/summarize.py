@@ -1,6 +1,6 @@
 """Print the figures of benchmarks/results/*.json as the Markdown table of BENCHMARKS.md.
 
-    .venv/bin/python benchmarks/summarize.py [results-dir]
+.venv/bin/python benchmarks/summarize.py [results-dir]
 """
 
 from __future__ import annotations

@@ -76,8 +76,13 @@ async def broadcast(chat_id: str, event: str, data: dict[str, object]) -> None:
 
 
 def add_message(chat_id: str, user_id: str, kind: str, content: str) -> dict[str, str]:
-    message = {"id": str(uuid.uuid4()), "user_id": user_id, "type": kind, "content": content,
-               "timestamp": now()}
+    message = {
+        "id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "type": kind,
+        "content": content,
+        "timestamp": now(),
+    }
     messages[chat_id].append(message)
     return message
 
@@ -99,8 +104,9 @@ async def bot_sequence(chat_id: str) -> None:
     await pause()
     last = messages[chat_id][-1]["id"] if messages[chat_id] else None
     reads[chat_id][BOT] = last
-    await broadcast(chat_id, "chat_read", {"chat_id": chat_id, "user_id": BOT,
-                                           "last_read_message_id": last})
+    await broadcast(
+        chat_id, "chat_read", {"chat_id": chat_id, "user_id": BOT, "last_read_message_id": last}
+    )
     await pause()
     await set_presence(chat_id, BOT, "typing")
     for _ in range(random.randint(1, 3)):
