@@ -6,10 +6,6 @@ measured in benchmarks/, never asserted.
 from __future__ import annotations
 
 import json
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +13,7 @@ from typing import Any
 import pytest
 
 from chatactors.bench import cli
+from tests.served_process import served_process
 
 pytestmark = pytest.mark.slow
 
@@ -26,37 +23,11 @@ START_TIMEOUT_S = 30.0
 @pytest.fixture(name="server", scope="module")
 def _server() -> Iterator[tuple[str, int]]:
     """A `chatactors serve` subprocess; yields its URL and PID."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatactors", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--store", "memory", "--bot-delay-min-s", "0", "--bot-delay-max-s", "0",
-         "--log-level", "warning", "--shutdown-timeout-s", "2"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True)
-    reader.start()
-    try:
-        url = None
-        while url is None:
-            try:
-                line = lines.get(timeout=START_TIMEOUT_S)
-            except queue.Empty:
-                pytest.fail(f"the server printed no 'Serving on' line in {START_TIMEOUT_S} s")
-            if line.startswith("Serving on "):
-                url = line.removeprefix("Serving on ").strip()
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
-        stdout.close()
+    with served_process(
+        *("--store", "memory", "--bot-delay-min-s", "0", "--bot-delay-max-s", "0"),
+        *("--log-level", "warning", "--shutdown-timeout-s", "2"),
+    ) as served:
+        yield served.url, served.pid
 
 
 def _run(argv: list[str], out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:

@@ -7,11 +7,7 @@ otherwise every browser test fails loudly.
 
 from __future__ import annotations
 
-import queue
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +22,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.served_process import ServedProcess, served_process
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -38,23 +36,12 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-SERVER_START_TIMEOUT_S = 30
 
 expect.set_options(timeout=10_000)
 
 
-class Server:
-    def __init__(self, url: str, proc: subprocess.Popen[str], log: list[str]) -> None:
-        self.url = url
-        self.proc = proc
-        self.log = log
-
-
-def _drain(stream, lines: queue.Queue[str | None], log: list[str]) -> None:
-    for line in stream:
-        log.append(line)
-        lines.put(line)
-    lines.put(None)
+#: A served process; tests use ``server.url``.
+Server = ServedProcess
 
 
 @pytest.fixture(scope="module")
@@ -64,59 +51,12 @@ def server(
     """A real server for the module; a module may set SERVER_EXTRA_ARGS = [...]."""
     data_dir = tmp_path_factory.mktemp("chatactors-data")
     extra = list(getattr(request.module, "SERVER_EXTRA_ARGS", []))
-    cmd = [
-        sys.executable,
-        "-m",
-        "chatactors",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--store",
-        "sqlite",
-        "--data-dir",
-        str(data_dir),
-        "--bot-delay-min-s",
-        "0.05",
-        "--bot-delay-max-s",
-        "0.2",
-        "--shutdown-timeout-s",
-        "2",
+    with served_process(
+        *("--store", "sqlite", "--data-dir", str(data_dir)),
+        *("--bot-delay-min-s", "0.05", "--bot-delay-max-s", "0.2", "--shutdown-timeout-s", "2"),
         *extra,
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    log: list[str] = []
-    reader = threading.Thread(target=_drain, args=(proc.stdout, lines, log), daemon=True)
-    reader.start()
-    url = None
-    try:
-        while url is None:
-            try:
-                line = lines.get(timeout=SERVER_START_TIMEOUT_S)
-            except queue.Empty:
-                pytest.fail(
-                    f"server did not print its URL in {SERVER_START_TIMEOUT_S}s:\n{''.join(log)}"
-                )
-            if line is None:
-                pytest.fail(f"server exited (code {proc.wait()}) before serving:\n{''.join(log)}")
-            match = re.search(r"Serving on (http://\S+)", line)
-            if match:
-                url = match.group(1).rstrip("/")
-        yield Server(url, proc, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
+    ) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
