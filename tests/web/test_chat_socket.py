@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import trio
+import trio.testing
 from quart.testing.connections import WebsocketDisconnectError
 from quart.typing import TestClientProtocol as Client
 
@@ -76,12 +77,10 @@ async def test_socket_with_user_marks_online_and_offline_on_close(
     async with client.websocket(f"/ws/{chat_id}?user_id=alice") as ws:
         online = await receive_json(ws)
         assert online["data"] == {**online["data"], "user_id": "alice", "status": "online"}
-    with trio.fail_after(5):
-        while True:
-            presence = await (await client.get(f"/chats/{chat_id}/presence")).get_json()
-            if presence[0]["status"] == "offline":
-                break
-            await trio.sleep(0.01)
+    # The handler unsubscribes as it ends; once every task is blocked, that has happened.
+    await trio.testing.wait_all_tasks_blocked()
+    presence = await (await client.get(f"/chats/{chat_id}/presence")).get_json()
+    assert presence[0]["status"] == "offline"
 
 
 async def test_resume_after_seq_replays_missed_messages(
