@@ -20,8 +20,9 @@ def utc_now() -> datetime:
 
 def format_timestamp(moment: datetime) -> str:
     """``2026-11-23T21:29:16.414Z``: read as UTC by browsers, unlike the reference's naive form."""
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    # isoformat is C code, twice as fast as strftime; "+00:00" becomes "Z".
+    return utc.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def to_epoch_ms(moment: datetime) -> int:

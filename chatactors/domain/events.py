@@ -15,18 +15,9 @@ from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, Message, Presence
 
 
-def message_to_wire(message: Message) -> dict[str, Any]:
-    wire: dict[str, Any] = {
-        "id": message.id,
-        "user_id": message.user_id,
-        "type": message.type.value,
-        "content": message.content,
-        "timestamp": format_timestamp(message.timestamp),
-        "seq": message.seq,
-    }
-    if message.client_message_id is not None:
-        wire["client_message_id"] = message.client_message_id
-    return wire
+def message_to_wire(message: Message) -> orjson.Fragment:
+    """The message's wire object, to embed in any answer or frame (encoded once per message)."""
+    return orjson.Fragment(message.wire_json)
 
 
 def presence_to_wire(presence: Presence) -> dict[str, Any]:
@@ -50,7 +41,7 @@ class MessageReceived:
     message: Message
     name = "message_received"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> orjson.Fragment:
         return message_to_wire(self.message)
 
 
