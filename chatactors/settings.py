@@ -72,6 +72,12 @@ class Settings:
     max_body_bytes: int = 12 * MiB
     ws_max_message_bytes: int = 12 * MiB
     ws_ping_interval_s: float = 25.0
+    #: chatactors.v1 sockets: the least time between two event frames to one socket. Events
+    #: that arrive meanwhile share the next frame, so a busy room costs one frame per socket
+    #: per interval instead of one per event (Centrifugo's ``write_delay``). 0: send at once.
+    ws_v1_write_delay_s: float = 0.0
+    #: chatactors.v1 sockets: commands read ahead of their answers (pipelining).
+    ws_v1_max_pipelined: int = 64
 
     # Media
     max_image_bytes: int = 10 * MiB

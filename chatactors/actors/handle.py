@@ -1,6 +1,7 @@
 """ChatHandle: how routes, sockets and the bot talk to a chat, with typed async methods.
 
-Callers never see the inbox or the Reply. Each method documents the same cancellation rule: if
+Callers never see the inbox; only the ``queue_*`` methods (for pipelining) hand out the Reply
+to wait on. Each method documents the same cancellation rule: if
 the caller is cancelled while waiting for the answer, the command may still take effect.
 """
 
@@ -23,6 +24,7 @@ from chatactors.actors.commands import (
     Subscribe,
     Unsubscribe,
 )
+from chatactors.actors.reply import Reply
 from chatactors.actors.subscription import Subscription
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
@@ -48,6 +50,27 @@ class ChatHandle:
 
     async def _call(self, command: Command[R]) -> R:
         return await self._registry.call(self.chat_id, command)
+
+    async def queue_post(
+        self,
+        user_id: UserId,
+        type: MessageType,
+        content: str,
+        client_message_id: str | None = None,
+    ) -> Reply[Message]:
+        """Like :meth:`post`, but returns once the command is queued; ``await reply.wait()``.
+
+        Queued commands run in the order queued: a socket pipelines its commands this way.
+        """
+        return await self._registry.submit(
+            self.chat_id, PostMessage(user_id, type, content, client_message_id)
+        )
+
+    async def queue_set_presence(self, user_id: UserId, status: PresenceStatus) -> Reply[Presence]:
+        return await self._registry.submit(self.chat_id, SetPresence(user_id, status))
+
+    async def queue_mark_read(self, user_id: UserId) -> Reply[ReadMark]:
+        return await self._registry.submit(self.chat_id, MarkRead(user_id))
 
     async def info(self, viewer: UserId | None = None) -> ChatInfo:
         """``viewer``: when access control is on, who asks (``NotAParticipant`` if outside)."""

@@ -123,6 +123,15 @@ class ChatRegistry:
 
     async def call(self, chat_id: ChatId, command: Command[R]) -> R:
         """Deliver a command to the chat's actor and wait for its answer."""
+        reply = await self.submit(chat_id, command)
+        return await reply.wait()
+
+    async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
+        """Queue a command at the chat's actor; its answer arrives on the returned Reply.
+
+        Waits only while the inbox is full. Commands one task submits run in that order, so a
+        socket can queue its next command before the previous one is answered (pipelining).
+        """
         reply: Reply[R] = Reply()
         request = Request(command, reply)  # type: ignore[arg-type]
         # A second try covers an actor that went idle and closed its inbox just now.
@@ -140,7 +149,7 @@ class ChatRegistry:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 if attempt == 1:
                     raise ChatUnavailable() from None
-        return await reply.wait()
+        return reply
 
     def _inbox_for(self, chat_id: ChatId) -> trio.MemorySendChannel[Request]:
         slot = self._slots.get(chat_id)

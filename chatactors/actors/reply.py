@@ -32,6 +32,20 @@ class Reply(Generic[T]):
             self._outcome = outcome.Error(error)
             self._event.set()
 
+    @property
+    def ready(self) -> bool:
+        """True once answered: ``wait()`` will return without blocking."""
+        return self._outcome is not None
+
+    async def answered(self) -> None:
+        """Wait until answered, without taking the answer (see ``result``)."""
+        await self._event.wait()
+
+    def result(self) -> T:
+        """The answer (raising its error) once ``ready``; no checkpoint. Take it only once."""
+        assert self._outcome is not None, "not answered yet"
+        return self._outcome.unwrap()
+
     async def wait(self) -> T:
         await self._event.wait()
         assert self._outcome is not None

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+import attrs
 import orjson
 import trio
 from quart import Blueprint, websocket
 
 from chatactors.actors.handle import ChatHandle
+from chatactors.actors.reply import Reply
 from chatactors.actors.subscription import EndReason, Subscription
-from chatactors.domain.errors import ChatError, Forbidden, InvalidInput
+from chatactors.domain.errors import ChatError, Forbidden, InvalidInput, Overloaded
 from chatactors.domain.events import MessageReceived, encode_event, message_to_wire
 from chatactors.domain.ids import UserId
-from chatactors.domain.models import MessageType, PresenceStatus
+from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
 from chatactors.web import media_api
@@ -32,8 +35,9 @@ from chatactors.web.error_responses import (
     status_for,
 )
 from chatactors.web.lifespan import services
-from chatactors.web.metrics import web_metrics
+from chatactors.web.metrics import WebMetrics, web_metrics
 from chatactors.web.rate_limit import charge_send
+from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("socket", __name__)
@@ -41,8 +45,6 @@ blueprint = Blueprint("socket", __name__)
 E = TypeVar("E", MessageType, PresenceStatus)
 
 SUBPROTOCOL_V1 = "chatactors.v1"
-#: At most this many queued events share one v1 frame.
-MAX_EVENTS_PER_FRAME = 256
 #: How long closing a socket may take before we give up on a peer that does not read.
 CLOSE_TIMEOUT_S = 2.0
 
@@ -120,6 +122,7 @@ async def _serve(
 ) -> EndReason | None:
     """Pump events until the subscription ends; returns why (None if the peer went away)."""
     ended: EndReason | None = None
+    settings = services().settings
     async with trio.open_nursery() as nursery:
 
         async def watch_for_lag() -> None:
@@ -132,16 +135,28 @@ async def _serve(
 
         async def pump() -> None:
             nonlocal ended
-            ended = await _pump_events(subscription, after_seq, v1)
+            ended = await _pump_events(subscription, after_seq, v1, settings.ws_v1_write_delay_s)
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch_for_lag)
-        nursery.start_soon(_read_frames, handle, user_id, v1)
         nursery.start_soon(pump)
+        if v1:
+            # The reader queues each command at the actor without waiting for its answer; the
+            # answerer sends the acks in order. A socket's commands thus overlap their round
+            # trips, and acks that are ready together share a frame.
+            pending_send, pending_receive = trio.open_memory_channel[_PendingAnswer](
+                settings.ws_v1_max_pipelined
+            )
+            nursery.start_soon(_read_commands, handle, user_id, pending_send)
+            nursery.start_soon(_send_answers, pending_receive)
+        else:
+            nursery.start_soon(_ignore_frames)
     return ended
 
 
-async def _pump_events(subscription: Subscription, after_seq: int | None, v1: bool) -> EndReason:
+async def _pump_events(
+    subscription: Subscription, after_seq: int | None, v1: bool, write_delay_s: float
+) -> EndReason:
     if v1:
         hello = {
             "event": "subscribed",
@@ -170,22 +185,7 @@ async def _pump_events(subscription: Subscription, after_seq: int | None, v1: bo
     else:
         for frame in replay:
             await websocket.send(frame)
-    while True:
-        try:
-            frame = await subscription.receive()
-        except trio.EndOfChannel:
-            assert subscription.end_reason is not None
-            return subscription.end_reason
-        if not v1:
-            await websocket.send(frame)
-            continue
-        batch = [frame]
-        while len(batch) < MAX_EVENTS_PER_FRAME:
-            try:
-                batch.append(subscription.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
-        await websocket.send("[" + ",".join(batch) + "]")
+    return await forward_events(subscription, websocket.send, v1=v1, write_delay_s=write_delay_s)
 
 
 def _chat_id() -> str:
@@ -193,67 +193,157 @@ def _chat_id() -> str:
     return chat_id
 
 
-async def _read_frames(handle: ChatHandle, user_id: UserId | None, v1: bool) -> None:
-    """Read what the client sends. Reference clients: ignored. v1 clients: commands."""
+async def _ignore_frames() -> None:
+    """Reference clients: what they send is read (so the peer is never stuck) and dropped."""
     while True:
-        data = await websocket.receive()
-        if not v1:
-            continue
-        answer = await _run_command(handle, user_id, data)
-        await websocket.send("[" + orjson.dumps(answer).decode() + "]")
+        await websocket.receive()
 
 
-async def _run_command(handle: ChatHandle, user_id: UserId | None, data: str | bytes) -> Any:
-    ref: Any = None
-    try:
+@attrs.frozen
+class _PendingAnswer:
+    """A v1 command that was read and queued; its answer frame is still to be sent."""
+
+    ref: Any
+    #: The actor's answer to come; None when the command failed before reaching the actor.
+    reply: Reply[Any] | None
+    #: The ack's data from the actor's answer.
+    render: Callable[[Any], dict[str, Any]]
+    failure: ChatError | None
+    #: Past this (trio time), the ack is a 503.
+    deadline: float
+    is_send: bool = False
+
+    async def answer(self) -> str:
+        """The event (encoded) that answers the command: an ``ack`` or an ``error``."""
+        event: dict[str, Any]
         try:
-            command = orjson.loads(data)
-        except orjson.JSONDecodeError as error:
-            raise InvalidInput(f"the frame is not valid JSON: {error}") from None
-        if not isinstance(command, dict):
-            raise InvalidInput("a command is a JSON object with an 'op'")
-        ref = command.get("ref")
-        if user_id is None:
-            raise InvalidInput("commands need the socket to be opened with ?user_id=")
-        result = await _dispatch(handle, user_id, command)
-        return {"event": "ack", "data": {"ref": ref, **result}}
-    except ChatError as error:
-        return {"event": "error", "data": {"ref": ref, "status": status_for(error),
-                                           "detail": str(error)}}  # fmt: skip
-    except trio.TooSlowError:
-        detail = "the chat did not answer in time"
-        return {"event": "error", "data": {"ref": ref, "status": 503, "detail": detail}}
+            if self.failure is not None:
+                raise self.failure
+            assert self.reply is not None
+            if not self.reply.ready:
+                with trio.move_on_at(self.deadline):
+                    await self.reply.answered()
+            if not self.reply.ready:
+                raise trio.TooSlowError
+            value = self.reply.result()
+            event = {"event": "ack", "data": {"ref": self.ref, **self.render(value)}}
+        except ChatError as error:
+            event = {"event": "error", "data": {"ref": self.ref, "status": status_for(error),
+                                                "detail": str(error)}}  # fmt: skip
+        except trio.TooSlowError:
+            detail = "the chat did not answer in time"
+            event = {"event": "error", "data": {"ref": self.ref, "status": 503, "detail": detail}}
+        return orjson.dumps(event).decode()
 
 
-async def _dispatch(handle: ChatHandle, user_id: UserId, command: dict[str, Any]) -> dict[str, Any]:
+async def _read_commands(
+    handle: ChatHandle,
+    user_id: UserId | None,
+    pending: trio.MemorySendChannel[_PendingAnswer],
+) -> None:
+    """v1: read commands in order and queue each at the actor (waits only for inbox room)."""
+    timeout_s = services().settings.command_timeout_s
+    async with pending:
+        while True:
+            data = await websocket.receive()
+            deadline = trio.current_time() + timeout_s
+            ref: Any = None
+            try:
+                command = _parse_command(data)
+                ref = command.get("ref")
+                if user_id is None:
+                    raise InvalidInput("commands need the socket to be opened with ?user_id=")
+                with trio.fail_at(deadline):
+                    queued = await _queue(handle, user_id, command, deadline)
+            except ChatError as error:
+                queued = _PendingAnswer(ref, None, dict, error, deadline)
+            except trio.TooSlowError:
+                queued = _PendingAnswer(ref, None, dict, Overloaded(), deadline)
+            await pending.send(queued)
+
+
+async def _send_answers(pending: trio.MemoryReceiveChannel[_PendingAnswer]) -> None:
+    """v1: send the answers in the order the commands came; answers ready together share a frame."""
+    metrics = web_metrics()
+    carried: _PendingAnswer | None = None
+    while True:
+        first = carried or await pending.receive()
+        carried = None
+        batch = [await first.answer()]
+        _observe_send(metrics, first)
+        while len(batch) < MAX_EVENTS_PER_FRAME:
+            try:
+                following = pending.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            if following.reply is not None and not following.reply.ready:
+                carried = following  # not answered yet: send what is ready first
+                break
+            batch.append(await following.answer())
+            _observe_send(metrics, following)
+        await websocket.send("[" + ",".join(batch) + "]")
+
+
+def _observe_send(metrics: WebMetrics, answered: _PendingAnswer) -> None:
+    if answered.is_send and answered.failure is None:
+        timeout_s = services().settings.command_timeout_s
+        # Queued at deadline - timeout; answered now (the ack is sent right after).
+        metrics.send_latency.observe(trio.current_time() - (answered.deadline - timeout_s))
+
+
+def _parse_command(data: str | bytes) -> dict[str, Any]:
+    try:
+        command = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"the frame is not valid JSON: {error}") from None
+    if not isinstance(command, dict):
+        raise InvalidInput("a command is a JSON object with an 'op'")
+    return command
+
+
+async def _queue(
+    handle: ChatHandle, user_id: UserId, command: dict[str, Any], deadline: float
+) -> _PendingAnswer:
     settings = services().settings
+    ref = command.get("ref")
     op = command.get("op")
-    with trio.fail_after(settings.command_timeout_s):
-        if op == "send":
-            content = command.get("content")
-            client_message_id = command.get("client_message_id")
-            if not isinstance(content, str):
-                raise InvalidInput("'content' must be a string")
-            if client_message_id is not None and not (
-                isinstance(client_message_id, str)
-                and 1 <= len(client_message_id) <= settings.max_id_length
-            ):
-                raise InvalidInput("'client_message_id' must be a short string")
-            message_type = _enum(MessageType, command.get("type", "text"), "type")
-            charge_send(user_id)
-            await media_api.check_content_references(content)
-            started = trio.current_time()
-            message = await handle.post(user_id, message_type, content, client_message_id)
-            web_metrics().send_latency.observe(trio.current_time() - started)
-            return {"message": message_to_wire(message)}
-        if op == "presence":
-            status = _enum(PresenceStatus, command.get("status"), "status")
-            presence = await handle.set_presence(user_id, status)
-            return {"status": presence.status.value}
-        if op == "read":
-            mark = await handle.mark_read(user_id)
-            return {"last_read_message_id": mark.message_id, "last_read_seq": mark.seq}
+    if op == "send":
+        content = command.get("content")
+        client_message_id = command.get("client_message_id")
+        if not isinstance(content, str):
+            raise InvalidInput("'content' must be a string")
+        if client_message_id is not None and not (
+            isinstance(client_message_id, str)
+            and 1 <= len(client_message_id) <= settings.max_id_length
+        ):
+            raise InvalidInput("'client_message_id' must be a short string")
+        message_type = _enum(MessageType, command.get("type", "text"), "type")
+        charge_send(user_id)
+        await media_api.check_content_references(content)
+        reply: Reply[Any] = await handle.queue_post(
+            user_id, message_type, content, client_message_id
+        )
+        return _PendingAnswer(ref, reply, _render_message, None, deadline, is_send=True)
+    if op == "presence":
+        status = _enum(PresenceStatus, command.get("status"), "status")
+        reply = await handle.queue_set_presence(user_id, status)
+        return _PendingAnswer(ref, reply, _render_presence, None, deadline)
+    if op == "read":
+        reply = await handle.queue_mark_read(user_id)
+        return _PendingAnswer(ref, reply, _render_read_mark, None, deadline)
     raise InvalidInput(f"unknown op {op!r}; expected 'send', 'presence' or 'read'")
+
+
+def _render_message(message: Message) -> dict[str, Any]:
+    return {"message": message_to_wire(message)}
+
+
+def _render_presence(presence: Presence) -> dict[str, Any]:
+    return {"status": presence.status.value}
+
+
+def _render_read_mark(mark: ReadMark) -> dict[str, Any]:
+    return {"last_read_message_id": mark.message_id, "last_read_seq": mark.seq}
 
 
 def _enum(kind: type[E], value: Any, field: str) -> E:

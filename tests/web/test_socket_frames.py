@@ -1,0 +1,96 @@
+"""forward_events: reference frames one per event; v1 arrays coalesced, with the write delay."""
+
+from __future__ import annotations
+
+import orjson
+import trio
+import trio.testing
+
+from chatactors.actors.subscription import EndReason, Subscription
+from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
+
+
+def open_subscription() -> Subscription:
+    return Subscription.open(
+        user_id=None, replay=(), resync_required=False, latest_seq=0, queue_size=1024
+    )
+
+
+def event(n: int) -> str:
+    return orjson.dumps({"event": "message_received", "data": {"seq": n}}).decode()
+
+
+class Socket:
+    """Collects frames with the (mock) time each was sent."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[float, str]] = []
+
+    async def send(self, frame: str) -> None:
+        self.frames.append((trio.current_time(), frame))
+
+    def seqs(self) -> list[list[int]]:
+        return [[e["data"]["seq"] for e in orjson.loads(frame)] for _, frame in self.frames]
+
+
+async def test_reference_frames_carry_one_event_each(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    subscription, socket = open_subscription(), Socket()
+    for n in (1, 2, 3):
+        subscription.offer(event(n))
+    subscription.end(EndReason.SHUTDOWN)
+    assert await forward_events(subscription, socket.send, v1=False) is EndReason.SHUTDOWN
+    assert [frame for _, frame in socket.frames] == [event(1), event(2), event(3)]
+
+
+async def test_v1_shares_a_frame_among_queued_events(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    subscription, socket = open_subscription(), Socket()
+    for n in range(1, MAX_EVENTS_PER_FRAME + 3):
+        subscription.offer(event(n))
+    subscription.end(EndReason.UNSUBSCRIBED)
+    assert await forward_events(subscription, socket.send, v1=True) is EndReason.UNSUBSCRIBED
+    sizes = [len(seqs) for seqs in socket.seqs()]
+    assert sizes == [MAX_EVENTS_PER_FRAME, 2]
+    assert [seq for frame in socket.seqs() for seq in frame] == list(
+        range(1, MAX_EVENTS_PER_FRAME + 3)
+    )
+
+
+async def test_write_delay_spaces_frames_and_batches_what_arrives_between(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    subscription, socket = open_subscription(), Socket()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: forward_events(subscription, socket.send, v1=True,
+                                                  write_delay_s=1.0))  # fmt: skip
+        start = trio.current_time()
+        subscription.offer(event(1))  # after a quiet spell: at once
+        await trio.sleep(0.1)
+        for n in (2, 3, 4):  # a burst within the delay: one frame, 1 s after the first
+            subscription.offer(event(n))
+            await trio.sleep(0.1)
+        await trio.sleep(5)
+        subscription.offer(event(5))  # quiet again: at once
+        await trio.sleep(0.1)
+        subscription.end(EndReason.UNSUBSCRIBED)
+    assert socket.seqs() == [[1], [2, 3, 4], [5]]
+    sent_at = [t - start for t, _ in socket.frames]
+    assert sent_at[0] == 0
+    assert sent_at[1] == 1.0
+    assert 5.0 < sent_at[2] < 5.5
+
+
+async def test_without_write_delay_events_go_out_as_they_come(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    subscription, socket = open_subscription(), Socket()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: forward_events(subscription, socket.send, v1=True))
+        for n in (1, 2, 3):
+            subscription.offer(event(n))
+            await trio.sleep(0.01)
+        subscription.end(EndReason.UNSUBSCRIBED)
+    assert socket.seqs() == [[1], [2], [3]]
