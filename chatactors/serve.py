@@ -20,6 +20,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
+from chatactors.web.fast_path import FastPathApp
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ async def serve(settings: Settings) -> None:
     listener, settings = bind_listener(settings)
     app = create_app(settings)
     config = hypercorn_config(settings)
+    asgi_app = FastPathApp(app, settings)
     config.bind = [f"fd://{listener.fileno()}"]
     stop = trio.Event()
 
@@ -91,7 +93,7 @@ async def serve(settings: Settings) -> None:
             nursery.start_soon(wait_for_signal)
             urls = await nursery.start(
                 lambda task_status: hypercorn_serve(
-                    app,
+                    asgi_app,
                     config,
                     shutdown_trigger=shutdown_trigger,
                     task_status=task_status,

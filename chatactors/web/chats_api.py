@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+import orjson
 import trio
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring, validate_request
@@ -12,12 +13,12 @@ from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput
 from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_wire
 from chatactors.domain.ids import UserId
-from chatactors.domain.rules import check_user_id
+from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
 from chatactors.web.auth import acting_as, authenticated_user
-from chatactors.web.lifespan import services
-from chatactors.web.metrics import web_metrics
+from chatactors.web.lifespan import Services, services
+from chatactors.web.metrics import WebMetrics, web_metrics
 from chatactors.web.rate_limit import charge_send
 from chatactors.web.wire import (
     ChatInfoOut,
@@ -101,18 +102,28 @@ async def get_chat(chat_id: str) -> Response:
 @document_response(list[MessageOut])
 @document_response(ErrorOut, 404)
 async def list_messages(chat_id: str, query_args: MessagesQuery) -> Response:
-    cap = services().settings.max_history_page
-    limit = cap if query_args.limit is None else query_args.limit
+    # Without access control, the fast path (web/fast_path.py) answers this route instead.
+    running = services()
+    with command_deadline():
+        page = await read_page(running, chat_id, query_args, authenticated_user())
+    return Response(page, content_type="application/json")
+
+
+async def read_page(
+    running: Services, chat_id: str, query: MessagesQuery, viewer: UserId | None
+) -> bytes:
+    """A page of messages, encoded. Shared by this route and the fast path."""
+    cap = running.settings.max_history_page
+    limit = cap if query.limit is None else query.limit
     if not 1 <= limit <= cap:
         raise InvalidInput(f"limit must be between 1 and {cap}")
     for name in ("before_seq", "after_seq"):
-        value = getattr(query_args, name)
+        value = getattr(query, name)
         if value is not None and value < 0:
             raise InvalidInput(f"{name} must not be negative")
-    page = MessagePage(limit, query_args.before_seq, query_args.after_seq)
-    with command_deadline():
-        messages = await services().registry.chat(chat_id).messages(page, authenticated_user())
-    return json_response([message_to_wire(m) for m in messages])
+    page = MessagePage(limit, query.before_seq, query.after_seq)
+    messages = await running.registry.chat(chat_id).messages(page, viewer)
+    return orjson.dumps([message_to_wire(m) for m in messages])
 
 
 @blueprint.post("/chats/<chat_id>/messages")
@@ -122,19 +133,37 @@ async def list_messages(chat_id: str, query_args: MessagesQuery) -> Response:
 @document_response(ErrorOut, 404)
 @document_response(ErrorOut, 422)
 async def send_message(chat_id: str, data: PostMessageBody) -> Response:
-    limits = services().settings.limits
+    # Without access control, the fast path (web/fast_path.py) answers this route instead.
+    running = services()
+    check_client_message_id(data, running.settings.limits)
+    user_id = _user(data.user_id)
+    charge_send(user_id)
+    with command_deadline():
+        sent = await post_message(running, media_api.media(), web_metrics(), chat_id, data, user_id)
+    return Response(sent, content_type="application/json")
+
+
+def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
     client_message_id = data.client_message_id
     if client_message_id is not None and not 1 <= len(client_message_id) <= limits.max_id_length:
         raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
-    user_id = _user(data.user_id)
-    charge_send(user_id)
-    await media_api.check_content_references(data.content)
-    chat = services().registry.chat(chat_id)
+
+
+async def post_message(
+    running: Services,
+    media: media_api.Media,
+    metrics: WebMetrics,
+    chat_id: str,
+    data: PostMessageBody,
+    user_id: UserId,
+) -> bytes:
+    """Post a checked message as ``user_id``; the answer, encoded (this route and the fast path)."""
+    await media_api.check_content_references(data.content, media)
+    chat = running.registry.chat(chat_id)
     started = trio.current_time()
-    with command_deadline():
-        message = await chat.post(user_id, data.type, data.content, client_message_id)
-    web_metrics().send_latency.observe(trio.current_time() - started)
-    return json_response({"status": "message_sent", "message": message_to_wire(message)})
+    message = await chat.post(user_id, data.type, data.content, data.client_message_id)
+    metrics.send_latency.observe(trio.current_time() - started)
+    return orjson.dumps({"status": "message_sent", "message": message_to_wire(message)})
 
 
 @blueprint.post("/chats/<chat_id>/presence")

@@ -79,11 +79,27 @@ def close_code_for(error: ChatError) -> int:
     )
 
 
-def error_response(status: int, detail: str, *, retry_after_s: float | None = None) -> Response:
-    headers = None
+TOO_SLOW_DETAIL = "The chat did not answer in time; retry shortly"
+INTERNAL_ERROR_DETAIL = "Internal server error"
+
+
+def invalid_request_detail(error: RequestSchemaValidationError) -> str:
+    return f"Invalid request: {error.validation_error}"
+
+
+def too_large_detail(limit: int | None) -> str:
+    return f"The request body is larger than the limit of {limit} bytes"
+
+
+def error_headers(status: int, retry_after_s: float | None = None) -> dict[str, str]:
+    """Retry-After on 429 and 503, so that clients back off."""
     if status in (429, 503):
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s or RETRY_AFTER_S)))}
-    return json_response({"detail": detail}, status, headers)
+        return {"Retry-After": str(max(1, math.ceil(retry_after_s or RETRY_AFTER_S)))}
+    return {}
+
+
+def error_response(status: int, detail: str, *, retry_after_s: float | None = None) -> Response:
+    return json_response({"detail": detail}, status, error_headers(status, retry_after_s) or None)
 
 
 def register_error_handlers(app: Quart) -> None:
@@ -97,16 +113,16 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(trio.TooSlowError)
     async def too_slow(error: trio.TooSlowError) -> Response:
-        return error_response(503, "The chat did not answer in time; retry shortly")
+        return error_response(503, TOO_SLOW_DETAIL)
 
     @app.errorhandler(RequestSchemaValidationError)
     async def invalid_body(error: RequestSchemaValidationError) -> Response:
-        return error_response(422, f"Invalid request: {error.validation_error}")
+        return error_response(422, invalid_request_detail(error))
 
     @app.errorhandler(RequestEntityTooLarge)
     async def too_large(error: RequestEntityTooLarge) -> Response:
         limit = app.config.get("MAX_CONTENT_LENGTH")
-        return error_response(413, f"The request body is larger than the limit of {limit} bytes")
+        return error_response(413, too_large_detail(limit))
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -115,4 +131,4 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
         log.exception("unhandled error", exc_info=error)
-        return error_response(500, "Internal server error")
+        return error_response(500, INTERNAL_ERROR_DETAIL)

@@ -366,9 +366,12 @@ class _FileRange(ResponseBody):
 # -- message contents ------------------------------------------------------------------------
 
 
-async def check_content_references(content: str) -> None:
-    """Raise ``InvalidInput`` if ``content`` points at this server's /media/ but no such upload."""
-    service = media()
+async def check_content_references(content: str, service: Media | None = None) -> None:
+    """Raise ``InvalidInput`` if ``content`` points at this server's /media/ but no such upload.
+
+    ``service``: the media service, when called outside a Quart request (the fast path).
+    """
+    service = service or media()
     media_id = None
     for prefix in (service.url(""), f"{UPLOAD_PATH}/"):
         if content.startswith(prefix):
