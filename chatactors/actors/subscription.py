@@ -42,6 +42,7 @@ class Subscription:
     id: int = attrs.field(factory=lambda: next(_ids))
     end_reason: EndReason | None = None
     _ended: trio.Event = attrs.field(factory=trio.Event)
+    _lag_scope: trio.CancelScope | None = None
 
     @classmethod
     def open(
@@ -64,6 +65,16 @@ class Subscription:
 
     def receive_nowait(self) -> str:
         return self._receive.receive_nowait()
+
+    def cancel_when_lagging(self, scope: trio.CancelScope) -> None:
+        """Cancel ``scope`` if the actor drops this subscriber for falling behind.
+
+        The subscriber's task may be stuck sending to a peer that reads nothing; this frees it
+        without a task per subscriber waiting for the end.
+        """
+        self._lag_scope = scope
+        if self.end_reason is EndReason.LAGGED:
+            scope.cancel()
 
     async def wait_ended(self) -> EndReason:
         await self._ended.wait()
@@ -89,6 +100,8 @@ class Subscription:
             self.end_reason = reason
             self._send.close()
             self._ended.set()
+            if reason is EndReason.LAGGED and self._lag_scope is not None:
+                self._lag_scope.cancel()
 
 
 @attrs.define(eq=False)

@@ -1,6 +1,8 @@
-"""A raw ASGI fast path for the two hottest routes, in front of the Quart app.
+"""A raw ASGI fast path for the hottest routes, in front of the Quart app.
 
-``GET`` and ``POST /chats/{id}/messages`` are most of a busy server's requests. Through Quart
+Sockets (``/ws/{id}``) are served here over the raw ASGI transport (web/chat_socket.py): no
+Quart objects or tasks per socket. ``GET`` and ``POST /chats/{id}/messages`` are most of a busy
+server's requests. Through Quart
 each one costs about as much CPU again as Hypercorn itself (request context, routing, signals,
 schema wrappers, after-request hooks; see BENCHMARKS.md), so here they are answered directly:
 the same checks and the same code behind them (``chats_api.read_page`` / ``post_message``), the
@@ -35,6 +37,7 @@ from chatactors.domain.errors import ChatError, InvalidInput
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
 from chatactors.web import chats_api, media_api
+from chatactors.web.chat_socket import serve_chat_socket
 from chatactors.web.cors import CorsPolicy
 from chatactors.web.error_responses import (
     INTERNAL_ERROR_DETAIL,
@@ -46,12 +49,15 @@ from chatactors.web.error_responses import (
 )
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 from chatactors.web.metrics import METRICS_KEY, WebMetrics
+from chatactors.web.socket_context import SocketContext
+from chatactors.web.socket_transport import AsgiSocket
 from chatactors.web.wire import MessagesQuery, PostMessageBody
 
 log = logging.getLogger(__name__)
 
 #: Werkzeug's ``<chat_id>`` matches one path segment; the app allows a trailing slash.
 MESSAGES_PATH = re.compile(r"/chats/([^/]+)/messages/?")
+SOCKET_PATH = re.compile(r"/ws/([^/]+)/?")
 
 
 class _BodyTooLarge(Exception):
@@ -79,7 +85,13 @@ class FastPathApp:
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] == "http" and not self.settings.auth_enabled:
+        if scope["type"] == "websocket":
+            match = SOCKET_PATH.fullmatch(scope["path"])
+            context = SocketContext.of(self.quart)
+            if match and context is not None:
+                await serve_chat_socket(AsgiSocket(scope, receive, send), context, match.group(1))
+                return
+        elif scope["type"] == "http" and not self.settings.auth_enabled:
             match = MESSAGES_PATH.fullmatch(scope["path"])
             method = scope["method"]
             running: Services | None = self.quart.extensions.get(EXTENSION_KEY)

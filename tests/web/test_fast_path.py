@@ -211,3 +211,44 @@ async def test_with_access_control_quart_answers() -> None:
         unauthenticated = await call(fast, "GET", "/chats/any/messages")
         assert unauthenticated.status == 401
         assert unauthenticated.headers[b"www-authenticate"].startswith(b"Bearer")
+
+
+async def test_sockets_are_served_without_quart(
+    apps: Apps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat_id = await apps.chat()
+    monkeypatch.setattr(QuartTrio, "__call__", None)  # any call to Quart would fail
+
+    async def socket(path: str, query: bytes, client_frames: list[str]) -> list[dict[str, Any]]:
+        scope = {"type": "websocket", "path": path, "query_string": query, "headers": [],
+                 "subprotocols": ["chatactors.v1"]}  # fmt: skip
+        incoming = [{"type": "websocket.connect"}]
+        incoming += [{"type": "websocket.receive", "text": frame} for frame in client_frames]
+        sent: list[dict[str, Any]] = []
+        answered = trio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if incoming:
+                return incoming.pop(0)
+            await answered.wait()  # the peer leaves once answered (or closed)
+            return {"type": "websocket.disconnect", "code": 1000}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "websocket.close" or '"ack"' in message.get("text", ""):
+                answered.set()
+
+        with trio.fail_after(5):
+            await apps.fast(scope, receive, send)
+        return sent
+
+    refused = await socket("/ws/nope", b"", [])
+    assert [m["type"] for m in refused] == ["websocket.accept", "websocket.close"]
+    assert refused[1]["code"] == 4404
+    command = '{"op": "send", "ref": "a", "content": "hi"}'
+    served = await socket(f"/ws/{chat_id}", b"user_id=alice", [command])
+    assert served[0] == {"type": "websocket.accept", "subprotocol": "chatactors.v1",
+                         "headers": []}  # fmt: skip
+    events = [e for m in served[1:] for e in orjson.loads(m["text"])]
+    assert events[0]["event"] == "subscribed"
+    assert any(e["event"] == "ack" and e["data"]["ref"] == "a" for e in events)

@@ -1,0 +1,200 @@
+"""chatactors.v1 commands over a socket: read ahead, queued at the actor in order, acked in order.
+
+The reader queues each command at the chat's actor without waiting for its answer (so a socket's
+commands overlap their round trips); the answerer sends the acks in the order the commands came,
+several in one frame when they are ready together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import orjson
+import trio
+
+from chatactors.actors.handle import ChatHandle
+from chatactors.actors.reply import Reply
+from chatactors.domain.errors import ChatError, InvalidInput, Overloaded
+from chatactors.domain.events import message_to_wire
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
+from chatactors.web import media_api
+from chatactors.web.error_responses import status_for
+from chatactors.web.socket_context import SocketContext
+from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
+from chatactors.web.socket_transport import SocketTransport
+
+E = TypeVar("E", MessageType, PresenceStatus)
+
+
+@attrs.frozen
+class PendingAnswer:
+    """A command that was read and queued; its answer is still to be sent."""
+
+    ref: Any
+    #: The actor's answer to come; None when the command failed before reaching the actor.
+    reply: Reply[Any] | None
+    #: The ack's data from the actor's answer.
+    render: Callable[[Any], dict[str, Any]]
+    failure: ChatError | None
+    queued_at: float
+    #: Past this (trio time), the answer is a 503.
+    deadline: float
+    is_send: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.reply is None or self.reply.ready
+
+    async def answer(self) -> str:
+        """The event (encoded) that answers the command: an ``ack`` or an ``error``."""
+        event: dict[str, Any]
+        try:
+            if self.failure is not None:
+                raise self.failure
+            assert self.reply is not None
+            if not self.reply.ready:
+                with trio.move_on_at(self.deadline):
+                    await self.reply.answered()
+            if not self.reply.ready:
+                raise trio.TooSlowError
+            value = self.reply.result()
+            event = {"event": "ack", "data": {"ref": self.ref, **self.render(value)}}
+        except ChatError as error:
+            event = {"event": "error", "data": {"ref": self.ref, "status": status_for(error),
+                                                "detail": str(error)}}  # fmt: skip
+        except trio.TooSlowError:
+            detail = "the chat did not answer in time"
+            event = {"event": "error", "data": {"ref": self.ref, "status": 503, "detail": detail}}
+        return orjson.dumps(event).decode()
+
+
+async def read_commands(
+    socket: SocketTransport,
+    context: SocketContext,
+    handle: ChatHandle,
+    user_id: UserId | None,
+    pending: trio.MemorySendChannel[PendingAnswer],
+) -> None:
+    """Read commands in order and queue each at the actor (waits only for inbox room)."""
+    timeout_s = context.settings.command_timeout_s
+    async with pending:
+        while True:
+            data = await socket.receive()
+            queued_at = trio.current_time()
+            deadline = queued_at + timeout_s
+            ref: Any = None
+            try:
+                command = _parse(data)
+                ref = command.get("ref")
+                if user_id is None:
+                    raise InvalidInput("commands need the socket to be opened with ?user_id=")
+                with trio.fail_at(deadline):
+                    queued = await _queue(context, handle, user_id, command, queued_at, deadline)
+            except ChatError as error:
+                queued = PendingAnswer(ref, None, dict, error, queued_at, deadline)
+            except trio.TooSlowError:
+                queued = PendingAnswer(ref, None, dict, Overloaded(), queued_at, deadline)
+            await pending.send(queued)
+
+
+async def send_answers(
+    socket: SocketTransport,
+    context: SocketContext,
+    pending: trio.MemoryReceiveChannel[PendingAnswer],
+) -> None:
+    """Send the answers in the order the commands came; answers ready together share a frame."""
+    carried: PendingAnswer | None = None
+    while True:
+        try:
+            first = carried or await pending.receive()
+        except trio.EndOfChannel:
+            return  # the reader has stopped: the peer went away
+        carried = None
+        batch = [await first.answer()]
+        _observe(context, first)
+        while len(batch) < MAX_EVENTS_PER_FRAME:
+            try:
+                following = pending.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            if not following.ready:
+                carried = following  # not answered yet: send what is ready first
+                break
+            batch.append(await following.answer())
+            _observe(context, following)
+        await socket.send("[" + ",".join(batch) + "]")
+
+
+def _observe(context: SocketContext, answered: PendingAnswer) -> None:
+    if answered.is_send and answered.failure is None:
+        context.metrics.send_latency.observe(trio.current_time() - answered.queued_at)
+
+
+def _parse(data: str | bytes) -> dict[str, Any]:
+    try:
+        command = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"the frame is not valid JSON: {error}") from None
+    if not isinstance(command, dict):
+        raise InvalidInput("a command is a JSON object with an 'op'")
+    return command
+
+
+async def _queue(
+    context: SocketContext,
+    handle: ChatHandle,
+    user_id: UserId,
+    command: dict[str, Any],
+    queued_at: float,
+    deadline: float,
+) -> PendingAnswer:
+    ref = command.get("ref")
+    op = command.get("op")
+    if op == "send":
+        content = command.get("content")
+        client_message_id = command.get("client_message_id")
+        if not isinstance(content, str):
+            raise InvalidInput("'content' must be a string")
+        if client_message_id is not None and not (
+            isinstance(client_message_id, str)
+            and 1 <= len(client_message_id) <= context.settings.max_id_length
+        ):
+            raise InvalidInput("'client_message_id' must be a short string")
+        message_type = _enum(MessageType, command.get("type", "text"), "type")
+        context.charge_send(user_id)
+        await media_api.check_content_references(content, context.media)
+        reply: Reply[Any] = await handle.queue_post(
+            user_id, message_type, content, client_message_id
+        )
+        return PendingAnswer(ref, reply, _message, None, queued_at, deadline, is_send=True)
+    if op == "presence":
+        status = _enum(PresenceStatus, command.get("status"), "status")
+        reply = await handle.queue_set_presence(user_id, status)
+        return PendingAnswer(ref, reply, _presence, None, queued_at, deadline)
+    if op == "read":
+        reply = await handle.queue_mark_read(user_id)
+        return PendingAnswer(ref, reply, _read_mark, None, queued_at, deadline)
+    raise InvalidInput(f"unknown op {op!r}; expected 'send', 'presence' or 'read'")
+
+
+def _message(message: Message) -> dict[str, Any]:
+    return {"message": message_to_wire(message)}
+
+
+def _presence(presence: Presence) -> dict[str, Any]:
+    return {"status": presence.status.value}
+
+
+def _read_mark(mark: ReadMark) -> dict[str, Any]:
+    return {"last_read_message_id": mark.message_id, "last_read_seq": mark.seq}
+
+
+def _enum(kind: type[E], value: Any, field: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in kind)
+        raise InvalidInput(f"'{field}' must be one of {allowed}") from None
