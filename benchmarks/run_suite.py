@@ -43,6 +43,11 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("bigroom-v1-10x500-r100", "chatactors", [],
      ["fanout", "--chats", "10", "--subscribers", "500", "--duration", "10", "--rate", "100",
       "--subprotocol"]),
+    ("bigroom-v1-10x500-r100-delay1s", "chatactors", ["--ws-v1-write-delay-s", "1"],
+     ["fanout", "--chats", "10", "--subscribers", "500", "--duration", "10", "--rate", "100",
+      "--subprotocol"]),
+    ("socket-send-100x5-r3000-delay50ms", "chatactors", ["--ws-v1-write-delay-s", "0.05"],
+     ["socket-send", "--chats", "100", "--subscribers", "5", "--duration", "10", "--rate", "3000"]),
     ("http-memory", "chatactors", [], ["http", "--concurrency", "32", "--duration", "10"]),
     ("http-sqlite", "chatactors", ["--store", "sqlite"],
      ["http", "--concurrency", "32", "--duration", "10"]),
@@ -50,7 +55,6 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("peer-http", "peer", [], ["http", "--concurrency", "32", "--duration", "10"]),
     ("peer-idle-10k-chats-2k-sockets", "peer", [],
      ["idle", "--chats", "10000", "--sockets", "2000", "--settle", "3"]),
-    ("gc-tuned-fanout-http-100x5-r250", "gc-tuned", [], [*FANOUT_100x5, "--rate", "250"]),
     ("idle-20k-chats-5k-sockets", "chatactors", [],
      ["idle", "--chats", "20000", "--sockets", "5000", "--settle", "3"]),
     ("idle-100k-chats-5k-sockets", "chatactors", [],
@@ -69,12 +73,7 @@ def start_server(kind: str, extra: list[str], data_dir: str) -> tuple[subprocess
         )  # fmt: skip
         time.sleep(3)
         return process, f"http://127.0.0.1:{port}"
-    entry = (
-        [str(ROOT / "benchmarks" / "serve_gc_tuned.py")]
-        if kind == "gc-tuned"
-        else ["-m", "chatactors"]
-    )
-    command = ["taskset", "-c", SERVER_CORE, PYTHON, *entry, "serve", "--host",
+    command = ["taskset", "-c", SERVER_CORE, PYTHON, "-m", "chatactors", "serve", "--host",
                "127.0.0.1", "--port", "0", "--store", "memory", "--data-dir", data_dir,
                "--log-level", "warning", "--shutdown-timeout-s", "2", *extra]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
