@@ -89,3 +89,28 @@ async def test_shutdown_ends_subscriptions_with_shutdown_reason() -> None:
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         subscription = await chat.subscribe()
     assert subscription.end_reason is EndReason.SHUTDOWN
+
+
+async def test_dropping_a_lagging_subscriber_cancels_its_stuck_sender() -> None:
+    async with running_registry(make_settings(subscriber_queue_size=2)) as registry:
+        chat = registry.chat((await registry.create_chat(["alice", "bob"])).id)
+        lagging = await chat.subscribe()
+        calm = await chat.subscribe()
+        stuck_in_send = trio.Event()
+        with trio.fail_after(5), trio.CancelScope() as scope:  # fails, not hangs, if never freed
+            lagging.cancel_when_lagging(scope)
+            calm.cancel_when_lagging(trio.CancelScope())  # a reader that keeps up: never cancelled
+            async with trio.open_nursery() as nursery:
+
+                async def post_until_dropped() -> None:
+                    await stuck_in_send.wait()
+                    for i in range(5):
+                        await chat.post(ALICE, TEXT, f"m{i}")
+                        drain(calm)
+
+                nursery.start_soon(post_until_dropped)
+                stuck_in_send.set()
+                await trio.sleep_forever()  # a send to a peer that reads nothing
+        assert scope.cancelled_caught
+        assert lagging.end_reason is EndReason.LAGGED
+        assert calm.end_reason is None
