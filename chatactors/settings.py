@@ -91,6 +91,14 @@ class Settings:
     rate_limit_burst: int = 60
     cors_origins: str = "*"
 
+    def __attrs_post_init__(self) -> None:
+        # A negative size or delay would fail later, far from its cause (say, in every socket).
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            if is_number and field.name != "bot_seed" and value < 0:
+                raise SettingsError(f"invalid value {value!r} for {field.name}: must be >= 0")
+
     @property
     def limits(self) -> Limits:
         return Limits(
