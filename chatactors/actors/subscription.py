@@ -41,7 +41,6 @@ class Subscription:
     _receive: trio.MemoryReceiveChannel[str]
     id: int = attrs.field(factory=lambda: next(_ids))
     end_reason: EndReason | None = None
-    _ended: trio.Event = attrs.field(factory=trio.Event)
     _lag_scope: trio.CancelScope | None = None
 
     @classmethod
@@ -76,11 +75,6 @@ class Subscription:
         if self.end_reason is EndReason.LAGGED:
             scope.cancel()
 
-    async def wait_ended(self) -> EndReason:
-        await self._ended.wait()
-        assert self.end_reason is not None
-        return self.end_reason
-
     # -- the actor's side --------------------------------------------------------------------
 
     def offer(self, frame: str) -> bool:
@@ -99,7 +93,6 @@ class Subscription:
         if self.end_reason is None:
             self.end_reason = reason
             self._send.close()
-            self._ended.set()
             if reason is EndReason.LAGGED and self._lag_scope is not None:
                 self._lag_scope.cancel()
 
