@@ -11,7 +11,6 @@ through the raw ASGI fast path; the Quart route below is what Quart's test clien
 from __future__ import annotations
 
 import contextlib
-import logging
 
 import orjson
 import trio
@@ -35,7 +34,6 @@ from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
 
-log = logging.getLogger(__name__)
 blueprint = Blueprint("socket", __name__)
 
 SUBPROTOCOL_V1 = "chatactors.v1"

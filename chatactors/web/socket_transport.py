@@ -71,10 +71,8 @@ class AsgiSocket:
 
     async def receive(self) -> str | bytes:
         message = await self._receive()
-        if message["type"] == "websocket.disconnect":
-            raise SocketDisconnected
         if message["type"] != "websocket.receive":
-            raise SocketDisconnected  # nothing else can follow the connect message
+            raise SocketDisconnected  # after the connect message, only a disconnect can come
         text = message.get("text")
         if text is not None:
             return str(text)
