@@ -16,11 +16,10 @@ import sys
 import attrs
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
+from chatactors.listener import serve_app
 from chatactors.settings import Settings
-from chatactors.web.app import create_app
-from chatactors.web.fast_path import FastPathApp
+from chatactors.web.asgi import create_server
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 
 log = logging.getLogger(__name__)
@@ -69,9 +68,9 @@ def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
 
 async def serve(settings: Settings) -> None:
     listener, settings = bind_listener(settings)
-    app = create_app(settings)
+    server = create_server(settings)
+    app = server.quart
     config = hypercorn_config(settings)
-    asgi_app = FastPathApp(app, settings)
     config.bind = [f"fd://{listener.fileno()}"]
     stop = trio.Event()
 
@@ -92,8 +91,8 @@ async def serve(settings: Settings) -> None:
 
             nursery.start_soon(wait_for_signal)
             urls = await nursery.start(
-                lambda task_status: hypercorn_serve(
-                    asgi_app,
+                lambda task_status: serve_app(
+                    server,
                     config,
                     shutdown_trigger=shutdown_trigger,
                     task_status=task_status,

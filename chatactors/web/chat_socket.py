@@ -4,8 +4,8 @@ Reference clients get the reference's frames (one ``{"event", "data"}`` object p
 whatever they send is read and ignored. Clients that offer the ``chatactors.v1`` subprotocol get
 array frames (queued events coalesced) and may send commands (see docs/API.md).
 
-``serve_chat_socket`` runs over either transport (web/socket_transport.py): Hypercorn reaches it
-through the raw ASGI fast path; the Quart route below is what Quart's test client reaches.
+Hypercorn reaches ``serve_chat_socket`` through web/asgi.py, over raw ASGI events
+(web/socket_transport.py); there is no Quart route for sockets.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import contextlib
 
 import orjson
 import trio
-from quart import Blueprint, current_app
 
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
-from chatactors.domain.errors import ChatError, ChatUnavailable, Forbidden, InvalidInput
+from chatactors.domain.errors import ChatError, Forbidden, InvalidInput
 from chatactors.domain.events import MessageReceived, encode_event
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
@@ -26,27 +25,25 @@ from chatactors.settings import Settings
 from chatactors.web.auth import verify_token
 from chatactors.web.error_responses import (
     CLOSE_FOR_END,
+    CLOSE_GOING_AWAY,
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
 from chatactors.web.socket_commands import PendingAnswer, read_commands, send_answers
 from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
-from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
-
-blueprint = Blueprint("socket", __name__)
+from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 
 SUBPROTOCOL_V1 = "chatactors.v1"
 #: How long closing a socket may take before we give up on a peer that does not read.
 CLOSE_TIMEOUT_S = 2.0
 
 
-@blueprint.websocket("/ws/<chat_id>")
-async def chat_socket(chat_id: str) -> None:
-    context = SocketContext.of(current_app)
-    if context is None:
-        raise ChatUnavailable("The server is not serving")
-    await serve_chat_socket(QuartSocket(), context, chat_id)
+async def refuse_chat_socket(socket: SocketTransport) -> None:
+    """A socket that comes while the app is not serving (starting up or shutting down)."""
+    with contextlib.suppress(SocketDisconnected):
+        await socket.accept(None)
+        await _close(socket, CLOSE_GOING_AWAY, "the server is not serving")
 
 
 async def serve_chat_socket(socket: SocketTransport, context: SocketContext, chat_id: str) -> None:

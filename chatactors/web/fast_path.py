@@ -1,8 +1,6 @@
-"""A raw ASGI fast path for the hottest routes, in front of the Quart app.
+"""A raw ASGI fast path for the hottest HTTP routes, in front of the Quart app.
 
-Sockets (``/ws/{id}``) are served here over the raw ASGI transport (web/chat_socket.py): no
-Quart objects or tasks per socket. ``GET`` and ``POST /chats/{id}/messages`` are most of a busy
-server's requests. Through Quart
+``GET`` and ``POST /chats/{id}/messages`` are most of a busy server's requests. Through Quart
 each one costs about as much CPU again as Hypercorn itself (request context, routing, signals,
 schema wrappers, after-request hooks; see BENCHMARKS.md), so here they are answered directly:
 the same checks and the same code behind them (``chats_api.read_page`` / ``post_message``), the
@@ -37,7 +35,6 @@ from chatactors.domain.errors import ChatError, InvalidInput
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
 from chatactors.web import chats_api, media_api
-from chatactors.web.chat_socket import serve_chat_socket
 from chatactors.web.cors import CorsPolicy
 from chatactors.web.error_responses import (
     INTERNAL_ERROR_DETAIL,
@@ -49,15 +46,12 @@ from chatactors.web.error_responses import (
 )
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 from chatactors.web.metrics import METRICS_KEY, WebMetrics
-from chatactors.web.socket_context import SocketContext
-from chatactors.web.socket_transport import AsgiSocket
 from chatactors.web.wire import MessagesQuery, PostMessageBody
 
 log = logging.getLogger(__name__)
 
 #: Werkzeug's ``<chat_id>`` matches one path segment; the app allows a trailing slash.
 MESSAGES_PATH = re.compile(r"/chats/([^/]+)/messages/?")
-SOCKET_PATH = re.compile(r"/ws/([^/]+)/?")
 
 
 class _BodyTooLarge(Exception):
@@ -73,7 +67,7 @@ class _Answer:
 
 @attrs.define(eq=False)
 class FastPathApp:
-    """The ASGI app Hypercorn serves: the fast path, then the Quart app for everything else."""
+    """The fast path, then the Quart app for everything else (web/asgi.py routes sockets)."""
 
     quart: QuartTrio
     settings: Settings
@@ -85,13 +79,7 @@ class FastPathApp:
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] == "websocket":
-            match = SOCKET_PATH.fullmatch(scope["path"])
-            context = SocketContext.of(self.quart)
-            if match and context is not None:
-                await serve_chat_socket(AsgiSocket(scope, receive, send), context, match.group(1))
-                return
-        elif scope["type"] == "http" and not self.settings.auth_enabled:
+        if scope["type"] == "http" and not self.settings.auth_enabled:
             match = MESSAGES_PATH.fullmatch(scope["path"])
             method = scope["method"]
             running: Services | None = self.quart.extensions.get(EXTENSION_KEY)

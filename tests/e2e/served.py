@@ -12,12 +12,11 @@ import httpx
 import orjson
 import trio
 import trio_websocket
-from hypercorn.trio import serve as hypercorn_serve
 
+from chatactors.listener import serve_app
 from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
-from chatactors.web.app import create_app
-from chatactors.web.fast_path import FastPathApp
+from chatactors.web.asgi import create_server
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 
 #: Every wait for the server is bounded by this; a hang fails the test instead of stalling it.
@@ -74,11 +73,11 @@ class Served:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
-    app = create_app(settings)
+    # What chatactors.serve serves, as it serves it.
+    server = create_server(settings)
+    app = server.quart
     config = hypercorn_config(settings)
     config.bind = ["127.0.0.1:0"]
-    # What chatactors.serve serves: the fast path in front of the Quart app.
-    asgi_app = FastPathApp(app, settings)
     stop = trio.Event()
 
     async def shutdown_trigger() -> None:
@@ -91,9 +90,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
     async with trio.open_nursery() as nursery:
         with trio.fail_after(WAIT_S):
             urls = await nursery.start(
-                functools.partial(
-                    hypercorn_serve, asgi_app, config, shutdown_trigger=shutdown_trigger
-                )
+                functools.partial(serve_app, server, config, shutdown_trigger=shutdown_trigger)
             )
         async with httpx.AsyncClient(base_url=urls[0], timeout=WAIT_S) as http:
             yield Served(urls[0], settings, http, stop)

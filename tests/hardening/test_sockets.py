@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from hypercorn.trio import serve
 
+from chatactors.listener import serve_app
 from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
-from chatactors.web.app import create_app
+from chatactors.web.asgi import create_server
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 from tests.conftest import make_settings
 from tests.ws_client import client_socket
@@ -33,11 +33,11 @@ async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
 async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Services]]:
     overrides = getattr(request, "param", {})
     settings: Settings = make_settings(host="127.0.0.1", port=0, **overrides)
-    app = create_app(settings)
+    server = create_server(settings)
     config = hypercorn_config(settings)
     async with trio.open_nursery() as nursery:
-        urls = await nursery.start(serve, app, config)
-        yield urls[0], app.extensions[EXTENSION_KEY]
+        urls = await nursery.start(serve_app, server, config)
+        yield urls[0], server.quart.extensions[EXTENSION_KEY]
         nursery.cancel_scope.cancel()
 
 
