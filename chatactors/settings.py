@@ -72,6 +72,8 @@ class Settings:
     max_body_bytes: int = 12 * MiB
     ws_max_message_bytes: int = 12 * MiB
     ws_ping_interval_s: float = 25.0
+    #: How long closing a socket may take before its connection is reset (a peer not reading).
+    ws_close_timeout_s: float = 2.0
     #: chatactors.v1 sockets: the least time between two event frames to one socket. Events
     #: that arrive meanwhile share the next frame, so a busy room costs one frame per socket
     #: per interval instead of one per event (Centrifugo's ``write_delay``). 0: send at once.

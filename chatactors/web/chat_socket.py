@@ -35,15 +35,14 @@ from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 
 SUBPROTOCOL_V1 = "chatactors.v1"
-#: How long closing a socket may take before we give up on a peer that does not read.
-CLOSE_TIMEOUT_S = 2.0
 
 
 async def refuse_chat_socket(socket: SocketTransport) -> None:
     """A socket that comes while the app is not serving (starting up or shutting down)."""
     with contextlib.suppress(SocketDisconnected):
         await socket.accept(None)
-        await _close(socket, CLOSE_GOING_AWAY, "the server is not serving")
+        # Nothing was sent before: the handshake and the close fit in any peer's window.
+        await socket.close(CLOSE_GOING_AWAY, "the server is not serving")
 
 
 async def serve_chat_socket(socket: SocketTransport, context: SocketContext, chat_id: str) -> None:
@@ -63,7 +62,8 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         metrics.disconnects.labels("refused").inc()
         with contextlib.suppress(SocketDisconnected):
             await socket.accept(subprotocol)
-            await _close(socket, code, str(error) if isinstance(error, ChatError) else "overloaded")
+            detail = str(error) if isinstance(error, ChatError) else "overloaded"
+            await _close(socket, code, detail, settings.ws_close_timeout_s)
         return
     metrics.connections.inc()
     reason: EndReason | None = None
@@ -72,7 +72,7 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         session = _Session(socket, context, chat_id, handle, subscription, user_id, v1)
         reason = await session.run(after_seq)
         if reason is not None:
-            await _close(socket, CLOSE_FOR_END[reason], reason.value)
+            await _close(socket, CLOSE_FOR_END[reason], reason.value, settings.ws_close_timeout_s)
     except SocketDisconnected:
         pass
     finally:
@@ -109,9 +109,12 @@ def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | 
     return (None if user_id is None else check_user_id(user_id, settings.limits)), after_seq
 
 
-async def _close(socket: SocketTransport, code: int, reason: str) -> None:
-    with trio.move_on_after(CLOSE_TIMEOUT_S):
+async def _close(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
+    """Send the close; abort the connection if that takes longer than ``timeout_s``."""
+    with trio.move_on_after(timeout_s) as waited:
         await socket.close(code, reason[:120])
+    if waited.cancelled_caught:
+        socket.abort()
 
 
 class _Session:
@@ -138,27 +141,49 @@ class _Session:
     async def run(self, after_seq: int | None) -> EndReason | None:
         """Pump events until the subscription ends; returns why (None if the peer went away)."""
         ended: EndReason | None = None
-        async with trio.open_nursery() as nursery:
-            # A lagging subscriber may be stuck sending to a peer that reads nothing; the
-            # actor cancels this scope when it drops it.
-            self.subscription.cancel_when_lagging(nursery.cancel_scope)
+        async with trio.open_nursery() as guard:
+            async with trio.open_nursery() as nursery:
+                ending = trio.Event()
+                await guard.start(self._end_within_close_timeout, ending, nursery.cancel_scope)
 
-            async def pump() -> None:
-                nonlocal ended
-                ended = await self._pump(after_seq)
-                nursery.cancel_scope.cancel()
+                async def pump() -> None:
+                    nonlocal ended
+                    ended = await self._pump(after_seq)
+                    ending.set()
 
-            async def until_disconnected() -> None:
-                try:
-                    await self._read()
-                except* SocketDisconnected:  # bare, or from the v1 reader's nursery
-                    nursery.cancel_scope.cancel()
+                async def until_disconnected() -> None:
+                    try:
+                        await self._read()
+                    except* SocketDisconnected:  # bare, or from the v1 reader's nursery
+                        nursery.cancel_scope.cancel()
 
-            nursery.start_soon(pump)
-            nursery.start_soon(until_disconnected)
+                nursery.start_soon(pump)
+                nursery.start_soon(until_disconnected)
+            guard.cancel_scope.cancel()  # ended in time
         if self.subscription.end_reason is EndReason.LAGGED:
             return EndReason.LAGGED
         return ended
+
+    async def _end_within_close_timeout(
+        self,
+        ending: trio.Event,
+        session: trio.CancelScope,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """End the session when the pump is done or the actor drops this subscriber for lagging;
+        abort the connection if its tasks have not finished a close timeout later.
+
+        A task may be stuck in a send Hypercorn shields from cancellation, for as long as the
+        peer does not read (minutes, with its unsent data); only an abort frees it.
+        """
+        with trio.CancelScope() as lagging:
+            self.subscription.cancel_when_lagging(lagging)
+            task_status.started()
+            await ending.wait()
+        session.cancel()
+        await trio.sleep(self.context.settings.ws_close_timeout_s)
+        self.socket.abort()
 
     async def _read(self) -> None:
         if not self.v1:

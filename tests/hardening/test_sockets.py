@@ -6,6 +6,7 @@ synchronisation.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,11 @@ from chatactors.settings import Settings
 from chatactors.web.asgi import create_server
 from chatactors.web.lifespan import EXTENSION_KEY, Services
 from tests.conftest import make_settings
+from tests.hardening.raw_socket import open_upgraded
 from tests.ws_client import client_socket
+
+#: Linux's TCP_ESTABLISHED state number (include/net/tcp_states.h).
+TCP_ESTABLISHED = 1
 
 
 async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
@@ -132,3 +137,48 @@ async def test_a_client_that_stops_reading_is_dropped_others_receive_all(
                 assert response.status_code == 200
         assert len(received) == count
         assert services.registry.statistics().lagged_subscribers == 1
+
+
+def tcp_state(stream: trio.SocketStream) -> int:
+    """The kernel's TCP state of a connection (Linux ``tcp_info.tcpi_state``)."""
+    return stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+async def open_connections(url: str) -> float:
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{url}/metrics")).text
+    line = next(
+        m for m in metrics.splitlines() if m.startswith("chatactors_websocket_connections ")
+    )
+    return float(line.split()[1])
+
+
+@pytest.mark.parametrize("served", [{"subscriber_queue_size": 8}], indirect=True)
+async def test_a_stalled_socket_is_released_after_the_lag_drop(
+    served: tuple[str, Services],
+) -> None:
+    url, services = served
+    chat_id = await new_chat(url, "alice")
+    # A peer that completes the handshake, then never reads: its window closes, the server's
+    # writes stall (inside a send Hypercorn shields from cancellation).
+    stalled = await open_upgraded(int(url.rsplit(":", 1)[1]), f"/ws/{chat_id}")
+    try:
+        await wait_until(lambda: services.registry.statistics().subscribers == 1)
+        assert await open_connections(url) == 1
+        big = "x" * 60_000
+        async with httpx.AsyncClient() as client:
+            while services.registry.statistics().lagged_subscribers == 0:
+                response = await client.post(f"{url}/chats/{chat_id}/messages",
+                                             json={"user_id": "alice", "type": "text",
+                                                   "content": big})  # fmt: skip
+                assert response.status_code == 200
+        # Dropped from fan-out; then, once the close could not be sent in time, the connection
+        # is reset: the server counts no socket for it and the peer's side is not established.
+        await wait_until(lambda: services.registry.statistics().subscribers == 0)
+        with trio.fail_after(30):
+            # Polling the server's own count: there is no event to wait on from here.
+            while await open_connections(url) != 0:  # noqa: ASYNC110
+                await trio.sleep(0.1)
+        await wait_until(lambda: tcp_state(stalled) != TCP_ESTABLISHED)
+    finally:
+        await stalled.aclose()  # unblocks the server's write if it is still stuck
