@@ -11,9 +11,20 @@ import trio
 import trio.testing
 from quart.typing import TestClientProtocol as Client
 
-from tests.web.asgi_socket import open_socket
+from tests.web.asgi_socket import AsgiTestSocket, open_socket
 
 ChatFactory = Callable[..., Awaitable[str]]
+
+
+async def next_v1_event(ws: AsgiTestSocket, kind: str) -> dict[str, Any]:
+    """The next event named ``kind`` in the socket's array frames (others are dropped)."""
+    while True:
+        frame = await ws.receive_json()
+        assert isinstance(frame, list)
+        for event in frame:
+            if event["event"] == kind:
+                found: dict[str, Any] = event
+                return found
 
 
 async def test_unknown_chat_is_closed_with_4404(client: Client) -> None:
@@ -118,3 +129,26 @@ async def test_v1_subprotocol_commands_and_array_frames(
         # The socket is still open and serving.
         await ws.send(b'{"op": "send", "ref": "r5", "content": "still here"}')
         assert (await next_event("ack"))["data"]["message"]["seq"] == 2
+
+
+async def test_v1_text_that_is_not_valid_unicode_gets_a_422_and_the_socket_stays_open(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    async with open_socket(
+        client.app, f"/ws/{chat_id}?user_id=alice", subprotocols=("chatactors.v1",)
+    ) as ws:
+        assert (await ws.receive_json())[0]["event"] == "subscribed"
+        bad_frames: list[str | bytes] = [
+            '{"op": "send", "ref": "s1", "content": "\\ud800"}',  # a lone surrogate, escaped
+            '{"op": "send", "ref": "s2", "content": "\ud800"}',  # one that reached a str
+            b'{"op": "send", "ref": "s3", "content": "caf\xc3"}',  # invalid UTF-8
+            b'{"op": "send", "ref": "s4", "content": "\xed\xa0\x80"}',  # a surrogate as UTF-8
+        ]
+        for frame in bad_frames:
+            await ws.send(frame)
+            assert (await next_v1_event(ws, "error"))["data"]["status"] == 422
+        await ws.send('{"op": "send", "ref": "ok", "content": "still here"}')
+        assert (await next_v1_event(ws, "ack"))["data"]["ref"] == "ok"
+    history = await (await client.get(f"/chats/{chat_id}/messages")).get_json()
+    assert [m["content"] for m in history] == ["still here"]
