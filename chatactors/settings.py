@@ -36,6 +36,9 @@ class Settings:
     #: higher threshold (and freezing what exists at start-up) cut the collector's share of
     #: the CPU from about a fifth to little (BENCHMARKS.md). 0 keeps Python's default.
     gc_gen0_threshold: int = 50_000
+    #: With that threshold an idle server would never collect, and the reference cycles of
+    #: closed connections would keep their memory: a full collection runs this often. 0: never.
+    gc_collect_interval_s: float = 30.0
 
     # Storage
     store: Literal["sqlite", "memory"] = "sqlite"
