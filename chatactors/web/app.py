@@ -15,14 +15,12 @@ from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
 from chatactors.web.metrics import install_metrics
 from chatactors.web.rate_limit import install_rate_limit
-from chatactors.web.request import ChatRequest
 
 
 def create_app(settings: Settings | None = None, *, store: ChatStore | None = None) -> QuartTrio:
     """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore)."""
     settings = settings or Settings.from_env()
     app = QuartTrio("chatactors", static_folder=None)
-    app.request_class = ChatRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Keep URLs exactly as the reference has them: no redirect to a trailing slash.
     app.url_map.strict_slashes = False
