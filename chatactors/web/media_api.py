@@ -17,12 +17,9 @@ from types import TracebackType
 
 import attrs
 import trio
-from hypercorn.typing import ASGISendCallable
 from quart import Blueprint, Quart, Response, current_app, request
-from quart.wrappers import Request
 from quart.wrappers.response import ResponseBody
 from quart_schema import DataSource, document_request, document_response
-from quart_trio.asgi import TrioASGIHTTPConnection
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
@@ -42,11 +39,11 @@ from chatactors.storage.media import (
     describe,
     open_media_store,
 )
+from chatactors.web.connection import UPLOAD_MAX_BYTES_KEY, UPLOAD_PATH
 from chatactors.web.error_responses import error_response
 from chatactors.web.wire import ErrorOut, json_response
 
 EXTENSION_KEY = "chatactors.media"
-UPLOAD_PATH = "/media"
 #: Room for the multipart framing around the file, on top of the largest file limit.
 MULTIPART_SLACK_BYTES = 64 * 1024
 #: Files are sent in chunks of this size (one worker-thread read each).
@@ -150,8 +147,7 @@ async def _import_bot_assets(store: MediaStore) -> Mapping[str, str]:
 def install(app: Quart, settings: Settings) -> None:
     """Register the media routes and the media store's lifetime on the app."""
     app.register_blueprint(blueprint)
-    app.asgi_http_class = UploadAwareConnection
-    app.config["CHATACTORS_UPLOAD_MAX_BYTES"] = (
+    app.config[UPLOAD_MAX_BYTES_KEY] = (
         max(settings.max_image_bytes, settings.max_audio_bytes) + MULTIPART_SLACK_BYTES
     )
     stack = AsyncExitStack()
@@ -167,23 +163,6 @@ def install(app: Quart, settings: Settings) -> None:
     async def close_media() -> None:
         app.extensions.pop(EXTENSION_KEY, None)
         await stack.aclose()
-
-
-class UploadAwareConnection(TrioASGIHTTPConnection):
-    """Lifts the app-wide body limit (MAX_CONTENT_LENGTH) for ``POST /media`` only.
-
-    Quart fixes a request's body limit when it builds the request, before routing and while
-    the body starts arriving; this is the one place where it can be changed without losing
-    bytes. The upload route enforces the per-kind limits itself as the bytes stream in.
-    """
-
-    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
-        built = super()._create_request_from_scope(send)
-        if built.method == "POST" and built.path.rstrip("/") == UPLOAD_PATH:
-            limit: int = self.app.config["CHATACTORS_UPLOAD_MAX_BYTES"]
-            built.max_content_length = limit
-            built.body = built.body_class(built.content_length, limit)
-        return built
 
 
 # -- upload ----------------------------------------------------------------------------------
