@@ -20,6 +20,7 @@ import trio
 from quart import Blueprint, Quart, Response, current_app, request
 from quart.wrappers.response import ResponseBody
 from quart_schema import DataSource, document_request, document_response
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
@@ -31,6 +32,7 @@ from chatactors.storage.media import (
     MediaError,
     MediaFile,
     MediaStore,
+    StorageFull,
     StoredMedia,
     UnsupportedMedia,
     Upload,
@@ -226,9 +228,22 @@ async def _chunks_then_end() -> AsyncIterator[bytes | None]:
     yield None
 
 
+_REFUSAL_STATUS: dict[type[MediaError], int] = {
+    UploadTooLarge: 413,
+    UnsupportedMedia: 415,
+    EmptyUpload: 422,
+    StorageFull: 503,  # with Retry-After: the server's condition, worth retrying
+}
+
+
 def _refusal(error: MediaError) -> Response:
-    status = {UploadTooLarge: 413, UnsupportedMedia: 415, EmptyUpload: 422}[type(error)]
-    return error_response(status, str(error))
+    return error_response(_REFUSAL_STATUS[type(error)], str(error))
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+async def _body_too_large(error: RequestEntityTooLarge) -> Response:
+    """Refused by the body limit of ``POST /media`` (its declared length, or the bytes sent)."""
+    return _refusal(UploadTooLarge(media().limits.largest))
 
 
 def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
