@@ -15,6 +15,7 @@ from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
 from chatactors.web.metrics import install_metrics
+from chatactors.web.openapi import ChatOpenAPIProvider
 from chatactors.web.rate_limit import install_rate_limit
 
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
         redoc_ui_path=None,
         scalar_ui_path=None,
         conversion_preference="msgspec",
+        openapi_provider_class=ChatOpenAPIProvider,
     )
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(chat_socket.blueprint)

@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 import attrs
 import trio
@@ -76,10 +77,12 @@ class MediaOut:
 
 @attrs.frozen
 class FileBytes:
-    """The file's bytes (or the requested range), with the Content-Type detected at upload.
+    """The file's bytes (or the requested range), with the Content-Type detected at upload."""
 
-    quart-schema describes JSON bodies only; this empty model carries the description.
-    """
+    #: Not JSON: the document says so (web/openapi.py reads this).
+    openapi_content: ClassVar[dict[str, object]] = {
+        kind: {"schema": {"type": "string", "format": "binary"}} for kind in ("image/*", "audio/*")
+    }
 
 
 @attrs.frozen
