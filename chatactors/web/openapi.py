@@ -1,8 +1,9 @@
 """The OpenAPI document at /openapi.json, made valid where quart-schema leaves it broken.
 
-quart-schema (with msgspec models) keeps only the top model's schema and drops the types it
-refers to, so ``$ref``s to ``MessageOut``, ``MessageType`` and ``PresenceStatus`` dangled; and it
-puts a response's headers under ``content``, as if "headers" were a media type. This provider
+quart-schema (with msgspec models) keeps only the first named type's schema and drops the types
+it refers to, so ``$ref``s to ``MessageOut``, ``MessageType`` and ``PresenceStatus`` dangled and
+``list[MessageOut]`` was documented as one object; and it puts a response's headers under
+``content``, as if "headers" were a media type. This provider
 (quart-schema's documented extension point) adds every referenced type to
 ``components.schemas``, moves headers where OpenAPI wants them, and lets a response model name
 its own media types (files are not JSON); an operation with no documented answer gets a
@@ -11,6 +12,7 @@ its own media types (files are not JSON); an operation with no documented answer
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import msgspec
@@ -54,7 +56,16 @@ class ChatOpenAPIProvider(OpenAPIProvider):
         if headers is not None:
             response["headers"] = headers
         content = getattr(model, CONTENT_ATTRIBUTE, None)
-        if content is not None:
-            response["content"] = content
-            return response, definitions
-        return response, {**definitions, **definitions_of(model)}
+        if content is None:
+            # quart-schema takes the first named type as the schema: for list[MessageOut] that
+            # is MessageOut, an object, where the answer is an array. msgspec's own top schema.
+            (schema,), components = msgspec.json.schema_components(
+                [model], ref_template=REF_TEMPLATE
+            )
+            content = {"application/json": {"schema": schema}}
+            definitions = {**definitions, **components}
+        response["content"] = content
+        item = typing.get_args(model)
+        if typing.get_origin(model) is list and item:
+            response["description"] = f"A JSON array of {item[0].__name__}"
+        return response, definitions
