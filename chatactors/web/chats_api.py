@@ -20,7 +20,7 @@ from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
 from chatactors.web.auth import acting_as, authenticated_user
 from chatactors.web.lifespan import Services, services
-from chatactors.web.metrics import WebMetrics, web_metrics
+from chatactors.web.metrics import web_metrics
 from chatactors.web.rate_limit import charge_send
 from chatactors.web.request import decode_body, decode_query
 from chatactors.web.wire import (
@@ -183,31 +183,20 @@ async def send_message(chat_id: str) -> Response:
     user_id = _user(data.user_id)
     charge_send(user_id)
     with command_deadline():
-        sent = await post_message(running, media_api.media(), web_metrics(), chat_id, data, user_id)
-    return Response(sent, content_type=JSON)
+        await media_api.check_content_references(data.content)
+        started = trio.current_time()
+        message = await running.registry.chat(chat_id).post(
+            user_id, data.type, data.content, data.client_message_id
+        )
+    web_metrics().send_latency.observe(trio.current_time() - started)
+    sent = {"status": "message_sent", "message": message_to_wire(message)}
+    return Response(orjson.dumps(sent), content_type=JSON)
 
 
 def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
     client_message_id = data.client_message_id
     if client_message_id is not None and not 1 <= len(client_message_id) <= limits.max_id_length:
         raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
-
-
-async def post_message(
-    running: Services,
-    media: media_api.Media,
-    metrics: WebMetrics,
-    chat_id: str,
-    data: PostMessageBody,
-    user_id: UserId,
-) -> bytes:
-    """Post a checked message as ``user_id``; the answer, encoded."""
-    await media_api.check_content_references(data.content, media)
-    chat = running.registry.chat(chat_id)
-    started = trio.current_time()
-    message = await chat.post(user_id, data.type, data.content, data.client_message_id)
-    metrics.send_latency.observe(trio.current_time() - started)
-    return orjson.dumps({"status": "message_sent", "message": message_to_wire(message)})
 
 
 @blueprint.post("/chats/<chat_id>/presence")

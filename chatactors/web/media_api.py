@@ -366,7 +366,7 @@ class _FileRange(ResponseBody):
 async def check_content_references(content: str, service: Media | None = None) -> None:
     """Raise ``InvalidInput`` if ``content`` points at this server's /media/ but no such upload.
 
-    ``service``: the media service, when called outside a Quart request (the fast path).
+    ``service``: the media service, when called outside a Quart request (sockets).
     """
     service = service or media()
     media_id = None
