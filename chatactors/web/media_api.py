@@ -8,6 +8,7 @@ actors: media is not chat state. See docs/MEDIA.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AsyncExitStack
@@ -192,8 +193,20 @@ async def upload_media() -> Response:
                     await upload.write(chunk)
             stored = await upload.finish()
     except MediaError as error:
+        await _drain_body()
         return _refusal(error)
     return json_response(_to_wire(stored, service.url(stored.id)))
+
+
+async def _drain_body() -> None:
+    """Read and drop what the client is still sending (up to the route's body limit).
+
+    Many clients (httpx, requests) send the whole body before they read the answer: refused
+    mid-upload without this, they block on a full socket and never see the refusal.
+    """
+    with contextlib.suppress(RequestEntityTooLarge):
+        async for _ in request.body:
+            pass
 
 
 async def _receive_multipart(upload: Upload, boundary: str) -> None:
