@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
         conversion_preference="msgspec",
         openapi_provider_class=ChatOpenAPIProvider,
     )
+    # QuartSchema wraps make_response to turn returned models into JSON on every request; the
+    # routes here return Responses only, so the wrapper is pure cost: back to Quart's own.
+    del app.make_response
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(chat_socket.blueprint)
     app.register_blueprint(static_routes.blueprint)
