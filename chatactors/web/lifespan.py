@@ -14,6 +14,7 @@ import trio
 from quart import current_app
 from quart_trio import QuartTrio
 
+from chatactors.actors.bot import open_bot, seeded_random
 from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.settings import Settings
@@ -76,10 +77,19 @@ async def _run_services(
         async with AsyncExitStack() as stack:
             if store is None:
                 store = await stack.enter_async_context(open_store(settings))
-            replies = default_bot_replies(bot_asset_urls(settings))
-            registry = await stack.enter_async_context(
-                open_registry(store, settings, bot_replies=replies)
-            )
+            registry = await stack.enter_async_context(open_registry(store, settings))
+            if settings.bot_enabled:
+                # The bot is a client of the registry: it subscribes to each chat that starts.
+                bot = await stack.enter_async_context(
+                    open_bot(
+                        registry,
+                        default_bot_replies(bot_asset_urls(settings)),
+                        delay_min_s=settings.bot_delay_min_s,
+                        delay_max_s=settings.bot_delay_max_s,
+                        random_for=seeded_random(settings.bot_seed),
+                    )
+                )
+                registry.on_activation(bot.activated)
             running = Services(settings, store, registry, stopped=stopped)
             task_status.started(running)
             await running._stop.wait()
