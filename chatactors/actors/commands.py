@@ -12,7 +12,7 @@ from chatactors.storage.store import MessagePage
 
 if TYPE_CHECKING:
     # Only the phantom type of Subscribe: commands stay free of Trio (ChatState uses them).
-    pass
+    from chatactors.actors.subscription import Subscription  # noqa: F401 (a string below)
 
 R = TypeVar("R")
 
