@@ -63,9 +63,12 @@ class Bot:
     random_for: Callable[[ChatId], random.Random]
     _nursery: trio.Nursery
     _chats: dict[ChatId, _ChatBot] = attrs.field(factory=dict)
+    _closed: bool = False
 
     def activated(self, chat_id: ChatId, subscription: Subscription) -> None:
         """A chat's actor started; called in that actor's task, so it must not block."""
+        if self._closed:
+            return  # stopping: this chat goes unanswered rather than failing its actor
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = _ChatBot(ChatHandle(chat_id, self.mailbox), self.random_for(chat_id))
@@ -157,4 +160,5 @@ async def open_bot(
         try:
             yield bot
         finally:
+            bot._closed = True
             nursery.cancel_scope.cancel()

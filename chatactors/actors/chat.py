@@ -120,7 +120,9 @@ class ChatActor:
                 if request is not None:
                     last_activity = trio.current_time()
                     await self._serve(request)
-                self._adopt(self._state.expire_typing(trio.current_time()))
+                typing_deadline = self._state.next_deadline()
+                if typing_deadline is not None and typing_deadline <= trio.current_time():
+                    self._adopt(self._state.expire_typing(trio.current_time()))
                 if self._is_idle(last_activity):
                     try:
                         request = inbox.receive_nowait()
