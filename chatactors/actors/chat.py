@@ -169,23 +169,25 @@ class ChatActor:
             raise outcome.error
         try:
             for write in outcome.writes:
-                await self._write(write)
+                if isinstance(write, AppendMessage):  # the hot one, without a coroutine more
+                    await self._store.append_message(write.message)
+                else:
+                    await self._write(write)
         except StoreUnavailable:
             if isinstance(command, Unsubscribe):
                 # The subscriber is gone whatever the store says; only its last-seen is lost.
                 self._fanout.remove(command.subscription_id)
                 self._adopt(outcome)
             raise
-        match outcome.result:
-            case ReadFromStore(page):
-                return await self._store.read_messages(self.chat_id, page)
-            case SubscribePlan() as plan:
-                return await self._subscribe(plan, outcome)
-            case _:
-                if isinstance(command, Unsubscribe):
-                    self._fanout.remove(command.subscription_id)
-                self._adopt(outcome)
-                return outcome.result
+        result = outcome.result
+        if isinstance(result, ReadFromStore):
+            return await self._store.read_messages(self.chat_id, result.page)
+        if isinstance(result, SubscribePlan):
+            return await self._subscribe(result, outcome)
+        if isinstance(command, Unsubscribe):
+            self._fanout.remove(command.subscription_id)
+        self._adopt(outcome)
+        return result
 
     async def _write(self, write: StoreWrite) -> None:
         match write:

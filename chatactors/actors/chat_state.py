@@ -190,7 +190,7 @@ class ChatState:
 
     def next_deadline(self) -> float | None:
         """The monotonic time of the next typing timer, if any runs."""
-        return min(self.typing_until.values(), default=None)
+        return min(self.typing_until.values()) if self.typing_until else None
 
     def page(self, page: MessagePage) -> list[Message] | ReadFromStore:
         """A page from the in-memory window when it covers it; else what to read from the store."""
@@ -291,7 +291,8 @@ class ChatState:
 
     def commit(self, outcome: Outcome) -> None:
         """Adopt what ``outcome`` decided (once its writes are durable)."""
-        self._adopt(outcome.events)
+        if outcome.events:
+            self._adopt(outcome.events)
         for user_id, until in outcome.typing:
             if until is None:
                 self.typing_until.pop(user_id, None)
