@@ -81,9 +81,8 @@ async def test_sigterm_with_many_open_sockets_closes_them_1001_and_exits(
 async def test_sigterm_with_an_idle_keep_alive_connection_exits(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    async with _serve(data_dir, tmp_path) as server:
-        async with http_client(server) as http:
-            # A Quart route (not the fast path); the connection stays open in httpx's pool.
-            response = await http.get("/chats", params={"user_id": "alice"})
-            assert response.status_code == 200
-            await _terminate_within_bound(server)
+    async with _serve(data_dir, tmp_path) as server, http_client(server) as http:
+        # A Quart route (not the fast path); the connection stays open in httpx's pool.
+        response = await http.get("/chats", params={"user_id": "alice"})
+        assert response.status_code == 200
+        await _terminate_within_bound(server)
