@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from chatactors.logs import configure_logging
-from chatactors.settings import Settings, SettingsError
+from chatactors.settings import Settings, SettingsError, help_formatter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[1:]
     parser = argparse.ArgumentParser(
         prog="chatactors serve",
+        usage="chatactors serve [options]",
+        formatter_class=help_formatter,
         description="Serve the chat API, its WebSocket and the web client. Every flag can also "
         "be set as CHATACTORS_<NAME> in the environment.",
     )

@@ -27,7 +27,7 @@ from chatactors.connections import Connections, InFlight
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.fast_path import FastPathApp
-from chatactors.web.lifespan import EXTENSION_KEY
+from chatactors.web.services import services_of
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ async def serve(settings: Settings) -> None:
                     break
                 accepting.cancel()
                 await connections.announce_shutdown()
-                running = app.extensions.get(EXTENSION_KEY)
+                running = services_of(app)
                 if running is not None:
-                    running.begin_shutdown()
+                    running.registry.begin_shutdown()
                 # Sockets are closing with 1001 and requests finishing; once none is left,
                 # whatever connections remain are idle and end now, not at the timeout.
                 with trio.move_on_after(settings.shutdown_timeout_s):
