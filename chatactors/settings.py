@@ -39,9 +39,8 @@ class Settings:
         "",
         "base URL of media URLs, as clients reach the server (none: http://localhost:PORT)",
     )
-    media_urls: Literal["self", "https"] = setting(
-        "self",
-        "the bot's images: self (served here, offline) or https (like the reference's; Next.js)",
+    bot_images: Literal["self", "https"] = setting(
+        "self", "the bot's image URLs: self (served here, offline) or https (Next.js <Image>)"
     )
     log_level: str = setting("info", "debug, info, warning or error")
     log_json: bool = setting(False, "log one JSON object per line")

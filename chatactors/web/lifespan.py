@@ -7,14 +7,16 @@ the registry first (actors finish what is queued, sockets get 1001), then the st
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import trio
 from quart_trio import QuartTrio
 
-from chatactors.actors.bot_replies import default_bot_replies
+from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
 from chatactors.actors.registry import open_registry
+from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
 from chatactors.storage.media import open_media_store
 from chatactors.storage.memory import MemoryStore
@@ -24,6 +26,10 @@ from chatactors.web import media_api
 from chatactors.web.metrics import open_web_metrics
 from chatactors.web.rate_limit import RateLimiter
 from chatactors.web.services import SERVICES_KEY, Media, Services
+
+log = logging.getLogger(__name__)
+#: Stable pictures by name on the public service the reference's bot images come from.
+HTTPS_IMAGE_BASE = "https://picsum.photos/seed/chatactors-"
 
 
 def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
@@ -41,6 +47,24 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
     )
 
 
+def bot_asset_urls(media: Media) -> dict[str, str]:
+    """The URL of each of the bot's files: served here, or (``bot_images="https"``) public
+    https images like the reference's, which Next.js's image component accepts."""
+    urls = {name: media.url(media_id) for name, media_id in media.bot_assets.items()}
+    if media.settings.bot_images == "https":
+        for name in urls:
+            if BOT_ASSETS[name] is MessageType.IMAGE:
+                urls[name] = f"{HTTPS_IMAGE_BASE}{name.rsplit('.', 1)[0]}/640/480"
+    elif media.settings.bot_enabled and not media.settings.base_url.startswith("https://"):
+        log.info(
+            "the bot's images are served from %s/media/; frontends built on Next.js's <Image> "
+            "accept only https hosts: run with --bot-images https (README: For frontend "
+            "developers)",
+            media.settings.base_url,
+        )
+    return urls
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings, store: ChatStore | None = None
@@ -53,8 +77,7 @@ async def open_services(
         media_root = None if settings.store == "memory" else settings.data_dir / "media"
         media_store = await stack.enter_async_context(open_media_store(media_root))
         media = Media(media_store, settings, await media_api.import_bot_assets(media_store))
-        asset_urls = {name: media.url(media_id) for name, media_id in media.bot_assets.items()}
-        replies = default_bot_replies(asset_urls)
+        replies = default_bot_replies(bot_asset_urls(media))
         registry = await stack.enter_async_context(
             open_registry(store, settings, bot_replies=replies)
         )
