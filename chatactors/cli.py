@@ -13,8 +13,14 @@ from chatactors.settings import Settings, SettingsError, help_formatter
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bench":
-        from chatactors.bench.cli import main as bench_main
-
+        try:
+            from chatactors.bench.cli import main as bench_main
+        except ImportError as error:
+            # The server is installed without the load generator's clients (the Docker image).
+            print(
+                f"chatactors bench needs the bench extra: pip install 'chatactors[bench]' ({error})"
+            )
+            return 2
         return bench_main(args[1:])
     if args and args[0] == "token":
         return _token(args[1:])
