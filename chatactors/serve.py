@@ -22,6 +22,7 @@ from hypercorn.config import Config
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.typing import LifespanState
 from hypercorn.utils import repr_socket_addr, wrap_app
+from quart_trio import QuartTrio
 
 from chatactors.connections import Connections, InFlight
 from chatactors.settings import Settings
@@ -73,46 +74,65 @@ def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
     return listener, settings
 
 
-async def serve(settings: Settings) -> None:
-    listener, settings = bind_listener(settings)
-    app = create_app(settings)
+async def serve_app(
+    app: QuartTrio,
+    settings: Settings,
+    listener: socket.socket,
+    stop: trio.Event,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on the bound ``listener`` until ``stop`` is set, then shut down (see the
+    module's docstring). Passes the server's URL to ``task_status`` once it accepts."""
     config = hypercorn_config(settings)
     in_flight = InFlight(FastPathApp(app, settings))
     asgi_app = wrap_app(in_flight, config.wsgi_max_body_size, "asgi")
     lifespan_state: LifespanState = {}
     lifespan = Lifespan(asgi_app, config, lifespan_state)
     connections = Connections(asgi_app, config, lifespan_state)
+    async with trio.open_nursery() as lifespan_nursery:
+        # Quart's before_serving (the services) runs here, and after_serving at the end.
+        await lifespan_nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+        async with trio.open_nursery() as connections_nursery:
+            listener.listen(config.backlog)
+            accepting = await connections_nursery.start(
+                connections.serve, trio.SocketListener(trio.socket.from_stdlib_socket(listener))
+            )
+            task_status.started(
+                f"http://{repr_socket_addr(listener.family, listener.getsockname())}"
+            )
+            await stop.wait()
+            accepting.cancel()
+            await connections.announce_shutdown()
+            running = services_of(app)
+            if running is not None:
+                running.registry.begin_shutdown()
+            # Sockets are closing with 1001 and requests finishing; once none is left,
+            # whatever connections remain are idle and end now, not at the timeout.
+            with trio.move_on_after(settings.shutdown_timeout_s):
+                await in_flight.wait_idle()
+            connections_nursery.cancel_scope.cancel()
+            connections.abort()
+        await lifespan.wait_for_shutdown()
+        lifespan_nursery.cancel_scope.cancel()
+
+
+async def serve(settings: Settings) -> None:
+    listener, settings = bind_listener(settings)
+    app = create_app(settings)
+    stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as lifespan_nursery:
-            # Quart's before_serving (the store, the actors) runs here; after_serving at the end.
-            await lifespan_nursery.start(lifespan.handle_lifespan)
-            await lifespan.wait_for_startup()
-            async with trio.open_nursery() as connections_nursery:
-                listener.listen(config.backlog)
-                accepting = await connections_nursery.start(
-                    connections.serve, trio.SocketListener(trio.socket.from_stdlib_socket(listener))
-                )
-                tune_garbage_collector(settings)
-                # Tests and scripts read the bound port from this line.
-                bound = repr_socket_addr(listener.family, listener.getsockname())
-                print(f"Serving on http://{bound}", flush=True)
-                async for signum in signals:
-                    log.info("received %s: shutting down", signal.Signals(signum).name)
-                    break
-                accepting.cancel()
-                await connections.announce_shutdown()
-                running = services_of(app)
-                if running is not None:
-                    running.registry.begin_shutdown()
-                # Sockets are closing with 1001 and requests finishing; once none is left,
-                # whatever connections remain are idle and end now, not at the timeout.
-                with trio.move_on_after(settings.shutdown_timeout_s):
-                    await in_flight.wait_idle()
-                connections_nursery.cancel_scope.cancel()
-                connections.abort()
-            await lifespan.wait_for_shutdown()
-            lifespan_nursery.cancel_scope.cancel()
-        log.info("stopped")
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(serve_app, app, settings, listener, stop)
+            tune_garbage_collector(settings)
+            # Tests and scripts read the bound port from this line.
+            print(f"Serving on {url}", flush=True)
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                break
+            stop.set()
+    log.info("stopped")
 
 
 def run(settings: Settings) -> int:
