@@ -8,12 +8,15 @@ must not sit out its timeout for connections with nothing to do), not a speed cl
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+
+from tests.media.samples import wav
 
 from .server_process import ServerProcess, http_client, open_socket, server_process, wait_closed
 
@@ -43,6 +46,10 @@ async def _new_chat(http: httpx.AsyncClient) -> str:
 
 async def _terminate_within_bound(server: ServerProcess) -> None:
     server.process.send_signal(signal.SIGTERM)
+    await _exits_within_bound(server)
+
+
+async def _exits_within_bound(server: ServerProcess) -> None:
     with trio.move_on_after(EXIT_BOUND_S):
         await server.process.wait()
     assert server.process.returncode == 0, server.log()
@@ -86,3 +93,40 @@ async def test_sigterm_with_an_idle_keep_alive_connection_exits(
         response = await http.get("/chats", params={"user_id": "alice"})
         assert response.status_code == 200
         await _terminate_within_bound(server)
+
+
+async def test_a_request_in_flight_at_sigterm_is_answered_before_the_exit(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Work in flight is not cut short: an upload whose body is still arriving gets its 200."""
+    body = wav(frames=20_000)
+    half_sent = trio.Event()
+    go_on = trio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield body[: len(body) // 2]
+        half_sent.set()
+        await go_on.wait()
+        yield body[len(body) // 2 :]
+
+    async with _serve(data_dir, tmp_path) as server, http_client(server) as http:
+        answers: list[httpx.Response] = []
+
+        async def upload() -> None:
+            answers.append(
+                await http.post(
+                    "/media", content=slow_body(), headers={"Content-Type": "audio/wav"}
+                )
+            )
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(upload)
+            await half_sent.wait()
+            await trio.sleep(0.2)  # let the server read the first half
+            server.process.send_signal(signal.SIGTERM)
+            await trio.sleep(0.5)
+            assert server.process.returncode is None  # still serving the upload
+            go_on.set()
+        await _exits_within_bound(server)
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["content_type"] == "audio/wav"
