@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatactors.storage.sqlite import SqliteStore
-from chatactors.web.lifespan import EXTENSION_KEY
+from chatactors.web.services import services_of
 from tests.actors.full_disk import BIG, fill_up, free_up
 
 from .conftest import e2e_settings
@@ -19,7 +19,9 @@ from .served import is_event, next_event, serving
 
 async def test_full_disk_is_a_503_and_the_chat_and_its_sockets_live_on(tmp_path: Path) -> None:
     async with serving(e2e_settings(tmp_path)) as server:
-        store = server.app.extensions[EXTENSION_KEY].store
+        running = services_of(server.app)
+        assert running is not None
+        store = running.store
         assert isinstance(store, SqliteStore)
         chat_id = await server.new_chat("alice", "bob")
         async with server.socket(f"/ws/{chat_id}?user_id=bob") as bob:
