@@ -14,9 +14,7 @@ from chatactors.web.connection import ChatHTTPConnection
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
-from chatactors.web.metrics import install_metrics
 from chatactors.web.openapi import ChatOpenAPIProvider
-from chatactors.web.rate_limit import install_rate_limit
 
 
 def create_app(settings: Settings | None = None, *, store: ChatStore | None = None) -> QuartTrio:
@@ -45,11 +43,9 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
     app.register_blueprint(chat_socket.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
-    install_metrics(app)
     install_auth(app, settings)
-    install_rate_limit(app, settings)
     media_api.install(app, settings)
-    register_error_handlers(app)
+    register_error_handlers(app, settings)
     install_cors(app, settings.cors_origins)
     install_lifespan(app, settings, store)
     return app

@@ -13,16 +13,13 @@ from quart_schema import document_querystring, document_request, document_respon
 
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput
-from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_wire
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
 from chatactors.web.auth import acting_as, authenticated_user
-from chatactors.web.lifespan import Services, services
-from chatactors.web.metrics import web_metrics
-from chatactors.web.rate_limit import charge_send
 from chatactors.web.request import decode_body, decode_query
+from chatactors.web.services import Services, services
 from chatactors.web.wire import (
     ChatInfoOut,
     ChatListItemOut,
@@ -42,6 +39,7 @@ from chatactors.web.wire import (
     ReadReceiptsOut,
     json_response,
 )
+from chatactors.web.wire_out import chat_to_wire, message_to_wire, presence_to_wire
 
 blueprint = Blueprint("chats", __name__)
 T = TypeVar("T")
@@ -181,14 +179,14 @@ async def send_message(chat_id: str) -> Response:
     running = services()
     check_client_message_id(data, running.settings.limits)
     user_id = _user(data.user_id)
-    charge_send(user_id)
+    running.charge_send(user_id)
     with command_deadline():
-        await media_api.check_content_references(data.content)
+        await media_api.check_content_references(data.content, running.media)
         started = trio.current_time()
         message = await running.registry.chat(chat_id).post(
             user_id, data.type, data.content, data.client_message_id
         )
-    web_metrics().send_latency.observe(trio.current_time() - started)
+    running.metrics.send_latency.observe(trio.current_time() - started)
     sent = {"status": "message_sent", "message": message_to_wire(message)}
     return Response(orjson.dumps(sent), content_type=JSON)
 

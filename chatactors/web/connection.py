@@ -36,16 +36,16 @@ from quart.wrappers.response import DataBody
 from quart_trio.asgi import TrioASGIHTTPConnection
 
 from chatactors.web.error_responses import error_response
+from chatactors.web.services import MEDIA_PATH
 
 #: The config key of the body limit of ``POST /media`` (set by media_api.install).
 UPLOAD_MAX_BYTES_KEY = "CHATACTORS_UPLOAD_MAX_BYTES"
-UPLOAD_PATH = "/media"
 
 
 class ChatHTTPConnection(TrioASGIHTTPConnection):
     def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
         built = super()._create_request_from_scope(send)
-        if built.method == "POST" and built.path.rstrip("/") == UPLOAD_PATH:
+        if built.method == "POST" and built.path.rstrip("/") == MEDIA_PATH:
             limit: int = self.app.config[UPLOAD_MAX_BYTES_KEY]
             built.max_content_length = limit
             built.body = built.body_class(built.content_length, limit)
@@ -53,7 +53,7 @@ class ChatHTTPConnection(TrioASGIHTTPConnection):
 
     async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         request = self._create_request_from_scope(send)
-        if request.method == "POST" and request.path.rstrip("/") == UPLOAD_PATH:
+        if request.method == "POST" and request.path.rstrip("/") == MEDIA_PATH:
             # Streamed into the media store while it arrives: Quart-Trio's two tasks.
             await super().__call__(receive, send)
         elif await self._receive_body(request, receive, send):

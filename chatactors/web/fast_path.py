@@ -15,7 +15,7 @@ from quart_trio import QuartTrio
 
 from chatactors.settings import Settings
 from chatactors.web.chat_socket import serve_chat_socket
-from chatactors.web.socket_context import SocketContext
+from chatactors.web.services import services_of
 from chatactors.web.socket_transport import AsgiSocket
 
 SOCKET_PATH = re.compile(r"/ws/([^/]+)/?")
@@ -33,8 +33,8 @@ class FastPathApp:
     ) -> None:
         if scope["type"] == "websocket":
             match = SOCKET_PATH.fullmatch(scope["path"])
-            context = SocketContext.of(self.quart)
-            if match and context is not None:
-                await serve_chat_socket(AsgiSocket(scope, receive, send), context, match.group(1))
+            running = services_of(self.quart)
+            if match and running is not None:
+                await serve_chat_socket(AsgiSocket(scope, receive, send), running, match.group(1))
                 return
         await self.quart(scope, receive, send)
