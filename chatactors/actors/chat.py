@@ -255,7 +255,7 @@ class ChatActor:
             timestamp=timestamp,
             client_message_id=command.client_message_id,
         )
-        await self._store.append_message(message)
+        await self._store.append_message(message, owner=self._loaded.owner_token)
         self._last_seq = message.seq
         self._messages.append(message)
         if message.client_message_id is not None:
@@ -286,7 +286,9 @@ class ChatActor:
         last_seen = current.last_seen
         if status is PresenceStatus.OFFLINE:
             last_seen = self._now()
-            await self._store.set_last_seen(self.chat_id, user_id, last_seen)
+            await self._store.set_last_seen(
+                self.chat_id, user_id, last_seen, owner=self._loaded.owner_token
+            )
         updated = Presence(user_id, status, last_seen)
         self._presence[user_id] = updated
         self._publish(PresenceUpdated(updated))
@@ -308,7 +310,7 @@ class ChatActor:
         if not self._messages or current.seq >= self._last_seq:
             return current
         mark = ReadMark(user_id, self._messages[-1].id, self._last_seq)
-        await self._store.set_read_mark(self.chat_id, mark)
+        await self._store.set_read_mark(self.chat_id, mark, owner=self._loaded.owner_token)
         self._read_marks[user_id] = mark
         self._publish(ChatRead(self.chat_id, user_id, mark.message_id, mark.seq))
         return mark

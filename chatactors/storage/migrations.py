@@ -45,6 +45,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, user_id)
     ) WITHOUT ROWID;
     """,
+    # Fencing: the token of the chat's current owner (see ``store``).
+    """
+    ALTER TABLE chats ADD COLUMN owner_token INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -1,7 +1,13 @@
 """The ChatStore interface: what actors need from durability, whatever the engine.
 
-Every write method returns only once the write is durable (for SQLite: committed), so an
-acknowledgement sent after it can be trusted.
+Every write method returns only once the write is durable (committed), so an acknowledgement
+sent after it can be trusted.
+
+Fencing: loading a chat claims it. The store raises the chat's *owner token* by one and hands
+it back with the chat; the actor passes it with each of its writes, and a write whose token is
+older than the chat's stored one is refused with :class:`StaleOwner` and changes nothing. So
+once a chat has been activated again (say, on another node), its previous actor can no longer
+write.
 """
 
 from __future__ import annotations
@@ -12,8 +18,31 @@ from typing import Protocol
 
 import attrs
 
+from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+
+
+class StoreUnavailable(ChatUnavailable):
+    """The store cannot be reached (say, PostgreSQL is down); the write did not happen.
+
+    A ``ChatUnavailable``: clients get 503 with ``Retry-After``, and the actor keeps running.
+    """
+
+    def __init__(self, detail: str = "The store is unavailable; retry shortly") -> None:
+        super().__init__(detail)
+
+
+class StaleOwner(ChatUnavailable):
+    """A write carried an owner token older than the chat's: another actor owns the chat now.
+
+    The write changed nothing.
+    """
+
+    def __init__(self, chat_id: str, token: int) -> None:
+        super().__init__(f"Chat {chat_id!r} has a newer owner than token {token}; retry")
+        self.chat_id = chat_id
+        self.token = token
 
 
 @attrs.frozen
@@ -28,6 +57,8 @@ class LoadedChat:
     last_seen: Mapping[UserId, datetime]
     #: (user, client_message_id) -> message, for the newest messages that carried one.
     client_ids: Mapping[tuple[UserId, str], Message]
+    #: The token this load claimed the chat with: pass it with every write (``owner=``).
+    owner_token: int = 0
 
 
 @attrs.frozen
@@ -40,17 +71,24 @@ class MessagePage:
 
 
 class ChatStore(Protocol):
+    """Writes raise :class:`StaleOwner` when ``owner`` is older than the chat's token, and
+    :class:`StoreUnavailable` when the store cannot be reached."""
+
     async def create_chat(self, chat: Chat) -> None: ...
 
     async def load_chat(
         self, chat_id: ChatId, *, window: int, idempotency_window: int
-    ) -> LoadedChat | None: ...
+    ) -> LoadedChat | None:
+        """The chat and its recent past, claimed with a new owner token (None if unknown)."""
+        ...
 
-    async def append_message(self, message: Message) -> None: ...
+    async def append_message(self, message: Message, *, owner: int) -> None: ...
 
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark) -> None: ...
+    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None: ...
 
-    async def set_last_seen(self, chat_id: ChatId, user_id: UserId, moment: datetime) -> None: ...
+    async def set_last_seen(
+        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
+    ) -> None: ...
 
     async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]: ...
 

@@ -1,0 +1,172 @@
+"""Group commit, whatever the engine: one writer task commits every chat's queued writes at once.
+
+Callers queue a write and wait. The writer takes whatever is queued (up to a batch limit),
+commits it in one transaction in a worker thread, and only then wakes the callers: under load,
+one fsync covers many messages. The engine's commit function returns one outcome per write: a
+result, or an exception for a write that was refused and changed nothing (a stale owner), while
+the rest of the batch commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import attrs
+import trio
+
+from chatactors.domain.clock import to_epoch_ms
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Chat, Message, ReadMark
+from chatactors.storage.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class CreateChat:
+    chat: Chat
+
+
+@attrs.frozen
+class ClaimChat:
+    """Raise the chat's owner token by one; the outcome is the new token, or None if unknown."""
+
+    chat_id: ChatId
+
+
+@attrs.frozen
+class AppendMessage:
+    message: Message
+    owner: int
+
+
+@attrs.frozen
+class SetReadMark:
+    chat_id: ChatId
+    mark: ReadMark
+    owner: int
+
+
+@attrs.frozen
+class SetLastSeen:
+    chat_id: ChatId
+    user_id: UserId
+    seen_ms: int
+    owner: int
+
+
+WriteOp = CreateChat | ClaimChat | AppendMessage | SetReadMark | SetLastSeen
+#: Runs in a worker thread: commit every op in one transaction; one outcome per op.
+CommitFn = Callable[[Sequence[WriteOp]], list[object]]
+
+
+@attrs.define(eq=False)
+class _PendingWrite:
+    op: WriteOp
+    done: trio.Event = attrs.field(factory=trio.Event)
+    outcome: object = None
+
+
+@attrs.define(eq=False)
+class GroupCommit:
+    """The write side of a store: ``write`` queues, ``run`` commits in batches."""
+
+    _commit: CommitFn
+    _batch_max: int
+    _writes: trio.MemorySendChannel[_PendingWrite]
+    _receive: trio.MemoryReceiveChannel[_PendingWrite]
+    _limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    #: Transactions committed, and the writes they held (failed writes count in neither).
+    batches_committed: int = 0
+    writes_committed: int = 0
+    #: Batches whose transaction failed and whose writes were then committed one by one.
+    batches_split: int = 0
+
+    @classmethod
+    def open(cls, commit: CommitFn, batch_max: int) -> GroupCommit:
+        send, receive = trio.open_memory_channel[_PendingWrite](batch_max * 4)
+        return cls(commit, batch_max, send, receive)
+
+    async def write(self, op: WriteOp) -> object:
+        """Queue ``op``; its outcome once committed. Raises what the commit raised for it."""
+        pending = _PendingWrite(op)
+        await self._writes.send(pending)
+        await pending.done.wait()
+        if isinstance(pending.outcome, BaseException):
+            raise pending.outcome
+        return pending.outcome
+
+    async def create_chat(self, chat: Chat) -> None:
+        await self.write(CreateChat(chat))
+
+    async def append_message(self, message: Message, *, owner: int) -> None:
+        await self.write(AppendMessage(message, owner))
+
+    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
+        await self.write(SetReadMark(chat_id, mark, owner))
+
+    async def set_last_seen(
+        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
+    ) -> None:
+        await self.write(SetLastSeen(chat_id, user_id, to_epoch_ms(moment), owner))
+
+    async def claim_chat(self, chat_id: ChatId) -> int | None:
+        token = await self.write(ClaimChat(chat_id))
+        assert token is None or isinstance(token, int)
+        return token
+
+    async def close(self) -> None:
+        """Stop taking writes; ``run`` commits what is queued, then returns."""
+        await self._writes.aclose()
+
+    async def run(self) -> None:
+        """Commit queued writes in batches until closed and drained."""
+        async with self._receive:
+            async for first in self._receive:
+                batch = [first]
+                while len(batch) < self._batch_max:
+                    try:
+                        batch.append(self._receive.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                await self._commit_batch(batch)
+                for pending in batch:
+                    pending.done.set()
+
+    async def _commit_batch(self, batch: list[_PendingWrite]) -> None:
+        """Commit ``batch`` in one transaction; if that fails, commit each write alone, so that
+        one bad write (say, a constraint a buggy chat broke) fails only its own caller. An
+        unreachable store fails the whole batch at once: alone, each write would fail too."""
+        try:
+            outcomes = await self._commit_in_thread([pending.op for pending in batch])
+        except StoreUnavailable as error:
+            log.warning("commit of %d writes failed: %s", len(batch), error)
+            for pending in batch:
+                pending.outcome = error
+            return
+        except Exception as error:
+            if len(batch) == 1:
+                log.exception("commit of a write failed")
+                batch[0].outcome = error
+                return
+            log.warning("commit of %d writes failed (%s); committing them one by one",
+                        len(batch), error)  # fmt: skip
+            self.batches_split += 1
+            for pending in batch:
+                try:
+                    [pending.outcome] = await self._commit_in_thread([pending.op])
+                except Exception as single_error:
+                    log.exception("commit of a write failed")
+                    pending.outcome = single_error
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            pending.outcome = outcome
+
+    async def _commit_in_thread(self, ops: list[WriteOp]) -> list[object]:
+        outcomes = await trio.to_thread.run_sync(self._commit, ops, limiter=self._limiter)
+        self.batches_committed += 1
+        self.writes_committed += sum(not isinstance(o, BaseException) for o in outcomes)
+        return outcomes
+
