@@ -8,6 +8,7 @@ The server is stopped with ``pg_ctl stop`` on its own data directory, never by n
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -125,15 +126,14 @@ def start_pg_server(options: tuple[str, ...] = TEST_OPTIONS) -> PgServer:
 
 def remove_pg_server(server: PgServer) -> None:
     """Stop the cluster (if it runs) and delete its directory."""
-    try:
+    # Already stopped: pg_ctl says so with a non-zero exit.
+    with contextlib.suppress(subprocess.CalledProcessError):
         server.stop("fast")
-    except subprocess.CalledProcessError:
-        pass  # already stopped: pg_ctl says so with a non-zero exit
     shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture(name="pg_server", scope="session")
-def _pg_server() -> Iterator[PgServer]:
+def pg_server_fixture() -> Iterator[PgServer]:
     """One PostgreSQL server for the whole session."""
     server = start_pg_server()
     try:
@@ -143,6 +143,6 @@ def _pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture(name="database_url")
-def _database_url(pg_server: PgServer) -> str:
+def database_url_fixture(pg_server: PgServer) -> str:
     """A fresh, empty database on the session's server."""
     return pg_server.create_database()
