@@ -38,8 +38,11 @@ class Settings:
     gc_gen0_threshold: int = 50_000
 
     # Storage
-    store: Literal["sqlite", "memory"] = "sqlite"
+    store: Literal["sqlite", "postgres", "memory"] = "sqlite"
     data_dir: Path = Path("data")
+    #: For ``store=postgres``: ``postgresql://user:password@host:port/database``. Kept out of
+    #: repr, which could end in a log with its password.
+    database_url: str = attrs.field(default="", repr=False)
     write_batch_max: int = 512
 
     # Actors
@@ -98,6 +101,8 @@ class Settings:
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             if is_number and field.name != "bot_seed" and value < 0:
                 raise SettingsError(f"invalid value {value!r} for {field.name}: must be >= 0")
+        if self.store == "postgres" and not self.database_url:
+            raise SettingsError("store=postgres needs database_url (postgresql://...)")
 
     @property
     def limits(self) -> Limits:

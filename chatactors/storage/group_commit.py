@@ -169,4 +169,3 @@ class GroupCommit:
         self.batches_committed += 1
         self.writes_committed += sum(not isinstance(o, BaseException) for o in outcomes)
         return outcomes
-

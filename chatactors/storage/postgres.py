@@ -57,7 +57,8 @@ SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id
 """
 _READ_MARK = """
 INSERT INTO read_marks (chat_id, user_id, message_id, seq)
-SELECT id, %(user)s, %(message)s, %(seq)s FROM chats WHERE id = %(chat)s AND owner_token <= %(owner)s
+SELECT id, %(user)s, %(message)s, %(seq)s FROM chats
+WHERE id = %(chat)s AND owner_token <= %(owner)s
 ON CONFLICT (chat_id, user_id) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq
 """
 _LAST_SEEN = """
@@ -71,7 +72,8 @@ WITH chat AS (
     RETURNING id
 )
 INSERT INTO participants (chat_id, user_id, position)
-SELECT chat.id, u.user_id, u.ord - 1 FROM chat, unnest(%(users)s::text[]) WITH ORDINALITY AS u(user_id, ord)
+SELECT chat.id, u.user_id, u.ord - 1
+FROM chat, unnest(%(users)s::text[]) WITH ORDINALITY AS u(user_id, ord)
 """
 _CLAIM = "UPDATE chats SET owner_token = owner_token + 1 WHERE id = %s RETURNING owner_token"
 

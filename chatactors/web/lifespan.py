@@ -18,6 +18,7 @@ from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
+from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.sqlite import open_sqlite_store
 from chatactors.storage.store import ChatStore
 from chatactors.web import media_api
@@ -54,6 +55,8 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
             yield MemoryStore()
 
         return memory()
+    if settings.store == "postgres":
+        return open_postgres_store(settings.database_url, batch_max=settings.write_batch_max)
     return open_sqlite_store(settings.data_dir, batch_max=settings.write_batch_max)
 
 
