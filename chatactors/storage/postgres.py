@@ -326,7 +326,7 @@ async def open_postgres_store(
     *,
     batch_max: int = 512,
     readers: int = 4,
-    acquire_timeout_s: float = 3.0,
+    acquire_timeout_s: float = 2.0,
     start_timeout_s: float = 30.0,
 ) -> AsyncIterator[PgStore]:
     """Connect (a pool of ``readers`` + 1), migrate; on exit, commit what is queued, close."""

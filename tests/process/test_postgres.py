@@ -73,20 +73,24 @@ async def test_sigkill_after_concurrent_posts_keeps_every_acknowledged_message(
             if len(acked) >= ACKED_BEFORE_KILL:
                 enough.set()
 
-    async with server_process(data_dir, log_path, database_url=database_url) as server:
-        async with _client(server) as http:
-            chat_id = await _new_chat(http)
-            async with trio.open_nursery() as nursery:
-                for number in range(POSTS):
-                    nursery.start_soon(post, http, chat_id, number)
-                with trio.fail_after(START_S):
-                    await enough.wait()
-                await server.kill()
-    async with server_process(data_dir, log_path, database_url=database_url) as server:
-        async with _client(server) as http:
-            stored = await _messages(http, chat_id)
-            replays = {k: await _messages(http, chat_id, after_seq=k)
-                       for k in (0, 1, len(stored) // 2, len(stored) - 1, len(stored))}  # fmt: skip
+    async with (
+        server_process(data_dir, log_path, database_url=database_url) as server,
+        _client(server) as http,
+    ):
+        chat_id = await _new_chat(http)
+        async with trio.open_nursery() as nursery:
+            for number in range(POSTS):
+                nursery.start_soon(post, http, chat_id, number)
+            with trio.fail_after(START_S):
+                await enough.wait()
+            await server.kill()
+    async with (
+        server_process(data_dir, log_path, database_url=database_url) as server,
+        _client(server) as http,
+    ):
+        stored = await _messages(http, chat_id)
+        replays = {k: await _messages(http, chat_id, after_seq=k)
+                   for k in (0, 1, len(stored) // 2, len(stored) - 1, len(stored))}  # fmt: skip
     assert len(acked) >= ACKED_BEFORE_KILL
     _assert_kept(acked, stored)
     for after_seq, replay in replays.items():

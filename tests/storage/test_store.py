@@ -250,3 +250,23 @@ async def test_user_chats_with_equal_activity_put_the_newer_chat_first(store: Ch
             await store.create_chat(make_chat(chat_id, "alice", "bob", created_ms=42))
         summaries = await store.list_user_chats(UserId("alice"), limit=10)
     assert [s.chat.id for s in summaries] == ["third", "second", "first"]
+
+
+async def test_ids_with_nul_are_simply_unknown(store: ChatStore) -> None:
+    """No stored id holds NUL (PostgreSQL's TEXT cannot): such a lookup finds nothing."""
+    with trio.fail_after(TIMEOUT_S):
+        await store.create_chat(make_chat("c1", "alice", "bob"))
+        assert await store.load_chat(ChatId("c1\x00"), window=1, idempotency_window=1) is None
+        assert await store.read_messages(ChatId("c1\x00"), MessagePage(limit=1)) == []
+        assert await store.list_user_chats(UserId("alice\x00"), limit=10) == []
+
+
+async def test_client_message_id_with_nul_round_trips(store: ChatStore) -> None:
+    chat = make_chat("c1", "alice", "bob")
+    message = make_message(chat, 1, "alice", client_message_id="k\x00ey")
+    with trio.fail_after(TIMEOUT_S):
+        await store.create_chat(chat)
+        await store.append_message(message, owner=0)
+        loaded = await store.load_chat(chat.id, window=1, idempotency_window=1)
+    assert loaded is not None
+    assert loaded.client_ids == {(UserId("alice"), "k\x00ey"): message}
