@@ -98,20 +98,6 @@ class GroupCommit:
             raise pending.outcome
         return pending.outcome
 
-    async def create_chat(self, chat: Chat) -> None:
-        await self.write(CreateChat(chat))
-
-    async def append_message(self, message: Message, *, owner: int) -> None:
-        await self.write(AppendMessage(message, owner))
-
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
-        await self.write(SetReadMark(chat_id, mark, owner))
-
-    async def set_last_seen(
-        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
-    ) -> None:
-        await self.write(SetLastSeen(chat_id, user_id, to_epoch_ms(moment), owner))
-
     async def claim_chat(self, chat_id: ChatId) -> int | None:
         token = await self.write(ClaimChat(chat_id))
         assert token is None or isinstance(token, int)
@@ -169,3 +155,36 @@ class GroupCommit:
         self.batches_committed += 1
         self.writes_committed += sum(not isinstance(o, BaseException) for o in outcomes)
         return outcomes
+
+
+@attrs.define(eq=False)
+class GroupCommitWrites:
+    """The ChatStore write methods of an engine whose writes go through group commit."""
+
+    _writer: GroupCommit
+
+    @property
+    def batches_committed(self) -> int:
+        return self._writer.batches_committed
+
+    @property
+    def writes_committed(self) -> int:
+        return self._writer.writes_committed
+
+    @property
+    def batches_split(self) -> int:
+        return self._writer.batches_split
+
+    async def create_chat(self, chat: Chat) -> None:
+        await self._writer.write(CreateChat(chat))
+
+    async def append_message(self, message: Message, *, owner: int) -> None:
+        await self._writer.write(AppendMessage(message, owner))
+
+    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
+        await self._writer.write(SetReadMark(chat_id, mark, owner))
+
+    async def set_last_seen(
+        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
+    ) -> None:
+        await self._writer.write(SetLastSeen(chat_id, user_id, to_epoch_ms(moment), owner))

@@ -52,14 +52,19 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def refuse_newer(version: int, newest: int) -> None:
+    """A database migrated by a newer server must not be touched by this one."""
+    if version > newest:
+        raise RuntimeError(
+            f"the database has schema version {version}, newer than this server's "
+            f"{newest}: upgrade chatactors"
+        )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to the newest version; returns that version."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"the database has schema version {version}, newer than this server's "
-            f"{len(MIGRATIONS)}: upgrade chatactors"
-        )
+    refuse_newer(version, len(MIGRATIONS))
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import psycopg
 
+from chatactors.storage.migrations import refuse_newer
+
 #: Any fixed 64-bit number; it names "chatactors schema migrations" among advisory locks.
 MIGRATION_LOCK = 0x636861746D6967
 
@@ -71,11 +73,7 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> int:
         conn.execute("CREATE TABLE IF NOT EXISTS chatactors_schema (version INTEGER NOT NULL)")
         row = conn.execute("SELECT version FROM chatactors_schema").fetchone()
         version = 0 if row is None else int(str(row[0]))
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"the database has schema version {version}, newer than this server's "
-                f"{len(MIGRATIONS)}: upgrade chatactors"
-            )
+        refuse_newer(version, len(MIGRATIONS))
         for number in range(version, len(MIGRATIONS)):
             conn.execute(MIGRATIONS[number].encode())
         if row is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -32,12 +31,13 @@ from chatactors.storage.group_commit import (
     ClaimChat,
     CreateChat,
     GroupCommit,
+    GroupCommitWrites,
     SetLastSeen,
     SetReadMark,
     WriteOp,
 )
 from chatactors.storage.pg_schema import migrate
-from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, StoreUnavailable
+from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, StoreUnavailable, page_sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -144,20 +144,11 @@ def _storable(text: str) -> bool:
 
 
 @attrs.define(eq=False)
-class PgStore:
+class PgStore(GroupCommitWrites):
     _pool: ConnectionPool[Conn]
-    _writer: GroupCommit
     _read_limiter: trio.CapacityLimiter
     #: How long a call waits for a pool connection before it gives up with StoreUnavailable.
     _acquire_timeout_s: float
-
-    @property
-    def batches_committed(self) -> int:
-        return self._writer.batches_committed
-
-    @property
-    def writes_committed(self) -> int:
-        return self._writer.writes_committed
 
     @contextmanager
     def _connection(self) -> Iterator[Conn]:
@@ -176,20 +167,6 @@ class PgStore:
             with conn.pipeline(), conn.transaction():
                 cursors = [_execute(conn, op) for op in ops]
             return [_outcome(conn, op, cursor) for op, cursor in zip(ops, cursors, strict=True)]
-
-    async def create_chat(self, chat: Chat) -> None:
-        await self._writer.create_chat(chat)
-
-    async def append_message(self, message: Message, *, owner: int) -> None:
-        await self._writer.append_message(message, owner=owner)
-
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
-        await self._writer.set_read_mark(chat_id, mark, owner=owner)
-
-    async def set_last_seen(
-        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
-    ) -> None:
-        await self._writer.set_last_seen(chat_id, user_id, moment, owner=owner)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -257,19 +234,9 @@ class PgStore:
             return []
 
         def read(conn: Conn) -> list[Message]:
-            clauses: list[str] = ["chat_id = %s"]
-            params: list[object] = [chat_id]
-            if page.before_seq is not None:
-                clauses.append("seq < %s")
-                params.append(page.before_seq)
-            if page.after_seq is not None:
-                clauses.append("seq > %s")
-                params.append(page.after_seq)
-            forward = page.after_seq is not None and page.before_seq is None
+            where, params, forward = page_sql(chat_id, page, "%s")
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(clauses)}"
-                f" ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT %s",
-                (*params, page.limit),
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where}", params
             ).fetchall()
             messages = [_message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
@@ -356,7 +323,7 @@ async def open_postgres_store(
             return store._commit(ops)
 
         writer = GroupCommit.open(commit, batch_max)
-        store = PgStore(pool, writer, trio.CapacityLimiter(readers), acquire_timeout_s)
+        store = PgStore(writer, pool, trio.CapacityLimiter(readers), acquire_timeout_s)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer.run)
             try:

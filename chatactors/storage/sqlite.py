@@ -11,7 +11,6 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,12 +25,13 @@ from chatactors.storage.group_commit import (
     ClaimChat,
     CreateChat,
     GroupCommit,
+    GroupCommitWrites,
     SetLastSeen,
     SetReadMark,
     WriteOp,
 )
 from chatactors.storage.migrations import migrate
-from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner
+from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, page_sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,23 +139,10 @@ class _Readers:
 
 
 @attrs.define(eq=False)
-class SqliteStore:
+class SqliteStore(GroupCommitWrites):
     path: Path
-    _writer: GroupCommit
     _write_conn: sqlite3.Connection
     _readers: _Readers
-
-    @property
-    def batches_committed(self) -> int:
-        return self._writer.batches_committed
-
-    @property
-    def writes_committed(self) -> int:
-        return self._writer.writes_committed
-
-    @property
-    def batches_split(self) -> int:
-        return self._writer.batches_split
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -175,20 +162,6 @@ class SqliteStore:
                     log.exception("rollback after a failed commit failed")
             raise
         return outcomes
-
-    async def create_chat(self, chat: Chat) -> None:
-        await self._writer.create_chat(chat)
-
-    async def append_message(self, message: Message, *, owner: int) -> None:
-        await self._writer.append_message(message, owner=owner)
-
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
-        await self._writer.set_read_mark(chat_id, mark, owner=owner)
-
-    async def set_last_seen(
-        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
-    ) -> None:
-        await self._writer.set_last_seen(chat_id, user_id, moment, owner=owner)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -255,19 +228,9 @@ class SqliteStore:
 
     async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]:
         def read(conn: sqlite3.Connection) -> list[Message]:
-            clauses: list[str] = ["chat_id = ?"]
-            params: list[object] = [chat_id]
-            if page.before_seq is not None:
-                clauses.append("seq < ?")
-                params.append(page.before_seq)
-            if page.after_seq is not None:
-                clauses.append("seq > ?")
-                params.append(page.after_seq)
-            forward = page.after_seq is not None and page.before_seq is None
+            where, params, forward = page_sql(chat_id, page, "?")
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(clauses)}"
-                f" ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT ?",
-                (*params, page.limit),
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where}", params
             ).fetchall()
             messages = [_message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
@@ -359,7 +322,7 @@ async def open_sqlite_store(
 
     writer = GroupCommit.open(commit, batch_max)
     readers_pool = _Readers(read_conns, trio.CapacityLimiter(len(read_conns)))
-    store = SqliteStore(path, writer, write_conn, readers_pool)
+    store = SqliteStore(writer, path, write_conn, readers_pool)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer.run)

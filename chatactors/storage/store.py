@@ -116,3 +116,20 @@ def select_page(messages: list[Message], page: MessagePage) -> list[Message]:
     if page.after_seq is not None and page.before_seq is None:
         return chosen[: page.limit]
     return chosen[-page.limit :] if page.limit else []
+
+
+def page_sql(chat_id: ChatId, page: MessagePage, mark: str) -> tuple[str, list[object], bool]:
+    """The same selection as :func:`select_page` for a SQL engine whose placeholder is ``mark``:
+    the ``WHERE ... ORDER BY ... LIMIT`` text, its parameters, and whether rows come oldest
+    first (else they must be reversed)."""
+    clauses: list[str] = [f"chat_id = {mark}"]
+    params: list[object] = [chat_id]
+    if page.before_seq is not None:
+        clauses.append(f"seq < {mark}")
+        params.append(page.before_seq)
+    if page.after_seq is not None:
+        clauses.append(f"seq > {mark}")
+        params.append(page.after_seq)
+    forward = page.after_seq is not None and page.before_seq is None
+    sql = f"{' AND '.join(clauses)} ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT {mark}"
+    return sql, [*params, page.limit], forward

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from chatactors.storage.memory import MemoryStore
-from chatactors.storage.postgres import open_postgres_store
-from chatactors.storage.sqlite import open_sqlite_store
+from chatactors.storage.postgres import PgStore, open_postgres_store
+from chatactors.storage.sqlite import SqliteStore, open_sqlite_store
 from chatactors.storage.store import ChatStore
 
 
@@ -27,6 +27,18 @@ async def _store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "postgres":
         url = request.getfixturevalue("database_url")
         async with open_postgres_store(url) as pg_store:
+            yield pg_store
+        return
+    async with open_sqlite_store(tmp_path) as store:
+        yield store
+
+
+@pytest.fixture(name="engine_store", params=["sqlite", "postgres"])
+async def _engine_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SqliteStore | PgStore]:
+    if request.param == "postgres":
+        async with open_postgres_store(request.getfixturevalue("database_url")) as pg_store:
             yield pg_store
         return
     async with open_sqlite_store(tmp_path) as store:

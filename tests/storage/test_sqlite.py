@@ -80,34 +80,6 @@ async def test_database_with_a_newer_schema_is_refused(tmp_path: Path) -> None:
     assert _user_version(path) == len(MIGRATIONS) + 1
 
 
-async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
-    """Many chats appending at once (each in seq order, as its actor does) share transactions."""
-    chats = [make_chat(f"c{i}", "alice", "bob") for i in range(20)]
-    per_chat = 10
-    messages = {chat.id: [make_message(chat, seq, "alice") for seq in range(1, per_chat + 1)]
-                for chat in chats}  # fmt: skip
-
-    async def post_all(chat_id: ChatId) -> None:
-        for message in messages[chat_id]:
-            await store.append_message(message, owner=0)
-
-    with trio.fail_after(TIMEOUT_S):
-        async with open_sqlite_store(tmp_path) as store:
-            for chat in chats:
-                await store.create_chat(chat)
-            batches_before, writes_before = store.batches_committed, store.writes_committed
-            async with trio.open_nursery() as nursery:
-                for chat in chats:
-                    nursery.start_soon(post_all, chat.id)
-            batches = store.batches_committed - batches_before
-            writes = store.writes_committed - writes_before
-            stored = {chat.id: await store.read_messages(chat.id, MessagePage(limit=100))
-                      for chat in chats}  # fmt: skip
-    assert writes == len(chats) * per_chat
-    assert batches < writes
-    assert stored == messages
-
-
 async def test_batch_max_one_commits_every_write_alone(tmp_path: Path) -> None:
     chat = make_chat("c1", "alice", "bob")
     with trio.fail_after(TIMEOUT_S):
