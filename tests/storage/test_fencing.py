@@ -12,8 +12,9 @@ import trio
 
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.ids import UserId
-from chatactors.domain.models import Chat, ReadMark
+from chatactors.domain.models import Chat, MessageType, ReadMark
 from chatactors.storage.store import ChatStore, LoadedChat, MessagePage, StaleOwner
+from tests.conftest import make_settings, running_registry
 
 from .factories import at, make_chat, make_message
 
@@ -111,3 +112,24 @@ async def test_a_stale_write_fails_alone_among_concurrent_writes(store: ChatStor
     assert results == {chat.id: None for chat in others}
     assert [len(page) for page in pages.values()] == [1] * len(others)
     assert stale_page == []
+
+
+async def test_an_actor_whose_chat_was_taken_over_can_no_longer_write(store: ChatStore) -> None:
+    """Two registries over one store, as two nodes would be: the chat's newer actor writes, and
+    the older one's post fails (503 for its client) and leaves no trace."""
+    settings = make_settings(store="memory")
+    with trio.fail_after(TIMEOUT_S):
+        async with (
+            running_registry(settings, store) as first,
+            running_registry(settings, store) as second,
+        ):
+            chat = await first.create_chat(["alice", "bob"])
+            old_handle, new_handle = first.chat(chat.id), second.chat(chat.id)
+            before = await old_handle.post(ALICE, MessageType.TEXT, "from the first owner")
+            # The second registry's actor activates and claims the chat.
+            taken_over = await new_handle.post(BOB, MessageType.TEXT, "from the new owner")
+            with pytest.raises(StaleOwner):
+                await old_handle.post(ALICE, MessageType.TEXT, "too late")
+            stored = await store.read_messages(chat.id, MessagePage(limit=10))
+    assert stored == [before, taken_over]
+    assert taken_over.seq == 2

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import trio
 
+from chatactors.settings import Settings, SettingsError
 from chatactors.storage.pg_schema import MIGRATIONS, migrate
 from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.store import MessagePage, StoreUnavailable
@@ -82,3 +83,16 @@ async def test_postgres_down_raises_store_unavailable_and_the_store_recovers() -
     finally:
         await trio.to_thread.run_sync(remove_pg_server, server)
     assert stored == [kept, after]
+
+
+def test_settings_take_store_and_database_url_from_the_environment() -> None:
+    url = "postgresql://chat:s3cret@127.0.0.1:5432/chat"
+    settings = Settings.from_env({"CHATACTORS_STORE": "postgres", "CHATACTORS_DATABASE_URL": url})
+    assert (settings.store, settings.database_url) == ("postgres", url)
+    # The password must not reach a log through the settings' repr.
+    assert "s3cret" not in repr(settings)
+
+
+def test_settings_refuse_postgres_without_a_database_url() -> None:
+    with pytest.raises(SettingsError, match="database_url"):
+        Settings.from_env({"CHATACTORS_STORE": "postgres"})
