@@ -85,8 +85,8 @@ class GroupCommit:
     batches_split: int = 0
 
     @classmethod
-    def open(cls, commit: CommitFn, batch_max: int) -> GroupCommit:
-        send, receive = trio.open_memory_channel[_PendingWrite](batch_max * 4)
+    def open(cls, commit: CommitFn, batch_max: int, queue_size: int) -> GroupCommit:
+        send, receive = trio.open_memory_channel[_PendingWrite](queue_size)
         return cls(commit, batch_max, send, receive)
 
     async def write(self, op: WriteOp) -> object:

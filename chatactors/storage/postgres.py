@@ -292,6 +292,7 @@ async def open_postgres_store(
     url: str,
     *,
     batch_max: int = 512,
+    queue_size: int = 2048,
     readers: int = 4,
     acquire_timeout_s: float = 2.0,
     start_timeout_s: float = 30.0,
@@ -322,7 +323,7 @@ async def open_postgres_store(
             assert store is not None
             return store._commit(ops)
 
-        writer = GroupCommit.open(commit, batch_max)
+        writer = GroupCommit.open(commit, batch_max, queue_size)
         store = PgStore(writer, pool, trio.CapacityLimiter(readers), acquire_timeout_s)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer.run)

@@ -301,9 +301,13 @@ def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Ch
 
 @asynccontextmanager
 async def open_sqlite_store(
-    data_dir: Path, *, batch_max: int = 512, readers: int = 4
+    data_dir: Path, *, batch_max: int = 512, queue_size: int = 2048, readers: int = 4
 ) -> AsyncIterator[SqliteStore]:
-    """Open (and migrate) ``data_dir/chatactors.sqlite3``; on exit, commit what is queued, close."""
+    """Open (and migrate) ``data_dir/chatactors.sqlite3``; on exit, commit what is queued, close.
+
+    ``batch_max``: writes per commit at most; ``queue_size``: writes waiting for the writer;
+    ``readers``: read connections (each read holds one in a worker thread).
+    """
     path = data_dir / "chatactors.sqlite3"
 
     def open_connections() -> list[sqlite3.Connection]:
@@ -320,7 +324,7 @@ async def open_sqlite_store(
         assert store is not None
         return store._commit(ops)
 
-    writer = GroupCommit.open(commit, batch_max)
+    writer = GroupCommit.open(commit, batch_max, queue_size)
     readers_pool = _Readers(read_conns, trio.CapacityLimiter(len(read_conns)))
     store = SqliteStore(writer, path, write_conn, readers_pool)
     try:
