@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 import trio
@@ -22,6 +23,7 @@ from chatactors.domain.models import Chat, Message, ReadMark
 from chatactors.storage.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -83,6 +85,9 @@ class GroupCommit:
     writes_committed: int = 0
     #: Batches whose transaction failed and whose writes were then committed one by one.
     batches_split: int = 0
+    #: Why the last batch failed, while the store fails (a full disk, PostgreSQL down); None
+    #: once a batch commits.
+    write_failure: str | None = None
 
     @classmethod
     def open(cls, commit: CommitFn, batch_max: int, queue_size: int) -> GroupCommit:
@@ -128,7 +133,8 @@ class GroupCommit:
         try:
             outcomes = await self._commit_in_thread([pending.op for pending in batch])
         except StoreUnavailable as error:
-            log.warning("commit of %d writes failed: %s", len(batch), error)
+            self.write_failure = str(error.__cause__ or error)
+            log.warning("commit of %d writes failed: %s", len(batch), self.write_failure)
             for pending in batch:
                 pending.outcome = error
             return
@@ -147,8 +153,13 @@ class GroupCommit:
                     log.exception("commit of a write failed")
                     pending.outcome = single_error
             return
+        self.write_failure = None
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.outcome = outcome
+
+    async def run_exclusive(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in a worker thread, never beside a commit (say, on the write connection)."""
+        return await trio.to_thread.run_sync(fn, limiter=self._limiter)
 
     async def _commit_in_thread(self, ops: list[WriteOp]) -> list[object]:
         outcomes = await trio.to_thread.run_sync(self._commit, ops, limiter=self._limiter)
@@ -174,6 +185,11 @@ class GroupCommitWrites:
     @property
     def batches_split(self) -> int:
         return self._writer.batches_split
+
+    @property
+    def write_failure(self) -> str | None:
+        """Why writes fail now (None while they succeed)."""
+        return self._writer.write_failure
 
     async def create_chat(self, chat: Chat) -> None:
         await self._writer.write(CreateChat(chat))

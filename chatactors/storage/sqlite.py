@@ -18,6 +18,7 @@ import attrs
 import trio
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
+from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
 from chatactors.storage.group_commit import (
@@ -35,6 +36,9 @@ from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, page_s
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Longer than a page, so that inserting it needs free space (see ``_probe_write``).
+_PROBE_CHAT_ID = "\x00readiness-probe:" + "x" * 8192
 
 _MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
 
@@ -152,7 +156,7 @@ class SqliteStore(GroupCommitWrites):
         try:
             outcomes = [_apply(conn, op) for op in ops]
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as error:
             # A failed COMMIT (SQLITE_BUSY, a full disk) can leave the transaction open: roll it
             # back, or every later BEGIN fails and the writer is wedged for good.
             if conn.in_transaction:
@@ -160,13 +164,19 @@ class SqliteStore(GroupCommitWrites):
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("rollback after a failed commit failed")
+            if isinstance(error, sqlite3.OperationalError):
+                # The engine, not the write, failed (disk full, I/O error): the request fails.
+                raise StoreUnavailable() from error
             raise
         return outcomes
 
     # -- reads --------------------------------------------------------------------------------
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._readers.run(fn)
+        try:
+            return await self._readers.run(fn)
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable() from error
 
     async def load_chat(
         self, chat_id: ChatId, *, window: int, idempotency_window: int
@@ -286,7 +296,31 @@ class SqliteStore(GroupCommitWrites):
         return await self._read(read)
 
     async def check_ready(self) -> None:
+        """Raise while writes fail, unless a probe write now succeeds; and if reads fail."""
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        if self.write_failure is not None:
+            try:
+                await self._writer.run_exclusive(self._probe_write)
+            except sqlite3.OperationalError as error:
+                raise StoreUnavailable(f"writes fail: {error}") from error
+            self._writer.write_failure = None
+
+    def _probe_write(self) -> None:
+        """Commit a write that needs new pages (a row larger than a page), then remove it."""
+        conn = self._write_conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO chats (id, created_ms, last_seq, last_activity_ms)"
+                " VALUES (?, 0, 0, 0)",
+                (_PROBE_CHAT_ID,),
+            )
+            conn.execute("DELETE FROM chats WHERE id = ?", (_PROBE_CHAT_ID,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Chat:

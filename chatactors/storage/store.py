@@ -18,25 +18,17 @@ from typing import Protocol
 
 import attrs
 
-from chatactors.domain.errors import ChatUnavailable
+from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 
-
-class StoreUnavailable(ChatUnavailable):
-    """The store cannot be reached (say, PostgreSQL is down); the write did not happen.
-
-    A ``ChatUnavailable``: clients get 503 with ``Retry-After``, and the actor keeps running.
-    """
-
-    def __init__(self, detail: str = "The store is unavailable; retry shortly") -> None:
-        super().__init__(detail)
+__all__ = ["StoreUnavailable"]  # re-exported: what every engine raises when it cannot serve
 
 
-class StaleOwner(ChatUnavailable):
+class StaleOwner(StoreUnavailable):
     """A write carried an owner token older than the chat's: another actor owns the chat now.
 
-    The write changed nothing.
+    The store refused the write, which changed nothing (so, like any refused write: 503).
     """
 
     def __init__(self, chat_id: str, token: int) -> None:

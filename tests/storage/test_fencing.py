@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from chatactors.domain.errors import ChatUnavailable
+from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Chat, MessageType, ReadMark
 from chatactors.storage.store import ChatStore, LoadedChat, MessagePage, StaleOwner
@@ -59,7 +59,7 @@ async def test_stale_owner_writes_are_refused_and_change_nothing(store: ChatStor
         after = await _load(store, chat)
         messages = await store.read_messages(chat.id, MessagePage(limit=10))
     assert refused.value.token == old
-    assert isinstance(refused.value, ChatUnavailable)  # a 503 for whoever asked
+    assert isinstance(refused.value, StoreUnavailable)  # a 503 for whoever asked
     assert messages == [first]
     assert (after.last_seq, after.recent, after.read_marks, after.last_seen) == (
         before.last_seq, before.recent, before.read_marks, before.last_seen,
