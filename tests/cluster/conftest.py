@@ -6,10 +6,11 @@ tests use the real clock and bound every wait with ``trio.fail_after``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import coredis
 import pytest
+import trio
 
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
@@ -48,3 +49,10 @@ async def _link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
 @pytest.fixture(name="directory")
 def _directory(link: RedisLink) -> Directory:
     return Directory(link, lease_ttl_s=LEASE_TTL_S)
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 10) -> None:
+    """Poll a condition that only Redis's own clock can make true (an expiry), bounded."""
+    with trio.fail_after(timeout_s):
+        while not await condition():  # noqa: ASYNC110 (no event to wait on: Redis's clock)
+            await trio.sleep(0.02)
