@@ -12,6 +12,7 @@ import coredis
 import pytest
 import trio
 
+from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
 from tests.redis_server import RedisServer, start_redis_server
@@ -56,3 +57,9 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float
     with trio.fail_after(timeout_s):
         while not await condition():  # noqa: ASYNC110 (no event to wait on: Redis's clock)
             await trio.sleep(0.02)
+
+
+@pytest.fixture(name="channels")
+async def _channels(link: RedisLink) -> AsyncIterator[Channels]:
+    async with open_channels(link) as channels:
+        yield channels
