@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import attrs
 import msgspec
 
 from chatactors.actors.commands import (
@@ -35,6 +36,7 @@ from chatactors.domain.errors import (
     Unauthenticated,
 )
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.ids import ChatId
 from chatactors.domain.models import Message, Presence, ReadMark
 
 R = TypeVar("R")
@@ -148,3 +150,49 @@ def decode_error(data: bytes | msgspec.Raw) -> ChatError:
     if isinstance(error, ClusterUnavailable):
         error.retry_after_s = ClusterUnavailable().retry_after_s
     return error
+
+
+@attrs.frozen
+class ForwardedCommand:
+    """A command on its way to the chat's node; the answer goes to ``reply_to``'s channel."""
+
+    request_id: int
+    reply_to: str
+    chat_id: ChatId
+    command: Command[Any]
+
+
+@attrs.frozen
+class ForwardedAnswer:
+    request_id: int
+    ok: bool
+    #: ``encode_value`` of the answer if ``ok``, else ``encode_error`` of the failure.
+    payload: bytes
+
+
+_forwarded = msgspec.msgpack.Decoder(tuple[int, str, str, bytes])
+_answer = msgspec.msgpack.Decoder(tuple[int, bool, bytes])
+
+
+def encode_forwarded(forwarded: ForwardedCommand) -> bytes:
+    command = encode_command(forwarded.command)
+    return _encoder.encode((forwarded.request_id, forwarded.reply_to, forwarded.chat_id, command))
+
+
+def decode_forwarded(data: bytes) -> ForwardedCommand:
+    try:
+        request_id, reply_to, chat_id, command = _forwarded.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
+    return ForwardedCommand(request_id, reply_to, ChatId(chat_id), decode_command(command))
+
+
+def encode_answer(answer: ForwardedAnswer) -> bytes:
+    return _encoder.encode((answer.request_id, answer.ok, answer.payload))
+
+
+def decode_answer(data: bytes) -> ForwardedAnswer:
+    try:
+        return ForwardedAnswer(*_answer.decode(data))
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
