@@ -8,6 +8,7 @@ by name; ``stop``/``start`` may be called again on the same port for outage test
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -70,12 +71,22 @@ class RedisServer:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # in case a test paused it
             process.terminate()
             try:
                 process.wait(REDIS_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(REDIS_TIMEOUT_S)
+
+    def pause(self) -> None:
+        """SIGSTOP: Redis keeps its connections open but answers nothing (a hung server)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def log(self) -> str:
         path = self.root / "server.log"

@@ -14,6 +14,7 @@ FORBIDDEN = {
     "domain": ("chatactors.actors", "chatactors.web", "chatactors.storage", "trio", "quart"),
     "actors": ("chatactors.web", "quart", "hypercorn"),
     "storage": ("chatactors.actors", "chatactors.web", "quart", "hypercorn"),
+    "cluster": ("chatactors.web", "quart", "hypercorn"),
 }
 
 

@@ -18,6 +18,7 @@ import trio
 from coredis.patterns.pubsub import PubSub
 from coredis.retry import CompositeRetryPolicy, ConstantRetryPolicy, ExponentialBackoffRetryPolicy
 
+from chatactors.cluster.errors import single_errors
 from chatactors.cluster.redis_link import RedisLink
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,9 @@ async def open_channels(link: RedisLink) -> AsyncIterator[Channels]:
         ConstantRetryPolicy((TimeoutError,), retries=2, delay=0.05),
     )
     pubsub = link.client.pubsub(retry_policy=retry, subscription_timeout=link.timeout_s)
-    async with pubsub, trio.open_nursery() as nursery:
-        channels = Channels(link, pubsub)
-        nursery.start_soon(channels._dispatch)
-        yield channels
-        nursery.cancel_scope.cancel()
+    with single_errors():
+        async with pubsub, trio.open_nursery() as nursery:
+            channels = Channels(link, pubsub)
+            nursery.start_soon(channels._dispatch)
+            yield channels
+            nursery.cancel_scope.cancel()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from chatactors.domain.errors import ChatUnavailable
 
 #: What a client is told to wait before retrying while Redis is unreachable.
@@ -26,3 +29,21 @@ class LeaseLost(ChatUnavailable):
         super().__init__(f"Chat {chat_id!r} moved or its lease expired ({reason}); retry shortly")
         self.chat_id = chat_id
         self.reason = reason
+
+
+@contextmanager
+def single_errors() -> Iterator[None]:
+    """Let a lone error through a task group as itself, not wrapped in an ExceptionGroup.
+
+    coredis's clients and Pub/Sub run task groups, so whatever the body of ``async with`` raises
+    would reach callers wrapped; callers of this package catch ``ClusterUnavailable`` itself.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if error is group:
+            raise
+        raise error from error.__cause__

@@ -17,6 +17,7 @@ from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
+from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
 from chatactors.cluster.mailbox import Mailbox
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
@@ -57,19 +58,20 @@ async def open_cluster_node(
     """Start the node's cluster parts around ``local`` (this node's registry). Raises
     ``ClusterUnavailable`` if Redis is unreachable at start."""
     node_id = settings.node_id
-    async with (
-        open_redis_link(settings.redis_url, timeout_s=settings.redis_timeout_s) as link,
-        open_channels(link) as channels,
-        trio.open_nursery() as nursery,
-    ):
-        directory = Directory(link, settings.lease_ttl_s)
-        forwarder = Forwarder(node_id, channels, settings.forward_timeout_s)
-        server = CommandServer.open(local, channels, nursery, settings.forward_queue_size)
-        await channels.listen(answer_channel(node_id), forwarder.on_answer)
-        await channels.listen(command_channel(node_id), server.on_command)
-        nursery.start_soon(forwarder.expire)
-        nursery.start_soon(server.run)
-        bus = ChatBus(channels, settings.subscriber_queue_size)
-        mailbox = ClusterMailbox(node_id, local, directory, forwarder)
-        yield ClusterNode(settings, link, channels, directory, bus, forwarder, server, mailbox)
-        nursery.cancel_scope.cancel()
+    with single_errors():
+        async with (
+            open_redis_link(settings.redis_url, timeout_s=settings.redis_timeout_s) as link,
+            open_channels(link) as channels,
+            trio.open_nursery() as nursery,
+        ):
+            directory = Directory(link, settings.lease_ttl_s)
+            forwarder = Forwarder(node_id, channels, settings.forward_timeout_s)
+            server = CommandServer.open(local, channels, nursery, settings.forward_queue_size)
+            await channels.listen(answer_channel(node_id), forwarder.on_answer)
+            await channels.listen(command_channel(node_id), server.on_command)
+            nursery.start_soon(forwarder.expire)
+            nursery.start_soon(server.run)
+            bus = ChatBus(channels, settings.subscriber_queue_size)
+            mailbox = ClusterMailbox(node_id, local, directory, forwarder)
+            yield ClusterNode(settings, link, channels, directory, bus, forwarder, server, mailbox)
+            nursery.cancel_scope.cancel()

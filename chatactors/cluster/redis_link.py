@@ -16,7 +16,7 @@ import coredis
 import coredis.exceptions
 import trio
 
-from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.errors import ClusterUnavailable, single_errors
 
 T = TypeVar("T")
 
@@ -54,5 +54,6 @@ async def open_redis_link(url: str, *, timeout_s: float) -> AsyncIterator[RedisL
         stream_timeout=timeout_s,
         pool_timeout=timeout_s,
     )
-    async with client:
-        yield RedisLink(client, timeout_s)
+    with single_errors():
+        async with client:
+            yield RedisLink(client, timeout_s)
