@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 import trio
@@ -20,9 +21,17 @@ from chatactors.cluster.lease import Lease, LeaseTimer
 from chatactors.domain.ids import ChatId
 
 
+class Renewer(Protocol):
+    """What the keeper needs from the directory (``Directory`` is one)."""
+
+    async def renew(self, lease: Lease) -> bool: ...
+
+    async def release(self, lease: Lease) -> bool: ...
+
+
 @attrs.define(eq=False)
 class LeaseKeeper:
-    directory: Directory
+    directory: Renewer
     lease: Lease
     timer: LeaseTimer
     on_lost: Callable[[LeaseLost], None]
