@@ -138,8 +138,13 @@ async def test_redis_down_answers_unavailable_fast_and_recovers(
 ) -> None:
     with trio.fail_after(30):
         async with two_nodes(redis_server) as (a, _registry_a, b, chat_id):
+            # Node A's keeper knows its lease on the chat is valid (wired later).
+            a.mailbox.holds_locally = lambda held: held == chat_id
             redis_server.stop()
             try:
+                # The holder keeps serving its own chat without Redis...
+                assert (await call(a, chat_id, GetChat())).chat.id == chat_id
+                # ...while anything that needs the directory fails fast.
                 with pytest.raises(ClusterUnavailable):
                     await b.mailbox.submit(chat_id, GetChat())
                 with pytest.raises(ClusterUnavailable):
