@@ -92,6 +92,11 @@ class RedisServer:
         path = self.root / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def remove(self) -> None:
+        """Stop, then delete the temp dir."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
 
 def start_redis_server() -> RedisServer:
     server = RedisServer(Path(tempfile.mkdtemp(prefix="chatactors-redis-")), free_port())

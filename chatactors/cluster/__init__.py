@@ -11,7 +11,12 @@ Layout, each module one job:
 - ``channels``: one Pub/Sub connection per node, dispatching messages to non-blocking handlers.
 - ``codec``: events, commands, replies and errors as bytes (msgspec) at the cluster edge.
 - ``bus``: chat events published once per chat channel, fanned out to local subscribers.
-- ``mailbox`` / ``forwarding``: a ``Mailbox`` that forwards commands to the owning node.
+- ``mailbox``: the ``Mailbox`` protocol (``submit(chat_id, command) -> Reply[R]``).
+- ``forwarder`` / ``command_server``: a command's trip to the holding node and its answer back.
+- ``routing``: ``ClusterMailbox``, local when held here, forwarded otherwise.
+- ``node``: ``open_cluster_node``, all of the above started and stopped together.
+
+See docs/CLUSTER.md. Not wired into serving yet.
 
 This package uses ``actors``, ``domain`` and ``storage`` values, never ``web``.
 """

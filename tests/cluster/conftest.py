@@ -6,6 +6,7 @@ tests use the real clock and bound every wait with ``trio.fail_after``.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import coredis
@@ -29,7 +30,7 @@ def _redis_server() -> Iterator[RedisServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.remove()
 
 
 @pytest.fixture(name="redis")
@@ -63,3 +64,10 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float
 async def _channels(link: RedisLink) -> AsyncIterator[Channels]:
     async with open_channels(link) as channels:
         yield channels
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each test, so a leaked connection warns in the test that leaked it."""
+    yield
+    gc.collect()
