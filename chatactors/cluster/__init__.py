@@ -11,9 +11,9 @@ Layout, each module one job:
 - ``channels``: one Pub/Sub connection per node, dispatching messages to non-blocking handlers.
 - ``codec``: events, commands, replies and errors as bytes (msgspec) at the cluster edge.
 - ``bus``: chat events published once per chat channel, fanned out to local subscribers.
-- ``mailbox``: the ``Mailbox`` protocol (``submit(chat_id, command) -> Reply[R]``).
 - ``forwarder`` / ``command_server``: a command's trip to the holding node and its answer back.
-- ``routing``: ``ClusterMailbox``, local when held here, forwarded otherwise.
+- ``routing``: ``ClusterMailbox``, the actors' ``Mailbox`` in cluster mode: local when held
+  here, forwarded otherwise (``ChatHandle`` works over it unchanged).
 - ``node``: ``open_cluster_node``, all of the above started and stopped together.
 
 See docs/CLUSTER.md. Not wired into serving yet.

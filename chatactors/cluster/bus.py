@@ -2,13 +2,15 @@
 
 The chat's owner publishes each event once, encoded once, on the chat's channel. A node with
 local subscribers to that chat listens to the channel (one Redis subscription per chat per
-node, however many sockets), re-encodes each event into its wire frame once, and offers that
-frame to every local subscriber with the actors' own ``Fanout``: bounded, never blocking; a
-subscriber that falls behind is dropped (``EndReason.LAGGED``) and resumes by ``seq``.
+node, however many sockets), decodes each event once, and offers it to every local subscriber
+with the actors' own ``Fanout`` (one ``Envelope`` for all, so the web edge encodes its frame
+once per node): bounded, never blocking; a subscriber that falls behind is dropped
+(``EndReason.LAGGED``) and resumes by ``seq``.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from functools import partial
 
@@ -18,7 +20,7 @@ import trio
 from chatactors.actors.subscription import EndReason, Fanout, Subscription
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
-from chatactors.domain.events import ChatEvent, encode_event
+from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId, UserId
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class ChatBus:
     received: int = 0
     undecodable: int = 0
     _lagged_before: int = 0
+    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
 
     async def publish(self, chat_id: ChatId, event: ChatEvent) -> int:
         """Publish once for every node; returns how many nodes listen. ``ClusterUnavailable``
@@ -76,7 +79,7 @@ class ChatBus:
             if listening.failed:
                 return await self.subscribe(chat_id, user_id)
         subscription = Subscription.open(
-            user_id=user_id, replay=(), resync_required=False, latest_seq=0,
+            id=next(self._ids), user_id=user_id, replay=(), resync_required=False, latest_seq=0,
             queue_size=self.queue_size,
         )  # fmt: skip
         listening.fanout.add(subscription)
@@ -114,4 +117,4 @@ class ChatBus:
             log.warning("chat %s: undecodable event on the bus", chat_id)
             return
         self.received += 1
-        listening.fanout.publish(encode_event(event))
+        listening.fanout.publish(event)

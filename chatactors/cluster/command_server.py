@@ -16,12 +16,12 @@ import attrs
 import outcome
 import trio
 
+from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import answer_channel
-from chatactors.cluster.mailbox import Mailbox
 from chatactors.domain.errors import ChatError, Overloaded
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from chatactors.actors.mailbox import Mailbox
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
-from chatactors.cluster.mailbox import Mailbox
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
 from chatactors.cluster.routing import ClusterMailbox
 

@@ -14,10 +14,10 @@ from typing import TypeVar
 import attrs
 
 from chatactors.actors.commands import Command
+from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.forwarder import Forwarder
-from chatactors.cluster.mailbox import Mailbox
 from chatactors.domain.ids import ChatId
 
 R = TypeVar("R")

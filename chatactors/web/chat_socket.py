@@ -19,7 +19,7 @@ from quart import Blueprint, current_app
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.domain.errors import ChatError, ChatUnavailable, Forbidden, InvalidInput
-from chatactors.domain.events import MessageReceived, encode_event
+from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
@@ -29,27 +29,26 @@ from chatactors.web.error_responses import (
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
+from chatactors.web.services import Services, services_of
 from chatactors.web.socket_commands import PendingAnswer, read_commands, send_answers
-from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
+from chatactors.web.wire_out import event_frame
 
 blueprint = Blueprint("socket", __name__)
 
 SUBPROTOCOL_V1 = "chatactors.v1"
-#: How long closing a socket may take before we give up on a peer that does not read.
-CLOSE_TIMEOUT_S = 2.0
 
 
 @blueprint.websocket("/ws/<chat_id>")
 async def chat_socket(chat_id: str) -> None:
-    context = SocketContext.of(current_app)
+    context = services_of(current_app)
     if context is None:
         raise ChatUnavailable("The server is not serving")
     await serve_chat_socket(QuartSocket(), context, chat_id)
 
 
-async def serve_chat_socket(socket: SocketTransport, context: SocketContext, chat_id: str) -> None:
+async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id: str) -> None:
     """The whole life of one socket: subscribe (or refuse with a close code), pump, unsubscribe."""
     settings = context.settings
     metrics = context.metrics
@@ -57,7 +56,7 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
     subprotocol = SUBPROTOCOL_V1 if v1 else None
     try:
         user_id, after_seq = _parse_query(socket, settings)
-        handle = context.services.registry.chat(chat_id)
+        handle = context.registry.chat(chat_id)
         with trio.fail_after(settings.command_timeout_s):
             subscription = await handle.subscribe(user_id, after_seq)
     except (ChatError, trio.TooSlowError) as error:
@@ -66,7 +65,8 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         metrics.disconnects.labels("refused").inc()
         with contextlib.suppress(SocketDisconnected):
             await socket.accept(subprotocol)
-            await _close(socket, code, str(error) if isinstance(error, ChatError) else "overloaded")
+            why = str(error) if isinstance(error, ChatError) else "overloaded"
+            await _close(socket, code, why, settings.ws_close_timeout_s)
         return
     metrics.connections.inc()
     reason: EndReason | None = None
@@ -75,7 +75,7 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         session = _Session(socket, context, chat_id, handle, subscription, user_id, v1)
         reason = await session.run(after_seq)
         if reason is not None:
-            await _close(socket, CLOSE_FOR_END[reason], reason.value)
+            await _close(socket, CLOSE_FOR_END[reason], reason.value, settings.ws_close_timeout_s)
     except SocketDisconnected:
         pass
     finally:
@@ -112,8 +112,9 @@ def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | 
     return (None if user_id is None else check_user_id(user_id, settings.limits)), after_seq
 
 
-async def _close(socket: SocketTransport, code: int, reason: str) -> None:
-    with trio.move_on_after(CLOSE_TIMEOUT_S):
+async def _close(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
+    """Close, giving up on a peer that does not read after ``timeout_s``."""
+    with trio.move_on_after(timeout_s):
         await socket.close(code, reason[:120])
 
 
@@ -123,7 +124,7 @@ class _Session:
     def __init__(
         self,
         socket: SocketTransport,
-        context: SocketContext,
+        context: Services,
         chat_id: str,
         handle: ChatHandle,
         subscription: Subscription,
@@ -198,7 +199,7 @@ class _Session:
             }
             frame = orjson.dumps(resync).decode()
             await send(f"[{frame}]" if v1 else frame)
-        replay = [encode_event(MessageReceived(m)) for m in subscription.replay]
+        replay = [event_frame(MessageReceived(m)) for m in subscription.replay]
         if v1:
             for start in range(0, len(replay), MAX_EVENTS_PER_FRAME):
                 await send("[" + ",".join(replay[start : start + MAX_EVENTS_PER_FRAME]) + "]")

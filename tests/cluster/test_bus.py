@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import orjson
 import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.channels import open_channels
 from chatactors.cluster.redis_link import open_redis_link
-from chatactors.domain.events import ChatRead, MessageReceived, encode_event
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Message, MessageType
 from tests.cluster.conftest import LINK_TIMEOUT_S
@@ -39,8 +38,12 @@ async def node_bus(redis_server: RedisServer, queue_size: int = 64) -> AsyncIter
         yield ChatBus(channels, queue_size)
 
 
-async def receive_frames(subscription: Subscription, count: int) -> list[str]:
-    return [await subscription.receive() for _ in range(count)]
+async def receive_events(subscription: Subscription, count: int) -> list[ChatEvent]:
+    return [(await subscription.receive()).event for _ in range(count)]
+
+
+def seqs(events: list[ChatEvent]) -> list[int]:
+    return [event.message.seq for event in events if isinstance(event, MessageReceived)]
 
 
 async def test_events_reach_subscribers_on_every_node_once_and_in_order(
@@ -55,16 +58,15 @@ async def test_events_reach_subscribers_on_every_node_once_and_in_order(
             for event in events:
                 # One publish per event, whatever the number of subscribers and nodes.
                 assert await owner.publish(CHAT, event) == 2
-            expected = [encode_event(event) for event in events]
             for subscription in [here, *there]:
-                assert await receive_frames(subscription, len(expected)) == expected
+                assert await receive_events(subscription, len(events)) == events
             assert other.received == len(events)
             assert owner.published == len(events)
             # Nothing more arrives: exactly once.
             for subscription in [here, *there]:
                 with trio.move_on_after(0.2):
                     extra = await subscription.receive()
-                    raise AssertionError(f"unexpected frame {extra}")
+                    raise AssertionError(f"unexpected event {extra}")
 
 
 async def test_a_lagging_subscriber_is_dropped_and_the_others_get_everything(
@@ -81,8 +83,7 @@ async def test_a_lagging_subscriber_is_dropped_and_the_others_get_everything(
 
             async def read_fast() -> None:
                 while len(received) < 30:
-                    frame = orjson.loads(await fast.receive())
-                    received.append(frame["data"]["seq"])
+                    received.extend(seqs(await receive_events(fast, 1)))
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read_fast)
@@ -105,8 +106,7 @@ async def test_the_last_local_subscriber_leaving_stops_listening(
             await other.unsubscribe(CHAT, first)
             assert first.end_reason is EndReason.UNSUBSCRIBED
             assert await owner.publish(CHAT, message(2)) == 1
-            frames = await receive_frames(second, 2)
-            assert [orjson.loads(frame)["data"]["seq"] for frame in frames] == [1, 2]
+            assert seqs(await receive_events(second, 2)) == [1, 2]
             await other.unsubscribe(CHAT, second)
             assert await owner.publish(CHAT, message(3)) == 0
             assert other.subscribers(CHAT) == 0

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from chatactors.actors.commands import Command, GetChat, GetMessages, PostMessage, SetPresence
+from chatactors.actors.handle import ChatHandle
 from chatactors.actors.registry import ChatRegistry
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import command_channel
@@ -29,6 +30,10 @@ ANN, BOB, EVE = UserId("ann"), UserId("bob"), UserId("eve")
 async def call(node: ClusterNode, chat_id: ChatId, command: Command[R]) -> R:
     """What ``ChatHandle`` does over its mailbox: submit, then wait for the answer."""
     return await (await node.mailbox.submit(chat_id, command)).wait()
+
+
+async def call_local(registry: ChatRegistry, chat_id: ChatId, command: Command[R]) -> R:
+    return await (await registry.submit(chat_id, command)).wait()
 
 
 @asynccontextmanager
@@ -73,14 +78,14 @@ async def test_replies_through_another_node_equal_the_local_ones(
             assert await call(b, chat_id, post) == sent
             page = GetMessages(MessagePage(limit=50))
             remote = await call(b, chat_id, page)
-            local = await registry_a.call(chat_id, page)
+            local = await call_local(registry_a, chat_id, page)
             assert remote == local == [sent]
             presence = await (
                 await b.mailbox.submit(chat_id, SetPresence(BOB, PresenceStatus.TYPING))
             ).wait()
             assert presence.status is PresenceStatus.TYPING
             info = await call(b, chat_id, GetChat())
-            assert info == await registry_a.call(chat_id, GetChat())
+            assert info == await call_local(registry_a, chat_id, GetChat())
             assert b.forwarder.forwarded == 5
             assert a.forwarder.forwarded == 0  # A's own commands stay local
 
@@ -92,7 +97,7 @@ async def test_errors_through_another_node_equal_the_local_ones(
         async with two_nodes(redis_server) as (a, registry_a, b, chat_id):
             outsider = PostMessage(EVE, MessageType.TEXT, "let me in")
             with pytest.raises(NotAParticipant) as local:
-                await registry_a.call(chat_id, outsider)
+                await call_local(registry_a, chat_id, outsider)
             with pytest.raises(NotAParticipant) as remote:
                 await call(b, chat_id, outsider)
             assert str(remote.value) == str(local.value)
@@ -162,3 +167,15 @@ async def test_redis_down_answers_unavailable_fast_and_recovers(
                 except ChatUnavailable:
                     await trio.sleep(0.05)  # A is not subscribed again yet
             assert (await reply.wait()).content == "after the outage"
+
+
+async def test_a_chat_handle_over_the_cluster_mailbox_reaches_the_holder(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with two_nodes(redis_server) as (_, registry_a, b, chat_id):
+            handle = ChatHandle(chat_id, b.mailbox)
+            sent = await handle.post(BOB, MessageType.TEXT, "via a handle on B")
+            assert await registry_a.chat(chat_id).messages(MessagePage(limit=10)) == [sent]
+            with pytest.raises(NotAParticipant):
+                await handle.mark_read(EVE)

@@ -13,12 +13,13 @@ import orjson
 import trio
 import trio_websocket
 from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
 
 from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.fast_path import FastPathApp
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.services import services_of
 
 #: Every wait for the server is bounded by this; a hang fails the test instead of stalling it.
 WAIT_S = 10.0
@@ -30,6 +31,8 @@ class Served:
     settings: Settings
     http: httpx.AsyncClient
     _stop: trio.Event
+    #: The served app, for tests that must reach its services (say, its store).
+    app: QuartTrio
 
     @property
     def ws_url(self) -> str:
@@ -84,9 +87,9 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
     async def shutdown_trigger() -> None:
         # The same order as chatactors.serve: actors stop (sockets get 1001), then Hypercorn.
         await stop.wait()
-        services: Services | None = app.extensions.get(EXTENSION_KEY)
+        services = services_of(app)
         if services is not None:
-            services.begin_shutdown()
+            services.registry.begin_shutdown()
 
     async with trio.open_nursery() as nursery:
         with trio.fail_after(WAIT_S):
@@ -96,7 +99,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
                 )
             )
         async with httpx.AsyncClient(base_url=urls[0], timeout=WAIT_S) as http:
-            yield Served(urls[0], settings, http, stop)
+            yield Served(urls[0], settings, http, stop, app)
         stop.set()
 
 
