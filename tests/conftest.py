@@ -19,12 +19,16 @@ from typing import Any
 
 import pytest
 
+from chatactors.actors.bot import open_bot
 from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.domain.ids import ChatId
 from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import ChatStore
+from tests.pg_server import database_url_fixture, pg_server_fixture
+
+__all__ = ["database_url_fixture", "pg_server_fixture"]
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -56,13 +60,20 @@ async def running_registry(
     now: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[ChatRegistry]:
     async with open_registry(
-        store or MemoryStore(),
-        settings,
-        bot_replies=default_bot_replies({}),
-        bot_random=lambda chat_id: random.Random(f"{seed}:{chat_id}"),
-        now=now or FakeWallClock(),
+        store or MemoryStore(), settings, now=now or FakeWallClock()
     ) as registry:
-        yield registry
+        if not settings.bot_enabled:
+            yield registry
+            return
+        async with open_bot(
+            registry,
+            default_bot_replies({}),
+            delay_min_s=settings.bot_delay_min_s,
+            delay_max_s=settings.bot_delay_max_s,
+            random_for=lambda chat_id: random.Random(f"{seed}:{chat_id}"),
+        ) as bot:
+            registry.on_activation(bot.activated)
+            yield registry
 
 
 @pytest.fixture

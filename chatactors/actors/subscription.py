@@ -1,23 +1,21 @@
 """Subscription: the receiving end of a chat's events for one socket (or the bot).
 
-The actor pushes each encoded event with ``send_nowait`` into the subscription's bounded
-outbox; it never waits for a subscriber. A subscriber whose outbox is full has fallen behind
-and is ended with ``EndReason.LAGGED`` (it can reconnect and resume by ``seq``), while every
-other subscriber keeps receiving.
+The actor pushes each event, in an :class:`Envelope` shared by every subscriber, with
+``send_nowait`` into the subscription's bounded outbox; it never waits for a subscriber. A
+subscriber whose outbox is full has fallen behind and is ended with ``EndReason.LAGGED`` (it
+can reconnect and resume by ``seq``), while every other subscriber keeps receiving.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
 
 import attrs
 import trio
 
+from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Message
-
-_ids = itertools.count(1)
 
 
 class EndReason(enum.Enum):
@@ -25,6 +23,18 @@ class EndReason(enum.Enum):
     SHUTDOWN = "shutdown"
     CRASHED = "crashed"
     UNSUBSCRIBED = "unsubscribed"
+
+
+@attrs.define(eq=False)
+class Envelope:
+    """One published event as every subscriber receives it (the same object for all of them).
+
+    ``frame`` is a slot for the event's encoded wire frame: the edge that sends it fills it on
+    first use, so an event is encoded once however many sockets it goes to.
+    """
+
+    event: ChatEvent
+    frame: str | None = None
 
 
 @attrs.define(eq=False)
@@ -37,9 +47,10 @@ class Subscription:
     #: True when the requested history was too long to replay: the client must refetch.
     resync_required: bool
     latest_seq: int
-    _send: trio.MemorySendChannel[str]
-    _receive: trio.MemoryReceiveChannel[str]
-    id: int = attrs.field(factory=lambda: next(_ids))
+    _send: trio.MemorySendChannel[Envelope]
+    _receive: trio.MemoryReceiveChannel[Envelope]
+    #: Unique within its chat's actor.
+    id: int
     end_reason: EndReason | None = None
     _lag_scope: trio.CancelScope | None = None
 
@@ -47,22 +58,23 @@ class Subscription:
     def open(
         cls,
         *,
+        id: int,
         user_id: UserId | None,
         replay: tuple[Message, ...],
         resync_required: bool,
         latest_seq: int,
         queue_size: int,
     ) -> Subscription:
-        send, receive = trio.open_memory_channel[str](queue_size)
-        return cls(user_id, replay, resync_required, latest_seq, send, receive)
+        send, receive = trio.open_memory_channel[Envelope](queue_size)
+        return cls(user_id, replay, resync_required, latest_seq, send, receive, id)
 
     # -- the subscriber's side -------------------------------------------------------------
 
-    async def receive(self) -> str:
-        """The next encoded event. Raises ``trio.EndOfChannel`` once ended and drained."""
+    async def receive(self) -> Envelope:
+        """The next event. Raises ``trio.EndOfChannel`` once ended and drained."""
         return await self._receive.receive()
 
-    def receive_nowait(self) -> str:
+    def receive_nowait(self) -> Envelope:
         return self._receive.receive_nowait()
 
     def cancel_when_lagging(self, scope: trio.CancelScope) -> None:
@@ -77,10 +89,10 @@ class Subscription:
 
     # -- the actor's side --------------------------------------------------------------------
 
-    def offer(self, frame: str) -> bool:
-        """Queue a frame without waiting; False if the subscriber is gone or fell behind."""
+    def offer(self, envelope: Envelope) -> bool:
+        """Queue an event without waiting; False if the subscriber is gone or fell behind."""
         try:
-            self._send.send_nowait(frame)
+            self._send.send_nowait(envelope)
         except trio.WouldBlock:
             self.end(EndReason.LAGGED)
             return False
@@ -102,20 +114,32 @@ class Fanout:
     """A chat's subscribers. Publishing costs one non-blocking send per subscriber."""
 
     _subscriptions: dict[int, Subscription] = attrs.field(factory=dict)
+    #: Subscriptions that do not keep the chat alive (the bot's).
+    _passive: set[int] = attrs.field(factory=set)
     lagged_total: int = 0
 
-    def add(self, subscription: Subscription) -> None:
+    def add(self, subscription: Subscription, *, passive: bool = False) -> None:
         self._subscriptions[subscription.id] = subscription
+        if passive:
+            self._passive.add(subscription.id)
+
+    @property
+    def active_count(self) -> int:
+        """Subscribers that keep the chat alive."""
+        return len(self._subscriptions) - len(self._passive)
 
     def remove(self, subscription_id: int) -> Subscription | None:
+        self._passive.discard(subscription_id)
         subscription = self._subscriptions.pop(subscription_id, None)
         if subscription is not None:
             subscription.end(EndReason.UNSUBSCRIBED)
         return subscription
 
-    def publish(self, frame: str) -> None:
-        dropped = [s.id for s in self._subscriptions.values() if not s.offer(frame)]
+    def publish(self, event: ChatEvent) -> None:
+        envelope = Envelope(event)
+        dropped = [s.id for s in self._subscriptions.values() if not s.offer(envelope)]
         for subscription_id in dropped:
+            self._passive.discard(subscription_id)
             if self._subscriptions.pop(subscription_id).end_reason is EndReason.LAGGED:
                 self.lagged_total += 1
 
@@ -123,6 +147,7 @@ class Fanout:
         for subscription in self._subscriptions.values():
             subscription.end(reason)
         self._subscriptions.clear()
+        self._passive.clear()
 
     def __len__(self) -> int:
         return len(self._subscriptions)

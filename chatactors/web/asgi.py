@@ -9,17 +9,13 @@ every other scope (HTTP, lifespan, unknown socket paths) goes to the HTTP app.
 from __future__ import annotations
 
 import attrs
-from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, MapAdapter, Rule
 
-from chatactors.settings import Settings
-from chatactors.storage.store import ChatStore
-from chatactors.web.app import create_app
 from chatactors.web.chat_socket import refuse_chat_socket, serve_chat_socket
-from chatactors.web.fast_path import FastPathApp
-from chatactors.web.socket_context import SocketContext
+from chatactors.web.services import services_of
 from chatactors.web.socket_transport import AsgiSocket
 
 #: Werkzeug's routing, as Quart's: ``<chat_id>`` is one path segment, a trailing slash allowed.
@@ -29,11 +25,9 @@ SOCKET_ROUTES = Map([Rule("/ws/<chat_id>", endpoint="chat_socket", websocket=Tru
 
 @attrs.define(eq=False)
 class ChatServer:
-    """Routes each ASGI scope: chat sockets to the socket handler, the rest to ``http``."""
+    """Routes each ASGI scope: chat sockets to the socket handler, the rest to Quart."""
 
     quart: QuartTrio
-    #: What answers HTTP (and the lifespan); the Quart app itself unless given.
-    http: ASGIFramework | None = None
     _routes: MapAdapter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -50,16 +44,10 @@ class ChatServer:
                 pass  # not a chat socket: the HTTP app answers (a 404 handshake refusal)
             else:
                 socket = AsgiSocket(scope, receive, send)
-                context = SocketContext.of(self.quart)
-                if context is None:
+                running = services_of(self.quart)
+                if running is None:
                     await refuse_chat_socket(socket)
                 else:
-                    await serve_chat_socket(socket, context, args["chat_id"])
+                    await serve_chat_socket(socket, running, args["chat_id"])
                 return
-        await (self.http or self.quart)(scope, receive, send)
-
-
-def create_server(settings: Settings, *, store: ChatStore | None = None) -> ChatServer:
-    """The app as ``chatactors serve`` serves it (``store`` as for ``create_app``)."""
-    quart = create_app(settings, store=store)
-    return ChatServer(quart, FastPathApp(quart, settings))
+        await self.quart(scope, receive, send)

@@ -18,7 +18,7 @@ import trio
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.domain.errors import ChatError, Forbidden, InvalidInput
-from chatactors.domain.events import MessageReceived, encode_event
+from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
@@ -29,10 +29,11 @@ from chatactors.web.error_responses import (
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
+from chatactors.web.services import Services
 from chatactors.web.socket_commands import PendingAnswer, read_commands, send_answers
-from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
+from chatactors.web.wire_out import event_frame
 
 SUBPROTOCOL_V1 = "chatactors.v1"
 
@@ -45,7 +46,7 @@ async def refuse_chat_socket(socket: SocketTransport) -> None:
         await socket.close(CLOSE_GOING_AWAY, "the server is not serving")
 
 
-async def serve_chat_socket(socket: SocketTransport, context: SocketContext, chat_id: str) -> None:
+async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id: str) -> None:
     """The whole life of one socket: subscribe (or refuse with a close code), pump, unsubscribe."""
     settings = context.settings
     metrics = context.metrics
@@ -53,7 +54,7 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
     subprotocol = SUBPROTOCOL_V1 if v1 else None
     try:
         user_id, after_seq = _parse_query(socket, settings)
-        handle = context.services.registry.chat(chat_id)
+        handle = context.registry.chat(chat_id)
         with trio.fail_after(settings.command_timeout_s):
             subscription = await handle.subscribe(user_id, after_seq)
     except (ChatError, trio.TooSlowError) as error:
@@ -123,7 +124,7 @@ class _Session:
     def __init__(
         self,
         socket: SocketTransport,
-        context: SocketContext,
+        context: Services,
         chat_id: str,
         handle: ChatHandle,
         subscription: Subscription,
@@ -220,7 +221,7 @@ class _Session:
             }
             frame = orjson.dumps(resync).decode()
             await send(f"[{frame}]" if v1 else frame)
-        replay = [encode_event(MessageReceived(m)) for m in subscription.replay]
+        replay = [event_frame(MessageReceived(m)) for m in subscription.replay]
         if v1:
             for start in range(0, len(replay), MAX_EVENTS_PER_FRAME):
                 await send("[" + ",".join(replay[start : start + MAX_EVENTS_PER_FRAME]) + "]")

@@ -1,28 +1,27 @@
 """POST /media and GET|HEAD /media/<id>: uploads of images and audio, served with Range support.
 
 Uploads stream from the request body into the :class:`MediaStore` (never whole in memory);
-files go out in large chunks read by worker threads. The store lives for the serving lifetime
-(``before_serving``/``after_serving``) in ``app.extensions[EXTENSION_KEY]``, outside the chat
-actors: media is not chat state. See docs/MEDIA.md.
+files go out in large chunks read by worker threads. The store is part of the app's
+:class:`Services` (web/services.py), outside the chat actors: media is not chat state. See
+docs/MEDIA.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import AsyncExitStack
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 import attrs
 import trio
-from hypercorn.typing import ASGISendCallable
-from quart import Blueprint, Quart, Response, current_app, request
-from quart.wrappers import Request
+from quart import Blueprint, Quart, Response, request
 from quart.wrappers.response import ResponseBody
 from quart_schema import DataSource, document_request, document_response
-from quart_trio.asgi import TrioASGIHTTPConnection
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
@@ -34,19 +33,19 @@ from chatactors.storage.media import (
     MediaError,
     MediaFile,
     MediaStore,
+    StorageFull,
     StoredMedia,
     UnsupportedMedia,
     Upload,
-    UploadLimits,
     UploadTooLarge,
     describe,
-    open_media_store,
 )
+from chatactors.web.connection import UPLOAD_MAX_BYTES_KEY
 from chatactors.web.error_responses import error_response
+from chatactors.web.services import MEDIA_PATH, Media, services
 from chatactors.web.wire import ErrorOut, json_response
 
-EXTENSION_KEY = "chatactors.media"
-UPLOAD_PATH = "/media"
+UPLOAD_PATH = MEDIA_PATH
 #: Room for the multipart framing around the file, on top of the largest file limit.
 MULTIPART_SLACK_BYTES = 64 * 1024
 #: Files are sent in chunks of this size (one worker-thread read each).
@@ -77,10 +76,12 @@ class MediaOut:
 
 @attrs.frozen
 class FileBytes:
-    """The file's bytes (or the requested range), with the Content-Type detected at upload.
+    """The file's bytes (or the requested range), with the Content-Type detected at upload."""
 
-    quart-schema describes JSON bodies only; this empty model carries the description.
-    """
+    #: Not JSON: the document says so (web/openapi.py reads this).
+    openapi_content: ClassVar[dict[str, object]] = {
+        kind: {"schema": {"type": "string", "format": "binary"}} for kind in ("image/*", "audio/*")
+    }
 
 
 @attrs.frozen
@@ -93,29 +94,6 @@ class MediaHeaders:
     cache_control: str
     accept_ranges: str
     content_range: str | None = None
-
-
-@attrs.frozen
-class Media:
-    """The media service of one serving lifetime."""
-
-    store: MediaStore
-    settings: Settings
-    #: The bot's bundled files by name, as ids in the store.
-    bot_assets: Mapping[str, str]
-
-    @property
-    def limits(self) -> UploadLimits:
-        return UploadLimits(self.settings.max_image_bytes, self.settings.max_audio_bytes)
-
-    def url(self, media_id: str) -> str:
-        return f"{self.settings.base_url}{UPLOAD_PATH}/{media_id}"
-
-
-def media() -> Media:
-    """The running app's media service; only valid inside a request or WebSocket handler."""
-    found: Media = current_app.extensions[EXTENSION_KEY]
-    return found
 
 
 # -- the bot's bundled files ---------------------------------------------------------------
@@ -136,7 +114,7 @@ def bot_asset_ids() -> Mapping[str, str]:
     return found
 
 
-async def _import_bot_assets(store: MediaStore) -> Mapping[str, str]:
+async def import_bot_assets(store: MediaStore) -> Mapping[str, str]:
     imported: dict[str, str] = {}
     for name in bot_asset_ids():
         data = await trio.Path(_bot_assets_dir() / name).read_bytes()
@@ -144,46 +122,15 @@ async def _import_bot_assets(store: MediaStore) -> Mapping[str, str]:
     return imported
 
 
-# -- the app's lifetime ----------------------------------------------------------------------
+# -- the routes ------------------------------------------------------------------------------
 
 
 def install(app: Quart, settings: Settings) -> None:
-    """Register the media routes and the media store's lifetime on the app."""
+    """Register the media routes on the app."""
     app.register_blueprint(blueprint)
-    app.asgi_http_class = UploadAwareConnection
-    app.config["CHATACTORS_UPLOAD_MAX_BYTES"] = (
+    app.config[UPLOAD_MAX_BYTES_KEY] = (
         max(settings.max_image_bytes, settings.max_audio_bytes) + MULTIPART_SLACK_BYTES
     )
-    stack = AsyncExitStack()
-    # memory: no durable chats, so no durable files either (a temporary directory).
-    root = None if settings.store == "memory" else settings.data_dir / "media"
-
-    @app.before_serving
-    async def open_media() -> None:
-        store = await stack.enter_async_context(open_media_store(root))
-        app.extensions[EXTENSION_KEY] = Media(store, settings, await _import_bot_assets(store))
-
-    @app.after_serving
-    async def close_media() -> None:
-        app.extensions.pop(EXTENSION_KEY, None)
-        await stack.aclose()
-
-
-class UploadAwareConnection(TrioASGIHTTPConnection):
-    """Lifts the app-wide body limit (MAX_CONTENT_LENGTH) for ``POST /media`` only.
-
-    Quart fixes a request's body limit when it builds the request, before routing and while
-    the body starts arriving; this is the one place where it can be changed without losing
-    bytes. The upload route enforces the per-kind limits itself as the bytes stream in.
-    """
-
-    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
-        built = super()._create_request_from_scope(send)
-        if built.method == "POST" and built.path.rstrip("/") == UPLOAD_PATH:
-            limit: int = self.app.config["CHATACTORS_UPLOAD_MAX_BYTES"]
-            built.max_content_length = limit
-            built.body = built.body_class(built.content_length, limit)
-        return built
 
 
 # -- upload ----------------------------------------------------------------------------------
@@ -197,7 +144,7 @@ class UploadAwareConnection(TrioASGIHTTPConnection):
 @document_response(ErrorOut, 422)
 async def upload_media() -> Response:
     """Upload one image or audio file; its type is detected from its bytes."""
-    service = media()
+    service = services().media
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
     try:
         async with service.store.upload(service.limits) as upload:
@@ -208,8 +155,20 @@ async def upload_media() -> Response:
                     await upload.write(chunk)
             stored = await upload.finish()
     except MediaError as error:
+        await _drain_body()
         return _refusal(error)
     return json_response(_to_wire(stored, service.url(stored.id)))
+
+
+async def _drain_body() -> None:
+    """Read and drop what the client is still sending (up to the route's body limit).
+
+    Many clients (httpx, requests) send the whole body before they read the answer: refused
+    mid-upload without this, they block on a full socket and never see the refusal.
+    """
+    with contextlib.suppress(RequestEntityTooLarge):
+        async for _ in request.body:
+            pass
 
 
 async def _receive_multipart(upload: Upload, boundary: str) -> None:
@@ -247,9 +206,23 @@ async def _chunks_then_end() -> AsyncIterator[bytes | None]:
     yield None
 
 
+_REFUSAL_STATUS: dict[type[MediaError], int] = {
+    UploadTooLarge: 413,
+    UnsupportedMedia: 415,
+    EmptyUpload: 422,
+    StorageFull: 503,  # with Retry-After: the server's condition, worth retrying
+}
+
+
 def _refusal(error: MediaError) -> Response:
-    status = {UploadTooLarge: 413, UnsupportedMedia: 415, EmptyUpload: 422}[type(error)]
-    return error_response(status, str(error))
+    status = _REFUSAL_STATUS[type(error)]
+    return error_response(status, str(error), retry_after_s=services().settings.retry_after_s)
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+async def _body_too_large(error: RequestEntityTooLarge) -> Response:
+    """Refused by the body limit of ``POST /media`` (its declared length, or the bytes sent)."""
+    return _refusal(UploadTooLarge(services().media.limits.largest))
 
 
 def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
@@ -274,7 +247,7 @@ def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
 @document_response(ErrorOut, 416)
 async def get_media(media_id: str) -> Response:
     """The file (GET and HEAD), with ETag, immutable caching and single byte ranges."""
-    found = await media().store.find(media_id)
+    found = await services().media.store.find(media_id)
     if found is None:
         return error_response(404, "No such media")
     return file_response(found, IMMUTABLE)
@@ -282,8 +255,8 @@ async def get_media(media_id: str) -> Response:
 
 async def serve_bot_asset(name: str) -> Response:
     """A bundled bot file under its old URL /assets/bot/<name>, served like any upload."""
-    media_id = media().bot_assets.get(name)
-    found = None if media_id is None else await media().store.find(media_id)
+    media_id = services().media.bot_assets.get(name)
+    found = None if media_id is None else await services().media.store.find(media_id)
     if found is None:
         return error_response(404, "No such bot asset")
     return file_response(found, BOT_ASSET_CACHE)
@@ -369,9 +342,9 @@ class _FileRange(ResponseBody):
 async def check_content_references(content: str, service: Media | None = None) -> None:
     """Raise ``InvalidInput`` if ``content`` points at this server's /media/ but no such upload.
 
-    ``service``: the media service, when called outside a Quart request (the fast path).
+    ``service``: the media service, when called outside a Quart request (sockets).
     """
-    service = service or media()
+    service = service or services().media
     media_id = None
     for prefix in (service.url(""), f"{UPLOAD_PATH}/"):
         if content.startswith(prefix):

@@ -17,14 +17,14 @@ import trio
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.reply import Reply
 from chatactors.domain.errors import ChatError, InvalidInput, Overloaded
-from chatactors.domain.events import message_to_wire
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.web import media_api
 from chatactors.web.error_responses import status_for
-from chatactors.web.socket_context import SocketContext
+from chatactors.web.services import Services
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketTransport
+from chatactors.web.wire_out import message_to_wire
 
 E = TypeVar("E", MessageType, PresenceStatus)
 
@@ -73,7 +73,7 @@ class PendingAnswer:
 
 async def read_commands(
     socket: SocketTransport,
-    context: SocketContext,
+    context: Services,
     handle: ChatHandle,
     user_id: UserId | None,
     pending: trio.MemorySendChannel[PendingAnswer],
@@ -102,7 +102,7 @@ async def read_commands(
 
 async def send_answers(
     socket: SocketTransport,
-    context: SocketContext,
+    context: Services,
     pending: trio.MemoryReceiveChannel[PendingAnswer],
 ) -> None:
     """Send the answers in the order the commands came; answers ready together share a frame."""
@@ -128,7 +128,7 @@ async def send_answers(
         await socket.send("[" + ",".join(batch) + "]")
 
 
-def _observe(context: SocketContext, answered: PendingAnswer) -> None:
+def _observe(context: Services, answered: PendingAnswer) -> None:
     if answered.is_send and answered.failure is None:
         context.metrics.send_latency.observe(trio.current_time() - answered.queued_at)
 
@@ -144,7 +144,7 @@ def _parse(data: str | bytes) -> dict[str, Any]:
 
 
 async def _queue(
-    context: SocketContext,
+    context: Services,
     handle: ChatHandle,
     user_id: UserId,
     command: dict[str, Any],

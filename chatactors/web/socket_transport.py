@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, WebsocketScope
 
-from chatactors.listener import ABORT_EXTENSION
+from chatactors.connections import ABORT_EXTENSION
 
 
 class SocketDisconnected(Exception):

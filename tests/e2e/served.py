@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,12 +11,11 @@ import httpx
 import orjson
 import trio
 import trio_websocket
+from quart_trio import QuartTrio
 
-from chatactors.listener import serve_app
-from chatactors.serve import hypercorn_config
+from chatactors.serve import bind_listener, serve_app
 from chatactors.settings import Settings
-from chatactors.web.asgi import create_server
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.app import create_app
 
 #: Every wait for the server is bounded by this; a hang fails the test instead of stalling it.
 WAIT_S = 10.0
@@ -29,6 +27,8 @@ class Served:
     settings: Settings
     http: httpx.AsyncClient
     _stop: trio.Event
+    #: The served app, for tests that must reach its services (say, its store).
+    app: QuartTrio
 
     @property
     def ws_url(self) -> str:
@@ -73,27 +73,15 @@ class Served:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
-    # What chatactors.serve serves, as it serves it.
-    server = create_server(settings)
-    app = server.quart
-    config = hypercorn_config(settings)
-    config.bind = ["127.0.0.1:0"]
+    """What ``chatactors serve`` serves, as it serves it (without the signals)."""
+    listener, settings = bind_listener(settings)
+    app = create_app(settings)
     stop = trio.Event()
-
-    async def shutdown_trigger() -> None:
-        # The same order as chatactors.serve: actors stop (sockets get 1001), then Hypercorn.
-        await stop.wait()
-        services: Services | None = app.extensions.get(EXTENSION_KEY)
-        if services is not None:
-            services.begin_shutdown()
-
     async with trio.open_nursery() as nursery:
         with trio.fail_after(WAIT_S):
-            urls = await nursery.start(
-                functools.partial(serve_app, server, config, shutdown_trigger=shutdown_trigger)
-            )
-        async with httpx.AsyncClient(base_url=urls[0], timeout=WAIT_S) as http:
-            yield Served(urls[0], settings, http, stop)
+            url = await nursery.start(serve_app, app, settings, listener, stop)
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+            yield Served(url, settings, http, stop, app)
         stop.set()
 
 

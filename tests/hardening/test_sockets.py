@@ -18,11 +18,9 @@ import trio
 from hypercorn.protocol.ws_stream import WSStream
 from hypercorn.trio.tcp_server import TCPServer
 
-from chatactors.listener import serve_app
-from chatactors.serve import hypercorn_config
-from chatactors.settings import Settings
-from chatactors.web.asgi import create_server
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.serve import bind_listener, serve_app
+from chatactors.web.app import create_app
+from chatactors.web.services import Services, services_of
 from chatactors.web.socket_transport import AsgiSocket
 from tests.conftest import make_settings
 from tests.hardening.raw_socket import open_upgraded
@@ -42,13 +40,15 @@ async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
 @pytest.fixture
 async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Services]]:
     overrides = getattr(request, "param", {})
-    settings: Settings = make_settings(host="127.0.0.1", port=0, **overrides)
-    server = create_server(settings)
-    config = hypercorn_config(settings)
+    listener, settings = bind_listener(make_settings(host="127.0.0.1", port=0, **overrides))
+    app = create_app(settings)
+    stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        urls = await nursery.start(serve_app, server, config)
-        yield urls[0], server.quart.extensions[EXTENSION_KEY]
-        nursery.cancel_scope.cancel()
+        url = await nursery.start(serve_app, app, settings, listener, stop)
+        running = services_of(app)
+        assert running is not None
+        yield url, running
+        stop.set()
 
 
 async def new_chat(url: str, *participants: str) -> str:

@@ -17,7 +17,7 @@ import orjson
 import trio
 from quart_trio import QuartTrio
 
-from chatactors.listener import ABORT_EXTENSION
+from chatactors.connections import ABORT_EXTENSION
 from chatactors.web.asgi import ChatServer
 
 #: Every wait for the app is bounded by this (mock clock or real).
