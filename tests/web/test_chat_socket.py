@@ -4,6 +4,7 @@ events, ignored frames, v1 commands, cleanup after a disconnect."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
@@ -14,6 +15,12 @@ from quart.typing import TestClientProtocol as Client
 from tests.web.asgi_socket import AsgiTestSocket, open_socket
 
 ChatFactory = Callable[..., Awaitable[str]]
+V1 = "chatactors.v1"
+
+
+def open_v1_socket(client: Client, chat_id: str) -> AbstractAsyncContextManager[AsgiTestSocket]:
+    """Alice's chatactors.v1 socket on the chat."""
+    return open_socket(client.app, f"/ws/{chat_id}?user_id=alice", subprotocols=(V1,))
 
 
 async def next_v1_event(ws: AsgiTestSocket, kind: str) -> dict[str, Any]:
@@ -94,11 +101,8 @@ async def test_resume_after_seq_replays_missed_messages(
 async def test_v1_subprotocol_commands_and_array_frames(
     client: Client, chat_id_for: ChatFactory
 ) -> None:
-    chat_id = await chat_id_for()
-    async with open_socket(
-        client.app, f"/ws/{chat_id}?user_id=alice", subprotocols=("chatactors.v1",)
-    ) as ws:
-        assert ws.subprotocol == "chatactors.v1"
+    async with open_v1_socket(client, await chat_id_for()) as ws:
+        assert ws.subprotocol == V1
         events: list[dict[str, Any]] = []
 
         async def next_event(kind: str) -> dict[str, Any]:
@@ -135,9 +139,7 @@ async def test_v1_text_that_is_not_valid_unicode_gets_a_422_and_the_socket_stays
     client: Client, chat_id_for: ChatFactory
 ) -> None:
     chat_id = await chat_id_for()
-    async with open_socket(
-        client.app, f"/ws/{chat_id}?user_id=alice", subprotocols=("chatactors.v1",)
-    ) as ws:
+    async with open_v1_socket(client, chat_id) as ws:
         assert (await ws.receive_json())[0]["event"] == "subscribed"
         bad_frames: list[str | bytes] = [
             '{"op": "send", "ref": "s1", "content": "\\ud800"}',  # a lone surrogate, escaped
