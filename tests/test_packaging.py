@@ -19,7 +19,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.served_process import served_process
+from tests.harness.server_process import server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_ONLY = ("httpx", "trio-websocket", "matplotlib")
@@ -89,8 +89,8 @@ def test_the_server_serves_without_the_bench_packages_and_the_healthcheck_follow
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     probe = subprocess.run([sys.executable, "-c", "import httpx"], capture_output=True, check=False)
     assert b"ModuleNotFoundError" in probe.stderr or b"ImportError" in probe.stderr
-    with served_process("--store", "memory", "--no-bot-enabled") as server:
-        port = server.url.rsplit(":", 1)[1]
+    with server_process() as server:
+        port = str(server.port)
         healthy = subprocess.run(
             _healthcheck(), env={**os.environ, "CHATACTORS_PORT": port}, timeout=30, check=False
         )

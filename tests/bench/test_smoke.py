@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chatactors.bench import cli
-from tests.served_process import served_process
+from tests.harness.server_process import server_process
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +23,7 @@ START_TIMEOUT_S = 30.0
 @pytest.fixture(name="server", scope="module")
 def _server() -> Iterator[tuple[str, int]]:
     """A `chatactors serve` subprocess; yields its URL and PID."""
-    with served_process(
-        *("--store", "memory", "--bot-delay-min-s", "0", "--bot-delay-max-s", "0"),
-        *("--log-level", "warning", "--shutdown-timeout-s", "2"),
-    ) as served:
+    with server_process("--log-level", "warning", "--shutdown-timeout-s", "2", bot=True) as served:
         yield served.url, served.pid
 
 

@@ -22,7 +22,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.served_process import ServedProcess, served_process
+from tests.harness.server_process import ServerProcess, server_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,8 +40,8 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 expect.set_options(timeout=10_000)
 
 
-#: A served process; tests use ``server.url``.
-Server = ServedProcess
+#: A server process; tests use ``server.url``.
+Server = ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +51,11 @@ def server(
     """A real server for the module; a module may set SERVER_EXTRA_ARGS = [...]."""
     data_dir = tmp_path_factory.mktemp("chatactors-data")
     extra = list(getattr(request.module, "SERVER_EXTRA_ARGS", []))
-    with served_process(
-        *("--store", "sqlite", "--data-dir", str(data_dir)),
+    with server_process(
         *("--bot-delay-min-s", "0.05", "--bot-delay-max-s", "0.2", "--shutdown-timeout-s", "2"),
         *extra,
+        data_dir=data_dir,
+        bot=True,
     ) as served:
         yield served
 

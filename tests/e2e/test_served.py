@@ -14,11 +14,11 @@ import pytest
 import trio
 import trio_websocket
 
-from .conftest import e2e_settings
-from .served import WAIT_S, Served, is_event, next_event, serving, wait_closed
+from tests.harness.clients import WAIT_S, is_event, next_event, wait_closed
+from tests.harness.served_app import ServedApp, served_app, served_settings
 
 
-async def test_two_users_see_messages_presence_and_reads(server: Served) -> None:
+async def test_two_users_see_messages_presence_and_reads(server: ServedApp) -> None:
     chat_id = await server.new_chat("alice", "bob")
     async with (
         server.socket(f"/ws/{chat_id}?user_id=alice") as alice,
@@ -50,10 +50,10 @@ async def test_two_users_see_messages_presence_and_reads(server: Served) -> None
 
 
 async def test_bot_answers_a_human_message(tmp_path: Path) -> None:
-    settings = e2e_settings(
+    settings = served_settings(
         tmp_path, bot_enabled=True, bot_delay_min_s=0.0, bot_delay_max_s=0.0, bot_seed=3
     )
-    async with serving(settings) as server:
+    async with served_app(settings) as server:
         chat_id = await server.new_chat("alice", "bob")
         async with server.socket(f"/ws/{chat_id}?user_id=alice") as alice:
             await next_event(alice, is_event("presence_updated", user_id="alice"))
@@ -79,7 +79,7 @@ async def test_bot_answers_a_human_message(tmp_path: Path) -> None:
 
 
 async def test_resume_after_seq_while_others_post_has_no_gap_and_no_duplicate(
-    server: Served,
+    server: ServedApp,
 ) -> None:
     posters, per_poster, before = 4, 25, 20
     chat_id = await server.new_chat("alice", "bob", "carol", "dave")
@@ -115,7 +115,7 @@ async def test_resume_after_seq_while_others_post_has_no_gap_and_no_duplicate(
 async def test_after_seq_beyond_the_replay_limit_sends_resync_required_first(
     tmp_path: Path,
 ) -> None:
-    async with serving(e2e_settings(tmp_path, max_replay=5)) as server:
+    async with served_app(served_settings(tmp_path, max_replay=5)) as server:
         chat_id = await server.new_chat("alice", "bob")
         for i in range(10):
             await server.post(chat_id, "alice", f"m{i}")
@@ -133,7 +133,7 @@ async def test_after_seq_beyond_the_replay_limit_sends_resync_required_first(
 
 
 async def test_after_seq_within_the_replay_limit_replays_then_goes_live(tmp_path: Path) -> None:
-    async with serving(e2e_settings(tmp_path, max_replay=5)) as server:
+    async with served_app(served_settings(tmp_path, max_replay=5)) as server:
         chat_id = await server.new_chat("alice", "bob")
         for i in range(10):
             await server.post(chat_id, "alice", f"m{i}")
@@ -145,13 +145,13 @@ async def test_after_seq_within_the_replay_limit_replays_then_goes_live(tmp_path
     assert live["data"]["seq"] == 11
 
 
-async def test_unknown_chat_socket_is_closed_with_4404(server: Served) -> None:
+async def test_unknown_chat_socket_is_closed_with_4404(server: ServedApp) -> None:
     async with server.socket("/ws/no-such-chat") as ws:
         reason = await wait_closed(ws)
     assert reason.code == 4404
 
 
-async def test_client_frames_are_ignored_and_the_socket_stays_open(server: Served) -> None:
+async def test_client_frames_are_ignored_and_the_socket_stays_open(server: ServedApp) -> None:
     chat_id = await server.new_chat("alice", "bob")
     async with server.socket(f"/ws/{chat_id}") as ws:
         for frame in ("hello", '{"op": "send", "content": "x"}', "[1, 2", ""):
@@ -180,7 +180,7 @@ async def _v1_answer(ws: trio_websocket.WebSocketConnection, ref: str) -> dict[s
                 return event
 
 
-async def test_v1_commands_are_acked_and_a_bad_one_gets_an_error(server: Served) -> None:
+async def test_v1_commands_are_acked_and_a_bad_one_gets_an_error(server: ServedApp) -> None:
     chat_id = await server.new_chat("alice", "bob")
     async with server.socket(f"/ws/{chat_id}?user_id=alice", subprotocols=["chatactors.v1"]) as ws:
         assert ws.subprotocol == "chatactors.v1"
@@ -236,7 +236,7 @@ async def test_v1_commands_are_acked_and_a_bad_one_gets_an_error(server: Served)
     assert messages == [message]
 
 
-async def test_v1_frames_carry_live_events_as_arrays(server: Served) -> None:
+async def test_v1_frames_carry_live_events_as_arrays(server: ServedApp) -> None:
     chat_id = await server.new_chat("alice", "bob")
     async with server.socket(f"/ws/{chat_id}", subprotocols=["chatactors.v1"]) as ws:
         await _v1_frame(ws)  # subscribed
@@ -249,7 +249,9 @@ async def test_v1_frames_carry_live_events_as_arrays(server: Served) -> None:
     assert received == sent
 
 
-async def test_rest_send_with_a_client_message_id_twice_makes_one_message(server: Served) -> None:
+async def test_rest_send_with_a_client_message_id_twice_makes_one_message(
+    server: ServedApp,
+) -> None:
     chat_id = await server.new_chat("alice", "bob")
     async with server.socket(f"/ws/{chat_id}") as ws:
         first = await server.post(chat_id, "alice", "once", client_message_id="k-1")
@@ -262,7 +264,7 @@ async def test_rest_send_with_a_client_message_id_twice_makes_one_message(server
     assert (await server.http.get(f"/chats/{chat_id}/messages")).json() == [first, marker]
 
 
-async def test_rest_pages_follow_limit_before_seq_and_after_seq(server: Served) -> None:
+async def test_rest_pages_follow_limit_before_seq_and_after_seq(server: ServedApp) -> None:
     chat_id = await server.new_chat("alice", "bob")
     for i in range(10):
         await server.post(chat_id, "alice", f"m{i}")
@@ -284,7 +286,7 @@ async def test_rest_pages_follow_limit_before_seq_and_after_seq(server: Served) 
     "query",
     ["limit=0", "limit=-1", "limit=abc", "limit=10001", "before_seq=-1", "after_seq=x"],
 )
-async def test_rest_page_with_a_bad_value_is_422(server: Served, query: str) -> None:
+async def test_rest_page_with_a_bad_value_is_422(server: ServedApp, query: str) -> None:
     chat_id = await server.new_chat("alice", "bob")
     response = await server.http.get(f"/chats/{chat_id}/messages?{query}")
     assert response.status_code == 422
@@ -292,8 +294,8 @@ async def test_rest_page_with_a_bad_value_is_422(server: Served, query: str) -> 
 
 
 async def test_server_shutdown_closes_sockets_with_1001_after_committing(tmp_path: Path) -> None:
-    settings = e2e_settings(tmp_path)
-    async with serving(settings) as server:
+    settings = served_settings(tmp_path)
+    async with served_app(settings) as server:
         chat_id = await server.new_chat("alice", "bob")
         sent = await server.post(chat_id, "alice", "before shutdown")
         async with server.socket(f"/ws/{chat_id}?user_id=bob") as ws:
@@ -301,6 +303,6 @@ async def test_server_shutdown_closes_sockets_with_1001_after_committing(tmp_pat
             server.stop()
             reason = await wait_closed(ws)
     assert reason.code == 1001
-    async with serving(settings) as server:
+    async with served_app(settings) as server:
         messages = (await server.http.get(f"/chats/{chat_id}/messages")).json()
     assert messages == [sent]

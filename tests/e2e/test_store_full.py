@@ -10,17 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatactors.storage.sqlite import SqliteStore
-from chatactors.web.services import services_of
 from tests.actors.full_disk import BIG, fill_up, free_up
-
-from .conftest import e2e_settings
-from .served import is_event, next_event, serving
+from tests.harness.clients import is_event, next_event
+from tests.harness.served_app import served_app, served_settings
 
 
 async def test_full_disk_is_a_503_and_the_chat_and_its_sockets_live_on(tmp_path: Path) -> None:
-    async with serving(e2e_settings(tmp_path)) as server:
-        running = services_of(server.app)
-        assert running is not None
+    async with served_app(served_settings(tmp_path)) as server:
+        running = server.services
         store = running.store
         assert isinstance(store, SqliteStore)
         chat_id = await server.new_chat("alice", "bob")

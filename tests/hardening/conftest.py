@@ -6,16 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.served_process import served_process
+from tests.harness.server_process import server_process
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_process(
-        *("--store", "sqlite", "--data-dir", str(tmp_path_factory.mktemp("fuzz-data"))),
-        *("--bot-delay-min-s", "0", "--bot-delay-max-s", "0"),
+    with server_process(
         *("--max-body-bytes", "65536", "--max-content-chars", "8192"),
+        data_dir=tmp_path_factory.mktemp("fuzz-data"),
+        bot=True,
     ) as served:
         yield served.url
     # A clean, graceful stop after the fuzzing.
-    assert served.process.returncode == 0, "".join(served.log)
+    assert served.returncode == 0, served.log()

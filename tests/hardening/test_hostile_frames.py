@@ -16,8 +16,8 @@ import pytest
 import trio
 
 from tests.hardening.raw_socket import frame, open_upgraded
-from tests.served_process import ServedProcess, served_process
-from tests.ws_client import client_socket
+from tests.harness.clients import open_socket
+from tests.harness.server_process import ServerProcess, server_process
 
 WAIT_S = 30.0
 #: Sockets per kind of frame; the server used to die within 5-27.
@@ -31,11 +31,9 @@ HOSTILE = {
 
 
 @pytest.fixture(name="server")
-def _server(tmp_path: Path) -> Iterator[ServedProcess]:
+def _server(tmp_path: Path) -> Iterator[ServerProcess]:
     # Default pings (the first goes out at accept): the setting that made the race.
-    with served_process(
-        "--store", "sqlite", "--data-dir", str(tmp_path), "--no-bot-enabled"
-    ) as served:
+    with server_process(data_dir=tmp_path) as served:
         yield served
 
 
@@ -54,18 +52,18 @@ async def send_and_hang_up(port: int, path: str, data: bytes) -> None:
 
 @pytest.mark.parametrize("kind", list(HOSTILE))
 async def test_hostile_frames_neither_end_the_server_nor_drop_other_sockets(
-    server: ServedProcess, kind: str
+    server: ServerProcess, kind: str
 ) -> None:
-    port = int(server.url.rsplit(":", 1)[1])
+    port = server.port
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
         chat_id = (await http.post("/chats", json={"participants": ["alice"]})).json()["chat_id"]
-        ws_url = server.url.replace("http", "ws", 1) + f"/ws/{chat_id}"
-        async with client_socket(ws_url) as watcher:
+        ws_url = f"{server.ws_url}/ws/{chat_id}"
+        async with open_socket(ws_url) as watcher:
             for batch in range(PER_KIND // 10):
                 async with trio.open_nursery() as nursery:
                     for _ in range(10):
                         nursery.start_soon(send_and_hang_up, port, f"/ws/{chat_id}", HOSTILE[kind])
-                assert server.process.poll() is None, "".join(server.log)
+                assert server.running(), server.log()
                 # The other socket is still open and still receives.
                 body = {"user_id": "alice", "type": "text", "content": f"after batch {batch}"}
                 response = await http.post(f"/chats/{chat_id}/messages", json=body)
@@ -73,4 +71,4 @@ async def test_hostile_frames_neither_end_the_server_nor_drop_other_sockets(
                 with trio.fail_after(WAIT_S):
                     while f"after batch {batch}" not in await watcher.get_message():
                         pass  # presence and the bot's events
-    assert server.process.poll() is None, "".join(server.log)
+    assert server.running(), server.log()

@@ -18,13 +18,11 @@ import trio
 from hypercorn.protocol.ws_stream import WSStream
 from hypercorn.trio.tcp_server import TCPServer
 
-from chatactors.serve import bind_listener, serve_app
-from chatactors.web.app import create_app
-from chatactors.web.services import Services, services_of
 from chatactors.web.socket_transport import AsgiSocket
 from tests.conftest import make_settings
 from tests.hardening.raw_socket import open_upgraded
-from tests.ws_client import client_socket
+from tests.harness.clients import open_socket
+from tests.harness.served_app import ServedApp, served_app
 
 #: Linux's TCP_ESTABLISHED state number (include/net/tcp_states.h).
 TCP_ESTABLISHED = 1
@@ -38,17 +36,9 @@ async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
 
 
 @pytest.fixture
-async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Services]]:
-    overrides = getattr(request, "param", {})
-    listener, settings = bind_listener(make_settings(host="127.0.0.1", port=0, **overrides))
-    app = create_app(settings)
-    stop = trio.Event()
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(serve_app, app, settings, listener, stop)
-        running = services_of(app)
-        assert running is not None
-        yield url, running
-        stop.set()
+async def served(request: pytest.FixtureRequest) -> AsyncIterator[ServedApp]:
+    async with served_app(make_settings(**getattr(request, "param", {}))) as server:
+        yield server
 
 
 async def new_chat(url: str, *participants: str) -> str:
@@ -58,9 +48,9 @@ async def new_chat(url: str, *participants: str) -> str:
 
 
 async def test_abrupt_disconnects_leave_no_subscriber_behind(
-    served: tuple[str, Services],
+    served: ServedApp,
 ) -> None:
-    url, services = served
+    url, services = served.url, served.services
     chat_id = await new_chat(url, "alice", "bob")
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
     rounds, per_round = 20, 100  # 2,000 abrupt disconnects in all
@@ -84,14 +74,14 @@ async def test_abrupt_disconnects_leave_no_subscriber_behind(
         presence = (await client.get(f"{url}/chats/{chat_id}/presence")).json()
     assert presence[0]["status"] == "offline"
     # A well-behaved client is served normally afterwards.
-    async with client_socket(ws_url) as ws:
+    async with open_socket(ws_url) as ws:
         with trio.fail_after(5):
             assert "online" in await ws.get_message()
 
 
 @pytest.mark.parametrize("served", [{"ws_ping_interval_s": 0.4}], indirect=True)
-async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: tuple[str, Services]) -> None:
-    url, services = served
+async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: ServedApp) -> None:
+    url, services = served.url, served.services
     chat_id = await new_chat(url, "alice", "bob")
     port = int(url.rsplit(":", 1)[1])
     # The dead peer completes the handshake and then never says anything again (no pongs).
@@ -103,7 +93,7 @@ async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: tuple[str, Serv
     )
     assert b"101" in await dead.receive_some(1024)
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
-    async with client_socket(ws_url) as live:  # trio-websocket answers pings
+    async with open_socket(ws_url) as live:  # trio-websocket answers pings
         await wait_until(lambda: services.registry.statistics().subscribers == 2)
         await wait_until(lambda: services.registry.statistics().subscribers == 1, timeout_s=15)
         async with httpx.AsyncClient() as client:
@@ -116,14 +106,14 @@ async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: tuple[str, Serv
 
 @pytest.mark.parametrize("served", [{"subscriber_queue_size": 8}], indirect=True)
 async def test_a_client_that_stops_reading_is_dropped_others_receive_all(
-    served: tuple[str, Services],
+    served: ServedApp,
 ) -> None:
-    url, services = served
+    url, services = served.url, served.services
     chat_id = await new_chat(url, "alice")
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}"
     big = "x" * 60_000  # fills socket buffers quickly
     count = 200
-    async with client_socket(ws_url) as _stuck, client_socket(ws_url) as reader:
+    async with open_socket(ws_url, message_queue_size=1) as _stuck, open_socket(ws_url) as reader:
         await wait_until(lambda: services.registry.statistics().subscribers == 2)
         received: list[int] = []
 
@@ -160,9 +150,9 @@ async def open_connections(url: str) -> float:
 
 @pytest.mark.parametrize("served", [{"subscriber_queue_size": 8}], indirect=True)
 async def test_a_stalled_socket_is_released_after_the_lag_drop(
-    served: tuple[str, Services],
+    served: ServedApp,
 ) -> None:
-    url, services = served
+    url, services = served.url, served.services
     chat_id = await new_chat(url, "alice")
     # A peer that completes the handshake, then never reads: its window closes, the server's
     # writes stall (inside a send Hypercorn shields from cancellation).
@@ -199,9 +189,9 @@ def live_connection_objects() -> list[object]:
 # ping loop's sleep ends, up to ws_ping_interval_s later (a known gap, see the report).
 @pytest.mark.parametrize("served", [{"ws_ping_interval_s": 0}], indirect=True)
 async def test_socket_churn_leaves_no_connection_objects_behind(
-    served: tuple[str, Services],
+    served: ServedApp,
 ) -> None:
-    url, services = served
+    url, services = served.url, served.services
     chat_id = await new_chat(url, "alice")
     port = int(url.rsplit(":", 1)[1])
     for _ in range(3):

@@ -1,8 +1,9 @@
 """Process tests: the real ``chatactors serve`` in a child process, over SQLite in ``tmp_path``.
 
-Policy: these are ``@pytest.mark.slow`` (each starts interpreters); only 127.0.0.1, port 0
-(read from the ``Serving on`` line); every start, stop and request is bounded; the server's
-log goes to a file in ``tmp_path``, shown when a test fails. "Acknowledged" means an HTTP 200
+Policy: these are ``@pytest.mark.slow`` (each starts interpreters); the process comes from
+``tests.harness.server_process``: only 127.0.0.1, port 0 (read from the ``Serving on`` line);
+every start, stop and request is bounded; the server's output is kept and shown (its ``log()``)
+when a test fails. "Acknowledged" means an HTTP 200
 (or a v1 ack): every acknowledged write must be found after a restart, however the process died.
 """
 

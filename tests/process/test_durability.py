@@ -14,14 +14,8 @@ import httpx
 import pytest
 import trio
 
-from .server_process import (
-    START_S,
-    ServerProcess,
-    http_client,
-    open_socket,
-    server_process,
-    wait_closed,
-)
+from tests.harness.clients import wait_closed
+from tests.harness.server_process import START_S, STOP_S, ServerProcess, open_server_process
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +55,7 @@ async def _post_until_refused(
 
 
 async def _stored_messages(server: ServerProcess, chat_id: str) -> list[dict[str, Any]]:
-    async with http_client(server) as http:
+    async with server.http() as http:
         response = await http.get(f"/chats/{chat_id}/messages")
     response.raise_for_status()
     messages: list[dict[str, Any]] = response.json()
@@ -82,12 +76,9 @@ def _assert_all_acknowledged_kept(
         assert seqs == sorted(seqs)
 
 
-async def test_sigkill_while_posting_loses_no_acknowledged_message(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    log_path = tmp_path / "server.log"
+async def test_sigkill_while_posting_loses_no_acknowledged_message(data_dir: Path) -> None:
     acked: list[dict[str, Any]] = []
-    async with server_process(data_dir, log_path, bot=True) as server, http_client(server) as http:
+    async with open_server_process(data_dir=data_dir, bot=True) as server, server.http() as http:
         chat_id = await _new_chat(http, *USERS)
         enough = trio.Event()
         async with trio.open_nursery() as nursery:
@@ -96,29 +87,30 @@ async def test_sigkill_while_posting_loses_no_acknowledged_message(
             with trio.fail_after(START_S):
                 await enough.wait()
             await server.kill()
-    async with server_process(data_dir, log_path) as server:
+    async with open_server_process(data_dir=data_dir) as server:
         stored = await _stored_messages(server, chat_id)
     _assert_all_acknowledged_kept(acked, stored)
 
 
 async def test_sigterm_while_posting_exits_0_closes_sockets_1001_and_keeps_acks(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path,
 ) -> None:
-    log_path = tmp_path / "server.log"
     acked: list[dict[str, Any]] = []
     close_codes: dict[str, int] = {}
 
-    async def watch(name: str, url: str, *, task_status: trio.TaskStatus[None]) -> None:
-        async with open_socket(url) as ws:
+    async def watch(
+        name: str, server: ServerProcess, path: str, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        async with server.socket(path) as ws:
             task_status.started()
-            close_codes[name] = await wait_closed(ws)
+            close_codes[name] = (await wait_closed(ws, STOP_S)).code
 
-    async with server_process(data_dir, log_path) as server, http_client(server) as http:
+    async with open_server_process(data_dir=data_dir) as server, server.http() as http:
         chat_id = await _new_chat(http, *USERS)
         enough = trio.Event()
         async with trio.open_nursery() as nursery:
-            await nursery.start(watch, "alice", f"{server.ws_url}/ws/{chat_id}?user_id=alice")
-            await nursery.start(watch, "anonymous", f"{server.ws_url}/ws/{chat_id}")
+            await nursery.start(watch, "alice", server, f"/ws/{chat_id}?user_id=alice")
+            await nursery.start(watch, "anonymous", server, f"/ws/{chat_id}")
             for user in USERS:
                 nursery.start_soon(_post_until_refused, http, chat_id, user, acked, enough)
             with trio.fail_after(START_S):
@@ -126,15 +118,12 @@ async def test_sigterm_while_posting_exits_0_closes_sockets_1001_and_keeps_acks(
             exit_code = await server.terminate()
     assert exit_code == 0, server.log()
     assert close_codes == {"alice": 1001, "anonymous": 1001}
-    async with server_process(data_dir, log_path) as server:
+    async with open_server_process(data_dir=data_dir) as server:
         stored = await _stored_messages(server, chat_id)
     _assert_all_acknowledged_kept(acked, stored)
 
 
-async def test_restart_after_sigkill_keeps_chat_lists_and_read_marks(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    log_path = tmp_path / "server.log"
+async def test_restart_after_sigkill_keeps_chat_lists_and_read_marks(data_dir: Path) -> None:
 
     async def views(http: httpx.AsyncClient, chat_ids: list[str]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -145,7 +134,7 @@ async def test_restart_after_sigkill_keeps_chat_lists_and_read_marks(
         seen["all chats"] = (await http.get("/chats")).json()
         return seen
 
-    async with server_process(data_dir, log_path) as server, http_client(server) as http:
+    async with open_server_process(data_dir=data_dir) as server, server.http() as http:
         first = await _new_chat(http, "alice", "bob")
         second = await _new_chat(http, "alice", "carol")
         for chat_id, user in [(first, "bob"), (second, "carol"), (first, "alice"), (first, "bob")]:
@@ -163,7 +152,7 @@ async def test_restart_after_sigkill_keeps_chat_lists_and_read_marks(
         response.raise_for_status()
         before = await views(http, [first, second])
         await server.kill()
-    async with server_process(data_dir, log_path) as server, http_client(server) as http:
+    async with open_server_process(data_dir=data_dir) as server, server.http() as http:
         after = await views(http, [first, second])
     assert after == before
     alice_chats = after["chats of alice"]

@@ -15,9 +15,8 @@ import httpx
 import pytest
 import trio
 
+from tests.harness.server_process import START_S, STOP_S, ServerProcess, open_server_process
 from tests.pg_server import PgServer, remove_pg_server, start_pg_server
-
-from .server_process import START_S, STOP_S, ServerProcess, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +30,7 @@ def _client(server: ServerProcess) -> httpx.AsyncClient:
     # Room for every concurrent post at once; a request never waits past the server's own
     # request timeout (10 s) plus this margin, so a hang fails the test instead of stalling it.
     limits = httpx.Limits(max_connections=POSTS, max_keepalive_connections=POSTS)
-    return httpx.AsyncClient(base_url=server.base_url, timeout=STOP_S, limits=limits)
+    return httpx.AsyncClient(base_url=server.url, timeout=STOP_S, limits=limits)
 
 
 async def _new_chat(http: httpx.AsyncClient) -> str:
@@ -56,9 +55,8 @@ def _assert_kept(acked: list[dict[str, Any]], stored: list[dict[str, Any]]) -> N
 
 
 async def test_sigkill_after_concurrent_posts_keeps_every_acknowledged_message(
-    data_dir: Path, tmp_path: Path, database_url: str
+    data_dir: Path, database_url: str
 ) -> None:
-    log_path = tmp_path / "server.log"
     acked: list[dict[str, Any]] = []
     enough = trio.Event()
 
@@ -74,7 +72,7 @@ async def test_sigkill_after_concurrent_posts_keeps_every_acknowledged_message(
                 enough.set()
 
     async with (
-        server_process(data_dir, log_path, database_url=database_url) as server,
+        open_server_process(data_dir=data_dir, database_url=database_url) as server,
         _client(server) as http,
     ):
         chat_id = await _new_chat(http)
@@ -85,7 +83,7 @@ async def test_sigkill_after_concurrent_posts_keeps_every_acknowledged_message(
                 await enough.wait()
             await server.kill()
     async with (
-        server_process(data_dir, log_path, database_url=database_url) as server,
+        open_server_process(data_dir=data_dir, database_url=database_url) as server,
         _client(server) as http,
     ):
         stored = await _messages(http, chat_id)
@@ -101,13 +99,10 @@ async def _readyz(http: httpx.AsyncClient) -> int:
     return (await http.get("/readyz")).status_code
 
 
-async def test_postgres_down_answers_503_then_recovers_without_losing_acks(
-    data_dir: Path, tmp_path: Path
-) -> None:
+async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_dir: Path) -> None:
     """PostgreSQL stopped under steady posting: 503 + Retry-After (never 500, never a hang),
     not ready; once it is back, posts succeed again and every acknowledged message is kept."""
     pg: PgServer = await trio.to_thread.run_sync(start_pg_server)
-    log_path = tmp_path / "server.log"
     acked: list[dict[str, Any]] = []
     statuses: list[int] = []
     retry_afters: set[str | None] = set()
@@ -137,7 +132,7 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(
 
     try:
         url = await trio.to_thread.run_sync(pg.create_database)
-        async with server_process(data_dir, log_path, database_url=url) as server:
+        async with open_server_process(data_dir=data_dir, database_url=url) as server:
             async with _client(server) as http, trio.open_nursery() as nursery:
                 chat_id = await _new_chat(http)
                 for user in USERS[:2]:

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import trio
 
+from tests.harness.clients import wait_closed
+from tests.harness.server_process import STOP_S, ServerProcess, open_server_process
 from tests.media.samples import wav
-
-from .server_process import ServerProcess, http_client, open_socket, server_process, wait_closed
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +28,11 @@ EXIT_BOUND_S = SHUTDOWN_TIMEOUT_S / 3
 SOCKETS = 100
 
 
-def _serve(data_dir: Path, tmp_path: Path) -> AbstractAsyncContextManager[ServerProcess]:
-    return server_process(
-        data_dir,
-        tmp_path / "server.log",
+def _serve(data_dir: Path) -> AbstractAsyncContextManager[ServerProcess]:
+    return open_server_process(
         # Keepalive pings on: Hypercorn's ping loop sleeps a whole interval between pings.
-        extra=("--shutdown-timeout-s", str(SHUTDOWN_TIMEOUT_S), "--ws-ping-interval-s", "25"),
+        *("--shutdown-timeout-s", str(SHUTDOWN_TIMEOUT_S), "--ws-ping-interval-s", "25"),
+        data_dir=data_dir,
     )
 
 
@@ -45,59 +44,55 @@ async def _new_chat(http: httpx.AsyncClient) -> str:
 
 
 async def _terminate_within_bound(server: ServerProcess) -> None:
-    server.process.send_signal(signal.SIGTERM)
+    server.send_signal(signal.SIGTERM)
     await _exits_within_bound(server)
 
 
 async def _exits_within_bound(server: ServerProcess) -> None:
     with trio.move_on_after(EXIT_BOUND_S):
-        await server.process.wait()
-    assert server.process.returncode == 0, server.log()
+        await server.wait()
+    assert server.returncode == 0, server.log()
 
 
-async def test_sigterm_after_a_socket_closed_exits_at_once(data_dir: Path, tmp_path: Path) -> None:
-    async with _serve(data_dir, tmp_path) as server:
-        async with http_client(server) as http:
+async def test_sigterm_after_a_socket_closed_exits_at_once(data_dir: Path) -> None:
+    async with _serve(data_dir) as server:
+        async with server.http() as http:
             chat_id = await _new_chat(http)
-        async with open_socket(f"{server.ws_url}/ws/{chat_id}?user_id=alice") as ws:
+        async with server.socket(f"/ws/{chat_id}?user_id=alice") as ws:
             await ws.send_message("hello")
         await trio.sleep(1)
         await _terminate_within_bound(server)
 
 
-async def test_sigterm_with_many_open_sockets_closes_them_1001_and_exits(
-    data_dir: Path, tmp_path: Path
-) -> None:
+async def test_sigterm_with_many_open_sockets_closes_them_1001_and_exits(data_dir: Path) -> None:
     codes: list[int] = []
 
-    async def watch(url: str, *, task_status: trio.TaskStatus[None]) -> None:
-        async with open_socket(url) as ws:
+    async def watch(
+        server: ServerProcess, path: str, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        async with server.socket(path) as ws:
             task_status.started()
-            codes.append(await wait_closed(ws))
+            codes.append((await wait_closed(ws, STOP_S)).code)
 
-    async with _serve(data_dir, tmp_path) as server:
-        async with http_client(server) as http:
+    async with _serve(data_dir) as server:
+        async with server.http() as http:
             chat_id = await _new_chat(http)
         async with trio.open_nursery() as nursery:
             for _ in range(SOCKETS):
-                await nursery.start(watch, f"{server.ws_url}/ws/{chat_id}")
+                await nursery.start(watch, server, f"/ws/{chat_id}")
             await _terminate_within_bound(server)
     assert codes == [1001] * SOCKETS
 
 
-async def test_sigterm_with_an_idle_keep_alive_connection_exits(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    async with _serve(data_dir, tmp_path) as server, http_client(server) as http:
+async def test_sigterm_with_an_idle_keep_alive_connection_exits(data_dir: Path) -> None:
+    async with _serve(data_dir) as server, server.http() as http:
         # A Quart route (not the fast path); the connection stays open in httpx's pool.
         response = await http.get("/chats", params={"user_id": "alice"})
         assert response.status_code == 200
         await _terminate_within_bound(server)
 
 
-async def test_a_request_in_flight_at_sigterm_is_answered_before_the_exit(
-    data_dir: Path, tmp_path: Path
-) -> None:
+async def test_a_request_in_flight_at_sigterm_is_answered_before_the_exit(data_dir: Path) -> None:
     """Work in flight is not cut short: an upload whose body is still arriving gets its 200."""
     body = wav(frames=20_000)
     half_sent = trio.Event()
@@ -109,7 +104,7 @@ async def test_a_request_in_flight_at_sigterm_is_answered_before_the_exit(
         await go_on.wait()
         yield body[len(body) // 2 :]
 
-    async with _serve(data_dir, tmp_path) as server, http_client(server) as http:
+    async with _serve(data_dir) as server, server.http() as http:
         answers: list[httpx.Response] = []
 
         async def upload() -> None:
@@ -123,9 +118,9 @@ async def test_a_request_in_flight_at_sigterm_is_answered_before_the_exit(
             nursery.start_soon(upload)
             await half_sent.wait()
             await trio.sleep(0.2)  # let the server read the first half
-            server.process.send_signal(signal.SIGTERM)
+            server.send_signal(signal.SIGTERM)
             await trio.sleep(0.5)
-            assert server.process.returncode is None  # still serving the upload
+            assert server.returncode is None  # still serving the upload
             go_on.set()
         await _exits_within_bound(server)
     assert answers[0].status_code == 200, answers[0].text
