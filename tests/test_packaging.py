@@ -26,7 +26,7 @@ BENCH_ONLY = ("httpx", "trio-websocket", "matplotlib")
 
 
 def _pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, version = line.split("==")

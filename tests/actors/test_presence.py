@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from chatactors.actors.handle import ChatHandle
 from chatactors.domain.events import PresenceUpdated
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import PresenceStatus
@@ -15,8 +16,8 @@ from tests.conftest import FakeWallClock, make_settings, running_registry
 ALICE = UserId("alice")
 
 
-async def status_of(chat: object, user: str) -> PresenceStatus:
-    presence = {p.user_id: p for p in await chat.presence()}  # type: ignore[attr-defined]
+async def status_of(chat: ChatHandle, user: str) -> PresenceStatus:
+    presence = {p.user_id: p for p in await chat.presence()}
     return presence[UserId(user)].status
 
 

@@ -71,7 +71,7 @@ async def test_refused_socket_raises_plainly() -> None:
 
 
 def test_prefilter_keeps_every_frame_that_can_matter() -> None:
-    keep = [
+    keep: list[str | bytes] = [
         orjson.dumps(_message("u0", "bench:0:1:2")).decode(),
         orjson.dumps([_message("u0", "warmup:0:3")]),
         orjson.dumps([{"event": "ack", "data": {"ref": "1"}}]).decode(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from playwright.sync_api import (
@@ -17,6 +18,7 @@ from playwright.sync_api import (
     BrowserContext,
     Page,
     Playwright,
+    ViewportSize,
     WebSocketRoute,
     expect,
     sync_playwright,
@@ -131,8 +133,8 @@ def open_user(browser: Browser, server: Server, problems: Problems) -> Iterator[
     def open_(
         name: str,
         *,
-        color_scheme: str = "light",
-        viewport: dict | None = None,
+        color_scheme: Literal["light", "dark"] = "light",
+        viewport: ViewportSize | None = None,
         before_goto: Callable[[Page], None] | None = None,
         token: str | None = None,
     ) -> Page:

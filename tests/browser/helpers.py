@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
 from .conftest import Server
 
 
-def rest(server: Server, method: str, path: str, body: dict | None = None) -> object:
+def rest(server: Server, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The JSON answer of a REST call."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         server.url + path, data=data, method=method, headers={"Content-Type": "application/json"}

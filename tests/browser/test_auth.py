@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import jwt
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from .conftest import Server, UserFactory
 from .helpers import new_chat, open_chat, row, send
@@ -26,7 +27,7 @@ def token_for(user: str) -> str:
 
 
 def test_token_link_signs_in_and_everything_works(
-    server: Server, open_user: UserFactory, tmp_path
+    server: Server, open_user: UserFactory, tmp_path: Path
 ) -> None:
     alice = open_user("alice", token=token_for("alice"))
     assert "token=" not in alice.url  # the token does not stay in the address bar or history
@@ -49,7 +50,7 @@ def test_token_link_signs_in_and_everything_works(
     expect(bob.locator('#messages .row[data-type="image"] .image-btn.loaded')).to_be_visible()
 
 
-def test_without_a_token_the_client_asks_to_sign_in(server: Server, browser) -> None:
+def test_without_a_token_the_client_asks_to_sign_in(server: Server, browser: Browser) -> None:
     context = browser.new_context()
     try:
         page = context.new_page()

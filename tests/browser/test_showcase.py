@@ -28,7 +28,8 @@ def upload(server: Server, data: bytes, content_type: str) -> str:
         server.url + "/media", data=data, method="POST", headers={"Content-Type": content_type}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return urlparse(json.loads(response.read())["url"]).path
+        url: str = json.loads(response.read())["url"]
+    return urlparse(url).path
 
 
 def say(server: Server, chat_id: str, user: str, content: str, kind: str = "text") -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from .conftest import Problems, Server, SocketCutter, UserFactory, screenshot
 from .helpers import keys_are_unique, new_chat, open_chat, rest, row, send
@@ -111,7 +113,9 @@ def test_one_to_one_read_ticks_and_presence(server: Server, open_user: UserFacto
     expect(alice.locator("#chat-subtitle")).to_contain_text("last seen")
 
 
-def test_images_and_audio_upload_and_show(server: Server, open_user: UserFactory, tmp_path) -> None:
+def test_images_and_audio_upload_and_show(
+    server: Server, open_user: UserFactory, tmp_path: Path
+) -> None:
     alice = open_user("alice3")
     bob = open_user("bob3", color_scheme="dark")
     chat_id = new_chat(alice, "bob3")
@@ -252,14 +256,16 @@ def test_reconnect_resumes_without_loss_or_duplicates(
 def test_failed_send_retries_without_duplicating(server: Server, open_user: UserFactory) -> None:
     alice = open_user("alice6")
     chat_id = new_chat(alice, "bob6")
-    attempts: list[dict] = []
+    attempts: list[dict[str, Any]] = []
     mode = {"now": "down"}
 
-    def on_post(route) -> None:
+    def on_post(route: Route) -> None:
         if route.request.method != "POST":
             route.fallback()
             return
-        attempts.append(route.request.post_data_json)
+        body = route.request.post_data_json
+        assert isinstance(body, dict), body  # a JSON object, as the client sends
+        attempts.append(body)
         if mode["now"] == "down":  # the request never reaches the server
             route.abort("connectionrefused")
         else:  # the server stores the message, but its answer is lost on the way back
@@ -295,7 +301,9 @@ def test_failed_send_retries_without_duplicating(server: Server, open_user: User
     keys_are_unique(alice)
 
 
-def test_phone_layout_and_who_am_i(server: Server, open_user: UserFactory, browser) -> None:
+def test_phone_layout_and_who_am_i(
+    server: Server, open_user: UserFactory, browser: Browser
+) -> None:
     phone = {"width": 390, "height": 780}
     alice = open_user("alice7", viewport=phone)
     chat_id = new_chat(alice, "bob7")

@@ -53,7 +53,7 @@ async def test_events_reach_subscribers_on_every_node_once_and_in_order(
         async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
             here = await owner.subscribe(CHAT, UserId("ann"))
             there = [await other.subscribe(CHAT) for _ in range(3)]
-            events = [message(seq) for seq in range(1, 21)]
+            events: list[ChatEvent] = [message(seq) for seq in range(1, 21)]
             events.append(ChatRead(CHAT, UserId("bob"), MessageId("m20"), 20))
             for event in events:
                 # One publish per event, whatever the number of subscribers and nodes.

@@ -134,6 +134,6 @@ async def test_bot_assets_are_served_from_the_store(client: Client) -> None:
     assert by_name.status_code == 200
     assert by_name.headers["Content-Type"] == "image/png"
     assert by_name.headers["Cache-Control"] == "public, max-age=86400"
-    assert (await by_name.get_data()).startswith(b"\x89PNG")
+    assert (await by_name.get_data(as_text=False)).startswith(b"\x89PNG")
     assert (await client.get("/assets/bot/..%2Fweb%2Fapp.py")).status_code == 404
     assert (await client.get("/assets/bot/missing.png")).status_code == 404

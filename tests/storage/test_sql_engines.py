@@ -65,7 +65,7 @@ async def test_a_slow_read_does_not_hold_up_other_reads(
             stuck_result: list[bool] = []
 
             async def read_stuck() -> None:
-                stuck_result.append(await engine_store._read(stuck))  # type: ignore[arg-type]
+                stuck_result.append(await engine_store._read(stuck))
 
             nursery.start_soon(read_stuck)
             await trio.testing.wait_all_tasks_blocked()

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import ReadMark
+from chatactors.domain.models import Message, ReadMark
 from chatactors.storage.store import ChatStore, MessagePage
 
 from .factories import at, make_chat, make_message
@@ -19,7 +19,7 @@ from .factories import at, make_chat, make_message
 TIMEOUT_S = 10
 
 
-async def _chat_with_messages(store: ChatStore, count: int, chat_id: str = "c1") -> list:
+async def _chat_with_messages(store: ChatStore, count: int, chat_id: str = "c1") -> list[Message]:
     chat = make_chat(chat_id, "alice", "bob", "bot_user")
     await store.create_chat(chat)
     messages = [

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import orjson
 import trio
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from quart import Quart
 from quart_trio import QuartTrio
 
 from chatactors.connections import ABORT_EXTENSION
@@ -73,9 +75,10 @@ class AsgiTestSocket:
 
 @asynccontextmanager
 async def open_socket(
-    app: QuartTrio, path: str, *, subprotocols: tuple[str, ...] = ()
+    app: Quart, path: str, *, subprotocols: tuple[str, ...] = ()
 ) -> AsyncIterator[AsgiTestSocket]:
     """Open ``path`` on ``ChatServer(app)``; the peer disconnects when the block ends."""
+    assert isinstance(app, QuartTrio), "ChatServer serves a Quart-Trio app"
     route, _, query = path.partition("?")
     to_app_send, to_app_receive = trio.open_memory_channel[dict[str, Any]](math.inf)
     from_app_send, from_app_receive = trio.open_memory_channel[dict[str, Any]](math.inf)
@@ -102,7 +105,13 @@ async def open_socket(
     }
     await to_app_send.send({"type": "websocket.connect"})
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(ChatServer(app), scope, to_app_receive.receive, from_app_send.send)
+        # Plain dicts on the wire, as Hypercorn sends them; the ASGI types are TypedDicts.
+        nursery.start_soon(
+            ChatServer(app),
+            cast(Scope, scope),
+            cast(ASGIReceiveCallable, to_app_receive.receive),
+            cast(ASGISendCallable, from_app_send.send),
+        )
         with trio.fail_after(WAIT_S):
             first = await from_app_receive.receive()
         assert first["type"] == "websocket.accept", first

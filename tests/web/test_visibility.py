@@ -24,7 +24,7 @@ async def test_metrics_count_messages_connections_and_latency(client: Client) ->
     async with open_socket(client.app, "/ws/nope") as ws:
         with contextlib.suppress(Exception):
             await ws.receive()
-    body = (await (await client.get("/metrics")).get_data()).decode()
+    body = await (await client.get("/metrics")).get_data(as_text=True)
     metrics = {
         line.split(" ")[0]: float(line.split(" ")[1])
         for line in body.splitlines()
