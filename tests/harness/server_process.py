@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -35,6 +35,15 @@ ROOT = Path(__file__).resolve().parents[2]
 START_S = 30.0
 STOP_S = 20.0
 SERVING = "Serving on "
+
+
+class ServeOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`serve_command`."""
+
+    data_dir: Path | None
+    database_url: str | None
+    bot: bool
+    wrapper: Sequence[str]
 
 
 def serve_command(
@@ -72,6 +81,7 @@ class ServerProcess:
     _process: subprocess.Popen[str]
     _lines: list[str] = attrs.field(factory=list)
     _urls: queue.Queue[str | None] = attrs.field(factory=queue.Queue)
+    _reader: threading.Thread | None = None
     #: Set once the process printed its ``Serving on`` line.
     url: str = ""
 
@@ -163,7 +173,7 @@ class ServerProcess:
         self.url = url
 
 
-def _start(command: list[str]) -> tuple[ServerProcess, threading.Thread]:
+def _start(command: list[str]) -> ServerProcess:
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -174,39 +184,36 @@ def _start(command: list[str]) -> tuple[ServerProcess, threading.Thread]:
         bufsize=1,
     )
     server = ServerProcess(process)
-    reader = threading.Thread(target=server._read_output, daemon=True)
-    reader.start()
-    return server, reader
+    server._reader = threading.Thread(target=server._read_output, daemon=True)
+    server._reader.start()
+    return server
 
 
-def _show_log(server: ServerProcess) -> None:
-    print(f"---- log of the server process {server.pid} ----\n{server.log()}", file=sys.stderr)
+@contextmanager
+def _log_shown_on_failure(server: ServerProcess) -> Iterator[None]:
+    """On an error in the block, the server's output goes to stderr (pytest shows it)."""
+    try:
+        yield
+    except BaseException:
+        print(f"---- output of server process {server.pid} ----\n{server.log()}", file=sys.stderr)
+        raise
 
 
-def _closed(server: ServerProcess, reader: threading.Thread) -> None:
-    reader.join(timeout=STOP_S)
+def _closed(server: ServerProcess) -> None:
+    assert server._reader is not None
+    server._reader.join(timeout=STOP_S)
     assert server._process.stdout is not None
     server._process.stdout.close()
 
 
 @contextmanager
-def server_process(
-    *args: str,
-    data_dir: Path | None = None,
-    database_url: str | None = None,
-    bot: bool = False,
-    wrapper: Sequence[str] = (),
-) -> Iterator[ServerProcess]:
+def server_process(*args: str, **options: Unpack[ServeOptions]) -> Iterator[ServerProcess]:
     """The server for a ``with`` block (see :func:`serve_command` for the arguments)."""
-    server, reader = _start(serve_command(*args, data_dir=data_dir, database_url=database_url,
-                                          bot=bot, wrapper=wrapper))  # fmt: skip
+    server = _start(serve_command(*args, **options))
     try:
         server._wait_serving()
-        try:
+        with _log_shown_on_failure(server):
             yield server
-        except BaseException:
-            _show_log(server)
-            raise
     finally:
         if server.running():
             server.send_signal(signal.SIGTERM)
@@ -215,27 +222,19 @@ def server_process(
             except subprocess.TimeoutExpired:
                 server.send_signal(signal.SIGKILL)
                 server.wait_blocking()
-        _closed(server, reader)
+        _closed(server)
 
 
 @asynccontextmanager
 async def open_server_process(
-    *args: str,
-    data_dir: Path | None = None,
-    database_url: str | None = None,
-    bot: bool = False,
-    wrapper: Sequence[str] = (),
+    *args: str, **options: Unpack[ServeOptions]
 ) -> AsyncIterator[ServerProcess]:
     """The server for an ``async with`` block; waits never block Trio."""
-    server, reader = _start(serve_command(*args, data_dir=data_dir, database_url=database_url,
-                                          bot=bot, wrapper=wrapper))  # fmt: skip
+    server = _start(serve_command(*args, **options))
     try:
         await trio.to_thread.run_sync(server._wait_serving, abandon_on_cancel=True)
-        try:
+        with _log_shown_on_failure(server):
             yield server
-        except BaseException:
-            _show_log(server)
-            raise
     finally:
         # Shielded (and bounded): a cancelled test must still not leave its server running.
         with trio.CancelScope(shield=True):
@@ -245,4 +244,4 @@ async def open_server_process(
                     await server.wait()
                 if server.running():
                     await server.kill()
-            await trio.to_thread.run_sync(_closed, server, reader)
+            await trio.to_thread.run_sync(_closed, server)
