@@ -11,6 +11,7 @@ a new chat before any of its events. A full outbox drops the whole socket (4008)
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any
 
 import attrs
@@ -162,10 +163,15 @@ class UserSession:
 
     async def _pump(self) -> None:
         outbox = self._outbox
+        write_delay_s = self.context.settings.ws_v1_write_delay_s
+        last_sent = -math.inf
         while True:
             batch = [await outbox.receive()]
-            # Let the other ready tasks run first: what they publish joins this frame.
-            await trio.lowlevel.checkpoint()
+            if last_sent + write_delay_s > trio.current_time():
+                await trio.sleep_until(last_sent + write_delay_s)  # as on /ws/{chat_id}
+            else:
+                # Let the other ready tasks run first: what they publish joins this frame.
+                await trio.lowlevel.checkpoint()
             while len(batch) < MAX_EVENTS_PER_FRAME:
                 try:
                     batch.append(outbox.receive_nowait())
@@ -182,6 +188,7 @@ class UserSession:
                         stream.sent_message = True
                     events.append(stream.prefix + item.frame[1:])
                 await self._send(events)
+            last_sent = trio.current_time()
 
     async def _send(self, events: list[str]) -> None:
         for start in range(0, len(events), MAX_EVENTS_PER_FRAME):
