@@ -60,6 +60,9 @@ class _Receiver:
     latency_ns: list[int] = attrs.field(factory=list)
     seen: Counter[tuple[str, int, str]] = attrs.field(factory=Counter)
     closed: int = 0
+    #: Why posts failed: an HTTP status or an exception, with how often.
+    failures: Counter[str] = attrs.field(factory=Counter)
+    post_ns: list[int] = attrs.field(factory=list)
 
     async def read(self, ws: trio_websocket.WebSocketConnection, user: str) -> None:
         try:
@@ -152,7 +155,6 @@ async def run_users(spec: UsersSpec) -> RunResult:
             per_socket = (rss_sockets - rss_chats) / max(1, len(opened))
             metrics["server_rss_mb_with_sockets"] = rss_sockets / 2**20
             metrics["kb_per_idle_user_socket"] = per_socket / 1024
-            metrics["bytes_per_subscription"] = per_socket / max(1, spec.chats_per_user)
         _log(spec, f"posting {spec.rate:g}/s for {spec.duration_s:g} s")
         monitor.mark_start()
         # A fresh pool: the server has closed the set-up pool's idle keep-alive connections.
@@ -188,13 +190,18 @@ async def run_users(spec: UsersSpec) -> RunResult:
             "server_pid": spec.server_pid,
         },
         metrics=metrics,
-        latency={"delivery": LatencySummary.from_ns(receiver.latency_ns)},
+        latency={
+            "delivery": LatencySummary.from_ns(receiver.latency_ns),
+            "post": LatencySummary.from_ns(receiver.post_ns),
+        },
         server=monitor.usage(),
         server_timeline=monitor.timeline(),
         machine=machine_info(),
         notes=[
+            *(f"{n} posts failed: {why}" for why, n in receiver.failures.most_common(3)),
             "idle memory: RSS after the sockets' ready minus RSS with every chat's actor awake",
             "delivery latency: from just before each POST to the frame on each participant",
+            "post latency: the POST's round trip (the same clock), for the machine's share",
         ],
     )
 
@@ -221,11 +228,15 @@ async def _post_at_rate(
         async with limiter:
             try:
                 response = await pool.request("POST", api.messages_path(chat_ids[index]), body)
-            except HttpError:
+            except HttpError as error:
                 failed += 1
+                receiver.failures[str(error)[:80]] += 1
                 return
             if not response.ok:
                 failed += 1
+                receiver.failures[f"{response.status} {response.body[:60]!r}"] += 1
+            else:
+                receiver.post_ns.append(time.monotonic_ns() - receiver.sent_ns[content])
 
     start = trio.current_time()
     with trio.move_on_after(spec.duration_s + WAIT_S):
