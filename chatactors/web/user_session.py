@@ -41,6 +41,8 @@ from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 #: then the chats created for the user while it is open. Each costs a subscription (a few hundred
 #: bytes here) and keeps the chat's actor, with its window of recent messages, in memory.
 MAX_CHATS_PER_SOCKET = 1000
+#: How many of its chats a socket subscribes to at once when it opens.
+SUBSCRIBING_AT_ONCE = 16
 _MESSAGE_EVENT = '{"event":"message_received"'
 _OPS = ("send", "presence", "read", "resume")
 
@@ -104,8 +106,7 @@ class UserSession:
     async def _open(self) -> None:
         with trio.fail_after(self.context.settings.command_timeout_s):
             summaries = await self.registry.list_user_chats(self.user_id)
-        for summary in summaries[:MAX_CHATS_PER_SOCKET]:
-            await self._subscribe(summary.chat.id, None)
+        await self._subscribe_all([summary.chat.id for summary in summaries[:MAX_CHATS_PER_SOCKET]])
         ready = {
             "event": "ready",
             "chat_id": None,
@@ -119,6 +120,25 @@ class UserSession:
             },
         }
         await self._send([orjson.dumps(ready).decode()])
+
+    async def _subscribe_all(self, chat_ids: list[ChatId]) -> None:
+        """Subscribe to a few chats at a time (each may load its chat from the store first)."""
+        failures: list[ChatError | trio.TooSlowError] = []
+        limiter = trio.CapacityLimiter(SUBSCRIBING_AT_ONCE)
+
+        async def subscribe(chat_id: ChatId) -> None:
+            async with limiter:
+                try:
+                    await self._subscribe(chat_id, None)
+                except (ChatError, trio.TooSlowError) as error:
+                    failures.append(error)
+                    nursery.cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            for chat_id in chat_ids:
+                nursery.start_soon(subscribe, chat_id)
+        if failures:
+            raise failures[0]
 
     async def _subscribe(self, chat_id: ChatId, after_seq: int | None) -> _ChatStream:
         outbox = SharedOutbox(chat_id, self.outbox_send.send_nowait)
