@@ -65,6 +65,8 @@ class UserSession:
         self.outbox_send, self._outbox = trio.open_memory_channel[ChatFrame | ChatAdded](
             context.settings.subscriber_queue_size
         )
+        #: One bound method shared by every chat's SharedOutbox (not one per chat).
+        self._offer = self.outbox_send.send_nowait
         self._streams: dict[ChatId, _ChatStream] = {}
         self._end_reason: EndReason | None = None
         self._scope = trio.CancelScope()
@@ -141,7 +143,7 @@ class UserSession:
             raise failures[0]
 
     async def _subscribe(self, chat_id: ChatId, after_seq: int | None) -> _ChatStream:
-        outbox = SharedOutbox(chat_id, self.outbox_send.send_nowait)
+        outbox = SharedOutbox(chat_id, self._offer)
         with trio.fail_after(self.context.settings.command_timeout_s):
             subscription = await self.registry.chat(chat_id).subscribe(
                 self.user_id, after_seq, outbox
