@@ -7,14 +7,20 @@ import sys
 from collections.abc import Sequence
 
 from chatactors.logs import configure_logging
-from chatactors.settings import Settings, SettingsError
+from chatactors.settings import Settings, SettingsError, help_formatter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bench":
-        from chatactors.bench.cli import main as bench_main
-
+        try:
+            from chatactors.bench.cli import main as bench_main
+        except ImportError as error:
+            # The server is installed without the load generator's clients (the Docker image).
+            print(
+                f"chatactors bench needs the bench extra: pip install 'chatactors[bench]' ({error})"
+            )
+            return 2
         return bench_main(args[1:])
     if args and args[0] == "token":
         return _token(args[1:])
@@ -22,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[1:]
     parser = argparse.ArgumentParser(
         prog="chatactors serve",
+        usage="chatactors serve [options]",
+        formatter_class=help_formatter,
         description="Serve the chat API, its WebSocket and the web client. Every flag can also "
         "be set as CHATACTORS_<NAME> in the environment.",
     )

@@ -1,8 +1,11 @@
-"""Serve the app with Hypercorn's Trio worker until SIGINT or SIGTERM, then shut down cleanly.
+"""Serve the app with Hypercorn's protocol on Trio until SIGINT or SIGTERM, then shut down.
 
-On a signal: chat actors stop taking new commands, finish what is queued (so every acknowledged
-write is committed), and close their sockets with 1001; Hypercorn stops accepting connections and
-waits (bounded) for the open ones; then the store commits what is left and the process exits 0.
+On a signal: no new connection is accepted; chat actors stop taking new commands, finish what is
+queued (so every acknowledged write is committed) and close their sockets with 1001; requests
+under way finish. As soon as nothing is in flight (or ``shutdown_timeout_s`` has passed), the
+connections left, all idle, are closed; then the store commits what is left and the process
+exits 0. Idle connections never hold the process up (connections.py says why Hypercorn's own
+``serve`` would).
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ import sys
 import attrs
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.typing import LifespanState
+from hypercorn.utils import repr_socket_addr, wrap_app
+from quart_trio import QuartTrio
 
+from chatactors.connections import Connections, InFlight
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.fast_path import FastPathApp
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.services import services_of
 
 log = logging.getLogger(__name__)
 
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
+    # Used by Hypercorn's own ``serve`` (in-process test servers); ``serve`` below binds itself.
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
     config.websocket_ping_interval = settings.ws_ping_interval_s or None
@@ -36,7 +44,6 @@ def hypercorn_config(settings: Settings) -> Config:
         # a connection silent for much longer is dead (cable pulled, laptop asleep): close it.
         config.read_timeout = int(max(1, settings.ws_ping_interval_s * 2.5))
     config.websocket_max_message_size = settings.ws_max_message_bytes
-    config.graceful_timeout = settings.shutdown_timeout_s
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     return config
@@ -67,44 +74,65 @@ def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
     return listener, settings
 
 
+async def serve_app(
+    app: QuartTrio,
+    settings: Settings,
+    listener: socket.socket,
+    stop: trio.Event,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on the bound ``listener`` until ``stop`` is set, then shut down (see the
+    module's docstring). Passes the server's URL to ``task_status`` once it accepts."""
+    config = hypercorn_config(settings)
+    in_flight = InFlight(FastPathApp(app, settings))
+    asgi_app = wrap_app(in_flight, config.wsgi_max_body_size, "asgi")
+    lifespan_state: LifespanState = {}
+    lifespan = Lifespan(asgi_app, config, lifespan_state)
+    connections = Connections(asgi_app, config, lifespan_state)
+    async with trio.open_nursery() as lifespan_nursery:
+        # Quart's before_serving (the services) runs here, and after_serving at the end.
+        await lifespan_nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+        async with trio.open_nursery() as connections_nursery:
+            listener.listen(config.backlog)
+            accepting = await connections_nursery.start(
+                connections.serve, trio.SocketListener(trio.socket.from_stdlib_socket(listener))
+            )
+            task_status.started(
+                f"http://{repr_socket_addr(listener.family, listener.getsockname())}"
+            )
+            await stop.wait()
+            accepting.cancel()
+            await connections.announce_shutdown()
+            running = services_of(app)
+            if running is not None:
+                running.registry.begin_shutdown()
+            # Sockets are closing with 1001 and requests finishing; once none is left,
+            # whatever connections remain are idle and end now, not at the timeout.
+            with trio.move_on_after(settings.shutdown_timeout_s):
+                await in_flight.wait_idle()
+            connections_nursery.cancel_scope.cancel()
+            connections.abort()
+        await lifespan.wait_for_shutdown()
+        lifespan_nursery.cancel_scope.cancel()
+
+
 async def serve(settings: Settings) -> None:
     listener, settings = bind_listener(settings)
     app = create_app(settings)
-    config = hypercorn_config(settings)
-    asgi_app = FastPathApp(app, settings)
-    config.bind = [f"fd://{listener.fileno()}"]
     stop = trio.Event()
-
-    async def shutdown_trigger() -> None:
-        await stop.wait()
-        services: Services | None = app.extensions.get(EXTENSION_KEY)
-        if services is not None:
-            services.begin_shutdown()
-
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-
-            async def wait_for_signal() -> None:
-                async for signum in signals:
-                    log.info("received %s: shutting down", signal.Signals(signum).name)
-                    stop.set()
-                    return
-
-            nursery.start_soon(wait_for_signal)
-            urls = await nursery.start(
-                lambda task_status: hypercorn_serve(
-                    asgi_app,
-                    config,
-                    shutdown_trigger=shutdown_trigger,
-                    task_status=task_status,
-                )
-            )
+            url = await nursery.start(serve_app, app, settings, listener, stop)
             tune_garbage_collector(settings)
-            for url in urls:
-                # Tests and scripts read the bound port from this line.
-                print(f"Serving on {url}", flush=True)
-            await stop.wait()
-        log.info("stopped")
+            # Tests and scripts read the bound port from this line.
+            print(f"Serving on {url}", flush=True)
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                break
+            stop.set()
+    log.info("stopped")
 
 
 def run(settings: Settings) -> int:

@@ -10,7 +10,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
@@ -18,78 +18,139 @@ from chatactors.domain.rules import Limits
 
 ENV_PREFIX = "CHATACTORS_"
 MiB = 1024 * 1024
+#: The metadata key of each field's one-line meaning.
+HELP = "help"
+T = TypeVar("T")
+
+
+def setting(default: T, help: str) -> T:
+    """A field with its default and its one-line meaning (``chatactors serve --help``)."""
+    # attrs.field's declared type is the default's type: the field's value type for mypy.
+    field: T = attrs.field(default=default, metadata={HELP: help})
+    return field
 
 
 @attrs.frozen(kw_only=True)
 class Settings:
     # Serving
-    host: str = "0.0.0.0"
-    port: int = 8000
-    #: The absolute base URL clients reach this server at (bot media URLs and upload URLs use it);
-    #: empty means http://localhost:<port>.
-    public_url: str = ""
-    log_level: str = "info"
-    log_json: bool = False
-    shutdown_timeout_s: float = 10.0
-    #: Allocations between young-generation garbage collections (Python's default is 700).
+    host: str = setting("0.0.0.0", "address to listen on")
+    port: int = setting(8000, "TCP port to listen on (0: any free port)")
+    public_url: str = setting(
+        "",
+        "base URL of media URLs, as clients reach the server (none: http://localhost:PORT)",
+    )
+    bot_images: Literal["self", "https"] = setting(
+        "self", "the bot's image URLs: self (served here, offline) or https (Next.js <Image>)"
+    )
+    log_level: str = setting("info", "debug, info, warning or error")
+    log_json: bool = setting(False, "log one JSON object per line")
+    shutdown_timeout_s: float = setting(
+        10.0,
+        "on SIGTERM/SIGINT, the longest wait for requests and sockets to finish",
+    )
+    services_close_timeout_s: float = setting(
+        10.0,
+        "after serving, the longest wait for actors and the store to finish their queues",
+    )
+    readiness_timeout_s: float = setting(
+        2.0, "/readyz answers 503 if the store does not answer within this"
+    )
+    retry_after_s: float = setting(1.0, "the Retry-After of a 503 (overloaded or unavailable)")
     #: Every socket keeps hundreds of long-lived objects that each full collection walks; a
     #: higher threshold (and freezing what exists at start-up) cut the collector's share of
-    #: the CPU from about a fifth to little (BENCHMARKS.md). 0 keeps Python's default.
-    gc_gen0_threshold: int = 50_000
+    #: the CPU from about a fifth to little (BENCHMARKS.md).
+    gc_gen0_threshold: int = setting(
+        50_000,
+        "allocations between young-generation garbage collections (0: Python's default, 700)",
+    )
 
     # Storage
-    store: Literal["sqlite", "memory"] = "sqlite"
-    data_dir: Path = Path("data")
-    write_batch_max: int = 512
+    store: Literal["sqlite", "memory"] = setting(
+        "sqlite", "sqlite (durable, in data_dir) or memory (keeps nothing)"
+    )
+    data_dir: Path = setting(Path("data"), "directory of the SQLite database and uploaded files")
+    write_batch_max: int = setting(512, "writes committed together at most (group commit)")
+    write_queue_size: int = setting(
+        2048, "writes waiting for the store's writer at most; actors wait for room beyond"
+    )
 
     # Actors
-    inbox_size: int = 256
-    #: How long a caller waits for room in a full inbox before it gets 503.
-    inbox_wait_s: float = 2.0
-    #: How long a request waits for the actor's answer before it gets 503.
-    command_timeout_s: float = 10.0
-    idle_timeout_s: float = 600.0
-    history_window: int = 500
-    idempotency_window: int = 1000
-    subscriber_queue_size: int = 1024
-    max_history_page: int = 10_000
-    max_replay: int = 5000
-    crash_backoff_s: float = 1.0
+    inbox_size: int = setting(256, "commands queued for one chat's actor at most")
+    inbox_wait_s: float = setting(
+        2.0, "how long a request waits for room in a full inbox before 503"
+    )
+    command_timeout_s: float = setting(
+        10.0, "how long a request waits for the actor's answer before 503"
+    )
+    idle_timeout_s: float = setting(
+        600.0, "a chat's actor stops after this long without subscribers or commands"
+    )
+    history_window: int = setting(500, "recent messages an actor keeps in memory")
+    idempotency_window: int = setting(
+        1000, "recent client_message_ids remembered per chat for idempotent sends"
+    )
+    subscriber_queue_size: int = setting(
+        1024, "events queued for one socket; a socket further behind is dropped (4008)"
+    )
+    max_history_page: int = setting(10_000, "messages in one GET .../messages page at most")
+    max_replay: int = setting(5000, "messages replayed to a socket resuming with after_seq at most")
+    crash_backoff_s: float = setting(1.0, "a crashed chat's actor restarts no sooner than this")
 
     # Presence
-    typing_timeout_s: float = 10.0
+    typing_timeout_s: float = setting(10.0, "typing falls back to online after this")
 
     # The bot
-    bot_enabled: bool = True
-    bot_delay_min_s: float = 2.0
-    bot_delay_max_s: float = 4.0
-    bot_seed: int | None = None
+    bot_enabled: bool = setting(True, "the bot answers in every chat")
+    bot_delay_min_s: float = setting(2.0, "the bot's shortest pause before each step")
+    bot_delay_max_s: float = setting(4.0, "the bot's longest pause before each step")
+    bot_seed: int | None = setting(None, "seed of the bot's choices (none: random)")
 
     # Input limits
-    max_id_length: int = 128
-    max_participants: int = 256
-    max_content_chars: int = 8 * MiB
-    max_body_bytes: int = 12 * MiB
-    ws_max_message_bytes: int = 12 * MiB
-    ws_ping_interval_s: float = 25.0
-    #: chatactors.v1 sockets: the least time between two event frames to one socket. Events
-    #: that arrive meanwhile share the next frame, so a busy room costs one frame per socket
-    #: per interval instead of one per event (Centrifugo's ``write_delay``). 0: send at once.
-    ws_v1_write_delay_s: float = 0.0
-    #: chatactors.v1 sockets: commands read ahead of their answers (pipelining).
-    ws_v1_max_pipelined: int = 64
+    max_id_length: int = setting(128, "characters in a user, chat or client message id at most")
+    max_participants: int = setting(256, "participants of one chat at most")
+    max_content_chars: int = setting(8 * MiB, "characters of one message's content at most")
+    max_body_bytes: int = setting(
+        12 * MiB, "bytes of a request body at most (uploads: the media limits)"
+    )
+    ws_max_message_bytes: int = setting(
+        12 * MiB, "bytes of one WebSocket message from a client at most"
+    )
+    ws_ping_interval_s: float = setting(
+        25.0,
+        "WebSocket keepalive pings; a peer silent for 2.5 intervals is closed (0: no pings)",
+    )
+    ws_close_timeout_s: float = setting(
+        2.0, "how long closing a socket may take before a peer that does not read is given up"
+    )
+    #: Events that arrive meanwhile share the next frame, so a busy room costs one frame per
+    #: socket per interval instead of one per event (Centrifugo's ``write_delay``).
+    ws_v1_write_delay_s: float = setting(
+        0.0, "chatactors.v1 sockets: least time between two event frames (0: send at once)"
+    )
+    ws_v1_max_pipelined: int = setting(
+        64, "chatactors.v1 sockets: commands read ahead of their answers"
+    )
 
     # Media
-    max_image_bytes: int = 10 * MiB
-    max_audio_bytes: int = 25 * MiB
+    max_image_bytes: int = setting(10 * MiB, "bytes of an uploaded image at most")
+    max_audio_bytes: int = setting(25 * MiB, "bytes of an uploaded audio file at most")
 
     # Access control (off by default so that reference clients keep working)
-    auth_enabled: bool = False
-    auth_secret: str = ""
-    auth_token_ttl_s: float = 7 * 24 * 3600.0
-    rate_limit_per_s: float = 20.0
-    rate_limit_burst: int = 60
-    cors_origins: str = "*"
+    auth_enabled: bool = setting(False, "require bearer tokens (JWT HS256); see SECURITY.md")
+    auth_secret: str = setting("", "the token signing secret, 32 characters at least")
+    auth_token_ttl_s: float = setting(
+        7 * 24 * 3600.0, "lifetime of tokens made by `chatactors token`"
+    )
+    rate_limit_per_s: float = setting(
+        20.0, "messages a user may send per second on average (with access control)"
+    )
+    rate_limit_burst: int = setting(60, "messages a user may send at once above the rate")
+    rate_limit_max_users: int = setting(
+        100_000, "users whose send rate is remembered; the least recent are forgotten"
+    )
+    cors_origins: str = setting(
+        "*", "comma-separated origins allowed to call the API from a browser"
+    )
 
     def __attrs_post_init__(self) -> None:
         # A negative size or delay would fail later, far from its cause (say, in every socket).
@@ -124,13 +185,18 @@ class Settings:
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        """One ``--flag`` per field, defaulting to "not given" so the environment still applies."""
+        """One ``--flag`` per field with its meaning and default, defaulting to "not given" so
+        that the environment still applies."""
         for field in attrs.fields(cls):
             flag = "--" + field.name.replace("_", "-")
+            shown = _shown(field.default)
+            help = f"{field.metadata[HELP]} (default: {shown})"
             if field.type in ("bool", bool):
-                parser.add_argument(flag, default=None, action=argparse.BooleanOptionalAction)
+                parser.add_argument(
+                    flag, default=None, action=argparse.BooleanOptionalAction, help=help
+                )
             else:
-                parser.add_argument(flag, default=None, metavar=field.name.upper())
+                parser.add_argument(flag, default=None, metavar=_metavar(field), help=help)
 
     @classmethod
     def from_args(
@@ -142,6 +208,26 @@ class Settings:
             if value is not None:
                 given[field.name] = value if isinstance(value, bool) else _parse(field, value)
         return cls.from_env(environ, **given)
+
+
+def _metavar(field: attrs.Attribute[Any]) -> str:
+    kind = str(field.type)
+    if kind.startswith("Literal"):
+        return "{" + ",".join(part.strip(" '\"") for part in kind[8:-1].split(",")) + "}"
+    if field.name.endswith("_s") and not field.name.endswith("_per_s"):
+        return "SECONDS"
+    return {"int": "N", "int | None": "N", "float": "X", "Path": "DIR"}.get(kind, "TEXT")
+
+
+def _shown(default: object) -> str:
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return "none" if default is None or default == "" else str(default)
+
+
+def help_formatter(prog: str) -> argparse.HelpFormatter:
+    """Each flag and its help on one line (in a terminal wide enough)."""
+    return argparse.HelpFormatter(prog, max_help_position=40)
 
 
 def _parse(field: attrs.Attribute[Any], raw: str) -> Any:

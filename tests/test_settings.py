@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+import attrs
 import pytest
 
 from chatactors.cli import main
-from chatactors.settings import Settings, SettingsError
+from chatactors.domain.rules import Limits
+from chatactors.settings import HELP, Settings, SettingsError
 
 
 def parse(*flags: str, environ: dict[str, str] | None = None) -> Settings:
@@ -52,3 +54,33 @@ def test_serve_exits_with_a_usage_error_on_a_bad_flag(capsys: pytest.CaptureFixt
         main(["serve", "--inbox-size", "-1"])
     assert exited.value.code == 2
     assert "inbox_size" in capsys.readouterr().err
+
+
+def test_every_setting_has_a_meaning() -> None:
+    for field in attrs.fields(Settings):
+        assert field.metadata.get(HELP, "").strip(), field.name
+
+
+def test_serve_help_shows_each_setting_on_one_line_with_its_default(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    for field in attrs.fields(Settings):
+        flag = "--" + field.name.replace("_", "-")
+        [line] = [line for line in lines if line.lstrip().startswith(flag + " ")] or [
+            line for line in lines if line.lstrip().startswith(flag + ",")
+        ]
+        assert field.metadata[HELP] in line
+        assert "(default: " in line
+    assert "--shutdown-timeout-s SECONDS" in "\n".join(lines)
+    assert any("(default: 10.0)" in line and "--shutdown-timeout-s" in line for line in lines)
+
+
+def test_value_limits_have_their_defaults_only_in_settings() -> None:
+    with pytest.raises(TypeError):
+        Limits()  # type: ignore[call-arg]
+    defaults = Settings().limits
+    assert (defaults.max_id_length, defaults.max_participants) == (128, 256)

@@ -10,11 +10,13 @@ from chatactors.domain.errors import InvalidInput
 from chatactors.domain.ids import BOT_USER, UserId
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Limits:
-    max_id_length: int = 128
-    max_participants: int = 256
-    max_content_chars: int = 8 * 1024 * 1024
+    """The value limits of Settings (chatactors/settings.py, where their defaults are)."""
+
+    max_id_length: int
+    max_participants: int
+    max_content_chars: int
 
 
 def check_user_id(user_id: str, limits: Limits, *, field: str = "user_id") -> UserId:

@@ -360,8 +360,13 @@ def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Ch
 
 
 @asynccontextmanager
-async def open_sqlite_store(data_dir: Path, *, batch_max: int = 512) -> AsyncIterator[SqliteStore]:
-    """Open (and migrate) ``data_dir/chatactors.sqlite3``; on exit, commit what is queued, close."""
+async def open_sqlite_store(
+    data_dir: Path, *, batch_max: int = 512, queue_size: int = 2048
+) -> AsyncIterator[SqliteStore]:
+    """Open (and migrate) ``data_dir/chatactors.sqlite3``; on exit, commit what is queued, close.
+
+    ``batch_max``: writes per commit at most; ``queue_size``: writes waiting for the writer.
+    """
     path = data_dir / "chatactors.sqlite3"
 
     def open_connections() -> tuple[sqlite3.Connection, sqlite3.Connection]:
@@ -371,7 +376,7 @@ async def open_sqlite_store(data_dir: Path, *, batch_max: int = 512) -> AsyncIte
         return write_conn, _connect(path)
 
     write_conn, read_conn = await trio.to_thread.run_sync(open_connections)
-    send, receive = trio.open_memory_channel[_PendingWrite](batch_max * 4)
+    send, receive = trio.open_memory_channel[_PendingWrite](queue_size)
     store = SqliteStore(path, send, write_conn, read_conn, batch_max)
     try:
         async with trio.open_nursery() as nursery:

@@ -13,8 +13,6 @@ from chatactors.web.auth import install_auth
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
-from chatactors.web.metrics import install_metrics
-from chatactors.web.rate_limit import install_rate_limit
 from chatactors.web.request import ChatRequest
 
 
@@ -41,11 +39,9 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
     app.register_blueprint(user_socket.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
-    install_metrics(app)
     install_auth(app, settings)
-    install_rate_limit(app, settings)
     media_api.install(app, settings)
-    register_error_handlers(app)
+    register_error_handlers(app, settings)
     install_cors(app, settings.cors_origins)
     install_lifespan(app, settings, store)
     return app

@@ -30,32 +30,30 @@ from chatactors.web.error_responses import (
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
+from chatactors.web.services import Services, services_of
 from chatactors.web.socket_commands import (
     PendingAnswer,
     queue_chat_command,
     read_commands,
     send_answers,
 )
-from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
 
 blueprint = Blueprint("socket", __name__)
 
 SUBPROTOCOL_V1 = "chatactors.v1"
-#: How long closing a socket may take before we give up on a peer that does not read.
-CLOSE_TIMEOUT_S = 2.0
 
 
 @blueprint.websocket("/ws/<chat_id>")
 async def chat_socket(chat_id: str) -> None:
-    context = SocketContext.of(current_app)
+    context = services_of(current_app)
     if context is None:
         raise ChatUnavailable("The server is not serving")
     await serve_chat_socket(QuartSocket(), context, chat_id)
 
 
-async def serve_chat_socket(socket: SocketTransport, context: SocketContext, chat_id: str) -> None:
+async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id: str) -> None:
     """The whole life of one socket: subscribe (or refuse with a close code), pump, unsubscribe."""
     settings = context.settings
     metrics = context.metrics
@@ -63,7 +61,7 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
     subprotocol = SUBPROTOCOL_V1 if v1 else None
     try:
         user_id, after_seq = _parse_query(socket, settings)
-        handle = context.services.registry.chat(chat_id)
+        handle = context.registry.chat(chat_id)
         with trio.fail_after(settings.command_timeout_s):
             subscription = await handle.subscribe(user_id, after_seq)
     except (ChatError, trio.TooSlowError) as error:
@@ -72,9 +70,8 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         metrics.disconnects.labels("refused").inc()
         with contextlib.suppress(SocketDisconnected):
             await socket.accept(subprotocol)
-            await close_socket(
-                socket, code, str(error) if isinstance(error, ChatError) else "overloaded"
-            )
+            why = str(error) if isinstance(error, ChatError) else "overloaded"
+            await close_socket(socket, code, why, settings.ws_close_timeout_s)
         return
     metrics.connections.inc()
     reason: EndReason | None = None
@@ -83,7 +80,9 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         session = _Session(socket, context, chat_id, handle, subscription, user_id, v1)
         reason = await session.run(after_seq)
         if reason is not None:
-            await close_socket(socket, CLOSE_FOR_END[reason], reason.value)
+            await close_socket(
+                socket, CLOSE_FOR_END[reason], reason.value, settings.ws_close_timeout_s
+            )
     except SocketDisconnected:
         pass
     finally:
@@ -126,8 +125,9 @@ def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | 
     return user_id, after_seq
 
 
-async def close_socket(socket: SocketTransport, code: int, reason: str) -> None:
-    with trio.move_on_after(CLOSE_TIMEOUT_S):
+async def close_socket(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
+    """Close, giving up on a peer that does not read after ``timeout_s``."""
+    with trio.move_on_after(timeout_s):
         await socket.close(code, reason[:120])
 
 
@@ -137,7 +137,7 @@ class _Session:
     def __init__(
         self,
         socket: SocketTransport,
-        context: SocketContext,
+        context: Services,
         chat_id: str,
         handle: ChatHandle,
         subscription: Subscription,

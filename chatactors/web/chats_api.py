@@ -17,9 +17,8 @@ from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
 from chatactors.web.auth import acting_as, authenticated_user
-from chatactors.web.lifespan import Services, services
-from chatactors.web.metrics import WebMetrics, web_metrics
-from chatactors.web.rate_limit import charge_send
+from chatactors.web.metrics import WebMetrics
+from chatactors.web.services import Media, Services, services
 from chatactors.web.wire import (
     ChatInfoOut,
     ChatListItemOut,
@@ -137,9 +136,9 @@ async def send_message(chat_id: str, data: PostMessageBody) -> Response:
     running = services()
     check_client_message_id(data, running.settings.limits)
     user_id = _user(data.user_id)
-    charge_send(user_id)
+    running.charge_send(user_id)
     with command_deadline():
-        sent = await post_message(running, media_api.media(), web_metrics(), chat_id, data, user_id)
+        sent = await post_message(running, running.media, running.metrics, chat_id, data, user_id)
     return Response(sent, content_type="application/json")
 
 
@@ -151,7 +150,7 @@ def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
 
 async def post_message(
     running: Services,
-    media: media_api.Media,
+    media: Media,
     metrics: WebMetrics,
     chat_id: str,
     data: PostMessageBody,

@@ -22,12 +22,10 @@ from chatactors.domain.errors import (
     RateLimited,
     Unauthenticated,
 )
+from chatactors.settings import Settings
 from chatactors.web.wire import json_response
 
 log = logging.getLogger(__name__)
-
-#: Seconds a client should wait before retrying a 503.
-RETRY_AFTER_S = 1
 
 _STATUS: dict[type[ChatError], int] = {
     ChatNotFound: 404,
@@ -92,9 +90,9 @@ def too_large_detail(limit: int | None) -> str:
 
 
 def error_headers(status: int, retry_after_s: float | None = None) -> dict[str, str]:
-    """Retry-After on 429 and 503, so that clients back off."""
-    if status in (429, 503):
-        return {"Retry-After": str(max(1, math.ceil(retry_after_s or RETRY_AFTER_S)))}
+    """Retry-After on 429 and 503 (given ``retry_after_s``), so that clients back off."""
+    if status in (429, 503) and retry_after_s is not None:
+        return {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
     return {}
 
 
@@ -102,10 +100,11 @@ def error_response(status: int, detail: str, *, retry_after_s: float | None = No
     return json_response({"detail": detail}, status, error_headers(status, retry_after_s) or None)
 
 
-def register_error_handlers(app: Quart) -> None:
+def register_error_handlers(app: Quart, settings: Settings) -> None:
     @app.errorhandler(ChatError)
     async def chat_error(error: ChatError) -> Response:
         retry_after = error.retry_after_s if isinstance(error, RateLimited) else None
+        retry_after = retry_after or settings.retry_after_s
         response = error_response(status_for(error), str(error), retry_after_s=retry_after)
         if isinstance(error, Unauthenticated):
             response.headers["WWW-Authenticate"] = 'Bearer realm="chatactors"'
@@ -113,7 +112,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(trio.TooSlowError)
     async def too_slow(error: trio.TooSlowError) -> Response:
-        return error_response(503, TOO_SLOW_DETAIL)
+        return error_response(503, TOO_SLOW_DETAIL, retry_after_s=settings.retry_after_s)
 
     @app.errorhandler(RequestSchemaValidationError)
     async def invalid_body(error: RequestSchemaValidationError) -> Response:

@@ -36,7 +36,7 @@ from quart_trio import QuartTrio
 from chatactors.domain.errors import ChatError, InvalidInput
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
-from chatactors.web import chats_api, media_api
+from chatactors.web import chats_api
 from chatactors.web.chat_socket import serve_chat_socket
 from chatactors.web.cors import CorsPolicy
 from chatactors.web.error_responses import (
@@ -47,9 +47,7 @@ from chatactors.web.error_responses import (
     status_for,
     too_large_detail,
 )
-from chatactors.web.lifespan import EXTENSION_KEY, Services
-from chatactors.web.metrics import METRICS_KEY, WebMetrics
-from chatactors.web.socket_context import SocketContext
+from chatactors.web.services import Services, services_of
 from chatactors.web.socket_transport import AsgiSocket
 from chatactors.web.user_socket import serve_user_socket
 from chatactors.web.wire import MessagesQuery, PostMessageBody
@@ -89,17 +87,17 @@ class FastPathApp:
     ) -> None:
         if scope["type"] == "websocket":
             match = SOCKET_PATH.fullmatch(scope["path"])
-            context = SocketContext.of(self.quart)
-            if match and context is not None:
-                await serve_chat_socket(AsgiSocket(scope, receive, send), context, match.group(1))
+            running = services_of(self.quart)
+            if match and running is not None:
+                await serve_chat_socket(AsgiSocket(scope, receive, send), running, match.group(1))
                 return
-            if context is not None and USER_SOCKET_PATH.fullmatch(scope["path"]):
-                await serve_user_socket(AsgiSocket(scope, receive, send), context)
+            if running is not None and USER_SOCKET_PATH.fullmatch(scope["path"]):
+                await serve_user_socket(AsgiSocket(scope, receive, send), running)
                 return
         elif scope["type"] == "http" and not self.settings.auth_enabled:
             match = MESSAGES_PATH.fullmatch(scope["path"])
             method = scope["method"]
-            running: Services | None = self.quart.extensions.get(EXTENSION_KEY)
+            running = services_of(self.quart)
             if match and method in ("GET", "POST") and running is not None:
                 answer = await self._answer(scope, receive, running, match.group(1))
                 if answer is not None:
@@ -123,16 +121,16 @@ class FastPathApp:
                 limits = self.settings.limits
                 chats_api.check_client_message_id(data, limits)
                 user_id = check_user_id(data.user_id, limits)
-                media: media_api.Media = self.quart.extensions[media_api.EXTENSION_KEY]
-                metrics: WebMetrics = self.quart.extensions[METRICS_KEY]
-                sent = await chats_api.post_message(running, media, metrics, chat_id, data, user_id)
+                sent = await chats_api.post_message(
+                    running, running.media, running.metrics, chat_id, data, user_id
+                )
                 return _Answer(200, sent)
         except ChatError as error:
-            return _error(status_for(error), str(error))
+            return _error(status_for(error), str(error), self.settings.retry_after_s)
         except RequestSchemaValidationError as error:
             return _error(422, invalid_request_detail(error))
         except trio.TooSlowError:
-            return _error(503, TOO_SLOW_DETAIL)
+            return _error(503, TOO_SLOW_DETAIL, self.settings.retry_after_s)
         except _BodyTooLarge:
             return _error(413, too_large_detail(self.settings.max_body_bytes))
         except Exception:
@@ -154,8 +152,8 @@ class FastPathApp:
         await send({"type": "http.response.body", "body": answer.body, "more_body": False})
 
 
-def _error(status: int, detail: str) -> _Answer:
-    return _Answer(status, orjson.dumps({"detail": detail}), error_headers(status))
+def _error(status: int, detail: str, retry_after_s: float | None = None) -> _Answer:
+    return _Answer(status, orjson.dumps({"detail": detail}), error_headers(status, retry_after_s))
 
 
 def _header(scope: HTTPScope, name: bytes) -> str | None:

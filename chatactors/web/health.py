@@ -1,11 +1,11 @@
-"""Liveness (/healthz) and readiness (/readyz) for load balancers and orchestrators."""
+"""Liveness (/healthz), readiness (/readyz) and Prometheus metrics (/metrics) for operators."""
 
 from __future__ import annotations
 
 import trio
 from quart import Blueprint, Response, current_app
 
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.services import services, services_of
 from chatactors.web.wire import json_response
 
 blueprint = Blueprint("health", __name__)
@@ -20,12 +20,18 @@ async def healthz() -> Response:
 @blueprint.get("/readyz")
 async def readyz() -> Response:
     """The store answers and the server takes commands (not starting, not shutting down)."""
-    running: Services | None = current_app.extensions.get(EXTENSION_KEY)
+    running = services_of(current_app)
     if running is None or running.registry.closing:
         return json_response({"status": "unavailable", "detail": "not serving"}, 503)
     try:
-        with trio.fail_after(2):
+        with trio.fail_after(running.settings.readiness_timeout_s):
             await running.store.check_ready()
     except Exception as error:
         return json_response({"status": "unavailable", "detail": f"store: {error}"}, 503)
     return json_response({"status": "ready"})
+
+
+@blueprint.get("/metrics")
+async def metrics() -> Response:
+    body, content_type = services().metrics.render()
+    return Response(body, content_type=content_type)

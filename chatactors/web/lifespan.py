@@ -1,49 +1,35 @@
-"""The app's serving lifetime: open the store and the registry before serving, close after.
+"""The app's serving lifetime: build :class:`Services` before serving, close it after.
 
-They run in a task of quart-trio's app nursery (started with ``nursery.start``, so serving
-begins only once they are up), and are reached from routes through :func:`services`.
+Everything is opened in one task of quart-trio's app nursery (started with ``nursery.start``,
+so serving begins only once it is all up) and closed there in reverse order when serving ends:
+the registry first (actors finish what is queued, sockets get 1001), then the stores.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
-import attrs
 import trio
-from quart import current_app
 from quart_trio import QuartTrio
 
-from chatactors.actors.bot_replies import default_bot_replies
-from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
+from chatactors.actors.registry import open_registry
+from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
+from chatactors.storage.media import open_media_store
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.sqlite import open_sqlite_store
 from chatactors.storage.store import ChatStore
 from chatactors.web import media_api
+from chatactors.web.metrics import open_web_metrics
+from chatactors.web.rate_limit import RateLimiter
+from chatactors.web.services import SERVICES_KEY, Media, Services
 
-EXTENSION_KEY = "chatactors"
-
-
-@attrs.define(eq=False)
-class Services:
-    """What routes need, made once per serving lifetime."""
-
-    settings: Settings
-    store: ChatStore
-    registry: ChatRegistry
-    _stop: trio.Event = attrs.field(factory=trio.Event)
-    _stopped: trio.Event = attrs.field(factory=trio.Event)
-
-    def begin_shutdown(self) -> None:
-        """Stop taking chat commands; actors finish what is queued and close sockets with 1001."""
-        self.registry.begin_shutdown()
-
-
-def services() -> Services:
-    """The running app's services; only valid inside a request or WebSocket handler."""
-    found: Services = current_app.extensions[EXTENSION_KEY]
-    return found
+log = logging.getLogger(__name__)
+#: Stable pictures by name on the public service the reference's bot images come from.
+HTTPS_IMAGE_BASE = "https://picsum.photos/seed/chatactors-"
 
 
 def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
@@ -54,50 +40,93 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
             yield MemoryStore()
 
         return memory()
-    return open_sqlite_store(settings.data_dir, batch_max=settings.write_batch_max)
+    return open_sqlite_store(
+        settings.data_dir,
+        batch_max=settings.write_batch_max,
+        queue_size=settings.write_queue_size,
+    )
 
 
-def bot_asset_urls(settings: Settings) -> dict[str, str]:
-    """The bot's bundled files as uploads (media_api imports them into the media store)."""
-    return {
-        name: f"{settings.base_url}/media/{media_id}"
-        for name, media_id in media_api.bot_asset_ids().items()
-    }
+def bot_asset_urls(media: Media) -> dict[str, str]:
+    """The URL of each of the bot's files: served here, or (``bot_images="https"``) public
+    https images like the reference's, which Next.js's image component accepts."""
+    urls = {name: media.url(media_id) for name, media_id in media.bot_assets.items()}
+    if media.settings.bot_images == "https":
+        for name in urls:
+            if BOT_ASSETS[name] is MessageType.IMAGE:
+                urls[name] = f"{HTTPS_IMAGE_BASE}{name.rsplit('.', 1)[0]}/640/480"
+    elif media.settings.bot_enabled and not media.settings.base_url.startswith("https://"):
+        log.info(
+            "the bot's images are served from %s/media/; frontends built on Next.js's <Image> "
+            "accept only https hosts: run with --bot-images https (README: For frontend "
+            "developers)",
+            media.settings.base_url,
+        )
+    return urls
 
 
-async def _run_services(
+@asynccontextmanager
+async def open_services(
+    settings: Settings, store: ChatStore | None = None
+) -> AsyncIterator[Services]:
+    """Everything routes and sockets use; ``store`` replaces the configured chat store."""
+    async with AsyncExitStack() as stack:
+        if store is None:
+            store = await stack.enter_async_context(open_store(settings))
+        # memory: no durable chats, so no durable files either (a temporary directory).
+        media_root = None if settings.store == "memory" else settings.data_dir / "media"
+        media_store = await stack.enter_async_context(open_media_store(media_root))
+        media = Media(media_store, settings, await media_api.import_bot_assets(media_store))
+        replies = default_bot_replies(bot_asset_urls(media))
+        registry = await stack.enter_async_context(
+            open_registry(store, settings, bot_replies=replies)
+        )
+        limiter = None
+        if settings.auth_enabled:
+            limiter = RateLimiter(
+                settings.rate_limit_per_s,
+                settings.rate_limit_burst,
+                trio.current_time,
+                max_users=settings.rate_limit_max_users,
+            )
+        yield Services(settings, store, registry, media, open_web_metrics(registry), limiter)
+
+
+async def _serve_services(
     settings: Settings,
     store: ChatStore | None,
+    stop: trio.Event,
+    stopped: trio.Event,
     *,
     task_status: trio.TaskStatus[Services] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    stopped = trio.Event()
     try:
-        async with AsyncExitStack() as stack:
-            if store is None:
-                store = await stack.enter_async_context(open_store(settings))
-            replies = default_bot_replies(bot_asset_urls(settings))
-            registry = await stack.enter_async_context(
-                open_registry(store, settings, bot_replies=replies)
-            )
-            running = Services(settings, store, registry, stopped=stopped)
+        async with open_services(settings, store) as running:
             task_status.started(running)
-            await running._stop.wait()
+            await stop.wait()
     finally:
-        # Set only once the registry and the store have closed (queued writes committed).
+        # Set only once the registry and the stores have closed (queued writes committed).
         stopped.set()
 
 
 def install_lifespan(app: QuartTrio, settings: Settings, store: ChatStore | None) -> None:
+    # One (stop, stopped) pair per serving lifetime (an app may be served more than once).
+    lifetime: list[tuple[trio.Event, trio.Event]] = []
+
     @app.before_serving
     async def start_services() -> None:
-        app.extensions[EXTENSION_KEY] = await app.nursery.start(_run_services, settings, store)
+        stop, stopped = trio.Event(), trio.Event()
+        lifetime.append((stop, stopped))
+        app.extensions[SERVICES_KEY] = await app.nursery.start(
+            _serve_services, settings, store, stop, stopped
+        )
 
     @app.after_serving
     async def stop_services() -> None:
-        running: Services = app.extensions.pop(EXTENSION_KEY)
-        running.begin_shutdown()
-        running._stop.set()
-        # The registry and the store close on their own task; wait (bounded) until they have.
-        with trio.move_on_after(settings.shutdown_timeout_s * 2):
-            await running._stopped.wait()
+        running: Services = app.extensions.pop(SERVICES_KEY)
+        running.registry.begin_shutdown()
+        stop, stopped = lifetime.pop()
+        stop.set()
+        # The services close on their own task; wait (bounded) until they have.
+        with trio.move_on_after(settings.services_close_timeout_s):
+            await stopped.wait()

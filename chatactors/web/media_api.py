@@ -1,16 +1,15 @@
 """POST /media and GET|HEAD /media/<id>: uploads of images and audio, served with Range support.
 
 Uploads stream from the request body into the :class:`MediaStore` (never whole in memory);
-files go out in large chunks read by worker threads. The store lives for the serving lifetime
-(``before_serving``/``after_serving``) in ``app.extensions[EXTENSION_KEY]``, outside the chat
-actors: media is not chat state. See docs/MEDIA.md.
+files go out in large chunks read by worker threads. The store is part of the app's
+:class:`Services` (web/services.py), outside the chat actors: media is not chat state. See
+docs/MEDIA.md.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import AsyncExitStack
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +17,7 @@ from types import TracebackType
 import attrs
 import trio
 from hypercorn.typing import ASGISendCallable
-from quart import Blueprint, Quart, Response, current_app, request
+from quart import Blueprint, Quart, Response, request
 from quart.wrappers import Request
 from quart.wrappers.response import ResponseBody
 from quart_schema import DataSource, document_request, document_response
@@ -37,16 +36,14 @@ from chatactors.storage.media import (
     StoredMedia,
     UnsupportedMedia,
     Upload,
-    UploadLimits,
     UploadTooLarge,
     describe,
-    open_media_store,
 )
 from chatactors.web.error_responses import error_response
+from chatactors.web.services import MEDIA_PATH, Media, services
 from chatactors.web.wire import ErrorOut, json_response
 
-EXTENSION_KEY = "chatactors.media"
-UPLOAD_PATH = "/media"
+UPLOAD_PATH = MEDIA_PATH
 #: Room for the multipart framing around the file, on top of the largest file limit.
 MULTIPART_SLACK_BYTES = 64 * 1024
 #: Files are sent in chunks of this size (one worker-thread read each).
@@ -95,29 +92,6 @@ class MediaHeaders:
     content_range: str | None = None
 
 
-@attrs.frozen
-class Media:
-    """The media service of one serving lifetime."""
-
-    store: MediaStore
-    settings: Settings
-    #: The bot's bundled files by name, as ids in the store.
-    bot_assets: Mapping[str, str]
-
-    @property
-    def limits(self) -> UploadLimits:
-        return UploadLimits(self.settings.max_image_bytes, self.settings.max_audio_bytes)
-
-    def url(self, media_id: str) -> str:
-        return f"{self.settings.base_url}{UPLOAD_PATH}/{media_id}"
-
-
-def media() -> Media:
-    """The running app's media service; only valid inside a request or WebSocket handler."""
-    found: Media = current_app.extensions[EXTENSION_KEY]
-    return found
-
-
 # -- the bot's bundled files ---------------------------------------------------------------
 
 
@@ -136,7 +110,7 @@ def bot_asset_ids() -> Mapping[str, str]:
     return found
 
 
-async def _import_bot_assets(store: MediaStore) -> Mapping[str, str]:
+async def import_bot_assets(store: MediaStore) -> Mapping[str, str]:
     imported: dict[str, str] = {}
     for name in bot_asset_ids():
         data = await trio.Path(_bot_assets_dir() / name).read_bytes()
@@ -144,29 +118,16 @@ async def _import_bot_assets(store: MediaStore) -> Mapping[str, str]:
     return imported
 
 
-# -- the app's lifetime ----------------------------------------------------------------------
+# -- the routes ------------------------------------------------------------------------------
 
 
 def install(app: Quart, settings: Settings) -> None:
-    """Register the media routes and the media store's lifetime on the app."""
+    """Register the media routes on the app."""
     app.register_blueprint(blueprint)
     app.asgi_http_class = UploadAwareConnection
     app.config["CHATACTORS_UPLOAD_MAX_BYTES"] = (
         max(settings.max_image_bytes, settings.max_audio_bytes) + MULTIPART_SLACK_BYTES
     )
-    stack = AsyncExitStack()
-    # memory: no durable chats, so no durable files either (a temporary directory).
-    root = None if settings.store == "memory" else settings.data_dir / "media"
-
-    @app.before_serving
-    async def open_media() -> None:
-        store = await stack.enter_async_context(open_media_store(root))
-        app.extensions[EXTENSION_KEY] = Media(store, settings, await _import_bot_assets(store))
-
-    @app.after_serving
-    async def close_media() -> None:
-        app.extensions.pop(EXTENSION_KEY, None)
-        await stack.aclose()
 
 
 class UploadAwareConnection(TrioASGIHTTPConnection):
@@ -197,7 +158,7 @@ class UploadAwareConnection(TrioASGIHTTPConnection):
 @document_response(ErrorOut, 422)
 async def upload_media() -> Response:
     """Upload one image or audio file; its type is detected from its bytes."""
-    service = media()
+    service = services().media
     mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
     try:
         async with service.store.upload(service.limits) as upload:
@@ -274,7 +235,7 @@ def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
 @document_response(ErrorOut, 416)
 async def get_media(media_id: str) -> Response:
     """The file (GET and HEAD), with ETag, immutable caching and single byte ranges."""
-    found = await media().store.find(media_id)
+    found = await services().media.store.find(media_id)
     if found is None:
         return error_response(404, "No such media")
     return file_response(found, IMMUTABLE)
@@ -282,8 +243,8 @@ async def get_media(media_id: str) -> Response:
 
 async def serve_bot_asset(name: str) -> Response:
     """A bundled bot file under its old URL /assets/bot/<name>, served like any upload."""
-    media_id = media().bot_assets.get(name)
-    found = None if media_id is None else await media().store.find(media_id)
+    media_id = services().media.bot_assets.get(name)
+    found = None if media_id is None else await services().media.store.find(media_id)
     if found is None:
         return error_response(404, "No such bot asset")
     return file_response(found, BOT_ASSET_CACHE)
@@ -371,7 +332,7 @@ async def check_content_references(content: str, service: Media | None = None) -
 
     ``service``: the media service, when called outside a Quart request (the fast path).
     """
-    service = service or media()
+    service = service or services().media
     media_id = None
     for prefix in (service.url(""), f"{UPLOAD_PATH}/"):
         if content.startswith(prefix):

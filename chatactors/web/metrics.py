@@ -2,7 +2,8 @@
 
 Counts that actors keep (messages, events, crashes) are read from the registry's statistics
 when scraped, so the hot path pays nothing for them; the web layer counts what only it sees
-(connections, disconnect reasons, send latency). Each app has its own collector registry.
+(connections, disconnect reasons, send latency). Each serving lifetime has its own collector
+registry, made with its :class:`Services` (web/lifespan.py); /metrics is in web/health.py.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ import attrs
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
-from quart import Blueprint, Quart, Response, current_app
 
-from chatactors.web.lifespan import EXTENSION_KEY, Services
-
-METRICS_KEY = "chatactors.metrics"
-blueprint = Blueprint("metrics", __name__)
+from chatactors.actors.registry import ChatRegistry
 
 
 @attrs.define(eq=False)
@@ -28,18 +25,19 @@ class WebMetrics:
     disconnects: Counter
     send_latency: Histogram
 
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
 
 class _RegistryCollector:
     """Reads the chat registry's statistics at scrape time."""
 
-    def __init__(self, app: Quart) -> None:
-        self._app = app
+    def __init__(self, chats: ChatRegistry) -> None:
+        self._chats = chats
 
     def collect(self) -> Iterator[Metric]:
-        running: Services | None = self._app.extensions.get(EXTENSION_KEY)
-        if running is None:
-            return
-        stats = running.registry.statistics()
+        stats = self._chats.statistics()
         gauges = {
             "chatactors_active_actors": ("Chat actors running now", stats.active_actors),
             "chatactors_subscribers": (
@@ -72,7 +70,7 @@ class _RegistryCollector:
             yield CounterMetricFamily(name, doc, value=value)
 
 
-def install_metrics(app: Quart) -> WebMetrics:
+def open_web_metrics(chats: ChatRegistry) -> WebMetrics:
     registry = CollectorRegistry()
     metrics = WebMetrics(
         registry=registry,
@@ -92,17 +90,5 @@ def install_metrics(app: Quart) -> WebMetrics:
             registry=registry,
         ),
     )
-    registry.register(_RegistryCollector(app))
-    app.extensions[METRICS_KEY] = metrics
-    app.register_blueprint(blueprint)
+    registry.register(_RegistryCollector(chats))
     return metrics
-
-
-def web_metrics() -> WebMetrics:
-    found: WebMetrics = current_app.extensions[METRICS_KEY]
-    return found
-
-
-@blueprint.get("/metrics")
-async def metrics_endpoint() -> Response:
-    return Response(generate_latest(web_metrics().registry), content_type=CONTENT_TYPE_LATEST)

@@ -11,11 +11,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import attrs
-import trio
-from quart import Quart, current_app
 
 from chatactors.domain.errors import RateLimited
-from chatactors.settings import Settings
 
 
 @attrs.define
@@ -31,7 +28,7 @@ class RateLimiter:
     clock: Callable[[], float]
     #: Buckets of users seen lately; the oldest are forgotten past this many (a full bucket
     #: and a forgotten one behave the same, so forgetting is safe).
-    max_users: int = 100_000
+    max_users: int
     _buckets: OrderedDict[str, _Bucket] = attrs.field(factory=OrderedDict)
 
     def take(self, user_id: str) -> None:
@@ -46,21 +43,3 @@ class RateLimiter:
         if bucket.tokens < 1:
             raise RateLimited(math.ceil((1 - bucket.tokens) / self.rate_per_s * 10) / 10)
         bucket.tokens -= 1
-
-
-RATE_LIMITER_KEY = "chatactors.rate_limiter"
-
-
-def install_rate_limit(app: Quart, settings: Settings) -> None:
-    """Limit message sends per user; on only with access control (users are then known)."""
-    if settings.auth_enabled:
-        app.extensions[RATE_LIMITER_KEY] = RateLimiter(
-            settings.rate_limit_per_s, settings.rate_limit_burst, trio.current_time
-        )
-
-
-def charge_send(user_id: str) -> None:
-    """Count one message send by ``user_id``. Raises ``RateLimited`` when over the limit."""
-    limiter: RateLimiter | None = current_app.extensions.get(RATE_LIMITER_KEY)
-    if limiter is not None:
-        limiter.take(user_id)

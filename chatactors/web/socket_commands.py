@@ -22,7 +22,7 @@ from chatactors.domain.ids import UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.web import media_api
 from chatactors.web.error_responses import status_for
-from chatactors.web.socket_context import SocketContext
+from chatactors.web.services import Services
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketTransport
 
@@ -81,7 +81,7 @@ QueueCommand = Callable[[dict[str, Any], float, float], Awaitable[PendingAnswer]
 
 async def read_commands(
     socket: SocketTransport,
-    context: SocketContext,
+    context: Services,
     queue: QueueCommand,
     pending: trio.MemorySendChannel[PendingAnswer],
 ) -> None:
@@ -114,7 +114,7 @@ def answered(ref: Any, value: dict[str, Any], queued_at: float) -> PendingAnswer
 
 async def send_answers(
     socket: SocketTransport,
-    context: SocketContext,
+    context: Services,
     pending: trio.MemoryReceiveChannel[PendingAnswer],
 ) -> None:
     """Send the answers in the order the commands came; answers ready together share a frame."""
@@ -140,7 +140,7 @@ async def send_answers(
         await socket.send("[" + ",".join(batch) + "]")
 
 
-def _observe(context: SocketContext, answered: PendingAnswer) -> None:
+def _observe(context: Services, answered: PendingAnswer) -> None:
     if answered.is_send and answered.failure is None:
         context.metrics.send_latency.observe(trio.current_time() - answered.queued_at)
 
@@ -156,7 +156,7 @@ def _parse(data: str | bytes) -> dict[str, Any]:
 
 
 async def queue_chat_command(
-    context: SocketContext,
+    context: Services,
     handle: ChatHandle,
     user_id: UserId | None,
     command: dict[str, Any],

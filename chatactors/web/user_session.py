@@ -26,6 +26,7 @@ from chatactors.domain.events import MessageReceived, chat_to_wire, encode_event
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
 from chatactors.storage.store import MessagePage
+from chatactors.web.services import Services
 from chatactors.web.socket_commands import (
     PendingAnswer,
     answered,
@@ -33,7 +34,6 @@ from chatactors.web.socket_commands import (
     read_commands,
     send_answers,
 )
-from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 
@@ -57,11 +57,11 @@ class _ChatStream:
 
 
 class UserSession:
-    def __init__(self, socket: SocketTransport, context: SocketContext, user_id: UserId) -> None:
+    def __init__(self, socket: SocketTransport, context: Services, user_id: UserId) -> None:
         self.socket = socket
         self.context = context
         self.user_id = user_id
-        self.registry = context.services.registry
+        self.registry = context.registry
         self.outbox_send, self._outbox = trio.open_memory_channel[ChatFrame | ChatAdded](
             context.settings.subscriber_queue_size
         )

@@ -16,7 +16,7 @@ from chatactors.domain.errors import ChatError, ChatUnavailable, InvalidInput
 from chatactors.domain.ids import UserId
 from chatactors.web.chat_socket import SUBPROTOCOL_V1, close_socket, socket_user
 from chatactors.web.error_responses import CLOSE_FOR_END, CLOSE_TRY_AGAIN_LATER, close_code_for
-from chatactors.web.socket_context import SocketContext
+from chatactors.web.services import Services, services_of
 from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
 from chatactors.web.user_session import UserSession
 
@@ -25,15 +25,16 @@ blueprint = Blueprint("user_socket", __name__)
 
 @blueprint.websocket("/ws")
 async def user_socket() -> None:
-    context = SocketContext.of(current_app)
+    context = services_of(current_app)
     if context is None:
         raise ChatUnavailable("The server is not serving")
     await serve_user_socket(QuartSocket(), context)
 
 
-async def serve_user_socket(socket: SocketTransport, context: SocketContext) -> None:
+async def serve_user_socket(socket: SocketTransport, context: Services) -> None:
     """The whole life of one user socket: identify, subscribe to the user's chats, pump, leave."""
     metrics = context.metrics
+    timeout_s = context.settings.ws_close_timeout_s
     # Browsers fail a handshake that picks a subprotocol they did not offer; a client that
     # offers none still gets the same frames.
     subprotocol = SUBPROTOCOL_V1 if SUBPROTOCOL_V1 in socket.subprotocols else None
@@ -47,18 +48,18 @@ async def serve_user_socket(socket: SocketTransport, context: SocketContext) -> 
                 raise InvalidInput("/ws needs ?user_id= (or, with access control, ?token=)")
         except ChatError as error:
             metrics.disconnects.labels("refused").inc()
-            await close_socket(socket, close_code_for(error), str(error))
+            await close_socket(socket, close_code_for(error), str(error), timeout_s)
             return
         metrics.connections.inc()
         try:
             reason = await _run_session(socket, context, user_id)
         except ChatError as error:
-            await close_socket(socket, close_code_for(error), str(error))
+            await close_socket(socket, close_code_for(error), str(error), timeout_s)
         except trio.TooSlowError:
-            await close_socket(socket, CLOSE_TRY_AGAIN_LATER, "overloaded")
+            await close_socket(socket, CLOSE_TRY_AGAIN_LATER, "overloaded", timeout_s)
         else:
             if reason is not None:
-                await close_socket(socket, CLOSE_FOR_END[reason], reason.value)
+                await close_socket(socket, CLOSE_FOR_END[reason], reason.value, timeout_s)
         finally:
             metrics.connections.dec()
             metrics.disconnects.labels(reason.value if reason else "client").inc()
@@ -67,10 +68,10 @@ async def serve_user_socket(socket: SocketTransport, context: SocketContext) -> 
 
 
 async def _run_session(
-    socket: SocketTransport, context: SocketContext, user_id: UserId
+    socket: SocketTransport, context: Services, user_id: UserId
 ) -> EndReason | None:
     session = UserSession(socket, context, user_id)
-    feeds = context.services.registry.user_feeds
+    feeds = context.registry.user_feeds
     # The feed opens before the chats are listed: a chat created meanwhile is not missed.
     with feeds.open_feed(user_id, session.outbox_send.send_nowait, session.ended):
         try:

@@ -19,7 +19,7 @@ from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.fast_path import FastPathApp
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.services import Services, services_of
 
 #: Every wait for the server is bounded by this; a hang fails the test instead of stalling it.
 WAIT_S = 10.0
@@ -37,7 +37,8 @@ class Served:
     def services(self) -> Services:
         """The running server's services (to read its statistics)."""
         assert self._app is not None
-        services: Services = self._app.extensions[EXTENSION_KEY]
+        services = services_of(self._app)
+        assert services is not None
         return services
 
     @property
@@ -93,9 +94,9 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
     async def shutdown_trigger() -> None:
         # The same order as chatactors.serve: actors stop (sockets get 1001), then Hypercorn.
         await stop.wait()
-        services: Services | None = app.extensions.get(EXTENSION_KEY)
+        services = services_of(app)
         if services is not None:
-            services.begin_shutdown()
+            services.registry.begin_shutdown()
 
     async with trio.open_nursery() as nursery:
         with trio.fail_after(WAIT_S):

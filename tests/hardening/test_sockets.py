@@ -17,7 +17,7 @@ from hypercorn.trio import serve
 from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.services import Services, services_of
 from tests.conftest import make_settings
 from tests.ws_client import client_socket
 
@@ -37,7 +37,9 @@ async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Ser
     config = hypercorn_config(settings)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve, app, config)
-        yield urls[0], app.extensions[EXTENSION_KEY]
+        running = services_of(app)
+        assert running is not None
+        yield urls[0], running
         nursery.cancel_scope.cancel()
 
 

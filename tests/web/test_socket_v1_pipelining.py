@@ -13,7 +13,7 @@ from quart.typing import TestClientProtocol as Client
 from chatactors.domain.models import Message
 from chatactors.storage.memory import MemoryStore
 from chatactors.web.app import create_app
-from chatactors.web.lifespan import EXTENSION_KEY, Services
+from chatactors.web.services import services_of
 from tests.conftest import make_settings
 
 V1 = {"subprotocols": ["chatactors.v1"]}
@@ -51,7 +51,8 @@ async def test_commands_are_queued_before_earlier_ones_are_answered() -> None:
     app = create_app(make_settings(), store=store)
     async with app.test_app() as test_app:
         client = test_app.test_client()
-        services: Services = app.extensions[EXTENSION_KEY]
+        services = services_of(app)
+        assert services is not None
         chat_id = await create_chat(client)
         async with client.websocket(f"/ws/{chat_id}?user_id=alice", scope_base=V1) as ws:
             assert (await frames(ws, 1))[0][0]["event"] == "subscribed"
