@@ -37,10 +37,10 @@ from chatactors.web.socket_commands import (
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 
-#: A socket carries at most this many chats: the user's most recently active ones when it opens,
-#: then the chats created for the user while it is open. Each costs a subscription (a few hundred
-#: bytes here) and keeps the chat's actor, with its window of recent messages, in memory.
-MAX_CHATS_PER_SOCKET = 1000
+# A socket carries at most ``ws_user_max_chats`` chats: the user's most recently active ones when
+# it opens, then the chats created for the user while it is open. Each costs a subscription
+# (about 0.5-0.75 KB, BENCHMARKS.md) and keeps the chat's actor, with its window of recent
+# messages, in memory.
 #: How many of its chats a socket subscribes to at once when it opens.
 SUBSCRIBING_AT_ONCE = 16
 _MESSAGE_EVENT = '{"event":"message_received"'
@@ -62,6 +62,7 @@ class UserSession:
         self.context = context
         self.user_id = user_id
         self.registry = context.registry
+        self.max_chats = context.settings.ws_user_max_chats
         self.outbox_send, self._outbox = trio.open_memory_channel[ChatFrame | ChatAdded](
             context.settings.subscriber_queue_size
         )
@@ -108,7 +109,7 @@ class UserSession:
     async def _open(self) -> None:
         with trio.fail_after(self.context.settings.command_timeout_s):
             summaries = await self.registry.list_user_chats(self.user_id)
-        await self._subscribe_all([summary.chat.id for summary in summaries[:MAX_CHATS_PER_SOCKET]])
+        await self._subscribe_all([summary.chat.id for summary in summaries[: self.max_chats]])
         ready = {
             "event": "ready",
             "chat_id": None,
@@ -118,7 +119,7 @@ class UserSession:
                     chat_id: stream.subscription.latest_seq
                     for chat_id, stream in self._streams.items()
                 },
-                "max_chats": MAX_CHATS_PER_SOCKET,
+                "max_chats": self.max_chats,
             },
         }
         await self._send([orjson.dumps(ready).decode()])
@@ -169,8 +170,8 @@ class UserSession:
         }
         announced = {"event": "chat_created", "chat_id": chat.id, "data": data}
         events = [orjson.dumps(announced).decode()]
-        if len(self._streams) >= MAX_CHATS_PER_SOCKET:
-            return events  # announced but not carried (see MAX_CHATS_PER_SOCKET)
+        if len(self._streams) >= self.max_chats:
+            return events  # announced but not carried (ws_user_max_chats)
         try:
             stream = await self._subscribe(chat.id, 0)
         except (ChatError, trio.TooSlowError):
@@ -255,7 +256,7 @@ class UserSession:
         resumes first thing after opening); after that, or beyond ``max_replay`` messages, the
         chat gets ``resync`` and the client pages its history over REST.
         """
-        positions = _positions(command.get("positions"))
+        positions = _positions(command.get("positions"), self.max_chats)
         replayed: dict[str, int] = {}
         resync: list[str] = []
         unknown: list[str] = []
@@ -286,11 +287,11 @@ class UserSession:
         return answered(command.get("ref"), result, queued_at)
 
 
-def _positions(raw: Any) -> dict[str, int]:
+def _positions(raw: Any, max_chats: int) -> dict[str, int]:
     if not isinstance(raw, dict):
         raise InvalidInput("'positions' must be an object of chat_id: last_seq")
-    if len(raw) > MAX_CHATS_PER_SOCKET:
-        raise InvalidInput(f"'positions' names more than {MAX_CHATS_PER_SOCKET} chats")
+    if len(raw) > max_chats:
+        raise InvalidInput(f"'positions' names more than {max_chats} chats")
     for chat_id, seq in raw.items():
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise InvalidInput(f"'positions[{chat_id!r}]' must be a non-negative integer")

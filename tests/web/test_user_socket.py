@@ -320,3 +320,21 @@ async def test_quart_serves_the_same_socket(tmp_path: Path) -> None:
                     if acks:
                         break
         assert acks[0]["data"]["message"]["content"] == "hi"
+
+
+async def test_a_socket_carries_at_most_ws_user_max_chats(tmp_path: Path) -> None:
+    async with server_with(tmp_path, ws_user_max_chats=2) as server:
+        chats = [await server.new_chat("alice", "bob") for _ in range(3)]
+        await server.post(chats[0], "bob", "the oldest chat is now the most recently active")
+        async with user_socket(server, "user_id=alice") as alice:
+            data = await ready(alice)
+            assert data["max_chats"] == 2
+            assert set(data["chats"]) == {chats[0], chats[2]}
+            late = await server.new_chat("alice", "carol")
+            assert (await alice.next(lambda e: e["event"] == "chat_created"))["chat_id"] == late
+            await server.post(late, "carol", "not carried")
+            await server.post(chats[2], "bob", "carried")
+            message = await alice.next(lambda e: e["event"] == "message_received")
+            assert (message["chat_id"], message["data"]["content"]) == (chats[2], "carried")
+            await alice.command(op="resume", ref="r", positions={late: 0, chats[1]: 0})
+            assert (await alice.answer("r"))["data"]["unknown"] == [late, chats[1]]
