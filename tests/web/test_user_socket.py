@@ -338,3 +338,8 @@ async def test_a_socket_carries_at_most_ws_user_max_chats(tmp_path: Path) -> Non
             assert (message["chat_id"], message["data"]["content"]) == (chats[2], "carried")
             await alice.command(op="resume", ref="r", positions={late: 0, chats[1]: 0})
             assert (await alice.answer("r"))["data"]["unknown"] == [late, chats[1]]
+
+
+async def test_a_socket_without_a_user_is_closed_with_4422(tmp_path: Path) -> None:
+    async with server_with(tmp_path) as server, user_socket(server, "") as nobody:
+        assert await closed_with(nobody) == 4422
