@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from chatactors.actors.bot import open_bot
 from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.domain.ids import ChatId
@@ -56,13 +57,20 @@ async def running_registry(
     now: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[ChatRegistry]:
     async with open_registry(
-        store or MemoryStore(),
-        settings,
-        bot_replies=default_bot_replies({}),
-        bot_random=lambda chat_id: random.Random(f"{seed}:{chat_id}"),
-        now=now or FakeWallClock(),
+        store or MemoryStore(), settings, now=now or FakeWallClock()
     ) as registry:
-        yield registry
+        if not settings.bot_enabled:
+            yield registry
+            return
+        async with open_bot(
+            registry,
+            default_bot_replies({}),
+            delay_min_s=settings.bot_delay_min_s,
+            delay_max_s=settings.bot_delay_max_s,
+            random_for=lambda chat_id: random.Random(f"{seed}:{chat_id}"),
+        ) as bot:
+            registry.on_activation(bot.activated)
+            yield registry
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The dependency rule: web -> actors -> domain; storage is used by actors; domain is pure."""
+"""The dependency rule: web -> actors -> domain; storage is used by actors; domain is pure.
+
+Also: no import cycle anywhere in the package (``TYPE_CHECKING`` imports included), no JSON
+encoding in the domain (wire shapes live in web/), and the chat core (ChatState) without Trio.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,36 @@ PACKAGE = Path(__file__).resolve().parent.parent / "chatactors"
 
 #: layer -> the packages it must never import.
 FORBIDDEN = {
-    "domain": ("chatactors.actors", "chatactors.web", "chatactors.storage", "trio", "quart"),
+    "domain": (
+        *("chatactors.actors", "chatactors.web", "chatactors.storage", "trio", "quart"),
+        *("orjson", "json", "msgspec"),
+    ),
     "actors": ("chatactors.web", "quart", "hypercorn"),
     "storage": ("chatactors.actors", "chatactors.web", "quart", "hypercorn"),
 }
 
 
-def imports_of(path: Path) -> set[str]:
+def imports_of(path: Path, *, runtime_only: bool = False) -> set[str]:
+    """The names ``path`` imports; ``from a import b`` gives ``a`` and ``a.b``.
+
+    With ``runtime_only``, what is imported under ``if TYPE_CHECKING:`` is left out.
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    skipped = {
+        inner
+        for node in ast.walk(tree)
+        if runtime_only and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -46,3 +67,65 @@ def test_web_goes_through_actors_not_storage_writes() -> None:
         source = path.read_text()
         for call in (".append_message(", ".set_read_mark(", ".create_chat(Chat"):
             assert call not in source, f"{path.name} writes to the store directly ({call})"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def type_checking_only(tree: ast.Module) -> set[ast.AST]:
+    """The nodes under ``if TYPE_CHECKING:`` (imported for annotations only)."""
+    return {
+        inner
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for inner in ast.walk(node)
+    }
+
+
+def package_graph(*, runtime_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {
+        name: {m for m in imports_of(path, runtime_only=runtime_only) if m in modules} - {name}
+        for name, path in modules.items()
+    }
+
+
+def test_no_import_cycle_type_checking_imports_included() -> None:
+    graph = package_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}  # "open" while on the path, "done" once explored
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_the_chat_core_runs_without_trio() -> None:
+    graph = package_graph(runtime_only=True)
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    reached: set[str] = set()
+    todo = ["chatactors.actors.chat_state"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    with_trio = [
+        module
+        for module in sorted(reached)
+        if any(n.split(".")[0] == "trio" for n in imports_of(paths[module], runtime_only=True))
+    ]
+    assert with_trio == []

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
-from chatactors.actors.reply import Reply
-from chatactors.actors.subscription import SharedOutbox, Subscription
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.storage.store import MessagePage
+
+if TYPE_CHECKING:
+    # Only the phantom type of Subscribe: commands stay free of Trio (ChatState uses them).
+    from chatactors.actors.subscription import SharedOutbox, Subscription  # noqa: F401
 
 R = TypeVar("R")
 
@@ -69,7 +71,7 @@ class GetChat(Command[ChatInfo]):
 
 
 @attrs.frozen
-class Subscribe(Command[Subscription]):
+class Subscribe(Command["Subscription"]):
     """Register a subscriber; the answer carries the replay and the live stream atomically."""
 
     user_id: UserId | None = None
@@ -94,11 +96,3 @@ AnyCommand = (
     | Subscribe
     | Unsubscribe
 )
-
-
-@attrs.frozen
-class Request:
-    """The envelope in an inbox: the command and where its answer goes."""
-
-    command: AnyCommand
-    reply: Reply[Any]

@@ -1,5 +1,8 @@
 """ChatHandle: how routes, sockets and the bot talk to a chat, with typed async methods.
 
+It reaches the chat through a :class:`~chatactors.actors.mailbox.Mailbox` (the registry in this
+process), so the actor behind it may live anywhere.
+
 Callers never see the inbox; only the ``queue_*`` methods (for pipelining) hand out the Reply
 to wait on. Each method documents the same cancellation rule: if
 the caller is cancelled while waiting for the answer, the command may still take effect.
@@ -7,7 +10,7 @@ the caller is cancelled while waiting for the answer, the command may still take
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -24,14 +27,12 @@ from chatactors.actors.commands import (
     Subscribe,
     Unsubscribe,
 )
+from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.actors.subscription import SharedOutbox, Subscription
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.storage.store import MessagePage
-
-if TYPE_CHECKING:
-    from chatactors.actors.registry import ChatRegistry
 
 R = TypeVar("R")
 
@@ -46,10 +47,11 @@ class ChatHandle:
     """
 
     chat_id: ChatId
-    _registry: ChatRegistry
+    _mailbox: Mailbox
 
     async def _call(self, command: Command[R]) -> R:
-        return await self._registry.call(self.chat_id, command)
+        reply = await self._mailbox.submit(self.chat_id, command)
+        return await reply.wait()
 
     async def queue_post(
         self,
@@ -62,15 +64,15 @@ class ChatHandle:
 
         Queued commands run in the order queued: a socket pipelines its commands this way.
         """
-        return await self._registry.submit(
+        return await self._mailbox.submit(
             self.chat_id, PostMessage(user_id, type, content, client_message_id)
         )
 
     async def queue_set_presence(self, user_id: UserId, status: PresenceStatus) -> Reply[Presence]:
-        return await self._registry.submit(self.chat_id, SetPresence(user_id, status))
+        return await self._mailbox.submit(self.chat_id, SetPresence(user_id, status))
 
     async def queue_mark_read(self, user_id: UserId) -> Reply[ReadMark]:
-        return await self._registry.submit(self.chat_id, MarkRead(user_id))
+        return await self._mailbox.submit(self.chat_id, MarkRead(user_id))
 
     async def info(self, viewer: UserId | None = None) -> ChatInfo:
         """``viewer``: when access control is on, who asks (``NotAParticipant`` if outside)."""

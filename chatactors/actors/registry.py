@@ -10,18 +10,17 @@ notice.
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import attrs
 import trio
 
-from chatactors.actors.bot import BotActor, BotReply
-from chatactors.actors.chat import ActorCounters, ChatActor
-from chatactors.actors.commands import Command, Request
+from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor
+from chatactors.actors.commands import Command
 from chatactors.actors.handle import ChatHandle
+from chatactors.actors.mailbox import Request
 from chatactors.actors.reply import Reply
 from chatactors.actors.user_feeds import UserFeeds
 from chatactors.domain.clock import WallClock, utc_now
@@ -61,12 +60,13 @@ class _ActorSlot:
 
 @attrs.define(eq=False)
 class ChatRegistry:
+    """The in-process :class:`~chatactors.actors.mailbox.Mailbox`: one actor per active chat."""
+
     _store: ChatStore
     _settings: Settings
     _nursery: trio.Nursery
     _now: WallClock
-    _bot_replies: Sequence[BotReply]
-    _bot_random: Callable[[ChatId], random.Random]
+    _activation_hooks: list[ActivationHook] = attrs.field(factory=list)
     _slots: dict[ChatId, _ActorSlot] = attrs.field(factory=dict)
     _backoff_until: dict[ChatId, float] = attrs.field(factory=dict)
     _closing: bool = False
@@ -86,6 +86,10 @@ class ChatRegistry:
 
     def chat(self, chat_id: str) -> ChatHandle:
         return ChatHandle(ChatId(chat_id), self)
+
+    def on_activation(self, hook: ActivationHook) -> None:
+        """Call ``hook`` in every chat actor that starts from now on (see ``ActivationHook``)."""
+        self._activation_hooks.append(hook)
 
     async def create_chat(self, participants: list[str]) -> Chat:
         """Store a new chat (answers once committed). Raises ``InvalidInput``."""
@@ -124,11 +128,6 @@ class ChatRegistry:
         )
 
     # -- requests ---------------------------------------------------------------------------
-
-    async def call(self, chat_id: ChatId, command: Command[R]) -> R:
-        """Deliver a command to the chat's actor and wait for its answer."""
-        reply = await self.submit(chat_id, command)
-        return await reply.wait()
 
     async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         """Queue a command at the chat's actor; its answer arrives on the returned Reply.
@@ -202,26 +201,16 @@ class ChatRegistry:
                 self._fail_queued(slot, ChatNotFound(chat_id))
                 self._forget(chat_id, slot)
                 return
-            actor = ChatActor.from_loaded(loaded, self._store, self._settings, self._now)
+            actor = ChatActor.from_loaded(
+                loaded, self._store, self._settings, self._now, tuple(self._activation_hooks)
+            )
             slot.actor = actor
 
             def deactivate() -> None:
                 self._deactivations += 1
                 self._forget(chat_id, slot)
 
-            async with trio.open_nursery() as nursery:
-                if self._settings.bot_enabled:
-                    bot = BotActor(
-                        handle=self.chat(chat_id),
-                        replies=self._bot_replies,
-                        rng=self._bot_random(chat_id),
-                        delay_min_s=self._settings.bot_delay_min_s,
-                        delay_max_s=self._settings.bot_delay_max_s,
-                    )
-                    actor.attach_bot(bot.wakeups, lambda: bot.busy)
-                    nursery.start_soon(bot.run)
-                await actor.run(slot.receive, deactivate)
-                nursery.cancel_scope.cancel()
+            await actor.run(slot.receive, deactivate)
             self._backoff_until.pop(chat_id, None)
         except Exception:
             self._crashes += 1
@@ -243,23 +232,12 @@ class ChatRegistry:
 
 @asynccontextmanager
 async def open_registry(
-    store: ChatStore,
-    settings: Settings,
-    *,
-    bot_replies: Sequence[BotReply] = (),
-    now: WallClock = utc_now,
-    bot_random: Callable[[ChatId], random.Random] | None = None,
+    store: ChatStore, settings: Settings, *, now: WallClock = utc_now
 ) -> AsyncIterator[ChatRegistry]:
     """Run a registry; on exit, let every actor finish what is queued (bounded), then stop."""
-    if bot_random is None:
-        seed = settings.bot_seed
-
-        def bot_random(chat_id: ChatId) -> random.Random:
-            return random.Random(None if seed is None else f"{seed}:{chat_id}")
-
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
-            registry = ChatRegistry(store, settings, nursery, now, bot_replies, bot_random)
+            registry = ChatRegistry(store, settings, nursery, now)
             try:
                 yield registry
             finally:

@@ -1,25 +1,23 @@
 """Subscription: the receiving end of a chat's events for one socket (or the bot).
 
-The actor pushes each encoded event with ``send_nowait`` into the subscription's bounded
-outbox; it never waits for a subscriber. A subscriber whose outbox is full has fallen behind
-and is ended with ``EndReason.LAGGED`` (it can reconnect and resume by ``seq``), while every
-other subscriber keeps receiving.
+The actor pushes each event, in an :class:`Envelope` shared by every subscriber, with
+``send_nowait`` into the subscription's bounded outbox; it never waits for a subscriber. A
+subscriber whose outbox is full has fallen behind and is ended with ``EndReason.LAGGED`` (it
+can reconnect and resume by ``seq``), while every other subscriber keeps receiving.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
 from collections.abc import Callable
 from typing import Protocol
 
 import attrs
 import trio
 
+from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message
-
-_ids = itertools.count(1)
 
 
 class EndReason(enum.Enum):
@@ -29,20 +27,32 @@ class EndReason(enum.Enum):
     UNSUBSCRIBED = "unsubscribed"
 
 
-class Outbox(Protocol):
-    """Where the actor puts a subscriber's frames: its own channel, or a share of a user's."""
+@attrs.define(eq=False)
+class Envelope:
+    """One published event as every subscriber receives it (the same object for all of them).
 
-    def send_nowait(self, value: str, /) -> None: ...
+    ``frame`` is a slot for the event's encoded wire frame: the edge that sends it fills it on
+    first use, so an event is encoded once however many sockets it goes to.
+    """
+
+    event: ChatEvent
+    frame: str | None = None
+
+
+class Outbox(Protocol):
+    """Where the actor puts a subscriber's events: its own channel, or a share of a user's."""
+
+    def send_nowait(self, value: Envelope, /) -> None: ...
 
     def close(self) -> None: ...
 
 
 @attrs.frozen
-class ChatFrame:
+class ChatEnvelope:
     """One chat's event on an outbox that several chats share (a user's socket)."""
 
     chat_id: ChatId
-    frame: str
+    envelope: Envelope
 
 
 @attrs.frozen
@@ -54,10 +64,10 @@ class SharedOutbox:
     """
 
     chat_id: ChatId
-    _send: Callable[[ChatFrame], None]
+    _send: Callable[[ChatEnvelope], None]
 
-    def send_nowait(self, value: str, /) -> None:
-        self._send(ChatFrame(self.chat_id, value))
+    def send_nowait(self, value: Envelope, /) -> None:
+        self._send(ChatEnvelope(self.chat_id, value))
 
     def close(self) -> None:
         pass
@@ -74,9 +84,10 @@ class Subscription:
     resync_required: bool
     latest_seq: int
     _send: Outbox
-    #: None when the frames go to a shared outbox (the subscriber reads that instead).
-    _receive: trio.MemoryReceiveChannel[str] | None
-    id: int = attrs.field(factory=lambda: next(_ids))
+    #: None when the events go to a shared outbox (the subscriber reads that instead).
+    _receive: trio.MemoryReceiveChannel[Envelope] | None
+    #: Unique within its chat's actor.
+    id: int
     end_reason: EndReason | None = None
     _lag_scope: trio.CancelScope | None = None
     _on_end: Callable[[EndReason], None] | None = None
@@ -85,6 +96,7 @@ class Subscription:
     def open(
         cls,
         *,
+        id: int,
         user_id: UserId | None,
         replay: tuple[Message, ...],
         resync_required: bool,
@@ -92,21 +104,21 @@ class Subscription:
         queue_size: int,
         outbox: SharedOutbox | None = None,
     ) -> Subscription:
-        """With ``outbox``, frames go there (tagged with the chat) instead of a channel of its
+        """With ``outbox``, events go there (tagged with the chat) instead of a channel of its
         own: a user's socket reads all its chats from one bounded channel."""
         if outbox is not None:
-            return cls(user_id, replay, resync_required, latest_seq, outbox, None)
-        send, receive = trio.open_memory_channel[str](queue_size)
-        return cls(user_id, replay, resync_required, latest_seq, send, receive)
+            return cls(user_id, replay, resync_required, latest_seq, outbox, None, id)
+        send, receive = trio.open_memory_channel[Envelope](queue_size)
+        return cls(user_id, replay, resync_required, latest_seq, send, receive, id)
 
     # -- the subscriber's side -------------------------------------------------------------
 
-    async def receive(self) -> str:
-        """The next encoded event. Raises ``trio.EndOfChannel`` once ended and drained."""
+    async def receive(self) -> Envelope:
+        """The next event. Raises ``trio.EndOfChannel`` once ended and drained."""
         assert self._receive is not None, "a shared outbox is read by its owner"
         return await self._receive.receive()
 
-    def receive_nowait(self) -> str:
+    def receive_nowait(self) -> Envelope:
         assert self._receive is not None, "a shared outbox is read by its owner"
         return self._receive.receive_nowait()
 
@@ -132,10 +144,10 @@ class Subscription:
 
     # -- the actor's side --------------------------------------------------------------------
 
-    def offer(self, frame: str) -> bool:
-        """Queue a frame without waiting; False if the subscriber is gone or fell behind."""
+    def offer(self, envelope: Envelope) -> bool:
+        """Queue an event without waiting; False if the subscriber is gone or fell behind."""
         try:
-            self._send.send_nowait(frame)
+            self._send.send_nowait(envelope)
         except trio.WouldBlock:
             self.end(EndReason.LAGGED)
             return False
@@ -159,20 +171,32 @@ class Fanout:
     """A chat's subscribers. Publishing costs one non-blocking send per subscriber."""
 
     _subscriptions: dict[int, Subscription] = attrs.field(factory=dict)
+    #: Subscriptions that do not keep the chat alive (the bot's).
+    _passive: set[int] = attrs.field(factory=set)
     lagged_total: int = 0
 
-    def add(self, subscription: Subscription) -> None:
+    def add(self, subscription: Subscription, *, passive: bool = False) -> None:
         self._subscriptions[subscription.id] = subscription
+        if passive:
+            self._passive.add(subscription.id)
+
+    @property
+    def active_count(self) -> int:
+        """Subscribers that keep the chat alive."""
+        return len(self._subscriptions) - len(self._passive)
 
     def remove(self, subscription_id: int) -> Subscription | None:
+        self._passive.discard(subscription_id)
         subscription = self._subscriptions.pop(subscription_id, None)
         if subscription is not None:
             subscription.end(EndReason.UNSUBSCRIBED)
         return subscription
 
-    def publish(self, frame: str) -> None:
-        dropped = [s.id for s in self._subscriptions.values() if not s.offer(frame)]
+    def publish(self, event: ChatEvent) -> None:
+        envelope = Envelope(event)
+        dropped = [s.id for s in self._subscriptions.values() if not s.offer(envelope)]
         for subscription_id in dropped:
+            self._passive.discard(subscription_id)
             if self._subscriptions.pop(subscription_id).end_reason is EndReason.LAGGED:
                 self.lagged_total += 1
 
@@ -180,6 +204,7 @@ class Fanout:
         for subscription in self._subscriptions.values():
             subscription.end(reason)
         self._subscriptions.clear()
+        self._passive.clear()
 
     def __len__(self) -> int:
         return len(self._subscriptions)

@@ -35,6 +35,13 @@ class ChatUnavailable(ChatError):
         super().__init__(detail)
 
 
+class StoreUnavailable(ChatError):
+    """The store failed to read or write (a full disk, an I/O error): nothing was done."""
+
+    def __init__(self, detail: str = "Storage is unavailable; retry shortly") -> None:
+        super().__init__(detail)
+
+
 class Unauthenticated(ChatError):
     """No valid credentials (access control is on)."""
 

@@ -1,57 +1,25 @@
-"""What happened in a chat: the WebSocket events, in past tense, with their wire shapes.
+"""What happened in a chat, in past tense: the events subscribers receive.
 
-The wire names and keys come from the reference contract; extensions only add keys.
+Typed values only; their wire shapes (the reference's WebSocket frames) live in
+``chatactors.web.wire_out``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
-import orjson
 
-from chatactors.domain.clock import format_timestamp
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, Message, Presence
-
-
-def message_to_wire(message: Message) -> orjson.Fragment:
-    """The message's wire object, to embed in any answer or frame (encoded once per message)."""
-    return orjson.Fragment(message.wire_json)
-
-
-def presence_to_wire(presence: Presence) -> dict[str, Any]:
-    return {
-        "user_id": presence.user_id,
-        "status": presence.status.value,
-        "last_seen": format_timestamp(presence.last_seen),
-    }
-
-
-def chat_to_wire(chat: Chat) -> dict[str, Any]:
-    return {
-        "chat_id": chat.id,
-        "participants": list(chat.participants),
-        "created_at": format_timestamp(chat.created_at),
-    }
+from chatactors.domain.models import Message, Presence
 
 
 @attrs.frozen
 class MessageReceived:
     message: Message
-    name = "message_received"
-
-    def data(self) -> orjson.Fragment:
-        return message_to_wire(self.message)
 
 
 @attrs.frozen
 class PresenceUpdated:
     presence: Presence
-    name = "presence_updated"
-
-    def data(self) -> dict[str, Any]:
-        return presence_to_wire(self.presence)
 
 
 @attrs.frozen
@@ -60,20 +28,6 @@ class ChatRead:
     user_id: UserId
     message_id: MessageId | None
     seq: int
-    name = "chat_read"
-
-    def data(self) -> dict[str, Any]:
-        return {
-            "chat_id": self.chat_id,
-            "user_id": self.user_id,
-            "last_read_message_id": self.message_id,
-            "last_read_seq": self.seq,
-        }
 
 
 ChatEvent = MessageReceived | PresenceUpdated | ChatRead
-
-
-def encode_event(event: ChatEvent) -> str:
-    """The text frame of an event. Called once per event; every subscriber gets the same str."""
-    return orjson.dumps({"event": event.name, "data": event.data()}).decode()

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import enum
-import functools
 from datetime import datetime
-from typing import Any
 
 import attrs
-import orjson
 
-from chatactors.domain.clock import format_timestamp
 from chatactors.domain.ids import ChatId, MessageId, UserId
 
 
@@ -45,25 +41,6 @@ class Message:
     content: str
     timestamp: datetime
     client_message_id: str | None = None
-
-    @functools.cached_property
-    def wire_json(self) -> bytes:
-        """The message as the wire shows it, encoded once.
-
-        A message is sent many times (in pages, in events to every subscriber, in acks, in
-        chat lists); they all embed these bytes (``orjson.Fragment``) instead of re-encoding.
-        """
-        wire: dict[str, Any] = {
-            "id": self.id,
-            "user_id": self.user_id,
-            "type": self.type.value,
-            "content": self.content,
-            "timestamp": format_timestamp(self.timestamp),
-            "seq": self.seq,
-        }
-        if self.client_message_id is not None:
-            wire["client_message_id"] = self.client_message_id
-        return orjson.dumps(wire)
 
 
 @attrs.frozen

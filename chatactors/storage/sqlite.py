@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
+from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
 from chatactors.storage.migrations import migrate
@@ -27,6 +28,9 @@ from chatactors.storage.store import LoadedChat, MessagePage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Longer than a page, so that inserting it needs free space (see ``_probe_write``).
+_PROBE_CHAT_ID = "\x00readiness-probe:" + "x" * 8192
 
 _MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
 
@@ -140,6 +144,8 @@ class SqliteStore:
     writes_committed: int = 0
     #: Batches whose transaction failed and whose writes were then committed one by one.
     batches_split: int = 0
+    #: Why the last write failed, while writes fail (a full disk); None once one succeeds.
+    write_failure: str | None = None
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -147,8 +153,13 @@ class SqliteStore:
         pending = _PendingWrite(op)
         await self._writes.send(pending)
         await pending.done.wait()
+        if isinstance(pending.error, sqlite3.OperationalError):
+            # The engine, not the write, failed (disk full, I/O error): the request fails.
+            self.write_failure = str(pending.error)
+            raise StoreUnavailable() from pending.error
         if pending.error is not None:
             raise pending.error
+        self.write_failure = None
 
     async def run_writer(self, writes: trio.MemoryReceiveChannel[_PendingWrite]) -> None:
         """Commit queued writes in batches until the channel closes and is drained."""
@@ -221,7 +232,10 @@ class SqliteStore:
     # -- reads --------------------------------------------------------------------------------
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await trio.to_thread.run_sync(fn, self._read_conn, limiter=self._read_limiter)
+        try:
+            return await trio.to_thread.run_sync(fn, self._read_conn, limiter=self._read_limiter)
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable() from error
 
     async def load_chat(
         self, chat_id: ChatId, *, window: int, idempotency_window: int
@@ -346,7 +360,31 @@ class SqliteStore:
         return await self._read(read)
 
     async def check_ready(self) -> None:
+        """Raise while writes fail, unless a probe write now succeeds; and if reads fail."""
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        if self.write_failure is not None:
+            try:
+                await trio.to_thread.run_sync(self._probe_write, limiter=self._write_limiter)
+            except sqlite3.OperationalError as error:
+                raise StoreUnavailable(f"writes fail: {error}") from error
+            self.write_failure = None
+
+    def _probe_write(self) -> None:
+        """Commit a write that needs new pages (a row larger than a page), then remove it."""
+        conn = self._write_conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO chats (id, created_ms, last_seq, last_activity_ms)"
+                " VALUES (?, 0, 0, 0)",
+                (_PROBE_CHAT_ID,),
+            )
+            conn.execute("DELETE FROM chats WHERE id = ?", (_PROBE_CHAT_ID,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Chat:

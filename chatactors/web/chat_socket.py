@@ -20,7 +20,7 @@ from quart import Blueprint, current_app
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.domain.errors import ChatError, ChatUnavailable, Forbidden, InvalidInput
-from chatactors.domain.events import MessageReceived, encode_event
+from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
@@ -39,6 +39,7 @@ from chatactors.web.socket_commands import (
 )
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
+from chatactors.web.wire_out import event_frame
 
 blueprint = Blueprint("socket", __name__)
 
@@ -213,7 +214,7 @@ class _Session:
             }
             frame = orjson.dumps(resync).decode()
             await send(f"[{frame}]" if v1 else frame)
-        replay = [encode_event(MessageReceived(m)) for m in subscription.replay]
+        replay = [event_frame(MessageReceived(m)) for m in subscription.replay]
         if v1:
             for start in range(0, len(replay), MAX_EVENTS_PER_FRAME):
                 await send("[" + ",".join(replay[start : start + MAX_EVENTS_PER_FRAME]) + "]")

@@ -11,7 +11,6 @@ from quart_schema import document_response, validate_querystring, validate_reque
 
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput
-from chatactors.domain.events import chat_to_wire, message_to_wire, presence_to_wire
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
@@ -38,6 +37,7 @@ from chatactors.web.wire import (
     ReadReceiptsOut,
     json_response,
 )
+from chatactors.web.wire_out import chat_to_wire, message_to_wire, presence_to_wire
 
 blueprint = Blueprint("chats", __name__)
 

@@ -20,6 +20,7 @@ from chatactors.domain.errors import (
     NotAParticipant,
     Overloaded,
     RateLimited,
+    StoreUnavailable,
     Unauthenticated,
 )
 from chatactors.settings import Settings
@@ -36,6 +37,7 @@ _STATUS: dict[type[ChatError], int] = {
     InvalidInput: 422,
     Overloaded: 503,
     ChatUnavailable: 503,
+    StoreUnavailable: 503,
 }
 
 #: WebSocket close codes. Clients of the reference reconnect on anything but 1000.
@@ -57,6 +59,7 @@ _CLOSE_FOR_ERROR: dict[type[ChatError], int] = {
     InvalidInput: CLOSE_INVALID,
     Overloaded: CLOSE_TRY_AGAIN_LATER,
     ChatUnavailable: CLOSE_INTERNAL_ERROR,
+    StoreUnavailable: CLOSE_TRY_AGAIN_LATER,
 }
 
 CLOSE_FOR_END: dict[EndReason, int] = {

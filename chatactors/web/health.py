@@ -19,7 +19,8 @@ async def healthz() -> Response:
 
 @blueprint.get("/readyz")
 async def readyz() -> Response:
-    """The store answers and the server takes commands (not starting, not shutting down)."""
+    """The store answers (and, after a failed write, takes writes again) and the server takes
+    commands (not starting, not shutting down)."""
     running = services_of(current_app)
     if running is None or running.registry.closing:
         return json_response({"status": "unavailable", "detail": "not serving"}, 503)

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 import trio
 from quart_trio import QuartTrio
 
+from chatactors.actors.bot import open_bot, seeded_random
 from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
 from chatactors.actors.registry import open_registry
 from chatactors.domain.models import MessageType
@@ -77,10 +78,19 @@ async def open_services(
         media_root = None if settings.store == "memory" else settings.data_dir / "media"
         media_store = await stack.enter_async_context(open_media_store(media_root))
         media = Media(media_store, settings, await media_api.import_bot_assets(media_store))
-        replies = default_bot_replies(bot_asset_urls(media))
-        registry = await stack.enter_async_context(
-            open_registry(store, settings, bot_replies=replies)
-        )
+        registry = await stack.enter_async_context(open_registry(store, settings))
+        if settings.bot_enabled:
+            # The bot is a client of the registry: it subscribes to each chat that starts.
+            bot = await stack.enter_async_context(
+                open_bot(
+                    registry,
+                    default_bot_replies(bot_asset_urls(media)),
+                    delay_min_s=settings.bot_delay_min_s,
+                    delay_max_s=settings.bot_delay_max_s,
+                    random_for=seeded_random(settings.bot_seed),
+                )
+            )
+            registry.on_activation(bot.activated)
         limiter = None
         if settings.auth_enabled:
             limiter = RateLimiter(

@@ -17,7 +17,6 @@ import trio
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.reply import Reply
 from chatactors.domain.errors import ChatError, InvalidInput, Overloaded
-from chatactors.domain.events import message_to_wire
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.web import media_api
@@ -25,6 +24,7 @@ from chatactors.web.error_responses import status_for
 from chatactors.web.services import Services
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketTransport
+from chatactors.web.wire_out import message_to_wire
 
 E = TypeVar("E", MessageType, PresenceStatus)
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
+from chatactors.web.wire_out import envelope_frame
 
 #: At most this many queued events share one v1 frame.
 MAX_EVENTS_PER_FRAME = 256
@@ -30,7 +31,7 @@ async def forward_events(
     last_sent = -math.inf
     while True:
         try:
-            frame = await subscription.receive()
+            frame = envelope_frame(await subscription.receive())
         except trio.EndOfChannel:
             assert subscription.end_reason is not None
             return subscription.end_reason
@@ -46,7 +47,7 @@ async def forward_events(
         batch = [frame]
         while len(batch) < MAX_EVENTS_PER_FRAME:
             try:
-                batch.append(subscription.receive_nowait())
+                batch.append(envelope_frame(subscription.receive_nowait()))
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
         await send("[" + ",".join(batch) + "]")

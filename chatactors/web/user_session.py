@@ -18,11 +18,11 @@ import attrs
 import orjson
 import trio
 
-from chatactors.actors.subscription import ChatFrame, EndReason, SharedOutbox, Subscription
+from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
 from chatactors.actors.user_feeds import ChatAdded
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import ChatError, InvalidInput
-from chatactors.domain.events import MessageReceived, chat_to_wire, encode_event
+from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
 from chatactors.storage.store import MessagePage
@@ -36,6 +36,7 @@ from chatactors.web.socket_commands import (
 )
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
+from chatactors.web.wire_out import chat_to_wire, envelope_frame, event_frame
 
 # A socket carries at most ``ws_user_max_chats`` chats: the user's most recently active ones when
 # it opens, then the chats created for the user while it is open. Each costs a subscription
@@ -43,7 +44,6 @@ from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 # messages, in memory.
 #: How many of its chats a socket subscribes to at once when it opens.
 SUBSCRIBING_AT_ONCE = 16
-_MESSAGE_EVENT = '{"event":"message_received"'
 _OPS = ("send", "presence", "read", "resume")
 
 
@@ -63,7 +63,7 @@ class UserSession:
         self.user_id = user_id
         self.registry = context.registry
         self.max_chats = context.settings.ws_user_max_chats
-        self.outbox_send, self._outbox = trio.open_memory_channel[ChatFrame | ChatAdded](
+        self.outbox_send, self._outbox = trio.open_memory_channel[ChatEnvelope | ChatAdded](
             context.settings.subscriber_queue_size
         )
         #: One bound method shared by every chat's SharedOutbox (not one per chat).
@@ -177,7 +177,7 @@ class UserSession:
         except (ChatError, trio.TooSlowError):
             self.ended(EndReason.CRASHED)  # the client reconnects and resumes
             return []
-        replay = [stream.prefix + encode_event(MessageReceived(m))[1:]
+        replay = [stream.prefix + event_frame(MessageReceived(m))[1:]
                   for m in stream.subscription.replay]  # fmt: skip
         stream.sent_message = bool(replay)
         return events + replay
@@ -207,9 +207,10 @@ class UserSession:
                         events.extend(await self._added(item.chat))
                         continue
                     stream = self._streams[item.chat_id]
-                    if item.frame.startswith(_MESSAGE_EVENT):
+                    if isinstance(item.envelope.event, MessageReceived):
                         stream.sent_message = True
-                    events.append(stream.prefix + item.frame[1:])
+                    # The chat's frame, encoded once for every socket, with the chat named.
+                    events.append(stream.prefix + envelope_frame(item.envelope)[1:])
                 await self._send(events)
             last_sent = trio.current_time()
 
@@ -279,7 +280,7 @@ class UserSession:
                         latest - after_seq, after_seq=after_seq, before_seq=latest + 1
                     )
                     messages = await self.registry.chat(chat_id).messages(page)
-                    await self._send([stream.prefix + encode_event(MessageReceived(m))[1:]
+                    await self._send([stream.prefix + event_frame(MessageReceived(m))[1:]
                                       for m in messages])  # fmt: skip
                     stream.sent_message = bool(messages)
                     replayed[chat_id] = len(messages)

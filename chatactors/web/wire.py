@@ -2,7 +2,7 @@
 
 Request bodies are frozen attrs classes that quart-schema validates with msgspec (unknown keys
 are ignored, as the reference does); response classes exist to describe the answers in the
-OpenAPI document. The answers themselves are built from the domain's ``*_to_wire`` functions
+OpenAPI document. The answers themselves are built by ``wire_out``
 and encoded with orjson.
 """
 

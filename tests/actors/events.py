@@ -1,30 +1,34 @@
-"""Helpers to read a Subscription's frames in tests."""
+"""Helpers to read a Subscription's typed events in tests."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 import trio
 
 from chatactors.actors.subscription import Subscription
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
 
 
-def drain(subscription: Subscription) -> list[dict[str, Any]]:
-    """Every frame queued right now, decoded."""
-    frames = []
+def drain(subscription: Subscription) -> list[ChatEvent]:
+    """Every event queued right now."""
+    events: list[ChatEvent] = []
     while True:
         try:
-            frames.append(orjson.loads(subscription.receive_nowait()))
+            events.append(subscription.receive_nowait().event)
         except (trio.WouldBlock, trio.EndOfChannel):
-            return frames
+            return events
 
 
-def summary(frame: dict[str, Any]) -> tuple[str, str, str]:
+def seqs(events: list[ChatEvent]) -> list[int]:
+    """The seq of each message event."""
+    return [e.message.seq for e in events if isinstance(e, MessageReceived)]
+
+
+def summary(event: ChatEvent) -> tuple[str, str, str]:
     """(event, user, what): a compact view of an event for order assertions."""
-    data = frame["data"]
-    if frame["event"] == "presence_updated":
-        return ("presence", data["user_id"], data["status"])
-    if frame["event"] == "chat_read":
-        return ("read", data["user_id"], str(data["last_read_seq"]))
-    return ("message", data["user_id"], data["type"])
+    match event:
+        case PresenceUpdated(presence):
+            return ("presence", presence.user_id, presence.status.value)
+        case ChatRead(_, user_id, _, seq):
+            return ("read", user_id, str(seq))
+        case MessageReceived(message):
+            return ("message", message.user_id, message.type.value)

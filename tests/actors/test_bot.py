@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import random
 
-import orjson
 import pytest
 import trio
 import trio.testing
@@ -31,9 +30,9 @@ async def record_until_bot_offline(
 ) -> list[tuple[float, tuple[str, str, str]]]:
     timeline = []
     while True:
-        frame = orjson.loads(await subscription.receive())
-        timeline.append((trio.current_time() - start, summary(frame)))
-        if summary(frame) == ("presence", "bot_user", "offline"):
+        event = (await subscription.receive()).event
+        timeline.append((trio.current_time() - start, summary(event)))
+        if summary(event) == ("presence", "bot_user", "offline"):
             return timeline
 
 
@@ -52,7 +51,8 @@ async def test_bot_runs_the_reference_sequence_with_its_delays(
     rng = random.Random(f"{SEED}:{chat_id}")
     replies = default_bot_replies({})
     at = rng.uniform(2, 4)
-    expected = [(0.0, ("message", "alice", "text")), (0.0, ("presence", "bot_user", "online"))]
+    expected = [(0.0, ("message", "alice", "text")), (at, ("presence", "bot_user", "online"))]
+    at += rng.uniform(2, 4)
     expected.append((at, ("read", "bot_user", "1")))
     at += rng.uniform(2, 4)
     expected.append((at, ("presence", "bot_user", "typing")))
@@ -64,7 +64,8 @@ async def test_bot_runs_the_reference_sequence_with_its_delays(
 
     assert [event for _, event in timeline] == [event for _, event in expected]
     assert [t for t, _ in timeline] == pytest.approx([t for t, _ in expected], abs=1e-6)
-    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(timeline[1:])]
+    # A pause of 2-4 s before every step, the first included (as the reference does).
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(timeline)]
     assert all(2 <= gap <= 4 for gap in gaps)
 
 
@@ -76,12 +77,9 @@ async def test_nothing_from_the_bot_before_its_first_delay(
         watcher = await chat.subscribe()
         await chat.post(ALICE, TEXT, "hello")
         await trio.sleep(1.999)
-        assert [summary(f) for f in drain(watcher)] == [
-            ("message", "alice", "text"),
-            ("presence", "bot_user", "online"),
-        ]
+        assert [summary(e) for e in drain(watcher)] == [("message", "alice", "text")]
         await trio.sleep(60)
-        assert ("presence", "bot_user", "offline") in [summary(f) for f in drain(watcher)]
+        assert ("presence", "bot_user", "offline") in [summary(e) for e in drain(watcher)]
 
 
 async def test_a_burst_is_answered_by_one_sequence(autojump_clock: trio.testing.MockClock) -> None:
@@ -92,7 +90,7 @@ async def test_a_burst_is_answered_by_one_sequence(autojump_clock: trio.testing.
             await chat.post(ALICE, TEXT, f"burst {i}")
             await trio.sleep(0.1)
         await trio.sleep(60)
-        events = [summary(f) for f in drain(watcher)]
+        events = [summary(e) for e in drain(watcher)]
         assert events.count(("presence", "bot_user", "typing")) == 1
         assert events.count(("read", "bot_user", "5")) == 1
         assert events.count(("presence", "bot_user", "online")) == 1
@@ -105,10 +103,10 @@ async def test_a_message_after_the_bot_read_starts_one_more_sequence(
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         watcher = await chat.subscribe()
         await chat.post(ALICE, TEXT, "first")
-        await trio.sleep(4.5)  # past the bot's read step (2-4 s)
+        await trio.sleep(8.5)  # past the bot's read step (two pauses of 2-4 s)
         await chat.post(ALICE, TEXT, "second")
         await trio.sleep(120)
-        events = [summary(f) for f in drain(watcher)]
+        events = [summary(e) for e in drain(watcher)]
         bot_reads = [e for e in events if e[0] == "read" and e[1] == "bot_user"]
         assert len(bot_reads) == 2
         assert events.count(("presence", "bot_user", "typing")) == 2
@@ -121,7 +119,7 @@ async def test_the_bot_never_answers_itself(autojump_clock: trio.testing.MockClo
         watcher = await chat.subscribe()
         await chat.post(BOT_USER, TEXT, "talking to myself")
         await trio.sleep(120)
-        assert [summary(f) for f in drain(watcher)] == [("message", "bot_user", "text")]
+        assert [summary(e) for e in drain(watcher)] == [("message", "bot_user", "text")]
 
 
 async def test_zero_delays_answer_at_once(autojump_clock: trio.testing.MockClock) -> None:
@@ -134,18 +132,35 @@ async def test_zero_delays_answer_at_once(autojump_clock: trio.testing.MockClock
         assert timeline[-1][0] == 0
 
 
-async def test_bot_keeps_an_idle_chat_alive_until_it_is_done(
+async def test_bot_does_not_keep_a_chat_alive_and_finishes_across_an_idle_stop(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     settings = make_settings(
         bot_enabled=True, bot_delay_min_s=50, bot_delay_max_s=50, idle_timeout_s=10
     )
     async with running_registry(settings) as registry:
+        # The post is the chat's first command: the bot's subscription must already see it.
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         await chat.post(ALICE, TEXT, "slow bot")
-        await trio.sleep(49)
-        assert registry.statistics().active_actors == 1
+        await trio.sleep(30)
+        # The bot's passive subscription neither keeps the chat alive nor counts as a subscriber.
+        assert registry.statistics().active_actors == 0
         await trio.sleep(400)
         assert registry.statistics().active_actors == 0
-        messages = await chat.info()
-        assert messages.last_seq >= 2  # the bot answered before the chat went idle
+        info = await chat.info()
+        assert info.last_seq >= 2  # the bot answered through a reactivated chat
+        marks = {m.user_id: m.seq for m in await chat.read_marks()}
+        assert marks[BOT_USER] == 1
+        bot = {p.user_id: p for p in await chat.presence()}[BOT_USER]
+        assert bot.status.value == "offline"
+
+
+async def test_bot_presence_never_counts_its_subscription(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        await chat.info()
+        assert registry.statistics().subscribers == 0
+        statuses = {p.user_id: p.status.value for p in await chat.presence()}
+        assert statuses == {"alice": "offline", "bot_user": "offline"}

@@ -11,11 +11,12 @@ import pytest
 
 from chatactors.actors.registry import ChatRegistry
 from chatactors.domain.errors import ChatNotFound, InvalidInput, NotAParticipant
+from chatactors.domain.events import ChatRead
 from chatactors.domain.ids import BOT_USER, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.settings import Settings
 from chatactors.storage.store import MessagePage
-from tests.actors.events import drain
+from tests.actors.events import drain, seqs, summary
 from tests.conftest import FakeWallClock, make_settings, running_registry
 
 ALICE, BOB = UserId("alice"), UserId("bob")
@@ -89,7 +90,7 @@ async def test_repeated_client_message_id_returns_original_and_broadcasts_once(
     other_user = await chat.post(BOB, TEXT, "mine", client_message_id="c-1")
     assert again == first
     assert other_user.id != first.id  # the key is (chat, user, client_message_id)
-    assert [f["data"]["seq"] for f in drain(watcher)] == [1, 2]
+    assert seqs(drain(watcher)) == [1, 2]
 
 
 async def test_pages_before_and_after_seq(registry: ChatRegistry, new_chat: Any) -> None:
@@ -128,18 +129,8 @@ async def test_mark_read_points_at_newest_and_broadcasts_only_on_change(
     mark = await chat.mark_read(BOB)
     assert (mark.message_id, mark.seq) == (newest.id, 2)
     assert await chat.mark_read(BOB) == mark  # nothing new: no second event
-    reads = [f for f in drain(watcher) if f["event"] == "chat_read"]
-    assert reads == [
-        {
-            "event": "chat_read",
-            "data": {
-                "chat_id": chat.chat_id,
-                "user_id": "bob",
-                "last_read_message_id": newest.id,
-                "last_read_seq": 2,
-            },
-        }
-    ]
+    reads = [e for e in drain(watcher) if isinstance(e, ChatRead)]
+    assert reads == [ChatRead(chat.chat_id, BOB, newest.id, 2)]
     marks = {m.user_id: m.seq for m in await chat.read_marks()}
     assert marks == {ALICE: 0, BOB: 2, BOT_USER: 0}
 
@@ -164,8 +155,7 @@ async def test_presence_is_broadcast_only_when_it_changes(
     watcher = await chat.subscribe()
     for _ in range(150):
         await chat.set_presence(ALICE, PresenceStatus.TYPING)
-    frames = drain(watcher)
-    assert [(f["data"]["user_id"], f["data"]["status"]) for f in frames] == [("alice", "typing")]
+    assert [summary(e) for e in drain(watcher)] == [("presence", "alice", "typing")]
 
 
 async def test_offline_moves_last_seen_and_online_does_not(settings: Settings) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from chatactors.domain.events import PresenceUpdated
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import PresenceStatus
 from chatactors.settings import Settings
-from tests.actors.events import drain
+from tests.actors.events import drain, summary
 from tests.conftest import FakeWallClock, make_settings, running_registry
 
 ALICE = UserId("alice")
@@ -30,7 +31,7 @@ async def test_typing_expires_back_to_online_after_timeout(
         assert await status_of(chat, "alice") is PresenceStatus.TYPING
         await trio.sleep(0.2)
         assert await status_of(chat, "alice") is PresenceStatus.ONLINE
-        statuses = [f["data"]["status"] for f in drain(watcher)]
+        statuses = [summary(e)[2] for e in drain(watcher)]
         assert statuses == ["typing", "online"]
 
 
@@ -60,9 +61,9 @@ async def test_sockets_make_a_user_online_until_the_last_one_closes(settings: Se
         presence = {p.user_id: p for p in await chat.presence()}[ALICE]
         assert presence.status is PresenceStatus.OFFLINE
         assert presence.last_seen == wall()
-        events = [(f["data"]["status"], f["data"]["last_seen"]) for f in drain(watcher)]
-        assert [status for status, _ in events] == ["online", "offline"]
-        assert events[1][1].startswith(wall().strftime("%Y-%m-%dT%H:%M:%S"))
+        events = [e.presence for e in drain(watcher) if isinstance(e, PresenceUpdated)]
+        assert [p.status for p in events] == [PresenceStatus.ONLINE, PresenceStatus.OFFLINE]
+        assert events[1].last_seen == wall()
 
 
 async def test_unsubscribing_twice_counts_once(registry: object) -> None:

@@ -1,17 +1,13 @@
-"""The pure domain: value rules, the timestamp format, and the wire shape of each event."""
+"""The pure domain: value rules and the timestamp format."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import orjson
 import pytest
 
 from chatactors.domain.clock import format_timestamp, from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import InvalidInput
-from chatactors.domain.events import ChatRead, MessageReceived, PresenceUpdated, encode_event
-from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus
 from chatactors.domain.rules import Limits, check_content, check_user_id, normalise_participants
 
 LIMITS = Limits(max_id_length=8, max_participants=3, max_content_chars=10)
@@ -60,52 +56,3 @@ def test_timestamps_are_utc_with_z_and_milliseconds() -> None:
     elsewhere = MOMENT.astimezone(timezone(timedelta(hours=5, minutes=30)))
     assert format_timestamp(elsewhere) == "2026-11-23T21:29:16.414Z"
     assert from_epoch_ms(to_epoch_ms(MOMENT)) == MOMENT
-
-
-def test_event_frames_have_the_reference_shapes() -> None:
-    message = Message(
-        MessageId("m1"),
-        ChatId("c1"),
-        3,
-        UserId("alice"),
-        MessageType.IMAGE,
-        "https://x/y.png",
-        MOMENT,
-    )
-    assert orjson.loads(encode_event(MessageReceived(message))) == {
-        "event": "message_received",
-        "data": {
-            "id": "m1",
-            "user_id": "alice",
-            "type": "image",
-            "content": "https://x/y.png",
-            "timestamp": "2026-11-23T21:29:16.414Z",
-            "seq": 3,
-        },
-    }
-    presence = Presence(UserId("bob"), PresenceStatus.TYPING, MOMENT)
-    assert orjson.loads(encode_event(PresenceUpdated(presence))) == {
-        "event": "presence_updated",
-        "data": {"user_id": "bob", "status": "typing", "last_seen": "2026-11-23T21:29:16.414Z"},
-    }
-    read = ChatRead(ChatId("c1"), UserId("bob"), None, 0)
-    assert orjson.loads(encode_event(read))["data"] == {
-        "chat_id": "c1",
-        "user_id": "bob",
-        "last_read_message_id": None,
-        "last_read_seq": 0,
-    }
-
-
-def test_client_message_id_appears_only_when_given() -> None:
-    message = Message(
-        MessageId("m1"),
-        ChatId("c1"),
-        1,
-        UserId("a"),
-        MessageType.TEXT,
-        "hi",
-        MOMENT,
-        client_message_id="k",
-    )
-    assert orjson.loads(encode_event(MessageReceived(message)))["data"]["client_message_id"] == "k"

@@ -31,13 +31,13 @@ class Served:
     settings: Settings
     http: httpx.AsyncClient
     _stop: trio.Event
-    _app: QuartTrio | None = None
+    #: The served app, for tests that must reach its services (say, its store).
+    app: QuartTrio
 
     @property
     def services(self) -> Services:
         """The running server's services (to read its statistics)."""
-        assert self._app is not None
-        services = services_of(self._app)
+        services = services_of(self.app)
         assert services is not None
         return services
 

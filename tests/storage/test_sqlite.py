@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio.testing
 
+from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import ReadMark
 from chatactors.storage.migrations import MIGRATIONS, migrate
@@ -197,14 +198,17 @@ async def test_failed_commit_fails_its_callers_and_the_next_batch_commits(tmp_pa
             real = store._write_conn
             store._write_conn = _FailingCommitConnection(real, failures=1)  # type: ignore[assignment]
             try:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                with pytest.raises(StoreUnavailable) as failed:
                     await store.append_message(lost)
+                assert "locked" in str(failed.value.__cause__)
+                assert store.write_failure is not None
                 # The failed write must not be committed later with someone else's batch.
                 kept = make_message(chat, 1, "bob")
                 await store.append_message(kept)
                 await store.append_message(make_message(chat, 2, "bob"))
             finally:
                 store._write_conn = real
+            assert store.write_failure is None  # a write succeeded since
             stored = await store.read_messages(chat.id, MessagePage(limit=10))
     assert [m.seq for m in stored] == [1, 2]
     assert stored[0].id == kept.id

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import trio
 import trio.testing
 
-from chatactors.actors.subscription import EndReason, Subscription
+from chatactors.actors.subscription import EndReason, Envelope, Subscription
+from chatactors.domain.events import MessageReceived
+from chatactors.domain.ids import ChatId, MessageId, UserId
+from chatactors.domain.models import Message, MessageType
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
+from chatactors.web.wire_out import event_frame
 
 
 def open_subscription() -> Subscription:
     return Subscription.open(
-        user_id=None, replay=(), resync_required=False, latest_seq=0, queue_size=1024
+        id=1, user_id=None, replay=(), resync_required=False, latest_seq=0, queue_size=1024
     )
 
 
-def event(n: int) -> str:
-    return orjson.dumps({"event": "message_received", "data": {"seq": n}}).decode()
+def message(n: int) -> MessageReceived:
+    moment = datetime(2026, 11, 23, tzinfo=UTC)
+    return MessageReceived(
+        Message(MessageId(f"m{n}"), ChatId("c"), n, UserId("a"), MessageType.TEXT, "x", moment)
+    )
+
+
+def event(n: int) -> Envelope:
+    return Envelope(message(n))
 
 
 class Socket:
@@ -41,7 +54,7 @@ async def test_reference_frames_carry_one_event_each(
         subscription.offer(event(n))
     subscription.end(EndReason.SHUTDOWN)
     assert await forward_events(subscription, socket.send, v1=False) is EndReason.SHUTDOWN
-    assert [frame for _, frame in socket.frames] == [event(1), event(2), event(3)]
+    assert [frame for _, frame in socket.frames] == [event_frame(message(n)) for n in (1, 2, 3)]
 
 
 async def test_v1_shares_a_frame_among_queued_events(

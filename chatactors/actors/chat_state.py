@@ -1,0 +1,324 @@
+"""ChatState: a chat's state and rules, without I/O (sans-IO).
+
+``apply(command, now=..., clock=...)`` decides what a command does and changes nothing: it
+returns an :class:`Outcome` (the answer or a ``ChatError``, the events to publish, the store
+writes to make, the typing timers to set). The actor awaits the writes and only then
+:meth:`~ChatState.commit`\\ s the outcome, so a write that fails leaves the state as it was.
+Time is passed in, never read: ``now`` (wall clock) stamps messages and last-seen times,
+``clock`` (monotonic) runs typing timers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, assert_never
+
+import attrs
+
+from chatactors.actors.commands import (
+    AnyCommand,
+    ChatInfo,
+    GetChat,
+    GetMessages,
+    GetPresence,
+    GetReadMarks,
+    MarkRead,
+    PostMessage,
+    SetPresence,
+    Subscribe,
+    Unsubscribe,
+)
+from chatactors.domain.errors import ChatError, NotAParticipant
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.ids import ChatId, UserId, new_message_id
+from chatactors.domain.models import Message, Presence, PresenceStatus, ReadMark
+from chatactors.domain.rules import check_content
+from chatactors.settings import Settings
+from chatactors.storage.store import LoadedChat, MessagePage, select_page
+
+
+@attrs.frozen
+class AppendMessage:
+    message: Message
+
+
+@attrs.frozen
+class SaveReadMark:
+    chat_id: ChatId
+    mark: ReadMark
+
+
+@attrs.frozen
+class SaveLastSeen:
+    chat_id: ChatId
+    user_id: UserId
+    moment: datetime
+
+
+StoreWrite = AppendMessage | SaveReadMark | SaveLastSeen
+
+
+@attrs.frozen
+class ReadFromStore:
+    """The answer is a page older than the in-memory window: the actor reads it from the store."""
+
+    page: MessagePage
+
+
+@attrs.frozen
+class SubscribePlan:
+    """What a new subscriber gets; the actor opens the Subscription from it."""
+
+    subscriber_id: int
+    user_id: UserId | None
+    replay: tuple[Message, ...] | ReadFromStore
+    resync_required: bool
+    latest_seq: int
+
+
+@attrs.frozen
+class Outcome:
+    """What a command does: applied to the state by :meth:`ChatState.commit`, after its writes."""
+
+    result: Any = None
+    error: ChatError | None = None
+    events: tuple[ChatEvent, ...] = ()
+    writes: tuple[StoreWrite, ...] = ()
+    #: Typing timers to set (a monotonic deadline) or clear (None).
+    typing: tuple[tuple[UserId, float | None], ...] = ()
+    #: A new subscriber (its id, and the user it counts for in presence, if any).
+    joined: tuple[int, UserId | None] | None = None
+    #: The id of a subscriber that left.
+    left: int | None = None
+
+
+_NOTHING = Outcome()
+
+
+@attrs.define(eq=False)
+class ChatState:
+    """Build with :meth:`from_loaded`. Changed only by :meth:`commit`."""
+
+    chat_id: ChatId
+    loaded: LoadedChat
+    settings: Settings
+    participants: frozenset[UserId]
+    messages: deque[Message]
+    last_seq: int
+    client_ids: OrderedDict[tuple[UserId, str], Message]
+    presence: dict[UserId, Presence]
+    read_marks: dict[UserId, ReadMark]
+    #: When each typing user falls back to online, in monotonic time.
+    typing_until: dict[UserId, float] = attrs.field(factory=dict)
+    #: Which user each counted subscriber is, for socket-driven presence.
+    socket_users: dict[int, UserId] = attrs.field(factory=dict)
+    last_subscriber_id: int = 0
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedChat, settings: Settings) -> ChatState:
+        chat = loaded.chat
+        return cls(
+            chat_id=chat.id,
+            loaded=loaded,
+            settings=settings,
+            participants=frozenset(chat.participants),
+            messages=deque(loaded.recent, maxlen=max(settings.history_window, 1)),
+            last_seq=loaded.last_seq,
+            client_ids=OrderedDict(loaded.client_ids),
+            presence={
+                user: Presence(
+                    user, PresenceStatus.OFFLINE, loaded.last_seen.get(user, chat.created_at)
+                )
+                for user in chat.participants
+            },
+            read_marks=dict(loaded.read_marks),
+        )
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def apply(self, command: AnyCommand, *, now: datetime, clock: float) -> Outcome:
+        """What ``command`` does at wall time ``now`` and monotonic time ``clock``."""
+        try:
+            return self._decide(command, now, clock)
+        except ChatError as error:
+            return Outcome(error=error)
+
+    def _decide(self, command: AnyCommand, now: datetime, clock: float) -> Outcome:
+        match command:
+            case PostMessage():
+                return self._post(command, now)
+            case SetPresence(user_id, status):
+                self._require_participant(user_id)
+                until = clock + self.settings.typing_timeout_s
+                typing = ((user_id, until if status is PresenceStatus.TYPING else None),)
+                return attrs.evolve(self._change_presence(user_id, status, now), typing=typing)
+            case MarkRead(user_id):
+                return self._mark_read(user_id)
+            case GetMessages(page, viewer):
+                self._require_viewer(viewer)
+                return Outcome(self.page(page))
+            case GetPresence(viewer):
+                self._require_viewer(viewer)
+                return Outcome(list(self.presence.values()))
+            case GetReadMarks(viewer):
+                self._require_viewer(viewer)
+                return Outcome([
+                    self.read_marks.get(user, ReadMark(user, None, 0))
+                    for user in self.loaded.chat.participants
+                ])  # fmt: skip
+            case GetChat(viewer):
+                self._require_viewer(viewer)
+                return Outcome(ChatInfo(self.loaded.chat, self.last_seq))
+            case Subscribe(user_id, after_seq):
+                return self._subscribe(user_id, after_seq, now)
+            case Unsubscribe(subscriber_id):
+                return self._unsubscribe(subscriber_id, now)
+            case _:
+                assert_never(command)
+
+    def expire_typing(self, clock: float) -> Outcome:
+        """Typing that lapsed by ``clock`` falls back to online."""
+        expired = [user for user, until in self.typing_until.items() if until <= clock]
+        events = tuple(
+            PresenceUpdated(attrs.evolve(self.presence[user], status=PresenceStatus.ONLINE))
+            for user in expired
+            if self.presence[user].status is PresenceStatus.TYPING
+        )
+        return Outcome(events=events, typing=tuple((user, None) for user in expired))
+
+    def next_deadline(self) -> float | None:
+        """The monotonic time of the next typing timer, if any runs."""
+        return min(self.typing_until.values()) if self.typing_until else None
+
+    def page(self, page: MessagePage) -> list[Message] | ReadFromStore:
+        """A page from the in-memory window when it covers it; else what to read from the store."""
+        if page.limit <= 0:
+            return []
+        if page.after_seq is not None and page.before_seq is None:
+            lowest_needed = page.after_seq + 1
+        else:
+            upper = self.last_seq + 1 if page.before_seq is None else page.before_seq
+            lowest_needed = max(upper - page.limit, (page.after_seq or 0) + 1, 1)
+        window_start = self.messages[0].seq if self.messages else self.last_seq + 1
+        if lowest_needed >= window_start:
+            return select_page(list(self.messages), page)
+        return ReadFromStore(page)
+
+    def _require_viewer(self, viewer: UserId | None) -> None:
+        if viewer is not None:
+            self._require_participant(viewer)
+
+    def _require_participant(self, user_id: UserId) -> None:
+        if user_id not in self.participants:
+            raise NotAParticipant(user_id, self.chat_id)
+
+    def _post(self, command: PostMessage, now: datetime) -> Outcome:
+        self._require_participant(command.user_id)
+        check_content(command.content, self.settings.limits)
+        if command.client_message_id is not None:
+            original = self.client_ids.get((command.user_id, command.client_message_id))
+            if original is not None:
+                return Outcome(original)
+        if self.messages and now < self.messages[-1].timestamp:
+            now = self.messages[-1].timestamp  # a wall clock that stepped back
+        message = Message(
+            id=new_message_id(),
+            chat_id=self.chat_id,
+            seq=self.last_seq + 1,
+            user_id=command.user_id,
+            type=command.type,
+            content=command.content,
+            timestamp=now,
+            client_message_id=command.client_message_id,
+        )
+        return Outcome(
+            message, events=(MessageReceived(message),), writes=(AppendMessage(message),)
+        )
+
+    def _change_presence(self, user_id: UserId, status: PresenceStatus, now: datetime) -> Outcome:
+        """Store and broadcast a status only if it changed (typing floods stay cheap)."""
+        current = self.presence[user_id]
+        if current.status is status:
+            return Outcome(current)
+        if status is not PresenceStatus.OFFLINE:
+            updated = Presence(user_id, status, current.last_seen)
+            return Outcome(updated, events=(PresenceUpdated(updated),))
+        updated = Presence(user_id, status, now)
+        write = SaveLastSeen(self.chat_id, user_id, now)
+        return Outcome(updated, events=(PresenceUpdated(updated),), writes=(write,))
+
+    def _mark_read(self, user_id: UserId) -> Outcome:
+        self._require_participant(user_id)
+        current = self.read_marks.get(user_id, ReadMark(user_id, None, 0))
+        if not self.messages or current.seq >= self.last_seq:
+            return Outcome(current)
+        mark = ReadMark(user_id, self.messages[-1].id, self.last_seq)
+        event = ChatRead(self.chat_id, user_id, mark.message_id, mark.seq)
+        return Outcome(mark, events=(event,), writes=(SaveReadMark(self.chat_id, mark),))
+
+    def _subscribe(self, user_id: UserId | None, after_seq: int | None, now: datetime) -> Outcome:
+        if user_id is not None:
+            self._require_participant(user_id)
+        replay: tuple[Message, ...] | ReadFromStore = ()
+        resync = False
+        if after_seq is not None and after_seq < self.last_seq:
+            missed = self.last_seq - max(after_seq, 0)
+            if missed > self.settings.max_replay:
+                resync = True
+            else:
+                page = self.page(MessagePage(limit=missed, after_seq=max(after_seq, 0)))
+                replay = page if isinstance(page, ReadFromStore) else tuple(page)
+        subscriber_id = self.last_subscriber_id + 1
+        plan = SubscribePlan(subscriber_id, user_id, replay, resync, self.last_seq)
+        going_online = _NOTHING
+        if user_id is not None and self.presence[user_id].status is PresenceStatus.OFFLINE:
+            going_online = self._change_presence(user_id, PresenceStatus.ONLINE, now)
+        return Outcome(plan, events=going_online.events, joined=(subscriber_id, user_id))
+
+    def _unsubscribe(self, subscriber_id: int, now: datetime) -> Outcome:
+        user_id = self.socket_users.get(subscriber_id)
+        others = [
+            s for s, user in self.socket_users.items() if user == user_id and s != subscriber_id
+        ]
+        if user_id is None or others:
+            return Outcome(left=subscriber_id)
+        offline = self._change_presence(user_id, PresenceStatus.OFFLINE, now)
+        return attrs.evolve(offline, result=None, typing=((user_id, None),), left=subscriber_id)
+
+    # -- committing -----------------------------------------------------------------------
+
+    def commit(self, outcome: Outcome) -> None:
+        """Adopt what ``outcome`` decided (once its writes are durable)."""
+        if outcome.events:
+            self._adopt(outcome.events)
+        for user_id, until in outcome.typing:
+            if until is None:
+                self.typing_until.pop(user_id, None)
+            else:
+                self.typing_until[user_id] = until
+        if outcome.joined is not None:
+            subscriber_id, joining = outcome.joined
+            self.last_subscriber_id = subscriber_id
+            if joining is not None:
+                self.socket_users[subscriber_id] = joining
+        if outcome.left is not None:
+            self.socket_users.pop(outcome.left, None)
+
+    def _adopt(self, events: Iterable[ChatEvent]) -> None:
+        for event in events:
+            match event:
+                case MessageReceived(message):
+                    self.last_seq = message.seq
+                    self.messages.append(message)
+                    if message.client_message_id is not None:
+                        self.client_ids[(message.user_id, message.client_message_id)] = message
+                        while len(self.client_ids) > self.settings.idempotency_window:
+                            self.client_ids.popitem(last=False)
+                case PresenceUpdated(presence):
+                    self.presence[presence.user_id] = presence
+                case ChatRead(_, user_id, message_id, seq):
+                    self.read_marks[user_id] = ReadMark(user_id, message_id, seq)
+                case _:
+                    assert_never(event)

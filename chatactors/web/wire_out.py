@@ -1,0 +1,101 @@
+"""What the server sends: the JSON of messages, chats, presence and events, in one place.
+
+The wire names and keys come from the reference contract; extensions only add keys. Encoding
+happens once where it counts: an event's frame once per event (kept in the ``Envelope`` every
+subscriber shares), a message's JSON once per message (kept here for as long as the message
+lives, and embedded with ``orjson.Fragment`` in pages, frames, acks and chat lists).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, assert_never
+
+import orjson
+
+from chatactors.actors.subscription import Envelope
+from chatactors.domain.clock import format_timestamp
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.models import Chat, Message, Presence
+
+#: id(message) -> (a weak reference that drops the entry when the message dies, its JSON).
+#: Keyed by identity, not value: hashing a message would cost more than encoding it.
+_message_json: dict[int, tuple[weakref.ref[Message], bytes]] = {}
+
+
+def _forget(key: int) -> Any:
+    return lambda _: _message_json.pop(key, None)
+
+
+def message_json(message: Message) -> bytes:
+    """The message's wire object, encoded once while the message lives (in a chat's window)."""
+    key = id(message)
+    cached = _message_json.get(key)
+    if cached is not None:
+        return cached[1]
+    wire: dict[str, Any] = {
+        "id": message.id,
+        "user_id": message.user_id,
+        "type": message.type.value,
+        "content": message.content,
+        "timestamp": format_timestamp(message.timestamp),
+        "seq": message.seq,
+    }
+    if message.client_message_id is not None:
+        wire["client_message_id"] = message.client_message_id
+    encoded = orjson.dumps(wire)
+    _message_json[key] = (weakref.ref(message, _forget(key)), encoded)
+    return encoded
+
+
+def message_to_wire(message: Message) -> orjson.Fragment:
+    """The message's wire object, to embed in any answer or frame."""
+    return orjson.Fragment(message_json(message))
+
+
+def presence_to_wire(presence: Presence) -> dict[str, Any]:
+    return {
+        "user_id": presence.user_id,
+        "status": presence.status.value,
+        "last_seen": format_timestamp(presence.last_seen),
+    }
+
+
+def chat_to_wire(chat: Chat) -> dict[str, Any]:
+    return {
+        "chat_id": chat.id,
+        "participants": list(chat.participants),
+        "created_at": format_timestamp(chat.created_at),
+    }
+
+
+def event_to_wire(event: ChatEvent) -> dict[str, Any]:
+    """``{"event": name, "data": ...}``: the reference's frame of a chat event."""
+    match event:
+        case MessageReceived(message):
+            return {"event": "message_received", "data": message_to_wire(message)}
+        case PresenceUpdated(presence):
+            return {"event": "presence_updated", "data": presence_to_wire(presence)}
+        case ChatRead(chat_id, user_id, message_id, seq):
+            data = {
+                "chat_id": chat_id,
+                "user_id": user_id,
+                "last_read_message_id": message_id,
+                "last_read_seq": seq,
+            }
+            return {"event": "chat_read", "data": data}
+        case _:
+            assert_never(event)
+
+
+def event_frame(event: ChatEvent) -> str:
+    """The text frame of an event."""
+    return orjson.dumps(event_to_wire(event)).decode()
+
+
+def envelope_frame(envelope: Envelope) -> str:
+    """The frame of a published event, encoded by the first subscriber that sends it."""
+    frame = envelope.frame
+    if frame is None:
+        frame = envelope.frame = event_frame(envelope.event)
+    return frame
