@@ -61,7 +61,8 @@ async def store_rate(batch_max: int, appenders: int, per_appender: int) -> dict[
                             MessageType.TEXT,
                             "x" * 64,
                             utc_now(),
-                        )
+                        ),
+                        owner=0,
                     )
 
             started = time.perf_counter()

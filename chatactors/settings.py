@@ -65,10 +65,17 @@ class Settings:
     )
 
     # Storage
-    store: Literal["sqlite", "memory"] = setting(
-        "sqlite", "sqlite (durable, in data_dir) or memory (keeps nothing)"
+    store: Literal["sqlite", "postgres", "memory"] = setting(
+        "sqlite",
+        "sqlite (durable, in data_dir), postgres (shared, database_url) or memory (keeps nothing)",
     )
     data_dir: Path = setting(Path("data"), "directory of the SQLite database and uploaded files")
+    #: Out of repr, which could end in a log with its password.
+    database_url: str = attrs.field(
+        default="",
+        repr=False,
+        metadata={HELP: "for store=postgres: postgresql://user:password@host:port/database"},
+    )
     write_batch_max: int = setting(512, "writes committed together at most (group commit)")
     write_queue_size: int = setting(
         2048, "writes waiting for the store's writer at most; actors wait for room beyond"
@@ -162,6 +169,8 @@ class Settings:
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             if is_number and field.name != "bot_seed" and value < 0:
                 raise SettingsError(f"invalid value {value!r} for {field.name}: must be >= 0")
+        if self.store == "postgres" and not self.database_url:
+            raise SettingsError("store=postgres needs database_url (postgresql://...)")
 
     @property
     def limits(self) -> Limits:

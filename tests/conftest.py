@@ -26,6 +26,9 @@ from chatactors.domain.ids import ChatId
 from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import ChatStore
+from tests.pg_server import database_url_fixture, pg_server_fixture
+
+__all__ = ["database_url_fixture", "pg_server_fixture"]
 
 
 def make_settings(**overrides: Any) -> Settings:

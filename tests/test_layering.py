@@ -21,6 +21,7 @@ FORBIDDEN = {
     ),
     "actors": ("chatactors.web", "quart", "hypercorn"),
     "storage": ("chatactors.actors", "chatactors.web", "quart", "hypercorn"),
+    "cluster": ("chatactors.web", "quart", "hypercorn"),
 }
 
 

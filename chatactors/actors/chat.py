@@ -72,6 +72,8 @@ class ChatActor:
     _activation_hooks: Sequence[ActivationHook] = ()
     _fanout: Fanout = attrs.field(factory=Fanout)
     counters: ActorCounters = attrs.field(factory=lambda: ActorCounters())
+    #: The token the store claimed the chat with at loading; every write carries it (fencing).
+    _owner_token: int = 0
 
     @classmethod
     def from_loaded(
@@ -83,7 +85,8 @@ class ChatActor:
         activation_hooks: Sequence[ActivationHook] = (),
     ) -> ChatActor:
         state = ChatState.from_loaded(loaded, settings)
-        return cls(loaded.chat.id, state, store, settings, now, activation_hooks)
+        return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
+                   owner_token=loaded.owner_token)  # fmt: skip
 
     @property
     def subscriber_count(self) -> int:
@@ -170,7 +173,7 @@ class ChatActor:
         try:
             for write in outcome.writes:
                 if isinstance(write, AppendMessage):  # the hot one, without a coroutine more
-                    await self._store.append_message(write.message)
+                    await self._store.append_message(write.message, owner=self._owner_token)
                 else:
                     await self._write(write)
         except StoreUnavailable:
@@ -193,11 +196,11 @@ class ChatActor:
     async def _write(self, write: StoreWrite) -> None:
         match write:
             case AppendMessage(message):
-                await self._store.append_message(message)
+                await self._store.append_message(message, owner=self._owner_token)
             case SaveReadMark(chat_id, mark):
-                await self._store.set_read_mark(chat_id, mark)
+                await self._store.set_read_mark(chat_id, mark, owner=self._owner_token)
             case SaveLastSeen(chat_id, user_id, moment):
-                await self._store.set_last_seen(chat_id, user_id, moment)
+                await self._store.set_last_seen(chat_id, user_id, moment, owner=self._owner_token)
             case _:
                 assert_never(write)
 

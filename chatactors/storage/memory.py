@@ -9,7 +9,7 @@ import trio
 
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
-from chatactors.storage.store import LoadedChat, MessagePage, select_page
+from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, select_page
 
 
 @attrs.define(eq=False)
@@ -18,6 +18,7 @@ class _StoredChat:
     messages: list[Message] = attrs.field(factory=list)
     read_marks: dict[UserId, ReadMark] = attrs.field(factory=dict)
     last_seen: dict[UserId, datetime] = attrs.field(factory=dict)
+    owner_token: int = 0
 
 
 @attrs.define(eq=False)
@@ -37,6 +38,7 @@ class MemoryStore:
         stored = self._chats.get(chat_id)
         if stored is None:
             return None
+        stored.owner_token += 1
         messages = stored.messages
         return LoadedChat(
             chat=stored.chat,
@@ -50,19 +52,28 @@ class MemoryStore:
                 for m in (messages[-idempotency_window:] if idempotency_window else ())
                 if m.client_message_id is not None
             },
+            owner_token=stored.owner_token,
         )
 
-    async def append_message(self, message: Message) -> None:
-        await trio.lowlevel.checkpoint()
-        self._chats[message.chat_id].messages.append(message)
+    def _owned(self, chat_id: ChatId, owner: int) -> _StoredChat:
+        stored = self._chats[chat_id]
+        if owner < stored.owner_token:
+            raise StaleOwner(chat_id, owner)
+        return stored
 
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark) -> None:
+    async def append_message(self, message: Message, *, owner: int) -> None:
         await trio.lowlevel.checkpoint()
-        self._chats[chat_id].read_marks[mark.user_id] = mark
+        self._owned(message.chat_id, owner).messages.append(message)
 
-    async def set_last_seen(self, chat_id: ChatId, user_id: UserId, moment: datetime) -> None:
+    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
         await trio.lowlevel.checkpoint()
-        self._chats[chat_id].last_seen[user_id] = moment
+        self._owned(chat_id, owner).read_marks[mark.user_id] = mark
+
+    async def set_last_seen(
+        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
+    ) -> None:
+        await trio.lowlevel.checkpoint()
+        self._owned(chat_id, owner).last_seen[user_id] = moment
 
     async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]:
         await trio.lowlevel.checkpoint()

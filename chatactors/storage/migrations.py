@@ -45,17 +45,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, user_id)
     ) WITHOUT ROWID;
     """,
+    # Fencing: the token of the chat's current owner (see ``store``).
+    """
+    ALTER TABLE chats ADD COLUMN owner_token INTEGER NOT NULL DEFAULT 0;
+    """,
 )
+
+
+def refuse_newer(version: int, newest: int) -> None:
+    """A database migrated by a newer server must not be touched by this one."""
+    if version > newest:
+        raise RuntimeError(
+            f"the database has schema version {version}, newer than this server's "
+            f"{newest}: upgrade chatactors"
+        )
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to the newest version; returns that version."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"the database has schema version {version}, newer than this server's "
-            f"{len(MIGRATIONS)}: upgrade chatactors"
-        )
+    refuse_newer(version, len(MIGRATIONS))
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -1,9 +1,8 @@
 """SqliteStore: the embedded durable store (stdlib sqlite3, WAL) with group commit.
 
-Writes from every chat go to one writer task. It takes whatever writes are queued (up to a
-batch limit), commits them in one transaction in a worker thread, and only then wakes their
-callers: under load, one fsync covers many messages. Reads use a second connection, also in a
-worker thread, so that the event loop never blocks on the disk.
+Writes from every chat go to one writer (``group_commit``), which commits them in batches on
+its own connection. Reads use several other connections, each in a worker thread, so that the
+event loop never blocks on the disk and one long read does not hold up the others.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,8 +21,18 @@ from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
+from chatactors.storage.group_commit import (
+    AppendMessage,
+    ClaimChat,
+    CreateChat,
+    GroupCommit,
+    GroupCommitWrites,
+    SetLastSeen,
+    SetReadMark,
+    WriteOp,
+)
 from chatactors.storage.migrations import migrate
-from chatactors.storage.store import LoadedChat, MessagePage
+from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, page_sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,42 +43,15 @@ _PROBE_CHAT_ID = "\x00readiness-probe:" + "x" * 8192
 _MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
 
 
-@attrs.frozen
-class _CreateChat:
-    chat: Chat
+def _is_stale(conn: sqlite3.Connection, chat_id: ChatId, owner: int) -> bool:
+    row = conn.execute("SELECT owner_token FROM chats WHERE id = ?", (chat_id,)).fetchone()
+    return row is not None and owner < row[0]
 
 
-@attrs.frozen
-class _AppendMessage:
-    message: Message
-
-
-@attrs.frozen
-class _SetReadMark:
-    chat_id: ChatId
-    mark: ReadMark
-
-
-@attrs.frozen
-class _SetLastSeen:
-    chat_id: ChatId
-    user_id: UserId
-    seen_ms: int
-
-
-_WriteOp = _CreateChat | _AppendMessage | _SetReadMark | _SetLastSeen
-
-
-@attrs.define(eq=False)
-class _PendingWrite:
-    op: _WriteOp
-    done: trio.Event = attrs.field(factory=trio.Event)
-    error: BaseException | None = None
-
-
-def _apply(conn: sqlite3.Connection, op: _WriteOp) -> None:
+def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
+    """Apply one write inside the open transaction; its outcome (see ``group_commit``)."""
     match op:
-        case _CreateChat(chat):
+        case CreateChat(chat):
             created_ms = to_epoch_ms(chat.created_at)
             conn.execute(
                 "INSERT INTO chats (id, created_ms, last_seq, last_activity_ms)"
@@ -81,30 +62,44 @@ def _apply(conn: sqlite3.Connection, op: _WriteOp) -> None:
                 "INSERT INTO participants (chat_id, user_id, position) VALUES (?, ?, ?)",
                 [(chat.id, user, position) for position, user in enumerate(chat.participants)],
             )
-        case _AppendMessage(m):
+        case ClaimChat(chat_id):
+            row = conn.execute(
+                "UPDATE chats SET owner_token = owner_token + 1 WHERE id = ? RETURNING owner_token",
+                (chat_id,),
+            ).fetchone()
+            return None if row is None else int(row[0])
+        case AppendMessage(m, owner):
             created_ms = to_epoch_ms(m.timestamp)
+            updated = conn.execute(
+                "UPDATE chats SET last_seq = ?, last_activity_ms = ? WHERE id = ?"
+                " AND owner_token <= ?",
+                (m.seq, created_ms, m.chat_id, owner),
+            ).rowcount
+            if not updated and _is_stale(conn, m.chat_id, owner):
+                return StaleOwner(m.chat_id, owner)
             conn.execute(
                 f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (m.id, m.chat_id, m.seq, m.user_id, m.type.value, m.content, created_ms,
                  m.client_message_id),
             )  # fmt: skip
-            conn.execute(
-                "UPDATE chats SET last_seq = ?, last_activity_ms = ? WHERE id = ?",
-                (m.seq, created_ms, m.chat_id),
-            )
-        case _SetReadMark(chat_id, mark):
+        case SetReadMark(chat_id, mark, owner):
+            if _is_stale(conn, chat_id, owner):
+                return StaleOwner(chat_id, owner)
             conn.execute(
                 "INSERT INTO read_marks (chat_id, user_id, message_id, seq) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (chat_id, user_id) DO UPDATE"
                 " SET message_id = excluded.message_id, seq = excluded.seq",
                 (chat_id, mark.user_id, mark.message_id, mark.seq),
             )
-        case _SetLastSeen(chat_id, user_id, seen_ms):
+        case SetLastSeen(chat_id, user_id, seen_ms, owner):
+            if _is_stale(conn, chat_id, owner):
+                return StaleOwner(chat_id, owner)
             conn.execute(
                 "INSERT INTO last_seen (chat_id, user_id, seen_ms) VALUES (?, ?, ?)"
                 " ON CONFLICT (chat_id, user_id) DO UPDATE SET seen_ms = excluded.seen_ms",
                 (chat_id, user_id, seen_ms),
             )
+    return None
 
 
 def _message_from_row(row: Sequence[Any]) -> Message:
@@ -131,83 +126,37 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @attrs.define(eq=False)
-class SqliteStore:
+class _Readers:
+    """Read connections, each used by one worker thread at a time, so that a long read (a
+    user's chat list, a long replay) never stalls other chats' loads."""
+
+    _idle: list[sqlite3.Connection]
+    _limiter: trio.CapacityLimiter
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._limiter:
+            conn = self._idle.pop()
+            try:
+                return await trio.to_thread.run_sync(fn, conn)
+            finally:
+                self._idle.append(conn)
+
+
+@attrs.define(eq=False)
+class SqliteStore(GroupCommitWrites):
     path: Path
-    _writes: trio.MemorySendChannel[_PendingWrite]
     _write_conn: sqlite3.Connection
-    _read_conn: sqlite3.Connection
-    _batch_max: int
-    _write_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
-    _read_limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
-    #: Transactions committed, and the writes they held (failed writes count in neither).
-    batches_committed: int = 0
-    writes_committed: int = 0
-    #: Batches whose transaction failed and whose writes were then committed one by one.
-    batches_split: int = 0
-    #: Why the last write failed, while writes fail (a full disk); None once one succeeds.
-    write_failure: str | None = None
+    _readers: _Readers
 
     # -- writes -------------------------------------------------------------------------------
 
-    async def _write(self, op: _WriteOp) -> None:
-        pending = _PendingWrite(op)
-        await self._writes.send(pending)
-        await pending.done.wait()
-        if isinstance(pending.error, sqlite3.OperationalError):
-            # The engine, not the write, failed (disk full, I/O error): the request fails.
-            self.write_failure = str(pending.error)
-            raise StoreUnavailable() from pending.error
-        if pending.error is not None:
-            raise pending.error
-        self.write_failure = None
-
-    async def run_writer(self, writes: trio.MemoryReceiveChannel[_PendingWrite]) -> None:
-        """Commit queued writes in batches until the channel closes and is drained."""
-        async with writes:
-            async for first in writes:
-                batch = [first]
-                while len(batch) < self._batch_max:
-                    try:
-                        batch.append(writes.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                await self._commit_batch(batch)
-                for pending in batch:
-                    pending.done.set()
-
-    async def _commit_batch(self, batch: list[_PendingWrite]) -> None:
-        """Commit ``batch`` in one transaction; if that fails, commit each write alone, so that
-        one bad write (say, a constraint a buggy chat broke) fails only its own caller."""
-        try:
-            await self._commit_in_thread([pending.op for pending in batch])
-        except Exception as error:
-            if len(batch) == 1:
-                log.exception("commit of a write failed")
-                batch[0].error = error
-                return
-            log.warning("commit of %d writes failed (%s); committing them one by one",
-                        len(batch), error)  # fmt: skip
-            self.batches_split += 1
-            for pending in batch:
-                try:
-                    await self._commit_in_thread([pending.op])
-                except Exception as single_error:
-                    log.exception("commit of a write failed")
-                    pending.error = single_error
-
-    async def _commit_in_thread(self, ops: list[_WriteOp]) -> None:
-        await trio.to_thread.run_sync(self._commit, ops, limiter=self._write_limiter)
-        self.batches_committed += 1
-        self.writes_committed += len(ops)
-
-    def _commit(self, ops: list[_WriteOp]) -> None:
+    def _commit(self, ops: Sequence[WriteOp]) -> list[object]:
         conn = self._write_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for op in ops:
-                _apply(conn, op)
+            outcomes = [_apply(conn, op) for op in ops]
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as error:
             # A failed COMMIT (SQLITE_BUSY, a full disk) can leave the transaction open: roll it
             # back, or every later BEGIN fails and the writer is wedged for good.
             if conn.in_transaction:
@@ -215,31 +164,28 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("rollback after a failed commit failed")
+            if isinstance(error, sqlite3.OperationalError):
+                # The engine, not the write, failed (disk full, I/O error): the request fails.
+                raise StoreUnavailable() from error
             raise
-
-    async def create_chat(self, chat: Chat) -> None:
-        await self._write(_CreateChat(chat))
-
-    async def append_message(self, message: Message) -> None:
-        await self._write(_AppendMessage(message))
-
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark) -> None:
-        await self._write(_SetReadMark(chat_id, mark))
-
-    async def set_last_seen(self, chat_id: ChatId, user_id: UserId, moment: datetime) -> None:
-        await self._write(_SetLastSeen(chat_id, user_id, to_epoch_ms(moment)))
+        return outcomes
 
     # -- reads --------------------------------------------------------------------------------
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            return await trio.to_thread.run_sync(fn, self._read_conn, limiter=self._read_limiter)
+            return await self._readers.run(fn)
         except sqlite3.OperationalError as error:
             raise StoreUnavailable() from error
 
     async def load_chat(
         self, chat_id: ChatId, *, window: int, idempotency_window: int
     ) -> LoadedChat | None:
+        # Claim first, then read: a stale owner's write can no longer land after this read.
+        token = await self._writer.claim_chat(chat_id)
+        if token is None:
+            return None
+
         def load(conn: sqlite3.Connection) -> LoadedChat | None:
             conn.execute("BEGIN")
             try:
@@ -286,25 +232,15 @@ class SqliteStore:
                 }
             finally:
                 conn.execute("COMMIT")
-            return LoadedChat(chat, tuple(recent), last_seq, marks, seen, client_ids)
+            return LoadedChat(chat, tuple(recent), last_seq, marks, seen, client_ids, token)
 
         return await self._read(load)
 
     async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]:
         def read(conn: sqlite3.Connection) -> list[Message]:
-            clauses: list[str] = ["chat_id = ?"]
-            params: list[object] = [chat_id]
-            if page.before_seq is not None:
-                clauses.append("seq < ?")
-                params.append(page.before_seq)
-            if page.after_seq is not None:
-                clauses.append("seq > ?")
-                params.append(page.after_seq)
-            forward = page.after_seq is not None and page.before_seq is None
+            where, params, forward = page_sql(chat_id, page, "?")
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(clauses)}"
-                f" ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT ?",
-                (*params, page.limit),
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where}", params
             ).fetchall()
             messages = [_message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
@@ -364,10 +300,10 @@ class SqliteStore:
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         if self.write_failure is not None:
             try:
-                await trio.to_thread.run_sync(self._probe_write, limiter=self._write_limiter)
+                await self._writer.run_exclusive(self._probe_write)
             except sqlite3.OperationalError as error:
                 raise StoreUnavailable(f"writes fail: {error}") from error
-            self.write_failure = None
+            self._writer.write_failure = None
 
     def _probe_write(self) -> None:
         """Commit a write that needs new pages (a row larger than a page), then remove it."""
@@ -399,31 +335,40 @@ def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Ch
 
 @asynccontextmanager
 async def open_sqlite_store(
-    data_dir: Path, *, batch_max: int = 512, queue_size: int = 2048
+    data_dir: Path, *, batch_max: int = 512, queue_size: int = 2048, readers: int = 4
 ) -> AsyncIterator[SqliteStore]:
     """Open (and migrate) ``data_dir/chatactors.sqlite3``; on exit, commit what is queued, close.
 
-    ``batch_max``: writes per commit at most; ``queue_size``: writes waiting for the writer.
+    ``batch_max``: writes per commit at most; ``queue_size``: writes waiting for the writer;
+    ``readers``: read connections (each read holds one in a worker thread).
     """
     path = data_dir / "chatactors.sqlite3"
 
-    def open_connections() -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    def open_connections() -> list[sqlite3.Connection]:
         data_dir.mkdir(parents=True, exist_ok=True)
         write_conn = _connect(path)
         migrate(write_conn)
-        return write_conn, _connect(path)
+        return [write_conn, *(_connect(path) for _ in range(max(1, readers)))]
 
-    write_conn, read_conn = await trio.to_thread.run_sync(open_connections)
-    send, receive = trio.open_memory_channel[_PendingWrite](queue_size)
-    store = SqliteStore(path, send, write_conn, read_conn, batch_max)
+    connections = await trio.to_thread.run_sync(open_connections)
+    write_conn, read_conns = connections[0], connections[1:]
+    store: SqliteStore | None = None
+
+    def commit(ops: Sequence[WriteOp]) -> list[object]:
+        assert store is not None
+        return store._commit(ops)
+
+    writer = GroupCommit.open(commit, batch_max, queue_size)
+    readers_pool = _Readers(read_conns, trio.CapacityLimiter(len(read_conns)))
+    store = SqliteStore(writer, path, write_conn, readers_pool)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(store.run_writer, receive)
+            nursery.start_soon(writer.run)
             try:
                 yield store
             finally:
-                # Closing the send side lets the writer drain every queued write, then stop.
-                await send.aclose()
+                # Closing lets the writer drain every queued write, then stop.
+                await writer.close()
     finally:
-        write_conn.close()
-        read_conn.close()
+        for conn in connections:
+            conn.close()

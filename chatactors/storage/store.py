@@ -1,7 +1,13 @@
 """The ChatStore interface: what actors need from durability, whatever the engine.
 
-Every write method returns only once the write is durable (for SQLite: committed), so an
-acknowledgement sent after it can be trusted.
+Every write method returns only once the write is durable (committed), so an acknowledgement
+sent after it can be trusted.
+
+Fencing: loading a chat claims it. The store raises the chat's *owner token* by one and hands
+it back with the chat; the actor passes it with each of its writes, and a write whose token is
+older than the chat's stored one is refused with :class:`StaleOwner` and changes nothing. So
+once a chat has been activated again (say, on another node), its previous actor can no longer
+write.
 """
 
 from __future__ import annotations
@@ -12,8 +18,23 @@ from typing import Protocol
 
 import attrs
 
+from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+
+__all__ = ["StoreUnavailable"]  # re-exported: what every engine raises when it cannot serve
+
+
+class StaleOwner(StoreUnavailable):
+    """A write carried an owner token older than the chat's: another actor owns the chat now.
+
+    The store refused the write, which changed nothing (so, like any refused write: 503).
+    """
+
+    def __init__(self, chat_id: str, token: int) -> None:
+        super().__init__(f"Chat {chat_id!r} has a newer owner than token {token}; retry")
+        self.chat_id = chat_id
+        self.token = token
 
 
 @attrs.frozen
@@ -28,6 +49,8 @@ class LoadedChat:
     last_seen: Mapping[UserId, datetime]
     #: (user, client_message_id) -> message, for the newest messages that carried one.
     client_ids: Mapping[tuple[UserId, str], Message]
+    #: The token this load claimed the chat with: pass it with every write (``owner=``).
+    owner_token: int = 0
 
 
 @attrs.frozen
@@ -40,17 +63,24 @@ class MessagePage:
 
 
 class ChatStore(Protocol):
+    """Writes raise :class:`StaleOwner` when ``owner`` is older than the chat's token, and
+    :class:`StoreUnavailable` when the store cannot be reached."""
+
     async def create_chat(self, chat: Chat) -> None: ...
 
     async def load_chat(
         self, chat_id: ChatId, *, window: int, idempotency_window: int
-    ) -> LoadedChat | None: ...
+    ) -> LoadedChat | None:
+        """The chat and its recent past, claimed with a new owner token (None if unknown)."""
+        ...
 
-    async def append_message(self, message: Message) -> None: ...
+    async def append_message(self, message: Message, *, owner: int) -> None: ...
 
-    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark) -> None: ...
+    async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None: ...
 
-    async def set_last_seen(self, chat_id: ChatId, user_id: UserId, moment: datetime) -> None: ...
+    async def set_last_seen(
+        self, chat_id: ChatId, user_id: UserId, moment: datetime, *, owner: int
+    ) -> None: ...
 
     async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]: ...
 
@@ -78,3 +108,20 @@ def select_page(messages: list[Message], page: MessagePage) -> list[Message]:
     if page.after_seq is not None and page.before_seq is None:
         return chosen[: page.limit]
     return chosen[-page.limit :] if page.limit else []
+
+
+def page_sql(chat_id: ChatId, page: MessagePage, mark: str) -> tuple[str, list[object], bool]:
+    """The same selection as :func:`select_page` for a SQL engine whose placeholder is ``mark``:
+    the ``WHERE ... ORDER BY ... LIMIT`` text, its parameters, and whether rows come oldest
+    first (else they must be reversed)."""
+    clauses: list[str] = [f"chat_id = {mark}"]
+    params: list[object] = [chat_id]
+    if page.before_seq is not None:
+        clauses.append(f"seq < {mark}")
+        params.append(page.before_seq)
+    if page.after_seq is not None:
+        clauses.append(f"seq > {mark}")
+        params.append(page.after_seq)
+    forward = page.after_seq is not None and page.before_seq is None
+    sql = f"{' AND '.join(clauses)} ORDER BY seq {'ASC' if forward else 'DESC'} LIMIT {mark}"
+    return sql, [*params, page.limit], forward

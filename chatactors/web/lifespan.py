@@ -21,6 +21,7 @@ from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
 from chatactors.storage.media import open_media_store
 from chatactors.storage.memory import MemoryStore
+from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.sqlite import open_sqlite_store
 from chatactors.storage.store import ChatStore
 from chatactors.web import media_api
@@ -41,6 +42,12 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
             yield MemoryStore()
 
         return memory()
+    if settings.store == "postgres":
+        return open_postgres_store(
+            settings.database_url,
+            batch_max=settings.write_batch_max,
+            queue_size=settings.write_queue_size,
+        )
     return open_sqlite_store(
         settings.data_dir,
         batch_max=settings.write_batch_max,

@@ -26,10 +26,10 @@ class FaultyStore(MemoryStore):
         super().__init__()
         self.broken: set[ChatId] = set()
 
-    async def append_message(self, message: Message) -> None:
+    async def append_message(self, message: Message, *, owner: int) -> None:
         if message.chat_id in self.broken:
             raise RuntimeError("injected fault")
-        await super().append_message(message)
+        await super().append_message(message, owner=owner)
 
 
 class StallingStore(MemoryStore):
@@ -39,9 +39,9 @@ class StallingStore(MemoryStore):
         super().__init__()
         self.release = trio.Event()
 
-    async def append_message(self, message: Message) -> None:
+    async def append_message(self, message: Message, *, owner: int) -> None:
         await self.release.wait()
-        await super().append_message(message)
+        await super().append_message(message, owner=owner)
 
 
 async def test_idle_actor_stops_and_comes_back_with_its_state(

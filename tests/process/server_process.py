@@ -59,13 +59,21 @@ async def _read_base_url(stdout: trio.abc.ReceiveStream) -> str:
 
 @asynccontextmanager
 async def server_process(
-    data_dir: Path, log_path: Path, *, bot: bool = False, extra: tuple[str, ...] = ()
+    data_dir: Path,
+    log_path: Path,
+    *,
+    bot: bool = False,
+    extra: tuple[str, ...] = (),
+    database_url: str | None = None,
 ) -> AsyncIterator[ServerProcess]:
-    """Start the server over SQLite in ``data_dir``; on exit, SIGKILL it if still running."""
+    """Start the server over SQLite in ``data_dir`` (or over PostgreSQL at ``database_url``);
+    on exit, SIGKILL it if still running."""
+    store = ("--store", "sqlite") if database_url is None else (
+        "--store", "postgres", "--database-url", database_url)  # fmt: skip
     command = [
         sys.executable, "-m", "chatactors", "serve",
         "--host", "127.0.0.1", "--port", "0",
-        "--store", "sqlite", "--data-dir", str(data_dir),
+        *store, "--data-dir", str(data_dir),
         "--bot-enabled" if bot else "--no-bot-enabled",
         "--bot-delay-min-s", "0", "--bot-delay-max-s", "0",
         "--shutdown-timeout-s", "5",

@@ -17,15 +17,19 @@ import trio.testing
 
 from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import ReadMark
+from chatactors.domain.models import Message, ReadMark
 from chatactors.storage.migrations import MIGRATIONS, migrate
-from chatactors.storage.sqlite import open_sqlite_store
+from chatactors.storage.sqlite import SqliteStore, open_sqlite_store
 from chatactors.storage.store import MessagePage
 
 from .factories import at, make_chat, make_message
 
 TIMEOUT_S = 20
 DB_NAME = "chatactors.sqlite3"
+
+
+async def _append(store: SqliteStore, message: Message) -> None:
+    await store.append_message(message, owner=0)
 
 
 def _user_version(path: Path) -> int:
@@ -77,34 +81,6 @@ async def test_database_with_a_newer_schema_is_refused(tmp_path: Path) -> None:
     assert _user_version(path) == len(MIGRATIONS) + 1
 
 
-async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
-    """Many chats appending at once (each in seq order, as its actor does) share transactions."""
-    chats = [make_chat(f"c{i}", "alice", "bob") for i in range(20)]
-    per_chat = 10
-    messages = {chat.id: [make_message(chat, seq, "alice") for seq in range(1, per_chat + 1)]
-                for chat in chats}  # fmt: skip
-
-    async def post_all(chat_id: ChatId) -> None:
-        for message in messages[chat_id]:
-            await store.append_message(message)
-
-    with trio.fail_after(TIMEOUT_S):
-        async with open_sqlite_store(tmp_path) as store:
-            for chat in chats:
-                await store.create_chat(chat)
-            batches_before, writes_before = store.batches_committed, store.writes_committed
-            async with trio.open_nursery() as nursery:
-                for chat in chats:
-                    nursery.start_soon(post_all, chat.id)
-            batches = store.batches_committed - batches_before
-            writes = store.writes_committed - writes_before
-            stored = {chat.id: await store.read_messages(chat.id, MessagePage(limit=100))
-                      for chat in chats}  # fmt: skip
-    assert writes == len(chats) * per_chat
-    assert batches < writes
-    assert stored == messages
-
-
 async def test_batch_max_one_commits_every_write_alone(tmp_path: Path) -> None:
     chat = make_chat("c1", "alice", "bob")
     with trio.fail_after(TIMEOUT_S):
@@ -112,7 +88,7 @@ async def test_batch_max_one_commits_every_write_alone(tmp_path: Path) -> None:
             await store.create_chat(chat)
             async with trio.open_nursery() as nursery:
                 for seq in range(1, 21):
-                    nursery.start_soon(store.append_message, make_message(chat, seq, "bob"))
+                    nursery.start_soon(_append, store, make_message(chat, seq, "bob"))
             assert store.batches_committed == store.writes_committed == 21
 
 
@@ -122,15 +98,15 @@ async def test_failed_write_fails_its_caller_and_the_writer_keeps_going(tmp_path
     with trio.fail_after(TIMEOUT_S):
         async with open_sqlite_store(tmp_path) as store:
             await store.create_chat(chat)
-            await store.append_message(first)
+            await store.append_message(first, owner=0)
             # The same seq again violates UNIQUE (chat_id, seq).
             with pytest.raises(sqlite3.IntegrityError):
-                await store.append_message(make_message(chat, 1, "bob"))
+                await store.append_message(make_message(chat, 1, "bob"), owner=0)
             # A message for a chat that does not exist violates the foreign key.
             with pytest.raises(sqlite3.IntegrityError):
-                await store.append_message(make_message(make_chat("ghost", "x"), 1, "x"))
+                await store.append_message(make_message(make_chat("ghost", "x"), 1, "x"), owner=0)
             second = make_message(chat, 2, "bob")
-            await store.append_message(second)
+            await store.append_message(second, owner=0)
             assert await store.read_messages(chat.id, MessagePage(limit=10)) == [first, second]
 
 
@@ -141,7 +117,7 @@ async def test_failed_write_does_not_fail_other_writes_in_its_batch(tmp_path: Pa
 
     async def append(name: str, message: Any) -> None:
         try:
-            await store.append_message(message)
+            await store.append_message(message, owner=0)
         except sqlite3.Error as error:
             results[name] = error
         else:
@@ -151,7 +127,7 @@ async def test_failed_write_does_not_fail_other_writes_in_its_batch(tmp_path: Pa
     with trio.fail_after(TIMEOUT_S):
         async with open_sqlite_store(tmp_path) as store:
             await store.create_chat(chat)
-            await store.append_message(make_message(chat, 1, "alice"))
+            await store.append_message(make_message(chat, 1, "alice"), owner=0)
             async with trio.open_nursery() as nursery:
                 # Started together, so they are queued before the writer wakes: one batch.
                 nursery.start_soon(append, "bad", make_message(chat, 1, "bob"))
@@ -199,13 +175,13 @@ async def test_failed_commit_fails_its_callers_and_the_next_batch_commits(tmp_pa
             store._write_conn = _FailingCommitConnection(real, failures=1)  # type: ignore[assignment]
             try:
                 with pytest.raises(StoreUnavailable) as failed:
-                    await store.append_message(lost)
+                    await store.append_message(lost, owner=0)
                 assert "locked" in str(failed.value.__cause__)
                 assert store.write_failure is not None
                 # The failed write must not be committed later with someone else's batch.
                 kept = make_message(chat, 1, "bob")
-                await store.append_message(kept)
-                await store.append_message(make_message(chat, 2, "bob"))
+                await store.append_message(kept, owner=0)
+                await store.append_message(make_message(chat, 2, "bob"), owner=0)
             finally:
                 store._write_conn = real
             assert store.write_failure is None  # a write succeeded since
@@ -228,9 +204,9 @@ async def test_reopened_file_has_every_committed_write(tmp_path: Path) -> None:
             await store.create_chat(other)
             for message in messages:
                 # A chat's actor awaits each append, so one chat's writes come in seq order.
-                await store.append_message(message)
-            await store.set_read_mark(chat.id, ReadMark(bob, messages[19].id, 20))
-            await store.set_last_seen(chat.id, alice, at(12_345))
+                await store.append_message(message, owner=0)
+            await store.set_read_mark(chat.id, ReadMark(bob, messages[19].id, 20), owner=0)
+            await store.set_last_seen(chat.id, alice, at(12_345), owner=0)
         async with open_sqlite_store(tmp_path) as store:
             chats = await store.list_chats(limit=10)
             loaded = await store.load_chat(chat.id, window=50, idempotency_window=50)
@@ -256,7 +232,7 @@ async def test_closing_commits_writes_still_queued(tmp_path: Path) -> None:
         async with trio.open_nursery() as outer, open_sqlite_store(tmp_path) as store:
             await store.create_chat(chat)
             for message in messages:
-                outer.start_soon(store.append_message, message)
+                outer.start_soon(_append, store, message)
             # Let every appender queue its write, then close while they wait for commits.
             await trio.testing.wait_all_tasks_blocked()
         async with open_sqlite_store(tmp_path) as store:

@@ -26,7 +26,7 @@ async def _chat_with_messages(store: ChatStore, count: int, chat_id: str = "c1")
         make_message(chat, seq, "alice" if seq % 2 else "bob") for seq in range(1, count + 1)
     ]
     for message in messages:
-        await store.append_message(message)
+        await store.append_message(message, owner=0)
     return messages
 
 
@@ -100,11 +100,11 @@ async def test_read_mark_and_last_seen_keep_the_newest_value(store: ChatStore) -
         messages = await _chat_with_messages(store, 4)
         chat_id = ChatId("c1")
         alice, bob = UserId("alice"), UserId("bob")
-        await store.set_read_mark(chat_id, ReadMark(alice, messages[1].id, 2))
-        await store.set_read_mark(chat_id, ReadMark(alice, messages[3].id, 4))
-        await store.set_read_mark(chat_id, ReadMark(bob, messages[0].id, 1))
-        await store.set_last_seen(chat_id, alice, at(100))
-        await store.set_last_seen(chat_id, alice, at(250))
+        await store.set_read_mark(chat_id, ReadMark(alice, messages[1].id, 2), owner=0)
+        await store.set_read_mark(chat_id, ReadMark(alice, messages[3].id, 4), owner=0)
+        await store.set_read_mark(chat_id, ReadMark(bob, messages[0].id, 1), owner=0)
+        await store.set_last_seen(chat_id, alice, at(100), owner=0)
+        await store.set_last_seen(chat_id, alice, at(250), owner=0)
         loaded = await store.load_chat(chat_id, window=10, idempotency_window=10)
     assert loaded is not None
     assert loaded.read_marks == {
@@ -138,7 +138,7 @@ async def test_load_chat_client_ids_cover_the_idempotency_window(store: ChatStor
     with trio.fail_after(TIMEOUT_S):
         await store.create_chat(chat)
         for message in messages:
-            await store.append_message(message)
+            await store.append_message(message, owner=0)
         loaded = await store.load_chat(chat.id, window=2, idempotency_window=4)
     assert loaded is not None
     # The newest 4 seqs are 4..7; 7 has no client id.
@@ -151,7 +151,7 @@ async def test_load_chat_client_ids_are_empty_when_idempotency_window_zero(
     chat = make_chat("c1", "alice", "bob")
     with trio.fail_after(TIMEOUT_S):
         await store.create_chat(chat)
-        await store.append_message(make_message(chat, 1, "alice", client_message_id="k1"))
+        await store.append_message(make_message(chat, 1, "alice", client_message_id="k1"), owner=0)
         loaded = await store.load_chat(chat.id, window=10, idempotency_window=0)
     assert loaded is not None
     assert loaded.client_ids == {}
@@ -166,9 +166,9 @@ async def test_user_chats_show_last_message_and_unread_from_others(store: ChatSt
     with trio.fail_after(TIMEOUT_S):
         await store.create_chat(chat)
         for message in (m1, m2, m3, m4):
-            await store.append_message(message)
+            await store.append_message(message, owner=0)
         before_read = await store.list_user_chats(UserId("alice"), limit=10)
-        await store.set_read_mark(chat.id, ReadMark(UserId("alice"), m3.id, 3))
+        await store.set_read_mark(chat.id, ReadMark(UserId("alice"), m3.id, 3), owner=0)
         after_read = await store.list_user_chats(UserId("alice"), limit=10)
         for_bob = await store.list_user_chats(UserId("bob"), limit=10)
     [summary] = before_read
@@ -189,8 +189,8 @@ async def test_user_chats_order_newest_activity_first(store: ChatStore) -> None:
     with trio.fail_after(TIMEOUT_S):
         for chat in (old_chat_new_message, quiet_chat, new_chat_old_message):
             await store.create_chat(chat)
-        await store.append_message(make_message(new_chat_old_message, 1, "dave", ms=700))
-        await store.append_message(make_message(old_chat_new_message, 1, "bob", ms=900))
+        await store.append_message(make_message(new_chat_old_message, 1, "dave", ms=700), owner=0)
+        await store.append_message(make_message(old_chat_new_message, 1, "bob", ms=900), owner=0)
         summaries = await store.list_user_chats(UserId("alice"), limit=10)
         limited = await store.list_user_chats(UserId("alice"), limit=2)
     assert [s.chat.id for s in summaries] == ["old", "new", "quiet"]
@@ -220,7 +220,7 @@ async def test_list_chats_gives_creation_order_up_to_limit(store: ChatStore) -> 
 async def test_read_mark_without_message_id_round_trips(store: ChatStore) -> None:
     with trio.fail_after(TIMEOUT_S):
         await store.create_chat(make_chat("c1", "alice", "bob"))
-        await store.set_read_mark(ChatId("c1"), ReadMark(UserId("bob"), None, 0))
+        await store.set_read_mark(ChatId("c1"), ReadMark(UserId("bob"), None, 0), owner=0)
         loaded = await store.load_chat(ChatId("c1"), window=1, idempotency_window=1)
     assert loaded is not None
     assert loaded.read_marks == {UserId("bob"): ReadMark(UserId("bob"), None, 0)}
@@ -232,7 +232,7 @@ async def test_unicode_and_large_content_round_trip(store: ChatStore) -> None:
     message = make_message(chat, 1, "alice", content=big)
     with trio.fail_after(TIMEOUT_S):
         await store.create_chat(chat)
-        await store.append_message(message)
+        await store.append_message(message, owner=0)
         [read] = await store.read_messages(chat.id, MessagePage(limit=1))
     assert read == message
     assert read.id == MessageId(message.id)
@@ -250,3 +250,23 @@ async def test_user_chats_with_equal_activity_put_the_newer_chat_first(store: Ch
             await store.create_chat(make_chat(chat_id, "alice", "bob", created_ms=42))
         summaries = await store.list_user_chats(UserId("alice"), limit=10)
     assert [s.chat.id for s in summaries] == ["third", "second", "first"]
+
+
+async def test_ids_with_nul_are_simply_unknown(store: ChatStore) -> None:
+    """No stored id holds NUL (PostgreSQL's TEXT cannot): such a lookup finds nothing."""
+    with trio.fail_after(TIMEOUT_S):
+        await store.create_chat(make_chat("c1", "alice", "bob"))
+        assert await store.load_chat(ChatId("c1\x00"), window=1, idempotency_window=1) is None
+        assert await store.read_messages(ChatId("c1\x00"), MessagePage(limit=1)) == []
+        assert await store.list_user_chats(UserId("alice\x00"), limit=10) == []
+
+
+async def test_client_message_id_with_nul_round_trips(store: ChatStore) -> None:
+    chat = make_chat("c1", "alice", "bob")
+    message = make_message(chat, 1, "alice", client_message_id="k\x00ey")
+    with trio.fail_after(TIMEOUT_S):
+        await store.create_chat(chat)
+        await store.append_message(message, owner=0)
+        loaded = await store.load_chat(chat.id, window=1, idempotency_window=1)
+    assert loaded is not None
+    assert loaded.client_ids == {(UserId("alice"), "k\x00ey"): message}

@@ -25,9 +25,9 @@ class GatedStore(MemoryStore):
 
     gate: trio.Event = attrs.field(factory=trio.Event)
 
-    async def append_message(self, message: Message) -> None:
+    async def append_message(self, message: Message, *, owner: int) -> None:
         await self.gate.wait()
-        await super().append_message(message)
+        await super().append_message(message, owner=owner)
 
 
 async def frames(ws: Any, count: int) -> list[list[dict[str, Any]]]:

@@ -1,0 +1,22 @@
+"""Cluster mode on Redis: the directory (single activation with fencing), the bus, forwarding.
+
+Layout, each module one job:
+
+- ``errors``: ``ClusterUnavailable`` (Redis unreachable: 503 + Retry-After), ``LeaseLost``.
+- ``redis_link``: one coredis client with a bound on every operation and typed errors.
+- ``lease``: the ``Lease`` value and ``LeaseTimer``, the pure arithmetic of when to renew and
+  when a lease must be treated as lost.
+- ``directory``: claim/renew/release/owner, atomic Lua scripts, fencing tokens.
+- ``keeper``: renews a lease while its actor lives and tells the actor when it is lost.
+- ``channels``: one Pub/Sub connection per node, dispatching messages to non-blocking handlers.
+- ``codec``: events, commands, replies and errors as bytes (msgspec) at the cluster edge.
+- ``bus``: chat events published once per chat channel, fanned out to local subscribers.
+- ``forwarder`` / ``command_server``: a command's trip to the holding node and its answer back.
+- ``routing``: ``ClusterMailbox``, the actors' ``Mailbox`` in cluster mode: local when held
+  here, forwarded otherwise (``ChatHandle`` works over it unchanged).
+- ``node``: ``open_cluster_node``, all of the above started and stopped together.
+
+See docs/CLUSTER.md. Not wired into serving yet.
+
+This package uses ``actors``, ``domain`` and ``storage`` values, never ``web``.
+"""

@@ -1,0 +1,198 @@
+"""Bytes at the cluster edge: events, commands, replies and errors (msgpack through msgspec).
+
+The domain's frozen attrs values cross as they are (msgspec encodes attrs classes by field);
+each is tagged with its class name, and only the classes listed here may cross. The web's JSON
+wire shapes are not used here: a node that receives an event re-encodes it for its sockets with
+``chatactors.domain.events.encode_event``, once per node.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import attrs
+import msgspec
+
+from chatactors.actors.commands import (
+    ChatInfo,
+    Command,
+    GetChat,
+    GetMessages,
+    GetPresence,
+    GetReadMarks,
+    MarkRead,
+    PostMessage,
+    SetPresence,
+)
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.domain.errors import (
+    ChatError,
+    ChatNotFound,
+    ChatUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotAParticipant,
+    Overloaded,
+    Unauthenticated,
+)
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.ids import ChatId
+from chatactors.domain.models import Message, Presence, ReadMark
+
+R = TypeVar("R")
+
+_EVENTS: dict[str, type[ChatEvent]] = {
+    cls.__name__: cls for cls in (MessageReceived, PresenceUpdated, ChatRead)
+}
+#: The commands that can be forwarded, each with the type of its answer. ``Subscribe`` is not
+#: one: a subscription is a live stream, which the bus provides on the subscriber's own node.
+REPLY_TYPES: dict[type[Command[Any]], Any] = {
+    PostMessage: Message,
+    SetPresence: Presence,
+    MarkRead: ReadMark,
+    GetMessages: list[Message],
+    GetPresence: list[Presence],
+    GetReadMarks: list[ReadMark],
+    GetChat: ChatInfo,
+}
+_COMMANDS: dict[str, type[Command[Any]]] = {cls.__name__: cls for cls in REPLY_TYPES}
+#: Errors rebuilt with the same class and text on the caller's node; anything else (a crash on
+#: the owner) arrives as ``ChatUnavailable``, as a local crash does.
+_ERRORS: dict[str, type[ChatError]] = {
+    cls.__name__: cls
+    for cls in (
+        ChatNotFound,
+        NotAParticipant,
+        InvalidInput,
+        Overloaded,
+        ChatUnavailable,
+        ClusterUnavailable,
+        Unauthenticated,
+        Forbidden,
+    )
+}
+
+_encoder = msgspec.msgpack.Encoder()
+_tagged = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw])
+
+
+class NotForwardable(TypeError):
+    """A command that cannot cross nodes (a programming error, not a client's)."""
+
+
+class UndecodableMessage(ValueError):
+    """Bytes from Redis that are not what this version of chatactors sends."""
+
+
+def _decode(data: bytes | msgspec.Raw, kind: Any) -> Any:
+    try:
+        return msgspec.msgpack.decode(data, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
+
+
+def _untag(data: bytes, table: dict[str, Any]) -> Any:
+    try:
+        name, body = _tagged.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
+    kind = table.get(name)
+    if kind is None:
+        raise UndecodableMessage(f"unknown kind {name!r}")
+    return _decode(body, kind)
+
+
+def encode_event(event: ChatEvent) -> bytes:
+    return _encoder.encode((type(event).__name__, event))
+
+
+def decode_event(data: bytes) -> ChatEvent:
+    event: ChatEvent = _untag(data, _EVENTS)
+    return event
+
+
+def encode_command(command: Command[Any]) -> bytes:
+    if type(command) not in REPLY_TYPES:
+        raise NotForwardable(f"{type(command).__name__} cannot be forwarded to another node")
+    return _encoder.encode((type(command).__name__, command))
+
+
+def decode_command(data: bytes) -> Command[Any]:
+    command: Command[Any] = _untag(data, _COMMANDS)
+    return command
+
+
+def encode_value(value: object) -> bytes:
+    return _encoder.encode(value)
+
+
+def decode_value(command: Command[R], data: bytes | msgspec.Raw) -> R:
+    """The answer to ``command``, typed by the command's class."""
+    value: R = _decode(data, REPLY_TYPES[type(command)])
+    return value
+
+
+def encode_error(error: BaseException) -> bytes:
+    if isinstance(error, ChatError) and type(error).__name__ in _ERRORS:
+        return _encoder.encode((type(error).__name__, str(error)))
+    if isinstance(error, ChatUnavailable):  # LeaseLost and other kinds of unavailable
+        return _encoder.encode((ChatUnavailable.__name__, str(error)))
+    return _encoder.encode((ChatUnavailable.__name__, str(ChatUnavailable())))
+
+
+def decode_error(data: bytes | msgspec.Raw) -> ChatError:
+    name, detail = _decode(data, tuple[str, str])
+    cls = _ERRORS.get(name, ChatUnavailable)
+    # Same class, same text: built without its constructor, whose arguments (chat and user
+    # ids) did not cross; the message already contains them.
+    error = cls.__new__(cls)
+    Exception.__init__(error, detail)
+    if isinstance(error, ClusterUnavailable):
+        error.retry_after_s = ClusterUnavailable().retry_after_s
+    return error
+
+
+@attrs.frozen
+class ForwardedCommand:
+    """A command on its way to the chat's node; the answer goes to ``reply_to``'s channel."""
+
+    request_id: int
+    reply_to: str
+    chat_id: ChatId
+    command: Command[Any]
+
+
+@attrs.frozen
+class ForwardedAnswer:
+    request_id: int
+    ok: bool
+    #: ``encode_value`` of the answer if ``ok``, else ``encode_error`` of the failure.
+    payload: bytes
+
+
+_forwarded = msgspec.msgpack.Decoder(tuple[int, str, str, bytes])
+_answer = msgspec.msgpack.Decoder(tuple[int, bool, bytes])
+
+
+def encode_forwarded(forwarded: ForwardedCommand) -> bytes:
+    command = encode_command(forwarded.command)
+    return _encoder.encode((forwarded.request_id, forwarded.reply_to, forwarded.chat_id, command))
+
+
+def decode_forwarded(data: bytes) -> ForwardedCommand:
+    try:
+        request_id, reply_to, chat_id, command = _forwarded.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
+    return ForwardedCommand(request_id, reply_to, ChatId(chat_id), decode_command(command))
+
+
+def encode_answer(answer: ForwardedAnswer) -> bytes:
+    return _encoder.encode((answer.request_id, answer.ok, answer.payload))
+
+
+def decode_answer(data: bytes) -> ForwardedAnswer:
+    try:
+        return ForwardedAnswer(*_answer.decode(data))
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error

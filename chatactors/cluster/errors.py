@@ -1,0 +1,49 @@
+"""What can go wrong in cluster mode, as errors the web layer already knows how to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from chatactors.domain.errors import ChatUnavailable
+
+#: What a client is told to wait before retrying while Redis is unreachable.
+REDIS_RETRY_AFTER_S = 2.0
+
+
+class ClusterUnavailable(ChatUnavailable):
+    """Redis did not answer in time (or refused): the operation did not complete; retry.
+
+    A ``ChatUnavailable``, so the web layer answers 503 with ``Retry-After`` (``retry_after_s``).
+    """
+
+    def __init__(self, detail: str = "The cluster directory is unreachable; retry shortly") -> None:
+        super().__init__(detail)
+        self.retry_after_s = REDIS_RETRY_AFTER_S
+
+
+class LeaseLost(ChatUnavailable):
+    """This node no longer holds the chat's lease: its actor must stop and callers retry."""
+
+    def __init__(self, chat_id: str, reason: str) -> None:
+        super().__init__(f"Chat {chat_id!r} moved or its lease expired ({reason}); retry shortly")
+        self.chat_id = chat_id
+        self.reason = reason
+
+
+@contextmanager
+def single_errors() -> Iterator[None]:
+    """Let a lone error through a task group as itself, not wrapped in an ExceptionGroup.
+
+    coredis's clients and Pub/Sub run task groups, so whatever the body of ``async with`` raises
+    would reach callers wrapped; callers of this package catch ``ClusterUnavailable`` itself.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if error is group:
+            raise
+        raise error from error.__cause__

@@ -1,0 +1,83 @@
+"""The PostgreSQL schema, as numbered migrations applied at start-up under an advisory lock.
+
+Several servers may start at once against one database: each takes the same transaction-level
+advisory lock before it reads the schema version, so exactly one applies a migration and the
+others then find it applied. DDL is transactional in PostgreSQL, so a migration that fails
+leaves nothing half done.
+
+Message content and client message ids are ``BYTEA`` (UTF-8): a PostgreSQL ``TEXT`` cannot hold
+the NUL character, which a message may contain.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from chatactors.storage.migrations import refuse_newer
+
+#: Any fixed 64-bit number; it names "chatactors schema migrations" among advisory locks.
+MIGRATION_LOCK = 0x636861746D6967
+
+#: Append only: each entry moves the schema from version N to N + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE chats (
+        id TEXT PRIMARY KEY,
+        position BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        created_ms BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL DEFAULT 0,
+        last_activity_ms BIGINT NOT NULL,
+        owner_token BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE participants (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        user_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    CREATE INDEX participants_by_user ON participants (user_id, chat_id);
+    CREATE TABLE messages (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        seq BIGINT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        content BYTEA NOT NULL,
+        created_ms BIGINT NOT NULL,
+        client_message_id BYTEA,
+        PRIMARY KEY (chat_id, seq)
+    );
+    CREATE UNIQUE INDEX messages_by_client_id ON messages (chat_id, user_id, client_message_id)
+        WHERE client_message_id IS NOT NULL;
+    CREATE TABLE read_marks (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        user_id TEXT NOT NULL,
+        message_id TEXT,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    CREATE TABLE last_seen (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        user_id TEXT NOT NULL,
+        seen_ms BIGINT NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    """,
+)
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """Bring the schema to the newest version (in one transaction); returns that version."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS chatactors_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM chatactors_schema").fetchone()
+        version = 0 if row is None else int(str(row[0]))
+        refuse_newer(version, len(MIGRATIONS))
+        for number in range(version, len(MIGRATIONS)):
+            conn.execute(MIGRATIONS[number].encode())
+        if row is None:
+            conn.execute("INSERT INTO chatactors_schema (version) VALUES (%s)", (len(MIGRATIONS),))
+        else:
+            conn.execute("UPDATE chatactors_schema SET version = %s", (len(MIGRATIONS),))
+    return len(MIGRATIONS)

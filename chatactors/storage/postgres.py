@@ -1,0 +1,335 @@
+"""PgStore: the shared durable store on PostgreSQL (psycopg 3, sync API, in worker threads).
+
+psycopg's async API runs only on asyncio, so every database call runs in a Trio worker thread
+on a connection from a ``psycopg_pool`` pool. Writes go through group commit (one writer, one
+pipelined transaction per batch of every chat's writes); reads run on several connections at
+once, each thread holding one, so a long read never holds up another chat's load.
+
+When PostgreSQL cannot be reached, calls raise ``StoreUnavailable`` (503 with Retry-After) within
+the pool's acquire timeout; the pool checks each connection as it hands it out and replaces
+broken ones, so the store recovers by itself once PostgreSQL is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import attrs
+import psycopg
+import trio
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
+from chatactors.domain.errors import ChatNotFound
+from chatactors.domain.ids import ChatId, MessageId, UserId
+from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
+from chatactors.storage.group_commit import (
+    AppendMessage,
+    ClaimChat,
+    CreateChat,
+    GroupCommit,
+    GroupCommitWrites,
+    SetLastSeen,
+    SetReadMark,
+    WriteOp,
+)
+from chatactors.storage.pg_schema import migrate
+from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, StoreUnavailable, page_sql
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+_MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
+_PARTICIPANTS = "array(SELECT user_id FROM participants p WHERE p.chat_id = c.id ORDER BY position)"
+
+#: Writes that change nothing when their owner token is stale: they affect no row then.
+_APPEND = f"""
+WITH owned AS (
+    UPDATE chats SET last_seq = %(seq)s, last_activity_ms = %(ms)s
+    WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
+)
+INSERT INTO messages ({_MESSAGE_COLUMNS})
+SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id)s FROM owned
+"""
+_READ_MARK = """
+INSERT INTO read_marks (chat_id, user_id, message_id, seq)
+SELECT id, %(user)s, %(message)s, %(seq)s FROM chats
+WHERE id = %(chat)s AND owner_token <= %(owner)s
+ON CONFLICT (chat_id, user_id) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq
+"""
+_LAST_SEEN = """
+INSERT INTO last_seen (chat_id, user_id, seen_ms)
+SELECT id, %(user)s, %(ms)s FROM chats WHERE id = %(chat)s AND owner_token <= %(owner)s
+ON CONFLICT (chat_id, user_id) DO UPDATE SET seen_ms = excluded.seen_ms
+"""
+_CREATE = """
+WITH chat AS (
+    INSERT INTO chats (id, created_ms, last_activity_ms) VALUES (%(chat)s, %(ms)s, %(ms)s)
+    RETURNING id
+)
+INSERT INTO participants (chat_id, user_id, position)
+SELECT chat.id, u.user_id, u.ord - 1
+FROM chat, unnest(%(users)s::text[]) WITH ORDINALITY AS u(user_id, ord)
+"""
+_CLAIM = "UPDATE chats SET owner_token = owner_token + 1 WHERE id = %s RETURNING owner_token"
+
+
+def _execute(conn: Conn, op: WriteOp) -> psycopg.Cursor[tuple[Any, ...]]:
+    match op:
+        case CreateChat(chat):
+            params: dict[str, object] = {"chat": chat.id, "ms": to_epoch_ms(chat.created_at),
+                                         "users": list(chat.participants)}  # fmt: skip
+            return conn.execute(_CREATE, params)
+        case ClaimChat(chat_id):
+            return conn.execute(_CLAIM, (chat_id,))
+        case AppendMessage(m, owner):
+            client_id = None if m.client_message_id is None else m.client_message_id.encode()
+            return conn.execute(_APPEND, {
+                "id": m.id, "chat": m.chat_id, "seq": m.seq, "user": m.user_id,
+                "type": m.type.value, "content": m.content.encode(),
+                "ms": to_epoch_ms(m.timestamp), "client_id": client_id, "owner": owner,
+            })  # fmt: skip
+        case SetReadMark(chat_id, mark, owner):
+            return conn.execute(_READ_MARK, {"chat": chat_id, "user": mark.user_id,
+                                             "message": mark.message_id, "seq": mark.seq,
+                                             "owner": owner})  # fmt: skip
+        case SetLastSeen(chat_id, user_id, seen_ms, owner):
+            return conn.execute(_LAST_SEEN, {"chat": chat_id, "user": user_id, "ms": seen_ms,
+                                             "owner": owner})  # fmt: skip
+
+
+def _outcome(conn: Conn, op: WriteOp, cursor: psycopg.Cursor[tuple[Any, ...]]) -> object:
+    """What a committed statement meant for its write: a refused write affected no row."""
+    match op:
+        case ClaimChat():
+            row = cursor.fetchone()
+            return None if row is None else int(row[0])
+        case CreateChat():
+            return None
+        case AppendMessage(message, owner):
+            chat_id = message.chat_id
+        case SetReadMark(chat_id, _, owner) | SetLastSeen(chat_id, _, _, owner):
+            pass
+    if cursor.rowcount > 0:
+        return None
+    exists = conn.execute("SELECT 1 FROM chats WHERE id = %s", (chat_id,)).fetchone()
+    return StaleOwner(chat_id, owner) if exists else ChatNotFound(chat_id)
+
+
+def _message_from_row(row: Sequence[Any]) -> Message:
+    return Message(
+        id=MessageId(row[0]),
+        chat_id=ChatId(row[1]),
+        seq=row[2],
+        user_id=UserId(row[3]),
+        type=MessageType(row[4]),
+        content=bytes(row[5]).decode(),
+        timestamp=from_epoch_ms(row[6]),
+        client_message_id=None if row[7] is None else bytes(row[7]).decode(),
+    )
+
+
+def _chat_from_row(row: Sequence[Any]) -> Chat:
+    """From (id, created_ms, participants)."""
+    return Chat(ChatId(row[0]), tuple(UserId(u) for u in row[2]), from_epoch_ms(row[1]))
+
+
+def _storable(text: str) -> bool:
+    """A TEXT key can never hold NUL, so no stored row has one: answer "none" without asking."""
+    return "\x00" not in text
+
+
+@attrs.define(eq=False)
+class PgStore(GroupCommitWrites):
+    _pool: ConnectionPool[Conn]
+    _read_limiter: trio.CapacityLimiter
+    #: How long a call waits for a pool connection before it gives up with StoreUnavailable.
+    _acquire_timeout_s: float
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        """A pool connection; connection failures become ``StoreUnavailable``."""
+        try:
+            with self._pool.connection(timeout=self._acquire_timeout_s) as conn:
+                yield conn
+        except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as error:
+            raise StoreUnavailable() from error
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _commit(self, ops: Sequence[WriteOp]) -> list[object]:
+        with self._connection() as conn:
+            # One round trip for the whole batch: BEGIN, every statement, COMMIT.
+            with conn.pipeline(), conn.transaction():
+                cursors = [_execute(conn, op) for op in ops]
+            return [_outcome(conn, op, cursor) for op, cursor in zip(ops, cursors, strict=True)]
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[Conn], T]) -> T:
+        def run() -> T:
+            with self._connection() as conn:
+                return fn(conn)
+
+        return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
+
+    async def load_chat(
+        self, chat_id: ChatId, *, window: int, idempotency_window: int
+    ) -> LoadedChat | None:
+        if not _storable(chat_id):
+            return None
+
+        def load(conn: Conn) -> LoadedChat | None:
+            # Claim and read in one transaction: no stale write can land after this read.
+            with conn.transaction():
+                claimed = conn.execute(_CLAIM, (chat_id,)).fetchone()
+                if claimed is None:
+                    return None
+                row = conn.execute(
+                    f"SELECT id, created_ms, {_PARTICIPANTS}, last_seq FROM chats c WHERE id = %s",
+                    (chat_id,),
+                ).fetchone()
+                assert row is not None
+                last_seq = int(row[3])
+                recent = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
+                    " ORDER BY seq DESC LIMIT %s",
+                    (chat_id, window),
+                ).fetchall()
+                keyed = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
+                    " AND seq > %s AND client_message_id IS NOT NULL",
+                    (chat_id, last_seq - idempotency_window),
+                ).fetchall()
+                marks = conn.execute(
+                    "SELECT user_id, message_id, seq FROM read_marks WHERE chat_id = %s",
+                    (chat_id,),
+                ).fetchall()
+                seen = conn.execute(
+                    "SELECT user_id, seen_ms FROM last_seen WHERE chat_id = %s", (chat_id,)
+                ).fetchall()
+            client_ids = {
+                (m.user_id, m.client_message_id): m
+                for m in map(_message_from_row, keyed)
+                if m.client_message_id is not None
+            }
+            return LoadedChat(
+                chat=_chat_from_row(row),
+                recent=tuple(_message_from_row(r) for r in reversed(recent)),
+                last_seq=last_seq,
+                read_marks={UserId(u): ReadMark(UserId(u), mid, seq) for u, mid, seq in marks},
+                last_seen={UserId(u): from_epoch_ms(ms) for u, ms in seen},
+                client_ids=client_ids,
+                owner_token=int(claimed[0]),
+            )
+
+        return await self._read(load)
+
+    async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]:
+        if not _storable(chat_id):
+            return []
+
+        def read(conn: Conn) -> list[Message]:
+            where, params, forward = page_sql(chat_id, page, "%s")
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where}", params
+            ).fetchall()
+            messages = [_message_from_row(r) for r in rows]
+            return messages if forward else messages[::-1]
+
+        return await self._read(read)
+
+    async def list_chats(self, *, limit: int) -> list[Chat]:
+        def read(conn: Conn) -> list[Chat]:
+            rows = conn.execute(
+                f"SELECT id, created_ms, {_PARTICIPANTS} FROM chats c ORDER BY position LIMIT %s",
+                (limit,),
+            ).fetchall()
+            return [_chat_from_row(row) for row in rows]
+
+        return await self._read(read)
+
+    async def list_user_chats(self, user_id: UserId, *, limit: int) -> list[ChatSummary]:
+        if not _storable(user_id):
+            return []
+
+        def read(conn: Conn) -> list[ChatSummary]:
+            # One query, one row per chat of this user: O(that user's chats), not O(all chats).
+            rows = conn.execute(
+                f"SELECT c.id, c.created_ms, {_PARTICIPANTS}, c.last_activity_ms,"
+                " (SELECT count(*) FROM messages u WHERE u.chat_id = c.id"
+                "   AND u.seq > coalesce(r.seq, 0) AND u.user_id <> p.user_id),"
+                f" {', '.join('m.' + c for c in _MESSAGE_COLUMNS.split(', '))}"
+                " FROM participants p JOIN chats c ON c.id = p.chat_id"
+                " LEFT JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq"
+                " LEFT JOIN read_marks r ON r.chat_id = c.id AND r.user_id = p.user_id"
+                " WHERE p.user_id = %s"
+                " ORDER BY c.last_activity_ms DESC, c.position DESC LIMIT %s",
+                (user_id, limit),
+            ).fetchall()
+            return [
+                ChatSummary(
+                    chat=_chat_from_row(row),
+                    last_message=None if row[5] is None else _message_from_row(row[5:]),
+                    unread_count=int(row[4]),
+                    last_activity=from_epoch_ms(row[3]),
+                )
+                for row in rows
+            ]
+
+        return await self._read(read)
+
+    async def check_ready(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+
+@asynccontextmanager
+async def open_postgres_store(
+    url: str,
+    *,
+    batch_max: int = 512,
+    queue_size: int = 2048,
+    readers: int = 4,
+    acquire_timeout_s: float = 2.0,
+    start_timeout_s: float = 30.0,
+) -> AsyncIterator[PgStore]:
+    """Connect (a pool of ``readers`` + 1), migrate; on exit, commit what is queued, close."""
+    pool: ConnectionPool[Conn] = ConnectionPool(
+        url,
+        min_size=readers + 1,
+        max_size=readers + 1,
+        open=False,
+        # Each statement commits alone unless a transaction() block says otherwise.
+        kwargs={"autocommit": True, "connect_timeout": max(1, round(acquire_timeout_s))},
+        check=ConnectionPool.check_connection,
+        timeout=acquire_timeout_s,
+        name="chatactors",
+    )
+
+    def open_and_migrate() -> None:
+        pool.open(wait=True, timeout=start_timeout_s)
+        with pool.connection() as conn:
+            migrate(conn)
+
+    try:
+        await trio.to_thread.run_sync(open_and_migrate)
+        store: PgStore | None = None
+
+        def commit(ops: Sequence[WriteOp]) -> list[object]:
+            assert store is not None
+            return store._commit(ops)
+
+        writer = GroupCommit.open(commit, batch_max, queue_size)
+        store = PgStore(writer, pool, trio.CapacityLimiter(readers), acquire_timeout_s)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(writer.run)
+            try:
+                yield store
+            finally:
+                await writer.close()
+    finally:
+        await trio.to_thread.run_sync(pool.close)

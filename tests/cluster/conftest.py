@@ -1,0 +1,73 @@
+"""Cluster tests run against a real ``redis-server`` (one per test module, flushed per test).
+
+Redis timeouts are real time: a mock clock would jump past them while a socket waits, so these
+tests use the real clock and bound every wait with ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import coredis
+import pytest
+import trio
+
+from chatactors.cluster.channels import Channels, open_channels
+from chatactors.cluster.directory import Directory
+from chatactors.cluster.redis_link import RedisLink, open_redis_link
+from tests.redis_server import RedisServer, start_redis_server
+
+#: Long enough for a loaded 2-core machine to answer; an outage test waits this long at most.
+LINK_TIMEOUT_S = 1.0
+#: Leases in these tests live long enough never to expire by accident mid-test.
+LEASE_TTL_S = 30.0
+
+
+@pytest.fixture(name="redis_server", scope="module")
+def _redis_server() -> Iterator[RedisServer]:
+    server = start_redis_server()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(name="redis")
+async def _redis(redis_server: RedisServer) -> AsyncIterator[coredis.Redis[bytes]]:
+    client = coredis.Redis.from_url(redis_server.url)
+    async with client:
+        await client.flushall()
+        yield client
+
+
+@pytest.fixture(name="link")
+async def _link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
+    async with open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link:
+        await link.run(link.client.flushall())
+        yield link
+
+
+@pytest.fixture(name="directory")
+def _directory(link: RedisLink) -> Directory:
+    return Directory(link, lease_ttl_s=LEASE_TTL_S)
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 10) -> None:
+    """Poll a condition that only Redis's own clock can make true (an expiry), bounded."""
+    with trio.fail_after(timeout_s):
+        while not await condition():  # noqa: ASYNC110 (no event to wait on: Redis's clock)
+            await trio.sleep(0.02)
+
+
+@pytest.fixture(name="channels")
+async def _channels(link: RedisLink) -> AsyncIterator[Channels]:
+    async with open_channels(link) as channels:
+        yield channels
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each test, so a leaked connection warns in the test that leaked it."""
+    yield
+    gc.collect()

@@ -1,0 +1,112 @@
+"""ChatBus between two nodes (two links, one real Redis): each event once, to every subscriber,
+in order; a lagging subscriber is dropped without slowing the others."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import trio
+
+from chatactors.actors.subscription import EndReason, Subscription
+from chatactors.cluster.bus import ChatBus
+from chatactors.cluster.channels import open_channels
+from chatactors.cluster.redis_link import open_redis_link
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived
+from chatactors.domain.ids import ChatId, MessageId, UserId
+from chatactors.domain.models import Message, MessageType
+from tests.cluster.conftest import LINK_TIMEOUT_S
+from tests.redis_server import RedisServer
+
+CHAT = ChatId("chat-b")
+WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def message(seq: int) -> MessageReceived:
+    return MessageReceived(
+        Message(MessageId(f"m{seq}"), CHAT, seq, UserId("ann"), MessageType.TEXT, f"#{seq}", WHEN)
+    )
+
+
+@asynccontextmanager
+async def node_bus(redis_server: RedisServer, queue_size: int = 64) -> AsyncIterator[ChatBus]:
+    async with (
+        open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
+        open_channels(link) as channels,
+    ):
+        yield ChatBus(channels, queue_size)
+
+
+async def receive_events(subscription: Subscription, count: int) -> list[ChatEvent]:
+    return [(await subscription.receive()).event for _ in range(count)]
+
+
+def seqs(events: list[ChatEvent]) -> list[int]:
+    return [event.message.seq for event in events if isinstance(event, MessageReceived)]
+
+
+async def test_events_reach_subscribers_on_every_node_once_and_in_order(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(10):
+        async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
+            here = await owner.subscribe(CHAT, UserId("ann"))
+            there = [await other.subscribe(CHAT) for _ in range(3)]
+            events = [message(seq) for seq in range(1, 21)]
+            events.append(ChatRead(CHAT, UserId("bob"), MessageId("m20"), 20))
+            for event in events:
+                # One publish per event, whatever the number of subscribers and nodes.
+                assert await owner.publish(CHAT, event) == 2
+            for subscription in [here, *there]:
+                assert await receive_events(subscription, len(events)) == events
+            assert other.received == len(events)
+            assert owner.published == len(events)
+            # Nothing more arrives: exactly once.
+            for subscription in [here, *there]:
+                with trio.move_on_after(0.2):
+                    extra = await subscription.receive()
+                    raise AssertionError(f"unexpected event {extra}")
+
+
+async def test_a_lagging_subscriber_is_dropped_and_the_others_get_everything(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(10):
+        async with (
+            node_bus(redis_server, queue_size=4) as owner,
+            node_bus(redis_server, queue_size=4) as other,
+        ):
+            slow = await other.subscribe(CHAT)
+            fast = await other.subscribe(CHAT)
+            received: list[int] = []
+
+            async def read_fast() -> None:
+                while len(received) < 30:
+                    received.extend(seqs(await receive_events(fast, 1)))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read_fast)
+                for seq in range(1, 31):
+                    await owner.publish(CHAT, message(seq))
+            assert received == list(range(1, 31))
+            assert slow.end_reason is EndReason.LAGGED
+            assert other.lagged_total() == 1
+            assert other.subscribers(CHAT) == 1
+
+
+async def test_the_last_local_subscriber_leaving_stops_listening(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(10):
+        async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
+            first = await other.subscribe(CHAT)
+            second = await other.subscribe(CHAT)
+            assert await owner.publish(CHAT, message(1)) == 1  # one node, two sockets
+            await other.unsubscribe(CHAT, first)
+            assert first.end_reason is EndReason.UNSUBSCRIBED
+            assert await owner.publish(CHAT, message(2)) == 1
+            assert seqs(await receive_events(second, 2)) == [1, 2]
+            await other.unsubscribe(CHAT, second)
+            assert await owner.publish(CHAT, message(3)) == 0
+            assert other.subscribers(CHAT) == 0

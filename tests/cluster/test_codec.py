@@ -1,0 +1,96 @@
+"""The cluster edge's bytes: values come back equal; errors keep their class and text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chatactors.actors.commands import (
+    ChatInfo,
+    GetChat,
+    GetMessages,
+    PostMessage,
+    SetPresence,
+    Subscribe,
+)
+from chatactors.cluster import codec
+from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
+from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant, Overloaded
+from chatactors.domain.events import ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.ids import ChatId, MessageId, UserId
+from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus
+from chatactors.storage.store import MessagePage
+
+WHEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+MESSAGE = Message(
+    MessageId("m1"), ChatId("c1"), 7, UserId("ann"), MessageType.TEXT, "hé \x00", WHEN, "cid-1"
+)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        MessageReceived(MESSAGE),
+        PresenceUpdated(Presence(UserId("ann"), PresenceStatus.TYPING, WHEN)),
+        ChatRead(ChatId("c1"), UserId("bob"), MessageId("m1"), 7),
+        ChatRead(ChatId("c1"), UserId("bob"), None, 0),
+    ],
+)
+def test_events_cross_unchanged(event: Any) -> None:
+    decoded = codec.decode_event(codec.encode_event(event))
+    assert decoded == event
+    assert type(decoded) is type(event)
+
+
+def test_commands_and_their_replies_cross_typed() -> None:
+    online = Presence(UserId("ann"), PresenceStatus.ONLINE, WHEN)
+    cases: list[tuple[Any, Any]] = [
+        (PostMessage(UserId("ann"), MessageType.IMAGE, "/media/x", None), MESSAGE),
+        (SetPresence(UserId("ann"), PresenceStatus.ONLINE), online),
+        (GetMessages(MessagePage(50, before_seq=9), UserId("ann")), [MESSAGE, MESSAGE]),
+        (GetChat(None), ChatInfo(Chat(ChatId("c1"), (UserId("ann"), UserId("bot_user")), WHEN), 7)),
+    ]  # fmt: skip
+    for command, reply in cases:
+        assert codec.decode_command(codec.encode_command(command)) == command
+        assert codec.decode_value(command, codec.encode_value(reply)) == reply
+
+
+def test_a_subscription_is_not_forwardable() -> None:
+    with pytest.raises(codec.NotForwardable):
+        codec.encode_command(Subscribe(UserId("ann")))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ChatNotFound("c9"),
+        NotAParticipant("eve", "c1"),
+        Overloaded(),
+        ChatUnavailable(),
+        ClusterUnavailable(),
+    ],
+)
+def test_errors_keep_their_class_and_text(error: Exception) -> None:
+    decoded = codec.decode_error(codec.encode_error(error))
+    assert type(decoded) is type(error)
+    assert str(decoded) == str(error)
+
+
+def test_other_failures_arrive_as_unavailable() -> None:
+    lease_lost = codec.decode_error(codec.encode_error(LeaseLost("c1", "taken")))
+    assert type(lease_lost) is ChatUnavailable
+    assert "c1" in str(lease_lost)
+    crash = codec.decode_error(codec.encode_error(KeyError("internal detail")))
+    assert type(crash) is ChatUnavailable
+    assert "internal detail" not in str(crash)
+    unreachable = codec.decode_error(codec.encode_error(ClusterUnavailable()))
+    assert isinstance(unreachable, ClusterUnavailable)
+    assert unreachable.retry_after_s > 0
+
+
+def test_garbage_is_a_typed_decoding_error() -> None:
+    for data in (b"", b"\xc1", codec.encode_value(("NoSuchEvent", 1)), codec.encode_value(5)):
+        with pytest.raises(codec.UndecodableMessage):
+            codec.decode_event(data)

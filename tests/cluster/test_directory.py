@@ -1,0 +1,112 @@
+"""Directory against a real Redis: one holder per chat, growing tokens, renew/release rules."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from chatactors.cluster.directory import ChatHeld, Directory, Holder, lease_key
+from chatactors.cluster.redis_link import RedisLink
+from chatactors.domain.ids import ChatId
+from tests.cluster.conftest import wait_for
+from tests.redis_server import RedisServer
+
+CHAT = ChatId("chat-1")
+
+
+async def test_the_first_claim_wins_and_others_learn_the_holder(directory: Directory) -> None:
+    lease = await directory.claim(CHAT, "node-a")
+    assert (lease.chat_id, lease.node_id) == (CHAT, "node-a")
+    with pytest.raises(ChatHeld) as held:
+        await directory.claim(CHAT, "node-b")
+    assert held.value.holder == Holder("node-a", lease.token)
+    assert await directory.holder(CHAT) == Holder("node-a", lease.token)
+    assert await directory.holder(ChatId("other")) is None
+
+
+async def test_claims_race_and_exactly_one_node_wins(directory: Directory) -> None:
+    winners: list[str] = []
+
+    async def try_claim(node_id: str) -> None:
+        try:
+            await directory.claim(CHAT, node_id)
+        except ChatHeld:
+            return
+        winners.append(node_id)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(10):
+            nursery.start_soon(try_claim, f"node-{n}")
+    assert len(winners) == 1
+
+
+async def test_every_activation_gets_a_larger_token(directory: Directory) -> None:
+    first = await directory.claim(CHAT, "node-a")
+    assert await directory.release(first)
+    second = await directory.claim(CHAT, "node-b")
+    third = await directory.claim(ChatId("chat-2"), "node-a")
+    again = await directory.claim(CHAT, "node-b")  # re-activation on the same node
+    assert first.token < second.token < third.token < again.token
+
+
+async def test_tokens_keep_growing_after_redis_lost_the_counter(
+    directory: Directory, link: RedisLink
+) -> None:
+    before = await directory.claim(CHAT, "node-a")
+    await link.run(link.client.flushall())  # what a restart of a Redis without persistence does
+    after = await directory.claim(CHAT, "node-b")
+    assert after.token > before.token
+
+
+async def test_renew_fails_after_release_or_after_another_node_claimed(
+    directory: Directory,
+) -> None:
+    lease = await directory.claim(CHAT, "node-a")
+    assert await directory.renew(lease)
+    assert await directory.release(lease)
+    assert not await directory.renew(lease)
+    assert not await directory.release(lease)
+    taken = await directory.claim(CHAT, "node-b")
+    assert not await directory.renew(lease)
+    assert not await directory.release(lease)  # a stale owner cannot free the new one's chat
+    assert await directory.holder(CHAT) == Holder("node-b", taken.token)
+
+
+async def test_a_lease_not_renewed_expires_and_the_chat_becomes_claimable(
+    link: RedisLink,
+) -> None:
+    directory = Directory(link, lease_ttl_s=0.2)
+    lease = await directory.claim(CHAT, "node-a")
+
+    async def expired() -> bool:
+        return await directory.holder(CHAT) is None
+
+    await wait_for(expired)
+    assert not await directory.renew(lease)
+    assert (await directory.claim(CHAT, "node-b")).token > lease.token
+
+
+async def test_renewal_extends_the_expiry(directory: Directory, link: RedisLink) -> None:
+    lease = await directory.claim(CHAT, "node-a")
+    await link.run(link.client.pexpire(lease_key(CHAT), 1000))
+    assert await directory.renew(lease)
+    assert await link.run(link.client.pttl(lease_key(CHAT))) > 1000
+
+
+async def test_redis_down_raises_the_typed_error_and_recovers(
+    redis_server: RedisServer, directory: Directory
+) -> None:
+    from chatactors.cluster.errors import ClusterUnavailable
+
+    redis_server.stop()
+    try:
+        with trio.fail_after(10), pytest.raises(ClusterUnavailable) as error:
+            await directory.claim(CHAT, "node-a")
+        assert error.value.retry_after_s > 0
+        with trio.fail_after(10), pytest.raises(ClusterUnavailable):
+            await directory.holder(CHAT)
+    finally:
+        redis_server.start()
+    with trio.fail_after(10):
+        lease = await directory.claim(CHAT, "node-a")
+    assert await directory.holder(CHAT) == Holder("node-a", lease.token)

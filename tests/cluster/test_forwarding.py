@@ -1,0 +1,181 @@
+"""Forwarding between two in-process nodes, each with its own registry, against one real Redis:
+a command sent on node B for a chat node A holds gets the same answers and errors as on A."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import pytest
+import trio
+
+from chatactors.actors.commands import Command, GetChat, GetMessages, PostMessage, SetPresence
+from chatactors.actors.handle import ChatHandle
+from chatactors.actors.registry import ChatRegistry
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.forwarder import command_channel
+from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
+from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import MessageType, PresenceStatus
+from chatactors.storage.store import MessagePage
+from tests.conftest import make_settings, running_registry
+from tests.redis_server import RedisServer
+
+R = TypeVar("R")
+ANN, BOB, EVE = UserId("ann"), UserId("bob"), UserId("eve")
+
+
+async def call(node: ClusterNode, chat_id: ChatId, command: Command[R]) -> R:
+    """What ``ChatHandle`` does over its mailbox: submit, then wait for the answer."""
+    return await (await node.mailbox.submit(chat_id, command)).wait()
+
+
+async def call_local(registry: ChatRegistry, chat_id: ChatId, command: Command[R]) -> R:
+    return await (await registry.submit(chat_id, command)).wait()
+
+
+@asynccontextmanager
+async def node(
+    redis_server: RedisServer, node_id: str, **overrides: float
+) -> AsyncIterator[tuple[ClusterNode, ChatRegistry]]:
+    settings = ClusterSettings(redis_server.url, node_id, **overrides)  # type: ignore[arg-type]
+    async with (
+        running_registry(make_settings()) as registry,
+        open_cluster_node(settings, registry) as cluster_node,
+    ):
+        yield cluster_node, registry
+
+
+@asynccontextmanager
+async def two_nodes(
+    redis_server: RedisServer,
+) -> AsyncIterator[tuple[ClusterNode, ChatRegistry, ClusterNode, ChatId]]:
+    """Node A holds a chat of ann and bob (created in A's store); node B holds nothing."""
+    async with (
+        node(redis_server, "node-a") as (a, registry_a),
+        node(redis_server, "node-b") as (
+            b,
+            _,
+        ),
+    ):
+        await a.link.run(a.link.client.flushall())
+        chat = await registry_a.create_chat([ANN, BOB])
+        await a.directory.claim(chat.id, "node-a")
+        yield a, registry_a, b, chat.id
+
+
+async def test_replies_through_another_node_equal_the_local_ones(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with two_nodes(redis_server) as (a, registry_a, b, chat_id):
+            post = PostMessage(ANN, MessageType.TEXT, "hello from B", "cid-1")
+            sent = await call(b, chat_id, post)
+            assert (sent.seq, sent.content, sent.user_id) == (1, "hello from B", ANN)
+            # The same command again is idempotent on the owner, as locally.
+            assert await call(b, chat_id, post) == sent
+            page = GetMessages(MessagePage(limit=50))
+            remote = await call(b, chat_id, page)
+            local = await call_local(registry_a, chat_id, page)
+            assert remote == local == [sent]
+            presence = await (
+                await b.mailbox.submit(chat_id, SetPresence(BOB, PresenceStatus.TYPING))
+            ).wait()
+            assert presence.status is PresenceStatus.TYPING
+            info = await call(b, chat_id, GetChat())
+            assert info == await call_local(registry_a, chat_id, GetChat())
+            assert b.forwarder.forwarded == 5
+            assert a.forwarder.forwarded == 0  # A's own commands stay local
+
+
+async def test_errors_through_another_node_equal_the_local_ones(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with two_nodes(redis_server) as (a, registry_a, b, chat_id):
+            outsider = PostMessage(EVE, MessageType.TEXT, "let me in")
+            with pytest.raises(NotAParticipant) as local:
+                await call_local(registry_a, chat_id, outsider)
+            with pytest.raises(NotAParticipant) as remote:
+                await call(b, chat_id, outsider)
+            assert str(remote.value) == str(local.value)
+            missing = ChatId("no-such-chat")
+            await a.directory.claim(missing, "node-a")
+            with pytest.raises(ChatNotFound) as not_found:
+                await call(b, missing, GetChat())
+            assert str(not_found.value) == str(ChatNotFound(missing))
+
+
+async def test_pipelined_commands_keep_their_order(redis_server: RedisServer) -> None:
+    with trio.fail_after(20):
+        async with two_nodes(redis_server) as (_, _registry_a, b, chat_id):
+            replies = [
+                await b.mailbox.submit(chat_id, PostMessage(BOB, MessageType.TEXT, f"#{n}"))
+                for n in range(30)
+            ]
+            messages = [await reply.wait() for reply in replies]
+            assert [m.content for m in messages] == [f"#{n}" for n in range(30)]
+            assert [m.seq for m in messages] == list(range(1, 31))
+
+
+async def test_a_node_that_is_gone_or_silent_fails_the_call_instead_of_hanging(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with node(redis_server, "node-b", forward_timeout_s=0.5) as (b, _):
+            await b.link.run(b.link.client.flushall())
+            chat_id = ChatId("held-elsewhere")
+            await b.directory.claim(chat_id, "node-gone")
+            with pytest.raises(ChatUnavailable):
+                await b.mailbox.submit(chat_id, GetChat())
+            # A node that listens but never answers (paused, or lost the message).
+            await b.channels.listen(command_channel("node-mute"), lambda data: None)
+            reply = await b.forwarder.submit_to("node-mute", chat_id, GetChat())
+            with pytest.raises(ChatUnavailable, match="did not answer"):
+                await reply.wait()
+            assert b.forwarder.timed_out == 1
+
+
+async def test_redis_down_answers_unavailable_fast_and_recovers(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with two_nodes(redis_server) as (a, _registry_a, b, chat_id):
+            # Node A's keeper knows its lease on the chat is valid (wired later).
+            a.mailbox.holds_locally = lambda held: held == chat_id
+            redis_server.stop()
+            try:
+                # The holder keeps serving its own chat without Redis...
+                assert (await call(a, chat_id, GetChat())).chat.id == chat_id
+                # ...while anything that needs the directory fails fast.
+                with pytest.raises(ClusterUnavailable):
+                    await b.mailbox.submit(chat_id, GetChat())
+                with pytest.raises(ClusterUnavailable):
+                    await b.bus.subscribe(chat_id)
+            finally:
+                redis_server.start()
+            # Redis restarted empty: A claims its chat again, and B reaches it once the
+            # nodes' subscriptions are back (coredis re-subscribes by itself).
+            await a.directory.claim(chat_id, "node-a")
+            post = PostMessage(ANN, MessageType.TEXT, "after the outage")
+            while True:
+                try:
+                    reply = await b.mailbox.submit(chat_id, post)
+                    break
+                except ChatUnavailable:
+                    await trio.sleep(0.05)  # A is not subscribed again yet
+            assert (await reply.wait()).content == "after the outage"
+
+
+async def test_a_chat_handle_over_the_cluster_mailbox_reaches_the_holder(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with two_nodes(redis_server) as (_, registry_a, b, chat_id):
+            handle = ChatHandle(chat_id, b.mailbox)
+            sent = await handle.post(BOB, MessageType.TEXT, "via a handle on B")
+            assert await registry_a.chat(chat_id).messages(MessagePage(limit=10)) == [sent]
+            with pytest.raises(NotAParticipant):
+                await handle.mark_read(EVE)

@@ -1,0 +1,167 @@
+"""``chatactors serve --store postgres`` as a real process over a real PostgreSQL server.
+
+Policy: see ``conftest.py``; PostgreSQL as in ``tests/pg_server.py`` (the session's server and
+a fresh database, or a server of the test's own when the test stops it). "Acknowledged" means an
+HTTP 200: each one must be found, unchanged, after the chatactors process is SIGKILLed or
+PostgreSQL is stopped and started again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from tests.pg_server import PgServer, remove_pg_server, start_pg_server
+
+from .server_process import START_S, STOP_S, ServerProcess, server_process
+
+pytestmark = pytest.mark.slow
+
+USERS = ("alice", "bob", "carol", "dave")
+POSTS = 300
+#: SIGKILL once this many of the concurrent posts have been acknowledged.
+ACKED_BEFORE_KILL = 100
+
+
+def _client(server: ServerProcess) -> httpx.AsyncClient:
+    # Room for every concurrent post at once; a request never waits past the server's own
+    # request timeout (10 s) plus this margin, so a hang fails the test instead of stalling it.
+    limits = httpx.Limits(max_connections=POSTS, max_keepalive_connections=POSTS)
+    return httpx.AsyncClient(base_url=server.base_url, timeout=STOP_S, limits=limits)
+
+
+async def _new_chat(http: httpx.AsyncClient) -> str:
+    response = await http.post("/chats", json={"participants": list(USERS)})
+    response.raise_for_status()
+    chat_id: str = response.json()["chat_id"]
+    return chat_id
+
+
+async def _messages(http: httpx.AsyncClient, chat_id: str, **params: int) -> list[dict[str, Any]]:
+    response = await http.get(f"/chats/{chat_id}/messages", params={"limit": 10_000, **params})
+    response.raise_for_status()
+    messages: list[dict[str, Any]] = response.json()
+    return messages
+
+
+def _assert_kept(acked: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
+    """Every acknowledged message is stored as it was acknowledged, in a gapless seq order."""
+    assert [m["seq"] for m in stored] == list(range(1, len(stored) + 1))
+    by_id = {m["id"]: m for m in stored}
+    assert [m for m in acked if by_id.get(m["id"]) != m] == []
+
+
+async def test_sigkill_after_concurrent_posts_keeps_every_acknowledged_message(
+    data_dir: Path, tmp_path: Path, database_url: str
+) -> None:
+    log_path = tmp_path / "server.log"
+    acked: list[dict[str, Any]] = []
+    enough = trio.Event()
+
+    async def post(http: httpx.AsyncClient, chat_id: str, number: int) -> None:
+        body = {"user_id": USERS[number % len(USERS)], "type": "text", "content": f"#{number}"}
+        try:
+            response = await http.post(f"/chats/{chat_id}/messages", json=body)
+        except httpx.TransportError:
+            return  # in flight when the process died: never acknowledged
+        if response.status_code == 200:
+            acked.append(response.json()["message"])
+            if len(acked) >= ACKED_BEFORE_KILL:
+                enough.set()
+
+    async with (
+        server_process(data_dir, log_path, database_url=database_url) as server,
+        _client(server) as http,
+    ):
+        chat_id = await _new_chat(http)
+        async with trio.open_nursery() as nursery:
+            for number in range(POSTS):
+                nursery.start_soon(post, http, chat_id, number)
+            with trio.fail_after(START_S):
+                await enough.wait()
+            await server.kill()
+    async with (
+        server_process(data_dir, log_path, database_url=database_url) as server,
+        _client(server) as http,
+    ):
+        stored = await _messages(http, chat_id)
+        replays = {k: await _messages(http, chat_id, after_seq=k)
+                   for k in (0, 1, len(stored) // 2, len(stored) - 1, len(stored))}  # fmt: skip
+    assert len(acked) >= ACKED_BEFORE_KILL
+    _assert_kept(acked, stored)
+    for after_seq, replay in replays.items():
+        assert replay == stored[after_seq:], after_seq
+
+
+async def _readyz(http: httpx.AsyncClient) -> int:
+    return (await http.get("/readyz")).status_code
+
+
+async def test_postgres_down_answers_503_then_recovers_without_losing_acks(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """PostgreSQL stopped under steady posting: 503 + Retry-After (never 500, never a hang),
+    not ready; once it is back, posts succeed again and every acknowledged message is kept."""
+    pg: PgServer = await trio.to_thread.run_sync(start_pg_server)
+    log_path = tmp_path / "server.log"
+    acked: list[dict[str, Any]] = []
+    statuses: list[int] = []
+    retry_afters: set[str | None] = set()
+    stop = trio.Event()
+    progress = trio.Condition()
+
+    async def post_steadily(http: httpx.AsyncClient, chat_id: str, user: str) -> None:
+        for number in range(100_000):
+            if stop.is_set():
+                return
+            body = {"user_id": user, "type": "text", "content": f"{user} #{number}"}
+            response = await http.post(f"/chats/{chat_id}/messages", json=body)
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                acked.append(response.json()["message"])
+            elif response.status_code == 503:
+                retry_afters.add(response.headers.get("Retry-After"))
+                assert "detail" in response.json()
+            async with progress:
+                progress.notify_all()
+
+    async def wait_for(check: Any) -> None:
+        with trio.fail_after(START_S):
+            async with progress:
+                while not check():
+                    await progress.wait()
+
+    try:
+        url = await trio.to_thread.run_sync(pg.create_database)
+        async with server_process(data_dir, log_path, database_url=url) as server:
+            async with _client(server) as http, trio.open_nursery() as nursery:
+                chat_id = await _new_chat(http)
+                for user in USERS[:2]:
+                    nursery.start_soon(post_steadily, http, chat_id, user)
+                await wait_for(lambda: len(acked) >= 20)
+                assert await _readyz(http) == 200
+
+                await trio.to_thread.run_sync(pg.stop)
+                refused_before = statuses.count(503)
+                await wait_for(lambda: statuses.count(503) >= refused_before + 3)
+                assert await _readyz(http) == 503
+
+                await trio.to_thread.run_sync(pg.start)
+                acked_before = len(acked)
+                await wait_for(lambda: len(acked) >= acked_before + 20)
+                stop.set()
+            async with _client(server) as http:
+                assert await _readyz(http) == 200
+                stored = await _messages(http, chat_id)
+                # A second chat, created after the outage, works as usual too.
+                assert (await http.post("/chats", json={"participants": ["x"]})).status_code == 200
+    finally:
+        await trio.to_thread.run_sync(remove_pg_server, pg)
+    assert set(statuses) <= {200, 503}, server.log()
+    assert statuses.count(503) >= 3
+    assert retry_afters == {"1"}
+    _assert_kept(acked, stored)
