@@ -2,33 +2,22 @@
 
 The user is ``?user_id=`` (access control off) or the token's subject (on). The socket speaks
 ``chatactors.v1`` with each event naming its chat (docs/API.md, "One socket per user"); the
-session itself is web/user_session.py. Like ``/ws/{chat_id}`` it runs over either transport:
-Hypercorn reaches it through the raw ASGI path, Quart's test client through the route below.
+session itself is web/user_session.py. Like ``/ws/{chat_id}`` it is served straight over ASGI
+(web/asgi.py routes it).
 """
 
 from __future__ import annotations
 
 import trio
-from quart import Blueprint, current_app
 
 from chatactors.actors.subscription import EndReason
-from chatactors.domain.errors import ChatError, ChatUnavailable, InvalidInput
+from chatactors.domain.errors import ChatError, InvalidInput
 from chatactors.domain.ids import UserId
 from chatactors.web.chat_socket import SUBPROTOCOL_V1, close_socket, socket_user
 from chatactors.web.error_responses import CLOSE_FOR_END, CLOSE_TRY_AGAIN_LATER, close_code_for
-from chatactors.web.services import Services, services_of
-from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
+from chatactors.web.services import Services
+from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 from chatactors.web.user_session import UserSession
-
-blueprint = Blueprint("user_socket", __name__)
-
-
-@blueprint.websocket("/ws")
-async def user_socket() -> None:
-    context = services_of(current_app)
-    if context is None:
-        raise ChatUnavailable("The server is not serving")
-    await serve_user_socket(QuartSocket(), context)
 
 
 async def serve_user_socket(socket: SocketTransport, context: Services) -> None:

@@ -12,7 +12,7 @@ from quart.typing import TestClientProtocol as Client
 from chatactors.web.app import create_app
 from chatactors.web.auth import issue_token
 from tests.conftest import make_settings
-from tests.web.test_chat_socket import close_code
+from tests.web.asgi_socket import open_socket
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -134,8 +134,8 @@ async def test_sends_over_the_rate_limit_get_429_with_retry_after(
 
 
 async def socket_close_code(client: Client, path: str) -> int:
-    async with client.websocket(path) as ws:
-        return await close_code(ws)
+    async with open_socket(client.app, path) as ws:
+        return await ws.close_code()
 
 
 async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat_id: str) -> None:
@@ -145,7 +145,7 @@ async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat
     assert await socket_close_code(client, f"/ws/{chat_id}?token=garbage") == 4401
     assert await socket_close_code(client, f"/ws/{chat_id}?token={outsider}") == 4403
     assert await socket_close_code(client, f"/ws/{chat_id}?token={token}&user_id=owner") == 4403
-    async with client.websocket(f"/ws/{chat_id}?token={token}") as ws:
+    async with open_socket(client.app, f"/ws/{chat_id}?token={token}") as ws:
         with trio.fail_after(5):
             first = await ws.receive()
         assert '"user_id":"friend"' in str(first)  # the token's user came online

@@ -15,9 +15,7 @@ import orjson
 import trio
 import trio_websocket
 
-from chatactors.web.app import create_app
 from chatactors.web.auth import issue_token
-from tests.conftest import make_settings
 from tests.e2e.conftest import e2e_settings
 from tests.e2e.served import WAIT_S, Served, serving
 from tests.ws_client import client_socket
@@ -298,28 +296,6 @@ async def test_server_shutdown_closes_the_user_socket_with_1001(tmp_path: Path) 
             await ready(alice)
             server.stop()
             assert await closed_with(alice) == 1001
-
-
-async def test_quart_serves_the_same_socket(tmp_path: Path) -> None:
-    """The route Quart's test client reaches runs the same session as the raw ASGI path."""
-    app = create_app(make_settings())
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
-        created = await client.post("/chats", json={"participants": ["alice", "bob"]})
-        chat_id = (await created.get_json())["chat_id"]
-        async with client.websocket("/ws?user_id=alice", subprotocols=V1) as ws:
-            with trio.fail_after(WAIT_S):
-                first = orjson.loads(await ws.receive())
-                assert first[0]["event"] == "ready"
-                assert first[0]["data"]["chats"] == {chat_id: 0}
-                await ws.send(orjson.dumps({"op": "send", "chat_id": chat_id, "ref": "1",
-                                            "content": "hi"}))  # fmt: skip
-                while True:
-                    events = orjson.loads(await ws.receive())
-                    acks = [e for e in events if e["event"] == "ack"]
-                    if acks:
-                        break
-        assert acks[0]["data"]["message"]["content"] == "hi"
 
 
 async def test_a_socket_carries_at_most_ws_user_max_chats(tmp_path: Path) -> None:
