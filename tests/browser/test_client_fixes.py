@@ -26,9 +26,7 @@ def test_new_chat_with_my_one_to_one_partner_opens_the_existing_chat(
     assert sorted(c["chat_id"] for c in mine) == sorted([first, group]), mine
 
 
-def test_presence_dots_turn_grey_while_disconnected(
-    server: Server, open_user: UserFactory
-) -> None:
+def test_presence_dots_turn_grey_while_disconnected(server: Server, open_user: UserFactory) -> None:
     cutter = SocketCutter()
     alice = open_user("lena", before_goto=cutter.install)
     chat_id = new_chat(alice, "max")
@@ -83,6 +81,7 @@ def test_refused_image_url_shows_a_clean_placeholder(
     expect(bubble.locator("img")).to_have_count(0)
     placeholder = bubble.locator(".media-broken").bounding_box()
     badge = bubble.locator(".meta").bounding_box()
-    assert placeholder and badge
+    assert placeholder
+    assert badge
     # The time sits below the placeholder, not over its text.
     assert badge["y"] >= placeholder["y"] + placeholder["height"] - 1, (placeholder, badge)

@@ -1,12 +1,11 @@
-// The client's conversation with the server: sockets, polling, history pages, sending with
-// retry, typing. Its state and rules live in the Store (store.js); no DOM here either. Views
-// listen to "change" events ({kind, chatId}) and re-render.
+// The client's conversation with the server: one socket for every chat (`/ws`), history pages
+// over REST, sending with retry, typing. Its state and rules live in the Store (store.js); no
+// DOM here either. Views listen to "change" events ({kind, chatId}) and re-render.
 import { api, getAuthToken } from "./api.js";
-import { ChatSocket } from "./socket.js";
+import { UserSocket } from "./socket.js";
 import { BOT } from "./format.js";
 import { PAGE_SIZE, Store, kindOfFile, kindOfType } from "./store.js";
 
-const POLL_MS = 4000;
 const TYPING_THROTTLE_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_EXPIRE_MS = 12000;
@@ -17,11 +16,11 @@ export class ChatClient extends EventTarget {
     this.me = me;
     this.store = new Store(me, { isViewing: (chat) => this.isViewing(chat) });
     this.activeId = null;
-    this.pollFailed = false;
+    this.listFailed = false;
     this.loaded = false;
     this.stopped = false;
-    this._pollTimer = null;
-    this._sockets = new Map(); // chat id -> ChatSocket
+    this.socket = null;
+    this._refreshing = null;
     this._typingTimers = new Map(); // "<chat>\u0000<user>" -> expiry timer
     this._readTimers = new Map(); // chat id -> debounce timer
     this._typingChat = null;
@@ -70,43 +69,39 @@ export class ChatClient extends EventTarget {
     if (this.stopped) return;
     this.loaded = true;
     this.emit("chats");
-    const poll = async () => {
-      if (this.stopped) return;
-      await this.refreshChats();
-      if (this._pollTimer !== null) this._pollTimer = setTimeout(poll, POLL_MS);
-    };
-    this._pollTimer = setTimeout(poll, POLL_MS);
+    this.socket = new UserSocket({
+      userId: this.me,
+      token: getAuthToken(),
+      onEvent: (event, chatId, data) => this._onEvent(event, chatId, data),
+      onState: (state) => this._onSocketState(state),
+    });
+    this.socket.start();
   }
 
   stop() {
     this.stopped = true;
     this.stopTyping();
-    clearTimeout(this._pollTimer);
-    this._pollTimer = null;
     document.removeEventListener("visibilitychange", this._onVisible);
     window.removeEventListener("online", this._onOnline);
-    for (const socket of this._sockets.values()) socket.stop();
+    this.socket?.stop();
     for (const t of this._typingTimers.values()) clearTimeout(t);
     for (const t of this._readTimers.values()) clearTimeout(t);
-    this._sockets.clear();
     this.chats.clear();
   }
 
-  /** Reconnect sockets waiting in backoff and refresh the list now. */
+  /** Reconnect now if the socket waits in backoff (the network or the tab is back). */
   nudge() {
-    for (const socket of this._sockets.values()) socket.nudge();
-    this.refreshChats();
+    this.socket?.nudge();
   }
 
   /** "online" | "connecting" | "reconnecting" | "offline" for the whole client. */
   get connectionState() {
-    if (!this.loaded) return "connecting";
-    if (this.pollFailed && navigator.onLine === false) return "offline";
-    const states = [...this._sockets.values()].map((s) => s.state).filter((s) => s !== "gone");
-    if (states.some((s) => s === "closed")) return "reconnecting";
-    if (states.some((s) => s === "connecting" || s === "idle")) return "connecting";
-    if (this.pollFailed) return "reconnecting";
-    return "online";
+    const state = this.socket?.state;
+    if (!this.loaded || !state || state === "idle" || state === "connecting") {
+      return this.listFailed && navigator.onLine === false ? "offline" : "connecting";
+    }
+    if (state === "closed") return navigator.onLine === false ? "offline" : "reconnecting";
+    return "online"; // open, or gone (refused for good: the banner says why)
   }
 
   // ---- chat list ---------------------------------------------------------------------
@@ -115,14 +110,14 @@ export class ChatClient extends EventTarget {
     let list;
     try {
       list = await api.listChats(this.me);
-      this.pollFailed = false;
+      this.listFailed = false;
     } catch (err) {
       if (err.status === 401) {
         this.stop();
         this.emit("auth-required");
         return;
       }
-      this.pollFailed = true;
+      this.listFailed = true;
       this.emit("connection");
       return;
     }
@@ -137,8 +132,28 @@ export class ChatClient extends EventTarget {
 
   _upsertChat(entry) {
     const { chat, isNew } = this.store.upsertChat(entry);
-    if (isNew) this._startSocket(chat);
+    if (isNew) {
+      chat.connection = this.socket ? this._chatConnection() : "connecting";
+      chat.closeCode = this.socket?.closeCode ?? null;
+      if (chat.live) this._loadChatState(chat);
+    }
     return chat;
+  }
+
+  /** One list refresh at a time; a refresh asked for meanwhile runs once after it. */
+  refreshSoon() {
+    if (this._refreshing) {
+      this._refreshAgain = true;
+      return this._refreshing;
+    }
+    this._refreshing = this.refreshChats().finally(() => {
+      this._refreshing = null;
+      if (this._refreshAgain) {
+        this._refreshAgain = false;
+        this.refreshSoon();
+      }
+    });
+    return this._refreshing;
   }
 
   /** A chat with these people: the one-to-one chat I already have with them, or a new one. */
@@ -155,35 +170,69 @@ export class ChatClient extends EventTarget {
       unread_count: 0,
     });
     this.emit("chats");
-    this.refreshChats();
     return chat;
   }
 
-  // ---- sockets and events ------------------------------------------------------------
+  // ---- the socket and its events -----------------------------------------------------
 
-  _startSocket(chat) {
-    const socket = new ChatSocket({
-      chatId: chat.id,
-      userId: this.me,
-      token: getAuthToken(),
-      afterSeq: () => chat.lastSeq,
-      onEvent: (event, data) => this._onEvent(chat, event, data),
-      onState: (state) => {
-        chat.connection = state === "idle" ? "connecting" : state;
-        chat.closeCode = socket.closeCode;
-        if (state === "open") {
-          this.loadPresence(chat);
-          this.loadReads(chat);
-        }
-        this.emit("connection", chat.id);
-        this.emit("presence", chat.id);
-      },
-    });
-    this._sockets.set(chat.id, socket);
-    socket.start();
+  _chatConnection() {
+    const state = this.socket.state;
+    return state === "idle" ? "connecting" : state;
   }
 
-  _onEvent(chat, event, data) {
+  _onSocketState(state) {
+    for (const chat of this.chats.values()) {
+      chat.connection = this._chatConnection();
+      chat.closeCode = this.socket.closeCode;
+    }
+    if (state === "open") this._onOpen();
+    if (state === "gone" && this.socket.closeCode === 4401) {
+      this.stop();
+      this.emit("auth-required");
+      return;
+    }
+    this.emit("connection");
+    this.emit("presence");
+    this.emit("chats");
+  }
+
+  /** (Re)connected: replay what each chat missed (first thing: the server replays exactly
+   *  only before it has sent the chat anything live), then resend what failed. */
+  _onOpen() {
+    this.socket.request({ op: "resume", positions: this.store.positions() }).catch(() => {
+      /* the socket closed again; the next open resumes */
+    });
+    for (const [chat, message] of this.store.toResend()) this._deliver(chat, message);
+    for (const chat of this.chats.values()) this._loadChatState(chat);
+  }
+
+  /** Presence, and read marks where they show (my last message's ticks, the open chat). */
+  _loadChatState(chat) {
+    this.loadPresence(chat);
+    if (chat.lastMessage?.user_id === this.me || chat.id === this.activeId) this.loadReads(chat);
+  }
+
+  _onEvent(event, chatId, data) {
+    if (event === "chat_created") {
+      if (data?.chat_id && (!Array.isArray(data.participants) || data.participants.includes(this.me))) {
+        this._upsertChat(data);
+        this.emit("chats");
+      }
+      return;
+    }
+    if (event === "ready") {
+      // The chats this socket carries: one made while we were away is listed once over REST.
+      const carried = Object.keys(data?.chats || {});
+      if (carried.some((id) => !this.chats.has(id))) this.refreshSoon();
+      return;
+    }
+    if (!chatId) return; // future events
+    let chat = this.chats.get(chatId);
+    if (!chat) {
+      // An event of a chat the list does not show yet: hold it, and fetch its entry.
+      chat = this._upsertChat({ chat_id: chatId });
+      this.refreshSoon();
+    }
     switch (event) {
       case "message_received": {
         const message = this.store.receive(chat, data);
@@ -205,19 +254,35 @@ export class ChatClient extends EventTarget {
         this._applyRead(chat, data.user_id, seq);
         break;
       }
+      case "resync":
       case "resync_required":
         this._resync(chat, data.latest_seq);
         break;
       default:
-        break; // "subscribed", "ack", future events
+        break; // future events
     }
   }
 
+  /** The chat missed more than the server replays: start again from its newest page. */
   async _resync(chat, latestSeq) {
+    let page = null;
+    if (!Number.isFinite(latestSeq)) {
+      try {
+        page = await api.messages(chat.id, { limit: PAGE_SIZE });
+      } catch (err) {
+        this.emit("error", chat.id, { message: `Could not catch up: ${err.message}` });
+        return;
+      }
+      latestSeq = page?.at(-1)?.seq ?? chat.lastSeq;
+    }
     this.store.resync(chat, latestSeq);
+    if (page) {
+      this.store.addPage(chat, page);
+      chat.historyLoaded = true;
+    }
     this.emit("history", chat.id, { reset: true });
-    if (this.activeId === chat.id) await this.loadLatest(chat);
-    this.refreshChats();
+    if (this.activeId === chat.id && !page) await this.loadLatest(chat);
+    this.refreshSoon(); // fresh unread counts
   }
 
   _applyPresence(chat, data) {
@@ -347,7 +412,9 @@ export class ChatClient extends EventTarget {
     chat.unread = 0;
     this.emit("chats");
     try {
-      const res = await api.markRead(chat.id, this.me);
+      const res = this.socket?.isOpen
+        ? await this.socket.request({ op: "read", chat_id: chat.id })
+        : await api.markRead(chat.id, this.me);
       this._applyRead(chat, this.me, res?.last_read_seq ?? newestOther);
     } catch {
       /* next message or visibility change tries again */
@@ -401,10 +468,17 @@ export class ChatClient extends EventTarget {
     }
   }
 
+  /**
+   * One attempt to store a pending message: over the socket when it is open, over REST while
+   * it is down. Every attempt carries the same client_message_id, so the server stores the
+   * message once however often it is sent; the store lets one attempt be in flight at a time.
+   * A transient failure is sent again by itself when the socket is back (see _onOpen).
+   */
   async _deliver(chat, message) {
     if (!this.store.beginAttempt(chat, message)) return;
     this.emit("status", chat.id, { message });
     this.stopTyping();
+    let viaSocket = false;
     try {
       if (message._file && !message._uploadedUrl) {
         const media = await api.upload(message._file, (p) => {
@@ -415,16 +489,24 @@ export class ChatClient extends EventTarget {
         const kind = kindOfType(media.content_type);
         if (kind) message.type = kind;
       }
-      // The same client_message_id on every attempt: the server stores the message once.
-      const res = await api.send(chat.id, {
-        user_id: this.me,
+      const fields = {
         type: message.type,
         content: message._uploadedUrl ?? message.content,
         client_message_id: message.client_message_id,
-      });
+      };
+      viaSocket = !!this.socket?.isOpen;
+      const res = viaSocket
+        ? await this.socket.request({ op: "send", chat_id: chat.id, ...fields })
+        : await api.send(chat.id, { user_id: this.me, ...fields });
       this.store.confirm(chat, message, res?.message);
     } catch (err) {
-      this.store.fail(chat, message, err.message);
+      if (err.interrupted && viaSocket && !err.timedOut) {
+        // Sent, but the socket closed before the answer: try again (REST while it is down).
+        this.store.interrupt(chat, message);
+        this._deliver(chat, message);
+        return;
+      }
+      this.store.fail(chat, message, err.message, { transient: !!err.transient });
     }
     this.emit("status", chat.id, { message: chat.messages.get(message._key) || message });
     this.emit("chats");
@@ -439,7 +521,7 @@ export class ChatClient extends EventTarget {
     if (now - this._typingSentAt > TYPING_THROTTLE_MS) {
       this._typingSentAt = now;
       this._typingChat = chatId;
-      api.setPresence(chatId, this.me, "typing").catch(() => {});
+      this._setPresence(chatId, "typing");
     }
     clearTimeout(this._typingIdle);
     this._typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
@@ -448,9 +530,16 @@ export class ChatClient extends EventTarget {
   stopTyping() {
     clearTimeout(this._typingIdle);
     if (this._typingChat) {
-      api.setPresence(this._typingChat, this.me, "online").catch(() => {});
+      this._setPresence(this._typingChat, "online");
       this._typingChat = null;
       this._typingSentAt = 0;
     }
+  }
+
+  _setPresence(chatId, status) {
+    const done = this.socket?.isOpen
+      ? this.socket.request({ op: "presence", chat_id: chatId, status })
+      : api.setPresence(chatId, this.me, status);
+    done.catch(() => {}); // typing is a hint: a lost one is not worth a retry
   }
 }
