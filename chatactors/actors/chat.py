@@ -31,7 +31,7 @@ from chatactors.actors.commands import (
     Subscribe,
     Unsubscribe,
 )
-from chatactors.actors.subscription import EndReason, Fanout, Subscription
+from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import ChatError, ChatUnavailable, NotAParticipant
 from chatactors.domain.events import (
@@ -218,8 +218,8 @@ class ChatActor:
             case GetChat(viewer):
                 self._require_viewer(viewer)
                 return ChatInfo(self._loaded.chat, self._last_seq)
-            case Subscribe(user_id, after_seq):
-                return await self._subscribe(user_id, after_seq)
+            case Subscribe(user_id, after_seq, outbox):
+                return await self._subscribe(user_id, after_seq, outbox)
             case Unsubscribe(subscription_id):
                 return await self._unsubscribe(subscription_id)
             case _:
@@ -327,7 +327,9 @@ class ChatActor:
             return select_page(list(self._messages), page)
         return await self._store.read_messages(self.chat_id, page)
 
-    async def _subscribe(self, user_id: UserId | None, after_seq: int | None) -> Subscription:
+    async def _subscribe(
+        self, user_id: UserId | None, after_seq: int | None, outbox: SharedOutbox | None
+    ) -> Subscription:
         if user_id is not None:
             self._require_participant(user_id)
         replay: tuple[Message, ...] = ()
@@ -346,6 +348,7 @@ class ChatActor:
             resync_required=resync,
             latest_seq=self._last_seq,
             queue_size=self._settings.subscriber_queue_size,
+            outbox=outbox,
         )
         self._fanout.add(subscription)
         if user_id is not None:

@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from chatactors.actors.reply import Reply
-from chatactors.actors.subscription import Subscription
+from chatactors.actors.subscription import SharedOutbox, Subscription
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.storage.store import MessagePage
@@ -74,6 +74,8 @@ class Subscribe(Command[Subscription]):
 
     user_id: UserId | None = None
     after_seq: int | None = None
+    #: A user's socket shares one outbox between its chats; None: a channel of its own.
+    outbox: SharedOutbox | None = None
 
 
 @attrs.frozen

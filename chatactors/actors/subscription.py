@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import enum
 import itertools
+from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 import trio
 
-from chatactors.domain.ids import UserId
+from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message
 
 _ids = itertools.count(1)
@@ -27,6 +29,40 @@ class EndReason(enum.Enum):
     UNSUBSCRIBED = "unsubscribed"
 
 
+class Outbox(Protocol):
+    """Where the actor puts a subscriber's frames: its own channel, or a share of a user's."""
+
+    def send_nowait(self, value: str, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen
+class ChatFrame:
+    """One chat's event on an outbox that several chats share (a user's socket)."""
+
+    chat_id: ChatId
+    frame: str
+
+
+@attrs.frozen
+class SharedOutbox:
+    """One chat's way into an outbox shared by several subscriptions (see ``Subscription``).
+
+    The subscriber owns the shared channel; ending one subscription only stops its sends, and
+    once the subscriber closes the channel every chat's next send ends its subscription.
+    """
+
+    chat_id: ChatId
+    _send: Callable[[ChatFrame], None]
+
+    def send_nowait(self, value: str, /) -> None:
+        self._send(ChatFrame(self.chat_id, value))
+
+    def close(self) -> None:
+        pass
+
+
 @attrs.define(eq=False)
 class Subscription:
     """Handed to the subscriber by the actor; the actor alone sends into it and ends it."""
@@ -37,11 +73,13 @@ class Subscription:
     #: True when the requested history was too long to replay: the client must refetch.
     resync_required: bool
     latest_seq: int
-    _send: trio.MemorySendChannel[str]
-    _receive: trio.MemoryReceiveChannel[str]
+    _send: Outbox
+    #: None when the frames go to a shared outbox (the subscriber reads that instead).
+    _receive: trio.MemoryReceiveChannel[str] | None
     id: int = attrs.field(factory=lambda: next(_ids))
     end_reason: EndReason | None = None
     _lag_scope: trio.CancelScope | None = None
+    _on_end: Callable[[EndReason], None] | None = None
 
     @classmethod
     def open(
@@ -52,7 +90,12 @@ class Subscription:
         resync_required: bool,
         latest_seq: int,
         queue_size: int,
+        outbox: SharedOutbox | None = None,
     ) -> Subscription:
+        """With ``outbox``, frames go there (tagged with the chat) instead of a channel of its
+        own: a user's socket reads all its chats from one bounded channel."""
+        if outbox is not None:
+            return cls(user_id, replay, resync_required, latest_seq, outbox, None)
         send, receive = trio.open_memory_channel[str](queue_size)
         return cls(user_id, replay, resync_required, latest_seq, send, receive)
 
@@ -60,10 +103,22 @@ class Subscription:
 
     async def receive(self) -> str:
         """The next encoded event. Raises ``trio.EndOfChannel`` once ended and drained."""
+        assert self._receive is not None, "a shared outbox is read by its owner"
         return await self._receive.receive()
 
     def receive_nowait(self) -> str:
+        assert self._receive is not None, "a shared outbox is read by its owner"
         return self._receive.receive_nowait()
+
+    def call_when_ended(self, callback: Callable[[EndReason], None]) -> None:
+        """Call ``callback(reason)`` (synchronously, in the actor's task) when this ends.
+
+        A shared outbox has no end of its own to read, so its owner learns this way that one
+        chat dropped it (lagging, crashed, shutting down).
+        """
+        self._on_end = callback
+        if self.end_reason is not None:
+            callback(self.end_reason)
 
     def cancel_when_lagging(self, scope: trio.CancelScope) -> None:
         """Cancel ``scope`` if the actor drops this subscriber for falling behind.
@@ -95,6 +150,8 @@ class Subscription:
             self._send.close()
             if reason is EndReason.LAGGED and self._lag_scope is not None:
                 self._lag_scope.cancel()
+            if self._on_end is not None:
+                self._on_end(reason)
 
 
 @attrs.define(eq=False)

@@ -8,7 +8,7 @@ from quart_trio import QuartTrio
 from chatactors import __version__
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
-from chatactors.web import chat_socket, chats_api, health, media_api, static_routes
+from chatactors.web import chat_socket, chats_api, health, media_api, static_routes, user_socket
 from chatactors.web.auth import install_auth
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
     )
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(chat_socket.blueprint)
+    app.register_blueprint(user_socket.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
     install_metrics(app)

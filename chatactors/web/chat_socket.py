@@ -11,6 +11,7 @@ through the raw ASGI fast path; the Quart route below is what Quart's test clien
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import orjson
 import trio
@@ -29,7 +30,12 @@ from chatactors.web.error_responses import (
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
-from chatactors.web.socket_commands import PendingAnswer, read_commands, send_answers
+from chatactors.web.socket_commands import (
+    PendingAnswer,
+    queue_chat_command,
+    read_commands,
+    send_answers,
+)
 from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
@@ -66,7 +72,9 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         metrics.disconnects.labels("refused").inc()
         with contextlib.suppress(SocketDisconnected):
             await socket.accept(subprotocol)
-            await _close(socket, code, str(error) if isinstance(error, ChatError) else "overloaded")
+            await close_socket(
+                socket, code, str(error) if isinstance(error, ChatError) else "overloaded"
+            )
         return
     metrics.connections.inc()
     reason: EndReason | None = None
@@ -75,7 +83,7 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
         session = _Session(socket, context, chat_id, handle, subscription, user_id, v1)
         reason = await session.run(after_seq)
         if reason is not None:
-            await _close(socket, CLOSE_FOR_END[reason], reason.value)
+            await close_socket(socket, CLOSE_FOR_END[reason], reason.value)
     except SocketDisconnected:
         pass
     finally:
@@ -91,16 +99,22 @@ async def serve_chat_socket(socket: SocketTransport, context: SocketContext, cha
             await handle.unsubscribe(subscription)
 
 
-def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | None, int | None]:
-    """``user_id`` and ``after_seq``; with access control, the user is the token's subject."""
+def socket_user(socket: SocketTransport, settings: Settings) -> UserId | None:
+    """``?user_id=``; with access control, the token's subject (``?token=``)."""
     args = socket.query
     user_id = args.get("user_id")
     if settings.auth_enabled:
         subject = verify_token(settings.auth_secret, args.get("token", ""), settings.limits)
         if user_id is not None and user_id != subject:
             raise Forbidden(f"You are signed in as {subject!r}, not {user_id!r}")
-        user_id = subject
-    raw_after = args.get("after_seq")
+        return subject
+    return None if user_id is None else check_user_id(user_id, settings.limits)
+
+
+def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | None, int | None]:
+    """``user_id`` and ``after_seq``."""
+    user_id = socket_user(socket, settings)
+    raw_after = socket.query.get("after_seq")
     after_seq: int | None = None
     if raw_after is not None:
         try:
@@ -109,10 +123,10 @@ def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | 
             raise InvalidInput("after_seq must be an integer") from None
         if after_seq < 0:
             raise InvalidInput("after_seq must not be negative")
-    return (None if user_id is None else check_user_id(user_id, settings.limits)), after_seq
+    return user_id, after_seq
 
 
-async def _close(socket: SocketTransport, code: int, reason: str) -> None:
+async def close_socket(socket: SocketTransport, code: int, reason: str) -> None:
     with trio.move_on_after(CLOSE_TIMEOUT_S):
         await socket.close(code, reason[:120])
 
@@ -173,7 +187,8 @@ class _Session:
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
-            await read_commands(self.socket, self.context, self.handle, self.user_id, pending_send)
+            queue = functools.partial(queue_chat_command, self.context, self.handle, self.user_id)
+            await read_commands(self.socket, self.context, queue, pending_send)
 
     async def _pump(self, after_seq: int | None) -> EndReason:
         send, subscription, v1 = self.socket.send, self.subscription, self.v1

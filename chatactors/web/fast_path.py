@@ -51,6 +51,7 @@ from chatactors.web.lifespan import EXTENSION_KEY, Services
 from chatactors.web.metrics import METRICS_KEY, WebMetrics
 from chatactors.web.socket_context import SocketContext
 from chatactors.web.socket_transport import AsgiSocket
+from chatactors.web.user_socket import serve_user_socket
 from chatactors.web.wire import MessagesQuery, PostMessageBody
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 #: Werkzeug's ``<chat_id>`` matches one path segment; the app allows a trailing slash.
 MESSAGES_PATH = re.compile(r"/chats/([^/]+)/messages/?")
 SOCKET_PATH = re.compile(r"/ws/([^/]+)/?")
+USER_SOCKET_PATH = re.compile(r"/ws/?")
 
 
 class _BodyTooLarge(Exception):
@@ -90,6 +92,9 @@ class FastPathApp:
             context = SocketContext.of(self.quart)
             if match and context is not None:
                 await serve_chat_socket(AsgiSocket(scope, receive, send), context, match.group(1))
+                return
+            if context is not None and USER_SOCKET_PATH.fullmatch(scope["path"]):
+                await serve_user_socket(AsgiSocket(scope, receive, send), context)
                 return
         elif scope["type"] == "http" and not self.settings.auth_enabled:
             match = MESSAGES_PATH.fullmatch(scope["path"])

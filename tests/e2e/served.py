@@ -13,6 +13,7 @@ import orjson
 import trio
 import trio_websocket
 from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
 
 from chatactors.serve import hypercorn_config
 from chatactors.settings import Settings
@@ -30,6 +31,14 @@ class Served:
     settings: Settings
     http: httpx.AsyncClient
     _stop: trio.Event
+    _app: QuartTrio | None = None
+
+    @property
+    def services(self) -> Services:
+        """The running server's services (to read its statistics)."""
+        assert self._app is not None
+        services: Services = self._app.extensions[EXTENSION_KEY]
+        return services
 
     @property
     def ws_url(self) -> str:
@@ -96,7 +105,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
                 )
             )
         async with httpx.AsyncClient(base_url=urls[0], timeout=WAIT_S) as http:
-            yield Served(urls[0], settings, http, stop)
+            yield Served(urls[0], settings, http, stop, app)
         stop.set()
 
 
