@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server, SocketCutter, UserFactory
+from .conftest import Server, SocketCutter, UserFactory, screenshot
 from .helpers import new_chat, open_chat, rest, row
 
 pytestmark = pytest.mark.browser
@@ -79,9 +79,10 @@ def test_refused_image_url_shows_a_clean_placeholder(
     bubble = row(alice, "Image unavailable")
     expect(bubble).to_have_count(1)
     expect(bubble.locator("img")).to_have_count(0)
-    placeholder = bubble.locator(".media-broken").bounding_box()
+    placeholder = bubble.get_by_text("Image unavailable").bounding_box()
     badge = bubble.locator(".meta").bounding_box()
     assert placeholder
     assert badge
     # The time sits below the placeholder, not over its text.
     assert badge["y"] >= placeholder["y"] + placeholder["height"] - 1, (placeholder, badge)
+    screenshot(alice, "desktop-light-refused-image")
