@@ -1,14 +1,20 @@
-"""One socket per tab (issue 15): twenty chats, two people, one WebSocket each, no polling."""
+"""One socket per tab (issue 15): twenty chats, two people, one WebSocket each, no polling;
+resume across a server restart."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request, WebSocket, expect
+from playwright.sync_api import Browser, Page, Request, WebSocket, expect
 
-from .conftest import Server, UserFactory
-from .helpers import open_chat, rest, send
+from tests.served_process import served_process
+
+from .conftest import Problems, Server, SocketCutter, UserFactory
+from .helpers import keys_are_unique, open_chat, rest, row, send
 
 pytestmark = pytest.mark.browser
 
@@ -77,3 +83,58 @@ def test_twenty_chats_one_socket_per_page_and_no_polling(
         assert len(t.sockets) == 1, (name, [s.url for s in t.sockets])
         assert re.search(r"/ws\?", t.sockets[0].url), t.sockets[0].url
         assert not t.sockets[0].is_closed()
+
+
+def test_resume_after_a_server_restart_without_gap_or_duplicate(
+    browser: Browser, problems: Problems, tmp_path: Path
+) -> None:
+    args = (
+        *("--store", "sqlite", "--data-dir", str(tmp_path / "data")),
+        *("--no-bot-enabled", "--shutdown-timeout-s", "2"),
+    )
+    cutter = SocketCutter()
+    context = browser.new_context(viewport={"width": 1280, "height": 820})
+    try:
+        page = context.new_page()
+        problems.watch(page, "wes")
+        cutter.install(page)
+        with served_process(*args) as first:
+            port = urlsplit(first.url).port
+            chat_id = rest(first, "POST", "/chats", {"participants": ["wes", "xia"]})["chat_id"]
+            page.goto(f"{first.url}/?user=wes")
+            expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+            open_chat(page, chat_id)
+            post(first, chat_id, "before the restart")
+            expect(row(page, "before the restart")).to_have_count(1)
+            cutter.cut()  # the page stays away until the new process has more to replay
+        # The first process is gone (SIGTERM); a new one serves the same data on the same port.
+        with served_process(*args, "--port", str(port)) as second:
+            for i in range(1, 4):
+                post(second, chat_id, f"missed {i}")
+            sent_before = len(cutter.sent)
+            cutter.restore()
+            for i in range(1, 4):
+                expect(row(page, f"missed {i}")).to_have_count(1, timeout=20_000)
+            expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+            resume = json.loads(cutter.sent[sent_before])
+            assert resume["op"] == "resume", cutter.sent[sent_before:]
+            assert resume["positions"][chat_id] == 1, resume  # replayed, not paged
+            post(second, chat_id, "after the restart")
+            expect(row(page, "after the restart")).to_have_count(1)
+            expect(row(page, "before the restart")).to_have_count(1)
+            keys_are_unique(page)
+            texts = page.locator("#messages .row .text").all_inner_texts()
+            assert texts == [
+                "before the restart",
+                "missed 1",
+                "missed 2",
+                "missed 3",
+                "after the restart",
+            ], texts
+    finally:
+        context.close()
+
+
+def post(server: Server, chat_id: str, text: str) -> None:
+    body = {"user_id": "xia", "type": "text", "content": text}
+    rest(server, "POST", f"/chats/{chat_id}/messages", body)
