@@ -181,6 +181,7 @@ export class ChatClient extends EventTarget {
   }
 
   _onSocketState(state) {
+    if (this.stopped) return;
     for (const chat of this.chats.values()) {
       chat.connection = this._chatConnection();
       chat.closeCode = this.socket.closeCode;
