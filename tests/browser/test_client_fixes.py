@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import Server, SocketCutter, UserFactory, screenshot
-from .helpers import new_chat, open_chat, rest, row
+from .helpers import new_chat, open_chat, post_message, rest, row
 
 pytestmark = pytest.mark.browser
 
@@ -70,12 +70,7 @@ def test_refused_image_url_shows_a_clean_placeholder(
 ) -> None:
     alice = open_user("quinn")
     chat_id = new_chat(alice, "rosa")
-    rest(
-        server,
-        "POST",
-        f"/chats/{chat_id}/messages",
-        {"user_id": "rosa", "type": "image", "content": "javascript:alert(1)"},
-    )
+    post_message(server, chat_id, "rosa", "javascript:alert(1)", "image")
     bubble = row(alice, "Image unavailable")
     expect(bubble).to_have_count(1)
     expect(bubble.locator("img")).to_have_count(0)

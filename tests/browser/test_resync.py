@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import Server, SocketCutter, UserFactory
-from .helpers import keys_are_unique, open_chat, rest, row
+from .helpers import keys_are_unique, open_chat, post_message, rest, row
 
 pytestmark = pytest.mark.browser
 
@@ -17,12 +17,7 @@ SERVER_EXTRA_ARGS = ["--max-replay", "3", "--no-bot-enabled"]
 def test_long_outage_resyncs_over_rest(server: Server, open_user: UserFactory) -> None:
     open_chat_id = rest(server, "POST", "/chats", {"participants": ["erin", "frank"]})["chat_id"]
     other_chat_id = rest(server, "POST", "/chats", {"participants": ["erin", "grace"]})["chat_id"]
-    rest(
-        server,
-        "POST",
-        f"/chats/{open_chat_id}/messages",
-        {"user_id": "frank", "type": "text", "content": "first"},
-    )
+    post_message(server, open_chat_id, "frank", "first")
 
     cutter = SocketCutter()
     erin = open_user("erin", before_goto=cutter.install)
@@ -32,19 +27,9 @@ def test_long_outage_resyncs_over_rest(server: Server, open_user: UserFactory) -
     cutter.cut()
     expect(erin.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     for i in range(1, 9):
-        rest(
-            server,
-            "POST",
-            f"/chats/{open_chat_id}/messages",
-            {"user_id": "frank", "type": "text", "content": f"missed {i}"},
-        )
+        post_message(server, open_chat_id, "frank", f"missed {i}")
     for i in range(1, 6):
-        rest(
-            server,
-            "POST",
-            f"/chats/{other_chat_id}/messages",
-            {"user_id": "grace", "type": "text", "content": f"grace {i}"},
-        )
+        post_message(server, other_chat_id, "grace", f"grace {i}")
 
     frames_before = len(cutter.frames)
     cutter.restore()
@@ -63,12 +48,7 @@ def test_long_outage_resyncs_over_rest(server: Server, open_user: UserFactory) -
     expect(other.locator(".badge")).to_have_text("5")
 
     # And live messages flow again on the same socket, once each.
-    rest(
-        server,
-        "POST",
-        f"/chats/{open_chat_id}/messages",
-        {"user_id": "frank", "type": "text", "content": "live again"},
-    )
+    post_message(server, open_chat_id, "frank", "live again")
     expect(row(erin, "live again")).to_have_count(1)
     keys_are_unique(erin)
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, Request, WebSocket, expect
 from tests.served_process import served_process
 
 from .conftest import Problems, Server, SocketCutter, UserFactory
-from .helpers import keys_are_unique, open_chat, rest, row, send
+from .helpers import keys_are_unique, open_chat, post_message, rest, row, send
 
 pytestmark = pytest.mark.browser
 
@@ -61,12 +61,7 @@ def test_twenty_chats_one_socket_per_page_and_no_polling(
     expect(item.locator(".badge")).to_have_text("1")
     # A chat someone else creates appears at once (chat_created), with its first message.
     new_id = rest(server, "POST", "/chats", {"participants": ["vic", "uma"]})["chat_id"]
-    rest(
-        server,
-        "POST",
-        f"/chats/{new_id}/messages",
-        {"user_id": "vic", "type": "text", "content": "a brand new chat"},
-    )
+    post_message(server, new_id, "vic", "a brand new chat")
     expect(uma.locator(f'.chat-item[data-chat-id="{new_id}"]')).to_contain_text("a brand new chat")
     expect(uma.locator(".chat-item")).to_have_count(CHATS + 1)
 
@@ -104,13 +99,13 @@ def test_resume_after_a_server_restart_without_gap_or_duplicate(
             page.goto(f"{first.url}/?user=wes")
             expect(page.locator("#connection")).to_have_attribute("data-state", "online")
             open_chat(page, chat_id)
-            post(first, chat_id, "before the restart")
+            post_message(first, chat_id, "xia", "before the restart")
             expect(row(page, "before the restart")).to_have_count(1)
             cutter.cut()  # the page stays away until the new process has more to replay
         # The first process is gone (SIGTERM); a new one serves the same data on the same port.
         with served_process(*args, "--port", str(port)) as second:
             for i in range(1, 4):
-                post(second, chat_id, f"missed {i}")
+                post_message(second, chat_id, "xia", f"missed {i}")
             sent_before = len(cutter.sent)
             cutter.restore()
             for i in range(1, 4):
@@ -119,7 +114,7 @@ def test_resume_after_a_server_restart_without_gap_or_duplicate(
             resume = json.loads(cutter.sent[sent_before])
             assert resume["op"] == "resume", cutter.sent[sent_before:]
             assert resume["positions"][chat_id] == 1, resume  # replayed, not paged
-            post(second, chat_id, "after the restart")
+            post_message(second, chat_id, "xia", "after the restart")
             expect(row(page, "after the restart")).to_have_count(1)
             expect(row(page, "before the restart")).to_have_count(1)
             keys_are_unique(page)
@@ -133,8 +128,3 @@ def test_resume_after_a_server_restart_without_gap_or_duplicate(
             ], texts
     finally:
         context.close()
-
-
-def post(server: Server, chat_id: str, text: str) -> None:
-    body = {"user_id": "xia", "type": "text", "content": text}
-    rest(server, "POST", f"/chats/{chat_id}/messages", body)
