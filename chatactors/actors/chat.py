@@ -29,7 +29,7 @@ from chatactors.actors.chat_state import (
 )
 from chatactors.actors.commands import AnyCommand, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Request
-from chatactors.actors.subscription import EndReason, Fanout, Subscription
+from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import ChatError, ChatUnavailable, StoreUnavailable
 from chatactors.domain.events import ChatEvent, MessageReceived
@@ -186,7 +186,8 @@ class ChatActor:
         if isinstance(result, ReadFromStore):
             return await self._store.read_messages(self.chat_id, result.page)
         if isinstance(result, SubscribePlan):
-            return await self._subscribe(result, outcome)
+            outbox = command.outbox if isinstance(command, Subscribe) else None
+            return await self._subscribe(result, outcome, outbox)
         if isinstance(command, Unsubscribe):
             self._fanout.remove(command.subscription_id)
         self._adopt(outcome)
@@ -203,7 +204,9 @@ class ChatActor:
             case _:
                 assert_never(write)
 
-    async def _subscribe(self, plan: SubscribePlan, outcome: Outcome) -> Subscription:
+    async def _subscribe(
+        self, plan: SubscribePlan, outcome: Outcome, outbox: SharedOutbox | None
+    ) -> Subscription:
         replay: tuple[Message, ...]
         if isinstance(plan.replay, ReadFromStore):
             replay = tuple(await self._store.read_messages(self.chat_id, plan.replay.page))
@@ -216,6 +219,7 @@ class ChatActor:
             resync_required=plan.resync_required,
             latest_seq=plan.latest_seq,
             queue_size=self._settings.subscriber_queue_size,
+            outbox=outbox,
         )
         # Added before its events are published: a subscriber sees itself come online.
         self._fanout.add(subscription)

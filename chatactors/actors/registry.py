@@ -22,6 +22,7 @@ from chatactors.actors.commands import Command
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.mailbox import Request
 from chatactors.actors.reply import Reply
+from chatactors.actors.user_feeds import UserFeeds
 from chatactors.domain.clock import WallClock, utc_now
 from chatactors.domain.errors import ChatError, ChatNotFound, ChatUnavailable, Overloaded
 from chatactors.domain.ids import ChatId, UserId, new_chat_id
@@ -74,6 +75,8 @@ class ChatRegistry:
     _crashes: int = 0
     #: Counters of actors that have stopped; the live ones are added at read time.
     _retired: ActorCounters = attrs.field(factory=ActorCounters)
+    #: Open user sockets, told about each chat created for their user.
+    user_feeds: UserFeeds = attrs.field(factory=UserFeeds)
 
     # -- chats ------------------------------------------------------------------------------
 
@@ -93,6 +96,7 @@ class ChatRegistry:
         chat = Chat(new_chat_id(), normalise_participants(participants, self._settings.limits),
                     self._now())  # fmt: skip
         await self._store.create_chat(chat)
+        self.user_feeds.announce(chat)
         return chat
 
     async def list_chats(self) -> list[Chat]:

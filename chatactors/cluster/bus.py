@@ -17,7 +17,7 @@ from functools import partial
 import attrs
 import trio
 
-from chatactors.actors.subscription import EndReason, Fanout, Subscription
+from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
 from chatactors.domain.events import ChatEvent
@@ -58,9 +58,12 @@ class ChatBus:
         self.published += 1
         return nodes
 
-    async def subscribe(self, chat_id: ChatId, user_id: UserId | None = None) -> Subscription:
+    async def subscribe(
+        self, chat_id: ChatId, user_id: UserId | None = None, outbox: SharedOutbox | None = None
+    ) -> Subscription:
         """A live stream of the chat's events, published from any node, from now on.
 
+        With ``outbox``, into a user socket's outbox shared by its chats (as on the owner).
         Raises ``ClusterUnavailable`` if Redis is unreachable. Always pair with ``unsubscribe``.
         """
         listening = self._chats.get(chat_id)
@@ -77,10 +80,10 @@ class ChatBus:
         else:
             await listening.ready.wait()
             if listening.failed:
-                return await self.subscribe(chat_id, user_id)
+                return await self.subscribe(chat_id, user_id, outbox)
         subscription = Subscription.open(
             id=next(self._ids), user_id=user_id, replay=(), resync_required=False, latest_seq=0,
-            queue_size=self.queue_size,
+            queue_size=self.queue_size, outbox=outbox,
         )  # fmt: skip
         listening.fanout.add(subscription)
         return subscription
