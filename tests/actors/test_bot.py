@@ -13,6 +13,7 @@ from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.subscription import Subscription
 from chatactors.domain.ids import BOT_USER, UserId
 from chatactors.domain.models import MessageType
+from chatactors.settings import Settings
 from tests.actors.events import drain, summary
 from tests.conftest import make_settings, running_registry
 
@@ -21,7 +22,7 @@ TEXT = MessageType.TEXT
 SEED = 11
 
 
-def bot_settings(low: float = 2.0, high: float = 4.0) -> object:
+def bot_settings(low: float = 2.0, high: float = 4.0) -> Settings:
     return make_settings(bot_enabled=True, bot_delay_min_s=low, bot_delay_max_s=high)
 
 
@@ -39,7 +40,7 @@ async def record_until_bot_offline(
 async def test_bot_runs_the_reference_sequence_with_its_delays(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(), seed=SEED) as registry:
         chat_id = (await registry.create_chat(["alice"])).id
         chat = registry.chat(chat_id)
         watcher = await chat.subscribe()
@@ -72,7 +73,7 @@ async def test_bot_runs_the_reference_sequence_with_its_delays(
 async def test_nothing_from_the_bot_before_its_first_delay(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(), seed=SEED) as registry:
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         watcher = await chat.subscribe()
         await chat.post(ALICE, TEXT, "hello")
@@ -83,7 +84,7 @@ async def test_nothing_from_the_bot_before_its_first_delay(
 
 
 async def test_a_burst_is_answered_by_one_sequence(autojump_clock: trio.testing.MockClock) -> None:
-    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(), seed=SEED) as registry:
         chat = registry.chat((await registry.create_chat(["alice", "bob"])).id)
         watcher = await chat.subscribe()
         for i in range(5):
@@ -99,7 +100,7 @@ async def test_a_burst_is_answered_by_one_sequence(autojump_clock: trio.testing.
 async def test_a_message_after_the_bot_read_starts_one_more_sequence(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(), seed=SEED) as registry:
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         watcher = await chat.subscribe()
         await chat.post(ALICE, TEXT, "first")
@@ -114,7 +115,7 @@ async def test_a_message_after_the_bot_read_starts_one_more_sequence(
 
 
 async def test_the_bot_never_answers_itself(autojump_clock: trio.testing.MockClock) -> None:
-    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(), seed=SEED) as registry:
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         watcher = await chat.subscribe()
         await chat.post(BOT_USER, TEXT, "talking to myself")
@@ -123,7 +124,7 @@ async def test_the_bot_never_answers_itself(autojump_clock: trio.testing.MockClo
 
 
 async def test_zero_delays_answer_at_once(autojump_clock: trio.testing.MockClock) -> None:
-    async with running_registry(bot_settings(0, 0), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(0, 0), seed=SEED) as registry:
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         watcher = await chat.subscribe()
         start = trio.current_time()
@@ -158,7 +159,7 @@ async def test_bot_does_not_keep_a_chat_alive_and_finishes_across_an_idle_stop(
 async def test_bot_presence_never_counts_its_subscription(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with running_registry(bot_settings(), seed=SEED) as registry:  # type: ignore[arg-type]
+    async with running_registry(bot_settings(), seed=SEED) as registry:
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         await chat.info()
         assert registry.statistics().subscribers == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -24,8 +25,8 @@ TIMEOUT_S = 20
 ALICE, BOB = UserId("alice"), UserId("bob")
 
 
-def _settings(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(store="sqlite", data_dir=tmp_path, bot_enabled=False, **overrides)  # type: ignore[arg-type]
+def _settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(store="sqlite", data_dir=tmp_path, bot_enabled=False, **overrides)
 
 
 @asynccontextmanager
