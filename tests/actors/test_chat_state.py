@@ -16,6 +16,7 @@ from chatactors.actors.chat_state import (
     SubscribePlan,
 )
 from chatactors.actors.commands import (
+    AnyCommand,
     GetMessages,
     MarkRead,
     PostMessage,
@@ -24,7 +25,7 @@ from chatactors.actors.commands import (
     Unsubscribe,
 )
 from chatactors.domain.errors import InvalidInput, NotAParticipant
-from chatactors.domain.events import ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import BOT_USER, ChatId, UserId
 from chatactors.domain.models import Chat, MessageType, PresenceStatus
 from chatactors.storage.store import LoadedChat, MessagePage
@@ -41,9 +42,9 @@ def new_state(**settings: object) -> ChatState:
     return ChatState.from_loaded(loaded, make_settings(**settings))
 
 
-def run(state: ChatState, command: object, *, at: float = 0.0, clock: float = 0.0) -> Outcome:
+def run(state: ChatState, command: AnyCommand, *, at: float = 0.0, clock: float = 0.0) -> Outcome:
     """Apply and commit, as the actor does once the writes succeeded."""
-    outcome = state.apply(command, now=T0 + timedelta(seconds=at), clock=clock)  # type: ignore[arg-type]
+    outcome = state.apply(command, now=T0 + timedelta(seconds=at), clock=clock)
     state.commit(outcome)
     return outcome
 
@@ -91,9 +92,9 @@ def test_a_repeated_client_message_id_answers_the_original_with_no_event_or_writ
         (Subscribe(UserId("mallory")), NotAParticipant),
     ],
 )
-def test_refused_commands_are_errors_with_no_effects(command: object, error: type) -> None:
+def test_refused_commands_are_errors_with_no_effects(command: AnyCommand, error: type) -> None:
     state = new_state()
-    outcome = state.apply(command, now=T0, clock=0.0)  # type: ignore[arg-type]
+    outcome = state.apply(command, now=T0, clock=0.0)
     assert isinstance(outcome.error, error)
     assert (outcome.events, outcome.writes, outcome.typing) == ((), (), ())
 
@@ -105,16 +106,25 @@ def test_a_wall_clock_that_steps_back_never_orders_messages_backwards() -> None:
     assert later.timestamp == T0 + timedelta(seconds=10)
 
 
+def presence_statuses(events: tuple[ChatEvent, ...]) -> list[PresenceStatus]:
+    """The statuses of presence events; any other event fails the test."""
+    statuses = []
+    for event in events:
+        assert isinstance(event, PresenceUpdated), event
+        statuses.append(event.presence.status)
+    return statuses
+
+
 def test_typing_expires_at_the_monotonic_deadline_it_was_given() -> None:
     state = new_state(typing_timeout_s=10)
     assert state.next_deadline() is None
     outcome = run(state, SetPresence(ALICE, PresenceStatus.TYPING), clock=100.0)
-    assert [e.presence.status for e in outcome.events] == [PresenceStatus.TYPING]  # type: ignore[union-attr]
+    assert presence_statuses(outcome.events) == [PresenceStatus.TYPING]
     assert state.next_deadline() == 110.0
     assert state.expire_typing(109.9) == Outcome(typing=())
     expired = state.expire_typing(110.0)
     state.commit(expired)
-    assert [e.presence.status for e in expired.events] == [PresenceStatus.ONLINE]  # type: ignore[union-attr]
+    assert presence_statuses(expired.events) == [PresenceStatus.ONLINE]
     assert state.next_deadline() is None
     assert state.presence[ALICE].status is PresenceStatus.ONLINE
 
