@@ -7,11 +7,12 @@ body does not arrive within BODY_TIMEOUT, and stops when the client leaves.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
 import trio
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
 from chatactors.web.app import create_app
@@ -47,7 +48,8 @@ async def call(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)  # type: ignore[arg-type]
+    # Plain dicts on the wire, as Hypercorn sends them; the ASGI types are TypedDicts.
+    await app(cast(Scope, scope), cast(ASGIReceiveCallable, receive), cast(ASGISendCallable, send))
     return sent
 
 
