@@ -74,6 +74,11 @@ class ChatActor:
     counters: ActorCounters = attrs.field(factory=lambda: ActorCounters())
     #: The token the store claimed the chat with at loading; every write carries it (fencing).
     _owner_token: int = 0
+    #: Cluster mode: where every event also goes, for subscribers in other processes.
+    _outbox: Callable[[ChatEvent], None] | None = None
+    #: Subscribers that listen elsewhere (``Subscribe(remote=True)``): they count for presence
+    #: and keep the chat alive, but their events reach them through ``_outbox``.
+    _remote: set[int] = attrs.field(factory=set)
 
     @classmethod
     def from_loaded(
@@ -83,14 +88,16 @@ class ChatActor:
         settings: Settings,
         now: WallClock,
         activation_hooks: Sequence[ActivationHook] = (),
+        *,
+        outbox: Callable[[ChatEvent], None] | None = None,
     ) -> ChatActor:
         state = ChatState.from_loaded(loaded, settings)
         return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
-                   owner_token=loaded.owner_token)  # fmt: skip
+                   owner_token=loaded.owner_token, outbox=outbox)  # fmt: skip
 
     @property
     def subscriber_count(self) -> int:
-        return self._fanout.active_count
+        return self._fanout.active_count + len(self._remote)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -144,7 +151,7 @@ class ChatActor:
 
     def _may_go_idle(self) -> bool:
         """Nothing but the inbox can wake this chat: no subscribers and no timers."""
-        return not self._fanout.active_count and self._state.next_deadline() is None
+        return not self.subscriber_count and self._state.next_deadline() is None
 
     def _is_idle(self, last_activity: float) -> bool:
         return self._may_go_idle() and (
@@ -180,15 +187,18 @@ class ChatActor:
             if isinstance(command, Unsubscribe):
                 # The subscriber is gone whatever the store says; only its last-seen is lost.
                 self._fanout.remove(command.subscription_id)
+                self._remote.discard(command.subscription_id)
                 self._adopt(outcome)
             raise
         result = outcome.result
         if isinstance(result, ReadFromStore):
             return await self._store.read_messages(self.chat_id, result.page)
         if isinstance(result, SubscribePlan):
-            return await self._subscribe(result, outcome)
+            remote = isinstance(command, Subscribe) and command.remote
+            return await self._subscribe(result, outcome, remote=remote)
         if isinstance(command, Unsubscribe):
             self._fanout.remove(command.subscription_id)
+            self._remote.discard(command.subscription_id)
         self._adopt(outcome)
         return result
 
@@ -203,7 +213,9 @@ class ChatActor:
             case _:
                 assert_never(write)
 
-    async def _subscribe(self, plan: SubscribePlan, outcome: Outcome) -> Subscription:
+    async def _subscribe(
+        self, plan: SubscribePlan, outcome: Outcome, *, remote: bool = False
+    ) -> Subscription:
         replay: tuple[Message, ...]
         if isinstance(plan.replay, ReadFromStore):
             replay = tuple(await self._store.read_messages(self.chat_id, plan.replay.page))
@@ -215,10 +227,13 @@ class ChatActor:
             replay=replay,
             resync_required=plan.resync_required,
             latest_seq=plan.latest_seq,
-            queue_size=self._settings.subscriber_queue_size,
+            queue_size=1 if remote else self._settings.subscriber_queue_size,
         )
         # Added before its events are published: a subscriber sees itself come online.
-        self._fanout.add(subscription)
+        if remote:
+            self._remote.add(subscription.id)
+        else:
+            self._fanout.add(subscription)
         self._adopt(outcome)
         return subscription
 
@@ -244,6 +259,8 @@ class ChatActor:
 
     def _publish(self, event: ChatEvent) -> None:
         self.counters.events += 1
+        if self._outbox is not None:
+            self._outbox(event)
         if isinstance(event, MessageReceived):
             self.counters.messages += 1
         if self._fanout:

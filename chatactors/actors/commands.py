@@ -76,6 +76,9 @@ class Subscribe(Command["Subscription"]):
 
     user_id: UserId | None = None
     after_seq: int | None = None
+    #: Cluster mode: the subscriber listens on the bus in its own process; the actor only
+    #: registers it (presence, keeping the chat alive) and answers its replay.
+    remote: bool = False
 
 
 @attrs.frozen
