@@ -1,0 +1,60 @@
+"""Cluster nodes as real ``chatactors serve`` processes over one store and one Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import httpx
+import trio
+
+from tests.process.server_process import ServerProcess, server_process
+from tests.redis_server import RedisServer
+
+#: Short enough that a failover test waits little, long enough for a loaded 2-core machine.
+LEASE_TTL_S = 3.0
+
+
+def node_args(redis: RedisServer, name: str, *extra: str) -> tuple[str, ...]:
+    return ("--redis-url", redis.url, "--node-id", name, "--lease-ttl-s", str(LEASE_TTL_S),
+            *extra)  # fmt: skip
+
+
+@asynccontextmanager
+async def cluster_nodes(
+    redis: RedisServer,
+    data_dir: Path,
+    names: tuple[str, ...] = ("a", "b"),
+    *,
+    bot: bool = False,
+    extra: tuple[str, ...] = (),
+    database_url: str | None = None,
+) -> AsyncIterator[dict[str, ServerProcess]]:
+    """Start one node per name, each a process on its own port, all on one store."""
+    async with AsyncExitStack() as stack:
+        nodes: dict[str, ServerProcess] = {}
+        for name in names:
+            nodes[name] = await stack.enter_async_context(
+                server_process(
+                    data_dir,
+                    data_dir.parent / f"node-{name}.log",
+                    bot=bot,
+                    extra=node_args(redis, name, *extra),
+                    database_url=database_url,
+                )
+            )
+        yield nodes
+
+
+async def post_until_accepted(
+    client: httpx.AsyncClient, chat_id: str, body: dict[str, str], *, timeout_s: float = 30
+) -> httpx.Response:
+    """POST a message, retrying on 503 (the chat is moving between nodes) with the same
+    client_message_id, as a client following Retry-After does."""
+    with trio.fail_after(timeout_s):
+        while True:
+            response = await client.post(f"/chats/{chat_id}/messages", json=body)
+            if response.status_code != 503:
+                return response
+            await trio.sleep(0.1)

@@ -1,0 +1,89 @@
+"""Two and three ``chatactors serve`` processes as cluster nodes, over one store and one Redis.
+
+Real processes on free ports, a real ``redis-server`` and a shared SQLite file (WAL: several
+processes on one machine, fenced in the same file). Redis and the processes run in real time,
+so every wait is bounded with ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from tests.cluster.nodes import cluster_nodes, post_until_accepted
+from tests.process.server_process import http_client
+from tests.redis_server import RedisServer, start_redis_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(name="redis_server")
+def _redis_server() -> Iterator[RedisServer]:
+    server = start_redis_server()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+async def new_chat(client: httpx.AsyncClient, *users: str) -> str:
+    response = await client.post("/chats", json={"participants": list(users)})
+    response.raise_for_status()
+    chat_id: str = response.json()["chat_id"]
+    return chat_id
+
+
+async def counter(client: httpx.AsyncClient, name: str) -> float:
+    """One counter's value in the node's /metrics."""
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_posts_through_either_node_land_in_one_order_seen_alike_on_both(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with trio.fail_after(90):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data") as nodes,
+            http_client(nodes["a"]) as a,
+            http_client(nodes["b"]) as b,
+        ):
+            chat_id = await new_chat(a, "ann", "bob")
+            acked: list[dict[str, object]] = []
+
+            async def post(client: httpx.AsyncClient, user: str) -> None:
+                for i in range(15):
+                    body = {"user_id": user, "type": "text", "content": f"{user} {i}",
+                            "client_message_id": f"{user}-{i}"}  # fmt: skip
+                    response = await post_until_accepted(client, chat_id, body)
+                    assert response.status_code == 200, response.text
+                    acked.append(response.json()["message"])
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(post, a, "ann")
+                nursery.start_soon(post, b, "bob")
+            histories = []
+            for client in (a, b):
+                response = await client.get(f"/chats/{chat_id}/messages")
+                assert response.status_code == 200
+                histories.append(response.json())
+            assert histories[0] == histories[1]
+            assert len(histories[0]) == 30
+            assert sorted(m["id"] for m in acked) == sorted(m["id"] for m in histories[0])
+            assert sorted(int(m["seq"]) for m in acked) == list(range(1, 31))
+            # One actor served the chat: each user's own posts keep their order.
+            for user in ("ann", "bob"):
+                mine = [m["content"] for m in histories[0] if m["user_id"] == user]
+                assert mine == [f"{user} {i}" for i in range(15)]
+            # One node held the chat; the other forwarded its user's posts there.
+            forwarded = [await counter(c, "chatactors_cluster_forwarded_commands_total")
+                         for c in (a, b)]  # fmt: skip
+            claims = [await counter(c, "chatactors_cluster_lease_claims_total") for c in (a, b)]
+            assert sorted(claims) == [0, 1]
+            assert forwarded[claims.index(0)] >= 15
