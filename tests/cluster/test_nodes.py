@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import trio
 
 from tests.cluster.nodes import cluster_nodes, post_until_accepted
-from tests.process.server_process import http_client
+from tests.e2e.served import is_event, next_event
+from tests.process.server_process import http_client, open_socket
 from tests.redis_server import RedisServer, start_redis_server
 
 pytestmark = pytest.mark.slow
@@ -35,6 +37,10 @@ async def new_chat(client: httpx.AsyncClient, *users: str) -> str:
     response.raise_for_status()
     chat_id: str = response.json()["chat_id"]
     return chat_id
+
+
+def TEXT(user: str, content: str) -> dict[str, str]:  # noqa: N802 (a body, like a constant)
+    return {"user_id": user, "type": "text", "content": content}
 
 
 async def counter(client: httpx.AsyncClient, name: str) -> float:
@@ -87,3 +93,46 @@ async def test_posts_through_either_node_land_in_one_order_seen_alike_on_both(
             claims = [await counter(c, "chatactors_cluster_lease_claims_total") for c in (a, b)]
             assert sorted(claims) == [0, 1]
             assert forwarded[claims.index(0)] >= 15
+
+
+async def test_users_on_two_nodes_get_every_event_once_in_order(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with trio.fail_after(90):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data", bot=True) as nodes,
+            http_client(nodes["a"]) as a,
+            http_client(nodes["b"]) as b,
+        ):
+            chat_id = await new_chat(a, "ann", "bob")
+            path = f"/ws/{chat_id}?user_id="
+            async with open_socket(nodes["a"].ws_url + path + "ann") as ann:
+                await next_event(ann, is_event("presence_updated", user_id="ann", status="online"))
+                async with open_socket(nodes["b"].ws_url + path + "bob") as bob:
+                    for ws in (ann, bob):
+                        await next_event(ws, is_event("presence_updated", user_id="bob"))
+                    logs: list[list[dict[str, Any]]] = [[], []]
+                    sent = (await post_until_accepted(b, chat_id, TEXT("ann", "hi"))).json()
+                    for ws, log in zip((ann, bob), logs, strict=True):
+                        bot_done = is_event(
+                            "presence_updated", user_id="bot_user", status="offline"
+                        )
+                        log.append(await next_event(ws, bot_done, seen=log))
+                    read = await a.post(f"/chats/{chat_id}/read", json={"user_id": "bob"})
+                    assert read.status_code == 200
+                    for ws, log in zip((ann, bob), logs, strict=True):
+                        log.append(
+                            await next_event(ws, is_event("chat_read", user_id="bob"), seen=log)
+                        )
+                    assert logs[0] == logs[1]
+                    messages = [e["data"] for e in logs[0] if e["event"] == "message_received"]
+                    assert messages[0] == sent["message"]
+                    assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+                    assert {m["user_id"] for m in messages[1:]} == {"bot_user"}
+                    # Exactly one bot sequence, cluster-wide.
+                    bot = [e["data"]["status"] for e in logs[0]
+                           if e["event"] == "presence_updated" and e["data"]["user_id"] == "bot_user"]  # fmt: skip
+                    assert bot[0] == "online" and bot[-1] == "offline"
+                    assert bot.count("online") == 1 and bot.count("offline") == 1
+                # bob's socket on node B closed: ann, on node A, sees him go offline.
+                await next_event(ann, is_event("presence_updated", user_id="bob", status="offline"))
