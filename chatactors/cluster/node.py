@@ -24,6 +24,7 @@ from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
 from chatactors.cluster.placement import LeasePlacement
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
+from chatactors.cluster.remote_subscribers import RemoteSubscribers
 from chatactors.cluster.routing import ClusterMailbox
 from chatactors.domain.ids import ChatId
 
@@ -58,6 +59,7 @@ class ClusterNode:
     placement: LeasePlacement
     _nursery: trio.Nursery
     server: CommandServer | None = None
+    remote_subscribers: RemoteSubscribers | None = None
     mailbox: ClusterMailbox | None = None
 
     async def attach(
@@ -69,8 +71,11 @@ class ClusterNode:
         server = CommandServer.open(
             local, self.channels, self._nursery, self.settings.forward_queue_size
         )
+        self.remote_subscribers = RemoteSubscribers(local, self.link, self.settings.lease_ttl_s)
+        server.on_answered = self.remote_subscribers.answered
         await self.channels.listen(command_channel(node_id), server.on_command)
         self._nursery.start_soon(server.run)
+        self._nursery.start_soon(self.remote_subscribers.run)
         self.server = server
         self.mailbox = ClusterMailbox(
             node_id, local, self.directory, self.forwarder, self.bus, holds_locally
