@@ -39,8 +39,12 @@ async def new_chat(client: httpx.AsyncClient, *users: str) -> str:
     return chat_id
 
 
-def TEXT(user: str, content: str) -> dict[str, str]:  # noqa: N802 (a body, like a constant)
+def text_body(user: str, content: str) -> dict[str, str]:
     return {"user_id": user, "type": "text", "content": content}
+
+
+def is_bot_presence(event: dict[str, Any]) -> bool:
+    return event["event"] == "presence_updated" and event["data"]["user_id"] == "bot_user"
 
 
 async def counter(client: httpx.AsyncClient, name: str) -> float:
@@ -112,7 +116,7 @@ async def test_users_on_two_nodes_get_every_event_once_in_order(
                     for ws in (ann, bob):
                         await next_event(ws, is_event("presence_updated", user_id="bob"))
                     logs: list[list[dict[str, Any]]] = [[], []]
-                    sent = (await post_until_accepted(b, chat_id, TEXT("ann", "hi"))).json()
+                    sent = (await post_until_accepted(b, chat_id, text_body("ann", "hi"))).json()
                     for ws, log in zip((ann, bob), logs, strict=True):
                         bot_done = is_event(
                             "presence_updated", user_id="bot_user", status="offline"
@@ -130,9 +134,10 @@ async def test_users_on_two_nodes_get_every_event_once_in_order(
                     assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
                     assert {m["user_id"] for m in messages[1:]} == {"bot_user"}
                     # Exactly one bot sequence, cluster-wide.
-                    bot = [e["data"]["status"] for e in logs[0]
-                           if e["event"] == "presence_updated" and e["data"]["user_id"] == "bot_user"]  # fmt: skip
-                    assert bot[0] == "online" and bot[-1] == "offline"
-                    assert bot.count("online") == 1 and bot.count("offline") == 1
+                    bot = [e["data"]["status"] for e in logs[0] if is_bot_presence(e)]
+                    assert bot[0] == "online"
+                    assert bot[-1] == "offline"
+                    assert bot.count("online") == 1
+                    assert bot.count("offline") == 1
                 # bob's socket on node B closed: ann, on node A, sees him go offline.
                 await next_event(ann, is_event("presence_updated", user_id="bob", status="offline"))
