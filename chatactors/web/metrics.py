@@ -93,6 +93,10 @@ class _ClusterCollector:
                 "Commands other nodes forwarded here, answered",
                 0 if node.server is None else node.server.served,
             ),
+            "chatactors_cluster_sockets_of_dead_nodes": (
+                "Sockets of nodes gone from Redis, unsubscribed here",
+                0 if node.remote_subscribers is None else node.remote_subscribers.swept,
+            ),
             "chatactors_cluster_lease_claims": ("Chat leases claimed here", leases.claims),
             "chatactors_cluster_lease_claims_refused": (
                 "Claims refused: another node held the chat",

@@ -58,3 +58,18 @@ async def post_until_accepted(
             if response.status_code != 503:
                 return response
             await trio.sleep(0.1)
+
+
+async def new_chat(client: httpx.AsyncClient, *users: str) -> str:
+    response = await client.post("/chats", json={"participants": list(users or ("ann", "bob"))})
+    response.raise_for_status()
+    chat_id: str = response.json()["chat_id"]
+    return chat_id
+
+
+async def counter(client: httpx.AsyncClient, name: str) -> float:
+    """One counter's value in the node's /metrics."""
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")

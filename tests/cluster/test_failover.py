@@ -8,7 +8,7 @@ gap, and that a socket on a surviving node sees every message once, in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,41 +18,29 @@ import pytest
 import trio
 import trio_websocket
 
-from tests.cluster.nodes import LEASE_TTL_S, cluster_nodes, post_until_accepted
+from tests.cluster.nodes import LEASE_TTL_S, cluster_nodes, counter, new_chat, post_until_accepted
 from tests.e2e.served import is_event, next_event
 from tests.process.server_process import ServerProcess, http_client, open_socket
-from tests.redis_server import RedisServer, start_redis_server
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
 POSTS = 40
 
 
-@pytest.fixture(name="redis_server")
-def _redis_server() -> Iterator[RedisServer]:
-    server = start_redis_server()
-    try:
-        yield server
-    finally:
-        server.remove()
-
-
-async def new_chat(client: httpx.AsyncClient) -> str:
-    response = await client.post("/chats", json={"participants": ["ann", "bob"]})
-    response.raise_for_status()
-    chat_id: str = response.json()["chat_id"]
-    return chat_id
-
-
 async def post_all(
-    client: httpx.AsyncClient, chat_id: str, acked: list[dict[str, Any]], halfway: trio.Event
+    client: httpx.AsyncClient,
+    chat_id: str,
+    acked: list[dict[str, Any]],
+    halfway: trio.Event,
+    posts: range = range(POSTS),
 ) -> None:
-    for i in range(POSTS):
+    for i in posts:
         body = {"user_id": "bob", "type": "text", "content": f"#{i}", "client_message_id": f"c{i}"}
         response = await post_until_accepted(client, chat_id, body, timeout_s=LEASE_TTL_S + 20)
         assert response.status_code == 200, response.text
         acked.append(response.json()["message"])
-        if i == POSTS // 2:
+        if i == posts[len(posts) // 2]:
             halfway.set()
 
 
@@ -106,3 +94,66 @@ async def test_the_owner_sigkilled_while_posting_through_another_node(
             assert_exactly_once(acked, history)
             # The socket on the surviving node never reconnected and missed nothing.
             assert seqs == list(range(1, POSTS + 1))
+
+
+async def test_a_paused_owner_never_writes_nor_delivers_a_stale_event(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with trio.fail_after(120):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data") as nodes,
+            http_client(nodes["a"]) as a,
+            http_client(nodes["b"]) as b,
+        ):
+            chat_id = await new_chat(a)
+            assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
+            acked: list[dict[str, Any]] = []
+            seqs: list[int] = []
+            halfway, also_halfway = trio.Event(), trio.Event()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watch, nodes["b"], chat_id, seqs)
+                # Half the posts go to the paused node itself: they wait in its socket buffers
+                # and run when it wakes up, after its lease has gone to node B.
+                nursery.start_soon(post_all, b, chat_id, acked, halfway, range(0, POSTS, 2))
+                nursery.start_soon(post_all, a, chat_id, acked, also_halfway, range(1, POSTS, 2))
+                await halfway.wait()
+                nodes["a"].process.send_signal(signal.SIGSTOP)
+                await trio.sleep(LEASE_TTL_S + 2)  # past the lease: B takes the chat over
+                nodes["a"].process.send_signal(signal.SIGCONT)
+            history = (await b.get(f"/chats/{chat_id}/messages")).json()
+            assert_exactly_once(acked, history)
+            assert seqs == list(range(1, POSTS + 1))
+            assert await counter(a, "chatactors_cluster_lease_losses_total") >= 1
+
+
+async def test_redis_restarted_mid_run_answers_503_then_recovers(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with trio.fail_after(120):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data") as nodes,
+            http_client(nodes["a"]) as a,
+            http_client(nodes["b"]) as b,
+        ):
+            chat_id = await new_chat(a)
+            acked: list[dict[str, Any]] = []
+            halfway = trio.Event()
+            refused: list[int] = []
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(post_all, b, chat_id, acked, halfway)
+                await halfway.wait()
+                redis_server.stop()
+                # While Redis is down, anything needing the directory is refused, not hung.
+                for client in (a, b):
+                    response = await client.get(f"/chats/{chat_id}/read")
+                    refused.append(response.status_code)
+                    if response.status_code == 503:
+                        assert "Retry-After" in response.headers
+                ready = [(await client.get("/readyz")).status_code for client in (a, b)]
+                await trio.sleep(1)
+                redis_server.start()
+            assert 503 in refused
+            assert ready == [503, 503]
+            history = (await a.get(f"/chats/{chat_id}/messages")).json()
+            assert_exactly_once(acked, history)
+            assert [(await client.get("/readyz")).status_code for client in (a, b)] == [200, 200]

@@ -7,7 +7,6 @@ so every wait is bounded with ``trio.fail_after``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +14,12 @@ import httpx
 import pytest
 import trio
 
-from tests.cluster.nodes import cluster_nodes, post_until_accepted
+from tests.cluster.nodes import cluster_nodes, counter, new_chat, post_until_accepted
 from tests.e2e.served import is_event, next_event
 from tests.process.server_process import http_client, open_socket
-from tests.redis_server import RedisServer, start_redis_server
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(name="redis_server")
-def _redis_server() -> Iterator[RedisServer]:
-    server = start_redis_server()
-    try:
-        yield server
-    finally:
-        server.remove()
-
-
-async def new_chat(client: httpx.AsyncClient, *users: str) -> str:
-    response = await client.post("/chats", json={"participants": list(users)})
-    response.raise_for_status()
-    chat_id: str = response.json()["chat_id"]
-    return chat_id
 
 
 def text_body(user: str, content: str) -> dict[str, str]:
@@ -45,14 +28,6 @@ def text_body(user: str, content: str) -> dict[str, str]:
 
 def is_bot_presence(event: dict[str, Any]) -> bool:
     return event["event"] == "presence_updated" and event["data"]["user_id"] == "bot_user"
-
-
-async def counter(client: httpx.AsyncClient, name: str) -> float:
-    """One counter's value in the node's /metrics."""
-    for line in (await client.get("/metrics")).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 async def test_posts_through_either_node_land_in_one_order_seen_alike_on_both(
@@ -141,3 +116,24 @@ async def test_users_on_two_nodes_get_every_event_once_in_order(
                     assert bot.count("offline") == 1
                 # bob's socket on node B closed: ann, on node A, sees him go offline.
                 await next_event(ann, is_event("presence_updated", user_id="bob", status="offline"))
+
+
+async def test_a_dead_nodes_sockets_go_offline_in_chats_other_nodes_own(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with trio.fail_after(90):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data") as nodes,
+            http_client(nodes["a"]) as a,
+        ):
+            chat_id = await new_chat(a, "ann", "bob")
+            path = f"/ws/{chat_id}?user_id="
+            async with open_socket(nodes["a"].ws_url + path + "ann") as ann:
+                await next_event(ann, is_event("presence_updated", user_id="ann", status="online"))
+                async with open_socket(nodes["b"].ws_url + path + "bob"):
+                    await next_event(ann, is_event("presence_updated", user_id="bob"))
+                    await nodes["b"].kill()
+                    await next_event(
+                        ann, is_event("presence_updated", user_id="bob", status="offline")
+                    )
+            assert await counter(a, "chatactors_cluster_sockets_of_dead_nodes_total") == 1
