@@ -33,7 +33,8 @@ class Activation(Protocol):
         ...
 
     async def release(self) -> None:
-        """Deliver what was published, then give the chat up (the actor stopped)."""
+        """Deliver what was published, then give the chat up (the actor stopped); ``keep``
+        then returns. A second call does nothing."""
         ...
 
 

@@ -268,6 +268,8 @@ class ChatRegistry:
 
             nursery.start_soon(keep)
             await actor.run(slot.receive, deactivate)
+            # Still beside the claim: its last events go out before it is given up.
+            await activation.release()
             nursery.cancel_scope.cancel()
 
     def begin_shutdown(self) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 from functools import partial
+from typing import Protocol
 
 import attrs
 import trio
@@ -23,8 +24,11 @@ from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.domain.clock import utc_now
+from chatactors.domain.errors import ChatError
 from chatactors.domain.events import ChatEvent, MessageReceived
 from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Message
+from chatactors.storage.store import MessagePage
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,11 @@ class _Member:
     ``pending``; from then on ``floor`` is the last message seq it has (replayed or received)."""
 
     subscription: Subscription
+    chat_id: ChatId
     floor: int | None = None
     pending: list[ChatEvent] = attrs.field(factory=list)
+    #: Reading the messages of a gap from the store; events wait in ``pending`` meanwhile.
+    filling: bool = False
 
 
 @attrs.define(eq=False)
@@ -52,11 +59,21 @@ class _Listening:
     failed: bool = False
 
 
+class History(Protocol):
+    """Where a gap's messages are read from (the store: ``ChatStore`` is one)."""
+
+    async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]: ...
+
+
 @attrs.define(eq=False)
 class ChatBus:
     _channels: Channels
     #: Frames a subscriber may have queued before it counts as lagging (``ws_queue_size``).
     queue_size: int
+    #: With a history and a nursery, a gap is filled from the store; without, it ends the
+    #: subscriber (which then resumes by seq).
+    history: History | None = None
+    nursery: trio.Nursery | None = None
     _chats: dict[ChatId, _Listening] = attrs.field(factory=dict)
     published: int = 0
     received: int = 0
@@ -64,6 +81,8 @@ class ChatBus:
     #: Subscribers ended for falling behind or for a gap in the seqs they received.
     lagged: int = 0
     gaps: int = 0
+    #: Messages read from the store to fill gaps.
+    filled: int = 0
     #: Sum and count of (receive time - event time) for received messages, for /metrics.
     lag_s_sum: float = 0.0
     lag_count: int = 0
@@ -101,7 +120,7 @@ class ChatBus:
             id=next(self._ids), user_id=user_id, replay=(), resync_required=False, latest_seq=0,
             queue_size=self.queue_size,
         )  # fmt: skip
-        listening.members[subscription.id] = _Member(subscription)
+        listening.members[subscription.id] = _Member(subscription, chat_id)
         return subscription
 
     def start(self, chat_id: ChatId, subscription: Subscription, through_seq: int) -> None:
@@ -112,9 +131,12 @@ class ChatBus:
         if listening is None or member is None:
             return
         member.floor = through_seq
-        waiting, member.pending = member.pending, []
-        for event in waiting:
-            self._offer(listening, member, Envelope(event))
+        self._flush(listening, member)
+
+    def _flush(self, listening: _Listening, member: _Member) -> None:
+        """Offer what waited, in order, until done or a new gap starts a fill."""
+        while member.pending and not member.filling:
+            self._offer(listening, member, Envelope(member.pending.pop(0)))
 
     async def unsubscribe(self, chat_id: ChatId, subscription: Subscription) -> None:
         """End the subscription; the last one on this node stops listening to the chat."""
@@ -154,7 +176,7 @@ class ChatBus:
             self.lag_count += 1
         envelope = Envelope(event)
         for member in list(listening.members.values()):
-            if member.floor is None:
+            if member.floor is None or member.filling:
                 if len(member.pending) >= self.queue_size:
                     self._drop(listening, member, EndReason.LAGGED)
                 else:
@@ -170,14 +192,40 @@ class ChatBus:
             if seq <= member.floor:
                 return  # replayed already
             if seq > member.floor + 1:
-                # Published while this node was cut off from Redis, or by an owner that died
-                # before publishing: the subscriber resumes from the store by seq.
+                # Published while this node was cut off from Redis, or stored by an owner that
+                # died (or lost its lease) before publishing: read the missing ones from the
+                # store (every seq below a published one is committed), or resume by seq.
                 self.gaps += 1
-                self._drop(listening, member, EndReason.LAGGED)
+                missing = seq - member.floor - 1
+                if self.history is None or self.nursery is None or missing > self.queue_size:
+                    self._drop(listening, member, EndReason.LAGGED)
+                    return
+                member.pending.insert(0, event)
+                member.filling = True
+                self.nursery.start_soon(self._fill, listening, member, member.floor, missing)
                 return
             member.floor = seq
         if not member.subscription.offer(envelope):
             self._drop(listening, member, member.subscription.end_reason)
+
+    async def _fill(self, listening: _Listening, member: _Member, floor: int, missing: int) -> None:
+        assert self.history is not None
+        try:
+            messages = await self.history.read_messages(
+                member.chat_id, MessagePage(limit=missing, after_seq=floor)
+            )
+        except ChatError:
+            messages = []
+        if listening.members.get(member.subscription.id) is not member:
+            return  # unsubscribed meanwhile
+        member.filling = False
+        for message in messages:
+            self.filled += 1
+            self._offer(listening, member, Envelope(MessageReceived(message)))
+        if member.floor != floor + missing:
+            self._drop(listening, member, EndReason.LAGGED)  # the store could not fill it
+            return
+        self._flush(listening, member)
 
     def _drop(self, listening: _Listening, member: _Member, reason: EndReason | None) -> None:
         member.subscription.end(reason or EndReason.LAGGED)

@@ -16,7 +16,7 @@ import attrs
 import trio
 
 from chatactors.actors.mailbox import Mailbox
-from chatactors.cluster.bus import ChatBus
+from chatactors.cluster.bus import ChatBus, History
 from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
@@ -63,11 +63,16 @@ class ClusterNode:
     mailbox: ClusterMailbox | None = None
 
     async def attach(
-        self, local: Mailbox, holds_locally: Callable[[ChatId], bool] = _holds_none
+        self,
+        local: Mailbox,
+        holds_locally: Callable[[ChatId], bool] = _holds_none,
+        history: History | None = None,
     ) -> ClusterMailbox:
         """Serve commands forwarded here with ``local`` (this node's registry) and route this
-        node's own commands; raises ``ClusterUnavailable`` if Redis is unreachable."""
+        node's own commands; ``history`` (the store) fills the bus's gaps. Raises
+        ``ClusterUnavailable`` if Redis is unreachable."""
         node_id = self.settings.node_id
+        self.bus.history, self.bus.nursery = history, self._nursery
         server = CommandServer.open(
             local, self.channels, self._nursery, self.settings.forward_queue_size
         )
@@ -78,7 +83,13 @@ class ClusterNode:
         self._nursery.start_soon(self.remote_subscribers.run)
         self.server = server
         self.mailbox = ClusterMailbox(
-            node_id, local, self.directory, self.forwarder, self.bus, holds_locally
+            node_id,
+            local,
+            self.directory,
+            self.forwarder,
+            self.bus,
+            holds_locally,
+            nursery=self._nursery,
         )
         return self.mailbox
 

@@ -15,7 +15,7 @@ import trio
 
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.directory import ChatHeld, Directory
-from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
+from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.cluster.keeper import LeaseKeeper
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent
@@ -43,6 +43,7 @@ class LeaseActivation:
     _receive: trio.MemoryReceiveChannel[ChatEvent]
     _lost: trio.Event = attrs.field(factory=trio.Event)
     _published_all: trio.Event = attrs.field(factory=trio.Event)
+    _released: bool = False
 
     @property
     def chat_id(self) -> ChatId:
@@ -101,6 +102,9 @@ class LeaseActivation:
         self._counters.withheld += 1
 
     async def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
         self._send.close()
         if not self._lost.is_set():
             with trio.move_on_at(self._keeper.timer.valid_until):
@@ -129,9 +133,7 @@ class LeasePlacement:
             keeper = await LeaseKeeper.claim(self.directory, chat_id, self.node_id, on_lost)
         except ChatHeld as held:
             self.counters.claims_refused += 1
-            raise ChatUnavailable(
-                f"Chat {chat_id!r} is being activated on node {held.holder.node_id!r}; retry"
-            ) from None
+            raise ChatElsewhere(chat_id, held.holder.node_id) from None
         self.counters.claims += 1
         send, receive = trio.open_memory_channel[ChatEvent](self.outbox_size)
         activation = LeaseActivation(keeper, self.bus, self.counters, send, receive)

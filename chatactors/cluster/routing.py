@@ -25,7 +25,9 @@ from chatactors.actors.reply import Reply
 from chatactors.actors.subscription import Subscription
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.directory import Directory
+from chatactors.cluster.errors import ChatElsewhere
 from chatactors.cluster.forwarder import Forwarder
+from chatactors.domain.errors import ChatError
 from chatactors.domain.ids import ChatId
 
 R = TypeVar("R")
@@ -46,7 +48,11 @@ class ClusterMailbox:
     holds_locally: Callable[[ChatId], bool] = _holds_none
     #: Local bus subscription id -> the owner's id for it (to unregister).
     _registered: dict[tuple[ChatId, int], tuple[Subscription, int]] = attrs.field(factory=dict)
-    forwarded_local: int = 0
+    #: Where relays run (commands for a chat nobody held, which another node may win).
+    _nursery: trio.Nursery | None = None
+    _relaying: dict[ChatId, trio.Event] = attrs.field(factory=dict)
+    #: Commands sent to the node that won a race to activate their chat.
+    rerouted: int = 0
 
     async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         if self._bus is not None:
@@ -60,9 +66,55 @@ class ClusterMailbox:
         if self.holds_locally(chat_id):
             return await self._local.submit(chat_id, command)
         holder = await self._directory.holder(chat_id)
-        if holder is None or holder.node_id == self.node_id:
-            return await self._local.submit(chat_id, command)
-        return await self._forwarder.submit_to(holder.node_id, chat_id, command)
+        if holder is not None and holder.node_id != self.node_id:
+            return await self._forwarder.submit_to(holder.node_id, chat_id, command)
+        local = await self._local.submit(chat_id, command)
+        if holder is not None or self._nursery is None:
+            return local
+        # Nobody held it: this node activates it, unless another node won the race; then the
+        # command goes there. Relayed in submission order, so pipelined commands keep theirs.
+        relayed: Reply[R] = Reply()
+        done = trio.Event()
+        before = self._relaying.get(chat_id)
+        self._relaying[chat_id] = done
+        self._nursery.start_soon(self._relay, chat_id, command, local, relayed, before, done)
+        return relayed
+
+    async def _relay(
+        self,
+        chat_id: ChatId,
+        command: Command[R],
+        local: Reply[R],
+        relayed: Reply[R],
+        before: trio.Event | None,
+        done: trio.Event,
+    ) -> None:
+        try:
+            await local.answered()
+            if before is not None:
+                await before.wait()
+            try:
+                relayed.set(local.result())
+                return
+            except ChatElsewhere as elsewhere:
+                self.rerouted += 1
+                try:
+                    forwarded = await self._forwarder.submit_to(elsewhere.node_id, chat_id, command)
+                except ChatError as error:
+                    relayed.fail(error)
+                    return
+            except BaseException as error:
+                relayed.fail(error)
+                return
+            await forwarded.answered()
+            try:
+                relayed.set(forwarded.result())
+            except BaseException as error:
+                relayed.fail(error)
+        finally:
+            done.set()
+            if self._relaying.get(chat_id) is done:
+                del self._relaying[chat_id]
 
     async def _subscribe(
         self, bus: ChatBus, chat_id: ChatId, command: Subscribe

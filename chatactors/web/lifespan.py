@@ -105,7 +105,7 @@ async def open_services(
             open_registry(store, settings, placement=None if node is None else node.placement)
         )
         if node is not None:
-            registry.mailbox = await node.attach(registry, registry.holds)
+            registry.mailbox = await node.attach(registry, registry.holds, store)
         if settings.bot_enabled:
             # The bot is a client of the registry: it subscribes to each chat that starts.
             bot = await stack.enter_async_context(

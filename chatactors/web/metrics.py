@@ -89,6 +89,10 @@ class _ClusterCollector:
                 "Forwarded commands not answered in time",
                 forwarder.timed_out,
             ),
+            "chatactors_cluster_rerouted_commands": (
+                "Commands sent on to the node that won a race to activate their chat",
+                0 if node.mailbox is None else node.mailbox.rerouted,
+            ),
             "chatactors_cluster_served_commands": (
                 "Commands other nodes forwarded here, answered",
                 0 if node.server is None else node.server.served,
@@ -114,8 +118,12 @@ class _ClusterCollector:
             "chatactors_cluster_bus_published": ("Events published on the bus", bus.published),
             "chatactors_cluster_bus_received": ("Events received from the bus", bus.received),
             "chatactors_cluster_bus_gaps": (
-                "Bus subscribers ended by a gap in seq (they resume)",
+                "Gaps in seq seen on the bus (filled from the store, or the socket resumes)",
                 bus.gaps,
+            ),
+            "chatactors_cluster_bus_filled": (
+                "Messages of bus gaps read from the store instead",
+                bus.filled,
             ),
             "chatactors_cluster_bus_lag_seconds_sum": (
                 "Sum over received messages of (received - created) seconds",

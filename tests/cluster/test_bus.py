@@ -16,7 +16,8 @@ from chatactors.cluster.channels import open_channels
 from chatactors.cluster.redis_link import open_redis_link
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Message, MessageType
+from chatactors.domain.models import Chat, Message, MessageType
+from chatactors.storage.memory import MemoryStore
 from tests.cluster.conftest import LINK_TIMEOUT_S
 from tests.redis_server import RedisServer
 
@@ -154,3 +155,28 @@ async def test_a_gap_in_seq_ends_the_subscriber_so_that_it_resumes(
             assert gapped.end_reason is EndReason.LAGGED
             assert other.gaps == 1
             assert other.subscribers(CHAT) == 0
+
+
+async def test_a_gap_is_filled_from_the_store_and_the_subscriber_stays(
+    redis_server: RedisServer,
+) -> None:
+    store = MemoryStore()
+    await store.create_chat(Chat(CHAT, (UserId("ann"),), WHEN))
+    loaded = await store.load_chat(CHAT, window=10, idempotency_window=10)
+    assert loaded is not None
+    for seq in range(1, 5):  # 2 and 3 stored by an owner that died before publishing them
+        await store.append_message(message(seq).message, owner=loaded.owner_token)
+    with trio.fail_after(10):
+        async with (
+            node_bus(redis_server) as owner,
+            node_bus(redis_server) as other,
+            trio.open_nursery() as nursery,
+        ):
+            other.history, other.nursery = store, nursery
+            subscription = await started(other)
+            for seq in (1, 4, 5):
+                await owner.publish(CHAT, message(seq))
+            assert seqs(await receive_events(subscription, 5)) == [1, 2, 3, 4, 5]
+            assert subscription.end_reason is None
+            assert (other.gaps, other.filled) == (1, 2)
+            nursery.cancel_scope.cancel()
