@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import attrs
 import httpx
 import trio
 
-from tests.process.server_process import ServerProcess, server_process
+from tests.process.server_process import ServerProcess, http_client, server_process
 from tests.redis_server import RedisServer
 
 #: Short enough that a failover test waits little, long enough for a loaded 2-core machine.
@@ -73,3 +74,25 @@ async def counter(client: httpx.AsyncClient, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+@attrs.frozen
+class TwoNodes:
+    """Nodes a and b, an HTTP client for each, and a chat of ann and bob."""
+
+    nodes: dict[str, ServerProcess]
+    a: httpx.AsyncClient
+    b: httpx.AsyncClient
+    chat_id: str
+
+
+@asynccontextmanager
+async def two_nodes(
+    redis: RedisServer, data_dir: Path, *, bot: bool = False
+) -> AsyncIterator[TwoNodes]:
+    async with (
+        cluster_nodes(redis, data_dir, bot=bot) as nodes,
+        http_client(nodes["a"]) as a,
+        http_client(nodes["b"]) as b,
+    ):
+        yield TwoNodes(nodes, a, b, await new_chat(a))

@@ -18,9 +18,14 @@ import pytest
 import trio
 import trio_websocket
 
-from tests.cluster.nodes import LEASE_TTL_S, cluster_nodes, counter, new_chat, post_until_accepted
+from tests.cluster.nodes import (
+    LEASE_TTL_S,
+    counter,
+    post_until_accepted,
+    two_nodes,
+)
 from tests.e2e.served import is_event, next_event
-from tests.process.server_process import ServerProcess, http_client, open_socket
+from tests.process.server_process import ServerProcess, open_socket
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -74,12 +79,8 @@ async def test_the_owner_sigkilled_while_posting_through_another_node(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(120):
-        async with (
-            cluster_nodes(redis_server, tmp_path / "data") as nodes,
-            http_client(nodes["a"]) as a,
-            http_client(nodes["b"]) as b,
-        ):
-            chat_id = await new_chat(a)
+        async with two_nodes(redis_server, tmp_path / "data") as run:
+            nodes, a, b, chat_id = run.nodes, run.a, run.b, run.chat_id
             # Node A activates the chat; B forwards to it until A dies.
             assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
             acked: list[dict[str, Any]] = []
@@ -100,12 +101,8 @@ async def test_a_paused_owner_never_writes_nor_delivers_a_stale_event(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(120):
-        async with (
-            cluster_nodes(redis_server, tmp_path / "data") as nodes,
-            http_client(nodes["a"]) as a,
-            http_client(nodes["b"]) as b,
-        ):
-            chat_id = await new_chat(a)
+        async with two_nodes(redis_server, tmp_path / "data") as run:
+            nodes, a, b, chat_id = run.nodes, run.a, run.b, run.chat_id
             assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
             acked: list[dict[str, Any]] = []
             seqs: list[int] = []
@@ -130,12 +127,8 @@ async def test_redis_restarted_mid_run_answers_503_then_recovers(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(120):
-        async with (
-            cluster_nodes(redis_server, tmp_path / "data") as nodes,
-            http_client(nodes["a"]) as a,
-            http_client(nodes["b"]) as b,
-        ):
-            chat_id = await new_chat(a)
+        async with two_nodes(redis_server, tmp_path / "data") as run:
+            a, b, chat_id = run.a, run.b, run.chat_id
             acked: list[dict[str, Any]] = []
             halfway = trio.Event()
             refused: list[int] = []

@@ -14,9 +14,9 @@ import httpx
 import pytest
 import trio
 
-from tests.cluster.nodes import cluster_nodes, counter, new_chat, post_until_accepted
+from tests.cluster.nodes import counter, post_until_accepted, two_nodes
 from tests.e2e.served import is_event, next_event
-from tests.process.server_process import http_client, open_socket
+from tests.process.server_process import open_socket
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -34,12 +34,8 @@ async def test_posts_through_either_node_land_in_one_order_seen_alike_on_both(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(90):
-        async with (
-            cluster_nodes(redis_server, tmp_path / "data") as nodes,
-            http_client(nodes["a"]) as a,
-            http_client(nodes["b"]) as b,
-        ):
-            chat_id = await new_chat(a, "ann", "bob")
+        async with two_nodes(redis_server, tmp_path / "data") as run:
+            a, b, chat_id = run.a, run.b, run.chat_id
             acked: list[dict[str, object]] = []
 
             async def post(client: httpx.AsyncClient, user: str) -> None:
@@ -78,12 +74,8 @@ async def test_users_on_two_nodes_get_every_event_once_in_order(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(90):
-        async with (
-            cluster_nodes(redis_server, tmp_path / "data", bot=True) as nodes,
-            http_client(nodes["a"]) as a,
-            http_client(nodes["b"]) as b,
-        ):
-            chat_id = await new_chat(a, "ann", "bob")
+        async with two_nodes(redis_server, tmp_path / "data", bot=True) as run:
+            nodes, a, b, chat_id = run.nodes, run.a, run.b, run.chat_id
             path = f"/ws/{chat_id}?user_id="
             async with open_socket(nodes["a"].ws_url + path + "ann") as ann:
                 await next_event(ann, is_event("presence_updated", user_id="ann", status="online"))
@@ -122,11 +114,8 @@ async def test_a_dead_nodes_sockets_go_offline_in_chats_other_nodes_own(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(90):
-        async with (
-            cluster_nodes(redis_server, tmp_path / "data") as nodes,
-            http_client(nodes["a"]) as a,
-        ):
-            chat_id = await new_chat(a, "ann", "bob")
+        async with two_nodes(redis_server, tmp_path / "data") as run:
+            nodes, a, chat_id = run.nodes, run.a, run.chat_id
             path = f"/ws/{chat_id}?user_id="
             async with open_socket(nodes["a"].ws_url + path + "ann") as ann:
                 await next_event(ann, is_event("presence_updated", user_id="ann", status="online"))
