@@ -5,9 +5,23 @@ graceful timeout has passed, and some never end early: a WebSocket's ping loop s
 interval after the socket closed, and an idle keep-alive connection waits for its client. Here
 the connections run in a nursery of ours, so a shutdown can end them as soon as nothing is in
 flight (:class:`InFlight`), whatever idle connections remain.
+
+Each connection is also kept to itself: whatever escapes Hypercorn's protocol on one connection
+is logged and ends that connection only. (Hypercorn 0.17-0.18 lets a client end the process: a
+bad frame right after the WebSocket handshake makes it close the connection while its keepalive
+ping is being sent, and ``trio.BusyResourceError`` escapes; its issues #203 and #225 are of the
+same class.) And each WebSocket app gets what ASGI cannot express, an abort of its connection
+(scope extension :data:`ABORT_EXTENSION`): Hypercorn shields every write from cancellation, so a
+close sent to a peer that stopped reading would wait for as long as the peer does.
 """
 
 from __future__ import annotations
+
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from functools import partial
 
 import attrs
 import trio
@@ -24,6 +38,13 @@ from hypercorn.typing import (
     LifespanState,
     Scope,
 )
+
+log = logging.getLogger(__name__)
+
+#: The scope extension of a WebSocket: ``{"abort": callable}`` resets its connection.
+ABORT_EXTENSION = "chatactors.abort"
+#: SO_LINGER on, zero seconds: close() resets the connection and drops unsent data.
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
 @attrs.define(eq=False)
@@ -110,11 +131,47 @@ class Connections:
         self._streams.add(stream)
         try:
             await TCPServer(
-                self.app,
+                _AbortableApp(self.app, partial(_reset, stream)),
                 self.config,
                 self.context,
                 ConnectionState(self.lifespan_state.copy()),
                 stream,  # type: ignore[arg-type]  # Hypercorn's hint says SSLStream; both work
             )
+        except* Exception as failure:
+            # Cancellation (shutdown) still propagates: except* re-raises what it does not match.
+            log.warning("a connection failed inside Hypercorn; closed it: %r", failure.exceptions)
+            log.debug("the connection's failure", exc_info=failure)
         finally:
             self._streams.discard(stream)
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+
+@attrs.frozen
+class _AbortableApp:
+    """The app as one connection sees it: its WebSocket scopes carry the abort extension."""
+
+    app: AppWrapper
+    abort: Callable[[], None]
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        sync_spawn: Callable[..., object],
+        call_soon: Callable[..., object],
+    ) -> None:
+        if scope["type"] == "websocket":
+            scope["extensions"] = {**(scope.get("extensions") or {}),
+                                   ABORT_EXTENSION: {"abort": self.abort}}  # fmt: skip
+        await self.app(scope, receive, send, sync_spawn, call_soon)
+
+
+def _reset(stream: trio.SocketStream) -> None:
+    """Reset the connection; a write blocked on it (even a shielded one) fails at once."""
+    sock = stream.socket
+    if sock.fileno() != -1:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        # trio's close() wakes every task waiting on the socket (ClosedResourceError).
+        sock.close()

@@ -64,6 +64,11 @@ class Settings:
         50_000,
         "allocations between young-generation garbage collections (0: Python's default, 700)",
     )
+    #: With that threshold an idle server would never collect, and the reference cycles of
+    #: closed connections would keep their memory.
+    gc_collect_interval_s: float = setting(
+        30.0, "a full garbage collection at least this often, even when idle (0: never)"
+    )
 
     # Storage
     store: Literal["sqlite", "postgres", "memory"] = setting(
@@ -138,7 +143,8 @@ class Settings:
         "WebSocket keepalive pings; a peer silent for 2.5 intervals is closed (0: no pings)",
     )
     ws_close_timeout_s: float = setting(
-        2.0, "how long closing a socket may take before a peer that does not read is given up"
+        2.0,
+        "how long closing a socket may take before its connection is reset (peer not reading)",
     )
     #: Events that arrive meanwhile share the next frame, so a busy room costs one frame per
     #: socket per interval instead of one per event (Centrifugo's ``write_delay``).

@@ -11,7 +11,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,10 +35,14 @@ class ServedProcess:
 
 
 @contextmanager
-def served_process(*args: str) -> Iterator[ServedProcess]:
-    """Run ``python -m chatactors serve --host 127.0.0.1 --port 0 *args`` for the block."""
+def served_process(*args: str, wrapper: Sequence[str] = ()) -> Iterator[ServedProcess]:
+    """Run ``python -m chatactors serve --host 127.0.0.1 --port 0 *args`` for the block.
+
+    ``wrapper``: a command that runs the server as its last arguments (``prlimit ...``).
+    """
+    serve = [sys.executable, "-m", "chatactors", "serve", "--host", "127.0.0.1", "--port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "chatactors", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        [*wrapper, *serve, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

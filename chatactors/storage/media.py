@@ -9,7 +9,9 @@ the same bytes uploaded twice are stored once. All file I/O runs in worker threa
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import errno
 import hashlib
 import os
 import re
@@ -17,8 +19,8 @@ import secrets
 import shutil
 import struct
 import tempfile
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -95,9 +97,29 @@ class MediaError(Exception):
 
 
 class UploadTooLarge(MediaError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The file is larger than the limit of {limit} bytes")
+    def __init__(self, limit: int, kind: MediaKind | None = None) -> None:
+        # Name the limit that applied: the kind's once the type is known, else the largest.
+        what = f"the {kind.value} limit" if kind is not None else "the largest upload limit"
+        super().__init__(f"The file is larger than {what} of {limit} bytes ({_mib(limit)})")
         self.limit = limit
+
+
+class StorageFull(MediaError):
+    """The file system has no room (ENOSPC, EDQUOT) or refuses a file this size (EFBIG).
+
+    The server's condition, not the client's: the upload may succeed later.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("The server has no room to store the upload now; retry later")
+
+
+#: What a full (or size-capped) file system answers a write with.
+NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MiB"
 
 
 class UnsupportedMedia(MediaError):
@@ -306,7 +328,8 @@ class Upload:
         self._check_size()
         await self._flush()
         media_id = f"{self._hash.hexdigest()}.{media_type.extension}"
-        await trio.to_thread.run_sync(self._commit, self._store.root / media_id)
+        with _no_room_is_storage_full():
+            await trio.to_thread.run_sync(self._commit, self._store.root / media_id)
         size = image_size(media_type, bytes(self._head))
         width, height = size if size else (None, None)
         return StoredMedia(media_id, media_type, self._size, width, height)
@@ -321,12 +344,13 @@ class Upload:
         kind = None if self._media_type is None else self._media_type.kind
         limit = self._limits.largest if kind is None else self._limits.for_kind(kind)
         if self._size > limit:
-            raise UploadTooLarge(limit)
+            raise UploadTooLarge(limit, kind)
 
     async def _flush(self) -> None:
         if self._pending:
             batch, self._pending = bytes(self._pending), bytearray()
-            await trio.to_thread.run_sync(self._write_batch, batch)
+            with _no_room_is_storage_full():
+                await trio.to_thread.run_sync(self._write_batch, batch)
 
     def _write_batch(self, batch: bytes) -> None:
         self._hash.update(batch)
@@ -342,8 +366,23 @@ class Upload:
             self._temp_path.replace(final)
 
     def _discard(self) -> None:
-        self._file.close()
-        self._temp_path.unlink(missing_ok=True)
+        try:
+            # On a full disk, closing flushes what is buffered and fails again: the bytes are
+            # being thrown away, so that failure must not hide the one that brought us here.
+            with contextlib.suppress(OSError):
+                self._file.close()
+        finally:
+            self._temp_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _no_room_is_storage_full() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if error.errno in NO_ROOM_ERRNOS:
+            raise StorageFull from error
+        raise
 
 
 @attrs.frozen
@@ -356,7 +395,8 @@ class MediaStore:
     async def upload(self, limits: UploadLimits) -> AsyncIterator[Upload]:
         """A temporary file to write an upload into; removed on exit unless finished."""
         temp_path = self.root / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-        file = await trio.to_thread.run_sync(temp_path.open, "xb")
+        with _no_room_is_storage_full():
+            file = await trio.to_thread.run_sync(temp_path.open, "xb")
         upload = Upload(self, limits, file, temp_path)
         try:
             yield upload

@@ -8,19 +8,20 @@ from quart_trio import QuartTrio
 from chatactors import __version__
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
-from chatactors.web import chat_socket, chats_api, health, media_api, static_routes
+from chatactors.web import chats_api, health, media_api, static_routes
 from chatactors.web.auth import install_auth
+from chatactors.web.connection import ChatHTTPConnection
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
-from chatactors.web.request import ChatRequest
+from chatactors.web.openapi import ChatOpenAPIProvider
 
 
 def create_app(settings: Settings | None = None, *, store: ChatStore | None = None) -> QuartTrio:
     """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore)."""
     settings = settings or Settings.from_env()
     app = QuartTrio("chatactors", static_folder=None)
-    app.request_class = ChatRequest
+    app.asgi_http_class = ChatHTTPConnection
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Keep URLs exactly as the reference has them: no redirect to a trailing slash.
     app.url_map.strict_slashes = False
@@ -33,9 +34,12 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
         redoc_ui_path=None,
         scalar_ui_path=None,
         conversion_preference="msgspec",
+        openapi_provider_class=ChatOpenAPIProvider,
     )
+    # QuartSchema wraps make_response to turn returned models into JSON on every request; the
+    # routes here return Responses only, so the wrapper is pure cost: back to Quart's own.
+    del app.make_response
     app.register_blueprint(chats_api.blueprint)
-    app.register_blueprint(chat_socket.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
     install_auth(app, settings)

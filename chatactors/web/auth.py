@@ -3,7 +3,8 @@
 A bearer token is a JWT signed with HS256 and the server's secret, whose ``sub`` is the user id.
 HTTP requests carry it as ``Authorization: Bearer <token>``, WebSockets as ``?token=<token>``
 (browsers cannot set headers on a WebSocket). With access control on, a user acts only as
-themself, reads only chats they take part in, and subscribes only to their own chats.
+themself, reads only chats they take part in, and subscribes only to their own chats; no token
+acts as ``bot_user`` (the one check is in :func:`verify_token`, which HTTP and sockets share).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import jwt
 from quart import Quart, Response, g, request
 
 from chatactors.domain.errors import ChatError, Forbidden, Unauthenticated
-from chatactors.domain.ids import UserId
+from chatactors.domain.ids import BOT_USER, UserId
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.settings import Settings
 from chatactors.web.error_responses import error_response
@@ -44,6 +45,10 @@ def verify_token(secret: str, token: str, limits: Limits) -> UserId:
     subject = claims["sub"]
     if not isinstance(subject, str):
         raise Unauthenticated("Invalid token: 'sub' must be a string")
+    if subject == BOT_USER:
+        # Every chat has bot_user: its token would read, post and subscribe everywhere. Only the
+        # server's own bot acts as bot_user, and it needs no token (it talks to chats directly).
+        raise Unauthenticated(f"Invalid token: no token may act as {BOT_USER}")
     return check_user_id(subject, limits, field="token subject")
 
 

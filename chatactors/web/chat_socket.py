@@ -4,8 +4,8 @@ Reference clients get the reference's frames (one ``{"event", "data"}`` object p
 whatever they send is read and ignored. Clients that offer the ``chatactors.v1`` subprotocol get
 array frames (queued events coalesced) and may send commands (see docs/API.md).
 
-``serve_chat_socket`` runs over either transport (web/socket_transport.py): Hypercorn reaches it
-through the raw ASGI fast path; the Quart route below is what Quart's test client reaches.
+Hypercorn reaches ``serve_chat_socket`` through web/asgi.py, over raw ASGI events
+(web/socket_transport.py); there is no Quart route for sockets.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import contextlib
 
 import orjson
 import trio
-from quart import Blueprint, current_app
 
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
-from chatactors.domain.errors import ChatError, ChatUnavailable, Forbidden, InvalidInput
+from chatactors.domain.errors import ChatError, Forbidden, InvalidInput
 from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
@@ -26,26 +25,25 @@ from chatactors.settings import Settings
 from chatactors.web.auth import verify_token
 from chatactors.web.error_responses import (
     CLOSE_FOR_END,
+    CLOSE_GOING_AWAY,
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
-from chatactors.web.services import Services, services_of
+from chatactors.web.services import Services
 from chatactors.web.socket_commands import PendingAnswer, read_commands, send_answers
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
-from chatactors.web.socket_transport import QuartSocket, SocketDisconnected, SocketTransport
+from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 from chatactors.web.wire_out import event_frame
-
-blueprint = Blueprint("socket", __name__)
 
 SUBPROTOCOL_V1 = "chatactors.v1"
 
 
-@blueprint.websocket("/ws/<chat_id>")
-async def chat_socket(chat_id: str) -> None:
-    context = services_of(current_app)
-    if context is None:
-        raise ChatUnavailable("The server is not serving")
-    await serve_chat_socket(QuartSocket(), context, chat_id)
+async def refuse_chat_socket(socket: SocketTransport) -> None:
+    """A socket that comes while the app is not serving (starting up or shutting down)."""
+    with contextlib.suppress(SocketDisconnected):
+        await socket.accept(None)
+        # Nothing was sent before: the handshake and the close fit in any peer's window.
+        await socket.close(CLOSE_GOING_AWAY, "the server is not serving")
 
 
 async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id: str) -> None:
@@ -65,8 +63,8 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
         metrics.disconnects.labels("refused").inc()
         with contextlib.suppress(SocketDisconnected):
             await socket.accept(subprotocol)
-            why = str(error) if isinstance(error, ChatError) else "overloaded"
-            await _close(socket, code, why, settings.ws_close_timeout_s)
+            detail = str(error) if isinstance(error, ChatError) else "overloaded"
+            await _close(socket, code, detail, settings.ws_close_timeout_s)
         return
     metrics.connections.inc()
     reason: EndReason | None = None
@@ -113,9 +111,11 @@ def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | 
 
 
 async def _close(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
-    """Close, giving up on a peer that does not read after ``timeout_s``."""
-    with trio.move_on_after(timeout_s):
+    """Send the close; abort the connection if that takes longer than ``timeout_s``."""
+    with trio.move_on_after(timeout_s) as waited:
         await socket.close(code, reason[:120])
+    if waited.cancelled_caught:
+        socket.abort()
 
 
 class _Session:
@@ -142,27 +142,49 @@ class _Session:
     async def run(self, after_seq: int | None) -> EndReason | None:
         """Pump events until the subscription ends; returns why (None if the peer went away)."""
         ended: EndReason | None = None
-        async with trio.open_nursery() as nursery:
-            # A lagging subscriber may be stuck sending to a peer that reads nothing; the
-            # actor cancels this scope when it drops it.
-            self.subscription.cancel_when_lagging(nursery.cancel_scope)
+        async with trio.open_nursery() as guard:
+            async with trio.open_nursery() as nursery:
+                ending = trio.Event()
+                await guard.start(self._end_within_close_timeout, ending, nursery.cancel_scope)
 
-            async def pump() -> None:
-                nonlocal ended
-                ended = await self._pump(after_seq)
-                nursery.cancel_scope.cancel()
+                async def pump() -> None:
+                    nonlocal ended
+                    ended = await self._pump(after_seq)
+                    ending.set()
 
-            async def until_disconnected() -> None:
-                try:
-                    await self._read()
-                except* SocketDisconnected:  # bare, or from the v1 reader's nursery
-                    nursery.cancel_scope.cancel()
+                async def until_disconnected() -> None:
+                    try:
+                        await self._read()
+                    except* SocketDisconnected:  # bare, or from the v1 reader's nursery
+                        nursery.cancel_scope.cancel()
 
-            nursery.start_soon(pump)
-            nursery.start_soon(until_disconnected)
+                nursery.start_soon(pump)
+                nursery.start_soon(until_disconnected)
+            guard.cancel_scope.cancel()  # ended in time
         if self.subscription.end_reason is EndReason.LAGGED:
             return EndReason.LAGGED
         return ended
+
+    async def _end_within_close_timeout(
+        self,
+        ending: trio.Event,
+        session: trio.CancelScope,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """End the session when the pump is done or the actor drops this subscriber for lagging;
+        abort the connection if its tasks have not finished a close timeout later.
+
+        A task may be stuck in a send Hypercorn shields from cancellation, for as long as the
+        peer does not read (minutes, with its unsent data); only an abort frees it.
+        """
+        with trio.CancelScope() as lagging:
+            self.subscription.cancel_when_lagging(lagging)
+            task_status.started()
+            await ending.wait()
+        session.cancel()
+        await trio.sleep(self.context.settings.ws_close_timeout_s)
+        self.socket.abort()
 
     async def _read(self) -> None:
         if not self.v1:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TypeVar
 
 import orjson
 import trio
-from quart import Blueprint, Response
-from quart_schema import document_response, validate_querystring, validate_request
+from quart import Blueprint, Response, request
+from quart_schema import document_querystring, document_request, document_response
 
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput
@@ -16,8 +18,8 @@ from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
 from chatactors.web.auth import acting_as, authenticated_user
-from chatactors.web.metrics import WebMetrics
-from chatactors.web.services import Media, Services, services
+from chatactors.web.request import decode_body, decode_query
+from chatactors.web.services import Services, services
 from chatactors.web.wire import (
     ChatInfoOut,
     ChatListItemOut,
@@ -40,11 +42,51 @@ from chatactors.web.wire import (
 from chatactors.web.wire_out import chat_to_wire, message_to_wire, presence_to_wire
 
 blueprint = Blueprint("chats", __name__)
+T = TypeVar("T")
+#: The one Content-Type of every answer here.
+JSON = "application/json"
 
 
-def command_deadline() -> AbstractContextManager[trio.CancelScope]:
+async def _body(model: type[T]) -> T:
+    """The request's body as a ``model`` (the routes document it with ``document_request``).
+
+    The body is complete before the route runs (web/connection.py reads it, within
+    BODY_TIMEOUT), so it is awaited without another timeout scope.
+    """
+    raw: bytes = await request.body
+    return decode_body(raw, model)
+
+
+def _query(model: type[T]) -> T:
+    return decode_query(request.query_string, model)
+
+
+class _Deadline:
+    """``trio.fail_after`` without its two generator context managers (on every request)."""
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, seconds: float) -> None:
+        self._scope = trio.CancelScope(deadline=trio.current_time() + seconds)
+
+    def __enter__(self) -> None:
+        self._scope.__enter__()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        handled = self._scope.__exit__(kind, error, traceback)
+        if self._scope.cancelled_caught:
+            raise trio.TooSlowError
+        return handled
+
+
+def command_deadline() -> AbstractContextManager[None]:
     """Bound the wait for an actor's answer; expiry becomes a 503 (the command may still run)."""
-    return trio.fail_after(services().settings.command_timeout_s)
+    return _Deadline(services().settings.command_timeout_s)
 
 
 def _user(user_id: str) -> UserId:
@@ -53,10 +95,11 @@ def _user(user_id: str) -> UserId:
 
 
 @blueprint.post("/chats")
-@validate_request(CreateChatBody)
+@document_request(CreateChatBody)
 @document_response(CreatedChatOut)
 @document_response(ErrorOut, 422)
-async def create_chat(data: CreateChatBody) -> Response:
+async def create_chat() -> Response:
+    data = await _body(CreateChatBody)
     creator = authenticated_user()
     if creator is not None and creator not in data.participants:
         raise Forbidden("You can only create chats you take part in")
@@ -66,11 +109,11 @@ async def create_chat(data: CreateChatBody) -> Response:
 
 
 @blueprint.get("/chats")
-@validate_querystring(ChatsQuery)
+@document_querystring(ChatsQuery)
 @document_response(list[ChatListItemOut])
-async def list_chats(query_args: ChatsQuery) -> Response:
+async def list_chats() -> Response:
     registry = services().registry
-    user_id = query_args.user_id or authenticated_user()
+    user_id = _query(ChatsQuery).user_id or authenticated_user()
     if user_id is None:
         return json_response([chat_to_wire(chat) for chat in await registry.list_chats()])
     summaries = await registry.list_user_chats(_user(user_id))
@@ -97,21 +140,21 @@ async def get_chat(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/messages")
-@validate_querystring(MessagesQuery)
+@document_querystring(MessagesQuery)
 @document_response(list[MessageOut])
 @document_response(ErrorOut, 404)
-async def list_messages(chat_id: str, query_args: MessagesQuery) -> Response:
-    # Without access control, the fast path (web/fast_path.py) answers this route instead.
+async def list_messages(chat_id: str) -> Response:
+    query = _query(MessagesQuery)
     running = services()
     with command_deadline():
-        page = await read_page(running, chat_id, query_args, authenticated_user())
-    return Response(page, content_type="application/json")
+        page = await read_page(running, chat_id, query, authenticated_user())
+    return Response(page, content_type=JSON)
 
 
 async def read_page(
     running: Services, chat_id: str, query: MessagesQuery, viewer: UserId | None
 ) -> bytes:
-    """A page of messages, encoded. Shared by this route and the fast path."""
+    """A page of messages, encoded (each message's JSON embedded as it was encoded once)."""
     cap = running.settings.max_history_page
     limit = cap if query.limit is None else query.limit
     if not 1 <= limit <= cap:
@@ -126,20 +169,26 @@ async def read_page(
 
 
 @blueprint.post("/chats/<chat_id>/messages")
-@validate_request(PostMessageBody)
+@document_request(PostMessageBody)
 @document_response(MessageSentOut)
 @document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 @document_response(ErrorOut, 422)
-async def send_message(chat_id: str, data: PostMessageBody) -> Response:
-    # Without access control, the fast path (web/fast_path.py) answers this route instead.
+async def send_message(chat_id: str) -> Response:
+    data = await _body(PostMessageBody)
     running = services()
     check_client_message_id(data, running.settings.limits)
     user_id = _user(data.user_id)
     running.charge_send(user_id)
     with command_deadline():
-        sent = await post_message(running, running.media, running.metrics, chat_id, data, user_id)
-    return Response(sent, content_type="application/json")
+        await media_api.check_content_references(data.content, running.media)
+        started = trio.current_time()
+        message = await running.registry.chat(chat_id).post(
+            user_id, data.type, data.content, data.client_message_id
+        )
+    running.metrics.send_latency.observe(trio.current_time() - started)
+    sent = {"status": "message_sent", "message": message_to_wire(message)}
+    return Response(orjson.dumps(sent), content_type=JSON)
 
 
 def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
@@ -148,30 +197,14 @@ def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
         raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
 
 
-async def post_message(
-    running: Services,
-    media: Media,
-    metrics: WebMetrics,
-    chat_id: str,
-    data: PostMessageBody,
-    user_id: UserId,
-) -> bytes:
-    """Post a checked message as ``user_id``; the answer, encoded (this route and the fast path)."""
-    await media_api.check_content_references(data.content, media)
-    chat = running.registry.chat(chat_id)
-    started = trio.current_time()
-    message = await chat.post(user_id, data.type, data.content, data.client_message_id)
-    metrics.send_latency.observe(trio.current_time() - started)
-    return orjson.dumps({"status": "message_sent", "message": message_to_wire(message)})
-
-
 @blueprint.post("/chats/<chat_id>/presence")
-@validate_request(PresenceBody)
+@document_request(PresenceBody)
 @document_response(PresenceSetOut)
 @document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 @document_response(ErrorOut, 422)
-async def set_presence(chat_id: str, data: PresenceBody) -> Response:
+async def set_presence(chat_id: str) -> Response:
+    data = await _body(PresenceBody)
     with command_deadline():
         presence = (
             await services().registry.chat(chat_id).set_presence(_user(data.user_id), data.status)
@@ -191,12 +224,13 @@ async def get_presence(chat_id: str) -> Response:
 
 
 @blueprint.post("/chats/<chat_id>/read")
-@validate_request(ReadBody)
+@document_request(ReadBody)
 @document_response(ReadOut)
 @document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 @document_response(ErrorOut, 422)
-async def mark_read(chat_id: str, data: ReadBody) -> Response:
+async def mark_read(chat_id: str) -> Response:
+    data = await _body(ReadBody)
     with command_deadline():
         mark = await services().registry.chat(chat_id).mark_read(_user(data.user_id))
     return json_response(

@@ -8,20 +8,20 @@ docs/MEDIA.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 import attrs
 import trio
-from hypercorn.typing import ASGISendCallable
 from quart import Blueprint, Quart, Response, request
-from quart.wrappers import Request
 from quart.wrappers.response import ResponseBody
 from quart_schema import DataSource, document_request, document_response
-from quart_trio.asgi import TrioASGIHTTPConnection
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
@@ -33,12 +33,14 @@ from chatactors.storage.media import (
     MediaError,
     MediaFile,
     MediaStore,
+    StorageFull,
     StoredMedia,
     UnsupportedMedia,
     Upload,
     UploadTooLarge,
     describe,
 )
+from chatactors.web.connection import UPLOAD_MAX_BYTES_KEY
 from chatactors.web.error_responses import error_response
 from chatactors.web.services import MEDIA_PATH, Media, services
 from chatactors.web.wire import ErrorOut, json_response
@@ -74,10 +76,12 @@ class MediaOut:
 
 @attrs.frozen
 class FileBytes:
-    """The file's bytes (or the requested range), with the Content-Type detected at upload.
+    """The file's bytes (or the requested range), with the Content-Type detected at upload."""
 
-    quart-schema describes JSON bodies only; this empty model carries the description.
-    """
+    #: Not JSON: the document says so (web/openapi.py reads this).
+    openapi_content: ClassVar[dict[str, object]] = {
+        kind: {"schema": {"type": "string", "format": "binary"}} for kind in ("image/*", "audio/*")
+    }
 
 
 @attrs.frozen
@@ -124,27 +128,9 @@ async def import_bot_assets(store: MediaStore) -> Mapping[str, str]:
 def install(app: Quart, settings: Settings) -> None:
     """Register the media routes on the app."""
     app.register_blueprint(blueprint)
-    app.asgi_http_class = UploadAwareConnection
-    app.config["CHATACTORS_UPLOAD_MAX_BYTES"] = (
+    app.config[UPLOAD_MAX_BYTES_KEY] = (
         max(settings.max_image_bytes, settings.max_audio_bytes) + MULTIPART_SLACK_BYTES
     )
-
-
-class UploadAwareConnection(TrioASGIHTTPConnection):
-    """Lifts the app-wide body limit (MAX_CONTENT_LENGTH) for ``POST /media`` only.
-
-    Quart fixes a request's body limit when it builds the request, before routing and while
-    the body starts arriving; this is the one place where it can be changed without losing
-    bytes. The upload route enforces the per-kind limits itself as the bytes stream in.
-    """
-
-    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
-        built = super()._create_request_from_scope(send)
-        if built.method == "POST" and built.path.rstrip("/") == UPLOAD_PATH:
-            limit: int = self.app.config["CHATACTORS_UPLOAD_MAX_BYTES"]
-            built.max_content_length = limit
-            built.body = built.body_class(built.content_length, limit)
-        return built
 
 
 # -- upload ----------------------------------------------------------------------------------
@@ -169,8 +155,20 @@ async def upload_media() -> Response:
                     await upload.write(chunk)
             stored = await upload.finish()
     except MediaError as error:
+        await _drain_body()
         return _refusal(error)
     return json_response(_to_wire(stored, service.url(stored.id)))
+
+
+async def _drain_body() -> None:
+    """Read and drop what the client is still sending (up to the route's body limit).
+
+    Many clients (httpx, requests) send the whole body before they read the answer: refused
+    mid-upload without this, they block on a full socket and never see the refusal.
+    """
+    with contextlib.suppress(RequestEntityTooLarge):
+        async for _ in request.body:
+            pass
 
 
 async def _receive_multipart(upload: Upload, boundary: str) -> None:
@@ -208,9 +206,23 @@ async def _chunks_then_end() -> AsyncIterator[bytes | None]:
     yield None
 
 
+_REFUSAL_STATUS: dict[type[MediaError], int] = {
+    UploadTooLarge: 413,
+    UnsupportedMedia: 415,
+    EmptyUpload: 422,
+    StorageFull: 503,  # with Retry-After: the server's condition, worth retrying
+}
+
+
 def _refusal(error: MediaError) -> Response:
-    status = {UploadTooLarge: 413, UnsupportedMedia: 415, EmptyUpload: 422}[type(error)]
-    return error_response(status, str(error))
+    status = _REFUSAL_STATUS[type(error)]
+    return error_response(status, str(error), retry_after_s=services().settings.retry_after_s)
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+async def _body_too_large(error: RequestEntityTooLarge) -> Response:
+    """Refused by the body limit of ``POST /media`` (its declared length, or the bytes sent)."""
+    return _refusal(UploadTooLarge(services().media.limits.largest))
 
 
 def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
@@ -330,7 +342,7 @@ class _FileRange(ResponseBody):
 async def check_content_references(content: str, service: Media | None = None) -> None:
     """Raise ``InvalidInput`` if ``content`` points at this server's /media/ but no such upload.
 
-    ``service``: the media service, when called outside a Quart request (the fast path).
+    ``service``: the media service, when called outside a Quart request (sockets).
     """
     service = service or services().media
     media_id = None

@@ -1,8 +1,6 @@
-"""The few things the chat socket needs from a WebSocket, over raw ASGI or through Quart.
+"""The few things the chat socket needs from a WebSocket: raw ASGI events as Hypercorn sends them.
 
-Hypercorn serves ``/ws/`` through the raw ASGI transport (web/fast_path.py): a socket then costs
-no Quart objects or tasks, which is most of its memory and a share of each frame's CPU. The Quart
-transport is what Quart's test client reaches (tests/web); both run the same ``ChatSocket``.
+Tests speak the same events in process (tests/web/asgi_socket.py) or run a real Hypercorn.
 """
 
 from __future__ import annotations
@@ -12,7 +10,8 @@ from typing import Protocol
 from urllib.parse import parse_qsl
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, WebsocketScope
-from quart import websocket
+
+from chatactors.connections import ABORT_EXTENSION
 
 
 class SocketDisconnected(Exception):
@@ -35,6 +34,10 @@ class SocketTransport(Protocol):
     async def receive(self) -> str | bytes: ...
 
     async def close(self, code: int, reason: str) -> None: ...
+
+    def abort(self) -> None:
+        """Drop the connection now, unsent data and all (for a peer that does not read)."""
+        ...
 
 
 class AsgiSocket:
@@ -81,26 +84,8 @@ class AsgiSocket:
     async def close(self, code: int, reason: str) -> None:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
-
-class QuartSocket:
-    """The current Quart ``websocket`` (a disconnect cancels the handler instead of raising)."""
-
-    @property
-    def query(self) -> Mapping[str, str]:
-        return websocket.args.to_dict()
-
-    @property
-    def subprotocols(self) -> Sequence[str]:
-        return websocket.requested_subprotocols
-
-    async def accept(self, subprotocol: str | None) -> None:
-        await websocket.accept(subprotocol=subprotocol)
-
-    async def send(self, text: str) -> None:
-        await websocket.send(text)
-
-    async def receive(self) -> str | bytes:
-        return await websocket.receive()
-
-    async def close(self, code: int, reason: str) -> None:
-        await websocket.close(code, reason)
+    def abort(self) -> None:
+        # Only the server holds the TCP connection; chatactors.listener offers this to the app.
+        extension = self._scope.get("extensions", {}).get(ABORT_EXTENSION)
+        if extension is not None:
+            extension["abort"]()

@@ -42,7 +42,11 @@ async def web_client() -> Response:
 
 @blueprint.get("/static/<path:filename>")
 async def static_file(filename: str) -> Response:
-    response = await send_from_directory(STATIC_DIR, filename)
+    try:
+        response = await send_from_directory(STATIC_DIR, filename)
+    except OSError:
+        # A name the file system refuses (too long: ENAMETOOLONG) names no file here either.
+        raise NotFound() from None
     response.cache_control.no_cache = True
     return _harden(response)
 

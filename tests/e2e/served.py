@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,14 +11,11 @@ import httpx
 import orjson
 import trio
 import trio_websocket
-from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
-from chatactors.serve import hypercorn_config
+from chatactors.serve import bind_listener, serve_app
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
-from chatactors.web.fast_path import FastPathApp
-from chatactors.web.services import services_of
 
 #: Every wait for the server is bounded by this; a hang fails the test instead of stalling it.
 WAIT_S = 10.0
@@ -77,29 +73,15 @@ class Served:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
+    """What ``chatactors serve`` serves, as it serves it (without the signals)."""
+    listener, settings = bind_listener(settings)
     app = create_app(settings)
-    config = hypercorn_config(settings)
-    config.bind = ["127.0.0.1:0"]
-    # What chatactors.serve serves: the fast path in front of the Quart app.
-    asgi_app = FastPathApp(app, settings)
     stop = trio.Event()
-
-    async def shutdown_trigger() -> None:
-        # The same order as chatactors.serve: actors stop (sockets get 1001), then Hypercorn.
-        await stop.wait()
-        services = services_of(app)
-        if services is not None:
-            services.registry.begin_shutdown()
-
     async with trio.open_nursery() as nursery:
         with trio.fail_after(WAIT_S):
-            urls = await nursery.start(
-                functools.partial(
-                    hypercorn_serve, asgi_app, config, shutdown_trigger=shutdown_trigger
-                )
-            )
-        async with httpx.AsyncClient(base_url=urls[0], timeout=WAIT_S) as http:
-            yield Served(urls[0], settings, http, stop, app)
+            url = await nursery.start(serve_app, app, settings, listener, stop)
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
+            yield Served(url, settings, http, stop, app)
         stop.set()
 
 

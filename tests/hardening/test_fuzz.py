@@ -31,6 +31,26 @@ def real_chat(server_url: str) -> str:
     return str(response.json()["chat_id"])
 
 
+#: Routes outside the API (the web client, health, metrics): no response schema to conform to.
+UNDESCRIBED = {"/", "/static/{filename}", "/assets/bot/{name}", "/healthz", "/readyz", "/metrics"}
+
+
+def test_every_api_answer_has_a_schema_to_conform_to(server_url: str) -> None:
+    """Response conformance is checked for every operation only if each has a schema (a
+    dangling $ref made schemathesis skip it on five operations: issue 12, item 5)."""
+    document = httpx.get(f"{server_url}/openapi.json").json()
+    unchecked = {
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if path not in UNDESCRIBED
+        and not any("schema" in body for body in response.get("content", {}).values())
+    }
+    assert unchecked == set()
+    assert set(document["components"]["schemas"]) >= {"MessageOut", "MessageType"}
+
+
 def test_api_never_fails_and_answers_as_documented(server_url: str, real_chat: str) -> None:
     schema = schemathesis.openapi.from_url(f"{server_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -6,20 +6,28 @@ synchronisation.
 
 from __future__ import annotations
 
+import gc
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from hypercorn.trio import serve
+from hypercorn.protocol.ws_stream import WSStream
+from hypercorn.trio.tcp_server import TCPServer
 
-from chatactors.serve import hypercorn_config
-from chatactors.settings import Settings
+from chatactors.serve import bind_listener, serve_app
 from chatactors.web.app import create_app
 from chatactors.web.services import Services, services_of
+from chatactors.web.socket_transport import AsgiSocket
 from tests.conftest import make_settings
+from tests.hardening.raw_socket import open_upgraded
 from tests.ws_client import client_socket
+
+#: Linux's TCP_ESTABLISHED state number (include/net/tcp_states.h).
+TCP_ESTABLISHED = 1
 
 
 async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
@@ -32,15 +40,15 @@ async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
 @pytest.fixture
 async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Services]]:
     overrides = getattr(request, "param", {})
-    settings: Settings = make_settings(host="127.0.0.1", port=0, **overrides)
+    listener, settings = bind_listener(make_settings(host="127.0.0.1", port=0, **overrides))
     app = create_app(settings)
-    config = hypercorn_config(settings)
+    stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        urls = await nursery.start(serve, app, config)
+        url = await nursery.start(serve_app, app, settings, listener, stop)
         running = services_of(app)
         assert running is not None
-        yield urls[0], running
-        nursery.cancel_scope.cancel()
+        yield url, running
+        stop.set()
 
 
 async def new_chat(url: str, *participants: str) -> str:
@@ -134,3 +142,74 @@ async def test_a_client_that_stops_reading_is_dropped_others_receive_all(
                 assert response.status_code == 200
         assert len(received) == count
         assert services.registry.statistics().lagged_subscribers == 1
+
+
+def tcp_state(stream: trio.SocketStream) -> int:
+    """The kernel's TCP state of a connection (Linux ``tcp_info.tcpi_state``)."""
+    return stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+async def open_connections(url: str) -> float:
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{url}/metrics")).text
+    line = next(
+        m for m in metrics.splitlines() if m.startswith("chatactors_websocket_connections ")
+    )
+    return float(line.split()[1])
+
+
+@pytest.mark.parametrize("served", [{"subscriber_queue_size": 8}], indirect=True)
+async def test_a_stalled_socket_is_released_after_the_lag_drop(
+    served: tuple[str, Services],
+) -> None:
+    url, services = served
+    chat_id = await new_chat(url, "alice")
+    # A peer that completes the handshake, then never reads: its window closes, the server's
+    # writes stall (inside a send Hypercorn shields from cancellation).
+    stalled = await open_upgraded(int(url.rsplit(":", 1)[1]), f"/ws/{chat_id}")
+    try:
+        await wait_until(lambda: services.registry.statistics().subscribers == 1)
+        assert await open_connections(url) == 1
+        big = "x" * 60_000
+        async with httpx.AsyncClient() as client:
+            while services.registry.statistics().lagged_subscribers == 0:
+                response = await client.post(f"{url}/chats/{chat_id}/messages",
+                                             json={"user_id": "alice", "type": "text",
+                                                   "content": big})  # fmt: skip
+                assert response.status_code == 200
+        # Dropped from fan-out; then, once the close could not be sent in time, the connection
+        # is reset: the server counts no socket for it and the peer's side is not established.
+        await wait_until(lambda: services.registry.statistics().subscribers == 0)
+        with trio.fail_after(30):
+            # Polling the server's own count: there is no event to wait on from here.
+            while await open_connections(url) != 0:  # noqa: ASYNC110
+                await trio.sleep(0.1)
+        await wait_until(lambda: tcp_state(stalled) != TCP_ESTABLISHED)
+    finally:
+        await stalled.aclose()  # unblocks the server's write if it is still stuck
+
+
+def live_connection_objects() -> list[object]:
+    gc.collect()
+    kinds = (AsgiSocket, TCPServer, WSStream)
+    return [o for o in gc.get_objects() if isinstance(o, kinds)]
+
+
+# Pings off: with them on, Hypercorn keeps a reset connection's task (and objects) until its
+# ping loop's sleep ends, up to ws_ping_interval_s later (a known gap, see the report).
+@pytest.mark.parametrize("served", [{"ws_ping_interval_s": 0}], indirect=True)
+async def test_socket_churn_leaves_no_connection_objects_behind(
+    served: tuple[str, Services],
+) -> None:
+    url, services = served
+    chat_id = await new_chat(url, "alice")
+    port = int(url.rsplit(":", 1)[1])
+    for _ in range(3):
+        streams = [await open_upgraded(port, f"/ws/{chat_id}") for _ in range(100)]
+        await wait_until(lambda: services.registry.statistics().subscribers == 100)
+        for stream in streams:  # reset: no close frame, no FIN
+            stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            await stream.aclose()
+        await wait_until(lambda: services.registry.statistics().subscribers == 0)
+    # Hypercorn tears each connection down after the app has ended; then nothing of them stays.
+    await wait_until(lambda: not live_connection_objects())

@@ -224,3 +224,29 @@ async def test_openapi_of_the_whole_app_generates(client: Client) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
     assert "/media" in (await response.get_json())["paths"]
+
+
+async def test_each_refusal_names_the_limit_that_applied(tmp_path: Path) -> None:
+    """The default limits (10 MiB images, 25 MiB audio, 12 MiB other bodies): a 28 MB WAV was
+    refused with the 12 MiB body limit's number (issue 12, item 10)."""
+    settings = media_settings(tmp_path)
+    image_limit, audio_limit = settings.max_image_bytes, settings.max_audio_bytes
+    header = samples.wav(frames=100)
+    async with create_app(settings).test_app() as test_app:
+        client = test_app.test_client()
+        cases = (
+            # Over every upload limit, refused on its declared length: the largest applies.
+            (header + b"\x00" * (28_000_000 - len(header)), "largest upload limit", audio_limit),
+            # Under the route's limit, over its kind's: the kind's limit applies.
+            (header + b"\x00" * audio_limit, "audio limit", audio_limit),
+            (samples.png() + b"\x00" * image_limit, "image limit", image_limit),
+        )
+        for body, named, limit in cases:
+            response = await client.post("/media", data=body)
+            assert response.status_code == 413
+            detail = (await response.get_json())["detail"]
+            assert f"{named} of {limit} bytes" in detail
+            assert str(settings.max_body_bytes) not in detail
+        # The control: a 12 MiB WAV (over the body limit of other routes) is taken.
+        fits = await client.post("/media", data=header + b"\x00" * settings.max_body_bytes)
+        assert fits.status_code == 200

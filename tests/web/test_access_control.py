@@ -12,7 +12,7 @@ from quart.typing import TestClientProtocol as Client
 from chatactors.web.app import create_app
 from chatactors.web.auth import issue_token
 from tests.conftest import make_settings
-from tests.web.test_chat_socket import close_code
+from tests.web.asgi_socket import open_socket
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -134,8 +134,8 @@ async def test_sends_over_the_rate_limit_get_429_with_retry_after(
 
 
 async def socket_close_code(client: Client, path: str) -> int:
-    async with client.websocket(path) as ws:
-        return await close_code(ws)
+    async with open_socket(client.app, path) as ws:
+        return await ws.close_code()
 
 
 async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat_id: str) -> None:
@@ -145,7 +145,30 @@ async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat
     assert await socket_close_code(client, f"/ws/{chat_id}?token=garbage") == 4401
     assert await socket_close_code(client, f"/ws/{chat_id}?token={outsider}") == 4403
     assert await socket_close_code(client, f"/ws/{chat_id}?token={token}&user_id=owner") == 4403
-    async with client.websocket(f"/ws/{chat_id}?token={token}") as ws:
+    async with open_socket(client.app, f"/ws/{chat_id}?token={token}") as ws:
         with trio.fail_after(5):
             first = await ws.receive()
         assert '"user_id":"friend"' in str(first)  # the token's user came online
+
+
+async def test_no_token_may_act_as_bot_user(client: Client, chat_id: str) -> None:
+    """Every chat has bot_user, so its token would open every chat (issue 12, item 8)."""
+    as_bot = bearer("bot_user")
+    post = {"user_id": "bot_user", "type": "text", "content": "forged"}
+    for method, path, body in (
+        ("GET", f"/chats/{chat_id}/messages", None),
+        ("GET", f"/chats/{chat_id}", None),
+        ("GET", "/chats", None),
+        ("POST", f"/chats/{chat_id}/messages", post),
+        ("POST", f"/chats/{chat_id}/presence", {"user_id": "bot_user", "status": "online"}),
+        ("POST", "/chats", {"participants": ["bot_user", "owner"]}),
+        ("POST", "/media", None),
+    ):
+        response = await client.open(path, method=method, json=body, headers=as_bot)
+        assert response.status_code == 401, (method, path)
+        assert "bot_user" in (await response.get_json())["detail"]
+    token = issue_token(SECRET, "bot_user", ttl_s=60)
+    assert await socket_close_code(client, f"/ws/{chat_id}?token={token}") == 4401
+    # The control: the chat's participants still get in, and nothing was posted as the bot.
+    messages = await client.get(f"/chats/{chat_id}/messages", headers=bearer("owner"))
+    assert await messages.get_json() == []

@@ -11,6 +11,7 @@ from chatactors.web.app import create_app
 from chatactors.web.lifespan import bot_asset_urls
 from chatactors.web.services import services_of
 from tests.conftest import make_settings
+from tests.web.asgi_socket import open_socket
 
 
 async def test_by_default_the_bot_serves_its_images_and_says_so_at_start_up(
@@ -55,7 +56,7 @@ async def test_the_bot_posts_https_images_in_https_mode() -> None:
         client = test_app.test_client()
         created = await client.post("/chats", json={"participants": ["alice"]})
         chat_id = (await created.get_json())["chat_id"]
-        async with client.websocket(f"/ws/{chat_id}") as ws:
+        async with open_socket(app, f"/ws/{chat_id}") as ws:
             # The bot picks its replies at random: about 1 in 20 is an image.
             for i in range(300):
                 await client.post(

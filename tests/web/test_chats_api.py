@@ -264,3 +264,14 @@ async def test_openapi_document_lists_the_contract(client: Client) -> None:
                  "/chats/{chat_id}/read"):  # fmt: skip
         assert path in paths
     assert "requestBody" in paths["/chats/{chat_id}/messages"]["post"]
+
+
+async def test_without_access_control_bodies_may_post_as_bot_user(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    """As the reference trusts bodies: with access control off, anyone may speak as the bot."""
+    chat = await chat_id_for()
+    body = {"user_id": "bot_user", "type": "text", "content": "beep"}
+    response = await client.post(f"/chats/{chat}/messages", json=body)
+    assert response.status_code == 200
+    assert (await json_of(response))["message"]["user_id"] == "bot_user"

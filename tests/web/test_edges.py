@@ -7,11 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
+import trio
+import trio.testing
 from quart.typing import TestClientProtocol as Client
 
 from chatactors.domain.errors import Overloaded
 from chatactors.logs import configure_logging
 from chatactors.web.app import create_app
+from chatactors.web.chats_api import _Deadline
 from tests.conftest import make_settings
 
 
@@ -58,3 +61,15 @@ def test_json_logs_carry_the_chat_id(capsys: pytest.CaptureFixture[str]) -> None
         "alice",
         "WARNING",
     )
+
+
+async def test_the_command_deadline_raises_too_slow_only_when_it_expires(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with _Deadline(1.0):
+        await trio.sleep(0.5)
+    with pytest.raises(trio.TooSlowError), _Deadline(1.0):
+        await trio.sleep(5)
+    # An error inside passes through unchanged.
+    with pytest.raises(KeyError), _Deadline(1.0):
+        raise KeyError("x")

@@ -1,4 +1,4 @@
-"""chatactors.v1 over the test app: commands are pipelined and answered in order."""
+"""chatactors.v1 over ASGI events in process: commands are pipelined and answered in order."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from chatactors.storage.memory import MemoryStore
 from chatactors.web.app import create_app
 from chatactors.web.services import services_of
 from tests.conftest import make_settings
+from tests.web.asgi_socket import AsgiTestSocket, open_socket
 
-V1 = {"subprotocols": ["chatactors.v1"]}
+V1 = ("chatactors.v1",)
 
 
 @attrs.define(eq=False)
@@ -30,7 +31,7 @@ class GatedStore(MemoryStore):
         await super().append_message(message, owner=owner)
 
 
-async def frames(ws: Any, count: int) -> list[list[dict[str, Any]]]:
+async def frames(ws: AsgiTestSocket, count: int) -> list[list[dict[str, Any]]]:
     received = []
     with trio.fail_after(30):
         for _ in range(count):
@@ -54,7 +55,7 @@ async def test_commands_are_queued_before_earlier_ones_are_answered() -> None:
         services = services_of(app)
         assert services is not None
         chat_id = await create_chat(client)
-        async with client.websocket(f"/ws/{chat_id}?user_id=alice", scope_base=V1) as ws:
+        async with open_socket(app, f"/ws/{chat_id}?user_id=alice", subprotocols=V1) as ws:
             assert (await frames(ws, 1))[0][0]["event"] == "subscribed"
             for n in range(3):
                 await ws.send(orjson.dumps({"op": "send", "ref": f"r{n}", "content": f"m{n}"}))

@@ -6,6 +6,8 @@ import contextlib
 
 from quart.typing import TestClientProtocol as Client
 
+from tests.web.asgi_socket import open_socket
+
 
 async def test_healthz_and_readyz(client: Client) -> None:
     assert await (await client.get("/healthz")).get_json() == {"status": "ok"}
@@ -19,7 +21,7 @@ async def test_metrics_count_messages_connections_and_latency(client: Client) ->
     for text in ("one", "two"):
         await client.post(f"/chats/{chat['chat_id']}/messages",
                           json={"user_id": "a", "type": "text", "content": text})  # fmt: skip
-    async with client.websocket("/ws/nope") as ws:
+    async with open_socket(client.app, "/ws/nope") as ws:
         with contextlib.suppress(Exception):
             await ws.receive()
     body = (await (await client.get("/metrics")).get_data()).decode()
