@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 ActivationHook = Callable[[ChatId, Subscription], None]
 
 
+#: Remote subscribers' ids carry the activation's owner token above these bits.
+_TOKEN_SHIFT = 32
+_LOCAL_IDS = (1 << _TOKEN_SHIFT) - 1
+
+
 @attrs.define
 class ActorCounters:
     """Running totals of one actor; the registry adds them up (and keeps them when it stops)."""
@@ -174,6 +179,10 @@ class ChatActor:
 
     async def handle(self, command: AnyCommand) -> Any:
         """Decide, write, then adopt and publish; raises the command's ``ChatError``."""
+        if isinstance(command, Unsubscribe) and command.subscription_id > _LOCAL_IDS:
+            if command.subscription_id >> _TOKEN_SHIFT != self._owner_token:
+                return None  # registered with an earlier activation: not known here
+            command = Unsubscribe(command.subscription_id & _LOCAL_IDS)
         outcome = self._state.apply(command, now=self._now(), clock=trio.current_time())
         if outcome.error is not None:
             raise outcome.error
@@ -232,6 +241,9 @@ class ChatActor:
         # Added before its events are published: a subscriber sees itself come online.
         if remote:
             self._remote.add(subscription.id)
+            # Its id names this activation too, so that its Unsubscribe, if it reaches a later
+            # activation (the chat moved), cannot unsubscribe someone else there.
+            subscription.id |= self._owner_token << _TOKEN_SHIFT
         else:
             self._fanout.add(subscription)
         self._adopt(outcome)

@@ -171,3 +171,23 @@ async def test_a_remote_subscriber_counts_for_presence_and_keeps_the_chat_alive(
         last = activation.published[-1]
         assert isinstance(last, PresenceUpdated)
         assert last.presence.status is PresenceStatus.OFFLINE
+
+
+async def test_an_unsubscribe_from_an_earlier_activation_leaves_the_new_one_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement()
+    async with placed_registry(placement) as (registry, chat_id):
+        old = await (await registry.submit(chat_id, Subscribe(ANN, remote=True))).wait()
+        placement.activations[0].lost.set()  # the chat moves; ann's registration goes with it
+        await trio.testing.wait_all_tasks_blocked()
+        bob = UserId("bob")
+        new = await (await registry.submit(chat_id, Subscribe(bob, remote=True))).wait()
+        assert new.id != old.id
+        # ann's socket closes now: its Unsubscribe reaches the new activation.
+        await (await registry.submit(chat_id, Unsubscribe(old.id))).wait()
+        presence = {p.user_id: p.status for p in await registry.chat(chat_id).presence()}
+        assert presence[bob] is PresenceStatus.ONLINE
+        await (await registry.submit(chat_id, Unsubscribe(new.id))).wait()
+        presence = {p.user_id: p.status for p in await registry.chat(chat_id).presence()}
+        assert presence[bob] is PresenceStatus.OFFLINE
