@@ -11,7 +11,11 @@ Server CPU is summed over every server process and ``redis-server`` (from /proc)
 Forwarding: a chat held by node A, 300 sequential POSTs to A and to node B (which forwards to
 A), alternating; p50/p99 of each.
 
+Against the reference API (the FastAPI peer, benchmarks/peer, in /work/peer-venv):
+``--workers 2``, one process and the peer offered the same fanout at 1,000 msg/s, alternating.
+
 Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds]  (results/cluster-*.json)
+       .venv/bin/python benchmarks/cluster_compare.py peer [rounds]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chatactors.bench.procstat import parse_stat_cpu_s  # noqa: E402
+from tests.redis_server import free_port as redis_free_port  # noqa: E402
 from tests.redis_server import start_redis_server  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
@@ -136,9 +141,64 @@ def forwarding() -> dict[str, Any]:
     }
 
 
+PEER_FANOUT = ["--chats", "100", "--subscribers", "5", "--rate", "1000", "--duration", "10"]
+
+
+def against_peer(target: str, round_no: int) -> dict[str, Any]:
+    """``--workers 2`` or the FastAPI peer (the reference API, benchmarks/peer), offered the
+    same open-loop fanout: what each serves on this machine's two cores."""
+    redis = start_redis_server() if target == "workers2" else None
+    with tempfile.TemporaryDirectory() as data:
+        if redis is not None:
+            process, url = start_server(["--workers", "2", "--redis-url", redis.url], Path(data))
+        elif target == "single":
+            process, url = start_server([], Path(data))
+        else:
+            port = redis_free_port()
+            process = subprocess.Popen(
+                ["/work/peer-venv/bin/uvicorn", "app:app", "--host", "127.0.0.1", "--port",
+                 str(port), "--log-level", "warning"],
+                cwd=ROOT / "benchmarks" / "peer", text=True,
+            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}"
+        try:
+            time.sleep(3)
+            out = OUT / f"cluster-vs-peer-{target}-{round_no}.json"
+            subprocess.run(
+                [PY, "-m", "chatactors", "bench", "fanout", "--url", url, *PEER_FANOUT,
+                 "--out", str(out), "--quiet"],
+                check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            stop(process)
+            if redis is not None:
+                redis.remove()
+    document = json.loads(out.read_text())
+    deliveries, delivery = document["deliveries"], document["latency"]["delivery"]
+    return {
+        "target": target,
+        "round": round_no,
+        "accepted_per_s": document["metrics"]["accepted_per_s"],
+        "deliveries_per_s": document["metrics"]["deliveries_per_s"],
+        "lost": deliveries["lost"],
+        "delivery_p50_ms": delivery.get("p50_ms"),
+        "delivery_p99_ms": delivery.get("p99_ms"),
+        "loadavg_1m": os.getloadavg()[0],
+    }
+
+
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:2] == ["peer"]:
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+        peer_runs = []
+        for round_no in range(1, rounds + 1):
+            for target in ("workers2", "single", "peer"):
+                peer_runs.append(against_peer(target, round_no))
+                print(json.dumps(peer_runs[-1]), flush=True)
+        (OUT / "cluster-vs-peer-summary.json").write_text(json.dumps(peer_runs))
+        return
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     runs = []
     for round_no in range(1, rounds + 1):
         for setup in ("single", "node", "workers2"):
