@@ -154,6 +154,9 @@ class Settings:
     ws_v1_max_pipelined: int = setting(
         64, "chatactors.v1 sockets: commands read ahead of their answers"
     )
+    ws_user_max_chats: int = setting(
+        1000, "/ws (one socket per user): chats one socket carries at most"
+    )
 
     # Media
     max_image_bytes: int = setting(10 * MiB, "bytes of an uploaded image at most")

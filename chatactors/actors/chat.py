@@ -29,7 +29,7 @@ from chatactors.actors.chat_state import (
 )
 from chatactors.actors.commands import AnyCommand, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Request
-from chatactors.actors.subscription import EndReason, Fanout, Subscription
+from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import ChatError, ChatUnavailable, StoreUnavailable
 from chatactors.domain.events import ChatEvent, MessageReceived
@@ -203,8 +203,9 @@ class ChatActor:
         if isinstance(result, ReadFromStore):
             return await self._store.read_messages(self.chat_id, result.page)
         if isinstance(result, SubscribePlan):
+            outbox = command.outbox if isinstance(command, Subscribe) else None
             remote = isinstance(command, Subscribe) and command.remote
-            return await self._subscribe(result, outcome, remote=remote)
+            return await self._subscribe(result, outcome, outbox, remote=remote)
         if isinstance(command, Unsubscribe):
             self._fanout.remove(command.subscription_id)
             self._remote.discard(command.subscription_id)
@@ -223,7 +224,12 @@ class ChatActor:
                 assert_never(write)
 
     async def _subscribe(
-        self, plan: SubscribePlan, outcome: Outcome, *, remote: bool = False
+        self,
+        plan: SubscribePlan,
+        outcome: Outcome,
+        outbox: SharedOutbox | None,
+        *,
+        remote: bool = False,
     ) -> Subscription:
         replay: tuple[Message, ...]
         if isinstance(plan.replay, ReadFromStore):
@@ -237,6 +243,7 @@ class ChatActor:
             resync_required=plan.resync_required,
             latest_seq=plan.latest_seq,
             queue_size=1 if remote else self._settings.subscriber_queue_size,
+            outbox=None if remote else outbox,
         )
         # Added before its events are published: a subscriber sees itself come online.
         if remote:

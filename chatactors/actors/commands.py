@@ -12,7 +12,7 @@ from chatactors.storage.store import MessagePage
 
 if TYPE_CHECKING:
     # Only the phantom type of Subscribe: commands stay free of Trio (ChatState uses them).
-    from chatactors.actors.subscription import Subscription  # noqa: F401 (a string below)
+    from chatactors.actors.subscription import SharedOutbox, Subscription  # noqa: F401
 
 R = TypeVar("R")
 
@@ -76,6 +76,8 @@ class Subscribe(Command["Subscription"]):
 
     user_id: UserId | None = None
     after_seq: int | None = None
+    #: A user's socket shares one outbox between its chats; None: a channel of its own.
+    outbox: SharedOutbox | None = None
     #: Cluster mode: the subscriber listens on the bus in its own process; the actor only
     #: registers it (presence, keeping the chat alive) and answers its replay.
     remote: bool = False

@@ -29,7 +29,7 @@ from chatactors.actors.commands import (
 )
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
-from chatactors.actors.subscription import Subscription
+from chatactors.actors.subscription import SharedOutbox, Subscription
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.storage.store import MessagePage
@@ -104,13 +104,17 @@ class ChatHandle:
         return await self._call(GetReadMarks(viewer))
 
     async def subscribe(
-        self, user_id: UserId | None = None, after_seq: int | None = None
+        self,
+        user_id: UserId | None = None,
+        after_seq: int | None = None,
+        outbox: SharedOutbox | None = None,
     ) -> Subscription:
         """Start receiving events; with ``user_id`` the user counts as online while subscribed.
 
+        With ``outbox`` the events go there, tagged with this chat (a user's socket).
         Always pair with :meth:`unsubscribe` (shielded), or presence stays online.
         """
-        return await self._call(Subscribe(user_id, after_seq))
+        return await self._call(Subscribe(user_id, after_seq, outbox))
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         await self._call(Unsubscribe(subscription.id))

@@ -23,6 +23,7 @@ from chatactors.actors.handle import ChatHandle
 from chatactors.actors.mailbox import Mailbox, Request
 from chatactors.actors.placement import Activation, Placement
 from chatactors.actors.reply import Reply
+from chatactors.actors.user_feeds import UserFeeds
 from chatactors.domain.clock import WallClock, utc_now
 from chatactors.domain.errors import ChatError, ChatNotFound, ChatUnavailable, Overloaded
 from chatactors.domain.ids import ChatId, UserId, new_chat_id
@@ -80,6 +81,8 @@ class ChatRegistry:
     _crashes: int = 0
     #: Counters of actors that have stopped; the live ones are added at read time.
     _retired: ActorCounters = attrs.field(factory=ActorCounters)
+    #: Open user sockets, told about each chat created for their user.
+    user_feeds: UserFeeds = attrs.field(factory=UserFeeds)
 
     # -- chats ------------------------------------------------------------------------------
 
@@ -104,6 +107,7 @@ class ChatRegistry:
         chat = Chat(new_chat_id(), normalise_participants(participants, self._settings.limits),
                     self._now())  # fmt: skip
         await self._store.create_chat(chat)
+        self.user_feeds.announce(chat)
         return chat
 
     async def list_chats(self) -> list[Chat]:

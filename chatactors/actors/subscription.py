@@ -9,12 +9,14 @@ can reconnect and resume by ``seq``), while every other subscriber keeps receivi
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 import trio
 
 from chatactors.domain.events import ChatEvent
-from chatactors.domain.ids import UserId
+from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message
 
 
@@ -37,6 +39,40 @@ class Envelope:
     frame: str | None = None
 
 
+class Outbox(Protocol):
+    """Where the actor puts a subscriber's events: its own channel, or a share of a user's."""
+
+    def send_nowait(self, value: Envelope, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen
+class ChatEnvelope:
+    """One chat's event on an outbox that several chats share (a user's socket)."""
+
+    chat_id: ChatId
+    envelope: Envelope
+
+
+@attrs.frozen
+class SharedOutbox:
+    """One chat's way into an outbox shared by several subscriptions (see ``Subscription``).
+
+    The subscriber owns the shared channel; ending one subscription only stops its sends, and
+    once the subscriber closes the channel every chat's next send ends its subscription.
+    """
+
+    chat_id: ChatId
+    _send: Callable[[ChatEnvelope], None]
+
+    def send_nowait(self, value: Envelope, /) -> None:
+        self._send(ChatEnvelope(self.chat_id, value))
+
+    def close(self) -> None:
+        pass
+
+
 @attrs.define(eq=False)
 class Subscription:
     """Handed to the subscriber by the actor; the actor alone sends into it and ends it."""
@@ -47,12 +83,14 @@ class Subscription:
     #: True when the requested history was too long to replay: the client must refetch.
     resync_required: bool
     latest_seq: int
-    _send: trio.MemorySendChannel[Envelope]
-    _receive: trio.MemoryReceiveChannel[Envelope]
+    _send: Outbox
+    #: None when the events go to a shared outbox (the subscriber reads that instead).
+    _receive: trio.MemoryReceiveChannel[Envelope] | None
     #: Unique within its chat's actor.
     id: int
     end_reason: EndReason | None = None
     _lag_scope: trio.CancelScope | None = None
+    _on_end: Callable[[EndReason], None] | None = None
 
     @classmethod
     def open(
@@ -64,7 +102,12 @@ class Subscription:
         resync_required: bool,
         latest_seq: int,
         queue_size: int,
+        outbox: SharedOutbox | None = None,
     ) -> Subscription:
+        """With ``outbox``, events go there (tagged with the chat) instead of a channel of its
+        own: a user's socket reads all its chats from one bounded channel."""
+        if outbox is not None:
+            return cls(user_id, replay, resync_required, latest_seq, outbox, None, id)
         send, receive = trio.open_memory_channel[Envelope](queue_size)
         return cls(user_id, replay, resync_required, latest_seq, send, receive, id)
 
@@ -72,10 +115,22 @@ class Subscription:
 
     async def receive(self) -> Envelope:
         """The next event. Raises ``trio.EndOfChannel`` once ended and drained."""
+        assert self._receive is not None, "a shared outbox is read by its owner"
         return await self._receive.receive()
 
     def receive_nowait(self) -> Envelope:
+        assert self._receive is not None, "a shared outbox is read by its owner"
         return self._receive.receive_nowait()
+
+    def call_when_ended(self, callback: Callable[[EndReason], None]) -> None:
+        """Call ``callback(reason)`` (synchronously, in the actor's task) when this ends.
+
+        A shared outbox has no end of its own to read, so its owner learns this way that one
+        chat dropped it (lagging, crashed, shutting down).
+        """
+        self._on_end = callback
+        if self.end_reason is not None:
+            callback(self.end_reason)
 
     def cancel_when_lagging(self, scope: trio.CancelScope) -> None:
         """Cancel ``scope`` if the actor drops this subscriber for falling behind.
@@ -107,6 +162,8 @@ class Subscription:
             self._send.close()
             if reason is EndReason.LAGGED and self._lag_scope is not None:
                 self._lag_scope.cancel()
+            if self._on_end is not None:
+                self._on_end(reason)
 
 
 @attrs.define(eq=False)

@@ -19,6 +19,7 @@ from chatactors.bench.idle import IdleSpec, run_idle
 from chatactors.bench.monitor import ServerMonitor
 from chatactors.bench.plot import PlotUnavailable, write_plot
 from chatactors.bench.results import Metric, RunResult, now_iso
+from chatactors.bench.users import UsersSpec, run_users
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -121,7 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     idle.add_argument("--sockets", type=int, default=1_000)
     idle.add_argument("--concurrency", type=_positive_int, default=32)
     idle.add_argument("--settle", type=float, default=2.0, help="seconds before each RSS reading")
-    for p in (fan, send, http, idle):
+    users = sub.add_parser("users", help="U users in K chats each, one /ws socket per user")
+    users.add_argument("--users", type=_positive_int, default=100, help="U users (default 100)")
+    users.add_argument(
+        "--chats-per-user", type=_positive_int, default=10, help="K chats each (default 10)"
+    )
+    users.add_argument("--rate", type=_positive_float, default=100.0, help="messages/s (100)")
+    users.add_argument("--duration", type=_positive_float, default=10.0, help="seconds (10)")
+    users.add_argument("--drain", type=float, default=5.0, help="wait for late deliveries (5 s)")
+    users.add_argument("--concurrency", type=_positive_int, default=32)
+    users.add_argument("--settle", type=float, default=2.0, help="seconds before each RSS reading")
+    for p in (fan, send, http, idle, users):
         _common(p)
     return parser
 
@@ -184,6 +195,20 @@ def _run(args: argparse.Namespace) -> RunResult:
             server_pid=args.server_pid,
         )
         return trio.run(run_http, spec)
+    if args.workload == "users":
+        users = UsersSpec(
+            url=args.url,
+            server_pid=args.server_pid,
+            users=args.users,
+            chats_per_user=args.chats_per_user,
+            rate=args.rate,
+            duration_s=args.duration,
+            drain_s=args.drain,
+            concurrency=args.concurrency,
+            settle_s=args.settle,
+            progress=not args.quiet,
+        )
+        return trio.run(run_users, users)
     idle = IdleSpec(
         url=args.url,
         server_pid=args.server_pid,

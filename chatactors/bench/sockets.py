@@ -27,8 +27,7 @@ def ws_resource(target: Target, chat_id: str, user_id: str | None = None) -> str
 
 async def _host(
     target: Target,
-    chat_id: str,
-    user_id: str | None,
+    resource: str,
     subprotocol: bool,
     *,
     task_status: trio.TaskStatus[trio_websocket.WebSocketConnection],
@@ -45,7 +44,7 @@ async def _host(
                         nursery,
                         target.host,
                         target.port,
-                        ws_resource(target, chat_id, user_id),
+                        resource,
                         use_ssl=False,
                         subprotocols=[SUBPROTOCOL] if subprotocol else None,
                         max_message_size=16 * 2**20,
@@ -76,8 +75,17 @@ async def connect(
         OSError: the TCP connection failed.
     """
     ws: trio_websocket.WebSocketConnection = await nursery.start(
-        _host, target, chat_id, user_id, subprotocol
+        _host, target, ws_resource(target, chat_id, user_id), subprotocol
     )
+    return ws
+
+
+async def connect_user(
+    nursery: trio.Nursery, target: Target, user_id: str
+) -> trio_websocket.WebSocketConnection:
+    """Open one user socket (``/ws?user_id=``, chatactors.v1); raises as :func:`connect`."""
+    resource = f"{target.prefix}/ws?user_id={quote(user_id)}"
+    ws: trio_websocket.WebSocketConnection = await nursery.start(_host, target, resource, True)
     return ws
 
 

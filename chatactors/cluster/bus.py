@@ -19,7 +19,7 @@ from typing import Protocol
 import attrs
 import trio
 
-from chatactors.actors.subscription import EndReason, Envelope, Subscription
+from chatactors.actors.subscription import EndReason, Envelope, SharedOutbox, Subscription
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
@@ -95,10 +95,13 @@ class ChatBus:
         self.published += 1
         return nodes
 
-    async def subscribe(self, chat_id: ChatId, user_id: UserId | None = None) -> Subscription:
+    async def subscribe(
+        self, chat_id: ChatId, user_id: UserId | None = None, outbox: SharedOutbox | None = None
+    ) -> Subscription:
         """A live stream of the chat's events, published from any node, from now on.
 
-        Events wait until :meth:`start` says which seq the subscriber already has. Raises
+        Events wait until :meth:`start` says which seq the subscriber already has. With
+        ``outbox``, into a user socket's outbox shared by its chats (as on the owner). Raises
         ``ClusterUnavailable`` if Redis is unreachable. Always pair with ``unsubscribe``.
         """
         listening = self._chats.get(chat_id)
@@ -115,10 +118,10 @@ class ChatBus:
         else:
             await listening.ready.wait()
             if listening.failed:
-                return await self.subscribe(chat_id, user_id)
+                return await self.subscribe(chat_id, user_id, outbox)
         subscription = Subscription.open(
             id=next(self._ids), user_id=user_id, replay=(), resync_required=False, latest_seq=0,
-            queue_size=self.queue_size,
+            queue_size=self.queue_size, outbox=outbox,
         )  # fmt: skip
         listening.members[subscription.id] = _Member(subscription, chat_id)
         return subscription

@@ -74,7 +74,18 @@ REPLY_TYPES: dict[type[Command[Any]], Any] = {
     GetReadMarks: list[ReadMark],
     GetChat: ChatInfo,
 }
-_COMMANDS: dict[str, type[Command[Any]]] = {cls.__name__: cls for cls in REPLY_TYPES}
+
+
+@attrs.frozen
+class _Registration:
+    """How ``Subscribe(remote=True)`` crosses: without its outbox, which stays on its node."""
+
+    user_id: UserId | None
+    after_seq: int | None
+
+
+_COMMANDS: dict[str, Any] = {cls.__name__: cls for cls in REPLY_TYPES}
+_COMMANDS[Subscribe.__name__] = _Registration
 #: Errors rebuilt with the same class and text on the caller's node; anything else (a crash on
 #: the owner) arrives as ``ChatUnavailable``, as a local crash does.
 _ERRORS: dict[str, type[ChatError]] = {
@@ -133,12 +144,18 @@ def decode_event(data: bytes) -> ChatEvent:
 def encode_command(command: Command[Any]) -> bytes:
     if type(command) not in REPLY_TYPES or (isinstance(command, Subscribe) and not command.remote):
         raise NotForwardable(f"{type(command).__name__} cannot be forwarded to another node")
+    if isinstance(command, Subscribe):
+        registration = _Registration(command.user_id, command.after_seq)
+        return _encoder.encode((Subscribe.__name__, registration))
     return _encoder.encode((type(command).__name__, command))
 
 
 def decode_command(data: bytes) -> Command[Any]:
-    command: Command[Any] = _untag(data, _COMMANDS)
-    return command
+    command: Any = _untag(data, _COMMANDS)
+    if isinstance(command, _Registration):
+        return Subscribe(command.user_id, command.after_seq, remote=True)
+    decoded: Command[Any] = command
+    return decoded
 
 
 def encode_value(value: object) -> bytes:

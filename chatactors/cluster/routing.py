@@ -119,9 +119,9 @@ class ClusterMailbox:
     async def _subscribe(
         self, bus: ChatBus, chat_id: ChatId, command: Subscribe
     ) -> Reply[Subscription]:
-        listening = await bus.subscribe(chat_id, command.user_id)
+        listening = await bus.subscribe(chat_id, command.user_id, command.outbox)
         try:
-            reply = await self._route(chat_id, attrs.evolve(command, remote=True))
+            reply = await self._route(chat_id, attrs.evolve(command, remote=True, outbox=None))
             registered = await reply.wait()
         except BaseException:
             with trio.CancelScope(shield=True):

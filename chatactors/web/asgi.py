@@ -1,6 +1,7 @@
-"""The ASGI app Hypercorn serves: chat sockets over raw ASGI, everything else to Quart.
+"""The ASGI app Hypercorn serves: chat and user sockets over raw ASGI, everything else to Quart.
 
-A chat socket (``/ws/<chat_id>``) is served by web/chat_socket.py straight over the ASGI
+A chat socket (``/ws/<chat_id>``) is served by web/chat_socket.py, a user's socket (``/ws``) by
+web/user_socket.py, straight over the ASGI
 events (web/socket_transport.py): no Quart request context, objects or tasks per socket, which
 is most of a socket's memory and a share of each frame's CPU. That is the only WebSocket path;
 every other scope (HTTP, lifespan, unknown socket paths) goes to the HTTP app.
@@ -17,9 +18,11 @@ from werkzeug.routing import Map, MapAdapter, Rule
 from chatactors.web.chat_socket import refuse_chat_socket, serve_chat_socket
 from chatactors.web.services import services_of
 from chatactors.web.socket_transport import AsgiSocket
+from chatactors.web.user_socket import serve_user_socket
 
 #: Werkzeug's routing, as Quart's: ``<chat_id>`` is one path segment, a trailing slash allowed.
-SOCKET_ROUTES = Map([Rule("/ws/<chat_id>", endpoint="chat_socket", websocket=True)],
+SOCKET_ROUTES = Map([Rule("/ws/<chat_id>", endpoint="chat_socket", websocket=True),
+                     Rule("/ws", endpoint="user_socket", websocket=True)],
                     strict_slashes=False)  # fmt: skip
 
 
@@ -39,7 +42,7 @@ class ChatServer:
     ) -> None:
         if scope["type"] == "websocket":
             try:
-                _, args = self._routes.match(scope["path"], websocket=True)
+                endpoint, args = self._routes.match(scope["path"], websocket=True)
             except HTTPException:
                 pass  # not a chat socket: the HTTP app answers (a 404 handshake refusal)
             else:
@@ -47,6 +50,8 @@ class ChatServer:
                 running = services_of(self.quart)
                 if running is None:
                     await refuse_chat_socket(socket)
+                elif endpoint == "user_socket":
+                    await serve_user_socket(socket, running)
                 else:
                     await serve_chat_socket(socket, running, args["chat_id"])
                 return

@@ -11,6 +11,7 @@ Hypercorn reaches ``serve_chat_socket`` through web/asgi.py, over raw ASGI event
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import orjson
 import trio
@@ -30,7 +31,12 @@ from chatactors.web.error_responses import (
     close_code_for,
 )
 from chatactors.web.services import Services
-from chatactors.web.socket_commands import PendingAnswer, read_commands, send_answers
+from chatactors.web.socket_commands import (
+    PendingAnswer,
+    queue_chat_command,
+    read_commands,
+    send_answers,
+)
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
 from chatactors.web.wire_out import event_frame
@@ -64,7 +70,7 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
         with contextlib.suppress(SocketDisconnected):
             await socket.accept(subprotocol)
             detail = str(error) if isinstance(error, ChatError) else "overloaded"
-            await _close(socket, code, detail, settings.ws_close_timeout_s)
+            await close_socket(socket, code, detail, settings.ws_close_timeout_s)
         return
     metrics.connections.inc()
     reason: EndReason | None = None
@@ -73,7 +79,9 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
         session = _Session(socket, context, chat_id, handle, subscription, user_id, v1)
         reason = await session.run(after_seq)
         if reason is not None:
-            await _close(socket, CLOSE_FOR_END[reason], reason.value, settings.ws_close_timeout_s)
+            await close_socket(
+                socket, CLOSE_FOR_END[reason], reason.value, settings.ws_close_timeout_s
+            )
     except SocketDisconnected:
         pass
     finally:
@@ -89,16 +97,22 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
             await handle.unsubscribe(subscription)
 
 
-def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | None, int | None]:
-    """``user_id`` and ``after_seq``; with access control, the user is the token's subject."""
+def socket_user(socket: SocketTransport, settings: Settings) -> UserId | None:
+    """``?user_id=``; with access control, the token's subject (``?token=``)."""
     args = socket.query
     user_id = args.get("user_id")
     if settings.auth_enabled:
         subject = verify_token(settings.auth_secret, args.get("token", ""), settings.limits)
         if user_id is not None and user_id != subject:
             raise Forbidden(f"You are signed in as {subject!r}, not {user_id!r}")
-        user_id = subject
-    raw_after = args.get("after_seq")
+        return subject
+    return None if user_id is None else check_user_id(user_id, settings.limits)
+
+
+def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | None, int | None]:
+    """``user_id`` and ``after_seq``."""
+    user_id = socket_user(socket, settings)
+    raw_after = socket.query.get("after_seq")
     after_seq: int | None = None
     if raw_after is not None:
         try:
@@ -107,10 +121,10 @@ def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | 
             raise InvalidInput("after_seq must be an integer") from None
         if after_seq < 0:
             raise InvalidInput("after_seq must not be negative")
-    return (None if user_id is None else check_user_id(user_id, settings.limits)), after_seq
+    return user_id, after_seq
 
 
-async def _close(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
+async def close_socket(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
     """Send the close; abort the connection if that takes longer than ``timeout_s``."""
     with trio.move_on_after(timeout_s) as waited:
         await socket.close(code, reason[:120])
@@ -196,7 +210,8 @@ class _Session:
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
-            await read_commands(self.socket, self.context, self.handle, self.user_id, pending_send)
+            queue = functools.partial(queue_chat_command, self.context, self.handle, self.user_id)
+            await read_commands(self.socket, self.context, queue, pending_send)
 
     async def _pump(self, after_seq: int | None) -> EndReason:
         send, subscription, v1 = self.socket.send, self.subscription, self.v1

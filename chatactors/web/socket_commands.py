@@ -7,7 +7,7 @@ several in one frame when they are ready together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -43,6 +43,8 @@ class PendingAnswer:
     #: Past this (trio time), the answer is a 503.
     deadline: float
     is_send: bool = False
+    #: Named in the answer on a user's socket (whose commands name their chat).
+    chat_id: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -68,17 +70,22 @@ class PendingAnswer:
         except trio.TooSlowError:
             detail = "the chat did not answer in time"
             event = {"event": "error", "data": {"ref": self.ref, "status": 503, "detail": detail}}
+        if self.chat_id is not None:
+            event["chat_id"] = self.chat_id
         return orjson.dumps(event).decode()
+
+
+#: Queues one parsed command: ``queue(command, queued_at, deadline)``.
+QueueCommand = Callable[[dict[str, Any], float, float], Awaitable[PendingAnswer]]
 
 
 async def read_commands(
     socket: SocketTransport,
     context: Services,
-    handle: ChatHandle,
-    user_id: UserId | None,
+    queue: QueueCommand,
     pending: trio.MemorySendChannel[PendingAnswer],
 ) -> None:
-    """Read commands in order and queue each at the actor (waits only for inbox room)."""
+    """Read commands in order and queue each (waits only for the actor's inbox room)."""
     timeout_s = context.settings.command_timeout_s
     async with pending:
         while True:
@@ -89,15 +96,20 @@ async def read_commands(
             try:
                 command = _parse(data)
                 ref = command.get("ref")
-                if user_id is None:
-                    raise InvalidInput("commands need the socket to be opened with ?user_id=")
                 with trio.fail_at(deadline):
-                    queued = await _queue(context, handle, user_id, command, queued_at, deadline)
+                    queued = await queue(command, queued_at, deadline)
             except ChatError as error:
                 queued = PendingAnswer(ref, None, dict, error, queued_at, deadline)
             except trio.TooSlowError:
                 queued = PendingAnswer(ref, None, dict, Overloaded(), queued_at, deadline)
             await pending.send(queued)
+
+
+def answered(ref: Any, value: dict[str, Any], queued_at: float) -> PendingAnswer:
+    """A command the socket answered itself (no actor involved): an ``ack`` with ``value``."""
+    reply: Reply[dict[str, Any]] = Reply()
+    reply.set(value)
+    return PendingAnswer(ref, reply, dict, None, queued_at, queued_at)
 
 
 async def send_answers(
@@ -143,14 +155,17 @@ def _parse(data: str | bytes) -> dict[str, Any]:
     return command
 
 
-async def _queue(
+async def queue_chat_command(
     context: Services,
     handle: ChatHandle,
-    user_id: UserId,
+    user_id: UserId | None,
     command: dict[str, Any],
     queued_at: float,
     deadline: float,
 ) -> PendingAnswer:
+    """Queue a send, presence or read at the chat's actor. Raises ``ChatError``."""
+    if user_id is None:
+        raise InvalidInput("commands need the socket to be opened with ?user_id=")
     ref = command.get("ref")
     op = command.get("op")
     if op == "send":

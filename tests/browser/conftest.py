@@ -172,10 +172,11 @@ class SocketCutter:
         self.live: list[WebSocketRoute] = []
         self.urls: list[str] = []
         self.frames: list[str] = []  # every frame the server sent, in order
+        self.sent: list[str] = []  # every frame the page sent, in order
         self.down = False
 
     def install(self, page: Page) -> None:
-        page.route_web_socket(re.compile(r"/ws/"), self._handle)
+        page.route_web_socket(re.compile(r"/ws(/|\?|$)"), self._handle)
 
     def _handle(self, ws: WebSocketRoute) -> None:
         self.urls.append(ws.url)
@@ -188,7 +189,12 @@ class SocketCutter:
             self.frames.append(message if isinstance(message, str) else message.decode())
             ws.send(message)
 
+        def upstream(message: str | bytes) -> None:
+            self.sent.append(message if isinstance(message, str) else message.decode())
+            server.send(message)
+
         server.on_message(forward)
+        ws.on_message(upstream)
         self.live.append(ws)
 
     def cut(self) -> None:

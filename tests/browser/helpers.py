@@ -51,3 +51,9 @@ def row(page: Page, text: str) -> Locator:
 def keys_are_unique(page: Page) -> None:
     keys = page.locator("#messages .row").evaluate_all("rows => rows.map(r => r.dataset.key)")
     assert len(keys) == len(set(keys)), f"duplicate message rows: {keys}"
+
+
+def post_message(server: Server, chat_id: str, user: str, content: str, kind: str = "text") -> None:
+    """Someone without a page posts a message over REST."""
+    body = {"user_id": user, "type": kind, "content": content}
+    rest(server, "POST", f"/chats/{chat_id}/messages", body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
@@ -37,7 +38,7 @@ def test_group_chat_live_exchange_typing_read_ticks_and_bot(
 
     # Bob discovers the chat without reloading, with an unread badge and a preview.
     item = bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')
-    expect(item).to_contain_text("alice, carol", timeout=15_000)
+    expect(item).to_contain_text("alice, carol")
     expect(item.locator(".badge")).to_be_visible()
 
     # The bot answers in the chat (live, over the socket).
@@ -85,8 +86,8 @@ def test_one_to_one_read_ticks_and_presence(server: Server, open_user: UserFacto
     alice = open_user("alice2")
     bob = open_user("bob2")
     chat_id = new_chat(alice, "bob2")
-    # Bob is connected (his client opens a socket per chat once it discovers the chat).
-    expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible(timeout=15_000)
+    # Bob is connected (his one socket carries the new chat as soon as it is created).
+    expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible()
     expect(alice.locator("#chat-subtitle")).to_have_text("online")
     expect(alice.locator(".chat-header .presence-dot")).to_be_visible()
 
@@ -208,7 +209,7 @@ def test_reconnect_resumes_without_loss_or_duplicates(
     alice = open_user("alice5")
     bob = open_user("bob5", before_goto=cutter.install)
     chat_id = new_chat(alice, "bob5")
-    expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible(timeout=15_000)
+    expect(bob.locator(f'.chat-item[data-chat-id="{chat_id}"]')).to_be_visible()
     open_chat(bob, chat_id)
     send(alice, "before the drop")
     expect(row(bob, "before the drop")).to_have_count(1)
@@ -233,14 +234,16 @@ def test_reconnect_resumes_without_loss_or_duplicates(
     expect(row(bob, "anyone there?")).to_have_attribute("data-status", re.compile("sent|read"))
 
     # The network comes back: bob reconnects by himself and gets the missed message once.
-    before = cutter.restore()
+    sent_before = len(cutter.sent)
+    cutter.restore()
     expect(row(bob, "while you were away")).to_have_count(1, timeout=20_000)
     expect(bob.locator("#connection")).to_have_attribute("data-state", "online")
     expect(bob.locator("#chat-banner")).to_be_hidden()
     expect(bob.locator("#chat-subtitle")).to_have_text("online")
-    resumed = [u for u in cutter.urls[before:] if chat_id in u]
-    assert resumed, cutter.urls
-    assert all(re.search(r"after_seq=[1-9]\d*", u) for u in resumed), resumed
+    # The first command on the new socket resumes this chat from what bob held.
+    first = json.loads(cutter.sent[sent_before])
+    assert first["op"] == "resume", cutter.sent[sent_before:]
+    assert first["positions"][chat_id] >= 1, first
     expect(row(bob, "before the drop")).to_have_count(1)
     expect(row(bob, "anyone there?")).to_have_count(1)
     expect(row(alice, "anyone there?")).to_have_count(1)
@@ -249,8 +252,11 @@ def test_reconnect_resumes_without_loss_or_duplicates(
     keys_are_unique(bob)
 
 
-def test_failed_send_retries_without_duplicating(server: Server, open_user: UserFactory) -> None:
-    alice = open_user("alice6")
+def test_failed_send_is_resent_when_the_socket_is_back_never_twice(
+    server: Server, open_user: UserFactory
+) -> None:
+    cutter = SocketCutter()
+    alice = open_user("alice6", before_goto=cutter.install)
     chat_id = new_chat(alice, "bob6")
     attempts: list[dict] = []
     mode = {"now": "down"}
@@ -267,31 +273,39 @@ def test_failed_send_retries_without_duplicating(server: Server, open_user: User
             route.abort("connectionreset")
 
     alice.route(re.compile(r"/chats/[^/]+/messages$"), on_post)
+    # With the socket down, sends go over REST; this one never reaches the server.
+    cutter.cut()
+    expect(alice.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     send(alice, "exactly once please")
     failed = row(alice, "exactly once please")
     expect(failed).to_have_attribute("data-status", "failed")
     expect(failed.get_by_text("Not sent")).to_be_visible()
     screenshot(alice, "desktop-light-failed")
 
-    # Retry: this time the server stores it; the lost answer does not matter, the socket
-    # delivers the message with our client_message_id and the pending bubble becomes it.
+    # Retry, still over REST: the server stores it, but the answer is lost.
     mode["now"] = "lossy"
     failed.get_by_role("button", name="Retry").click()
-    expect(row(alice, "exactly once please")).to_have_attribute(
-        "data-status", re.compile("sent|read")
-    )
-    expect(row(alice, "exactly once please")).to_have_count(1)
+    expect(failed.locator(".failure")).to_be_visible()
     assert len(attempts) == 2
     assert attempts[0]["client_message_id"] == attempts[1]["client_message_id"]
 
-    # Retrying the same client_message_id again (as after a lost answer) creates nothing new.
-    again = rest(server, "POST", f"/chats/{chat_id}/messages", {**attempts[0]})
+    # The socket comes back: the message is sent again by itself, and shows once, sent.
+    sent_before = len(cutter.sent)
+    cutter.restore()
+    expect(row(alice, "exactly once please")).to_have_attribute(
+        "data-status", re.compile("sent|read"), timeout=20_000
+    )
+    expect(row(alice, "exactly once please")).to_have_count(1)
+    expect(alice.locator("#connection")).to_have_attribute("data-state", "online")
+    assert len(attempts) == 2  # nothing more over REST once the socket is up
+    resent = [json.loads(f) for f in cutter.sent[sent_before:] if '"op":"send"' in f]
+    assert len(resent) <= 1, resent  # never twice
+    assert all(c["client_message_id"] == attempts[0]["client_message_id"] for c in resent)
+
     stored = rest(server, "GET", f"/chats/{chat_id}/messages")
     mine = [m for m in stored if m["content"] == "exactly once please"]
     assert len(mine) == 1, stored
     assert mine[0]["client_message_id"] == attempts[0]["client_message_id"]
-    assert again["message"]["id"] == mine[0]["id"]
-    expect(row(alice, "exactly once please")).to_have_count(1)
     keys_are_unique(alice)
 
 

@@ -16,6 +16,7 @@ from quart_trio import QuartTrio
 from chatactors.serve import bind_listener, serve_app
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
+from chatactors.web.services import Services, services_of
 
 #: Every wait for the server is bounded by this; a hang fails the test instead of stalling it.
 WAIT_S = 10.0
@@ -29,6 +30,13 @@ class Served:
     _stop: trio.Event
     #: The served app, for tests that must reach its services (say, its store).
     app: QuartTrio
+
+    @property
+    def services(self) -> Services:
+        """The running server's services (to read its statistics)."""
+        services = services_of(self.app)
+        assert services is not None
+        return services
 
     @property
     def ws_url(self) -> str:

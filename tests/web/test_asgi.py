@@ -23,7 +23,13 @@ def test_chat_socket_paths_match_one_segment(path: str, chat_id: str) -> None:
     assert (endpoint, args) == ("chat_socket", {"chat_id": chat_id})
 
 
-@pytest.mark.parametrize("path", ["/ws", "/ws/", "/ws/a/b", "/wsx/a", "/chats/a/messages"])
+@pytest.mark.parametrize("path", ["/ws", "/ws/"])
+def test_the_bare_path_is_the_user_socket(path: str) -> None:
+    endpoint, args = SOCKET_ROUTES.bind("x", url_scheme="ws").match(path, websocket=True)
+    assert (endpoint, args) == ("user_socket", {})
+
+
+@pytest.mark.parametrize("path", ["/ws/a/b", "/wsx/a", "/chats/a/messages"])
 def test_other_paths_are_not_chat_sockets(path: str) -> None:
     with pytest.raises(HTTPException):
         SOCKET_ROUTES.bind("x", url_scheme="ws").match(path, websocket=True)

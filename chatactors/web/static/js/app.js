@@ -3,7 +3,7 @@ import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { setAuthToken } from "./api.js";
 import { ChatClient } from "./client.js";
-import { ConversationView, dotStatus } from "./conversation.js";
+import { ConversationView } from "./conversation.js";
 import { toast } from "./toast.js";
 import { BOT, displayName, formatListTime } from "./format.js";
 
@@ -179,10 +179,7 @@ function previewOf(chat) {
 }
 
 function chatStatusDot(chat) {
-  if (chat.isGroup) {
-    return chat.others.some((u) => u !== BOT && chat.statusOf(u) !== "offline") ? "online" : null;
-  }
-  return dotStatus(chat.statusOf(chat.otherHumans[0]));
+  return chat.isGroup ? chat.presenceDot() : chat.presenceDot(chat.otherHumans[0]);
 }
 
 function createChatItem(chat) {
@@ -213,7 +210,9 @@ function updateChatItem(li, chat) {
   const badge = unread > 0
     ? h("span", { class: "badge", "aria-label": `${unread} unread message${unread === 1 ? "" : "s"}`, text: unread > 99 ? "99+" : String(unread) })
     : null;
-  const statusText = status ? h("span", { class: "sr-only", text: chat.isGroup ? " (someone is online)" : " (online)" }) : null;
+  const statusText = status === "online"
+    ? h("span", { class: "sr-only", text: chat.isGroup ? " (someone is online)" : " (online)" })
+    : null;
   button.replaceChildren(
     av,
     h("span", { class: "ci-main" },

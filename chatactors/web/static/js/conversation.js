@@ -122,16 +122,16 @@ export class ConversationView {
       ? chat.others.filter((u) => u !== BOT).map((u) => displayName(u, me)).join(", ")
       : displayName(others[0] || me, me);
     this.el.title.textContent = title;
-    const key = chat.isGroup ? `g:${chat.id}` : `u:${others[0]}:${chat.statusOf(others[0])}`;
+    const key = chat.isGroup ? `g:${chat.id}` : `u:${others[0]}:${chat.presenceDot(others[0])}`;
     if (this.el.avatar.dataset.key !== key) {
       this.el.avatar.dataset.key = key;
-      const status = chat.isGroup ? null : dotStatus(chat.statusOf(others[0]));
+      const status = chat.isGroup ? null : chat.presenceDot(others[0]);
       this.el.avatar.replaceChildren(avatar(others[0], { size: 40, group: chat.isGroup ? chat.id : null, status }));
     }
     let subtitle;
     let cls = "";
     const typers = [...chat.typing.keys()].filter((u) => u !== me);
-    if (chat.socketState !== "open" && chat.socketState !== "gone") {
+    if (chat.connection !== "open" && chat.connection !== "gone") {
       // Presence is unknown while this chat's socket is down: say so rather than show stale news.
       subtitle = "connecting…";
       cls = "connecting";
@@ -154,7 +154,7 @@ export class ConversationView {
         subtitle = "online";
         cls = "online";
       } else {
-        subtitle = formatLastSeen(chat.presence.get(other)?.lastSeen);
+        subtitle = formatLastSeen(chat.lastSeenOf(other));
       }
     }
     this.el.subtitle.textContent = subtitle;
@@ -162,7 +162,7 @@ export class ConversationView {
   }
 
   _renderBanner(chat) {
-    const state = chat.socketState;
+    const state = chat.connection;
     const show = state === "closed" || state === "gone";
     this.el.banner.hidden = !show;
     if (show) {
@@ -172,7 +172,7 @@ export class ConversationView {
         4404: "This chat no longer exists on the server.",
       };
       this.el.banner.textContent = state === "gone"
-        ? gone[chat.socket?.closeCode] || "The server closed this chat's live connection."
+        ? gone[chat.closeCode] || "The server closed this chat's live connection."
         : "Connection lost. Reconnecting… new messages will appear when it is back.";
     }
   }
@@ -553,8 +553,4 @@ function typingPhrase(users, me) {
   if (names.length === 1) return `${names[0]} is typing`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing`;
   return `${names.length} people are typing`;
-}
-
-export function dotStatus(status) {
-  return status === "online" || status === "typing" ? "online" : null;
 }

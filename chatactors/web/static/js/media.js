@@ -5,7 +5,7 @@ import { formatDuration, mediaUrl } from "./format.js";
 /** An inline image that opens the viewer when clicked. */
 export function imageBody(src, { alt = "Image" } = {}) {
   const url = mediaUrl(src);
-  if (!url) return h("span", { class: "media-broken", text: "Image unavailable" });
+  if (!url) return h("span", { class: "media-broken" }, icon("image", { size: 20 }), h("span", { text: "Image unavailable" }));
   const img = h("img", { src: url, alt, loading: "lazy", decoding: "async", draggable: "false" });
   const button = h("button", { type: "button", class: "image-btn", "aria-label": `Open ${alt.toLowerCase()} full size` }, img);
   img.addEventListener("load", () => button.classList.add("loaded"));

@@ -1,0 +1,96 @@
+"""UserFeeds: which open user sockets to tell about a chat they were just added to.
+
+A per-process directory, user id → the feeds (one per open user socket) of that user. Creating
+a chat announces it to each participant's feeds with ``send_nowait`` into the socket's bounded
+outbox, as a chat fans out its events: announcing never waits, and a feed whose outbox is full
+is dropped as lagging (its socket closes with 4008 and the client resumes). In cluster mode the
+node that creates a chat also publishes it on the bus, and every node announces it to its own
+feeds the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import attrs
+import trio
+
+from chatactors.actors.subscription import EndReason
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import Chat
+
+_ids = itertools.count(1)
+
+
+@attrs.frozen
+class ChatAdded:
+    """A chat that a feed's user was added to (put on the user socket's outbox)."""
+
+    chat: Chat
+
+
+@attrs.define(eq=False)
+class UserFeed:
+    user_id: UserId
+    _send: Callable[[ChatAdded], None]
+    #: Called with ``EndReason.LAGGED`` when the outbox is full.
+    _on_end: Callable[[EndReason], None]
+    id: int = attrs.field(factory=lambda: next(_ids))
+
+    def offer(self, announcement: ChatAdded) -> bool:
+        """False if the feed's owner is gone or fell behind (then it is to be dropped)."""
+        try:
+            self._send(announcement)
+        except trio.WouldBlock:
+            self._on_end(EndReason.LAGGED)
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+
+
+@attrs.define(eq=False)
+class UserFeeds:
+    _feeds: dict[UserId, dict[int, UserFeed]] = attrs.field(factory=dict)
+    announced: int = 0
+    dropped: int = 0
+
+    @contextmanager
+    def open_feed(
+        self,
+        user_id: UserId,
+        send: Callable[[ChatAdded], None],
+        on_end: Callable[[EndReason], None],
+    ) -> Iterator[UserFeed]:
+        """Register a feed for as long as the block runs (a user socket's lifetime)."""
+        feed = UserFeed(user_id, send, on_end)
+        self._feeds.setdefault(user_id, {})[feed.id] = feed
+        try:
+            yield feed
+        finally:
+            self._drop(feed)
+
+    def announce(self, chat: Chat) -> None:
+        """Tell every open feed of the chat's participants; never waits."""
+        announcement = ChatAdded(chat)
+        for user_id in chat.participants:
+            feeds = self._feeds.get(user_id)
+            if not feeds:
+                continue
+            for feed in list(feeds.values()):
+                self.announced += 1
+                if not feed.offer(announcement):
+                    self.dropped += 1
+                    self._drop(feed)
+
+    def feed_count(self) -> int:
+        return sum(len(feeds) for feeds in self._feeds.values())
+
+    def _drop(self, feed: UserFeed) -> None:
+        feeds = self._feeds.get(feed.user_id)
+        if feeds is not None:
+            feeds.pop(feed.id, None)
+            if not feeds:
+                del self._feeds[feed.user_id]

@@ -1,0 +1,299 @@
+"""One user socket's session: a subscription per chat, all on one bounded outbox, one pump.
+
+Each of the user's chats is subscribed through the chat's own fan-out (``ChatHandle.subscribe``,
+as a per-chat socket does, so a chat owned by another node could feed it the same way), but the
+frames of every chat go into one outbox owned by the session, tagged with their chat: a
+subscription costs a few small objects, not a channel or a task. Chats created for the user
+while the socket is open arrive on the same outbox (actors/user_feeds.py), so the pump announces
+a new chat before any of its events. A full outbox drops the whole socket (4008).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import attrs
+import orjson
+import trio
+
+from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
+from chatactors.actors.user_feeds import ChatAdded
+from chatactors.domain.clock import format_timestamp
+from chatactors.domain.errors import ChatError, InvalidInput
+from chatactors.domain.events import MessageReceived
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Chat
+from chatactors.storage.store import MessagePage
+from chatactors.web.services import Services
+from chatactors.web.socket_commands import (
+    PendingAnswer,
+    answered,
+    queue_chat_command,
+    read_commands,
+    send_answers,
+)
+from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
+from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
+from chatactors.web.wire_out import chat_to_wire, envelope_frame, event_frame
+
+# A socket carries at most ``ws_user_max_chats`` chats: the user's most recently active ones when
+# it opens, then the chats created for the user while it is open. Each costs a subscription
+# (about 0.5-0.75 KB, BENCHMARKS.md) and keeps the chat's actor, with its window of recent
+# messages, in memory.
+#: How many of its chats a socket subscribes to at once when it opens.
+SUBSCRIBING_AT_ONCE = 16
+_OPS = ("send", "presence", "read", "resume")
+
+
+@attrs.define(eq=False)
+class _ChatStream:
+    subscription: Subscription
+    #: ``{"chat_id":"...",``: this chat's frames open with it on this socket.
+    prefix: str
+    #: A message of this chat went out on this socket: a resume can no longer replay before it.
+    sent_message: bool = False
+
+
+class UserSession:
+    def __init__(self, socket: SocketTransport, context: Services, user_id: UserId) -> None:
+        self.socket = socket
+        self.context = context
+        self.user_id = user_id
+        self.registry = context.registry
+        self.max_chats = context.settings.ws_user_max_chats
+        self.outbox_send, self._outbox = trio.open_memory_channel[ChatEnvelope | ChatAdded](
+            context.settings.subscriber_queue_size
+        )
+        #: One bound method shared by every chat's SharedOutbox (not one per chat).
+        self._offer = self.outbox_send.send_nowait
+        self._streams: dict[ChatId, _ChatStream] = {}
+        self._end_reason: EndReason | None = None
+        self._scope = trio.CancelScope()
+        #: Held while frames go out, so a resume's replay is never interleaved with live frames.
+        self._sending = trio.Lock()
+
+    def ended(self, reason: EndReason) -> None:
+        """A chat (or the feed) dropped this socket; called in the actor's task, never waits."""
+        if reason is EndReason.UNSUBSCRIBED:
+            return  # this session's own doing
+        if self._end_reason is None:
+            self._end_reason = reason
+        self._scope.cancel()
+
+    async def run(self) -> EndReason | None:
+        """Subscribe, then pump and read until the peer leaves (None) or a chat drops us."""
+        with self._scope:
+            await self._open()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._pump)
+                try:
+                    await self._read()
+                except* SocketDisconnected:  # bare, or from the reader's nursery
+                    pass
+                nursery.cancel_scope.cancel()
+        return self._end_reason
+
+    async def close(self) -> None:
+        """Leave every chat (so the user goes offline), even while being cancelled."""
+        self._outbox.close()  # a chat that sends before its unsubscribe arrives drops us
+        timeout_s = self.context.settings.command_timeout_s
+        with trio.CancelScope(shield=True), trio.move_on_after(timeout_s):
+            async with trio.open_nursery() as nursery:
+                for chat_id, stream in self._streams.items():
+                    nursery.start_soon(self._unsubscribe, chat_id, stream.subscription)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        with trio.fail_after(self.context.settings.command_timeout_s):
+            summaries = await self.registry.list_user_chats(self.user_id)
+        await self._subscribe_all([summary.chat.id for summary in summaries[: self.max_chats]])
+        ready = {
+            "event": "ready",
+            "chat_id": None,
+            "data": {
+                "user_id": self.user_id,
+                "chats": {
+                    chat_id: stream.subscription.latest_seq
+                    for chat_id, stream in self._streams.items()
+                },
+                "max_chats": self.max_chats,
+            },
+        }
+        await self._send([orjson.dumps(ready).decode()])
+
+    async def _subscribe_all(self, chat_ids: list[ChatId]) -> None:
+        """Subscribe to a few chats at a time (each may load its chat from the store first)."""
+        failures: list[ChatError | trio.TooSlowError] = []
+        limiter = trio.CapacityLimiter(SUBSCRIBING_AT_ONCE)
+
+        async def subscribe(chat_id: ChatId) -> None:
+            async with limiter:
+                try:
+                    await self._subscribe(chat_id, None)
+                except (ChatError, trio.TooSlowError) as error:
+                    failures.append(error)
+                    nursery.cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            for chat_id in chat_ids:
+                nursery.start_soon(subscribe, chat_id)
+        if failures:
+            raise failures[0]
+
+    async def _subscribe(self, chat_id: ChatId, after_seq: int | None) -> _ChatStream:
+        outbox = SharedOutbox(chat_id, self._offer)
+        with trio.fail_after(self.context.settings.command_timeout_s):
+            subscription = await self.registry.chat(chat_id).subscribe(
+                self.user_id, after_seq, outbox
+            )
+        stream = _ChatStream(subscription, '{"chat_id":' + orjson.dumps(chat_id).decode() + ",")
+        self._streams[chat_id] = stream
+        subscription.call_when_ended(self.ended)
+        return stream
+
+    async def _unsubscribe(self, chat_id: ChatId, subscription: Subscription) -> None:
+        with contextlib.suppress(ChatError):
+            await self.registry.chat(chat_id).unsubscribe(subscription)
+
+    async def _added(self, chat: Chat) -> list[str]:
+        """A chat created for the user: announce it, then replay what it already holds."""
+        if chat.id in self._streams:
+            return []  # created while the socket opened: already carried (listed in ready)
+        data = {
+            **chat_to_wire(chat),
+            "last_message": None,
+            "unread_count": 0,
+            "last_activity": format_timestamp(chat.created_at),
+        }
+        announced = {"event": "chat_created", "chat_id": chat.id, "data": data}
+        events = [orjson.dumps(announced).decode()]
+        if len(self._streams) >= self.max_chats:
+            return events  # announced but not carried (ws_user_max_chats)
+        try:
+            stream = await self._subscribe(chat.id, 0)
+        except (ChatError, trio.TooSlowError):
+            self.ended(EndReason.CRASHED)  # the client reconnects and resumes
+            return []
+        replay = [stream.prefix + event_frame(MessageReceived(m))[1:]
+                  for m in stream.subscription.replay]  # fmt: skip
+        stream.sent_message = bool(replay)
+        return events + replay
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        outbox = self._outbox
+        write_delay_s = self.context.settings.ws_v1_write_delay_s
+        last_sent = -math.inf
+        while True:
+            batch = [await outbox.receive()]
+            if last_sent + write_delay_s > trio.current_time():
+                await trio.sleep_until(last_sent + write_delay_s)  # as on /ws/{chat_id}
+            else:
+                # Let the other ready tasks run first: what they publish joins this frame.
+                await trio.lowlevel.checkpoint()
+            while len(batch) < MAX_EVENTS_PER_FRAME:
+                try:
+                    batch.append(outbox.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            async with self._sending:
+                events: list[str] = []
+                for item in batch:
+                    if isinstance(item, ChatAdded):
+                        events.extend(await self._added(item.chat))
+                        continue
+                    stream = self._streams[item.chat_id]
+                    if isinstance(item.envelope.event, MessageReceived):
+                        stream.sent_message = True
+                    # The chat's frame, encoded once for every socket, with the chat named.
+                    events.append(stream.prefix + envelope_frame(item.envelope)[1:])
+                await self._send(events)
+            last_sent = trio.current_time()
+
+    async def _send(self, events: list[str]) -> None:
+        for start in range(0, len(events), MAX_EVENTS_PER_FRAME):
+            await self.socket.send(
+                "[" + ",".join(events[start : start + MAX_EVENTS_PER_FRAME]) + "]"
+            )
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        pending_send, pending_receive = trio.open_memory_channel[PendingAnswer](
+            self.context.settings.ws_v1_max_pipelined
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
+            await read_commands(self.socket, self.context, self._queue, pending_send)
+
+    async def _queue(
+        self, command: dict[str, Any], queued_at: float, deadline: float
+    ) -> PendingAnswer:
+        op = command.get("op")
+        if op not in _OPS:
+            raise InvalidInput(f"unknown op {op!r}; expected one of {', '.join(_OPS)}")
+        if op == "resume":
+            return await self._resume(command, queued_at)
+        chat_id = command.get("chat_id")
+        if not isinstance(chat_id, str) or not chat_id:
+            raise InvalidInput("a command names its chat: 'chat_id' must be a string")
+        try:
+            handle = self.registry.chat(chat_id)
+            queued = await queue_chat_command(
+                self.context, handle, self.user_id, command, queued_at, deadline
+            )
+        except ChatError as error:
+            queued = PendingAnswer(command.get("ref"), None, dict, error, queued_at, deadline)
+        return attrs.evolve(queued, chat_id=chat_id)
+
+    async def _resume(self, command: dict[str, Any], queued_at: float) -> PendingAnswer:
+        """Replay, per chat, exactly the messages after the client's position, in order.
+
+        Exact while none of the chat's messages has gone out on this socket yet (a client
+        resumes first thing after opening); after that, or beyond ``max_replay`` messages, the
+        chat gets ``resync`` and the client pages its history over REST.
+        """
+        positions = _positions(command.get("positions"), self.max_chats)
+        replayed: dict[str, int] = {}
+        resync: list[str] = []
+        unknown: list[str] = []
+        async with self._sending:
+            for chat_id, after_seq in positions.items():
+                stream = self._streams.get(ChatId(chat_id))
+                if stream is None:
+                    unknown.append(chat_id)
+                    continue
+                latest = stream.subscription.latest_seq
+                if after_seq >= latest:
+                    replayed[chat_id] = 0
+                elif stream.sent_message or latest - after_seq > self.context.settings.max_replay:
+                    resync.append(chat_id)
+                    data = {"after_seq": after_seq, "latest_seq": latest}
+                    event = {"event": "resync", "chat_id": chat_id, "data": data}
+                    await self._send([orjson.dumps(event).decode()])
+                else:
+                    page = MessagePage(
+                        latest - after_seq, after_seq=after_seq, before_seq=latest + 1
+                    )
+                    messages = await self.registry.chat(chat_id).messages(page)
+                    await self._send([stream.prefix + event_frame(MessageReceived(m))[1:]
+                                      for m in messages])  # fmt: skip
+                    stream.sent_message = bool(messages)
+                    replayed[chat_id] = len(messages)
+        result = {"replayed": replayed, "resync": resync, "unknown": unknown}
+        return answered(command.get("ref"), result, queued_at)
+
+
+def _positions(raw: Any, max_chats: int) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise InvalidInput("'positions' must be an object of chat_id: last_seq")
+    if len(raw) > max_chats:
+        raise InvalidInput(f"'positions' names more than {max_chats} chats")
+    for chat_id, seq in raw.items():
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise InvalidInput(f"'positions[{chat_id!r}]' must be a non-negative integer")
+    return raw
