@@ -51,11 +51,16 @@ async def cluster_nodes(
 async def post_until_accepted(
     client: httpx.AsyncClient, chat_id: str, body: dict[str, str], *, timeout_s: float = 30
 ) -> httpx.Response:
-    """POST a message, retrying on 503 (the chat is moving between nodes) with the same
+    """POST a message, retrying on 503 (the chat is moving between nodes) or a broken
+    connection (a keep-alive connection a paused node timed out on waking) with the same
     client_message_id, as a client following Retry-After does."""
     with trio.fail_after(timeout_s):
         while True:
-            response = await client.post(f"/chats/{chat_id}/messages", json=body)
+            try:
+                response = await client.post(f"/chats/{chat_id}/messages", json=body)
+            except httpx.TransportError:
+                await trio.sleep(0.1)
+                continue
             if response.status_code != 503:
                 return response
             await trio.sleep(0.1)
