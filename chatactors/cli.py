@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         parser.error(str(error))
     configure_logging(settings.log_level, json=settings.log_json)
+    if settings.workers > 1:
+        from chatactors.workers import run_workers
+
+        return run_workers(settings, args)
     from chatactors.serve import run
 
     return run(settings)

@@ -67,6 +67,9 @@ def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
     )[0]
     listener = socket.socket(family, kind, proto)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if settings.redis_url:
+        # Cluster nodes may share the port (``--workers``): the kernel spreads connections.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind(address)
     bound_port = listener.getsockname()[1]
     if settings.port != bound_port:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -108,6 +109,16 @@ class Settings:
     max_replay: int = setting(5000, "messages replayed to a socket resuming with after_seq at most")
     crash_backoff_s: float = setting(1.0, "a crashed chat's actor restarts no sooner than this")
 
+    # Cluster (docs/CLUSTER.md): off unless redis_url is given
+    redis_url: str = setting(
+        "", "redis://host:port/db turns cluster mode on: Redis is the directory and the bus"
+    )
+    node_id: str = setting("", "this node's name in the cluster, unique (none: host:pid)")
+    lease_ttl_s: float = setting(
+        5.0, "a chat's lease lives this long unrenewed: a dead node's chats move after it"
+    )
+    workers: int = setting(1, "server processes on one port, each a cluster node (>1: redis_url)")
+
     # Presence
     typing_timeout_s: float = setting(10.0, "typing falls back to online after this")
 
@@ -177,6 +188,12 @@ class Settings:
                 raise SettingsError(f"invalid value {value!r} for {field.name}: must be >= 0")
         if self.store == "postgres" and not self.database_url:
             raise SettingsError("store=postgres needs database_url (postgresql://...)")
+        if self.workers > 1 and not self.redis_url:
+            raise SettingsError("workers > 1 needs redis_url: each worker is a cluster node")
+        if self.redis_url and self.store == "memory":
+            raise SettingsError("cluster mode needs a shared store: sqlite or postgres")
+        if self.redis_url and self.lease_ttl_s <= 0:
+            raise SettingsError("lease_ttl_s must be > 0")
 
     @property
     def limits(self) -> Limits:
@@ -185,6 +202,10 @@ class Settings:
             max_participants=self.max_participants,
             max_content_chars=self.max_content_chars,
         )
+
+    @property
+    def cluster_node_id(self) -> str:
+        return self.node_id or f"{socket.gethostname()}:{os.getpid()}"
 
     @property
     def base_url(self) -> str:

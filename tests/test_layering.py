@@ -19,7 +19,7 @@ FORBIDDEN = {
         *("chatactors.actors", "chatactors.web", "chatactors.storage", "trio", "quart"),
         *("orjson", "json", "msgspec"),
     ),
-    "actors": ("chatactors.web", "quart", "hypercorn"),
+    "actors": ("chatactors.web", "chatactors.cluster", "quart", "hypercorn"),
     "storage": ("chatactors.actors", "chatactors.web", "quart", "hypercorn"),
     "cluster": ("chatactors.web", "quart", "hypercorn"),
 }

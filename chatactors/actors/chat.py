@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 ActivationHook = Callable[[ChatId, Subscription], None]
 
 
+#: Remote subscribers' ids carry the activation's owner token above these bits.
+_TOKEN_SHIFT = 32
+_LOCAL_IDS = (1 << _TOKEN_SHIFT) - 1
+
+
 @attrs.define
 class ActorCounters:
     """Running totals of one actor; the registry adds them up (and keeps them when it stops)."""
@@ -74,6 +79,11 @@ class ChatActor:
     counters: ActorCounters = attrs.field(factory=lambda: ActorCounters())
     #: The token the store claimed the chat with at loading; every write carries it (fencing).
     _owner_token: int = 0
+    #: Cluster mode: where every event also goes, for subscribers in other processes.
+    _outbox: Callable[[ChatEvent], None] | None = None
+    #: Subscribers that listen elsewhere (``Subscribe(remote=True)``): they count for presence
+    #: and keep the chat alive, but their events reach them through ``_outbox``.
+    _remote: set[int] = attrs.field(factory=set)
 
     @classmethod
     def from_loaded(
@@ -83,14 +93,16 @@ class ChatActor:
         settings: Settings,
         now: WallClock,
         activation_hooks: Sequence[ActivationHook] = (),
+        *,
+        outbox: Callable[[ChatEvent], None] | None = None,
     ) -> ChatActor:
         state = ChatState.from_loaded(loaded, settings)
         return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
-                   owner_token=loaded.owner_token)  # fmt: skip
+                   owner_token=loaded.owner_token, outbox=outbox)  # fmt: skip
 
     @property
     def subscriber_count(self) -> int:
-        return self._fanout.active_count
+        return self._fanout.active_count + len(self._remote)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -144,7 +156,7 @@ class ChatActor:
 
     def _may_go_idle(self) -> bool:
         """Nothing but the inbox can wake this chat: no subscribers and no timers."""
-        return not self._fanout.active_count and self._state.next_deadline() is None
+        return not self.subscriber_count and self._state.next_deadline() is None
 
     def _is_idle(self, last_activity: float) -> bool:
         return self._may_go_idle() and (
@@ -167,6 +179,10 @@ class ChatActor:
 
     async def handle(self, command: AnyCommand) -> Any:
         """Decide, write, then adopt and publish; raises the command's ``ChatError``."""
+        if isinstance(command, Unsubscribe) and command.subscription_id > _LOCAL_IDS:
+            if command.subscription_id >> _TOKEN_SHIFT != self._owner_token:
+                return None  # registered with an earlier activation: not known here
+            command = Unsubscribe(command.subscription_id & _LOCAL_IDS)
         outcome = self._state.apply(command, now=self._now(), clock=trio.current_time())
         if outcome.error is not None:
             raise outcome.error
@@ -180,6 +196,7 @@ class ChatActor:
             if isinstance(command, Unsubscribe):
                 # The subscriber is gone whatever the store says; only its last-seen is lost.
                 self._fanout.remove(command.subscription_id)
+                self._remote.discard(command.subscription_id)
                 self._adopt(outcome)
             raise
         result = outcome.result
@@ -187,9 +204,11 @@ class ChatActor:
             return await self._store.read_messages(self.chat_id, result.page)
         if isinstance(result, SubscribePlan):
             outbox = command.outbox if isinstance(command, Subscribe) else None
-            return await self._subscribe(result, outcome, outbox)
+            remote = isinstance(command, Subscribe) and command.remote
+            return await self._subscribe(result, outcome, outbox, remote=remote)
         if isinstance(command, Unsubscribe):
             self._fanout.remove(command.subscription_id)
+            self._remote.discard(command.subscription_id)
         self._adopt(outcome)
         return result
 
@@ -205,7 +224,12 @@ class ChatActor:
                 assert_never(write)
 
     async def _subscribe(
-        self, plan: SubscribePlan, outcome: Outcome, outbox: SharedOutbox | None
+        self,
+        plan: SubscribePlan,
+        outcome: Outcome,
+        outbox: SharedOutbox | None,
+        *,
+        remote: bool = False,
     ) -> Subscription:
         replay: tuple[Message, ...]
         if isinstance(plan.replay, ReadFromStore):
@@ -218,11 +242,17 @@ class ChatActor:
             replay=replay,
             resync_required=plan.resync_required,
             latest_seq=plan.latest_seq,
-            queue_size=self._settings.subscriber_queue_size,
-            outbox=outbox,
+            queue_size=1 if remote else self._settings.subscriber_queue_size,
+            outbox=None if remote else outbox,
         )
         # Added before its events are published: a subscriber sees itself come online.
-        self._fanout.add(subscription)
+        if remote:
+            self._remote.add(subscription.id)
+            # Its id names this activation too, so that its Unsubscribe, if it reaches a later
+            # activation (the chat moved), cannot unsubscribe someone else there.
+            subscription.id |= self._owner_token << _TOKEN_SHIFT
+        else:
+            self._fanout.add(subscription)
         self._adopt(outcome)
         return subscription
 
@@ -248,6 +278,8 @@ class ChatActor:
 
     def _publish(self, event: ChatEvent) -> None:
         self.counters.events += 1
+        if self._outbox is not None:
+            self._outbox(event)
         if isinstance(event, MessageReceived):
             self.counters.messages += 1
         if self._fanout:

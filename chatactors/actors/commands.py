@@ -78,6 +78,9 @@ class Subscribe(Command["Subscription"]):
     after_seq: int | None = None
     #: A user's socket shares one outbox between its chats; None: a channel of its own.
     outbox: SharedOutbox | None = None
+    #: Cluster mode: the subscriber listens on the bus in its own process; the actor only
+    #: registers it (presence, keeping the chat alive) and answers its replay.
+    remote: bool = False
 
 
 @attrs.frozen

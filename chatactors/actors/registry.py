@@ -10,7 +10,7 @@ notice.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -20,7 +20,8 @@ import trio
 from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor
 from chatactors.actors.commands import Command
 from chatactors.actors.handle import ChatHandle
-from chatactors.actors.mailbox import Request
+from chatactors.actors.mailbox import Mailbox, Request
+from chatactors.actors.placement import Activation, Placement
 from chatactors.actors.reply import Reply
 from chatactors.actors.user_feeds import UserFeeds
 from chatactors.domain.clock import WallClock, utc_now
@@ -56,6 +57,7 @@ class _ActorSlot:
     inbox: trio.MemorySendChannel[Request]
     receive: trio.MemoryReceiveChannel[Request]
     actor: ChatActor | None = None
+    activation: Activation | None = None
 
 
 @attrs.define(eq=False)
@@ -66,6 +68,10 @@ class ChatRegistry:
     _settings: Settings
     _nursery: trio.Nursery
     _now: WallClock
+    #: Cluster mode: where actors may run (None: anywhere, this is the only process).
+    _placement: Placement | None = None
+    #: What handles reach chats through: this registry, or a cluster's router around it.
+    mailbox: Mailbox | None = None
     _activation_hooks: list[ActivationHook] = attrs.field(factory=list)
     _slots: dict[ChatId, _ActorSlot] = attrs.field(factory=dict)
     _backoff_until: dict[ChatId, float] = attrs.field(factory=dict)
@@ -85,7 +91,12 @@ class ChatRegistry:
         return self._closing
 
     def chat(self, chat_id: str) -> ChatHandle:
-        return ChatHandle(ChatId(chat_id), self)
+        return ChatHandle(ChatId(chat_id), self.mailbox or self)
+
+    def holds(self, chat_id: ChatId) -> bool:
+        """Whether an actor here owns the chat by a valid claim (cluster mode)."""
+        slot = self._slots.get(chat_id)
+        return slot is not None and slot.activation is not None and slot.activation.is_valid()
 
     def on_activation(self, hook: ActivationHook) -> None:
         """Call ``hook`` in every chat actor that starts from now on (see ``ActivationHook``)."""
@@ -191,6 +202,13 @@ class ChatRegistry:
                 slot.actor = None
 
     async def _load_and_run(self, chat_id: ChatId, slot: _ActorSlot) -> None:
+        if self._placement is not None:
+            try:
+                slot.activation = await self._placement.activate(chat_id)
+            except ChatUnavailable as error:
+                self._fail_queued(slot, error)
+                self._forget(chat_id, slot)
+                return
         try:
             loaded = await self._store.load_chat(
                 chat_id,
@@ -202,15 +220,19 @@ class ChatRegistry:
                 self._forget(chat_id, slot)
                 return
             actor = ChatActor.from_loaded(
-                loaded, self._store, self._settings, self._now, tuple(self._activation_hooks)
-            )
+                loaded, self._store, self._settings, self._now, tuple(self._activation_hooks),
+                outbox=None if slot.activation is None else slot.activation.publish,
+            )  # fmt: skip
             slot.actor = actor
 
             def deactivate() -> None:
                 self._deactivations += 1
                 self._forget(chat_id, slot)
 
-            await actor.run(slot.receive, deactivate)
+            if slot.activation is None:
+                await actor.run(slot.receive, deactivate)
+            else:
+                await self._run_placed(chat_id, slot, actor, slot.activation, deactivate)
             self._backoff_until.pop(chat_id, None)
         except Exception:
             self._crashes += 1
@@ -221,6 +243,38 @@ class ChatRegistry:
         else:
             if self._closing:
                 self._fail_queued(slot, ChatUnavailable("The server is shutting down"))
+        finally:
+            if slot.activation is not None:
+                with (
+                    trio.CancelScope(shield=True),
+                    trio.move_on_after(self._settings.shutdown_timeout_s),
+                ):
+                    await slot.activation.release()
+
+    async def _run_placed(
+        self,
+        chat_id: ChatId,
+        slot: _ActorSlot,
+        actor: ChatActor,
+        activation: Activation,
+        deactivate: Callable[[], None],
+    ) -> None:
+        """Run the actor beside its claim; once the claim is lost, fail what is queued and let
+        the actor end after its current command (the store refuses its writes by then)."""
+        async with trio.open_nursery() as nursery:
+
+            async def keep() -> None:
+                error = await activation.keep()
+                if self._slots.get(chat_id) is slot:
+                    del self._slots[chat_id]
+                slot.inbox.close()
+                self._fail_queued(slot, error)
+
+            nursery.start_soon(keep)
+            await actor.run(slot.receive, deactivate)
+            # Still beside the claim: its last events go out before it is given up.
+            await activation.release()
+            nursery.cancel_scope.cancel()
 
     def begin_shutdown(self) -> None:
         """Refuse new commands; each actor handles what is queued, then stops (subscribers get
@@ -232,12 +286,16 @@ class ChatRegistry:
 
 @asynccontextmanager
 async def open_registry(
-    store: ChatStore, settings: Settings, *, now: WallClock = utc_now
+    store: ChatStore,
+    settings: Settings,
+    *,
+    now: WallClock = utc_now,
+    placement: Placement | None = None,
 ) -> AsyncIterator[ChatRegistry]:
     """Run a registry; on exit, let every actor finish what is queued (bounded), then stop."""
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
-            registry = ChatRegistry(store, settings, nursery, now)
+            registry = ChatRegistry(store, settings, nursery, now, placement)
             try:
                 yield registry
             finally:

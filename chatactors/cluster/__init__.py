@@ -13,10 +13,14 @@ Layout, each module one job:
 - ``bus``: chat events published once per chat channel, fanned out to local subscribers.
 - ``forwarder`` / ``command_server``: a command's trip to the holding node and its answer back.
 - ``routing``: ``ClusterMailbox``, the actors' ``Mailbox`` in cluster mode: local when held
-  here, forwarded otherwise (``ChatHandle`` works over it unchanged).
+  here, forwarded otherwise; a subscription listens on the bus here and registers at the owner
+  (``ChatHandle`` works over it unchanged).
+- ``placement``: ``LeasePlacement``, the registry's ``Placement``: a lease per actor, renewed
+  beside it, and the actor's events published on the bus while the lease is valid.
+- ``remote_subscribers``: other nodes' sockets registered here; a dead node's go offline.
 - ``node``: ``open_cluster_node``, all of the above started and stopped together.
 
-See docs/CLUSTER.md. Not wired into serving yet.
+See docs/CLUSTER.md. Serving builds the node when ``redis_url`` is set (web/lifespan.py).
 
 This package uses ``actors``, ``domain`` and ``storage`` values, never ``web``.
 """

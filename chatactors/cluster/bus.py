@@ -3,25 +3,32 @@
 The chat's owner publishes each event once, encoded once, on the chat's channel. A node with
 local subscribers to that chat listens to the channel (one Redis subscription per chat per
 node, however many sockets), decodes each event once, and offers it to every local subscriber
-with the actors' own ``Fanout`` (one ``Envelope`` for all, so the web edge encodes its frame
-once per node): bounded, never blocking; a subscriber that falls behind is dropped
-(``EndReason.LAGGED``) and resumes by ``seq``.
+in one ``Envelope`` for all (so the web edge encodes its frame once per node), each offered with
+``send_nowait``: bounded, never blocking; a subscriber that falls behind, or that would miss a
+message (a gap in seq), is dropped (``EndReason.LAGGED``) and resumes by ``seq``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from functools import partial
+from typing import Protocol
 
 import attrs
 import trio
 
-from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
+from chatactors.actors.subscription import EndReason, Envelope, SharedOutbox, Subscription
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
-from chatactors.domain.events import ChatEvent
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.domain.clock import utc_now
+from chatactors.domain.errors import ChatError
+from chatactors.domain.events import ChatEvent, MessageReceived
 from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Message
+from chatactors.storage.store import MessagePage
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +38,31 @@ def chat_channel(chat_id: ChatId) -> str:
 
 
 @attrs.define(eq=False)
+class _Member:
+    """A local subscriber. Until the owner registered it (``start``), its events wait in
+    ``pending``; from then on ``floor`` is the last message seq it has (replayed or received)."""
+
+    subscription: Subscription
+    chat_id: ChatId
+    floor: int | None = None
+    pending: list[ChatEvent] = attrs.field(factory=list)
+    #: Reading the messages of a gap from the store; events wait in ``pending`` meanwhile.
+    filling: bool = False
+
+
+@attrs.define(eq=False)
 class _Listening:
     """A chat this node listens to; ``ready`` once Redis confirmed the subscription."""
 
-    fanout: Fanout = attrs.field(factory=Fanout)
+    members: dict[int, _Member] = attrs.field(factory=dict)
     ready: trio.Event = attrs.field(factory=trio.Event)
     failed: bool = False
+
+
+class History(Protocol):
+    """Where a gap's messages are read from (the store: ``ChatStore`` is one)."""
+
+    async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]: ...
 
 
 @attrs.define(eq=False)
@@ -44,11 +70,22 @@ class ChatBus:
     _channels: Channels
     #: Frames a subscriber may have queued before it counts as lagging (``ws_queue_size``).
     queue_size: int
+    #: With a history and a nursery, a gap is filled from the store; without, it ends the
+    #: subscriber (which then resumes by seq).
+    history: History | None = None
+    nursery: trio.Nursery | None = None
     _chats: dict[ChatId, _Listening] = attrs.field(factory=dict)
     published: int = 0
     received: int = 0
     undecodable: int = 0
-    _lagged_before: int = 0
+    #: Subscribers ended for falling behind or for a gap in the seqs they received.
+    lagged: int = 0
+    gaps: int = 0
+    #: Messages read from the store to fill gaps.
+    filled: int = 0
+    #: Sum and count of (receive time - event time) for received messages, for /metrics.
+    lag_s_sum: float = 0.0
+    lag_count: int = 0
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
 
     async def publish(self, chat_id: ChatId, event: ChatEvent) -> int:
@@ -63,8 +100,9 @@ class ChatBus:
     ) -> Subscription:
         """A live stream of the chat's events, published from any node, from now on.
 
-        With ``outbox``, into a user socket's outbox shared by its chats (as on the owner).
-        Raises ``ClusterUnavailable`` if Redis is unreachable. Always pair with ``unsubscribe``.
+        Events wait until :meth:`start` says which seq the subscriber already has. With
+        ``outbox``, into a user socket's outbox shared by its chats (as on the owner). Raises
+        ``ClusterUnavailable`` if Redis is unreachable. Always pair with ``unsubscribe``.
         """
         listening = self._chats.get(chat_id)
         if listening is None:
@@ -85,29 +123,44 @@ class ChatBus:
             id=next(self._ids), user_id=user_id, replay=(), resync_required=False, latest_seq=0,
             queue_size=self.queue_size, outbox=outbox,
         )  # fmt: skip
-        listening.fanout.add(subscription)
+        listening.members[subscription.id] = _Member(subscription, chat_id)
         return subscription
+
+    def start(self, chat_id: ChatId, subscription: Subscription, through_seq: int) -> None:
+        """The subscriber has every message up to ``through_seq`` (its replay): deliver what
+        waited, and from now on skip older messages and end it on a gap (it resumes by seq)."""
+        listening = self._chats.get(chat_id)
+        member = None if listening is None else listening.members.get(subscription.id)
+        if listening is None or member is None:
+            return
+        member.floor = through_seq
+        self._flush(listening, member)
+
+    def _flush(self, listening: _Listening, member: _Member) -> None:
+        """Offer what waited, in order, until done or a new gap starts a fill."""
+        while member.pending and not member.filling:
+            self._offer(listening, member, Envelope(member.pending.pop(0)))
 
     async def unsubscribe(self, chat_id: ChatId, subscription: Subscription) -> None:
         """End the subscription; the last one on this node stops listening to the chat."""
+        subscription.end(EndReason.UNSUBSCRIBED)
         listening = self._chats.get(chat_id)
         if listening is None:
-            subscription.end(EndReason.UNSUBSCRIBED)
             return
-        listening.fanout.remove(subscription.id)
-        if len(listening.fanout) == 0 and listening.ready.is_set():
+        listening.members.pop(subscription.id, None)
+        if not listening.members and listening.ready.is_set():
             del self._chats[chat_id]
-            self._lagged_before += listening.fanout.lagged_total
-            await self._channels.unlisten(chat_channel(chat_id))
+            # Unreachable Redis only costs ignored messages until it drops the connection.
+            with contextlib.suppress(ClusterUnavailable):
+                await self._channels.unlisten(chat_channel(chat_id))
 
     def subscribers(self, chat_id: ChatId) -> int:
         listening = self._chats.get(chat_id)
-        return 0 if listening is None else len(listening.fanout)
+        return 0 if listening is None else len(listening.members)
 
     def lagged_total(self) -> int:
-        """Subscribers dropped for falling behind, since start."""
-        live = sum(listening.fanout.lagged_total for listening in self._chats.values())
-        return self._lagged_before + live
+        """Subscribers dropped for falling behind (or missing events), since start."""
+        return self.lagged
 
     def _deliver(self, chat_id: ChatId, data: bytes) -> None:
         listening = self._chats.get(chat_id)
@@ -120,4 +173,65 @@ class ChatBus:
             log.warning("chat %s: undecodable event on the bus", chat_id)
             return
         self.received += 1
-        listening.fanout.publish(event)
+        if isinstance(event, MessageReceived):
+            lag = (utc_now() - event.message.timestamp).total_seconds()
+            self.lag_s_sum += max(0.0, lag)
+            self.lag_count += 1
+        envelope = Envelope(event)
+        for member in list(listening.members.values()):
+            if member.floor is None or member.filling:
+                if len(member.pending) >= self.queue_size:
+                    self._drop(listening, member, EndReason.LAGGED)
+                else:
+                    member.pending.append(event)
+                continue
+            self._offer(listening, member, envelope)
+
+    def _offer(self, listening: _Listening, member: _Member, envelope: Envelope) -> None:
+        event = envelope.event
+        if isinstance(event, MessageReceived):
+            assert member.floor is not None
+            seq = event.message.seq
+            if seq <= member.floor:
+                return  # replayed already
+            if seq > member.floor + 1:
+                # Published while this node was cut off from Redis, or stored by an owner that
+                # died (or lost its lease) before publishing: read the missing ones from the
+                # store (every seq below a published one is committed), or resume by seq.
+                self.gaps += 1
+                missing = seq - member.floor - 1
+                if self.history is None or self.nursery is None or missing > self.queue_size:
+                    self._drop(listening, member, EndReason.LAGGED)
+                    return
+                member.pending.insert(0, event)
+                member.filling = True
+                self.nursery.start_soon(self._fill, listening, member, member.floor, missing)
+                return
+            member.floor = seq
+        if not member.subscription.offer(envelope):
+            self._drop(listening, member, member.subscription.end_reason)
+
+    async def _fill(self, listening: _Listening, member: _Member, floor: int, missing: int) -> None:
+        assert self.history is not None
+        try:
+            messages = await self.history.read_messages(
+                member.chat_id, MessagePage(limit=missing, after_seq=floor)
+            )
+        except ChatError:
+            messages = []
+        if listening.members.get(member.subscription.id) is not member:
+            return  # unsubscribed meanwhile
+        member.filling = False
+        for message in messages:
+            self.filled += 1
+            self._offer(listening, member, Envelope(MessageReceived(message)))
+        if member.floor != floor + missing:
+            self._drop(listening, member, EndReason.LAGGED)  # the store could not fill it
+            return
+        self._flush(listening, member)
+
+    def _drop(self, listening: _Listening, member: _Member, reason: EndReason | None) -> None:
+        member.subscription.end(reason or EndReason.LAGGED)
+        listening.members.pop(member.subscription.id, None)
+        if member.subscription.end_reason is EndReason.LAGGED:
+            self.lagged += 1

@@ -23,7 +23,10 @@ from chatactors.actors.commands import (
     MarkRead,
     PostMessage,
     SetPresence,
+    Subscribe,
+    Unsubscribe,
 )
+from chatactors.actors.subscription import Subscription
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.domain.errors import (
     ChatError,
@@ -36,7 +39,7 @@ from chatactors.domain.errors import (
     Unauthenticated,
 )
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
-from chatactors.domain.ids import ChatId
+from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, Presence, ReadMark
 
 R = TypeVar("R")
@@ -44,9 +47,25 @@ R = TypeVar("R")
 _EVENTS: dict[str, type[ChatEvent]] = {
     cls.__name__: cls for cls in (MessageReceived, PresenceUpdated, ChatRead)
 }
-#: The commands that can be forwarded, each with the type of its answer. ``Subscribe`` is not
-#: one: a subscription is a live stream, which the bus provides on the subscriber's own node.
+
+
+@attrs.frozen
+class Registered:
+    """What crosses for the answer to ``Subscribe(remote=True)``: a subscription's identity
+    and replay; its live stream is the bus, on the subscriber's own node."""
+
+    id: int
+    user_id: str | None
+    replay: tuple[Message, ...]
+    resync_required: bool
+    latest_seq: int
+
+
+#: The commands that can be forwarded, each with the type of its answer. ``Subscribe`` only
+#: with ``remote=True`` (a registration: the live stream is the bus on the subscriber's node).
 REPLY_TYPES: dict[type[Command[Any]], Any] = {
+    Subscribe: Registered,
+    Unsubscribe: None,
     PostMessage: Message,
     SetPresence: Presence,
     MarkRead: ReadMark,
@@ -55,7 +74,18 @@ REPLY_TYPES: dict[type[Command[Any]], Any] = {
     GetReadMarks: list[ReadMark],
     GetChat: ChatInfo,
 }
-_COMMANDS: dict[str, type[Command[Any]]] = {cls.__name__: cls for cls in REPLY_TYPES}
+
+
+@attrs.frozen
+class _Registration:
+    """How ``Subscribe(remote=True)`` crosses: without its outbox, which stays on its node."""
+
+    user_id: UserId | None
+    after_seq: int | None
+
+
+_COMMANDS: dict[str, Any] = {cls.__name__: cls for cls in REPLY_TYPES}
+_COMMANDS[Subscribe.__name__] = _Registration
 #: Errors rebuilt with the same class and text on the caller's node; anything else (a crash on
 #: the owner) arrives as ``ChatUnavailable``, as a local crash does.
 _ERRORS: dict[str, type[ChatError]] = {
@@ -112,24 +142,41 @@ def decode_event(data: bytes) -> ChatEvent:
 
 
 def encode_command(command: Command[Any]) -> bytes:
-    if type(command) not in REPLY_TYPES:
+    if type(command) not in REPLY_TYPES or (isinstance(command, Subscribe) and not command.remote):
         raise NotForwardable(f"{type(command).__name__} cannot be forwarded to another node")
+    if isinstance(command, Subscribe):
+        registration = _Registration(command.user_id, command.after_seq)
+        return _encoder.encode((Subscribe.__name__, registration))
     return _encoder.encode((type(command).__name__, command))
 
 
 def decode_command(data: bytes) -> Command[Any]:
-    command: Command[Any] = _untag(data, _COMMANDS)
-    return command
+    command: Any = _untag(data, _COMMANDS)
+    if isinstance(command, _Registration):
+        return Subscribe(command.user_id, command.after_seq, remote=True)
+    decoded: Command[Any] = command
+    return decoded
 
 
 def encode_value(value: object) -> bytes:
+    if isinstance(value, Subscription):
+        value = Registered(value.id, value.user_id, value.replay, value.resync_required,
+                           value.latest_seq)  # fmt: skip
     return _encoder.encode(value)
 
 
 def decode_value(command: Command[R], data: bytes | msgspec.Raw) -> R:
-    """The answer to ``command``, typed by the command's class."""
-    value: R = _decode(data, REPLY_TYPES[type(command)])
-    return value
+    """The answer to ``command``, typed by the command's class (a ``Subscribe``'s is a
+    ``Subscription`` without a stream: its id, replay and latest seq)."""
+    value: Any = _decode(data, REPLY_TYPES[type(command)])
+    if isinstance(value, Registered):
+        value = Subscription.open(
+            id=value.id, user_id=UserId(value.user_id) if value.user_id else None,
+            replay=value.replay, resync_required=value.resync_required,
+            latest_seq=value.latest_seq, queue_size=1,
+        )  # fmt: skip
+    result: R = value
+    return result
 
 
 def encode_error(error: BaseException) -> bytes:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import outcome
 import trio
 
+from chatactors.actors.commands import Command
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.cluster import codec
@@ -23,6 +25,7 @@ from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import answer_channel
 from chatactors.domain.errors import ChatError, Overloaded
+from chatactors.domain.ids import ChatId
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ class CommandServer:
     _nursery: trio.Nursery
     _queue: trio.MemorySendChannel[codec.ForwardedCommand]
     _queued: trio.MemoryReceiveChannel[codec.ForwardedCommand]
+    #: Told of every answer, to track other nodes' registered sockets.
+    on_answered: Callable[[str, ChatId, Command[Any], Any], None] | None = None
     served: int = 0
 
     @classmethod
@@ -73,6 +78,10 @@ class CommandServer:
     ) -> None:
         request_id = forwarded.request_id
         if isinstance(result, outcome.Value):
+            if self.on_answered is not None:
+                self.on_answered(
+                    forwarded.reply_to, forwarded.chat_id, forwarded.command, result.value
+                )
             answer = codec.ForwardedAnswer(request_id, True, codec.encode_value(result.value))
         else:
             assert isinstance(result, outcome.Error)

@@ -31,6 +31,15 @@ class LeaseLost(ChatUnavailable):
         self.reason = reason
 
 
+class ChatElsewhere(ChatUnavailable):
+    """Activating a chat found another node holding it (it got there first): callers are
+    forwarded there (``ClusterMailbox``), or get 503 and retry."""
+
+    def __init__(self, chat_id: str, node_id: str) -> None:
+        super().__init__(f"Chat {chat_id!r} is active on node {node_id!r}; retry")
+        self.node_id = node_id
+
+
 @contextmanager
 def single_errors() -> Iterator[None]:
     """Let a lone error through a task group as itself, not wrapped in an ExceptionGroup.

@@ -64,9 +64,10 @@ class LeaseKeeper:
         """Renew until cancelled (the actor stopped) or until the lease is lost."""
         while self.lost is None:
             await trio.sleep_until(self.timer.renew_at)
-            await self._renew_before_deadline()
+            await self.renew_before_deadline()
 
-    async def _renew_before_deadline(self) -> None:
+    async def renew_before_deadline(self) -> None:
+        """Renew once, retrying until the local deadline; on failure the lease is lost."""
         while self.timer.is_valid(sent_at := trio.current_time()):
             renewed: bool | None = None
             with trio.move_on_at(self.timer.valid_until):

@@ -1,27 +1,32 @@
 """open_cluster_node: one node's cluster parts, started together and stopped together.
 
-What serving will hold in cluster mode (not wired into ``serve`` yet): the Redis link, the
-directory, the bus, the forwarder with the server for commands forwarded here, and the
-``ClusterMailbox`` that routes this node's commands.
+The Redis link, the directory, the bus and the forwarder open first, with the
+``LeasePlacement`` the registry activates chats through; :meth:`ClusterNode.attach` then starts
+the server for commands forwarded here and gives the ``ClusterMailbox`` that routes this node's
+commands. Serving (web/lifespan.py) opens the node before the registry and closes it after, so
+stopping actors can still publish their last events and release their leases.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import attrs
 import trio
 
 from chatactors.actors.mailbox import Mailbox
-from chatactors.cluster.bus import ChatBus
+from chatactors.cluster.bus import ChatBus, History
 from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
+from chatactors.cluster.placement import LeasePlacement
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
+from chatactors.cluster.remote_subscribers import RemoteSubscribers
 from chatactors.cluster.routing import ClusterMailbox
+from chatactors.domain.ids import ChatId
 
 
 @attrs.frozen
@@ -39,7 +44,11 @@ class ClusterSettings:
     subscriber_queue_size: int = 256
 
 
-@attrs.frozen
+def _holds_none(chat_id: ChatId) -> bool:
+    return False
+
+
+@attrs.define(eq=False)
 class ClusterNode:
     settings: ClusterSettings
     link: RedisLink
@@ -47,16 +56,50 @@ class ClusterNode:
     directory: Directory
     bus: ChatBus
     forwarder: Forwarder
-    server: CommandServer
-    mailbox: ClusterMailbox
+    placement: LeasePlacement
+    _nursery: trio.Nursery
+    server: CommandServer | None = None
+    remote_subscribers: RemoteSubscribers | None = None
+    mailbox: ClusterMailbox | None = None
+
+    async def attach(
+        self,
+        local: Mailbox,
+        holds_locally: Callable[[ChatId], bool] = _holds_none,
+        history: History | None = None,
+    ) -> ClusterMailbox:
+        """Serve commands forwarded here with ``local`` (this node's registry) and route this
+        node's own commands; ``history`` (the store) fills the bus's gaps. Raises
+        ``ClusterUnavailable`` if Redis is unreachable."""
+        node_id = self.settings.node_id
+        self.bus.history, self.bus.nursery = history, self._nursery
+        server = CommandServer.open(
+            local, self.channels, self._nursery, self.settings.forward_queue_size
+        )
+        self.remote_subscribers = RemoteSubscribers(local, self.link, self.settings.lease_ttl_s)
+        server.on_answered = self.remote_subscribers.answered
+        await self.channels.listen(command_channel(node_id), server.on_command)
+        self._nursery.start_soon(server.run)
+        self._nursery.start_soon(self.remote_subscribers.run)
+        self.server = server
+        self.mailbox = ClusterMailbox(
+            node_id,
+            local,
+            self.directory,
+            self.forwarder,
+            self.bus,
+            holds_locally,
+            nursery=self._nursery,
+        )
+        return self.mailbox
 
 
 @asynccontextmanager
 async def open_cluster_node(
-    settings: ClusterSettings, local: Mailbox
+    settings: ClusterSettings, local: Mailbox | None = None
 ) -> AsyncIterator[ClusterNode]:
-    """Start the node's cluster parts around ``local`` (this node's registry). Raises
-    ``ClusterUnavailable`` if Redis is unreachable at start."""
+    """Start the node's cluster parts (and :meth:`~ClusterNode.attach` ``local`` if given).
+    Raises ``ClusterUnavailable`` if Redis is unreachable at start."""
     node_id = settings.node_id
     with single_errors():
         async with (
@@ -66,12 +109,14 @@ async def open_cluster_node(
         ):
             directory = Directory(link, settings.lease_ttl_s)
             forwarder = Forwarder(node_id, channels, settings.forward_timeout_s)
-            server = CommandServer.open(local, channels, nursery, settings.forward_queue_size)
             await channels.listen(answer_channel(node_id), forwarder.on_answer)
-            await channels.listen(command_channel(node_id), server.on_command)
             nursery.start_soon(forwarder.expire)
-            nursery.start_soon(server.run)
             bus = ChatBus(channels, settings.subscriber_queue_size)
-            mailbox = ClusterMailbox(node_id, local, directory, forwarder)
-            yield ClusterNode(settings, link, channels, directory, bus, forwarder, server, mailbox)
+            placement = LeasePlacement(directory, bus, node_id)
+            node = ClusterNode(
+                settings, link, channels, directory, bus, forwarder, placement, nursery
+            )
+            if local is not None:
+                await node.attach(local)
+            yield node
             nursery.cancel_scope.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 from quart import Blueprint, Response, current_app
 
+from chatactors.domain.errors import ChatUnavailable
 from chatactors.web.services import services, services_of
 from chatactors.web.wire import json_response
 
@@ -19,8 +20,8 @@ async def healthz() -> Response:
 
 @blueprint.get("/readyz")
 async def readyz() -> Response:
-    """The store answers (and, after a failed write, takes writes again) and the server takes
-    commands (not starting, not shutting down)."""
+    """The store answers (and, after a failed write, takes writes again), Redis answers (in
+    cluster mode), and the server takes commands (not starting, not shutting down)."""
     running = services_of(current_app)
     if running is None or running.registry.closing:
         return json_response({"status": "unavailable", "detail": "not serving"}, 503)
@@ -29,6 +30,12 @@ async def readyz() -> Response:
             await running.store.check_ready()
     except Exception as error:
         return json_response({"status": "unavailable", "detail": f"store: {error}"}, 503)
+    if running.cluster is not None:
+        link = running.cluster.link
+        try:
+            await link.run(link.client.ping())
+        except ChatUnavailable:
+            return json_response({"status": "unavailable", "detail": "redis: unreachable"}, 503)
     return json_response({"status": "ready"})
 
 

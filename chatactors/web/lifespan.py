@@ -17,6 +17,7 @@ from quart_trio import QuartTrio
 from chatactors.actors.bot import open_bot, seeded_random
 from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
 from chatactors.actors.registry import open_registry
+from chatactors.cluster.node import ClusterSettings, open_cluster_node
 from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
 from chatactors.storage.media import open_media_store
@@ -55,6 +56,16 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
     )
 
 
+def cluster_settings(settings: Settings) -> ClusterSettings:
+    return ClusterSettings(
+        settings.redis_url,
+        settings.cluster_node_id,
+        lease_ttl_s=settings.lease_ttl_s,
+        forward_timeout_s=settings.command_timeout_s,
+        subscriber_queue_size=settings.subscriber_queue_size,
+    )
+
+
 def bot_asset_urls(media: Media) -> dict[str, str]:
     """The URL of each of the bot's files: served here, or (``bot_images="https"``) public
     https images like the reference's, which Next.js's image component accepts."""
@@ -85,7 +96,16 @@ async def open_services(
         media_root = None if settings.store == "memory" else settings.data_dir / "media"
         media_store = await stack.enter_async_context(open_media_store(media_root))
         media = Media(media_store, settings, await media_api.import_bot_assets(media_store))
-        registry = await stack.enter_async_context(open_registry(store, settings))
+        # Cluster mode: the node opens before the registry and closes after it, so stopping
+        # actors still publish their last events and release their leases.
+        node = None
+        if settings.redis_url:
+            node = await stack.enter_async_context(open_cluster_node(cluster_settings(settings)))
+        registry = await stack.enter_async_context(
+            open_registry(store, settings, placement=None if node is None else node.placement)
+        )
+        if node is not None:
+            registry.mailbox = await node.attach(registry, registry.holds, store)
         if settings.bot_enabled:
             # The bot is a client of the registry: it subscribes to each chat that starts.
             bot = await stack.enter_async_context(
@@ -106,7 +126,8 @@ async def open_services(
                 trio.current_time,
                 max_users=settings.rate_limit_max_users,
             )
-        yield Services(settings, store, registry, media, open_web_metrics(registry), limiter)
+        metrics = open_web_metrics(registry, node)
+        yield Services(settings, store, registry, media, metrics, limiter, node)
 
 
 async def _serve_services(

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 
 from chatactors.actors.registry import ChatRegistry
+from chatactors.cluster.node import ClusterNode
 
 
 @attrs.define(eq=False)
@@ -70,7 +71,75 @@ class _RegistryCollector:
             yield CounterMetricFamily(name, doc, value=value)
 
 
-def open_web_metrics(chats: ChatRegistry) -> WebMetrics:
+class _ClusterCollector:
+    """This node's share of the cluster: forwarding, leases, the bus (read at scrape time)."""
+
+    def __init__(self, node: ClusterNode) -> None:
+        self._node = node
+
+    def collect(self) -> Iterator[Metric]:
+        node, leases = self._node, self._node.placement.counters
+        bus, forwarder = node.bus, node.forwarder
+        counters = {
+            "chatactors_cluster_forwarded_commands": (
+                "Commands forwarded to the node holding their chat",
+                forwarder.forwarded,
+            ),
+            "chatactors_cluster_forward_timeouts": (
+                "Forwarded commands not answered in time",
+                forwarder.timed_out,
+            ),
+            "chatactors_cluster_rerouted_commands": (
+                "Commands sent on to the node that won a race to activate their chat",
+                0 if node.mailbox is None else node.mailbox.rerouted,
+            ),
+            "chatactors_cluster_served_commands": (
+                "Commands other nodes forwarded here, answered",
+                0 if node.server is None else node.server.served,
+            ),
+            "chatactors_cluster_sockets_of_dead_nodes": (
+                "Sockets of nodes gone from Redis, unsubscribed here",
+                0 if node.remote_subscribers is None else node.remote_subscribers.swept,
+            ),
+            "chatactors_cluster_lease_claims": ("Chat leases claimed here", leases.claims),
+            "chatactors_cluster_lease_claims_refused": (
+                "Claims refused: another node held the chat",
+                leases.claims_refused,
+            ),
+            "chatactors_cluster_lease_renewals": ("Lease renewals", leases.renewals),
+            "chatactors_cluster_lease_losses": (
+                "Leases lost (not renewed in time, or taken): their actors stopped",
+                leases.losses,
+            ),
+            "chatactors_cluster_events_withheld": (
+                "Events not published because the lease was no longer valid",
+                leases.withheld,
+            ),
+            "chatactors_cluster_bus_published": ("Events published on the bus", bus.published),
+            "chatactors_cluster_bus_received": ("Events received from the bus", bus.received),
+            "chatactors_cluster_bus_gaps": (
+                "Gaps in seq seen on the bus (filled from the store, or the socket resumes)",
+                bus.gaps,
+            ),
+            "chatactors_cluster_bus_filled": (
+                "Messages of bus gaps read from the store instead",
+                bus.filled,
+            ),
+            "chatactors_cluster_bus_lag_seconds_sum": (
+                "Sum over received messages of (received - created) seconds",
+                bus.lag_s_sum,
+            ),
+            "chatactors_cluster_bus_lag_count": ("Messages the lag sum covers", bus.lag_count),
+            "chatactors_cluster_redis_failures": (
+                "Redis operations that failed or timed out",
+                node.link.failures,
+            ),
+        }
+        for name, (doc, value) in counters.items():
+            yield CounterMetricFamily(name, doc, value=value)
+
+
+def open_web_metrics(chats: ChatRegistry, node: ClusterNode | None = None) -> WebMetrics:
     registry = CollectorRegistry()
     metrics = WebMetrics(
         registry=registry,
@@ -91,4 +160,6 @@ def open_web_metrics(chats: ChatRegistry) -> WebMetrics:
         ),
     )
     registry.register(_RegistryCollector(chats))
+    if node is not None:
+        registry.register(_ClusterCollector(node))
     return metrics

@@ -13,6 +13,7 @@ import attrs
 from quart import Quart, current_app
 
 from chatactors.actors.registry import ChatRegistry
+from chatactors.cluster.node import ClusterNode
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.ids import UserId
 from chatactors.settings import Settings
@@ -54,6 +55,8 @@ class Services:
     metrics: WebMetrics
     #: On only with access control (users are then known).
     rate_limiter: RateLimiter | None
+    #: Cluster mode only (``redis_url``): this node's Redis directory, bus and forwarding.
+    cluster: ClusterNode | None = None
 
     def charge_send(self, user_id: UserId) -> None:
         """Count one message send. Raises ``RateLimited`` when ``user_id`` is over the limit."""

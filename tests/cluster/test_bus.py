@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import pytest
 import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
@@ -15,7 +16,8 @@ from chatactors.cluster.channels import open_channels
 from chatactors.cluster.redis_link import open_redis_link
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Message, MessageType
+from chatactors.domain.models import Chat, Message, MessageType
+from chatactors.storage.memory import MemoryStore
 from tests.cluster.conftest import LINK_TIMEOUT_S
 from tests.redis_server import RedisServer
 
@@ -38,6 +40,13 @@ async def node_bus(redis_server: RedisServer, queue_size: int = 64) -> AsyncIter
         yield ChatBus(channels, queue_size)
 
 
+async def started(bus: ChatBus, user_id: UserId | None = None) -> Subscription:
+    """A subscriber that has no message yet (as one registered at seq 0)."""
+    subscription = await bus.subscribe(CHAT, user_id)
+    bus.start(CHAT, subscription, 0)
+    return subscription
+
+
 async def receive_events(subscription: Subscription, count: int) -> list[ChatEvent]:
     return [(await subscription.receive()).event for _ in range(count)]
 
@@ -51,8 +60,8 @@ async def test_events_reach_subscribers_on_every_node_once_and_in_order(
 ) -> None:
     with trio.fail_after(10):
         async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
-            here = await owner.subscribe(CHAT, UserId("ann"))
-            there = [await other.subscribe(CHAT) for _ in range(3)]
+            here = await started(owner, UserId("ann"))
+            there = [await started(other) for _ in range(3)]
             events: list[ChatEvent] = [message(seq) for seq in range(1, 21)]
             events.append(ChatRead(CHAT, UserId("bob"), MessageId("m20"), 20))
             for event in events:
@@ -77,8 +86,8 @@ async def test_a_lagging_subscriber_is_dropped_and_the_others_get_everything(
             node_bus(redis_server, queue_size=4) as owner,
             node_bus(redis_server, queue_size=4) as other,
         ):
-            slow = await other.subscribe(CHAT)
-            fast = await other.subscribe(CHAT)
+            slow = await started(other)
+            fast = await started(other)
             received: list[int] = []
 
             async def read_fast() -> None:
@@ -100,8 +109,8 @@ async def test_the_last_local_subscriber_leaving_stops_listening(
 ) -> None:
     with trio.fail_after(10):
         async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
-            first = await other.subscribe(CHAT)
-            second = await other.subscribe(CHAT)
+            first = await started(other)
+            second = await started(other)
             assert await owner.publish(CHAT, message(1)) == 1  # one node, two sockets
             await other.unsubscribe(CHAT, first)
             assert first.end_reason is EndReason.UNSUBSCRIBED
@@ -110,3 +119,64 @@ async def test_the_last_local_subscriber_leaving_stops_listening(
             await other.unsubscribe(CHAT, second)
             assert await owner.publish(CHAT, message(3)) == 0
             assert other.subscribers(CHAT) == 0
+
+
+async def test_events_wait_for_the_registration_then_skip_what_the_replay_covered(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(10):
+        async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
+            subscription = await other.subscribe(CHAT)
+            # Published between listening and the owner's answer: held, not yet delivered.
+            for seq in (3, 4):
+                await owner.publish(CHAT, message(seq))
+            with trio.move_on_after(0.2):
+                await subscription.receive()
+                raise AssertionError("delivered before start")
+            other.start(CHAT, subscription, 3)  # the replay ended at seq 3
+            await owner.publish(CHAT, message(5))
+            assert seqs(await receive_events(subscription, 2)) == [4, 5]
+            await owner.publish(CHAT, message(4))  # late duplicate of what it has
+            await owner.publish(CHAT, message(6))
+            assert seqs(await receive_events(subscription, 1)) == [6]
+
+
+async def test_a_gap_in_seq_ends_the_subscriber_so_that_it_resumes(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(10):
+        async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
+            gapped = await started(other)
+            await owner.publish(CHAT, message(1))
+            await owner.publish(CHAT, message(3))  # 2 never came (its owner died first)
+            assert seqs(await receive_events(gapped, 1)) == [1]
+            with pytest.raises(trio.EndOfChannel):
+                await gapped.receive()
+            assert gapped.end_reason is EndReason.LAGGED
+            assert other.gaps == 1
+            assert other.subscribers(CHAT) == 0
+
+
+async def test_a_gap_is_filled_from_the_store_and_the_subscriber_stays(
+    redis_server: RedisServer,
+) -> None:
+    store = MemoryStore()
+    await store.create_chat(Chat(CHAT, (UserId("ann"),), WHEN))
+    loaded = await store.load_chat(CHAT, window=10, idempotency_window=10)
+    assert loaded is not None
+    for seq in range(1, 5):  # 2 and 3 stored by an owner that died before publishing them
+        await store.append_message(message(seq).message, owner=loaded.owner_token)
+    with trio.fail_after(10):
+        async with (
+            node_bus(redis_server) as owner,
+            node_bus(redis_server) as other,
+            trio.open_nursery() as nursery,
+        ):
+            other.history, other.nursery = store, nursery
+            subscription = await started(other)
+            for seq in (1, 4, 5):
+                await owner.publish(CHAT, message(seq))
+            assert seqs(await receive_events(subscription, 5)) == [1, 2, 3, 4, 5]
+            assert subscription.end_reason is None
+            assert (other.gaps, other.filled) == (1, 2)
+            nursery.cancel_scope.cancel()

@@ -15,6 +15,7 @@ from chatactors.actors.commands import (
     SetPresence,
     Subscribe,
 )
+from chatactors.actors.subscription import SharedOutbox
 from chatactors.cluster import codec
 from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
 from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant, Overloaded
@@ -94,3 +95,11 @@ def test_garbage_is_a_typed_decoding_error() -> None:
     for data in (b"", b"\xc1", codec.encode_value(("NoSuchEvent", 1)), codec.encode_value(5)):
         with pytest.raises(codec.UndecodableMessage):
             codec.decode_event(data)
+
+
+def test_a_registration_crosses_without_its_outbox() -> None:
+    outbox = SharedOutbox(ChatId("c"), lambda envelope: None)
+    command = Subscribe(UserId("ann"), 7, outbox, remote=True)
+    assert codec.decode_command(codec.encode_command(command)) == Subscribe(
+        UserId("ann"), 7, remote=True
+    )

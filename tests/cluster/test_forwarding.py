@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import trio
@@ -16,6 +16,7 @@ from chatactors.actors.registry import ChatRegistry
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import command_channel
 from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
+from chatactors.cluster.routing import ClusterMailbox
 from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
@@ -27,9 +28,15 @@ R = TypeVar("R")
 ANN, BOB, EVE = UserId("ann"), UserId("bob"), UserId("eve")
 
 
+def mailbox_of(node: ClusterNode) -> ClusterMailbox:
+    """The node's mailbox (``open_cluster_node`` attaches one when given a registry)."""
+    assert node.mailbox is not None
+    return node.mailbox
+
+
 async def call(node: ClusterNode, chat_id: ChatId, command: Command[R]) -> R:
     """What ``ChatHandle`` does over its mailbox: submit, then wait for the answer."""
-    return await (await node.mailbox.submit(chat_id, command)).wait()
+    return await (await mailbox_of(node).submit(chat_id, command)).wait()
 
 
 async def call_local(registry: ChatRegistry, chat_id: ChatId, command: Command[R]) -> R:
@@ -38,9 +45,9 @@ async def call_local(registry: ChatRegistry, chat_id: ChatId, command: Command[R
 
 @asynccontextmanager
 async def node(
-    redis_server: RedisServer, node_id: str, **overrides: float
+    redis_server: RedisServer, node_id: str, **overrides: Any
 ) -> AsyncIterator[tuple[ClusterNode, ChatRegistry]]:
-    settings = ClusterSettings(redis_server.url, node_id, **overrides)  # type: ignore[arg-type]
+    settings = ClusterSettings(redis_server.url, node_id, **overrides)
     async with (
         running_registry(make_settings()) as registry,
         open_cluster_node(settings, registry) as cluster_node,
@@ -81,7 +88,7 @@ async def test_replies_through_another_node_equal_the_local_ones(
             local = await call_local(registry_a, chat_id, page)
             assert remote == local == [sent]
             presence = await (
-                await b.mailbox.submit(chat_id, SetPresence(BOB, PresenceStatus.TYPING))
+                await mailbox_of(b).submit(chat_id, SetPresence(BOB, PresenceStatus.TYPING))
             ).wait()
             assert presence.status is PresenceStatus.TYPING
             info = await call(b, chat_id, GetChat())
@@ -112,7 +119,7 @@ async def test_pipelined_commands_keep_their_order(redis_server: RedisServer) ->
     with trio.fail_after(20):
         async with two_nodes(redis_server) as (_, _registry_a, b, chat_id):
             replies = [
-                await b.mailbox.submit(chat_id, PostMessage(BOB, MessageType.TEXT, f"#{n}"))
+                await mailbox_of(b).submit(chat_id, PostMessage(BOB, MessageType.TEXT, f"#{n}"))
                 for n in range(30)
             ]
             messages = [await reply.wait() for reply in replies]
@@ -129,7 +136,7 @@ async def test_a_node_that_is_gone_or_silent_fails_the_call_instead_of_hanging(
             chat_id = ChatId("held-elsewhere")
             await b.directory.claim(chat_id, "node-gone")
             with pytest.raises(ChatUnavailable):
-                await b.mailbox.submit(chat_id, GetChat())
+                await mailbox_of(b).submit(chat_id, GetChat())
             # A node that listens but never answers (paused, or lost the message).
             await b.channels.listen(command_channel("node-mute"), lambda data: None)
             reply = await b.forwarder.submit_to("node-mute", chat_id, GetChat())
@@ -144,14 +151,14 @@ async def test_redis_down_answers_unavailable_fast_and_recovers(
     with trio.fail_after(30):
         async with two_nodes(redis_server) as (a, _registry_a, b, chat_id):
             # Node A's keeper knows its lease on the chat is valid (wired later).
-            a.mailbox.holds_locally = lambda held: held == chat_id
+            mailbox_of(a).holds_locally = lambda held: held == chat_id
             redis_server.stop()
             try:
                 # The holder keeps serving its own chat without Redis...
                 assert (await call(a, chat_id, GetChat())).chat.id == chat_id
                 # ...while anything that needs the directory fails fast.
                 with pytest.raises(ClusterUnavailable):
-                    await b.mailbox.submit(chat_id, GetChat())
+                    await mailbox_of(b).submit(chat_id, GetChat())
                 with pytest.raises(ClusterUnavailable):
                     await b.bus.subscribe(chat_id)
             finally:
@@ -162,7 +169,7 @@ async def test_redis_down_answers_unavailable_fast_and_recovers(
             post = PostMessage(ANN, MessageType.TEXT, "after the outage")
             while True:
                 try:
-                    reply = await b.mailbox.submit(chat_id, post)
+                    reply = await mailbox_of(b).submit(chat_id, post)
                     break
                 except ChatUnavailable:
                     await trio.sleep(0.05)  # A is not subscribed again yet
@@ -174,7 +181,7 @@ async def test_a_chat_handle_over_the_cluster_mailbox_reaches_the_holder(
 ) -> None:
     with trio.fail_after(20):
         async with two_nodes(redis_server) as (_, registry_a, b, chat_id):
-            handle = ChatHandle(chat_id, b.mailbox)
+            handle = ChatHandle(chat_id, mailbox_of(b))
             sent = await handle.post(BOB, MessageType.TEXT, "via a handle on B")
             assert await registry_a.chat(chat_id).messages(MessagePage(limit=10)) == [sent]
             with pytest.raises(NotAParticipant):

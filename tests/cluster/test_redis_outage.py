@@ -74,6 +74,7 @@ async def test_the_bus_listens_again_after_a_redis_restart(redis_server: RedisSe
         ):
             bus = ChatBus(channels, queue_size=16)
             subscription = await bus.subscribe(CHAT)
+            bus.start(CHAT, subscription, 0)
             redis_server.stop()
             try:
                 with pytest.raises(ClusterUnavailable):

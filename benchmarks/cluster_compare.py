@@ -1,0 +1,214 @@
+"""Cluster mode against one process: delivered messages per second of server CPU, and the
+latency forwarding adds. Rounds alternate the setups in one window, so that a loaded machine
+skews them alike; the ratios are the figures to quote (BENCHMARKS.md, "Cluster mode").
+
+Setups (fanout, reference frames, a fresh SQLite directory and a fresh Redis per run):
+- ``single``: ``chatactors serve`` as today (no Redis);
+- ``node``: the same, as a one-node cluster (``--redis-url``);
+- ``workers2``: ``--workers 2``: two nodes on one port (the kernel spreads the connections).
+Server CPU is summed over every server process and ``redis-server`` (from /proc).
+
+Forwarding: a chat held by node A, 300 sequential POSTs to A and to node B (which forwards to
+A), alternating; p50/p99 of each.
+
+Against the reference API (the FastAPI peer, benchmarks/peer, in /work/peer-venv):
+``--workers 2``, one process and the peer offered the same fanout at 1,000 msg/s, alternating.
+
+Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds]  (results/cluster-*.json)
+       .venv/bin/python benchmarks/cluster_compare.py peer [rounds]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chatactors.bench.procstat import parse_stat_cpu_s  # noqa: E402
+from tests.redis_server import free_port as redis_free_port  # noqa: E402
+from tests.redis_server import start_redis_server  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results"
+PY = str(ROOT / ".venv" / "bin" / "python")
+FANOUT = ["--chats", "100", "--subscribers", "5", "--rate", "250", "--duration", "10"]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its live children (the workers)."""
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(child) for child in (task / "children").read_text().split()]
+    for one in pids:
+        with contextlib.suppress(FileNotFoundError):  # a worker that just exited
+            total += parse_stat_cpu_s(Path(f"/proc/{one}/stat").read_text())
+    return total
+
+
+def start_server(args: list[str], data: Path) -> tuple[subprocess.Popen[str], str]:
+    command = [PY, "-m", "chatactors", "serve", "--host", "127.0.0.1", "--port", "0",
+               "--data-dir", str(data), "--log-level", "warning", *args]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("Serving on "), line
+    return process, line.removeprefix("Serving on ").strip()
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(60)
+
+
+def fanout(setup: str, round_no: int) -> dict[str, Any]:
+    redis = start_redis_server() if setup != "single" else None
+    extra = [] if redis is None else ["--redis-url", redis.url]
+    if setup == "workers2":
+        extra += ["--workers", "2"]
+    with tempfile.TemporaryDirectory() as data:
+        process, url = start_server(extra, Path(data))
+        try:
+            time.sleep(2)  # the workers' start-up is not part of the run
+            redis_pid = None if redis is None else redis._process.pid  # type: ignore[union-attr]
+            before = tree_cpu_s(process.pid) + (tree_cpu_s(redis_pid) if redis_pid else 0)
+            out = OUT / f"cluster-{setup}-{round_no}.json"
+            subprocess.run(
+                [PY, "-m", "chatactors", "bench", "fanout", "--url", url, *FANOUT,
+                 "--out", str(out), "--quiet"],
+                check=True, cwd=ROOT,
+            )  # fmt: skip
+            after = tree_cpu_s(process.pid) + (tree_cpu_s(redis_pid) if redis_pid else 0)
+        finally:
+            stop(process)
+            if redis is not None:
+                redis.remove()
+    document = json.loads(out.read_text())
+    deliveries = document["deliveries"]
+    cpu_s = after - before
+    return {
+        "setup": setup,
+        "round": round_no,
+        "received": deliveries["received"],
+        "lost": deliveries["lost"],
+        "duplicated": deliveries["duplicated"],
+        "server_cpu_s": round(cpu_s, 2),
+        "deliveries_per_server_cpu_s": round(deliveries["received"] / cpu_s, 1),
+        "delivery_p50_ms": document["latency"]["delivery"].get("p50_ms"),
+        "delivery_p99_ms": document["latency"]["delivery"].get("p99_ms"),
+        "loadavg_1m": os.getloadavg()[0],
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def forwarding() -> dict[str, Any]:
+    redis = start_redis_server()
+    with tempfile.TemporaryDirectory() as data:
+        a, url_a = start_server(["--redis-url", redis.url, "--node-id", "a"], Path(data))
+        b, url_b = start_server(["--redis-url", redis.url, "--node-id", "b"], Path(data))
+        try:
+            with httpx.Client(base_url=url_a) as ca, httpx.Client(base_url=url_b) as cb:
+                chat = ca.post("/chats", json={"participants": ["ann"]}).json()["chat_id"]
+                ca.get(f"/chats/{chat}/messages").raise_for_status()  # A holds it
+                times: dict[str, list[float]] = {"owner": [], "forwarded": []}
+                body = {"user_id": "ann", "type": "text", "content": "x"}
+                for i in range(600):
+                    name, client = ("owner", ca) if i % 2 else ("forwarded", cb)
+                    start = time.perf_counter()
+                    client.post(f"/chats/{chat}/messages", json=body).raise_for_status()
+                    times[name].append((time.perf_counter() - start) * 1000)
+        finally:
+            stop(a)
+            stop(b)
+            redis.remove()
+    return {
+        name: {"p50_ms": round(percentile(v, 0.5), 2), "p99_ms": round(percentile(v, 0.99), 2)}
+        for name, v in times.items()
+    }
+
+
+PEER_FANOUT = ["--chats", "100", "--subscribers", "5", "--rate", "1000", "--duration", "10"]
+
+
+def against_peer(target: str, round_no: int) -> dict[str, Any]:
+    """``--workers 2`` or the FastAPI peer (the reference API, benchmarks/peer), offered the
+    same open-loop fanout: what each serves on this machine's two cores."""
+    redis = start_redis_server() if target == "workers2" else None
+    with tempfile.TemporaryDirectory() as data:
+        if redis is not None:
+            process, url = start_server(["--workers", "2", "--redis-url", redis.url], Path(data))
+        elif target == "single":
+            process, url = start_server([], Path(data))
+        else:
+            port = redis_free_port()
+            process = subprocess.Popen(
+                ["/work/peer-venv/bin/uvicorn", "app:app", "--host", "127.0.0.1", "--port",
+                 str(port), "--log-level", "warning"],
+                cwd=ROOT / "benchmarks" / "peer", text=True,
+            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}"
+        try:
+            time.sleep(3)
+            out = OUT / f"cluster-vs-peer-{target}-{round_no}.json"
+            subprocess.run(
+                [PY, "-m", "chatactors", "bench", "fanout", "--url", url, *PEER_FANOUT,
+                 "--out", str(out), "--quiet"],
+                check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            stop(process)
+            if redis is not None:
+                redis.remove()
+    document = json.loads(out.read_text())
+    deliveries, delivery = document["deliveries"], document["latency"]["delivery"]
+    return {
+        "target": target,
+        "round": round_no,
+        "accepted_per_s": document["metrics"]["accepted_per_s"],
+        "deliveries_per_s": document["metrics"]["deliveries_per_s"],
+        "lost": deliveries["lost"],
+        "delivery_p50_ms": delivery.get("p50_ms"),
+        "delivery_p99_ms": delivery.get("p99_ms"),
+        "loadavg_1m": os.getloadavg()[0],
+    }
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:2] == ["peer"]:
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+        peer_runs = []
+        for round_no in range(1, rounds + 1):
+            for target in ("workers2", "single", "peer"):
+                peer_runs.append(against_peer(target, round_no))
+                print(json.dumps(peer_runs[-1]), flush=True)
+        (OUT / "cluster-vs-peer-summary.json").write_text(json.dumps(peer_runs))
+        return
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    runs = []
+    for round_no in range(1, rounds + 1):
+        for setup in ("single", "node", "workers2"):
+            run = fanout(setup, round_no)
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+    forward = forwarding()
+    print(json.dumps({"forwarding": forward}), flush=True)
+    (OUT / "cluster-summary.json").write_text(json.dumps({"runs": runs, "forwarding": forward}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Placement: where a chat's actor may run, when more than one process serves the chats.
+
+In one process there is nothing to decide and the registry has no placement. In cluster mode
+(``chatactors.cluster``) a chat's actor may run only on the node that holds the chat's lease: the
+registry asks its :class:`Placement` to ``activate`` the chat before loading it, runs the
+:class:`Activation` beside the actor while it lives, and stops the actor when ``keep`` returns
+(the lease was lost). These protocols are all ``actors`` knows of the cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chatactors.domain.errors import ChatUnavailable
+from chatactors.domain.events import ChatEvent
+from chatactors.domain.ids import ChatId
+
+
+class Activation(Protocol):
+    """One activation's claim on its chat beyond this process."""
+
+    def is_valid(self) -> bool:
+        """Whether this process may still act as the chat's owner."""
+        ...
+
+    def publish(self, event: ChatEvent) -> None:
+        """Send an event to the chat's subscribers in other processes; never blocks."""
+        ...
+
+    async def keep(self) -> ChatUnavailable:
+        """Hold the claim while the actor lives; return, once it is lost, the error its
+        pending callers get (they retry and reach the new owner)."""
+        ...
+
+    async def release(self) -> None:
+        """Deliver what was published, then give the chat up (the actor stopped); ``keep``
+        then returns. A second call does nothing."""
+        ...
+
+
+class Placement(Protocol):
+    async def activate(self, chat_id: ChatId) -> Activation:
+        """Claim the chat for an actor in this process. Raises ``ChatUnavailable`` if another
+        process holds it or the claim cannot be made now (callers retry)."""
+        ...

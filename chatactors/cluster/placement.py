@@ -1,0 +1,140 @@
+"""LeasePlacement: the registry's ``Placement`` in cluster mode, a Redis lease per actor.
+
+Activating a chat claims its lease (``ChatHeld`` becomes a 503: another node got there first;
+the caller retries and is forwarded). While the actor lives, its ``LeaseActivation`` renews the
+lease and publishes the actor's events on the chat's bus channel, in order, from one task, and
+only while the lease is valid: a paused owner whose lease ran out publishes nothing stale.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+import trio
+
+from chatactors.cluster.bus import ChatBus
+from chatactors.cluster.directory import ChatHeld, Directory
+from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
+from chatactors.cluster.keeper import LeaseKeeper
+from chatactors.domain.errors import ChatUnavailable
+from chatactors.domain.events import ChatEvent
+from chatactors.domain.ids import ChatId
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class PlacementCounters:
+    claims: int = 0
+    claims_refused: int = 0
+    renewals: int = 0
+    losses: int = 0
+    #: Events not published because the lease was no longer valid (never delivered stale).
+    withheld: int = 0
+
+
+@attrs.define(eq=False)
+class LeaseActivation:
+    _keeper: LeaseKeeper
+    _bus: ChatBus
+    _counters: PlacementCounters
+    _send: trio.MemorySendChannel[ChatEvent]
+    _receive: trio.MemoryReceiveChannel[ChatEvent]
+    _lost: trio.Event = attrs.field(factory=trio.Event)
+    _published_all: trio.Event = attrs.field(factory=trio.Event)
+    _released: bool = False
+
+    @property
+    def chat_id(self) -> ChatId:
+        return self._keeper.lease.chat_id
+
+    def is_valid(self) -> bool:
+        return self._keeper.is_valid()
+
+    def publish(self, event: ChatEvent) -> None:
+        try:
+            self._send.send_nowait(event)
+        except trio.WouldBlock:
+            # The bus is further behind than the queue allows: stop being the owner rather
+            # than let other nodes' sockets miss events silently.
+            self._on_lost(LeaseLost(self.chat_id, "events could not be published in time"))
+        except trio.ClosedResourceError:
+            self._counters.withheld += 1
+
+    def _on_lost(self, lost: LeaseLost) -> None:
+        if not self._lost.is_set():
+            self._counters.losses += 1
+            log.warning("chat %s: lease lost (%s)", self.chat_id, lost.reason)
+            self._keeper.lost = self._keeper.lost or lost
+            self._lost.set()
+
+    async def keep(self) -> ChatUnavailable:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._renew)
+            nursery.start_soon(self._publish_all)
+            await self._lost.wait()
+            nursery.cancel_scope.cancel()
+        return self._keeper.lost or LeaseLost(self.chat_id, "lost")
+
+    async def _renew(self) -> None:
+        before = self._keeper.renewals
+        while self._keeper.lost is None:
+            await trio.sleep_until(self._keeper.timer.renew_at)
+            await self._keeper.renew_before_deadline()
+            self._counters.renewals += self._keeper.renewals - before
+            before = self._keeper.renewals
+
+    async def _publish_all(self) -> None:
+        try:
+            async for event in self._receive:
+                await self._publish_one(event)
+        finally:
+            self._published_all.set()
+
+    async def _publish_one(self, event: ChatEvent) -> None:
+        while self.is_valid():
+            try:
+                await self._bus.publish(self.chat_id, event)
+                return
+            except ClusterUnavailable:
+                await trio.sleep(self._keeper.timer.retry_interval_s)
+        self._counters.withheld += 1
+
+    async def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._send.close()
+        if not self._lost.is_set():
+            with trio.move_on_at(self._keeper.timer.valid_until):
+                await self._published_all.wait()
+        self._lost.set()
+        await self._keeper.release()
+
+
+@attrs.define(eq=False)
+class LeasePlacement:
+    directory: Directory
+    bus: ChatBus
+    node_id: str
+    #: Events an owner may have waiting to be published before it gives the chat up.
+    outbox_size: int = 4096
+    counters: PlacementCounters = attrs.field(factory=PlacementCounters)
+
+    async def activate(self, chat_id: ChatId) -> LeaseActivation:
+        activation: LeaseActivation | None = None
+
+        def on_lost(lost: LeaseLost) -> None:
+            if activation is not None:
+                activation._on_lost(lost)
+
+        try:
+            keeper = await LeaseKeeper.claim(self.directory, chat_id, self.node_id, on_lost)
+        except ChatHeld as held:
+            self.counters.claims_refused += 1
+            raise ChatElsewhere(chat_id, held.holder.node_id) from None
+        self.counters.claims += 1
+        send, receive = trio.open_memory_channel[ChatEvent](self.outbox_size)
+        activation = LeaseActivation(keeper, self.bus, self.counters, send, receive)
+        return activation

@@ -1,0 +1,77 @@
+"""RemoteSubscribers: the sockets other nodes registered at this node's actors, by node.
+
+A socket on node B counts for presence in a chat node A owns (its ``Subscribe(remote=True)``
+was forwarded here). If B dies, its sockets never unsubscribe; so this node asks Redis, every
+``interval_s``, which of those nodes still listen on their command channel (a SIGKILLed node's
+connection closes, and Redis drops its subscriptions at once), and unsubscribes the sockets of
+the nodes that are gone: their users go offline as if they had closed their sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import attrs
+import trio
+
+from chatactors.actors.commands import Command, Subscribe, Unsubscribe
+from chatactors.actors.mailbox import Mailbox
+from chatactors.actors.subscription import Subscription
+from chatactors.cluster.forwarder import command_channel
+from chatactors.cluster.redis_link import RedisLink
+from chatactors.domain.errors import ChatError
+from chatactors.domain.ids import ChatId
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define(eq=False)
+class RemoteSubscribers:
+    _mailbox: Mailbox
+    _link: RedisLink
+    interval_s: float
+    _by_node: dict[str, set[tuple[ChatId, int]]] = attrs.field(factory=dict)
+    #: Subscriptions ended because their node was gone.
+    swept: int = 0
+
+    def answered(self, node_id: str, chat_id: ChatId, command: Command[Any], value: Any) -> None:
+        """Note a forwarded command's successful answer (registrations come and go)."""
+        if isinstance(command, Subscribe) and isinstance(value, Subscription):
+            self._by_node.setdefault(node_id, set()).add((chat_id, value.id))
+        elif isinstance(command, Unsubscribe):
+            registered = self._by_node.get(node_id)
+            if registered is not None:
+                registered.discard((chat_id, command.subscription_id))
+                if not registered:
+                    del self._by_node[node_id]
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(self.interval_s)
+            if self._by_node:
+                with contextlib.suppress(ChatError):  # Redis unreachable: next round
+                    await self.sweep()
+
+    async def sweep(self) -> None:
+        """Unsubscribe every socket of every node no longer listening."""
+        nodes = list(self._by_node)
+        channels = [command_channel(node) for node in nodes]
+        listening = await self._link.run(self._link.client.pubsub_numsub(*channels))
+        counts = {_text(channel): count for channel, count in listening.items()}
+        for node, channel in zip(nodes, channels, strict=True):
+            if counts.get(channel, 0) == 0:
+                await self._forget_node(node)
+
+    async def _forget_node(self, node: str) -> None:
+        registered = self._by_node.pop(node, set())
+        log.info("node %s is gone: %d of its sockets unsubscribed", node, len(registered))
+        for chat_id, subscription_id in registered:
+            self.swept += 1
+            with contextlib.suppress(ChatError):
+                await (await self._mailbox.submit(chat_id, Unsubscribe(subscription_id))).wait()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

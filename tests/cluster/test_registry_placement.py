@@ -1,0 +1,193 @@
+"""The registry in cluster mode, under Trio's mock clock: it activates chats only through its
+``Placement``, runs each actor beside its ``Activation`` and stops the actor when the claim is
+lost. A scripted placement stands in for Redis (the lease logic itself is tested against a real
+Redis in test_keeper.py); the registry, the actors and the store are the real ones."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from chatactors.actors.commands import Subscribe, Unsubscribe
+from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.domain.errors import ChatUnavailable
+from chatactors.domain.events import ChatEvent, MessageReceived, PresenceUpdated
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Message, MessageType, PresenceStatus
+from chatactors.storage.memory import MemoryStore
+from tests.conftest import FakeWallClock, make_settings
+
+ANN = UserId("ann")
+
+
+@attrs.define(eq=False)
+class ScriptedActivation:
+    published: list[ChatEvent] = attrs.field(factory=list)
+    lost: trio.Event = attrs.field(factory=trio.Event)
+    released: bool = False
+    valid: bool = True
+
+    def is_valid(self) -> bool:
+        return self.valid and not self.released
+
+    def publish(self, event: ChatEvent) -> None:
+        self.published.append(event)
+
+    async def keep(self) -> ChatUnavailable:
+        await self.lost.wait()
+        return ChatUnavailable("lease lost; retry")
+
+    async def release(self) -> None:
+        self.released = True
+        self.lost.set()
+
+
+@attrs.define(eq=False)
+class ScriptedPlacement:
+    refuse: bool = False
+    activations: list[ScriptedActivation] = attrs.field(factory=list)
+
+    async def activate(self, chat_id: ChatId) -> ScriptedActivation:
+        await trio.sleep(0.01)  # a Redis round trip
+        if self.refuse:
+            raise ChatUnavailable("held by another node; retry")
+        self.activations.append(ScriptedActivation())
+        return self.activations[-1]
+
+
+class StallingStore(MemoryStore):
+    """Message writes wait while ``stall`` is unset."""
+
+    stall: trio.Event | None = None
+
+    async def append_message(self, message: Message, *, owner: int) -> None:
+        if self.stall is not None:
+            await self.stall.wait()
+        await super().append_message(message, owner=owner)
+
+
+@asynccontextmanager
+async def placed_registry(
+    placement: ScriptedPlacement, store: MemoryStore | None = None
+) -> AsyncIterator[tuple[ChatRegistry, ChatId]]:
+    settings = make_settings(idle_timeout_s=60)
+    async with open_registry(
+        store or MemoryStore(), settings, now=FakeWallClock(), placement=placement
+    ) as registry:
+        chat = await registry.create_chat(["ann", "bob"])
+        yield registry, chat.id
+
+
+async def test_a_refused_activation_answers_503_and_is_tried_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement(refuse=True)
+    async with placed_registry(placement) as (registry, chat_id):
+        handle = registry.chat(chat_id)
+        with pytest.raises(ChatUnavailable, match="another node"):
+            await handle.post(ANN, MessageType.TEXT, "hi")
+        assert not registry.holds(chat_id)
+        placement.refuse = False
+        assert (await handle.post(ANN, MessageType.TEXT, "hi")).seq == 1
+        assert registry.holds(chat_id)
+        assert registry.statistics().crashes == 0
+
+
+async def test_events_go_to_the_activation_in_order_and_idle_releases_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement()
+    async with placed_registry(placement) as (registry, chat_id):
+        handle = registry.chat(chat_id)
+        for i in range(3):
+            await handle.post(ANN, MessageType.TEXT, f"#{i}")
+        (activation,) = placement.activations
+        seqs = [e.message.seq for e in activation.published if isinstance(e, MessageReceived)]
+        assert seqs == [1, 2, 3]
+        await trio.sleep(61)  # idle: the actor stops and gives the chat up
+        assert activation.released
+        assert not registry.holds(chat_id)
+        assert registry.statistics().active_actors == 0
+
+
+async def test_a_lost_claim_fails_queued_callers_and_the_next_command_reactivates(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement()
+    store = StallingStore()
+    async with placed_registry(placement, store) as (registry, chat_id):
+        handle = registry.chat(chat_id)
+        await handle.post(ANN, MessageType.TEXT, "first")
+        (first,) = placement.activations
+        store.stall = trio.Event()
+        outcomes: list[str] = []
+
+        async def post(content: str) -> None:
+            try:
+                await handle.post(ANN, MessageType.TEXT, content)
+                outcomes.append(f"{content}: ok")
+            except ChatUnavailable as error:
+                outcomes.append(f"{content}: {error}")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(post, "writing")  # in the store when the claim is lost
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(post, "queued")
+            await trio.testing.wait_all_tasks_blocked()
+            first.valid = False
+            first.lost.set()
+            await trio.testing.wait_all_tasks_blocked()
+            assert outcomes == ["queued: lease lost; retry"]
+            assert not registry.holds(chat_id)
+            store.stall.set()
+        # The write under way finishes (a real store would refuse it: the next load fenced it).
+        assert outcomes[1] == "writing: ok"
+        assert registry.statistics().active_actors == 0
+        # The next command activates the chat anew, from the store.
+        assert (await handle.post(ANN, MessageType.TEXT, "second")).seq == 3
+        assert len(placement.activations) == 2
+        assert registry.statistics().crashes == 0
+
+
+async def test_a_remote_subscriber_counts_for_presence_and_keeps_the_chat_alive(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement()
+    async with placed_registry(placement) as (registry, chat_id):
+        registered = await (await registry.submit(chat_id, Subscribe(ANN, remote=True))).wait()
+        (activation,) = placement.activations
+        online = [e for e in activation.published if isinstance(e, PresenceUpdated)]
+        assert [(e.presence.user_id, e.presence.status) for e in online] == [
+            (ANN, PresenceStatus.ONLINE)
+        ]
+        await trio.sleep(600)  # far past the idle timeout: a subscriber keeps it alive
+        assert registry.holds(chat_id)
+        await (await registry.submit(chat_id, Unsubscribe(registered.id))).wait()
+        last = activation.published[-1]
+        assert isinstance(last, PresenceUpdated)
+        assert last.presence.status is PresenceStatus.OFFLINE
+
+
+async def test_an_unsubscribe_from_an_earlier_activation_leaves_the_new_one_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement()
+    async with placed_registry(placement) as (registry, chat_id):
+        old = await (await registry.submit(chat_id, Subscribe(ANN, remote=True))).wait()
+        placement.activations[0].lost.set()  # the chat moves; ann's registration goes with it
+        await trio.testing.wait_all_tasks_blocked()
+        bob = UserId("bob")
+        new = await (await registry.submit(chat_id, Subscribe(bob, remote=True))).wait()
+        assert new.id != old.id
+        # ann's socket closes now: its Unsubscribe reaches the new activation.
+        await (await registry.submit(chat_id, Unsubscribe(old.id))).wait()
+        presence = {p.user_id: p.status for p in await registry.chat(chat_id).presence()}
+        assert presence[bob] is PresenceStatus.ONLINE
+        await (await registry.submit(chat_id, Unsubscribe(new.id))).wait()
+        presence = {p.user_id: p.status for p in await registry.chat(chat_id).presence()}
+        assert presence[bob] is PresenceStatus.OFFLINE
