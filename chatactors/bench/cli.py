@@ -193,11 +193,8 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         "subprotocol": "chatactors.v1" if spec.subprotocol or socket_send else "reference",
         "workers": args.workers,
         "connections": args.connections,
-        "server_pid": ",".join(map(str, pids))
-        if len(pids) > 1
-        else args.server_pid[0]
-        if pids
-        else None,
+        # One PID stays a number, as before several were possible.
+        "server_pid": pids[0] if len(pids) == 1 else ",".join(map(str, pids)) or None,
     }
     return fanout_result.build(args.workload, args.url, started_at, params, outcomes, monitor)
 
