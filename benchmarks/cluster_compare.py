@@ -6,7 +6,8 @@ Setups (fanout, reference frames, a fresh SQLite directory and a fresh Redis per
 - ``single``: ``chatactors serve`` as today (no Redis);
 - ``node``: the same, as a one-node cluster (``--redis-url``);
 - ``workers2``: ``--workers 2``: two nodes on one port (the kernel spreads the connections).
-Server CPU is summed over every server process and ``redis-server`` (from /proc).
+Server CPU is summed over every server process and ``redis-server`` (``chatactors bench
+--server-pid`` with a comma list: over the sending window, from /proc).
 
 Forwarding: a chat held by node A, 300 sequential POSTs to A and to node B (which forwards to
 A), alternating; p50/p99 of each.
@@ -20,7 +21,6 @@ Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds]  (results/cluster
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -35,7 +35,6 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatactors.bench.procstat import parse_stat_cpu_s  # noqa: E402
 from tests.redis_server import free_port as redis_free_port  # noqa: E402
 from tests.redis_server import start_redis_server  # noqa: E402
 
@@ -44,16 +43,13 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 FANOUT = ["--chats", "100", "--subscribers", "5", "--rate", "250", "--duration", "10"]
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its live children (the workers)."""
-    total = 0.0
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        pids += [int(child) for child in (task / "children").read_text().split()]
-    for one in pids:
-        with contextlib.suppress(FileNotFoundError):  # a worker that just exited
-            total += parse_stat_cpu_s(Path(f"/proc/{one}/stat").read_text())
-    return total
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (the workers)."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [
+        pid,
+        *(int(child) for task in tasks for child in (task / "children").read_text().split()),
+    ]
 
 
 def start_server(args: list[str], data: Path) -> tuple[subprocess.Popen[str], str]:
@@ -80,30 +76,29 @@ def fanout(setup: str, round_no: int) -> dict[str, Any]:
         process, url = start_server(extra, Path(data))
         try:
             time.sleep(2)  # the workers' start-up is not part of the run
-            redis_pid = None if redis is None else redis._process.pid  # type: ignore[union-attr]
-            before = tree_cpu_s(process.pid) + (tree_cpu_s(redis_pid) if redis_pid else 0)
+            pids = tree_pids(process.pid)
+            if redis is not None:
+                pids.append(redis._process.pid)  # type: ignore[union-attr]
             out = OUT / f"cluster-{setup}-{round_no}.json"
             subprocess.run(
                 [PY, "-m", "chatactors", "bench", "fanout", "--url", url, *FANOUT,
-                 "--out", str(out), "--quiet"],
+                 "--server-pid", ",".join(map(str, pids)), "--out", str(out), "--quiet"],
                 check=True, cwd=ROOT,
             )  # fmt: skip
-            after = tree_cpu_s(process.pid) + (tree_cpu_s(redis_pid) if redis_pid else 0)
         finally:
             stop(process)
             if redis is not None:
                 redis.remove()
     document = json.loads(out.read_text())
-    deliveries = document["deliveries"]
-    cpu_s = after - before
+    deliveries, metrics = document["deliveries"], document["metrics"]
     return {
         "setup": setup,
         "round": round_no,
         "received": deliveries["received"],
         "lost": deliveries["lost"],
         "duplicated": deliveries["duplicated"],
-        "server_cpu_s": round(cpu_s, 2),
-        "deliveries_per_server_cpu_s": round(deliveries["received"] / cpu_s, 1),
+        "server_cpu_percent": round(document["server"]["cpu_percent"], 1),
+        "deliveries_per_server_cpu_s": round(metrics["deliveries_per_server_cpu_s"], 1),
         "delivery_p50_ms": document["latency"]["delivery"].get("p50_ms"),
         "delivery_p99_ms": document["latency"]["delivery"].get("p99_ms"),
         "loadavg_1m": os.getloadavg()[0],

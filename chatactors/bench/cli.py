@@ -45,11 +45,26 @@ def _ops(text: str) -> tuple[str, ...]:
     return ops
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url", default=DEFAULT_URL, help=f"server base URL (default {DEFAULT_URL})"
-    )
-    parser.add_argument("--server-pid", type=int, help="server PID, for its CPU and RSS from /proc")
+def _pids(text: str) -> tuple[int, ...]:
+    try:
+        pids = tuple(int(pid) for pid in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a comma list of PIDs") from None
+    return pids
+
+
+def _common(parser: argparse.ArgumentParser, several: bool) -> None:
+    if several:
+        url_help = (
+            f"server base URL, or a comma list of node URLs whose sockets and posts the load is "
+            f"spread over (default {DEFAULT_URL})"
+        )
+        pid_help = "server PID, or a comma list of PIDs whose CPU and RSS are summed (from /proc)"
+    else:
+        url_help = f"server base URL (default {DEFAULT_URL})"
+        pid_help = "server PID, for its CPU and RSS from /proc"
+    parser.add_argument("--url", default=DEFAULT_URL, help=url_help)
+    parser.add_argument("--server-pid", type=_pids, help=pid_help)
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
     parser.add_argument(
         "--plot", type=Path, help="draw latency plots to this PNG (needs matplotlib)"
@@ -133,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("--concurrency", type=_positive_int, default=32)
     users.add_argument("--settle", type=float, default=2.0, help="seconds before each RSS reading")
     for p in (fan, send, http, idle, users):
-        _common(p)
+        _common(p, several=p in (fan, send))
     return parser
 
 
@@ -141,8 +156,12 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
     socket_send = args.workload == "socket-send"
     started_at = now_iso()
 
+    urls = tuple(args.url.split(","))
+    pids: tuple[int, ...] = args.server_pid or ()
+
     async def create() -> list[str]:
-        pool = HttpPool(args.url, 32)
+        # Over several nodes they share one store: a chat created through one is known to all.
+        pool = HttpPool(urls[0], 32)
         try:
             return await api.create_chats(pool, args.chats, 32)
         finally:
@@ -150,7 +169,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
 
     chat_ids = trio.run(create)
     spec = FanoutSpec(
-        url=args.url,
+        urls=urls,
         chat_ids=tuple(chat_ids),
         subscribers=args.subscribers,
         rate=args.rate,
@@ -161,7 +180,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         connections=args.connections,
         progress=not args.quiet,
     )
-    monitor = ServerMonitor(pid=args.server_pid)
+    monitor = ServerMonitor(pid=pids[0] if pids else None, more_pids=pids[1:])
     if args.workers == 1:
         outcomes = trio.run(workers.run_in_process, spec, monitor)
     else:
@@ -174,7 +193,8 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         "subprotocol": "chatactors.v1" if spec.subprotocol or socket_send else "reference",
         "workers": args.workers,
         "connections": args.connections,
-        "server_pid": args.server_pid,
+        # One PID stays a number, as before several were possible.
+        "server_pid": pids[0] if len(pids) == 1 else ",".join(map(str, pids)) or None,
     }
     return fanout_result.build(args.workload, args.url, started_at, params, outcomes, monitor)
 
@@ -182,6 +202,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
 def _run(args: argparse.Namespace) -> RunResult:
     if args.workload in ("fanout", "socket-send"):
         return _run_fanout(args)
+    args.server_pid = args.server_pid[0] if args.server_pid else None
     if args.workload == "http":
         spec = HttpLoadSpec(
             url=args.url,
@@ -225,8 +246,12 @@ def main(argv: list[str]) -> int:
     """Run `chatactors bench` with `argv` (the arguments after `bench`); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    several = args.workload in ("fanout", "socket-send")
+    if not several and ("," in args.url or (args.server_pid and len(args.server_pid) > 1)):
+        parser.error(f"{args.workload} takes one --url and one --server-pid")
     try:
-        Target.parse(args.url)
+        for url in args.url.split(","):
+            Target.parse(url)
     except ValueError as exc:
         parser.error(str(exc))
     if args.workload == "idle" and args.server_pid is None:

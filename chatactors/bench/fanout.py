@@ -5,6 +5,11 @@ robin over the chats, whatever the server's answers), over HTTP POST (`fanout`) 
 commands of `chatactors.v1` on the first socket of each chat (`socket-send`). Every socket counts
 what it receives in the ledger. Latency runs from just before a message is sent to its arrival
 on each socket.
+
+Over several node URLs (a cluster), socket i of chat c connects to URL (c + i) mod N and post j
+of chat c goes to URL (c + j) mod N, so each chat's sockets and posts span the nodes (with
+S >= N) and most deliveries cross nodes. With `socket-send`, a chat's sends go over its first
+socket (on URL c mod N).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ Gate = Callable[[], Awaitable[None]]
 class FanoutSpec:
     """What one worker does."""
 
-    url: str
+    urls: tuple[str, ...]
+    """Node base URLs (one for a single server)."""
     chat_ids: tuple[str, ...]
     subscribers: int
     rate: float
@@ -51,7 +57,7 @@ class FanoutSpec:
     """Send `send` commands on each chat's first socket instead of HTTP POSTs (`socket-send`)."""
     worker: int = 0
     connections: int = 64
-    """HTTP connections for posting (the most POSTs in flight)."""
+    """HTTP connections per URL for posting (the most POSTs in flight to each)."""
     connect_concurrency: int = 50
     progress: bool = True
 
@@ -113,6 +119,8 @@ class _Run:
     """False once the drain stopped waiting for answers: later answers are ignored."""
     in_flight: int = 0
     """Messages sent and not yet answered."""
+    posts: Counter[int] = attrs.field(factory=Counter)
+    """Posts made so far per chat (picks each post's URL)."""
 
     def warm_content(self, chat: int) -> str:
         return f"{WARMUP_PREFIX}{self.spec.worker}:{chat}"
@@ -190,8 +198,13 @@ class _Sock:
     chat: int
 
 
+def _node(spec: FanoutSpec, chat: int, i: int) -> int:
+    """Which URL the i-th socket (or post) of `chat` uses."""
+    return (chat + i) % len(spec.urls)
+
+
 async def _connect_all(
-    run: _Run, nursery: trio.Nursery, target: Target
+    run: _Run, nursery: trio.Nursery, targets: list[Target]
 ) -> tuple[list[_Sock], list[trio_websocket.WebSocketConnection | None]]:
     """Open S sockets per chat; returns them and, per chat, its sender socket."""
     spec = run.spec
@@ -205,7 +218,7 @@ async def _connect_all(
         async with limiter:
             ws = await sockets.connect(
                 nursery,
-                target,
+                targets[_node(spec, chat, i)],
                 spec.chat_ids[chat],
                 user_id=api.PARTICIPANTS[0] if sender else None,
                 subprotocol=spec.subprotocol or spec.send_over_socket,
@@ -221,10 +234,11 @@ async def _connect_all(
     return opened, senders
 
 
-async def _warm_up(run: _Run, pool: HttpPool, timeout_s: float) -> None:
+async def _warm_up(run: _Run, pools: list[HttpPool], timeout_s: float) -> None:
     """Post one warm-up message per chat and wait until every socket has seen its own."""
     async with trio.open_nursery() as nursery:
         for chat, chat_id in enumerate(run.spec.chat_ids):
+            pool = pools[_node(run.spec, chat, 0)]
             nursery.start_soon(api.post_message, pool, chat_id, run.warm_content(chat))
     with trio.move_on_after(timeout_s):
         await run.all_warm.wait()
@@ -275,7 +289,7 @@ async def _send_command(run: _Run, ws: trio_websocket.WebSocketConnection, n: in
 
 async def _send_all(
     run: _Run,
-    pool: HttpPool,
+    pools: list[HttpPool],
     senders: list[trio_websocket.WebSocketConnection | None],
     in_flight: trio.Nursery,
 ) -> None:
@@ -294,6 +308,8 @@ async def _send_all(
         if spec.send_over_socket and ws is not None:
             in_flight.start_soon(_send_command, run, ws, n)
         else:
+            pool = pools[_node(spec, chat, run.posts[chat])]
+            run.posts[chat] += 1
             in_flight.start_soon(_post_one, run, pool, n, chat)
     await trio.sleep_until(start + spec.duration_s)
 
@@ -387,15 +403,15 @@ async def run_fanout(
         api.SetupError: a warm-up post was refused.
         trio_websocket.HandshakeError, OSError, trio.TooSlowError: a socket could not connect.
     """
-    target = Target.parse(spec.url)
+    targets = [Target.parse(url) for url in spec.urls]
     run = _Run(spec=spec, ledger=DeliveryLedger())
-    pool = HttpPool(spec.url, spec.connections)
+    pools = [HttpPool(url, spec.connections) for url in spec.urls]
     async with trio.open_nursery() as socket_nursery:
-        opened, senders = await _connect_all(run, socket_nursery, target)
+        opened, senders = await _connect_all(run, socket_nursery, targets)
         async with trio.open_nursery() as receivers:
             for sock in opened:
                 receivers.start_soon(_receive, run, sock.ws, sock.index, sock.chat)
-            await _warm_up(run, pool, timeout_s=10.0 + len(opened) / 200)
+            await _warm_up(run, pools, timeout_s=10.0 + len(opened) / 200)
             await gate()
             own_start = procstat.sample(os.getpid())
             run.ledger.t0_ns = time.monotonic_ns()
@@ -403,7 +419,7 @@ async def run_fanout(
                 if spec.progress:
                     tasks.start_soon(_progress, run)
                 async with trio.open_nursery() as in_flight:
-                    await _send_all(run, pool, senders, in_flight)
+                    await _send_all(run, pools, senders, in_flight)
                     window_s = (time.monotonic_ns() - run.ledger.t0_ns) / 1e9
                     window_end()
                     accepted_in_window = run.ledger.accepted
@@ -418,7 +434,8 @@ async def run_fanout(
             run.receiving = False
             receivers.cancel_scope.cancel()
         await _close_all(opened)
-        await pool.aclose()
+        for pool in pools:
+            await pool.aclose()
         socket_nursery.cancel_scope.cancel()
     window_ns = window_s * 1e9
     return FanoutOutcome(

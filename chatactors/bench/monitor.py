@@ -13,9 +13,14 @@ from chatactors.bench.procstat import ProcSample, ServerUsage
 
 @attrs.define(eq=False)
 class ServerMonitor:
-    """Reads /proc/<pid> now and then; `usage()` summarises the window between two marks."""
+    """Reads /proc/<pid> now and then; `usage()` summarises the window between two marks.
+
+    With `more_pids` (the other nodes of a cluster), each reading sums every process's CPU and
+    memory, so the server's CPU covers every node; `usage().pid` is still `pid`.
+    """
 
     pid: int | None
+    more_pids: tuple[int, ...] = ()
     interval_s: float = 1.0
     samples: list[ProcSample] = attrs.field(factory=list)
     _start: ProcSample | None = None
@@ -25,7 +30,7 @@ class ServerMonitor:
         if self.pid is None:
             return None
         try:
-            sample = procstat.sample(self.pid)
+            sample = procstat.sample_sum((self.pid, *self.more_pids))
         except OSError:
             return None
         self.samples.append(sample)

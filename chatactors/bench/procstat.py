@@ -82,3 +82,18 @@ def sample(pid: int) -> ProcSample:
         rss_bytes=parse_status_kb(status, "VmRSS"),
         hwm_bytes=parse_status_kb(status, "VmHWM"),
     )
+
+
+def sample_sum(pids: tuple[int, ...]) -> ProcSample:
+    """Read several processes now (the nodes of a cluster) as one: CPU and memory summed.
+
+    Raises:
+        OSError: if one of them does not exist (or /proc is not readable).
+    """
+    samples = [sample(pid) for pid in pids]
+    return ProcSample(
+        at_ns=samples[-1].at_ns,
+        cpu_s=sum(s.cpu_s for s in samples),
+        rss_bytes=sum(s.rss_bytes for s in samples),
+        hwm_bytes=sum(s.hwm_bytes for s in samples),
+    )

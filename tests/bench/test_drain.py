@@ -9,7 +9,7 @@ from chatactors.bench.ledger import DeliveryLedger
 
 
 def _run() -> tuple[fanout._Run, int, int]:
-    spec = FanoutSpec(url="http://127.0.0.1:9", chat_ids=("c",), subscribers=1, rate=1.0,
+    spec = FanoutSpec(urls=("http://127.0.0.1:9",), chat_ids=("c",), subscribers=1, rate=1.0,
                       duration_s=1.0, drain_s=5.0)  # fmt: skip
     run = fanout._Run(spec=spec, ledger=DeliveryLedger())
     socket = run.ledger.add_socket(0)

@@ -43,7 +43,7 @@ def test_ws_resource() -> None:
 
 def test_split_deals_chats_and_rate() -> None:
     spec = FanoutSpec(
-        url="http://127.0.0.1:9", chat_ids=("a", "b", "c"), subscribers=2, rate=30.0,
+        urls=("http://127.0.0.1:9",), chat_ids=("a", "b", "c"), subscribers=2, rate=30.0,
         duration_s=1.0,
     )  # fmt: skip
     shares = workers.split(spec, 2)
