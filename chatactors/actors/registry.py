@@ -25,7 +25,13 @@ from chatactors.actors.placement import Activation, Placement
 from chatactors.actors.reply import Reply
 from chatactors.actors.user_feeds import UserFeeds
 from chatactors.domain.clock import WallClock, utc_now
-from chatactors.domain.errors import ChatError, ChatNotFound, ChatUnavailable, Overloaded
+from chatactors.domain.errors import (
+    ChatError,
+    ChatNotFound,
+    ChatUnavailable,
+    Overloaded,
+    StoreUnavailable,
+)
 from chatactors.domain.ids import ChatId, UserId, new_chat_id
 from chatactors.domain.models import Chat, ChatSummary
 from chatactors.domain.rules import normalise_participants
@@ -234,6 +240,13 @@ class ChatRegistry:
             else:
                 await self._run_placed(chat_id, slot, actor, slot.activation, deactivate)
             self._backoff_until.pop(chat_id, None)
+        except StoreUnavailable as error:
+            # The store is down, not this chat (a write failure never gets here: the actor
+            # answers it per request): fail what is queued with the store's 503 and let the next
+            # request load again, with no crash counted and no backoff.
+            log.warning("chat not loaded: %s", error, extra={"chat_id": chat_id})
+            self._fail_queued(slot, error)
+            self._forget(chat_id, slot)
         except Exception:
             self._crashes += 1
             log.exception("chat actor crashed", extra={"chat_id": chat_id})

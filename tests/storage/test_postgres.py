@@ -15,6 +15,7 @@ from chatactors.settings import Settings, SettingsError
 from chatactors.storage.pg_schema import MIGRATIONS, migrate
 from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.store import MessagePage, StoreUnavailable
+from tests.conftest import make_settings, running_registry
 from tests.pg_server import remove_pg_server, start_pg_server
 
 from .factories import make_chat, make_message
@@ -71,6 +72,11 @@ async def test_postgres_down_raises_store_unavailable_and_the_store_recovers() -
                     await store.read_messages(chat.id, MessagePage(limit=10))
                 with pytest.raises(StoreUnavailable):
                     await store.check_ready()
+                # A chat that cannot be loaded is the store's 503, not a crash of its actor.
+                async with running_registry(make_settings(), store) as registry:
+                    with pytest.raises(StoreUnavailable):
+                        await registry.chat(chat.id).info()
+                    assert registry.statistics().crashes == 0
                 await trio.to_thread.run_sync(server.start)
                 # No sleep: each failed try waits for the pool's acquire timeout by itself.
                 while True:
