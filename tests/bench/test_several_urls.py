@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatactors.bench import cli, procstat
+from tests.harness.server_process import ServerProcess, server_process
 from tests.redis_server import RedisServer, start_redis_server
-from tests.served_process import ServedProcess, served_process
 
 pytestmark = pytest.mark.slow
 
@@ -24,17 +24,17 @@ FANOUT = ["--chats", "4", "--subscribers", "3", "--rate", "40", "--duration", "2
 
 
 @pytest.fixture(name="nodes")
-def _nodes(tmp_path: Path) -> Iterator[list[ServedProcess]]:
+def _nodes(tmp_path: Path) -> Iterator[list[ServerProcess]]:
     redis: RedisServer = start_redis_server()
     try:
         with ExitStack() as stack:
             yield [
                 stack.enter_context(
-                    served_process(
+                    server_process(
                         *("--redis-url", redis.url, "--node-id", name),
-                        *("--store", "sqlite", "--data-dir", str(tmp_path)),
-                        *("--bot-delay-min-s", "0", "--bot-delay-max-s", "0"),
                         *("--log-level", "warning", "--shutdown-timeout-s", "2"),
+                        data_dir=tmp_path,
+                        bot=True,
                     )
                 )
                 for name in ("a", "b")
@@ -59,7 +59,7 @@ def _sockets_served(url: str) -> float:
 @pytest.mark.parametrize("workload", ["fanout", "socket-send"])
 def test_fanout_over_two_nodes(
     workload: str,
-    nodes: list[ServedProcess],
+    nodes: list[ServerProcess],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
