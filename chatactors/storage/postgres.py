@@ -24,8 +24,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import ChatNotFound
-from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.group_commit import (
     AppendMessage,
     ClaimChat,
@@ -37,13 +37,20 @@ from chatactors.storage.group_commit import (
     WriteOp,
 )
 from chatactors.storage.pg_schema import migrate
-from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, StoreUnavailable, page_sql
+from chatactors.storage.store import (
+    MESSAGE_COLUMNS,
+    LoadedChat,
+    MessagePage,
+    StaleOwner,
+    StoreUnavailable,
+    message_from_row,
+    page_sql,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-_MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
 _PARTICIPANTS = "array(SELECT user_id FROM participants p WHERE p.chat_id = c.id ORDER BY position)"
 
 #: Writes that change nothing when their owner token is stale: they affect no row then.
@@ -52,7 +59,7 @@ WITH owned AS (
     UPDATE chats SET last_seq = %(seq)s, last_activity_ms = %(ms)s
     WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
 )
-INSERT INTO messages ({_MESSAGE_COLUMNS})
+INSERT INTO messages ({MESSAGE_COLUMNS})
 SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id)s FROM owned
 """
 _READ_MARK = """
@@ -121,16 +128,12 @@ def _outcome(conn: Conn, op: WriteOp, cursor: psycopg.Cursor[tuple[Any, ...]]) -
 
 
 def _message_from_row(row: Sequence[Any]) -> Message:
-    return Message(
-        id=MessageId(row[0]),
-        chat_id=ChatId(row[1]),
-        seq=row[2],
-        user_id=UserId(row[3]),
-        type=MessageType(row[4]),
-        content=bytes(row[5]).decode(),
-        timestamp=from_epoch_ms(row[6]),
-        client_message_id=None if row[7] is None else bytes(row[7]).decode(),
-    )
+    """Content and client message id are BYTEA here (a PostgreSQL TEXT cannot hold NUL)."""
+    content, client_message_id = row[5], row[7]
+    return message_from_row(
+        (*row[:5], bytes(content).decode(), row[6],
+         None if client_message_id is None else bytes(client_message_id).decode())
+    )  # fmt: skip
 
 
 def _chat_from_row(row: Sequence[Any]) -> Chat:
@@ -196,12 +199,12 @@ class PgStore(GroupCommitWrites):
                 assert row is not None
                 last_seq = int(row[3])
                 recent = conn.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
                     " ORDER BY seq DESC LIMIT %s",
                     (chat_id, window),
                 ).fetchall()
                 keyed = conn.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
                     " AND seq > %s AND client_message_id IS NOT NULL",
                     (chat_id, last_seq - idempotency_window),
                 ).fetchall()
@@ -236,7 +239,7 @@ class PgStore(GroupCommitWrites):
         def read(conn: Conn) -> list[Message]:
             where, params, forward = page_sql(chat_id, page, "%s")
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where}", params
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where}", params
             ).fetchall()
             messages = [_message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
@@ -263,7 +266,7 @@ class PgStore(GroupCommitWrites):
                 f"SELECT c.id, c.created_ms, {_PARTICIPANTS}, c.last_activity_ms,"
                 " (SELECT count(*) FROM messages u WHERE u.chat_id = c.id"
                 "   AND u.seq > coalesce(r.seq, 0) AND u.user_id <> p.user_id),"
-                f" {', '.join('m.' + c for c in _MESSAGE_COLUMNS.split(', '))}"
+                f" {', '.join('m.' + c for c in MESSAGE_COLUMNS.split(', '))}"
                 " FROM participants p JOIN chats c ON c.id = p.chat_id"
                 " LEFT JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq"
                 " LEFT JOIN read_marks r ON r.chat_id = c.id AND r.user_id = p.user_id"

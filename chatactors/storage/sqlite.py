@@ -12,15 +12,15 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 import trio
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import StoreUnavailable
-from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.group_commit import (
     AppendMessage,
     ClaimChat,
@@ -32,15 +32,20 @@ from chatactors.storage.group_commit import (
     WriteOp,
 )
 from chatactors.storage.migrations import migrate
-from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, page_sql
+from chatactors.storage.store import (
+    MESSAGE_COLUMNS,
+    LoadedChat,
+    MessagePage,
+    StaleOwner,
+    message_from_row,
+    page_sql,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Longer than a page, so that inserting it needs free space (see ``_probe_write``).
 _PROBE_CHAT_ID = "\x00readiness-probe:" + "x" * 8192
-
-_MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
 
 
 def _is_stale(conn: sqlite3.Connection, chat_id: ChatId, owner: int) -> bool:
@@ -78,7 +83,7 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
             if not updated and _is_stale(conn, m.chat_id, owner):
                 return StaleOwner(m.chat_id, owner)
             conn.execute(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (m.id, m.chat_id, m.seq, m.user_id, m.type.value, m.content, created_ms,
                  m.client_message_id),
             )  # fmt: skip
@@ -100,19 +105,6 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
                 (chat_id, user_id, seen_ms),
             )
     return None
-
-
-def _message_from_row(row: Sequence[Any]) -> Message:
-    return Message(
-        id=MessageId(row[0]),
-        chat_id=ChatId(row[1]),
-        seq=row[2],
-        user_id=UserId(row[3]),
-        type=MessageType(row[4]),
-        content=row[5],
-        timestamp=from_epoch_ms(row[6]),
-        client_message_id=row[7],
-    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -197,9 +189,9 @@ class SqliteStore(GroupCommitWrites):
                 created_ms, last_seq = row
                 chat = _chat_from(conn, chat_id, created_ms)
                 recent = [
-                    _message_from_row(r)
+                    message_from_row(r)
                     for r in conn.execute(
-                        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?"
+                        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?"
                         " ORDER BY seq DESC LIMIT ?",
                         (chat_id, window),
                     )
@@ -208,9 +200,9 @@ class SqliteStore(GroupCommitWrites):
                 client_ids = {
                     (m.user_id, m.client_message_id): m
                     for m in map(
-                        _message_from_row,
+                        message_from_row,
                         conn.execute(
-                            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?"
+                            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?"
                             " AND seq > ? AND client_message_id IS NOT NULL",
                             (chat_id, last_seq - idempotency_window),
                         ),
@@ -240,9 +232,9 @@ class SqliteStore(GroupCommitWrites):
         def read(conn: sqlite3.Connection) -> list[Message]:
             where, params, forward = page_sql(chat_id, page, "?")
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where}", params
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where}", params
             ).fetchall()
-            messages = [_message_from_row(r) for r in rows]
+            messages = [message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
 
         return await self._read(read)
@@ -269,7 +261,7 @@ class SqliteStore(GroupCommitWrites):
                 summaries = []
                 for chat_id, created_ms, last_seq, activity_ms in rows:
                     last_row = conn.execute(
-                        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND seq = ?",
+                        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND seq = ?",
                         (chat_id, last_seq),
                     ).fetchone()
                     mark = conn.execute(
@@ -284,7 +276,7 @@ class SqliteStore(GroupCommitWrites):
                     summaries.append(
                         ChatSummary(
                             chat=_chat_from(conn, ChatId(chat_id), created_ms),
-                            last_message=_message_from_row(last_row) if last_row else None,
+                            last_message=message_from_row(last_row) if last_row else None,
                             unread_count=unread,
                             last_activity=from_epoch_ms(activity_ms),
                         )

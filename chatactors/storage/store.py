@@ -12,15 +12,16 @@ write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
+from chatactors.domain.clock import from_epoch_ms
 from chatactors.domain.errors import StoreUnavailable
-from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+from chatactors.domain.ids import ChatId, MessageId, UserId
+from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
 
 __all__ = ["StoreUnavailable"]  # re-exported: what every engine raises when it cannot serve
 
@@ -108,6 +109,24 @@ def select_page(messages: list[Message], page: MessagePage) -> list[Message]:
     if page.after_seq is not None and page.before_seq is None:
         return chosen[: page.limit]
     return chosen[-page.limit :] if page.limit else []
+
+
+#: A message row's columns in both SQL stores, in the order :func:`message_from_row` reads them.
+MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    """A message from a row of :data:`MESSAGE_COLUMNS` whose texts are already ``str``."""
+    return Message(
+        id=MessageId(row[0]),
+        chat_id=ChatId(row[1]),
+        seq=row[2],
+        user_id=UserId(row[3]),
+        type=MessageType(row[4]),
+        content=row[5],
+        timestamp=from_epoch_ms(row[6]),
+        client_message_id=row[7],
+    )
 
 
 def page_sql(chat_id: ChatId, page: MessagePage, mark: str) -> tuple[str, list[object], bool]:
