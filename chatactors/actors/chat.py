@@ -50,6 +50,12 @@ _TOKEN_SHIFT = 32
 _LOCAL_IDS = (1 << _TOKEN_SHIFT) - 1
 
 
+def registered_by(subscription_id: int) -> int:
+    """The owner token of the activation that registered a remote subscriber (0: a local
+    subscriber's id, which names none)."""
+    return subscription_id >> _TOKEN_SHIFT
+
+
 @attrs.define
 class ActorCounters:
     """Running totals of one actor; the registry adds them up (and keeps them when it stops)."""

@@ -27,6 +27,11 @@ class Activation(Protocol):
         """Send an event to the chat's subscribers in other processes; never blocks."""
         ...
 
+    def started(self, owner_token: int) -> None:
+        """The actor is loaded, with the store's ``owner_token``; tell other processes who
+        owns the chat now (once ``keep`` runs; never blocks)."""
+        ...
+
     async def keep(self) -> ChatUnavailable:
         """Hold the claim while the actor lives; return, once it is lost, the error its
         pending callers get (they retry and reach the new owner)."""

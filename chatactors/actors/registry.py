@@ -238,6 +238,7 @@ class ChatRegistry:
             if slot.activation is None:
                 await actor.run(slot.receive, deactivate)
             else:
+                slot.activation.started(loaded.owner_token)
                 await self._run_placed(chat_id, slot, actor, slot.activation, deactivate)
             self._backoff_until.pop(chat_id, None)
         except StoreUnavailable as error:

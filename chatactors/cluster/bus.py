@@ -6,6 +6,10 @@ node, however many sockets), decodes each event once, and offers it to every loc
 in one ``Envelope`` for all (so the web edge encodes its frame once per node), each offered with
 ``send_nowait``: bounded, never blocking; a subscriber that falls behind, or that would miss a
 message (a gap in seq), is dropped (``EndReason.LAGGED``) and resumes by ``seq``.
+
+The channel also carries the owners' announcements (``codec.OwnerAnnounced``, one per
+activation): never offered to subscribers, they go to ``on_owner`` (the ``ClusterMailbox``,
+which re-registers this node's subscribers at the new owner).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
@@ -87,6 +92,15 @@ class ChatBus:
     lag_s_sum: float = 0.0
     lag_count: int = 0
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+    #: Told of every owner announcement on a chat this node listens to (never blocks).
+    on_owner: Callable[[ChatId, codec.OwnerAnnounced], None] | None = None
+    announcements: int = 0
+
+    async def announce(self, chat_id: ChatId, announcement: codec.OwnerAnnounced) -> int:
+        """Tell the nodes listening to the chat who owns it now; ``ClusterUnavailable`` if
+        Redis is unreachable."""
+        data = codec.encode_announcement(announcement)
+        return await self._channels.publish(chat_channel(chat_id), data)
 
     async def publish(self, chat_id: ChatId, event: ChatEvent) -> int:
         """Publish once for every node; returns how many nodes listen. ``ClusterUnavailable``
@@ -154,6 +168,12 @@ class ChatBus:
             with contextlib.suppress(ClusterUnavailable):
                 await self._channels.unlisten(chat_channel(chat_id))
 
+    def floor(self, chat_id: ChatId, subscription: Subscription) -> int | None:
+        """The last message seq the subscriber has (None: not started, or no longer here)."""
+        listening = self._chats.get(chat_id)
+        member = None if listening is None else listening.members.get(subscription.id)
+        return None if member is None else member.floor
+
     def subscribers(self, chat_id: ChatId) -> int:
         listening = self._chats.get(chat_id)
         return 0 if listening is None else len(listening.members)
@@ -167,10 +187,15 @@ class ChatBus:
         if listening is None:
             return
         try:
-            event = codec.decode_event(data)
+            event = codec.decode_bus_message(data)
         except codec.UndecodableMessage:
             self.undecodable += 1
             log.warning("chat %s: undecodable event on the bus", chat_id)
+            return
+        if isinstance(event, codec.OwnerAnnounced):
+            self.announcements += 1
+            if self.on_owner is not None:
+                self.on_owner(chat_id, event)
             return
         self.received += 1
         if isinstance(event, MessageReceived):

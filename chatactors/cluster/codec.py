@@ -27,7 +27,7 @@ from chatactors.actors.commands import (
     Unsubscribe,
 )
 from chatactors.actors.subscription import Subscription
-from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
 from chatactors.domain.errors import (
     ChatError,
     ChatNotFound,
@@ -46,6 +46,25 @@ R = TypeVar("R")
 
 _EVENTS: dict[str, type[ChatEvent]] = {
     cls.__name__: cls for cls in (MessageReceived, PresenceUpdated, ChatRead)
+}
+
+
+@attrs.frozen
+class OwnerAnnounced:
+    """A control message on a chat's bus channel, never shown to sockets: ``node_id`` now runs
+    the chat's actor, under lease ``lease_token``, loaded with store ``owner_token`` (which the
+    ids of the registrations it answers carry). Nodes with sockets in the chat re-register
+    them there (their registrations at an earlier owner died with it)."""
+
+    node_id: str
+    lease_token: int
+    owner_token: int
+
+
+#: What a chat's bus channel carries: its events, and owner announcements.
+_BUS: dict[str, type[ChatEvent] | type[OwnerAnnounced]] = {
+    **_EVENTS,
+    OwnerAnnounced.__name__: OwnerAnnounced,
 }
 
 
@@ -141,6 +160,16 @@ def decode_event(data: bytes) -> ChatEvent:
     return event
 
 
+def encode_announcement(announcement: OwnerAnnounced) -> bytes:
+    return _encoder.encode((OwnerAnnounced.__name__, announcement))
+
+
+def decode_bus_message(data: bytes) -> ChatEvent | OwnerAnnounced:
+    """What arrived on a chat's channel: an event, or an owner's announcement."""
+    message: ChatEvent | OwnerAnnounced = _untag(data, _BUS)
+    return message
+
+
 def encode_command(command: Command[Any]) -> bytes:
     if type(command) not in REPLY_TYPES or (isinstance(command, Subscribe) and not command.remote):
         raise NotForwardable(f"{type(command).__name__} cannot be forwarded to another node")
@@ -180,6 +209,9 @@ def decode_value(command: Command[R], data: bytes | msgspec.Raw) -> R:
 
 
 def encode_error(error: BaseException) -> bytes:
+    if isinstance(error, ChatElsewhere):
+        # With the holder, so the sender can send the command on (it did not run here).
+        return _encoder.encode((ChatElsewhere.__name__, str(error), error.node_id, error.token))
     if isinstance(error, ChatError) and type(error).__name__ in _ERRORS:
         return _encoder.encode((type(error).__name__, str(error)))
     if isinstance(error, ChatUnavailable):  # LeaseLost and other kinds of unavailable
@@ -188,7 +220,17 @@ def encode_error(error: BaseException) -> bytes:
 
 
 def decode_error(data: bytes | msgspec.Raw) -> ChatError:
-    name, detail = _decode(data, tuple[str, str])
+    fields = _decode(data, list[str | int])
+    if len(fields) < 2 or not all(isinstance(field, str) for field in fields[:2]):
+        raise UndecodableMessage(f"not an error: {fields!r}")
+    name, detail = str(fields[0]), str(fields[1])
+    if name == ChatElsewhere.__name__ and len(fields) == 4:
+        node_id, token = fields[2:]
+        if isinstance(node_id, str) and isinstance(token, int):
+            elsewhere = ChatElsewhere.__new__(ChatElsewhere)
+            Exception.__init__(elsewhere, detail)
+            elsewhere.node_id, elsewhere.token = node_id, token
+            return elsewhere
     cls = _ERRORS.get(name, ChatUnavailable)
     # Same class, same text: built without its constructor, whose arguments (chat and user
     # ids) did not cross; the message already contains them.

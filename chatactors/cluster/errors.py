@@ -33,11 +33,14 @@ class LeaseLost(ChatUnavailable):
 
 class ChatElsewhere(ChatUnavailable):
     """Activating a chat found another node holding it (it got there first): callers are
-    forwarded there (``ClusterMailbox``), or get 503 and retry."""
+    forwarded there (``ClusterMailbox``, or the ``Forwarder`` when a forwarded command reached
+    a node that no longer holds the chat: the command did not run), or get 503 and retry."""
 
-    def __init__(self, chat_id: str, node_id: str) -> None:
+    def __init__(self, chat_id: str, node_id: str, token: int = 0) -> None:
         super().__init__(f"Chat {chat_id!r} is active on node {node_id!r}; retry")
         self.node_id = node_id
+        #: The holder's lease token (orders what the holder cache learns).
+        self.token = token
 
 
 @contextmanager

@@ -5,6 +5,11 @@ class and text, see ``codec``). If the node does not answer within ``timeout_s``
 Redis lost the message), the reply fails with ``ChatUnavailable``, as a crashed local actor
 does, and the caller retries; the command may or may not have taken effect, which is the rule
 for a cancelled local call too (idempotent sends use ``client_message_id``).
+
+A node that no longer holds the chat answers ``ChatElsewhere`` with the holder's id, before
+running the command: the forwarder sends it on there once (same reply for the caller) and
+teaches the ``HolderCache``; any other "unavailable" answer, a timeout or a node nobody listens
+at any more makes the cache forget that node for the chat.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from chatactors.actors.commands import Command
 from chatactors.actors.reply import Reply
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
-from chatactors.domain.errors import ChatUnavailable
+from chatactors.cluster.directory import Holder
+from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
+from chatactors.cluster.holders import HolderCache
+from chatactors.domain.errors import ChatError, ChatUnavailable
 from chatactors.domain.ids import ChatId
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,10 @@ class _Pending:
     command: Command[Any]
     reply: Reply[Any]
     deadline: float
+    node_id: str
+    chat_id: ChatId
+    #: Whether a ``ChatElsewhere`` answer sends the command on (once).
+    reroute: bool
 
 
 @attrs.define(eq=False)
@@ -52,10 +64,18 @@ class Forwarder:
     _pending: dict[int, _Pending] = attrs.field(factory=dict)
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
     _wake: trio.Event = attrs.field(factory=trio.Event)
+    #: Who holds which chat, as far as this node knows (corrected from the answers).
+    holders: HolderCache | None = None
+    #: Where commands are sent on after ``ChatElsewhere`` (None: the caller gets the error).
+    nursery: trio.Nursery | None = None
     forwarded: int = 0
     timed_out: int = 0
+    #: Commands sent on to the holder a node named when it no longer held their chat.
+    rerouted: int = 0
 
-    async def submit_to(self, node_id: str, chat_id: ChatId, command: Command[R]) -> Reply[R]:
+    async def submit_to(
+        self, node_id: str, chat_id: ChatId, command: Command[R], *, reroute: bool = True
+    ) -> Reply[R]:
         """Forward ``command`` to ``node_id``. Raises ``ClusterUnavailable`` if Redis is
         unreachable and ``ChatUnavailable`` if that node is not listening (gone)."""
         request_id = next(self._ids)
@@ -63,7 +83,9 @@ class Forwarder:
             codec.ForwardedCommand(request_id, self.node_id, chat_id, command)
         )
         reply: Reply[R] = Reply()
-        self._pending[request_id] = _Pending(command, reply, trio.current_time() + self.timeout_s)
+        deadline = trio.current_time() + self.timeout_s
+        pending = _Pending(command, reply, deadline, node_id, chat_id, reroute)
+        self._pending[request_id] = pending
         self._wake.set()
         try:
             listeners = await self._channels.publish(command_channel(node_id), data)
@@ -72,9 +94,45 @@ class Forwarder:
             raise
         if listeners == 0:
             self._pending.pop(request_id, None)
+            self._forget(pending)
             raise ChatUnavailable(f"The node holding chat {chat_id!r} is gone; retry shortly")
         self.forwarded += 1
         return reply
+
+    def _forget(self, pending: _Pending) -> None:
+        if self.holders is not None:
+            self.holders.forget(pending.chat_id, pending.node_id)
+
+    def _failed(self, pending: _Pending, error: ChatError) -> None:
+        if isinstance(error, ChatElsewhere):
+            if self.holders is not None:
+                self.holders.forget(pending.chat_id, pending.node_id)
+                now = trio.current_time()
+                self.holders.learn(pending.chat_id, Holder(error.node_id, error.token), now)
+            if pending.reroute and self.nursery is not None and error.node_id != pending.node_id:
+                self.rerouted += 1
+                self.nursery.start_soon(self._send_on, pending, error.node_id)
+                return
+        elif isinstance(error, ChatUnavailable) and not isinstance(error, ClusterUnavailable):
+            # Lease lost, stopping, crashed: look the holder up again next time. (Redis being
+            # unreachable from that node says nothing about who holds the chat.)
+            self._forget(pending)
+        pending.reply.fail(error)
+
+    async def _send_on(self, pending: _Pending, node_id: str) -> None:
+        """Forward a command that did not run to the node holding its chat; relay its answer."""
+        try:
+            forwarded = await self.submit_to(
+                node_id, pending.chat_id, pending.command, reroute=False
+            )
+        except ChatError as error:
+            pending.reply.fail(error)
+            return
+        await forwarded.answered()
+        try:
+            pending.reply.set(forwarded.result())
+        except ChatError as error:
+            pending.reply.fail(error)
 
     def on_answer(self, data: bytes) -> None:
         """The channel handler for answers addressed to this node (never blocks)."""
@@ -87,7 +145,12 @@ class Forwarder:
         if pending is None:
             return  # timed out already
         if not answer.ok:
-            pending.reply.fail(codec.decode_error(answer.payload))
+            try:
+                error = codec.decode_error(answer.payload)
+            except codec.UndecodableMessage:
+                log.warning("undecodable forwarded error")
+                error = ChatUnavailable()
+            self._failed(pending, error)
             return
         try:
             pending.reply.set(codec.decode_value(pending.command, answer.payload))
@@ -109,4 +172,5 @@ class Forwarder:
             await trio.sleep_until(oldest.deadline)
             if self._pending.pop(request_id, None) is oldest:
                 self.timed_out += 1
+                self._forget(oldest)
                 oldest.reply.fail(ChatUnavailable("The chat's node did not answer in time"))

@@ -22,6 +22,7 @@ from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
+from chatactors.cluster.holders import HolderCache
 from chatactors.cluster.placement import LeasePlacement
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
 from chatactors.cluster.remote_subscribers import RemoteSubscribers
@@ -42,6 +43,15 @@ class ClusterSettings:
     forward_queue_size: int = 1024
     #: Frames a bus subscriber may have queued before it counts as lagging.
     subscriber_queue_size: int = 256
+    #: How long a chat's holder is trusted without asking the directory; None: half the
+    #: lease TTL (never more than the TTL); 0: ask every time.
+    holder_cache_ttl_s: float | None = None
+
+    @property
+    def holder_cache_s(self) -> float:
+        if self.holder_cache_ttl_s is None:
+            return self.lease_ttl_s / 2
+        return min(self.holder_cache_ttl_s, self.lease_ttl_s)
 
 
 def _holds_none(chat_id: ChatId) -> bool:
@@ -57,6 +67,7 @@ class ClusterNode:
     bus: ChatBus
     forwarder: Forwarder
     placement: LeasePlacement
+    holders: HolderCache
     _nursery: trio.Nursery
     server: CommandServer | None = None
     remote_subscribers: RemoteSubscribers | None = None
@@ -90,7 +101,9 @@ class ClusterNode:
             self.bus,
             holds_locally,
             nursery=self._nursery,
+            holders=self.holders if self.settings.holder_cache_s > 0 else None,
         )
+        self.bus.on_owner = self.mailbox.on_owner
         return self.mailbox
 
 
@@ -108,13 +121,16 @@ async def open_cluster_node(
             trio.open_nursery() as nursery,
         ):
             directory = Directory(link, settings.lease_ttl_s)
-            forwarder = Forwarder(node_id, channels, settings.forward_timeout_s)
+            holders = HolderCache(node_id, settings.holder_cache_s)
+            forwarder = Forwarder(
+                node_id, channels, settings.forward_timeout_s, holders=holders, nursery=nursery
+            )
             await channels.listen(answer_channel(node_id), forwarder.on_answer)
             nursery.start_soon(forwarder.expire)
             bus = ChatBus(channels, settings.subscriber_queue_size)
             placement = LeasePlacement(directory, bus, node_id)
             node = ClusterNode(
-                settings, link, channels, directory, bus, forwarder, placement, nursery
+                settings, link, channels, directory, bus, forwarder, placement, holders, nursery
             )
             if local is not None:
                 await node.attach(local)

@@ -4,6 +4,8 @@ Activating a chat claims its lease (``ChatHeld`` becomes a 503: another node got
 the caller retries and is forwarded). While the actor lives, its ``LeaseActivation`` renews the
 lease and publishes the actor's events on the chat's bus channel, in order, from one task, and
 only while the lease is valid: a paused owner whose lease ran out publishes nothing stale.
+Once the actor is loaded, the activation announces itself on the chat's channel (who owns the
+chat now, under which tokens), so the nodes with sockets in the chat re-register them here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import attrs
 import trio
 
+from chatactors.cluster import codec
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.directory import ChatHeld, Directory
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
@@ -44,6 +47,7 @@ class LeaseActivation:
     _lost: trio.Event = attrs.field(factory=trio.Event)
     _published_all: trio.Event = attrs.field(factory=trio.Event)
     _released: bool = False
+    _announcement: codec.OwnerAnnounced | None = None
 
     @property
     def chat_id(self) -> ChatId:
@@ -69,10 +73,16 @@ class LeaseActivation:
             self._keeper.lost = self._keeper.lost or lost
             self._lost.set()
 
+    def started(self, owner_token: int) -> None:
+        lease = self._keeper.lease
+        self._announcement = codec.OwnerAnnounced(lease.node_id, lease.token, owner_token)
+
     async def keep(self) -> ChatUnavailable:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._renew)
             nursery.start_soon(self._publish_all)
+            if self._announcement is not None:
+                nursery.start_soon(self._announce, self._announcement)
             await self._lost.wait()
             nursery.cancel_scope.cancel()
         return self._keeper.lost or LeaseLost(self.chat_id, "lost")
@@ -100,6 +110,15 @@ class LeaseActivation:
             except ClusterUnavailable:
                 await trio.sleep(self._keeper.timer.retry_interval_s)
         self._counters.withheld += 1
+
+    async def _announce(self, announcement: codec.OwnerAnnounced) -> None:
+        """Once, retried while Redis is unreachable, as long as this node owns the chat."""
+        while self.is_valid():
+            try:
+                await self._bus.announce(self.chat_id, announcement)
+                return
+            except ClusterUnavailable:
+                await trio.sleep(self._keeper.timer.retry_interval_s)
 
     async def release(self) -> None:
         if self._released:
@@ -133,7 +152,7 @@ class LeasePlacement:
             keeper = await LeaseKeeper.claim(self.directory, chat_id, self.node_id, on_lost)
         except ChatHeld as held:
             self.counters.claims_refused += 1
-            raise ChatElsewhere(chat_id, held.holder.node_id) from None
+            raise ChatElsewhere(chat_id, held.holder.node_id, held.holder.token) from None
         self.counters.claims += 1
         send, receive = trio.open_memory_channel[ChatEvent](self.outbox_size)
         activation = LeaseActivation(keeper, self.bus, self.counters, send, receive)

@@ -4,37 +4,64 @@ A command goes to the local mailbox when this node holds the chat (or nobody doe
 local activation then claims it, prefer-local placement), and is forwarded otherwise. Chats
 this node holds by a lease it knows is valid skip the directory, so they keep working while
 Redis is unreachable; everything else needs the directory and gets ``ClusterUnavailable``.
+Who holds a chat comes from the ``HolderCache`` when it knows, else from the directory; a
+cached holder that is gone costs one more lookup, never an error the directory would not give.
 
 A subscription is two halves: the socket listens on the chat's bus channel on its own node
 (subscribed *before* registering, so nothing published after the registration is missed), and
 the owner registers it (``Subscribe(remote=True)``, local or forwarded) for presence and for its
 replay; the bus then skips what the replay covered.
+
+A registration lives as long as the owner's activation (its id names that activation's owner
+token, ``registered_by``). When another activation announces itself on the chat's channel (the
+owner died or lost its lease), every socket here registered with an earlier one is registered
+again with the new owner, from the seq it already has (nothing is replayed twice), retried
+until it holds; the socket itself never notices.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import attrs
 import trio
 
+from chatactors.actors.chat import registered_by
 from chatactors.actors.commands import Command, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.actors.subscription import Subscription
 from chatactors.cluster.bus import ChatBus
-from chatactors.cluster.directory import Directory
-from chatactors.cluster.errors import ChatElsewhere
+from chatactors.cluster.codec import OwnerAnnounced
+from chatactors.cluster.directory import Directory, Holder
+from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
 from chatactors.cluster.forwarder import Forwarder
-from chatactors.domain.errors import ChatError
+from chatactors.cluster.holders import HolderCache
+from chatactors.domain.errors import ChatError, ChatUnavailable
 from chatactors.domain.ids import ChatId
 
+log = logging.getLogger(__name__)
 R = TypeVar("R")
+
+#: First pause before registering sockets again after a failure (doubling up to the max).
+REREGISTER_RETRY_S = 0.25
+REREGISTER_RETRY_MAX_S = 2.0
 
 
 def _holds_none(chat_id: ChatId) -> bool:
     return False
+
+
+@attrs.define(eq=False)
+class _Registration:
+    """A socket on this node, registered at its chat's owner."""
+
+    listening: Subscription
+    #: The owner's id for it; its high bits name the activation (``registered_by``).
+    owner_id: int
 
 
 @attrs.define(eq=False)
@@ -46,13 +73,21 @@ class ClusterMailbox:
     _bus: ChatBus | None = None
     #: Whether this node holds a valid lease on the chat (its actors' keepers know).
     holds_locally: Callable[[ChatId], bool] = _holds_none
-    #: Local bus subscription id -> the owner's id for it (to unregister).
-    _registered: dict[tuple[ChatId, int], tuple[Subscription, int]] = attrs.field(factory=dict)
-    #: Where relays run (commands for a chat nobody held, which another node may win).
+    #: Chat -> local bus subscription id -> its registration at the owner.
+    _registered: dict[ChatId, dict[int, _Registration]] = attrs.field(factory=dict)
+    #: Where relays and re-registrations run.
     _nursery: trio.Nursery | None = None
     _relaying: dict[ChatId, trio.Event] = attrs.field(factory=dict)
+    #: Who holds which chat lately (None: ask the directory every time).
+    holders: HolderCache | None = None
+    #: Chats with sockets here -> the newest owner token announced on their channel.
+    _owners: dict[ChatId, int] = attrs.field(factory=dict)
+    #: Chats whose sockets are being registered again (one task per chat).
+    _reregistering: set[ChatId] = attrs.field(factory=set)
     #: Commands sent to the node that won a race to activate their chat.
     rerouted: int = 0
+    #: Sockets registered again at a chat's new owner.
+    reregistered: int = 0
 
     async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         if self._bus is not None:
@@ -65,9 +100,19 @@ class ClusterMailbox:
     async def _route(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         if self.holds_locally(chat_id):
             return await self._local.submit(chat_id, command)
-        holder = await self._directory.holder(chat_id)
+        holder, cached = await self._holder(chat_id)
         if holder is not None and holder.node_id != self.node_id:
-            return await self._forwarder.submit_to(holder.node_id, chat_id, command)
+            try:
+                return await self._forwarder.submit_to(holder.node_id, chat_id, command)
+            except ClusterUnavailable:
+                raise
+            except ChatUnavailable:
+                if not cached:
+                    raise
+            # The cached holder is gone (the forwarder forgot it): ask the directory.
+            holder = await self._lookup(chat_id)
+            if holder is not None and holder.node_id != self.node_id:
+                return await self._forwarder.submit_to(holder.node_id, chat_id, command)
         local = await self._local.submit(chat_id, command)
         if holder is not None or self._nursery is None:
             return local
@@ -98,6 +143,7 @@ class ClusterMailbox:
                 return
             except ChatElsewhere as elsewhere:
                 self.rerouted += 1
+                self._learn(chat_id, Holder(elsewhere.node_id, elsewhere.token))
                 try:
                     forwarded = await self._forwarder.submit_to(elsewhere.node_id, chat_id, command)
                 except ChatError as error:
@@ -116,6 +162,24 @@ class ClusterMailbox:
             if self._relaying.get(chat_id) is done:
                 del self._relaying[chat_id]
 
+    async def _holder(self, chat_id: ChatId) -> tuple[Holder | None, bool]:
+        """Who holds the chat, and whether that came from the cache."""
+        if self.holders is not None:
+            cached = self.holders.get(chat_id, trio.current_time())
+            if cached is not None:
+                return cached, True
+        return await self._lookup(chat_id), False
+
+    async def _lookup(self, chat_id: ChatId) -> Holder | None:
+        holder = await self._directory.holder(chat_id)
+        if holder is not None:
+            self._learn(chat_id, holder)
+        return holder
+
+    def _learn(self, chat_id: ChatId, holder: Holder) -> None:
+        if self.holders is not None:
+            self.holders.learn(chat_id, holder, trio.current_time())
+
     async def _subscribe(
         self, bus: ChatBus, chat_id: ChatId, command: Subscribe
     ) -> Reply[Subscription]:
@@ -130,16 +194,92 @@ class ClusterMailbox:
         listening.replay = registered.replay
         listening.resync_required = registered.resync_required
         listening.latest_seq = registered.latest_seq
-        self._registered[chat_id, listening.id] = (listening, registered.id)
+        self._registered.setdefault(chat_id, {})[listening.id] = _Registration(
+            listening, registered.id
+        )
         bus.start(chat_id, listening, registered.latest_seq)
+        if registered_by(registered.id) < self._owners.get(chat_id, 0):
+            self._reregister_soon(chat_id)  # a newer owner announced itself meanwhile
         answered: Reply[Subscription] = Reply()
         answered.set(listening)
         return answered
 
     async def _unsubscribe(self, bus: ChatBus, chat_id: ChatId, command: Unsubscribe) -> Reply[Any]:
-        found = self._registered.pop((chat_id, command.subscription_id), None)
+        registrations = self._registered.get(chat_id, {})
+        found = registrations.pop(command.subscription_id, None)
         if found is None:
             return await self._route(chat_id, command)
-        listening, owner_id = found
-        await bus.unsubscribe(chat_id, listening)
-        return await self._route(chat_id, Unsubscribe(owner_id))
+        if not registrations:
+            del self._registered[chat_id]
+        await bus.unsubscribe(chat_id, found.listening)
+        if bus.subscribers(chat_id) == 0:
+            self._owners.pop(chat_id, None)
+        # Registered with an owner that has gone since: the new one ignores that id.
+        return await self._route(chat_id, Unsubscribe(found.owner_id))
+
+    # -- owner changes -----------------------------------------------------------------------
+
+    def on_owner(self, chat_id: ChatId, announced: OwnerAnnounced) -> None:
+        """The bus's handler for a chat's owner announcement (never blocks)."""
+        self._learn(chat_id, Holder(announced.node_id, announced.lease_token))
+        if announced.owner_token <= self._owners.get(chat_id, 0):
+            return  # an earlier activation's, arriving late, or a repeat
+        self._owners[chat_id] = announced.owner_token
+        if self._stale(chat_id):
+            self._reregister_soon(chat_id)
+
+    def _stale(self, chat_id: ChatId) -> list[_Registration]:
+        """The chat's live sockets registered with an activation older than the newest."""
+        newest = self._owners.get(chat_id, 0)
+        return [
+            registration
+            for registration in self._registered.get(chat_id, {}).values()
+            if registered_by(registration.owner_id) < newest
+            and registration.listening.end_reason is None
+        ]
+
+    def _reregister_soon(self, chat_id: ChatId) -> None:
+        if self._nursery is not None and chat_id not in self._reregistering:
+            self._reregistering.add(chat_id)
+            self._nursery.start_soon(self._reregister, chat_id)
+
+    async def _reregister(self, chat_id: ChatId) -> None:
+        """Register the chat's stale sockets with its newest owner, until none is left (the
+        owner may change again meanwhile); after a failure (Redis unreachable, the chat
+        moving again), wait and retry."""
+        retry_s = REREGISTER_RETRY_S
+        try:
+            while stale := self._stale(chat_id):
+                done = [await self._reregister_one(chat_id, each) for each in stale]
+                if all(done):
+                    retry_s = REREGISTER_RETRY_S
+                    continue
+                await trio.sleep(retry_s)
+                retry_s = min(2 * retry_s, REREGISTER_RETRY_MAX_S)
+        finally:
+            self._reregistering.discard(chat_id)
+
+    async def _reregister_one(self, chat_id: ChatId, registration: _Registration) -> bool:
+        """Register one socket again; False if it must be retried."""
+        assert self._bus is not None
+        floor = self._bus.floor(chat_id, registration.listening)
+        if floor is None:
+            return True  # no longer listening here: its Unsubscribe is on its way
+        command = Subscribe(registration.listening.user_id, after_seq=floor, remote=True)
+        try:
+            registered = await (await self._route(chat_id, command)).wait()
+        except ChatError as error:
+            log.info("chat %s: socket not registered with the new owner yet: %s", chat_id, error)
+            return False
+        current = self._registered.get(chat_id, {}).get(registration.listening.id)
+        if current is not registration or registered_by(registered.id) <= registered_by(
+            registration.owner_id
+        ):
+            # Unsubscribed meanwhile, or registered with no newer activation (a stale route):
+            # undo this registration.
+            with contextlib.suppress(ChatError):
+                await (await self._route(chat_id, Unsubscribe(registered.id))).wait()
+            return current is not registration
+        registration.owner_id = registered.id
+        self.reregistered += 1
+        return True

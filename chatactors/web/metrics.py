@@ -90,8 +90,21 @@ class _ClusterCollector:
                 forwarder.timed_out,
             ),
             "chatactors_cluster_rerouted_commands": (
-                "Commands sent on to the node that won a race to activate their chat",
-                0 if node.mailbox is None else node.mailbox.rerouted,
+                "Commands sent on to the node holding their chat (a race to activate it, or "
+                "forwarded to a node that no longer held it)",
+                forwarder.rerouted + (0 if node.mailbox is None else node.mailbox.rerouted),
+            ),
+            "chatactors_cluster_holder_cache_hits": (
+                "Chat holders taken from the cache, without a directory lookup",
+                node.holders.hits,
+            ),
+            "chatactors_cluster_holder_cache_misses": (
+                "Chat holders not cached (or expired): looked up in the directory",
+                node.holders.misses,
+            ),
+            "chatactors_cluster_sockets_reregistered": (
+                "Sockets here registered again with their chat's new owner",
+                0 if node.mailbox is None else node.mailbox.reregistered,
             ),
             "chatactors_cluster_served_commands": (
                 "Commands other nodes forwarded here, answered",

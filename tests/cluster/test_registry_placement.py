@@ -31,12 +31,16 @@ class ScriptedActivation:
     lost: trio.Event = attrs.field(factory=trio.Event)
     released: bool = False
     valid: bool = True
+    owner_token: int | None = None
 
     def is_valid(self) -> bool:
         return self.valid and not self.released
 
     def publish(self, event: ChatEvent) -> None:
         self.published.append(event)
+
+    def started(self, owner_token: int) -> None:
+        self.owner_token = owner_token
 
     async def keep(self) -> ChatUnavailable:
         await self.lost.wait()
