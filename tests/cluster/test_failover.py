@@ -20,7 +20,9 @@ import trio_websocket
 
 from tests.cluster.nodes import (
     LEASE_TTL_S,
+    cluster_nodes,
     counter,
+    new_chat,
     post_until_accepted,
     two_nodes,
 )
@@ -149,3 +151,53 @@ async def test_redis_restarted_mid_run_answers_503_then_recovers(
             history = (await a.get(f"/chats/{chat_id}/messages")).json()
             assert_exactly_once(acked, history)
             assert [(await client.get("/readyz")).status_code for client in (a, b)] == [200, 200]
+
+
+async def presence_everywhere(
+    clients: list[httpx.AsyncClient], chat_id: str, user: str, status: str
+) -> None:
+    """Poll GET presence on every node (503s while the chat moves) until ``user`` has ``status``
+    on all of them; bounded by the caller."""
+    while True:
+        statuses = []
+        for client in clients:
+            response = await client.get(f"/chats/{chat_id}/presence")
+            if response.status_code == 200:
+                found = [p["status"] for p in response.json() if p["user_id"] == user]
+                statuses.append(found[0] if found else None)
+        if statuses == [status] * len(clients):
+            return
+        await trio.sleep(0.2)
+
+
+@pytest.mark.parametrize("new_owner", ["b", "c"])
+async def test_a_socket_on_a_surviving_node_stays_online_when_the_owner_dies(
+    redis_server: RedisServer, tmp_path: Path, new_owner: str
+) -> None:
+    with trio.fail_after(120):
+        names = ("a", "b", "c")
+        async with cluster_nodes(redis_server, tmp_path / "data", names) as nodes:
+            async with nodes["a"].http() as a, nodes["b"].http() as b, nodes["c"].http() as c:
+                chat_id = await new_chat(a)
+                assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
+                async with nodes["b"].socket(f"/ws/{chat_id}?user_id=ann") as ann:
+                    await next_event(
+                        ann, is_event("presence_updated", user_id="ann", status="online")
+                    )
+                    with trio.fail_after(10):
+                        await presence_everywhere([a, b, c], chat_id, "ann", "online")
+                    await nodes["a"].kill()
+                    # The chat is activated again (on B or C) by a post through that node.
+                    body = {"user_id": "bob", "type": "text", "content": "after"}
+                    survivor = {"b": b, "c": c}[new_owner]
+                    response = await post_until_accepted(survivor, chat_id, body)
+                    assert response.status_code == 200, response.text
+                    # ann's socket on B never reconnected: she is online at the new owner,
+                    # and got the message.
+                    with trio.fail_after(15):
+                        await presence_everywhere([b, c], chat_id, "ann", "online")
+                    await next_event(ann, is_event("message_received", content="after"))
+                # Her socket closed: offline, as registered with the new owner.
+                with trio.fail_after(15):
+                    await presence_everywhere([b, c], chat_id, "ann", "offline")
+                assert await counter(b, "chatactors_cluster_sockets_reregistered_total") == 1
