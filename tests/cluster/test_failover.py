@@ -175,29 +175,30 @@ async def test_a_socket_on_a_surviving_node_stays_online_when_the_owner_dies(
     redis_server: RedisServer, tmp_path: Path, new_owner: str
 ) -> None:
     with trio.fail_after(120):
-        names = ("a", "b", "c")
-        async with cluster_nodes(redis_server, tmp_path / "data", names) as nodes:
-            async with nodes["a"].http() as a, nodes["b"].http() as b, nodes["c"].http() as c:
-                chat_id = await new_chat(a)
-                assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
-                async with nodes["b"].socket(f"/ws/{chat_id}?user_id=ann") as ann:
-                    await next_event(
-                        ann, is_event("presence_updated", user_id="ann", status="online")
-                    )
-                    with trio.fail_after(10):
-                        await presence_everywhere([a, b, c], chat_id, "ann", "online")
-                    await nodes["a"].kill()
-                    # The chat is activated again (on B or C) by a post through that node.
-                    body = {"user_id": "bob", "type": "text", "content": "after"}
-                    survivor = {"b": b, "c": c}[new_owner]
-                    response = await post_until_accepted(survivor, chat_id, body)
-                    assert response.status_code == 200, response.text
-                    # ann's socket on B never reconnected: she is online at the new owner,
-                    # and got the message.
-                    with trio.fail_after(15):
-                        await presence_everywhere([b, c], chat_id, "ann", "online")
-                    await next_event(ann, is_event("message_received", content="after"))
-                # Her socket closed: offline, as registered with the new owner.
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data", ("a", "b", "c")) as nodes,
+            nodes["a"].http() as a,
+            nodes["b"].http() as b,
+            nodes["c"].http() as c,
+        ):
+            chat_id = await new_chat(a)
+            assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
+            async with nodes["b"].socket(f"/ws/{chat_id}?user_id=ann") as ann:
+                await next_event(ann, is_event("presence_updated", user_id="ann", status="online"))
+                with trio.fail_after(10):
+                    await presence_everywhere([a, b, c], chat_id, "ann", "online")
+                await nodes["a"].kill()
+                # The chat is activated again (on B or C) by a post through that node.
+                body = {"user_id": "bob", "type": "text", "content": "after"}
+                survivor = {"b": b, "c": c}[new_owner]
+                response = await post_until_accepted(survivor, chat_id, body)
+                assert response.status_code == 200, response.text
+                # ann's socket on B never reconnected: she is online at the new owner,
+                # and got the message.
                 with trio.fail_after(15):
-                    await presence_everywhere([b, c], chat_id, "ann", "offline")
-                assert await counter(b, "chatactors_cluster_sockets_reregistered_total") == 1
+                    await presence_everywhere([b, c], chat_id, "ann", "online")
+                await next_event(ann, is_event("message_received", content="after"))
+            # Her socket closed: offline, as registered with the new owner.
+            with trio.fail_after(15):
+                await presence_everywhere([b, c], chat_id, "ann", "offline")
+            assert await counter(b, "chatactors_cluster_sockets_reregistered_total") == 1

@@ -1,0 +1,169 @@
+"""A chat's owner changing under in-process nodes with leases (``LeasePlacement``), one real
+Redis and one shared store: the holder cache, re-routing from a node that no longer holds the
+chat, and sockets registered again with each new owner."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TypeVar
+
+import trio
+
+from chatactors.actors.commands import (
+    Command,
+    GetChat,
+    GetMessages,
+    GetPresence,
+    PostMessage,
+    Subscribe,
+    Unsubscribe,
+)
+from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.cluster.directory import Holder, lease_key
+from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
+from chatactors.cluster.routing import ClusterMailbox
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import MessageType, PresenceStatus
+from chatactors.storage.memory import MemoryStore
+from chatactors.storage.store import MessagePage
+from tests.conftest import FakeWallClock, make_settings
+from tests.redis_server import RedisServer
+
+R = TypeVar("R")
+ANN, BOB = UserId("ann"), UserId("bob")
+
+
+def mailbox_of(node: ClusterNode) -> ClusterMailbox:
+    assert node.mailbox is not None
+    return node.mailbox
+
+
+async def call(node: ClusterNode, chat_id: ChatId, command: Command[R]) -> R:
+    return await (await mailbox_of(node).submit(chat_id, command)).wait()
+
+
+@asynccontextmanager
+async def placed_nodes(
+    redis_server: RedisServer, names: tuple[str, ...], **overrides: Any
+) -> AsyncIterator[dict[str, tuple[ClusterNode, ChatRegistry]]]:
+    """One node per name, each with a registry that activates chats through leases, as
+    serving does (web/lifespan.py), all on one store."""
+    store = MemoryStore()
+    settings = make_settings()
+    async with AsyncExitStack() as stack:
+        nodes: dict[str, tuple[ClusterNode, ChatRegistry]] = {}
+        for name in names:
+            cluster = ClusterSettings(redis_server.url, f"node-{name}", **overrides)
+            node = await stack.enter_async_context(open_cluster_node(cluster))
+            registry = await stack.enter_async_context(
+                open_registry(store, settings, now=FakeWallClock(), placement=node.placement)
+            )
+            registry.mailbox = await node.attach(registry, registry.holds, store)
+            nodes[name] = (node, registry)
+        first = nodes[names[0]][0]
+        await first.link.run(first.link.client.flushall())
+        yield nodes
+
+
+async def presence(node: ClusterNode, chat_id: ChatId) -> dict[str, PresenceStatus]:
+    return {p.user_id: p.status for p in await call(node, chat_id, GetPresence())}
+
+
+async def lose_lease(node: ClusterNode, registry: ChatRegistry, chat_id: ChatId) -> None:
+    """Take the chat from ``node`` as Redis forgetting its lease would: its next renewal fails
+    and its actor stops."""
+    await node.link.run(node.link.client.delete([lease_key(chat_id)]))
+    while registry.holds(chat_id):  # noqa: ASYNC110 (its keeper finds out in its own time)
+        await trio.sleep(0.02)
+
+
+async def reregistered(node: ClusterNode, count: int) -> None:
+    while mailbox_of(node).reregistered < count:  # noqa: ASYNC110 (no event: a counter)
+        await trio.sleep(0.02)
+
+
+async def test_a_cached_holder_is_used_without_asking_the_directory(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with placed_nodes(redis_server, ("a", "b")) as nodes:
+            (a, registry_a), (b, registry_b) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())  # A activates it
+            await call(b, chat_id, GetChat())
+            assert (b.holders.hits, b.holders.misses) == (0, 1)
+            # Without its lease in Redis, a lookup would say nobody holds the chat and B would
+            # activate it; the cached holder sends the command to A instead.
+            await b.link.run(b.link.client.delete([lease_key(chat_id)]))
+            assert (await call(b, chat_id, GetChat())).chat.id == chat_id
+            assert (b.holders.hits, b.holders.misses) == (1, 1)
+            assert b.forwarder.forwarded == 2
+            assert registry_b.statistics().activations == 0
+
+
+async def test_a_stale_holder_answers_chat_elsewhere_and_the_command_runs_once_at_the_holder(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with placed_nodes(redis_server, ("a", "b", "c")) as nodes:
+            (a, registry_a), (b, _), (c, registry_c) = nodes["a"], nodes["b"], nodes["c"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(c, chat_id, GetChat())  # C holds it
+            # B believes A holds it (as after A lost it): A answers ChatElsewhere without
+            # running the post, and B sends it on to C.
+            b.holders.learn(chat_id, Holder("node-a", 1), trio.current_time())
+            post = PostMessage(ANN, MessageType.TEXT, "once")
+            sent = await call(b, chat_id, post)
+            assert (sent.seq, sent.content) == (1, "once")
+            assert b.forwarder.rerouted == 1
+            assert a.placement.counters.claims_refused == 1
+            assert not registry_a.holds(chat_id)
+            assert registry_c.holds(chat_id)
+            assert await call(c, chat_id, GetMessages(MessagePage(limit=10))) == [sent]
+            cached = b.holders.get(chat_id, trio.current_time())
+            assert cached is not None
+            assert cached.node_id == "node-c"
+
+
+async def test_a_cached_holder_that_is_gone_costs_a_lookup_not_an_error(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with placed_nodes(redis_server, ("a", "b")) as nodes:
+            (a, registry_a), (b, _) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            b.holders.learn(chat_id, Holder("node-gone", 1), trio.current_time())
+            assert (await call(b, chat_id, GetChat())).chat.id == chat_id
+            cached = b.holders.get(chat_id, trio.current_time())
+            assert cached is not None
+            assert cached.node_id == "node-a"
+
+
+async def test_a_socket_is_registered_again_with_each_new_owner(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b", "c"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, registry_b), (c, registry_c) = (nodes[n] for n in "abc")
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            ann = await call(b, chat_id, Subscribe(ANN))
+            assert (await presence(a, chat_id))[ANN] is PresenceStatus.ONLINE
+            # A loses the chat; C activates it and announces itself; B registers ann there.
+            await lose_lease(a, registry_a, chat_id)
+            await call(c, chat_id, GetChat())
+            await reregistered(b, 1)
+            assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
+            # Again: now B itself activates it, and registers ann in its own actor.
+            await lose_lease(c, registry_c, chat_id)
+            b.holders.forget(chat_id)  # (else B would forward to C, which would take it again)
+            await call(b, chat_id, GetChat())
+            assert registry_b.holds(chat_id)
+            await reregistered(b, 2)
+            assert (await presence(b, chat_id))[ANN] is PresenceStatus.ONLINE
+            # The socket's Unsubscribe reaches the owner it is registered with now.
+            await call(b, chat_id, Unsubscribe(ann.id))
+            assert (await presence(b, chat_id))[ANN] is PresenceStatus.OFFLINE
+            assert ann.end_reason is not None
