@@ -11,10 +11,12 @@ Layout, each module one job:
 - ``channels``: one Pub/Sub connection per node, dispatching messages to non-blocking handlers.
 - ``codec``: events, commands, replies and errors as bytes (msgspec) at the cluster edge.
 - ``bus``: chat events published once per chat channel, fanned out to local subscribers.
-- ``forwarder`` / ``command_server``: a command's trip to the holding node and its answer back.
+- ``holders``: ``HolderCache``, who held each chat lately, so forwarding skips most lookups.
+- ``forwarder`` / ``command_server``: a command's trip to the holding node and its answer back
+  (sent on once when that node no longer holds the chat).
 - ``routing``: ``ClusterMailbox``, the actors' ``Mailbox`` in cluster mode: local when held
-  here, forwarded otherwise; a subscription listens on the bus here and registers at the owner
-  (``ChatHandle`` works over it unchanged).
+  here, forwarded otherwise; a subscription listens on the bus here and registers at the owner,
+  and again at each new owner that announces itself (``ChatHandle`` works over it unchanged).
 - ``placement``: ``LeasePlacement``, the registry's ``Placement``: a lease per actor, renewed
   beside it, and the actor's events published on the bus while the lease is valid.
 - ``remote_subscribers``: other nodes' sockets registered here; a dead node's go offline.

@@ -33,14 +33,14 @@ from chatactors.actors.chat import registered_by
 from chatactors.actors.commands import Command, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
-from chatactors.actors.subscription import Subscription
+from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.codec import OwnerAnnounced
 from chatactors.cluster.directory import Directory, Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
 from chatactors.cluster.forwarder import Forwarder
 from chatactors.cluster.holders import HolderCache
-from chatactors.domain.errors import ChatError, ChatUnavailable
+from chatactors.domain.errors import ChatError, ChatUnavailable, Overloaded, StoreUnavailable
 from chatactors.domain.ids import ChatId
 
 log = logging.getLogger(__name__)
@@ -268,9 +268,15 @@ class ClusterMailbox:
         command = Subscribe(registration.listening.user_id, after_seq=floor, remote=True)
         try:
             registered = await (await self._route(chat_id, command)).wait()
-        except ChatError as error:
+        except (ChatUnavailable, Overloaded, StoreUnavailable) as error:
             log.info("chat %s: socket not registered with the new owner yet: %s", chat_id, error)
             return False
+        except ChatError as error:
+            # The new owner refuses it: close the socket, whose client resumes by seq and
+            # hears why (as a lagging socket does).
+            log.warning("chat %s: socket not registered with the new owner: %s", chat_id, error)
+            registration.listening.end(EndReason.LAGGED)
+            return True
         current = self._registered.get(chat_id, {}).get(registration.listening.id)
         if current is not registration or registered_by(registered.id) <= registered_by(
             registration.owner_id
