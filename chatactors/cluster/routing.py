@@ -86,8 +86,9 @@ class ClusterMailbox:
     _reregistering: set[ChatId] = attrs.field(factory=set)
     #: Commands sent to the node that won a race to activate their chat.
     rerouted: int = 0
-    #: Sockets registered again at a chat's new owner.
+    #: Sockets registered again at a chat's new owner, and attempts to be retried.
     reregistered: int = 0
+    reregister_failures: int = 0
 
     async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         if self._bus is not None:
@@ -270,6 +271,7 @@ class ClusterMailbox:
             registered = await (await self._route(chat_id, command)).wait()
         except (ChatUnavailable, Overloaded, StoreUnavailable) as error:
             log.info("chat %s: socket not registered with the new owner yet: %s", chat_id, error)
+            self.reregister_failures += 1
             return False
         except ChatError as error:
             # The new owner refuses it: close the socket, whose client resumes by seq and

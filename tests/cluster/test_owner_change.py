@@ -21,6 +21,7 @@ from chatactors.actors.commands import (
 )
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.cluster.directory import Holder, lease_key
+from chatactors.cluster.forwarder import command_channel
 from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
 from chatactors.cluster.routing import ClusterMailbox
 from chatactors.domain.ids import ChatId, UserId
@@ -78,8 +79,9 @@ async def lose_lease(node: ClusterNode, registry: ChatRegistry, chat_id: ChatId)
         await trio.sleep(0.02)
 
 
-async def reregistered(node: ClusterNode, count: int) -> None:
-    while mailbox_of(node).reregistered < count:  # noqa: ASYNC110 (no event: a counter)
+async def reregistered(node: ClusterNode, count: int, *, failures: int = 0) -> None:
+    mailbox = mailbox_of(node)
+    while mailbox.reregistered < count or mailbox.reregister_failures < failures:  # noqa: ASYNC110
         await trio.sleep(0.02)
 
 
@@ -167,3 +169,26 @@ async def test_a_socket_is_registered_again_with_each_new_owner(
             await call(b, chat_id, Unsubscribe(ann.id))
             assert (await presence(b, chat_id))[ANN] is PresenceStatus.OFFLINE
             assert ann.end_reason is not None
+
+
+async def test_a_socket_is_registered_again_once_the_new_owner_can_be_reached(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b", "c"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, _), (c, _) = (nodes[n] for n in "abc")
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            await call(b, chat_id, Subscribe(ANN))
+            await lose_lease(a, registry_a, chat_id)
+            # C takes the chat while nobody can forward to it (as if Redis dropped its
+            # subscriptions): B's attempts fail, and B keeps trying without failing anything.
+            server = c.server
+            assert server is not None
+            await c.channels.unlisten(command_channel("node-c"))
+            await call(c, chat_id, GetChat())
+            await reregistered(b, 0, failures=2)
+            assert (await presence(c, chat_id)).get(ANN) is not PresenceStatus.ONLINE
+            await c.channels.listen(command_channel("node-c"), server.on_command)
+            await reregistered(b, 1)
+            assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
