@@ -264,8 +264,8 @@ class ClusterMailbox:
         """Register one socket again; False if it must be retried."""
         assert self._bus is not None
         floor = self._bus.floor(chat_id, registration.listening)
-        if floor is None:
-            return True  # no longer listening here: its Unsubscribe is on its way
+        if floor is None:  # (not a member of the bus any more: its Unsubscribe is coming)
+            floor = registration.listening.latest_seq
         command = Subscribe(registration.listening.user_id, after_seq=floor, remote=True)
         try:
             registered = await (await self._route(chat_id, command)).wait()

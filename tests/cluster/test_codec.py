@@ -17,7 +17,7 @@ from chatactors.actors.commands import (
 )
 from chatactors.actors.subscription import SharedOutbox
 from chatactors.cluster import codec
-from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
+from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant, Overloaded
 from chatactors.domain.events import ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, MessageId, UserId
@@ -89,6 +89,24 @@ def test_other_failures_arrive_as_unavailable() -> None:
     unreachable = codec.decode_error(codec.encode_error(ClusterUnavailable()))
     assert isinstance(unreachable, ClusterUnavailable)
     assert unreachable.retry_after_s > 0
+
+
+def test_chat_elsewhere_crosses_with_its_holder() -> None:
+    error = ChatElsewhere("c1", "node-c", 42)
+    decoded = codec.decode_error(codec.encode_error(error))
+    assert isinstance(decoded, ChatElsewhere)
+    assert (str(decoded), decoded.node_id, decoded.token) == (str(error), "node-c", 42)
+
+
+def test_an_owner_announcement_shares_the_chat_channel_but_is_no_event() -> None:
+    announced = codec.OwnerAnnounced("node-c", 10**15, 7)
+    data = codec.encode_announcement(announced)
+    assert codec.decode_bus_message(data) == announced
+    assert codec.decode_bus_message(codec.encode_event(MessageReceived(MESSAGE))) == (
+        MessageReceived(MESSAGE)
+    )
+    with pytest.raises(codec.UndecodableMessage):
+        codec.decode_event(data)
 
 
 def test_garbage_is_a_typed_decoding_error() -> None:
