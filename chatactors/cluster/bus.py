@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol
 
@@ -105,8 +105,16 @@ class ChatBus:
     async def publish(self, chat_id: ChatId, event: ChatEvent) -> int:
         """Publish once for every node; returns how many nodes listen. ``ClusterUnavailable``
         if Redis is unreachable (the event is then not delivered to other nodes)."""
-        nodes = await self._channels.publish(chat_channel(chat_id), codec.encode_event(event))
-        self.published += 1
+        return (await self.publish_all(chat_id, [event]))[0]
+
+    async def publish_all(self, chat_id: ChatId, events: Sequence[ChatEvent]) -> list[int]:
+        """Publish the chat's ``events`` in order, in one round trip (how many nodes got
+        each); ``ClusterUnavailable`` as :meth:`publish`, for all of them."""
+        channel = chat_channel(chat_id)
+        nodes = await self._channels.publish_all(
+            [(channel, codec.encode_event(event)) for event in events]
+        )
+        self.published += len(events)
         return nodes
 
     async def subscribe(

@@ -9,7 +9,7 @@ meanwhile are lost (Pub/Sub keeps nothing), which is why subscribers resume by `
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import attrs
@@ -19,6 +19,7 @@ from coredis.patterns.pubsub import PubSub
 from coredis.retry import CompositeRetryPolicy, ConstantRetryPolicy, ExponentialBackoffRetryPolicy
 
 from chatactors.cluster.errors import single_errors
+from chatactors.cluster.publisher import Publisher
 from chatactors.cluster.redis_link import RedisLink
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ RESUBSCRIBE_MAX_DELAY_S = 1.0
 class Channels:
     _link: RedisLink
     _pubsub: PubSub[bytes]
+    publisher: Publisher
     _handlers: dict[bytes, Handler] = attrs.field(factory=dict)
     #: Messages that arrived for a channel nobody here listens to any more.
     unclaimed: int = 0
@@ -56,7 +58,11 @@ class Channels:
 
     async def publish(self, channel: str, data: bytes) -> int:
         """Send to every node listening; returns how many did (0: nobody listens)."""
-        return await self._link.run(self._link.client.publish(channel, data))
+        return await self.publisher.publish(channel, data)
+
+    async def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Publish in order, together (see ``Publisher.publish_all``)."""
+        return await self.publisher.publish_all(messages)
 
     async def _dispatch(self) -> None:
         while True:
@@ -89,9 +95,17 @@ async def open_channels(link: RedisLink) -> AsyncIterator[Channels]:
         ConstantRetryPolicy((TimeoutError,), retries=2, delay=0.05),
     )
     pubsub = link.client.pubsub(retry_policy=retry, subscription_timeout=link.timeout_s)
-    with single_errors():
+    with single_errors(), trio.CancelScope() as closing:
         async with pubsub, trio.open_nursery() as nursery:
-            channels = Channels(link, pubsub)
+            channels = Channels(link, pubsub, Publisher.open(link))
             nursery.start_soon(channels._dispatch)
-            yield channels
-            nursery.cancel_scope.cancel()
+            nursery.start_soon(channels.publisher.run)
+            try:
+                yield channels
+            finally:
+                nursery.cancel_scope.cancel()
+                # coredis's PubSub exit cancels only its current connection's tasks: if its
+                # reconnect loop is between attempts (Redis was paused past the stream
+                # timeout), the exit waits forever. Cancelling around it bounds the exit (its
+                # own cleanup is shielded and bounded by its unsubscription timeout).
+                closing.cancel()

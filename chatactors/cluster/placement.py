@@ -20,6 +20,7 @@ from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.directory import ChatHeld, Directory
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.cluster.keeper import LeaseKeeper
+from chatactors.cluster.publisher import MAX_BATCH
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId
@@ -98,18 +99,25 @@ class LeaseActivation:
     async def _publish_all(self) -> None:
         try:
             async for event in self._receive:
-                await self._publish_one(event)
+                # What the actor queued while the last batch was out goes in one round trip.
+                events = [event]
+                while len(events) < MAX_BATCH:
+                    try:
+                        events.append(self._receive.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                await self._publish_batch(events)
         finally:
             self._published_all.set()
 
-    async def _publish_one(self, event: ChatEvent) -> None:
+    async def _publish_batch(self, events: list[ChatEvent]) -> None:
         while self.is_valid():
             try:
-                await self._bus.publish(self.chat_id, event)
+                await self._bus.publish_all(self.chat_id, events)
                 return
             except ClusterUnavailable:
                 await trio.sleep(self._keeper.timer.retry_interval_s)
-        self._counters.withheld += 1
+        self._counters.withheld += len(events)
 
     async def _announce(self, announcement: codec.OwnerAnnounced) -> None:
         """Once, retried while Redis is unreachable, as long as this node owns the chat."""

@@ -147,6 +147,14 @@ class _ClusterCollector:
                 "Redis operations that failed or timed out",
                 node.link.failures,
             ),
+            "chatactors_cluster_publish_batches": (
+                "Round trips that carried this node's PUBLISHes (events, commands, answers)",
+                node.channels.publisher.batches,
+            ),
+            "chatactors_cluster_publish_messages": (
+                "PUBLISHes those round trips carried (messages / batches = mean batch)",
+                node.channels.publisher.messages,
+            ),
         }
         for name, (doc, value) in counters.items():
             yield CounterMetricFamily(name, doc, value=value)

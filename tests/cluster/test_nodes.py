@@ -67,6 +67,12 @@ async def test_posts_through_either_node_land_in_one_order_seen_alike_on_both(
             claims = [await counter(c, "chatactors_cluster_lease_claims_total") for c in (a, b)]
             assert sorted(claims) == [0, 1]
             assert forwarded[claims.index(0)] >= 15
+            # Every PUBLISH (forwards, answers, events) went through the node's publisher.
+            for client in (a, b):
+                sent = await counter(client, "chatactors_cluster_publish_messages_total")
+                batches = await counter(client, "chatactors_cluster_publish_batches_total")
+                assert sent >= 15
+                assert 1 <= batches <= sent
 
 
 async def test_users_on_two_nodes_get_every_event_once_in_order(

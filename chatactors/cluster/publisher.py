@@ -1,0 +1,115 @@
+"""Publisher: every PUBLISH a node sends, batched into one Redis pipeline per round trip.
+
+One coredis command costs about 400 µs of CPU on Trio (its connection runs writer and reader
+tasks joined by AnyIO streams, so each command is several task switches); a pipeline of 100
+costs about 27 µs per command. Events, forwarded commands and their answers are all PUBLISHes,
+so the node sends them from one task: whatever callers queued while the previous batch was in
+flight goes out as the next pipeline. Under load the batches grow by themselves; when idle a
+lone PUBLISH goes out at once, as a plain command (no added latency, no timer).
+
+Batches go out in the order they were queued and Redis runs a pipeline's commands in order, so
+a caller that queues its messages together (a chat's events) gets them published in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import trio
+from coredis.exceptions import RedisError
+
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.redis_link import RedisLink
+
+#: Most PUBLISHes in one pipeline (bounds one round trip's size; the rest go in the next).
+MAX_BATCH = 256
+
+
+@attrs.define(eq=False)
+class _Group:
+    """Messages one caller queued together: published together, in order, or failed together."""
+
+    messages: Sequence[tuple[str, bytes]]
+    done: trio.Event = attrs.field(factory=trio.Event)
+    receivers: list[int] = attrs.field(factory=list)
+    error: BaseException | None = None
+
+
+@attrs.define(eq=False)
+class Publisher:
+    _link: RedisLink
+    _send: trio.MemorySendChannel[_Group]
+    _receive: trio.MemoryReceiveChannel[_Group]
+    #: Pipelines sent and the PUBLISHes they carried (their ratio is the mean batch).
+    batches: int = 0
+    messages: int = 0
+
+    @classmethod
+    def open(cls, link: RedisLink, queue_size: int = 4096) -> Publisher:
+        send, receive = trio.open_memory_channel[_Group](queue_size)
+        return cls(link, send, receive)
+
+    async def publish(self, channel: str, data: bytes) -> int:
+        """Send to every node listening; returns how many did (0: nobody listens).
+        ``ClusterUnavailable`` if Redis is unreachable or does not answer in time."""
+        return (await self.publish_all([(channel, data)]))[0]
+
+    async def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Publish ``messages`` in order, in one pipeline when they fit; how many nodes got
+        each. All fail together (``ClusterUnavailable``); some may have been sent then."""
+        if not messages:
+            return []
+        group = _Group(messages)
+        try:
+            with trio.fail_after(self._link.timeout_s):
+                await self._send.send(group)
+                await group.done.wait()
+        except trio.TooSlowError:
+            raise ClusterUnavailable() from None
+        if group.error is not None:
+            raise group.error
+        return group.receivers
+
+    async def run(self) -> None:
+        """Send what was queued, batch by batch, for the node's lifetime."""
+        async for first in self._receive:
+            groups, size = [first], len(first.messages)
+            while size < MAX_BATCH:
+                try:
+                    group = self._receive.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                groups.append(group)
+                size += len(group.messages)
+            await self._send_batch(groups)
+
+    async def _send_batch(self, groups: list[_Group]) -> None:
+        messages = [message for group in groups for message in group.messages]
+        try:
+            receivers = await self._link.run(self._publish(messages))
+        except (ClusterUnavailable, RedisError) as error:
+            for group in groups:
+                group.error = error
+                group.done.set()
+            return
+        self.batches += 1
+        self.messages += len(messages)
+        start = 0
+        for group in groups:
+            group.receivers = receivers[start : start + len(group.messages)]
+            start += len(group.messages)
+            group.done.set()
+
+    async def _publish(self, messages: list[tuple[str, bytes]]) -> list[int]:
+        client = self._link.client
+        if len(messages) == 1:
+            # A lone command is cheaper than a pipeline of one.
+            channel, data = messages[0]
+            return [await client.publish(channel, data)]
+        async with client.pipeline(transaction=False) as pipeline:
+            for channel, data in messages:
+                pipeline.publish(channel, data)
+        results = pipeline.results
+        assert results is not None
+        return [int(result) for result in results]
