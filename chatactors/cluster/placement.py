@@ -104,8 +104,8 @@ class LeaseActivation:
                 while len(events) < MAX_BATCH:
                     try:
                         events.append(self._receive.receive_nowait())
-                    except trio.WouldBlock:
-                        break
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break  # the loop then ends once the channel is closed and drained
                 await self._publish_batch(events)
         finally:
             self._published_all.set()
