@@ -106,6 +106,7 @@ async def open_services(
         )
         if node is not None:
             registry.mailbox = await node.attach(registry, registry.holds, store)
+            await node.share_chat_creations(registry.user_feeds)
         if settings.bot_enabled:
             # The bot is a client of the registry: it subscribes to each chat that starts.
             bot = await stack.enter_async_context(
