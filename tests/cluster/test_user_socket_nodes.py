@@ -326,3 +326,56 @@ async def test_a_socket_keeps_receiving_when_its_chats_owner_dies(
                 assert got == list(range(1, posts + 1))
             history = (await c.get(f"/chats/{chat_id}/messages")).json()
             assert [m["seq"] for m in history] == list(range(1, posts + 1))
+
+
+@asynccontextmanager
+async def reopened(node: ServerProcess, user: str, refused: list[str]) -> AsyncIterator[UserClient]:
+    """``user``'s socket on ``node``, opened again and again (as a client retries) until it is
+    ready; each refusal's close code and reason go to ``refused``."""
+    with trio.fail_after(LEASE_TTL_S + 20):
+        while True:
+            async with user_socket(node, user) as client:
+                try:
+                    await client.ready()
+                except trio_websocket.ConnectionClosed as closed:
+                    refused.append(str(closed.reason))
+                else:
+                    yield client
+                    return
+            await trio.sleep(0.1)
+
+
+async def test_a_socket_reopened_at_once_on_another_node_resumes_exactly(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with trio.fail_after(120):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data") as nodes,
+            nodes["a"].http() as a,
+            nodes["b"].http() as b,
+        ):
+            owned_by = {"a": await new_chat(a, "u", "v"), "b": await new_chat(b, "u", "v")}
+            await activate(a, owned_by["a"])
+            await activate(b, owned_by["b"])
+            chats = tuple(owned_by.values())
+            async with user_socket(nodes["b"], "u") as u:
+                await u.ready()
+                for chat_id in chats:
+                    await post_until_accepted(a, chat_id, text("v", "before"))
+                assert await u.messages(2) == {chat_id: [1] for chat_id in chats}
+                await nodes["b"].kill()  # u's node, and the owner of one chat
+            for n in range(3):
+                await post_until_accepted(a, owned_by["a"], text("v", f"missed {n}"))
+            refused: list[str] = []
+            # At once: B's chat is still leased to B (dead) for up to its lease's TTL.
+            async with reopened(nodes["a"], "u", refused) as u:
+                assert (await u.ready())["chats"] == {owned_by["a"]: 4, owned_by["b"]: 1}
+                await u.command(op="resume", ref="r", positions=dict.fromkeys(chats, 1))
+                assert await u.messages(3) == {owned_by["a"]: [2, 3, 4]}
+                ack = await u.answer("r")
+                assert ack["data"]["replayed"] == {owned_by["a"]: 3, owned_by["b"]: 0}
+                for chat_id in chats:
+                    await post_until_accepted(a, chat_id, text("v", "live"))
+                assert await u.messages(2) == {owned_by["a"]: [5], owned_by["b"]: [2]}
+            # The socket waited for B's chat to move instead of refusing (1011) until it had.
+            assert refused == []
