@@ -140,17 +140,20 @@ async def test_sockets_on_two_nodes_get_every_event_of_chats_either_owns_once_in
                         return seq
 
                     await converse(sockets, chat_id, latest_seq)
+                logs = {user: list(log) for user, log in sockets.logs.items()}
+                await u.ws.aclose()
+                # u's socket on B closed: v, on A, sees u go offline in both chats.
+                offline = [await sockets.next("v", is_presence_of("u", "offline")) for _ in chats]
+                assert {e["chat_id"] for e in offline} == set(chats)
             for chat_id in chats:
                 history = (await a.get(f"/chats/{chat_id}/messages")).json()
                 everything = [m["seq"] for m in history]
                 assert everything == list(range(1, len(everything) + 1))
                 assert {m["user_id"] for m in history} == {"u", "v", "bot_user"}
                 # Every event of the chat, once, in the owner's order, on both sockets.
-                assert chat_log(sockets.logs["u"], chat_id) == chat_log(sockets.logs["v"], chat_id)
-                assert seqs(sockets.logs["u"], chat_id) == everything
-                assert {e["event"] for e in chat_log(sockets.logs["u"], chat_id)} == set(
-                    CHAT_EVENTS
-                )
+                assert chat_log(logs["u"], chat_id) == chat_log(logs["v"], chat_id)
+                assert seqs(logs["u"], chat_id) == everything
+                assert {e["event"] for e in chat_log(logs["u"], chat_id)} == set(CHAT_EVENTS)
 
 
 async def test_commands_for_another_nodes_chats_are_answered_as_for_local_ones(
@@ -274,14 +277,17 @@ async def test_resume_on_another_node_after_the_sockets_node_was_killed(
                         a, chat_id, body, timeout_s=LEASE_TTL_S + 20
                     )
                     assert response.status_code == 200, response.text
+            # Created for u while away (announced to nobody): the next socket's ready lists it.
+            created = await new_chat(a, "v", "u")
+            await post_until_accepted(a, created, text("v", "while away"))
             async with user_socket(nodes["a"], "u") as u:
-                assert (await u.ready())["chats"] == dict.fromkeys(chats, 6)
-                await u.command(op="resume", ref="r", positions=positions)
-                replayed = await u.messages(6)
-                assert replayed == {chat_id: [4, 5, 6] for chat_id in chats}
+                assert (await u.ready())["chats"] == {**dict.fromkeys(chats, 6), created: 1}
+                await u.command(op="resume", ref="r", positions={**positions, created: 0})
+                replayed = await u.messages(7)
+                assert replayed == {**{chat_id: [4, 5, 6] for chat_id in chats}, created: [1]}
                 ack = await u.answer("r")
-                assert ack["data"] == {"ref": "r", "replayed": dict.fromkeys(chats, 3),
-                                       "resync": [], "unknown": []}  # fmt: skip
+                assert ack["data"] == {"ref": "r", "replayed": {**dict.fromkeys(chats, 3),
+                                       created: 1}, "resync": [], "unknown": []}  # fmt: skip
                 for chat_id in chats:
                     await post_until_accepted(a, chat_id, text("v", "live"))
                 # The live messages come next: nothing replayed twice before them.
