@@ -202,6 +202,12 @@ async def test_commands_for_another_nodes_chats_are_answered_as_for_local_ones(
                 statuses = [a["data"].get("status") for a in answers["a"][:6]]
                 assert statuses == [422, 422, 403, 403, 403, 404]
                 assert [a["event"] for a in answers["a"][6:]] == ["ack", "ack"]
+            # A resume on B reads A's chat through A, B's locally: the same replay.
+            async with user_socket(nodes["b"], "u") as u:
+                assert (await u.ready())["chats"] == dict.fromkeys(mine.values(), 1)
+                await u.command(op="resume", ref="r", positions=dict.fromkeys(mine.values(), 0))
+                assert await u.messages(2) == {chat_id: [1] for chat_id in mine.values()}
+                assert (await u.answer("r"))["data"]["replayed"] == dict.fromkeys(mine.values(), 1)
 
 
 def _replaced(value: Any, old: str, new: str) -> Any:
