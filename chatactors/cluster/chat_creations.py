@@ -47,10 +47,9 @@ class ChatCreations:
     received: int = 0
 
     async def start(self) -> None:
-        """Listen to the other nodes' creations and relay this node's own. Raises
-        ``ClusterUnavailable`` if Redis is unreachable."""
+        """Listen to the other nodes' creations (``publish`` is this node's ``UserFeeds.relay``).
+        Raises ``ClusterUnavailable`` if Redis is unreachable."""
         await self._channels.listen(CREATED_CHANNEL, self.on_created)
-        self._feeds.relay = self.publish
 
     async def publish(self, chat: Chat) -> None:
         """Tell every other node; if Redis is unreachable, only this node announced it."""

@@ -99,9 +99,9 @@ class ClusterNode:
         return self.mailbox
 
     async def share_chat_creations(self, feeds: UserFeeds) -> ChatCreations:
-        """Announce the chats other nodes create to ``feeds`` (this node's user sockets), and
-        relay the chats created here to them. Raises ``ClusterUnavailable`` if Redis is
-        unreachable."""
+        """Announce the chats other nodes create to ``feeds`` (this node's user sockets); its
+        ``publish`` relays the chats created here to them (``UserFeeds.relay``). Raises
+        ``ClusterUnavailable`` if Redis is unreachable."""
         self.creations = ChatCreations(self.settings.node_id, self.channels, feeds)
         await self.creations.start()
         return self.creations

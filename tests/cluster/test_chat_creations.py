@@ -38,6 +38,7 @@ async def node_feeds(
         feeds = UserFeeds()
         creations = ChatCreations(node_id, channels, feeds)
         await creations.start()
+        feeds.relay = creations.publish
         yield feeds, creations
 
 
