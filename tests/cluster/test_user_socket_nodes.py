@@ -70,12 +70,21 @@ class Logged:
 
     sockets: dict[str, UserClient]
     logs: dict[str, list[Event]]
+    #: Events received but not matched yet: an event may come before the ack a test waits for.
+    _unmatched: dict[str, list[Event]] = attrs.field(factory=dict)
 
     async def next(self, user: str, predicate: Callable[[Event], bool]) -> Event:
-        """``user``'s next event that matches; it and every event before it are logged."""
-        event = await self.sockets[user].next(predicate, seen=self.logs[user])
-        self.logs[user].append(event)
-        return event
+        """``user``'s first event not matched yet that matches (received already, or next)."""
+        unmatched = self._unmatched.setdefault(user, [])
+        for i, event in enumerate(unmatched):
+            if predicate(event):
+                return unmatched.pop(i)
+        while True:
+            event = await self.sockets[user].next()
+            self.logs[user].append(event)
+            if predicate(event):
+                return event
+            unmatched.append(event)
 
     async def ack(self, user: str, **command: Any) -> Event:
         await self.sockets[user].command(**command)
