@@ -113,7 +113,7 @@ class ChatRegistry:
         chat = Chat(new_chat_id(), normalise_participants(participants, self._settings.limits),
                     self._now())  # fmt: skip
         await self._store.create_chat(chat)
-        self.user_feeds.announce(chat)
+        await self.user_feeds.created(chat)
         return chat
 
     async def list_chats(self) -> list[Chat]:

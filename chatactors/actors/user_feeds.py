@@ -4,14 +4,14 @@ A per-process directory, user id → the feeds (one per open user socket) of tha
 a chat announces it to each participant's feeds with ``send_nowait`` into the socket's bounded
 outbox, as a chat fans out its events: announcing never waits, and a feed whose outbox is full
 is dropped as lagging (its socket closes with 4008 and the client resumes). In cluster mode the
-node that creates a chat also publishes it on the bus, and every node announces it to its own
-feeds the same way.
+node that creates a chat also relays it to the other nodes (``relay``: cluster/chat_creations.py),
+and each of them announces it to its own feeds the same way.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import attrs
@@ -54,6 +54,8 @@ class UserFeed:
 @attrs.define(eq=False)
 class UserFeeds:
     _feeds: dict[UserId, dict[int, UserFeed]] = attrs.field(factory=dict)
+    #: Cluster mode: tells the other nodes of a chat created here (never raises).
+    relay: Callable[[Chat], Awaitable[None]] | None = None
     announced: int = 0
     dropped: int = 0
 
@@ -71,6 +73,13 @@ class UserFeeds:
             yield feed
         finally:
             self._drop(feed)
+
+    async def created(self, chat: Chat) -> None:
+        """A chat was just stored here: announce it here, then (cluster mode) relay it to the
+        other nodes, each of which announces it to its own feeds."""
+        self.announce(chat)
+        if self.relay is not None:
+            await self.relay(chat)
 
     def announce(self, chat: Chat) -> None:
         """Tell every open feed of the chat's participants; never waits."""

@@ -19,6 +19,7 @@ Layout, each module one job:
   and again at each new owner that announces itself (``ChatHandle`` works over it unchanged).
 - ``placement``: ``LeasePlacement``, the registry's ``Placement``: a lease per actor, renewed
   beside it, and the actor's events published on the bus while the lease is valid.
+- ``chat_creations``: a chat created on one node announced on every node's user sockets.
 - ``remote_subscribers``: other nodes' sockets registered here; a dead node's go offline.
 - ``node``: ``open_cluster_node``, all of the above started and stopped together.
 

@@ -40,7 +40,7 @@ from chatactors.domain.errors import (
 )
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import Message, Presence, ReadMark
+from chatactors.domain.models import Chat, Message, Presence, ReadMark
 
 R = TypeVar("R")
 
@@ -257,6 +257,28 @@ class ForwardedAnswer:
     ok: bool
     #: ``encode_value`` of the answer if ``ok``, else ``encode_error`` of the failure.
     payload: bytes
+
+
+@attrs.frozen
+class ChatCreated:
+    """A chat just stored by ``origin`` (a node id), for every node's user sockets."""
+
+    origin: str
+    chat: Chat
+
+
+_created = msgspec.msgpack.Decoder(tuple[str, Chat])
+
+
+def encode_chat_created(created: ChatCreated) -> bytes:
+    return _encoder.encode((created.origin, created.chat))
+
+
+def decode_chat_created(data: bytes) -> ChatCreated:
+    try:
+        return ChatCreated(*_created.decode(data))
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
 
 
 _forwarded = msgspec.msgpack.Decoder(tuple[int, str, str, bytes])

@@ -3,8 +3,10 @@
 The Redis link, the directory, the bus and the forwarder open first, with the
 ``LeasePlacement`` the registry activates chats through; :meth:`ClusterNode.attach` then starts
 the server for commands forwarded here and gives the ``ClusterMailbox`` that routes this node's
-commands. Serving (web/lifespan.py) opens the node before the registry and closes it after, so
-stopping actors can still publish their last events and release their leases.
+commands, and :meth:`ClusterNode.share_chat_creations` announces the chats other nodes create
+on this node's user sockets (and this node's on theirs). Serving (web/lifespan.py) opens the
+node before the registry and closes it after, so stopping actors can still publish their last
+events and release their leases.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import attrs
 import trio
 
 from chatactors.actors.mailbox import Mailbox
+from chatactors.actors.user_feeds import UserFeeds
 from chatactors.cluster.bus import ChatBus, History
 from chatactors.cluster.channels import Channels, open_channels
+from chatactors.cluster.chat_creations import ChatCreations
 from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import single_errors
@@ -72,6 +76,7 @@ class ClusterNode:
     server: CommandServer | None = None
     remote_subscribers: RemoteSubscribers | None = None
     mailbox: ClusterMailbox | None = None
+    creations: ChatCreations | None = None
 
     async def attach(
         self,
@@ -105,6 +110,14 @@ class ClusterNode:
         )
         self.bus.on_owner = self.mailbox.on_owner
         return self.mailbox
+
+    async def share_chat_creations(self, feeds: UserFeeds) -> ChatCreations:
+        """Announce the chats other nodes create to ``feeds`` (this node's user sockets); its
+        ``publish`` relays the chats created here to them (``UserFeeds.relay``). Raises
+        ``ClusterUnavailable`` if Redis is unreachable."""
+        self.creations = ChatCreations(self.settings.node_id, self.channels, feeds)
+        await self.creations.start()
+        return self.creations
 
 
 @asynccontextmanager

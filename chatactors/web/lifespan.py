@@ -106,6 +106,9 @@ async def open_services(
         )
         if node is not None:
             registry.mailbox = await node.attach(registry, registry.holds, store)
+            # Chats created on any node reach the user sockets of every node.
+            creations = await node.share_chat_creations(registry.user_feeds)
+            registry.user_feeds.relay = creations.publish
         if settings.bot_enabled:
             # The bot is a client of the registry: it subscribes to each chat that starts.
             bot = await stack.enter_async_context(

@@ -143,6 +143,14 @@ class _ClusterCollector:
                 bus.lag_s_sum,
             ),
             "chatactors_cluster_bus_lag_count": ("Messages the lag sum covers", bus.lag_count),
+            "chatactors_cluster_chats_announced": (
+                "Chats other nodes created, announced to this node's user sockets",
+                0 if node.creations is None else node.creations.received,
+            ),
+            "chatactors_cluster_chats_not_relayed": (
+                "Chats created here that other nodes did not hear of (Redis unreachable)",
+                0 if node.creations is None else node.creations.unpublished,
+            ),
             "chatactors_cluster_redis_failures": (
                 "Redis operations that failed or timed out",
                 node.link.failures,

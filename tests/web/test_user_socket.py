@@ -5,62 +5,19 @@ Every wait is for a frame the test expects, bounded by ``clients.WAIT_S``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
-import orjson
 import trio
-import trio_websocket
 
 from chatactors.web.auth import issue_token
-from tests.harness.clients import WAIT_S, open_socket, wait_closed
+from tests.harness.clients import open_socket, wait_closed
 from tests.harness.served_app import ServedApp, served_app, served_settings
+from tests.harness.user_client import V1, UserClient, is_presence_of
 
-V1 = ["chatactors.v1"]
 SECRET = "s" * 40
-
-Event = dict[str, Any]
-
-
-@attrs.define(eq=False)
-class UserClient:
-    """A user socket: reads array frames, hands out their events one at a time."""
-
-    ws: trio_websocket.WebSocketConnection
-    _queued: list[Event] = attrs.field(factory=list)
-
-    async def next(self, predicate: Callable[[Event], bool] = lambda e: True) -> Event:
-        """The next event that matches; the others before it are dropped."""
-        with trio.fail_after(WAIT_S):
-            while True:
-                while self._queued:
-                    event = self._queued.pop(0)
-                    if predicate(event):
-                        return event
-                frame = orjson.loads(await self.ws.get_message())
-                assert isinstance(frame, list)
-                self._queued.extend(frame)
-
-    async def command(self, **command: Any) -> None:
-        await self.ws.send_message(orjson.dumps(command).decode())
-
-    async def answer(self, ref: str) -> Event:
-        return await self.next(lambda e: e["event"] in ("ack", "error") and e["data"]["ref"] == ref)
-
-    async def messages(self, count: int) -> dict[str, list[int]]:
-        """The seqs of the next ``count`` messages, by chat, in the order they came."""
-        seqs: dict[str, list[int]] = {}
-        for _ in range(count):
-            event = await self.next(lambda e: e["event"] == "message_received")
-            seqs.setdefault(event["chat_id"], []).append(event["data"]["seq"])
-        return seqs
-
-
-def is_presence_of(user_id: str) -> Callable[[Event], bool]:
-    return lambda e: e["event"] == "presence_updated" and e["data"]["user_id"] == user_id
 
 
 @asynccontextmanager
@@ -70,10 +27,7 @@ async def user_socket(server: ServedApp, query: str) -> AsyncIterator[UserClient
 
 
 async def ready(client: UserClient) -> dict[str, Any]:
-    event = await client.next()
-    assert event["event"] == "ready"
-    data: dict[str, Any] = event["data"]
-    return data
+    return await client.ready()
 
 
 async def closed_with(client: UserClient) -> int:

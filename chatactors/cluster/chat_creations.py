@@ -1,0 +1,75 @@
+"""ChatCreations: a chat created through one node, announced on every node's user sockets.
+
+The node that stores a new chat announces it to its own open user sockets at once
+(``UserFeeds.created``), then publishes it once on one cluster-wide channel; every node listens
+to that channel from its start and announces what other nodes created to its own sockets the
+same way (``UserFeeds.announce``: never waits; a full socket is dropped with 4008).
+
+One channel for the whole cluster, not one per user: creating a chat costs one publish whatever
+its size, and a node subscribes once, not once per connecting user (no Redis round trip before a
+socket's ``ready``). Every node decodes every creation, which is cheap next to the messages.
+
+Pub/Sub keeps nothing: a node cut off from Redis when the chat is created never hears of it,
+and a Redis outage at the creator leaves the chat announced on its own node only (the creation
+itself still succeeds; it is stored). A socket that missed an announcement learns of the chat
+when it reconnects (``ready`` lists the user's chats from the store) or from ``GET /chats``.
+Each socket announces a chat at most once (the creator skips its own publication; a socket
+already carrying the chat ignores it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+
+from chatactors.actors.user_feeds import UserFeeds
+from chatactors.cluster import codec
+from chatactors.cluster.channels import Channels
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.domain.models import Chat
+
+log = logging.getLogger(__name__)
+
+#: Where every node hears of the chats the other nodes created.
+CREATED_CHANNEL = "chatactors:chats:created"
+
+
+@attrs.define(eq=False)
+class ChatCreations:
+    node_id: str
+    _channels: Channels
+    _feeds: UserFeeds
+    #: Chats this node created and told the others of, or could not (Redis unreachable).
+    published: int = 0
+    unpublished: int = 0
+    #: Chats other nodes created, announced to this node's sockets.
+    received: int = 0
+
+    async def start(self) -> None:
+        """Listen to the other nodes' creations (``publish`` is this node's ``UserFeeds.relay``).
+        Raises ``ClusterUnavailable`` if Redis is unreachable."""
+        await self._channels.listen(CREATED_CHANNEL, self.on_created)
+
+    async def publish(self, chat: Chat) -> None:
+        """Tell every other node; if Redis is unreachable, only this node announced it."""
+        data = codec.encode_chat_created(codec.ChatCreated(self.node_id, chat))
+        try:
+            await self._channels.publish(CREATED_CHANNEL, data)
+        except ClusterUnavailable:
+            self.unpublished += 1
+            log.warning("chat %s: not announced on the other nodes (Redis unreachable)", chat.id)
+            return
+        self.published += 1
+
+    def on_created(self, data: bytes) -> None:
+        """The channel handler (never blocks)."""
+        try:
+            created = codec.decode_chat_created(data)
+        except codec.UndecodableMessage:
+            log.warning("undecodable chat creation on the bus")
+            return
+        if created.origin == self.node_id:
+            return  # announced here when it was stored
+        self.received += 1
+        self._feeds.announce(created.chat)
