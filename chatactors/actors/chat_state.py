@@ -2,7 +2,7 @@
 
 ``apply(command, now=..., clock=...)`` decides what a command does and changes nothing: it
 returns an :class:`Outcome` (the answer or a ``ChatError``, the events to publish, the store
-writes to make, the typing timers to set). The actor awaits the writes and only then
+writes to make, the timers to set or clear). The actor awaits the writes and only then
 :meth:`~ChatState.commit`\\ s the outcome, so a write that fails leaves the state as it was.
 Time is passed in, never read: ``now`` (wall clock) stamps messages and last-seen times,
 ``clock`` (monotonic) runs the timers: typing that lapses, and the grace before a user whose
