@@ -121,6 +121,14 @@ class Settings:
 
     # Presence
     typing_timeout_s: float = setting(10.0, "typing falls back to online after this")
+    #: A page reload or a phone switching networks reconnects within a second or two; 5 s
+    #: covers that with room to spare, while a user who really left shows offline soon
+    #: enough (about a lease, so a dead node's users go offline on the same scale).
+    presence_grace_s: float = setting(
+        5.0,
+        "a user whose last socket closed goes offline this much later unless one reconnects "
+        "(a reload: no flash; 0: at once)",
+    )
 
     # The bot
     bot_enabled: bool = setting(True, "the bot answers in every chat")

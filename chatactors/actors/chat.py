@@ -136,14 +136,17 @@ class ChatActor:
                     try:
                         request = await inbox.receive()
                     except trio.EndOfChannel:
+                        # Stopping (shutdown, or the chat moved): the users in their grace go
+                        # offline now, so their last-seen is kept.
+                        await self._adopt_timers(self._state.end_graces())
                         reason = EndReason.SHUTDOWN
                         return
                 if request is not None:
                     last_activity = trio.current_time()
                     await self._serve(request)
-                typing_deadline = self._state.next_deadline()
-                if typing_deadline is not None and typing_deadline <= trio.current_time():
-                    self._adopt(self._state.expire_typing(trio.current_time()))
+                timer_deadline = self._state.next_deadline()
+                if timer_deadline is not None and timer_deadline <= trio.current_time():
+                    await self._adopt_timers(self._state.expire(trio.current_time()))
                 if self._is_idle(last_activity):
                     try:
                         request = inbox.receive_nowait()
@@ -161,7 +164,8 @@ class ChatActor:
             self._fanout.end_all(reason)
 
     def _may_go_idle(self) -> bool:
-        """Nothing but the inbox can wake this chat: no subscribers and no timers."""
+        """Nothing but the inbox can wake this chat: no subscribers and no timers (so a chat
+        whose last socket closed stays until that user's grace has run out)."""
         return not self.subscriber_count and self._state.next_deadline() is None
 
     def _is_idle(self, last_activity: float) -> bool:
@@ -217,6 +221,17 @@ class ChatActor:
             self._remote.discard(command.subscription_id)
         self._adopt(outcome)
         return result
+
+    async def _adopt_timers(self, outcome: Outcome) -> None:
+        """Write what timers decided (last-seen of users whose grace ran out), then adopt it."""
+        try:
+            for write in outcome.writes:
+                await self._write(write)
+        except StoreUnavailable as error:
+            # They are gone whatever the store says; only their last-seen is lost (as when the
+            # write of an Unsubscribe fails). No request waits for this: log it.
+            log.warning("last-seen not saved: %s", error, extra={"chat_id": self.chat_id})
+        self._adopt(outcome)
 
     async def _write(self, write: StoreWrite) -> None:
         match write:

@@ -2,10 +2,11 @@
 
 ``apply(command, now=..., clock=...)`` decides what a command does and changes nothing: it
 returns an :class:`Outcome` (the answer or a ``ChatError``, the events to publish, the store
-writes to make, the typing timers to set). The actor awaits the writes and only then
+writes to make, the timers to set or clear). The actor awaits the writes and only then
 :meth:`~ChatState.commit`\\ s the outcome, so a write that fails leaves the state as it was.
 Time is passed in, never read: ``now`` (wall clock) stamps messages and last-seen times,
-``clock`` (monotonic) runs typing timers.
+``clock`` (monotonic) runs the timers: typing that lapses, and the grace before a user whose
+last socket closed goes offline (:meth:`~ChatState.expire` fires them).
 """
 
 from __future__ import annotations
@@ -79,6 +80,17 @@ class SubscribePlan:
 
 
 @attrs.frozen
+class GoingOffline:
+    """A user whose last socket closed: offline at ``until`` unless a socket of theirs comes
+    back first (a page reload, a brief network drop), in which case nothing is published."""
+
+    #: The monotonic deadline (``clock`` + ``presence_grace_s``).
+    until: float
+    #: The wall time the last socket closed: the user's last-seen if they do go offline.
+    since: datetime
+
+
+@attrs.frozen
 class Outcome:
     """What a command does: applied to the state by :meth:`ChatState.commit`, after its writes."""
 
@@ -88,6 +100,8 @@ class Outcome:
     writes: tuple[StoreWrite, ...] = ()
     #: Typing timers to set (a monotonic deadline) or clear (None).
     typing: tuple[tuple[UserId, float | None], ...] = ()
+    #: Pending offline timers to set or clear (None).
+    offline: tuple[tuple[UserId, GoingOffline | None], ...] = ()
     #: A new subscriber (its id, and the user it counts for in presence, if any).
     joined: tuple[int, UserId | None] | None = None
     #: The id of a subscriber that left.
@@ -112,6 +126,8 @@ class ChatState:
     read_marks: dict[UserId, ReadMark]
     #: When each typing user falls back to online, in monotonic time.
     typing_until: dict[UserId, float] = attrs.field(factory=dict)
+    #: Users whose last socket closed and whose grace runs: online until then.
+    going_offline: dict[UserId, GoingOffline] = attrs.field(factory=dict)
     #: Which user each counted subscriber is, for socket-driven presence.
     socket_users: dict[int, UserId] = attrs.field(factory=dict)
     last_subscriber_id: int = 0
@@ -153,7 +169,13 @@ class ChatState:
                 self._require_participant(user_id)
                 until = clock + self.settings.typing_timeout_s
                 typing = ((user_id, until if status is PresenceStatus.TYPING else None),)
-                return attrs.evolve(self._change_presence(user_id, status, now), typing=typing)
+                # An explicit status wins over a grace that runs: it ends it (``offline`` at
+                # once, as without a grace; ``online``/``typing`` hold as they always do).
+                return attrs.evolve(
+                    self._change_presence(user_id, status, now),
+                    typing=typing,
+                    offline=self._end_grace(user_id),
+                )
             case MarkRead(user_id):
                 return self._mark_read(user_id)
             case GetMessages(page, viewer):
@@ -174,23 +196,50 @@ class ChatState:
             case Subscribe(user_id, after_seq):
                 return self._subscribe(user_id, after_seq, now)
             case Unsubscribe(subscriber_id):
-                return self._unsubscribe(subscriber_id, now)
+                return self._unsubscribe(subscriber_id, now, clock)
             case _:
                 assert_never(command)
 
-    def expire_typing(self, clock: float) -> Outcome:
-        """Typing that lapsed by ``clock`` falls back to online."""
-        expired = [user for user, until in self.typing_until.items() if until <= clock]
-        events = tuple(
-            PresenceUpdated(attrs.evolve(self.presence[user], status=PresenceStatus.ONLINE))
-            for user in expired
-            if self.presence[user].status is PresenceStatus.TYPING
-        )
-        return Outcome(events=events, typing=tuple((user, None) for user in expired))
+    def expire(self, clock: float) -> Outcome:
+        """The timers due by ``clock``: typing falls back to online, and a user whose grace ran
+        out goes offline, last seen when their last socket closed (the actor writes it)."""
+        typing = [user for user, until in self.typing_until.items() if until <= clock]
+        offline = [user for user, grace in self.going_offline.items() if grace.until <= clock]
+        return self._expire(typing, offline)
+
+    def end_graces(self) -> Outcome:
+        """Every grace that runs ends now, offline: the actor is stopping, and presence is not
+        kept across activations (a reloaded chat starts with everyone offline), but last-seen
+        is, so it is written as if the grace had run out."""
+        return self._expire([], list(self.going_offline))
 
     def next_deadline(self) -> float | None:
-        """The monotonic time of the next typing timer, if any runs."""
-        return min(self.typing_until.values()) if self.typing_until else None
+        """The monotonic time of the next timer (typing or grace), if any runs."""
+        deadlines = [*self.typing_until.values(), *(g.until for g in self.going_offline.values())]
+        return min(deadlines, default=None)
+
+    def _expire(self, typing: list[UserId], offline: list[UserId]) -> Outcome:
+        events: list[ChatEvent] = [
+            PresenceUpdated(attrs.evolve(self.presence[user], status=PresenceStatus.ONLINE))
+            for user in typing
+            if self.presence[user].status is PresenceStatus.TYPING
+        ]
+        writes: list[StoreWrite] = []
+        for user in offline:
+            gone = self._change_presence(
+                user, PresenceStatus.OFFLINE, self.going_offline[user].since
+            )
+            events.extend(gone.events)
+            writes.extend(gone.writes)
+        return Outcome(
+            events=tuple(events),
+            writes=tuple(writes),
+            typing=tuple((user, None) for user in typing),
+            offline=tuple((user, None) for user in offline),
+        )
+
+    def _end_grace(self, user_id: UserId) -> tuple[tuple[UserId, GoingOffline | None], ...]:
+        return ((user_id, None),) if user_id in self.going_offline else ()
 
     def page(self, page: MessagePage) -> list[Message] | ReadFromStore:
         """A page from the in-memory window when it covers it; else what to read from the store."""
@@ -272,20 +321,39 @@ class ChatState:
                 replay = page if isinstance(page, ReadFromStore) else tuple(page)
         subscriber_id = self.last_subscriber_id + 1
         plan = SubscribePlan(subscriber_id, user_id, replay, resync, self.last_seq)
+        if user_id is None:
+            return Outcome(plan, joined=(subscriber_id, None))
+        # Back within the grace: they never went offline, so nothing is published.
         going_online = _NOTHING
-        if user_id is not None and self.presence[user_id].status is PresenceStatus.OFFLINE:
+        if self.presence[user_id].status is PresenceStatus.OFFLINE:
             going_online = self._change_presence(user_id, PresenceStatus.ONLINE, now)
-        return Outcome(plan, events=going_online.events, joined=(subscriber_id, user_id))
+        return Outcome(
+            plan,
+            events=going_online.events,
+            joined=(subscriber_id, user_id),
+            offline=self._end_grace(user_id),
+        )
 
-    def _unsubscribe(self, subscriber_id: int, now: datetime) -> Outcome:
+    def _unsubscribe(self, subscriber_id: int, now: datetime, clock: float) -> Outcome:
         user_id = self.socket_users.get(subscriber_id)
         others = [
             s for s, user in self.socket_users.items() if user == user_id and s != subscriber_id
         ]
         if user_id is None or others:
             return Outcome(left=subscriber_id)
-        offline = self._change_presence(user_id, PresenceStatus.OFFLINE, now)
-        return attrs.evolve(offline, result=None, typing=((user_id, None),), left=subscriber_id)
+        grace = self.settings.presence_grace_s
+        if grace <= 0 or self.presence[user_id].status is PresenceStatus.OFFLINE:
+            offline = self._change_presence(user_id, PresenceStatus.OFFLINE, now)
+            return attrs.evolve(offline, result=None, typing=((user_id, None),), left=subscriber_id)
+        # Typing ends with the socket (no socket is left to type through, and a typing
+        # indicator outliving its socket would mislead for the whole grace); offline waits.
+        online = self._change_presence(user_id, PresenceStatus.ONLINE, now)
+        return Outcome(
+            events=online.events,
+            typing=((user_id, None),),
+            offline=((user_id, GoingOffline(clock + grace, now)),),
+            left=subscriber_id,
+        )
 
     # -- committing -----------------------------------------------------------------------
 
@@ -298,6 +366,11 @@ class ChatState:
                 self.typing_until.pop(user_id, None)
             else:
                 self.typing_until[user_id] = until
+        for user_id, grace in outcome.offline:
+            if grace is None:
+                self.going_offline.pop(user_id, None)
+            else:
+                self.going_offline[user_id] = grace
         if outcome.joined is not None:
             subscriber_id, joining = outcome.joined
             self.last_subscriber_id = subscriber_id

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from chatactors.actors.chat_state import (
     AppendMessage,
     ChatState,
+    GoingOffline,
     Outcome,
     ReadFromStore,
     SaveLastSeen,
@@ -121,8 +123,8 @@ def test_typing_expires_at_the_monotonic_deadline_it_was_given() -> None:
     outcome = run(state, SetPresence(ALICE, PresenceStatus.TYPING), clock=100.0)
     assert presence_statuses(outcome.events) == [PresenceStatus.TYPING]
     assert state.next_deadline() == 110.0
-    assert state.expire_typing(109.9) == Outcome(typing=())
-    expired = state.expire_typing(110.0)
+    assert state.expire(109.9) == Outcome()
+    expired = state.expire(110.0)
     state.commit(expired)
     assert presence_statuses(expired.events) == [PresenceStatus.ONLINE]
     assert state.next_deadline() is None
@@ -150,7 +152,7 @@ def test_mark_read_moves_to_the_newest_message_once() -> None:
 
 
 def test_sockets_drive_presence_until_the_last_one_leaves() -> None:
-    state = new_state()
+    state = new_state(presence_grace_s=0)  # no grace: offline as the last one leaves
     first = run(state, Subscribe(ALICE)).result
     assert isinstance(first, SubscribePlan)
     second = run(state, Subscribe(ALICE)).result
@@ -161,6 +163,121 @@ def test_sockets_drive_presence_until_the_last_one_leaves() -> None:
     assert last.events == (PresenceUpdated(state.presence[ALICE]),)
     assert state.presence[ALICE].status is PresenceStatus.OFFLINE
     assert last.writes == (SaveLastSeen(ChatId("c1"), ALICE, T0 + timedelta(seconds=7)),)
+
+
+def with_socket(state: ChatState, user: UserId = ALICE) -> int:
+    plan = run(state, Subscribe(user)).result
+    assert isinstance(plan, SubscribePlan)
+    return plan.subscriber_id
+
+
+def test_the_last_socket_closing_starts_a_grace_and_offline_comes_at_its_deadline() -> None:
+    state = new_state(presence_grace_s=5)
+    socket = with_socket(state)
+    closed = run(state, Unsubscribe(socket), at=7, clock=100.0)
+    assert (closed.events, closed.writes) == ((), ())
+    assert state.presence[ALICE].status is PresenceStatus.ONLINE
+    assert state.going_offline == {ALICE: GoingOffline(105.0, T0 + timedelta(seconds=7))}
+    assert state.next_deadline() == 105.0
+    assert state.expire(104.9) == Outcome()
+    expired = state.expire(105.0)
+    state.commit(expired)
+    # Last seen when the socket closed, not when the grace ran out.
+    last_seen = T0 + timedelta(seconds=7)
+    assert presence_statuses(expired.events) == [PresenceStatus.OFFLINE]
+    assert state.presence[ALICE].last_seen == last_seen
+    assert expired.writes == (SaveLastSeen(ChatId("c1"), ALICE, last_seen),)
+    assert state.next_deadline() is None
+
+
+def test_a_socket_back_within_the_grace_publishes_nothing() -> None:
+    state = new_state(presence_grace_s=5)
+    run(state, Unsubscribe(with_socket(state)), clock=100.0)
+    again = run(state, Subscribe(ALICE), clock=104.0)
+    assert (again.events, again.writes) == ((), ())
+    assert state.next_deadline() is None
+    assert state.expire(1000.0) == Outcome()
+    assert state.presence[ALICE].status is PresenceStatus.ONLINE
+    # Its closing starts a grace of its own; a watcher (no user) opening does not end it.
+    assert isinstance(again.result, SubscribePlan)
+    run(state, Unsubscribe(again.result.subscriber_id), clock=200.0)
+    run(state, Subscribe(), clock=201.0)
+    assert state.next_deadline() == 205.0
+
+
+def test_a_socket_of_another_user_does_not_end_a_grace() -> None:
+    state = new_state(presence_grace_s=5)
+    run(state, Unsubscribe(with_socket(state)), clock=100.0)
+    with_socket(state, BOB)
+    assert state.next_deadline() == 105.0
+
+
+def test_an_explicit_offline_within_the_grace_is_at_once_and_ends_it() -> None:
+    state = new_state(presence_grace_s=5)
+    run(state, Unsubscribe(with_socket(state)), at=1, clock=100.0)
+    offline = run(state, SetPresence(ALICE, PresenceStatus.OFFLINE), at=3, clock=102.0)
+    assert presence_statuses(offline.events) == [PresenceStatus.OFFLINE]
+    assert offline.writes == (SaveLastSeen(ChatId("c1"), ALICE, T0 + timedelta(seconds=3)),)
+    assert state.next_deadline() is None
+
+
+@pytest.mark.parametrize("status", [PresenceStatus.ONLINE, PresenceStatus.TYPING])
+def test_an_explicit_online_or_typing_within_the_grace_ends_it(status: PresenceStatus) -> None:
+    state = new_state(presence_grace_s=5, typing_timeout_s=10)
+    run(state, Unsubscribe(with_socket(state)), clock=100.0)
+    run(state, SetPresence(ALICE, status), clock=102.0)
+    assert state.going_offline == {}
+    assert state.expire(1000.0).events == (
+        (PresenceUpdated(attrs.evolve(state.presence[ALICE], status=PresenceStatus.ONLINE)),)
+        if status is PresenceStatus.TYPING
+        else ()
+    )
+    assert state.presence[ALICE].status is status
+
+
+def test_typing_ends_with_the_last_socket_and_offline_follows_after_the_grace() -> None:
+    state = new_state(presence_grace_s=5, typing_timeout_s=10)
+    socket = with_socket(state)
+    run(state, SetPresence(ALICE, PresenceStatus.TYPING), clock=100.0)
+    closed = run(state, Unsubscribe(socket), clock=101.0)
+    assert presence_statuses(closed.events) == [PresenceStatus.ONLINE]
+    assert state.typing_until == {}
+    assert state.next_deadline() == 106.0
+    assert presence_statuses(state.expire(106.0).events) == [PresenceStatus.OFFLINE]
+
+
+def test_with_no_grace_the_last_socket_takes_a_typing_user_offline_at_once() -> None:
+    state = new_state(presence_grace_s=0)
+    socket = with_socket(state)
+    run(state, SetPresence(ALICE, PresenceStatus.TYPING), clock=100.0)
+    closed = run(state, Unsubscribe(socket), clock=101.0)
+    assert presence_statuses(closed.events) == [PresenceStatus.OFFLINE]
+    assert state.next_deadline() is None
+
+
+def test_a_user_already_offline_gets_no_grace() -> None:
+    state = new_state(presence_grace_s=5)
+    socket = with_socket(state)
+    run(state, SetPresence(ALICE, PresenceStatus.OFFLINE))
+    closed = run(state, Unsubscribe(socket), clock=100.0)
+    assert (closed.events, closed.writes, closed.offline) == ((), (), ())
+    assert state.next_deadline() is None
+
+
+def test_ending_the_graces_takes_every_user_in_one_offline_now() -> None:
+    state = new_state(presence_grace_s=5, typing_timeout_s=10)
+    run(state, Unsubscribe(with_socket(state, ALICE)), at=1, clock=100.0)
+    run(state, Unsubscribe(with_socket(state, BOB)), at=2, clock=101.0)
+    run(state, SetPresence(BOT_USER, PresenceStatus.TYPING), clock=101.0)
+    ended = state.end_graces()
+    state.commit(ended)
+    assert presence_statuses(ended.events) == [PresenceStatus.OFFLINE] * 2
+    assert set(ended.writes) == {
+        SaveLastSeen(ChatId("c1"), ALICE, T0 + timedelta(seconds=1)),
+        SaveLastSeen(ChatId("c1"), BOB, T0 + timedelta(seconds=2)),
+    }
+    # Typing is left to its own timer.
+    assert state.next_deadline() == 111.0
 
 
 def test_pages_outside_the_window_are_read_from_the_store() -> None:

@@ -111,7 +111,8 @@ def test_one_to_one_read_ticks_and_presence(server: Server, open_user: UserFacto
 
     # Bob leaves: alice sees "last seen".
     bob.context.close()
-    expect(alice.locator("#chat-subtitle")).to_contain_text("last seen")
+    # After the server's presence grace (default 5 s): longer than the usual wait.
+    expect(alice.locator("#chat-subtitle")).to_contain_text("last seen", timeout=20_000)
 
 
 def test_images_and_audio_upload_and_show(

@@ -92,10 +92,10 @@ class TwoNodes:
 
 @asynccontextmanager
 async def two_nodes(
-    redis: RedisServer, data_dir: Path, *, bot: bool = False
+    redis: RedisServer, data_dir: Path, *, bot: bool = False, extra: tuple[str, ...] = ()
 ) -> AsyncIterator[TwoNodes]:
     async with (
-        cluster_nodes(redis, data_dir, bot=bot) as nodes,
+        cluster_nodes(redis, data_dir, bot=bot, extra=extra) as nodes,
         nodes["a"].http() as a,
         nodes["b"].http() as b,
     ):

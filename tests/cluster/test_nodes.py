@@ -79,7 +79,9 @@ async def test_users_on_two_nodes_get_every_event_once_in_order(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(90):
-        async with two_nodes(redis_server, tmp_path / "data", bot=True) as run:
+        # A short presence grace: bob's going offline is seen without a long wait.
+        grace = ("--presence-grace-s", "0.3")
+        async with two_nodes(redis_server, tmp_path / "data", bot=True, extra=grace) as run:
             nodes, a, b, chat_id = run.nodes, run.a, run.b, run.chat_id
             path = f"/ws/{chat_id}?user_id="
             async with nodes["a"].socket(path + "ann") as ann:
@@ -119,7 +121,10 @@ async def test_a_dead_nodes_sockets_go_offline_in_chats_other_nodes_own(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     with trio.fail_after(90):
-        async with two_nodes(redis_server, tmp_path / "data") as run:
+        # The owner unsubscribes the dead node's sockets; their users' grace then runs as for
+        # a socket that closed (a short one here, so that the test waits little).
+        grace = ("--presence-grace-s", "0.3")
+        async with two_nodes(redis_server, tmp_path / "data", extra=grace) as run:
             nodes, a, chat_id = run.nodes, run.a, run.chat_id
             path = f"/ws/{chat_id}?user_id="
             async with nodes["a"].socket(path + "ann") as ann:

@@ -75,11 +75,14 @@ class StallingStore(MemoryStore):
         await super().append_message(message, owner=owner)
 
 
+GRACE_S = 5.0
+
+
 @asynccontextmanager
 async def placed_registry(
     placement: ScriptedPlacement, store: MemoryStore | None = None
 ) -> AsyncIterator[tuple[ChatRegistry, ChatId]]:
-    settings = make_settings(idle_timeout_s=60)
+    settings = make_settings(idle_timeout_s=60, presence_grace_s=GRACE_S)
     async with open_registry(
         store or MemoryStore(), settings, now=FakeWallClock(), placement=placement
     ) as registry:
@@ -172,6 +175,11 @@ async def test_a_remote_subscriber_counts_for_presence_and_keeps_the_chat_alive(
         await trio.sleep(600)  # far past the idle timeout: a subscriber keeps it alive
         assert registry.holds(chat_id)
         await (await registry.submit(chat_id, Unsubscribe(registered.id))).wait()
+        # Its node closed it (or is gone: remote_subscribers unsubscribes it the same way):
+        # offline only after the grace, as for a local socket.
+        await trio.sleep(GRACE_S - 0.1)
+        assert activation.published[-1] == online[-1]
+        await trio.sleep(0.2)
         last = activation.published[-1]
         assert isinstance(last, PresenceUpdated)
         assert last.presence.status is PresenceStatus.OFFLINE
@@ -190,8 +198,10 @@ async def test_an_unsubscribe_from_an_earlier_activation_leaves_the_new_one_alon
         assert new.id != old.id
         # ann's socket closes now: its Unsubscribe reaches the new activation.
         await (await registry.submit(chat_id, Unsubscribe(old.id))).wait()
+        await trio.sleep(GRACE_S * 2)  # had it taken bob's socket, his grace would be over
         presence = {p.user_id: p.status for p in await registry.chat(chat_id).presence()}
         assert presence[bob] is PresenceStatus.ONLINE
         await (await registry.submit(chat_id, Unsubscribe(new.id))).wait()
+        await trio.sleep(GRACE_S)
         presence = {p.user_id: p.status for p in await registry.chat(chat_id).presence()}
         assert presence[bob] is PresenceStatus.OFFLINE

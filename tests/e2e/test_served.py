@@ -18,35 +18,38 @@ from tests.harness.clients import WAIT_S, is_event, next_event, wait_closed
 from tests.harness.served_app import ServedApp, served_app, served_settings
 
 
-async def test_two_users_see_messages_presence_and_reads(server: ServedApp) -> None:
-    chat_id = await server.new_chat("alice", "bob")
-    async with (
-        server.socket(f"/ws/{chat_id}?user_id=alice") as alice,
-        server.socket(f"/ws/{chat_id}?user_id=bob") as bob,
-    ):
-        # alice sees bob come online (whatever order the two subscriptions landed in).
-        await next_event(alice, is_event("presence_updated", user_id="bob", status="online"))
-        sent = await server.post(chat_id, "alice", "hi bob")
-        for ws in (alice, bob):
-            event = await next_event(ws, is_event("message_received"))
-            assert event["data"] == sent
-        response = await server.http.post(f"/chats/{chat_id}/read", json={"user_id": "bob"})
-        assert response.json()["last_read_seq"] == 1
-        for ws in (alice, bob):
-            event = await next_event(ws, is_event("chat_read"))
-            assert event["data"] == {
-                "chat_id": chat_id,
-                "user_id": "bob",
-                "last_read_message_id": sent["id"],
-                "last_read_seq": 1,
+async def test_two_users_see_messages_presence_and_reads(tmp_path: Path) -> None:
+    # A short presence grace, so that bob's going offline is seen here without a long wait.
+    async with served_app(served_settings(tmp_path, presence_grace_s=0.2)) as server:
+        chat_id = await server.new_chat("alice", "bob")
+        async with server.socket(f"/ws/{chat_id}?user_id=alice") as alice:
+            async with server.socket(f"/ws/{chat_id}?user_id=bob") as bob:
+                # alice sees bob come online (whatever order the subscriptions landed in).
+                await next_event(
+                    alice, is_event("presence_updated", user_id="bob", status="online")
+                )
+                sent = await server.post(chat_id, "alice", "hi bob")
+                for ws in (alice, bob):
+                    event = await next_event(ws, is_event("message_received"))
+                    assert event["data"] == sent
+                response = await server.http.post(f"/chats/{chat_id}/read", json={"user_id": "bob"})
+                assert response.json()["last_read_seq"] == 1
+                for ws in (alice, bob):
+                    event = await next_event(ws, is_event("chat_read"))
+                    assert event["data"] == {
+                        "chat_id": chat_id,
+                        "user_id": "bob",
+                        "last_read_message_id": sent["id"],
+                        "last_read_seq": 1,
+                    }
+            # bob's socket closed: once his grace is over, alice sees him go offline.
+            await next_event(alice, is_event("presence_updated", user_id="bob", status="offline"))
+            presence = (await server.http.get(f"/chats/{chat_id}/presence")).json()
+            assert {p["user_id"]: p["status"] for p in presence} == {
+                "alice": "online",
+                "bob": "offline",
+                "bot_user": "offline",
             }
-    # bob's socket closed: alice ... is closed too; ask over REST instead.
-    presence = (await server.http.get(f"/chats/{chat_id}/presence")).json()
-    assert {p["user_id"]: p["status"] for p in presence} == {
-        "alice": "offline",
-        "bob": "offline",
-        "bot_user": "offline",
-    }
 
 
 async def test_bot_answers_a_human_message(tmp_path: Path) -> None:

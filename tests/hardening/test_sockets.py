@@ -47,6 +47,8 @@ async def new_chat(url: str, *participants: str) -> str:
         return str(response.json()["chat_id"])
 
 
+# No presence grace: offline at once shows that the last socket's end was counted.
+@pytest.mark.parametrize("served", [{"presence_grace_s": 0}], indirect=True)
 async def test_abrupt_disconnects_leave_no_subscriber_behind(
     served: ServedApp,
 ) -> None:
@@ -79,7 +81,9 @@ async def test_abrupt_disconnects_leave_no_subscriber_behind(
             assert "online" in await ws.get_message()
 
 
-@pytest.mark.parametrize("served", [{"ws_ping_interval_s": 0.4}], indirect=True)
+@pytest.mark.parametrize(
+    "served", [{"ws_ping_interval_s": 0.4, "presence_grace_s": 0}], indirect=True
+)
 async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: ServedApp) -> None:
     url, services = served.url, served.services
     chat_id = await new_chat(url, "alice", "bob")

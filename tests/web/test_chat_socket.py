@@ -8,10 +8,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
+import pytest
 import trio
 import trio.testing
 from quart.typing import TestClientProtocol as Client
 
+from tests.conftest import make_settings
 from tests.web.asgi_socket import AsgiTestSocket, open_socket
 
 ChatFactory = Callable[..., Awaitable[str]]
@@ -74,6 +76,7 @@ async def test_events_reach_the_socket_and_client_frames_are_ignored(
         assert read["data"]["user_id"] == "bob"
 
 
+@pytest.mark.parametrize("app_settings", [make_settings(presence_grace_s=0)])
 async def test_socket_with_user_marks_online_and_offline_on_close(
     client: Client, chat_id_for: ChatFactory
 ) -> None:
@@ -85,6 +88,28 @@ async def test_socket_with_user_marks_online_and_offline_on_close(
     await trio.testing.wait_all_tasks_blocked()
     presence = await (await client.get(f"/chats/{chat_id}/presence")).get_json()
     assert presence[0]["status"] == "offline"
+
+
+@pytest.mark.parametrize("app_settings", [make_settings(presence_grace_s=600)])
+async def test_a_reload_within_the_grace_shows_others_no_offline(
+    client: Client, chat_id_for: ChatFactory
+) -> None:
+    chat_id = await chat_id_for()
+    async with open_socket(client.app, f"/ws/{chat_id}?user_id=bob") as bob:
+        assert (await bob.receive_json())["data"]["user_id"] == "bob"
+        for _ in range(2):  # alice's page, then the same page reloaded
+            async with open_socket(client.app, f"/ws/{chat_id}?user_id=alice"):
+                await trio.testing.wait_all_tasks_blocked()  # subscribed
+            await trio.testing.wait_all_tasks_blocked()  # unsubscribed
+            presence = await (await client.get(f"/chats/{chat_id}/presence")).get_json()
+            assert presence[0] == {**presence[0], "user_id": "alice", "status": "online"}
+        await client.post(f"/chats/{chat_id}/messages",
+                          json={"user_id": "bob", "type": "text", "content": "hi"})  # fmt: skip
+        # bob saw alice come online once, then the message: no offline/online in between.
+        seen = [await bob.receive_json() for _ in range(2)]
+        assert [(e["event"], e["data"].get("status")) for e in seen] == [
+            ("presence_updated", "online"), ("message_received", None)
+        ]  # fmt: skip
 
 
 async def test_resume_after_seq_replays_missed_messages(

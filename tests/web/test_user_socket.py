@@ -130,7 +130,8 @@ async def test_resume_beyond_the_bound_gets_resync(tmp_path: Path) -> None:
 
 
 async def test_an_open_socket_makes_its_user_online_in_each_chat(tmp_path: Path) -> None:
-    async with server_with(tmp_path, typing_timeout_s=0.2) as server:
+    # A short presence grace: alice goes offline soon after her socket closes.
+    async with server_with(tmp_path, typing_timeout_s=0.2, presence_grace_s=0.2) as server:
         chats = [await server.new_chat("alice", "bob") for _ in range(2)]
         async with user_socket(server, "user_id=bob") as bob:
             await ready(bob)
