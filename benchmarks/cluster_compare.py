@@ -13,7 +13,8 @@ Forwarding: a chat held by node A, 300 sequential POSTs to A and to node B (whic
 A), alternating; p50/p99 of each.
 
 Against the reference API (the FastAPI peer, benchmarks/peer, in /work/peer-venv):
-``--workers 2``, one process and the peer offered the same fanout at 1,000 msg/s, alternating.
+``--workers 2``, one process, the peer, and the peer fanning out as the reference server does
+(``reference``: each socket awaited in turn) offered the same fanout at 1,000 msg/s, alternating.
 
 Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds]  (results/cluster-*.json)
        .venv/bin/python benchmarks/cluster_compare.py peer [rounds]
@@ -150,10 +151,13 @@ def against_peer(target: str, round_no: int) -> dict[str, Any]:
             process, url = start_server([], Path(data))
         else:
             port = redis_free_port()
+            # "reference": the peer fanning out as the reference does (each socket awaited).
+            sequential = "1" if target == "reference" else "0"
             process = subprocess.Popen(
                 ["/work/peer-venv/bin/uvicorn", "app:app", "--host", "127.0.0.1", "--port",
                  str(port), "--log-level", "warning"],
                 cwd=ROOT / "benchmarks" / "peer", text=True,
+                env={**os.environ, "PEER_SEQUENTIAL_FANOUT": sequential},
             )  # fmt: skip
             url = f"http://127.0.0.1:{port}"
         try:
@@ -188,7 +192,7 @@ def main() -> None:
         rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
         peer_runs = []
         for round_no in range(1, rounds + 1):
-            for target in ("workers2", "single", "peer"):
+            for target in ("workers2", "single", "peer", "reference"):
                 peer_runs.append(against_peer(target, round_no))
                 print(json.dumps(peer_runs[-1]), flush=True)
         (OUT / "cluster-vs-peer-summary.json").write_text(json.dumps(peer_runs))

@@ -7,7 +7,9 @@ Not part of the chatactors package and never installed by it: run it from its ow
 
 It follows the reference (one process, dicts in memory, a bot sequence per message) with two
 additions so the bench compares like with like: `?limit=N` on GET messages (the newest N), and a
-fan-out that sends to all sockets concurrently instead of awaiting each in turn.
+fan-out that sends to all sockets concurrently instead of awaiting each in turn. With
+PEER_SEQUENTIAL_FANOUT=1 it fans out as the reference does (each socket in turn, awaited):
+"the reference" in the benchmarks (its own source is not available here).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from pydantic import BaseModel
 BOT = "bot_user"
 DELAY_MIN = float(os.environ.get("PEER_BOT_DELAY_MIN_S", "2"))
 DELAY_MAX = float(os.environ.get("PEER_BOT_DELAY_MAX_S", "4"))
+#: PEER_SEQUENTIAL_FANOUT=1: send to each socket in turn, awaiting each, as the reference server
+#: itself does (REFERENCE.md); the default sends to all at once.
+SEQUENTIAL_FANOUT = os.environ.get("PEER_SEQUENTIAL_FANOUT") == "1"
 REPLIES = ["Hello!", "Interesting.", "Tell me more.", "Sure.", "Ha!"]
 
 app = FastAPI()
@@ -66,10 +71,28 @@ def chat_or_404(chat_id: str) -> dict[str, object]:
     return chat
 
 
+async def _send_each_in_turn(
+    targets: list[WebSocket], frame: dict[str, object]
+) -> list[BaseException | None]:
+    results: list[BaseException | None] = []
+    for ws in targets:
+        try:
+            await ws.send_json(frame)
+            results.append(None)
+        except Exception as error:
+            results.append(error)
+    return results
+
+
 async def broadcast(chat_id: str, event: str, data: dict[str, object]) -> None:
     frame = {"event": event, "data": data}
     targets = list(sockets.get(chat_id, ()))
-    results = await asyncio.gather(*(ws.send_json(frame) for ws in targets), return_exceptions=True)
+    if SEQUENTIAL_FANOUT:
+        results = await _send_each_in_turn(targets, frame)
+    else:
+        results = await asyncio.gather(
+            *(ws.send_json(frame) for ws in targets), return_exceptions=True
+        )
     for ws, result in zip(targets, results, strict=True):
         if isinstance(result, Exception):
             sockets[chat_id].discard(ws)
