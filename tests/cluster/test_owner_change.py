@@ -51,7 +51,7 @@ async def placed_nodes(
     """One node per name, each with a registry that activates chats through leases, as
     serving does (web/lifespan.py), all on one store."""
     store = MemoryStore()
-    settings = make_settings()
+    settings = make_settings(presence_grace_s=0)  # offline at once: these tests are about owners
     async with AsyncExitStack() as stack:
         nodes: dict[str, tuple[ClusterNode, ChatRegistry]] = {}
         for name in names:
