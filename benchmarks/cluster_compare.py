@@ -5,7 +5,9 @@ skews them alike; the ratios are the figures to quote (BENCHMARKS.md, "Cluster m
 Setups (fanout, reference frames, a fresh SQLite directory and a fresh Redis per run):
 - ``single``: ``chatactors serve`` as today (no Redis);
 - ``node``: the same, as a one-node cluster (``--redis-url``);
-- ``workers2``: ``--workers 2``: two nodes on one port (the kernel spreads the connections).
+- ``workers2``: ``--workers 2``: two nodes on one port (the kernel spreads the connections);
+- ``nodes2-affine``: two nodes on two ports, the bench sending all of a chat's sockets and posts
+  to one of them (``--chat-affinity``, as a proxy routing by chat id would).
 Server CPU is summed over every server process and ``redis-server`` (``chatactors bench
 --server-pid`` with a comma list: over the sending window, from /proc).
 
@@ -73,21 +75,28 @@ def fanout(setup: str, round_no: int) -> dict[str, Any]:
     extra = [] if redis is None else ["--redis-url", redis.url]
     if setup == "workers2":
         extra += ["--workers", "2"]
+    affine = setup == "nodes2-affine"  # two nodes on two ports, each chat's traffic on one
     with tempfile.TemporaryDirectory() as data:
-        process, url = start_server(extra, Path(data))
+        processes, urls = [], []
+        for node in ("a", "b") if affine else ("",):
+            process, url = start_server(extra + (["--node-id", node] if node else []), Path(data))
+            processes.append(process)
+            urls.append(url)
         try:
             time.sleep(2)  # the workers' start-up is not part of the run
-            pids = tree_pids(process.pid)
+            pids = [pid for process in processes for pid in tree_pids(process.pid)]
             if redis is not None:
                 pids.append(redis._process.pid)  # type: ignore[union-attr]
             out = OUT / f"cluster-{setup}-{round_no}.json"
             subprocess.run(
-                [PY, "-m", "chatactors", "bench", "fanout", "--url", url, *FANOUT,
+                [PY, "-m", "chatactors", "bench", "fanout", "--url", ",".join(urls), *FANOUT,
+                 *(["--chat-affinity"] if affine else []),
                  "--server-pid", ",".join(map(str, pids)), "--out", str(out), "--quiet"],
                 check=True, cwd=ROOT,
             )  # fmt: skip
         finally:
-            stop(process)
+            for process in processes:
+                stop(process)
             if redis is not None:
                 redis.remove()
     document = json.loads(out.read_text())
@@ -200,7 +209,7 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     runs = []
     for round_no in range(1, rounds + 1):
-        for setup in ("single", "node", "workers2"):
+        for setup in ("single", "node", "workers2", "nodes2-affine"):
             run = fanout(setup, round_no)
             print(json.dumps(run), flush=True)
             runs.append(run)

@@ -105,6 +105,12 @@ def _fanout_options(parser: argparse.ArgumentParser, socket_send: bool) -> None:
         default=64,
         help="HTTP connections per worker for posting (default 64)",
     )
+    parser.add_argument(
+        "--chat-affinity",
+        action="store_true",
+        help="over several URLs, send all of a chat's sockets and posts to one node (chat c to "
+        "URL c mod N, as a proxy hashing on the chat id would) instead of spreading them",
+    )
     if not socket_send:
         parser.add_argument(
             "--subprotocol",
@@ -178,6 +184,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         subprotocol=getattr(args, "subprotocol", False),
         send_over_socket=socket_send,
         connections=args.connections,
+        chat_affinity=args.chat_affinity,
         progress=not args.quiet,
     )
     monitor = ServerMonitor(pid=pids[0] if pids else None, more_pids=pids[1:])
@@ -193,6 +200,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         "subprotocol": "chatactors.v1" if spec.subprotocol or socket_send else "reference",
         "workers": args.workers,
         "connections": args.connections,
+        "chat_affinity": args.chat_affinity,
         # One PID stays a number, as before several were possible.
         "server_pid": pids[0] if len(pids) == 1 else ",".join(map(str, pids)) or None,
     }

@@ -9,7 +9,8 @@ on each socket.
 Over several node URLs (a cluster), socket i of chat c connects to URL (c + i) mod N and post j
 of chat c goes to URL (c + j) mod N, so each chat's sockets and posts span the nodes (with
 S >= N) and most deliveries cross nodes. With `socket-send`, a chat's sends go over its first
-socket (on URL c mod N).
+socket (on URL c mod N). With `chat_affinity`, all of chat c's sockets and posts use URL c mod N,
+as behind a proxy that routes by chat id: each chat's traffic stays on one node.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class FanoutSpec:
     connections: int = 64
     """HTTP connections per URL for posting (the most POSTs in flight to each)."""
     connect_concurrency: int = 50
+    chat_affinity: bool = False
+    """Over several URLs, every socket and post of chat c on URL c mod N (routing by chat)."""
     progress: bool = True
 
 
@@ -200,7 +203,7 @@ class _Sock:
 
 def _node(spec: FanoutSpec, chat: int, i: int) -> int:
     """Which URL the i-th socket (or post) of `chat` uses."""
-    return (chat + i) % len(spec.urls)
+    return (chat if spec.chat_affinity else chat + i) % len(spec.urls)
 
 
 async def _connect_all(

@@ -89,3 +89,31 @@ def test_other_workloads_take_one_url(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         cli.main(["http", "--url", "http://127.0.0.1:1,http://127.0.0.1:2"])
     assert "takes one --url" in capsys.readouterr().err
+
+
+def _counter(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def test_chat_affinity_keeps_each_chats_traffic_on_one_node(
+    nodes: list[ServerProcess], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = ",".join(node.url for node in nodes)
+    out = tmp_path / "affine.json"
+    argv = ["fanout", "--url", urls, *FANOUT, "--chats", "3", "--chat-affinity", "--out",
+            str(out), "--quiet"]  # fmt: skip
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    deliveries = json.loads(out.read_text())["deliveries"]
+    assert deliveries["received"] == deliveries["expected"] > 0
+    assert deliveries["lost"] == deliveries["duplicated"] == 0
+    # Chats 0 and 2 (3 sockets each) on node a, chat 1 on node b; spread, it would be 5 and 4.
+    assert [_sockets_served(node.url) for node in nodes] == [6, 3]
+    # Each chat was activated where its traffic went: nothing had to be forwarded.
+    forwarded = "chatactors_cluster_forwarded_commands_total"
+    assert [_counter(node.url, forwarded) for node in nodes] == [0, 0]
