@@ -90,6 +90,10 @@ class ChatActor:
     #: Subscribers that listen elsewhere (``Subscribe(remote=True)``): they count for presence
     #: and keep the chat alive, but their events reach them through ``_outbox``.
     _remote: set[int] = attrs.field(factory=set)
+    #: Cluster mode: whether this process may still act as the chat's owner (its lease is
+    #: valid). A paused owner that wakes up after losing the chat delivers nothing stale to
+    #: its own sockets either.
+    _may_deliver: Callable[[], bool] = lambda: True
 
     @classmethod
     def from_loaded(
@@ -101,10 +105,14 @@ class ChatActor:
         activation_hooks: Sequence[ActivationHook] = (),
         *,
         outbox: Callable[[ChatEvent], None] | None = None,
+        may_deliver: Callable[[], bool] | None = None,
     ) -> ChatActor:
         state = ChatState.from_loaded(loaded, settings)
-        return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
-                   owner_token=loaded.owner_token, outbox=outbox)  # fmt: skip
+        actor = cls(loaded.chat.id, state, store, settings, now, activation_hooks,
+                    owner_token=loaded.owner_token, outbox=outbox)  # fmt: skip
+        if may_deliver is not None:
+            actor._may_deliver = may_deliver
+        return actor
 
     @property
     def subscriber_count(self) -> int:
@@ -303,7 +311,7 @@ class ChatActor:
             self._outbox(event)
         if isinstance(event, MessageReceived):
             self.counters.messages += 1
-        if self._fanout:
+        if self._fanout and self._may_deliver():
             self.counters.deliveries += len(self._fanout)
             self._fanout.publish(event)
             self.counters.lagged = self._fanout.lagged_total

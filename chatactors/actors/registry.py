@@ -228,6 +228,7 @@ class ChatRegistry:
             actor = ChatActor.from_loaded(
                 loaded, self._store, self._settings, self._now, tuple(self._activation_hooks),
                 outbox=None if slot.activation is None else slot.activation.publish,
+                may_deliver=None if slot.activation is None else slot.activation.is_valid,
             )  # fmt: skip
             slot.actor = actor
 

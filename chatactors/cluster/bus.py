@@ -38,6 +38,9 @@ from chatactors.storage.store import MessagePage
 log = logging.getLogger(__name__)
 
 
+BUS_IDS_START = 1 << 40
+
+
 def chat_channel(chat_id: ChatId) -> str:
     return f"chatactors:chat:{chat_id}"
 
@@ -91,7 +94,9 @@ class ChatBus:
     #: Sum and count of (receive time - event time) for received messages, for /metrics.
     lag_s_sum: float = 0.0
     lag_count: int = 0
-    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+    #: Bus subscription ids start above any id an actor gives its own subscribers (below
+    #: 2**32), so that a socket's ``Unsubscribe`` names either kind unambiguously.
+    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(BUS_IDS_START))
     #: Told of every owner announcement on a chat this node listens to (never blocks).
     on_owner: Callable[[ChatId, codec.OwnerAnnounced], None] | None = None
     announcements: int = 0

@@ -7,10 +7,15 @@ Redis is unreachable; everything else needs the directory and gets ``ClusterUnav
 Who holds a chat comes from the ``HolderCache`` when it knows, else from the directory; a
 cached holder that is gone costs one more lookup, never an error the directory would not give.
 
-A subscription is two halves: the socket listens on the chat's bus channel on its own node
-(subscribed *before* registering, so nothing published after the registration is missed), and
-the owner registers it (``Subscribe(remote=True)``, local or forwarded) for presence and for its
-replay; the bus then skips what the replay covered.
+A socket for a chat this node holds (or that nobody holds yet, which this node then activates)
+subscribes at the local actor directly, as in a single process: its events never go through
+Redis and back. If the chat moves away while this node lives (a lost lease), the actor stops
+and the socket is ended, as when a single process's actor stops; its client resumes by seq.
+
+A socket for a chat another node holds is two halves: it listens on the chat's bus channel on
+its own node (subscribed *before* registering, so nothing published after the registration is
+missed), and the owner registers it (``Subscribe(remote=True)``, forwarded) for presence and for
+its replay; the bus then skips what the replay covered.
 
 A registration lives as long as the owner's activation (its id names that activation's owner
 token, ``registered_by``). When another activation announces itself on the chat's channel (the
@@ -84,6 +89,8 @@ class ClusterMailbox:
     _owners: dict[ChatId, int] = attrs.field(factory=dict)
     #: Chats whose sockets are being registered again (one task per chat).
     _reregistering: set[ChatId] = attrs.field(factory=set)
+    #: Chat -> ids of sockets subscribed at this node's own actor for it (no bus).
+    _direct: dict[ChatId, set[int]] = attrs.field(factory=dict)
     #: Commands sent to the node that won a race to activate their chat.
     rerouted: int = 0
     #: Sockets registered again at a chat's new owner, and attempts to be retried.
@@ -184,6 +191,11 @@ class ClusterMailbox:
     async def _subscribe(
         self, bus: ChatBus, chat_id: ChatId, command: Subscribe
     ) -> Reply[Subscription]:
+        if self.holds_locally(chat_id) or (await self._holder(chat_id))[0] is None:
+            try:
+                return await self._subscribe_directly(chat_id, command)
+            except ChatElsewhere:
+                pass  # another node won the race to activate it: listen on the bus
         listening = await bus.subscribe(chat_id, command.user_id, command.outbox)
         try:
             reply = await self._route(chat_id, attrs.evolve(command, remote=True, outbox=None))
@@ -205,7 +217,26 @@ class ClusterMailbox:
         answered.set(listening)
         return answered
 
+    async def _subscribe_directly(self, chat_id: ChatId, command: Subscribe) -> Reply[Subscription]:
+        """At this node's own actor (activating the chat here if nobody holds it);
+        ``ChatElsewhere`` if another node holds it after all."""
+        subscription = await (await self._local.submit(chat_id, command)).wait()
+        self._direct.setdefault(chat_id, set()).add(subscription.id)
+        answered: Reply[Subscription] = Reply()
+        answered.set(subscription)
+        return answered
+
     async def _unsubscribe(self, bus: ChatBus, chat_id: ChatId, command: Unsubscribe) -> Reply[Any]:
+        direct = self._direct.get(chat_id)
+        if direct is not None and command.subscription_id in direct:
+            direct.discard(command.subscription_id)
+            if not direct:
+                del self._direct[chat_id]
+            if self.holds_locally(chat_id):
+                return await self._local.submit(chat_id, command)
+            done: Reply[Any] = Reply()  # its actor has stopped, and the subscription with it
+            done.set(None)
+            return done
         registrations = self._registered.get(chat_id, {})
         found = registrations.pop(command.subscription_id, None)
         if found is None:

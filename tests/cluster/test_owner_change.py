@@ -24,6 +24,7 @@ from chatactors.cluster.directory import Holder, lease_key
 from chatactors.cluster.forwarder import command_channel
 from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
 from chatactors.cluster.routing import ClusterMailbox
+from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.storage.memory import MemoryStore
@@ -192,3 +193,32 @@ async def test_a_socket_is_registered_again_once_the_new_owner_can_be_reached(
             await c.channels.listen(command_channel("node-c"), server.on_command)
             await reregistered(b, 1)
             assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
+
+
+async def test_a_socket_at_the_owner_gets_its_events_from_the_actor_not_over_redis(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(20):
+        async with placed_nodes(redis_server, ("a", "b")) as nodes:
+            (a, registry_a), (b, _) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            # Nobody holds the chat: ann's socket on A activates it there and subscribes at
+            # the actor itself; bob's on B listens on the bus and registers at A.
+            ann = await call(a, chat_id, Subscribe(ANN, after_seq=0))
+            assert registry_a.holds(chat_id)
+            assert a.bus.subscribers(chat_id) == 0
+            bob = await call(b, chat_id, Subscribe(BOB, after_seq=0))
+            assert b.bus.subscribers(chat_id) == 1
+            sent = await call(b, chat_id, PostMessage(BOB, MessageType.TEXT, "hi"))
+            for subscription in (ann, bob):
+                while True:  # presence events first (each one's own online, the other's)
+                    event = (await subscription.receive()).event
+                    if isinstance(event, MessageReceived):
+                        assert event.message == sent
+                        break
+            assert a.bus.received == 0  # A never heard its own events back from Redis
+            # The owner loses the chat: ann's socket ends with its actor; bob's stays.
+            await lose_lease(a, registry_a, chat_id)
+            assert ann.end_reason is not None
+            assert bob.end_reason is None
+            await call(a, chat_id, Unsubscribe(ann.id))  # answered, changes nothing
