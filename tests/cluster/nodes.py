@@ -80,6 +80,23 @@ async def counter(client: httpx.AsyncClient, name: str) -> float:
     raise AssertionError(f"{name} not in /metrics")
 
 
+async def presence_everywhere(
+    clients: list[httpx.AsyncClient], chat_id: str, user: str, status: str
+) -> None:
+    """Poll GET presence on every node (503s while the chat moves) until ``user`` has ``status``
+    on all of them; bounded by the caller."""
+    while True:
+        statuses = []
+        for client in clients:
+            response = await client.get(f"/chats/{chat_id}/presence")
+            if response.status_code == 200:
+                found = [p["status"] for p in response.json() if p["user_id"] == user]
+                statuses.append(found[0] if found else None)
+        if statuses == [status] * len(clients):
+            return
+        await trio.sleep(0.2)
+
+
 @attrs.frozen
 class TwoNodes:
     """Nodes a and b, an HTTP client for each, and a chat of ann and bob."""

@@ -24,6 +24,7 @@ from tests.cluster.nodes import (
     counter,
     new_chat,
     post_until_accepted,
+    presence_everywhere,
     two_nodes,
 )
 from tests.harness.clients import is_event, next_event
@@ -151,23 +152,6 @@ async def test_redis_restarted_mid_run_answers_503_then_recovers(
             history = (await a.get(f"/chats/{chat_id}/messages")).json()
             assert_exactly_once(acked, history)
             assert [(await client.get("/readyz")).status_code for client in (a, b)] == [200, 200]
-
-
-async def presence_everywhere(
-    clients: list[httpx.AsyncClient], chat_id: str, user: str, status: str
-) -> None:
-    """Poll GET presence on every node (503s while the chat moves) until ``user`` has ``status``
-    on all of them; bounded by the caller."""
-    while True:
-        statuses = []
-        for client in clients:
-            response = await client.get(f"/chats/{chat_id}/presence")
-            if response.status_code == 200:
-                found = [p["status"] for p in response.json() if p["user_id"] == user]
-                statuses.append(found[0] if found else None)
-        if statuses == [status] * len(clients):
-            return
-        await trio.sleep(0.2)
 
 
 @pytest.mark.parametrize("new_owner", ["b", "c"])

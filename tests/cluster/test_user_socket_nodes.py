@@ -4,7 +4,8 @@ Users' sockets on one node, their chats owned by another (or by their own), a re
 ``redis-server`` and one SQLite file: every event of every chat reaches every socket once, in
 order; commands are forwarded and answered as locally; a chat created through one node is
 announced on the others; a socket resumes on another node after its own was SIGKILLed; a socket
-keeps receiving when its chat's owner dies. Real time: every wait is bounded.
+keeps receiving, and its user stays online, when its chats' owner dies. Real time: every wait is
+bounded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import pytest
 import trio
 import trio_websocket
 
-from tests.cluster.nodes import LEASE_TTL_S, cluster_nodes, new_chat, post_until_accepted
+from tests.cluster.nodes import (
+    LEASE_TTL_S,
+    cluster_nodes,
+    counter,
+    new_chat,
+    post_until_accepted,
+    presence_everywhere,
+)
 from tests.harness.server_process import ServerProcess
 from tests.harness.user_client import V1, Event, UserClient, is_presence_of
 from tests.redis_server import RedisServer
@@ -347,6 +355,89 @@ async def test_a_socket_keeps_receiving_when_its_chats_owner_dies(
                 assert got == list(range(1, posts + 1))
             history = (await c.get(f"/chats/{chat_id}/messages")).json()
             assert [m["seq"] for m in history] == list(range(1, posts + 1))
+
+
+def in_chat(chat_id: str, predicate: Callable[[Event], bool]) -> Callable[[Event], bool]:
+    return lambda e: e["chat_id"] == chat_id and predicate(e)
+
+
+def is_message(content: str) -> Callable[[Event], bool]:
+    return lambda e: e["event"] == "message_received" and e["data"]["content"] == content
+
+
+#: Short, so that a closed socket's user goes offline soon; long enough to be told from none.
+GRACE_S = 2.0
+
+
+async def test_a_socket_stays_online_in_its_chats_when_their_owner_dies(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    grace = ("--presence-grace-s", str(GRACE_S))
+    with trio.fail_after(150):
+        async with (
+            cluster_nodes(redis_server, tmp_path / "data", ("a", "b", "c"), extra=grace) as nodes,
+            nodes["a"].http() as a,
+            nodes["b"].http() as b,
+            nodes["c"].http() as c,
+        ):
+            # Two chats A owns until it dies, then B (u's own node) and C; one B owns throughout.
+            chats = {
+                "to_b": await new_chat(a, "u", "v"),
+                "to_c": await new_chat(a, "u", "v"),
+                "on_b": await new_chat(b, "u", "v"),
+            }
+            await activate(a, chats["to_b"])
+            await activate(a, chats["to_c"])
+            await activate(b, chats["on_b"])
+            survivor = {"to_b": b, "to_c": c, "on_b": b}
+            async with user_socket(nodes["b"], "u") as u:
+                assert set((await u.ready())["chats"]) == set(chats.values())
+                sockets = Logged({"u": u}, {"u": []})
+                for chat_id in chats.values():
+                    with trio.fail_after(10):
+                        await presence_everywhere([a, b, c], chat_id, "u", "online")
+                    await post_until_accepted(c, chat_id, text("v", "before"))
+                await nodes["a"].kill()
+                # A post through each survivor activates the chat there (prefer-local).
+                for key, chat_id in chats.items():
+                    body = text("v", "after", f"after-{key}")
+                    response = await post_until_accepted(
+                        survivor[key], chat_id, body, timeout_s=LEASE_TTL_S + 20
+                    )
+                    assert response.status_code == 200, response.text
+                # u's socket never reconnected: it was registered again with the new owners,
+                # so u is online there, before u says anything.
+                for chat_id in chats.values():
+                    with trio.fail_after(15):
+                        await presence_everywhere([b, c], chat_id, "u", "online")
+                # Commands for the moved chats are answered as before the move.
+                for key, chat_id in chats.items():
+                    ack = await sockets.ack("u", op="send", chat_id=chat_id, ref=f"s-{key}",
+                                            type="text", content="from u",
+                                            client_message_id=f"u-{key}")  # fmt: skip
+                    assert ack["data"]["message"]["seq"] == 3
+                    ack = await sockets.ack(
+                        "u", op="presence", chat_id=chat_id, ref=f"p-{key}", status="typing"
+                    )
+                    assert ack["data"] == {"ref": f"p-{key}", "status": "typing"}
+                    await sockets.next("u", in_chat(chat_id, is_presence_of("u", "typing")))
+                for key, chat_id in chats.items():
+                    await post_until_accepted(survivor[key], chat_id, text("v", "last"))
+                    await sockets.next("u", in_chat(chat_id, is_message("last")))
+                # Every message of every chat once, in order, across the move.
+                for chat_id in chats.values():
+                    assert seqs(sockets.logs["u"], chat_id) == [1, 2, 3, 4]
+                closed_at = trio.current_time()
+                await u.ws.aclose()
+            # Closed: u goes offline in every chat, at the new owners, after the grace.
+            for chat_id in chats.values():
+                with trio.fail_after(15):
+                    await presence_everywhere([b, c], chat_id, "u", "offline")
+                assert trio.current_time() - closed_at >= GRACE_S
+            assert await counter(b, "chatactors_cluster_sockets_reregistered_total") == 2
+            for key, chat_id in chats.items():
+                history = (await survivor[key].get(f"/chats/{chat_id}/messages")).json()
+                assert [m["seq"] for m in history] == [1, 2, 3, 4]
 
 
 @asynccontextmanager
