@@ -17,9 +17,11 @@ from typing import Any, assert_never
 import attrs
 import trio
 
-from chatactors.actors.chat_state import (
+from chatactors.actors.chat_state import ChatState
+from chatactors.actors.commands import AnyCommand, Subscribe, Unsubscribe
+from chatactors.actors.mailbox import Request
+from chatactors.actors.outcome import (
     AppendMessage,
-    ChatState,
     Outcome,
     ReadFromStore,
     SaveLastSeen,
@@ -27,8 +29,6 @@ from chatactors.actors.chat_state import (
     StoreWrite,
     SubscribePlan,
 )
-from chatactors.actors.commands import AnyCommand, Subscribe, Unsubscribe
-from chatactors.actors.mailbox import Request
 from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import ChatError, ChatUnavailable, StoreUnavailable

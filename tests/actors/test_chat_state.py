@@ -7,16 +7,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import pytest
 
-from chatactors.actors.chat_state import (
-    AppendMessage,
-    ChatState,
-    GoingOffline,
-    Outcome,
-    ReadFromStore,
-    SaveLastSeen,
-    SaveReadMark,
-    SubscribePlan,
-)
+from chatactors.actors.chat_state import ChatState
 from chatactors.actors.commands import (
     AnyCommand,
     GetMessages,
@@ -25,6 +16,15 @@ from chatactors.actors.commands import (
     SetPresence,
     Subscribe,
     Unsubscribe,
+)
+from chatactors.actors.outcome import (
+    AppendMessage,
+    GoingOffline,
+    Outcome,
+    ReadFromStore,
+    SaveLastSeen,
+    SaveReadMark,
+    SubscribePlan,
 )
 from chatactors.domain.errors import InvalidInput, NotAParticipant
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
