@@ -56,6 +56,11 @@ def registered_by(subscription_id: int) -> int:
     return subscription_id >> _TOKEN_SHIFT
 
 
+def always_owner() -> bool:
+    """One process (no placement): it is always the chat's owner."""
+    return True
+
+
 @attrs.define
 class ActorCounters:
     """Running totals of one actor; the registry adds them up (and keeps them when it stops)."""
@@ -93,7 +98,7 @@ class ChatActor:
     #: Cluster mode: whether this process may still act as the chat's owner (its lease is
     #: valid). A paused owner that wakes up after losing the chat delivers nothing stale to
     #: its own sockets either.
-    _may_deliver: Callable[[], bool] = lambda: True
+    _may_deliver: Callable[[], bool] = attrs.field(default=always_owner)
 
     @classmethod
     def from_loaded(
@@ -105,14 +110,12 @@ class ChatActor:
         activation_hooks: Sequence[ActivationHook] = (),
         *,
         outbox: Callable[[ChatEvent], None] | None = None,
-        may_deliver: Callable[[], bool] | None = None,
+        may_deliver: Callable[[], bool] = always_owner,
     ) -> ChatActor:
         state = ChatState.from_loaded(loaded, settings)
-        actor = cls(loaded.chat.id, state, store, settings, now, activation_hooks,
-                    owner_token=loaded.owner_token, outbox=outbox)  # fmt: skip
-        if may_deliver is not None:
-            actor._may_deliver = may_deliver
-        return actor
+        return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
+                   owner_token=loaded.owner_token, outbox=outbox,
+                   may_deliver=may_deliver)  # fmt: skip
 
     @property
     def subscriber_count(self) -> int:

@@ -17,7 +17,7 @@ from typing import TypeVar
 import attrs
 import trio
 
-from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor
+from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor, always_owner
 from chatactors.actors.commands import Command
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.mailbox import Mailbox, Request
@@ -228,7 +228,7 @@ class ChatRegistry:
             actor = ChatActor.from_loaded(
                 loaded, self._store, self._settings, self._now, tuple(self._activation_hooks),
                 outbox=None if slot.activation is None else slot.activation.publish,
-                may_deliver=None if slot.activation is None else slot.activation.is_valid,
+                may_deliver=always_owner if slot.activation is None else slot.activation.is_valid,
             )  # fmt: skip
             slot.actor = actor
 
