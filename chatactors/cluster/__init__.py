@@ -3,7 +3,8 @@
 Layout, each module one job:
 
 - ``errors``: ``ClusterUnavailable`` (Redis unreachable: 503 + Retry-After), ``LeaseLost``.
-- ``redis_link``: one coredis client with a bound on every operation and typed errors.
+- ``redis_connection``: one Redis connection on a Trio stream (RESP by hiredis), no task hop.
+- ``redis_link``: the node's pooled connections, every operation bounded, failures typed.
 - ``lease``: the ``Lease`` value and ``LeaseTimer``, the pure arithmetic of when to renew and
   when a lease must be treated as lost.
 - ``directory``: claim/renew/release/owner, atomic Lua scripts, fencing tokens.

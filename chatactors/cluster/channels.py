@@ -2,25 +2,27 @@
 
 Handlers are synchronous and must never block (they offer to bounded queues with
 ``send_nowait``), so one slow consumer can never hold up the connection or the other channels.
-coredis reconnects and re-subscribes by itself after Redis comes back; messages published
-meanwhile are lost (Pub/Sub keeps nothing), which is why subscribers resume by ``seq``.
+When the connection breaks (Redis restarted, or silent for longer than the link's timeout), the
+node connects again, with backoff, and subscribes again to every channel it listens to; messages
+published meanwhile are lost (Pub/Sub keeps nothing), which is why subscribers resume by ``seq``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
-import coredis.exceptions
 import trio
-from coredis.patterns.pubsub import PubSub
-from coredis.retry import CompositeRetryPolicy, ConstantRetryPolicy, ExponentialBackoffRetryPolicy
 
-from chatactors.cluster.errors import single_errors
+from chatactors.cluster.errors import ClusterUnavailable, single_errors
 from chatactors.cluster.publisher import Publisher
-from chatactors.cluster.redis_link import RedisLink
+from chatactors.cluster.redis_connection import RedisConnection, pack
+from chatactors.cluster.redis_link import TRANSPORT_ERRORS, RedisLink
 
 log = logging.getLogger(__name__)
 
@@ -28,33 +30,67 @@ Handler = Callable[[bytes], None]
 
 #: After Redis comes back, a node is subscribed again within about this long.
 RESUBSCRIBE_MAX_DELAY_S = 1.0
+_RESUBSCRIBE_FIRST_DELAY_S = 0.05
 
 
 @attrs.define(eq=False)
 class Channels:
     _link: RedisLink
-    _pubsub: PubSub[bytes]
     publisher: Publisher
     _handlers: dict[bytes, Handler] = attrs.field(factory=dict)
+    #: Calls waiting for Redis to confirm a (un)subscription, by kind and channel.
+    _confirming: dict[tuple[bytes, bytes], list[trio.Event]] = attrs.field(factory=dict)
+    #: Commands for the current connection's writer; None while disconnected.
+    _outbox: trio.MemorySendChannel[bytes] | None = None
     #: Messages that arrived for a channel nobody here listens to any more.
     unclaimed: int = 0
+    #: Times the Pub/Sub connection was opened again after breaking.
+    reconnects: int = 0
+    #: Channels the current connection subscribed to and Redis has not confirmed yet.
+    _resubscribing: set[bytes] = attrs.field(factory=set)
+
+    @property
+    def listening(self) -> bool:
+        """Whether every channel listened to is subscribed now (False while the connection is
+        down or subscribing again: messages for this node are then lost, answers included)."""
+        return self._outbox is not None and not self._resubscribing
 
     async def listen(self, channel: str, handler: Handler) -> None:
-        """Dispatch the channel's messages to ``handler``; ``ClusterUnavailable`` if Redis is
-        unreachable (nothing is then subscribed)."""
+        """Dispatch the channel's messages to ``handler`` once Redis confirms the
+        subscription; ``ClusterUnavailable`` if it does not in time (nothing is subscribed)."""
         key = channel.encode()
         self._handlers[key] = handler
         try:
-            await self._link.run(self._pubsub.subscribe(channel))
+            # While disconnected, the next connection subscribes to every handler's channel.
+            await self._confirmed(b"subscribe", key)
         except BaseException:
             self._handlers.pop(key, None)
             raise
 
     async def unlisten(self, channel: str) -> None:
-        """Stop dispatching at once; unsubscribing in Redis may fail (``ClusterUnavailable``),
-        and then only costs ignored messages until Redis drops the connection."""
-        self._handlers.pop(channel.encode(), None)
-        await self._link.run(self._pubsub.unsubscribe(channel))
+        """Stop dispatching at once, and unsubscribe in Redis: ``ClusterUnavailable`` if Redis
+        does not confirm in time (then only ignored messages arrive until the connection
+        breaks; while it is down there is nothing to undo)."""
+        key = channel.encode()
+        self._handlers.pop(key, None)
+        if self._outbox is not None:
+            await self._confirmed(b"unsubscribe", key)
+
+    async def _confirmed(self, kind: bytes, key: bytes) -> None:
+        confirmed = trio.Event()
+        waiting = self._confirming.setdefault((kind, key), [])
+        waiting.append(confirmed)
+        try:
+            self._send(kind.upper(), key)
+            with trio.fail_after(self._link.timeout_s):
+                await confirmed.wait()
+        except trio.TooSlowError:
+            raise ClusterUnavailable() from None
+        finally:
+            if confirmed in waiting:
+                waiting.remove(confirmed)
+            if not waiting:
+                self._confirming.pop((kind, key), None)
 
     async def publish(self, channel: str, data: bytes) -> int:
         """Send to every node listening; returns how many did (0: nobody listens)."""
@@ -64,48 +100,94 @@ class Channels:
         """Publish in order, together (see ``Publisher.publish_all``)."""
         return await self.publisher.publish_all(messages)
 
-    async def _dispatch(self) -> None:
+    def _send(self, *command: str | bytes) -> None:
+        if self._outbox is not None:
+            self._outbox.send_nowait(pack(*command))
+
+    async def run(self) -> None:
+        """Keep one subscribed connection, for ever: connect, subscribe, dispatch, and after a
+        failure connect again with backoff."""
+        delay = _RESUBSCRIBE_FIRST_DELAY_S
+        first = True
         while True:
-            message = await self._pubsub.get_message(ignore_subscribe_messages=True)
-            if message is None or message["type"] != "message":
+            try:
+                with trio.fail_after(self._link.timeout_s):
+                    connection = await RedisConnection.open(self._link.address)
+            except (trio.TooSlowError, *TRANSPORT_ERRORS):
+                await trio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, RESUBSCRIBE_MAX_DELAY_S)
                 continue
-            channel = message["channel"]
-            handler = self._handlers.get(
-                channel if isinstance(channel, bytes) else channel.encode()
-            )
-            data = message["data"]
+            delay = _RESUBSCRIBE_FIRST_DELAY_S
+            if not first:
+                self.reconnects += 1
+                log.info("Pub/Sub connection to Redis open again")
+            first = False
+            try:
+                await self._serve(connection)
+            except* (trio.TooSlowError, *TRANSPORT_ERRORS):
+                log.warning("Pub/Sub connection to Redis lost; connecting again")
+            finally:
+                self._outbox = None
+                self._resubscribing.clear()
+                await connection.aclose()
+
+    async def _serve(self, connection: RedisConnection) -> None:
+        outbox, commands = trio.open_memory_channel[bytes](math.inf)
+        if self._handlers:
+            self._resubscribing = set(self._handlers)
+            outbox.send_nowait(pack("SUBSCRIBE", *self._handlers))
+        self._outbox = outbox
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._write, connection, commands)
+            await self._read(connection)
+
+    @staticmethod
+    async def _write(
+        connection: RedisConnection, commands: trio.MemoryReceiveChannel[bytes]
+    ) -> None:
+        async for command in commands:
+            await connection.send(command)
+
+    async def _read(self, connection: RedisConnection) -> None:
+        """Dispatch what arrives; a connection silent for ``timeout_s`` is asked for a PING,
+        and one that does not answer it in ``timeout_s`` either is given up."""
+        while True:
+            with trio.move_on_after(self._link.timeout_s) as idle:
+                reply = await connection.receive()
+            if idle.cancelled_caught:
+                self._send("PING")
+                with trio.fail_after(self._link.timeout_s):
+                    reply = await connection.receive()
+            self._dispatch(reply)
+
+    def _dispatch(self, reply: Any) -> None:
+        if not isinstance(reply, list) or len(reply) < 2:
+            return
+        kind = reply[0]
+        if kind == b"message" and len(reply) == 3:
+            handler = self._handlers.get(reply[1])
+            data = reply[2]
             if handler is None or not isinstance(data, bytes):
                 self.unclaimed += 1
-                continue
+                return
             handler(data)
+        elif kind in (b"subscribe", b"unsubscribe"):
+            if kind == b"subscribe":
+                self._resubscribing.discard(reply[1])
+            for confirmed in self._confirming.pop((kind, reply[1]), []):
+                confirmed.set()
 
 
 @asynccontextmanager
 async def open_channels(link: RedisLink) -> AsyncIterator[Channels]:
     """Raises ``ClusterUnavailable`` at once if Redis is unreachable when opening."""
-    await link.run(link.client.ping())
-    retry = CompositeRetryPolicy(
-        ExponentialBackoffRetryPolicy(
-            (coredis.exceptions.ConnectionError,),
-            retries=None,
-            base_delay=0.05,
-            max_delay=RESUBSCRIBE_MAX_DELAY_S,
-            jitter=True,
-        ),
-        ConstantRetryPolicy((TimeoutError,), retries=2, delay=0.05),
-    )
-    pubsub = link.client.pubsub(retry_policy=retry, subscription_timeout=link.timeout_s)
-    with single_errors(), trio.CancelScope() as closing:
-        async with pubsub, trio.open_nursery() as nursery:
-            channels = Channels(link, pubsub, Publisher.open(link))
-            nursery.start_soon(channels._dispatch)
+    await link.execute("PING")
+    with single_errors():
+        async with trio.open_nursery() as nursery:
+            channels = Channels(link, Publisher.open(link))
+            nursery.start_soon(channels.run)
             nursery.start_soon(channels.publisher.run)
             try:
                 yield channels
             finally:
                 nursery.cancel_scope.cancel()
-                # coredis's PubSub exit cancels only its current connection's tasks: if its
-                # reconnect loop is between attempts (Redis was paused past the stream
-                # timeout), the exit waits forever. Cancelling around it bounds the exit (its
-                # own cleanup is shielded and bounded by its unsubscription timeout).
-                closing.cancel()

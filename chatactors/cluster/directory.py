@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from coredis.commands import Script
 
 from chatactors.cluster.lease import Lease
-from chatactors.cluster.redis_link import RedisLink
+from chatactors.cluster.redis_link import RedisLink, Script
 from chatactors.domain.ids import ChatId
 
 KEY_PREFIX = "chatactors:"
@@ -25,8 +24,8 @@ FENCE_KEY = KEY_PREFIX + "fence"
 
 # KEYS: lease, fence. ARGV: node, ttl_ms. Returns {1, token} when claimed, {0, holder, token}
 # when another node holds it. Re-claiming one's own lease is a new activation: a new token.
-_CLAIM = """
-local holder = redis.call('HGET', KEYS[1], 'node')
+_CLAIM = Script(
+    """local holder = redis.call('HGET', KEYS[1], 'node')
 if holder and holder ~= ARGV[1] then
   return {0, holder, redis.call('HGET', KEYS[1], 'token')}
 end
@@ -39,26 +38,29 @@ redis.call('HSET', KEYS[1], 'node', ARGV[1], 'token', text)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, text}
 """
+)
 
 # KEYS: lease. ARGV: node, token, ttl_ms. 1 if renewed; 0 if expired or held by someone else.
-_RENEW = """
-if redis.call('HGET', KEYS[1], 'node') == ARGV[1]
+_RENEW = Script(
+    """if redis.call('HGET', KEYS[1], 'node') == ARGV[1]
    and redis.call('HGET', KEYS[1], 'token') == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return 1
 end
 return 0
 """
+)
 
 # KEYS: lease. ARGV: node, token. 1 if released; 0 if it was no longer this lease.
-_RELEASE = """
-if redis.call('HGET', KEYS[1], 'node') == ARGV[1]
+_RELEASE = Script(
+    """if redis.call('HGET', KEYS[1], 'node') == ARGV[1]
    and redis.call('HGET', KEYS[1], 'token') == ARGV[2] then
   redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
 """
+)
 
 
 def lease_key(chat_id: ChatId) -> str:
@@ -87,15 +89,6 @@ class Directory:
 
     _link: RedisLink
     lease_ttl_s: float
-    _claim: Script[bytes] = attrs.field(init=False)
-    _renew: Script[bytes] = attrs.field(init=False)
-    _release: Script[bytes] = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        client = self._link.client
-        self._claim = client.register_script(_CLAIM)
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
 
     @property
     def _ttl_ms(self) -> int:
@@ -103,8 +96,8 @@ class Directory:
 
     async def claim(self, chat_id: ChatId, node_id: str) -> Lease:
         """Take the chat for ``node_id`` with a new, larger token; ``ChatHeld`` if held."""
-        answer: Any = await self._link.run(
-            self._claim(keys=[lease_key(chat_id), FENCE_KEY], args=[node_id, self._ttl_ms])
+        answer: Any = await self._link.run_script(
+            _CLAIM, keys=[lease_key(chat_id), FENCE_KEY], args=[node_id, self._ttl_ms]
         )
         if answer[0] == 1:
             return Lease(chat_id, node_id, int(answer[1]), self.lease_ttl_s)
@@ -114,18 +107,18 @@ class Directory:
         """Extend the lease by its TTL from now; False if it expired or another node claimed it
         since (then the owner must stop)."""
         args: list[str | int] = [lease.node_id, str(lease.token), self._ttl_ms]
-        return bool(await self._link.run(self._renew(keys=[lease_key(lease.chat_id)], args=args)))
+        return bool(await self._link.run_script(_RENEW, keys=[lease_key(lease.chat_id)], args=args))
 
     async def release(self, lease: Lease) -> bool:
         """Give the chat up (deactivation); False if it was no longer ours anyway."""
         args = [lease.node_id, str(lease.token)]
-        return bool(await self._link.run(self._release(keys=[lease_key(lease.chat_id)], args=args)))
+        return bool(
+            await self._link.run_script(_RELEASE, keys=[lease_key(lease.chat_id)], args=args)
+        )
 
     async def holder(self, chat_id: ChatId) -> Holder | None:
         """Who owns the chat now, or None if nobody does (the next command may activate it)."""
-        node, token = await self._link.run(
-            self._link.client.hmget(lease_key(chat_id), ["node", "token"])
-        )
+        node, token = await self._link.execute("HMGET", lease_key(chat_id), "node", "token")
         if node is None or token is None:
             return None
         return Holder(_text(node), int(token))

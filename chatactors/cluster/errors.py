@@ -47,7 +47,7 @@ class ChatElsewhere(ChatUnavailable):
 def single_errors() -> Iterator[None]:
     """Let a lone error through a task group as itself, not wrapped in an ExceptionGroup.
 
-    coredis's clients and Pub/Sub run task groups, so whatever the body of ``async with`` raises
+    The node's connections run in task groups, so whatever the body of ``async with`` raises
     would reach callers wrapped; callers of this package catch ``ClusterUnavailable`` itself.
     """
     try:

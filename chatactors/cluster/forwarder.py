@@ -77,7 +77,10 @@ class Forwarder:
         self, node_id: str, chat_id: ChatId, command: Command[R], *, reroute: bool = True
     ) -> Reply[R]:
         """Forward ``command`` to ``node_id``. Raises ``ClusterUnavailable`` if Redis is
-        unreachable and ``ChatUnavailable`` if that node is not listening (gone)."""
+        unreachable, or this node cannot hear the answer now (its Pub/Sub connection is down or
+        subscribing again), and ``ChatUnavailable`` if that node is not listening (gone)."""
+        if not self._channels.listening:
+            raise ClusterUnavailable()
         request_id = next(self._ids)
         data = codec.encode_forwarded(
             codec.ForwardedCommand(request_id, self.node_id, chat_id, command)

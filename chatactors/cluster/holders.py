@@ -1,7 +1,7 @@
 """HolderCache: which node held each chat lately, so forwarding skips most directory lookups.
 
-A lookup (``Directory.holder``) costs a Redis round trip and about 300 µs of CPU in coredis, on
-every command a node forwards. The cache keeps the answer for ``ttl_s`` (at most the lease TTL:
+A lookup (``Directory.holder``) costs a Redis round trip (a wait, and a wake-up's CPU) on every
+command a node forwards. The cache keeps the answer for ``ttl_s`` (at most the lease TTL:
 a holder that died silently is trusted no longer than its lease could outlive it). It is fed by
 lookups and by owners' announcements on the bus, and corrected by the forwarder when a node
 answers that it no longer holds the chat, or when nobody listens at that node any more.

@@ -1,9 +1,8 @@
 """Publisher: every PUBLISH a node sends, batched into one Redis pipeline per round trip.
 
-One coredis command costs about 400 µs of CPU on Trio (its connection runs writer and reader
-tasks joined by AnyIO streams, so each command is several task switches); a pipeline of 100
-costs about 27 µs per command. Events, forwarded commands and their answers are all PUBLISHes,
-so the node sends them from one task: whatever callers queued while the previous batch was in
+Each write and each read costs a system call and a wake-up; a pipeline pays them once for all
+its commands. Events, forwarded commands and their answers are all PUBLISHes, so the node sends
+them from one task: whatever callers queued while the previous batch was in
 flight goes out as the next pipeline. Under load the batches grow by themselves; when idle a
 lone PUBLISH goes out at once, as a plain command (no added latency, no timer).
 
@@ -17,9 +16,9 @@ from collections.abc import Sequence
 
 import attrs
 import trio
-from coredis.exceptions import RedisError
 
 from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.redis_connection import RedisReplyError
 from chatactors.cluster.redis_link import RedisLink
 
 #: Most PUBLISHes in one pipeline (bounds one round trip's size; the rest go in the next).
@@ -87,8 +86,8 @@ class Publisher:
     async def _send_batch(self, groups: list[_Group]) -> None:
         messages = [message for group in groups for message in group.messages]
         try:
-            receivers = await self._link.run(self._publish(messages))
-        except (ClusterUnavailable, RedisError) as error:
+            receivers = await self._publish(messages)
+        except (ClusterUnavailable, RedisReplyError) as error:
             for group in groups:
                 group.error = error
                 group.done.set()
@@ -102,14 +101,10 @@ class Publisher:
             group.done.set()
 
     async def _publish(self, messages: list[tuple[str, bytes]]) -> list[int]:
-        client = self._link.client
-        if len(messages) == 1:
-            # A lone command is cheaper than a pipeline of one.
-            channel, data = messages[0]
-            return [await client.publish(channel, data)]
-        async with client.pipeline(transaction=False) as pipeline:
-            for channel, data in messages:
-                pipeline.publish(channel, data)
-        results = pipeline.results
-        assert results is not None
-        return [int(result) for result in results]
+        replies = await self._link.execute_many(
+            [("PUBLISH", channel, data) for channel, data in messages]
+        )
+        for reply in replies:
+            if isinstance(reply, RedisReplyError):
+                raise reply
+        return [int(reply) for reply in replies]

@@ -1,59 +1,132 @@
-"""RedisLink: one coredis client whose every operation is bounded in time and typed in failure.
+"""RedisLink: the node's connections to Redis, every operation bounded in time and typed in
+failure.
 
-coredis retries a broken connection itself and reconnects when Redis is back; this wrapper adds
-the bound (no caller ever hangs on a stopped or paused Redis) and turns every transport failure
-into ``ClusterUnavailable``, so callers have one error to handle.
+Each operation takes an idle connection (or opens one) and does its own I/O on it, so a command
+costs one write and one read in the calling task. Every transport failure, and every operation
+that takes longer than ``timeout_s`` (a stopped or paused Redis), becomes ``ClusterUnavailable``
+and discards the connection it used (its state is unknown then); the next operation connects
+again, which is how the node recovers by itself when Redis is back.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any
 
 import attrs
-import coredis
-import coredis.exceptions
 import trio
 
-from chatactors.cluster.errors import ClusterUnavailable, single_errors
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.redis_connection import (
+    Arg,
+    RedisAddress,
+    RedisConnection,
+    RedisReplyError,
+)
 
-T = TypeVar("T")
+#: Transport failures (a refused command, ``RedisReplyError``, is not one and propagates).
+TRANSPORT_ERRORS = (OSError, EOFError, trio.BrokenResourceError, trio.ClosedResourceError)
 
-#: Transport failures; a ``ResponseError`` (a bug in a script, say) is not one and propagates.
-_TRANSPORT_ERRORS = (coredis.exceptions.ConnectionError, TimeoutError, OSError)
+#: Idle connections kept for reuse; more are opened when that many are busy at once.
+_IDLE_KEPT = 16
+
+
+@attrs.frozen
+class Script:
+    """A Lua script, run by its SHA1 (``EVALSHA``), sent whole only when Redis lacks it."""
+
+    source: str
+    sha1: str = attrs.field(init=False)
+
+    @sha1.default
+    def _sha1(self) -> str:
+        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
 
 @attrs.define(eq=False)
 class RedisLink:
-    client: coredis.Redis[bytes]
-    #: Upper bound on any single operation, including coredis's own retries.
+    address: RedisAddress
+    #: Upper bound on any single operation, connecting included.
     timeout_s: float
-    #: Operations that failed on the transport since start (for /metrics, later).
+    #: Operations that failed on the transport or timed out since start.
     failures: int = 0
+    _idle: list[RedisConnection] = attrs.field(factory=list)
+    _closed: bool = False
 
-    async def run(self, operation: Awaitable[T]) -> T:
-        """Await one Redis operation; ``ClusterUnavailable`` if it fails or takes too long."""
+    async def execute(self, *args: Arg) -> Any:
+        """Run one command; ``ClusterUnavailable`` if Redis does not answer in time,
+        ``RedisReplyError`` if it refuses the command."""
+        [reply] = await self.execute_many([args])
+        if isinstance(reply, RedisReplyError):
+            raise reply
+        return reply
+
+    async def execute_many(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+        """Run the commands as one pipeline (one write, one round trip); a refused command's
+        reply is its ``RedisReplyError``."""
+        if self._closed:
+            raise ClusterUnavailable()
+        connection: RedisConnection | None = None
+        completed = False
         try:
             with trio.fail_after(self.timeout_s):
-                return await operation
+                connection = await self._take()
+                replies = await connection.execute_many(commands)
+                completed = True
         except trio.TooSlowError:
             self.failures += 1
             raise ClusterUnavailable() from None
-        except _TRANSPORT_ERRORS as error:
+        except TRANSPORT_ERRORS as error:
             self.failures += 1
             raise ClusterUnavailable() from error
+        finally:
+            # Back in the pool only when complete: a cancelled or failed operation leaves
+            # replies unread (or half a command written) on the connection.
+            if connection is not None and not completed:
+                with trio.CancelScope(shield=True):
+                    await connection.aclose()
+        assert connection is not None
+        if len(self._idle) < _IDLE_KEPT and not self._closed:
+            self._idle.append(connection)
+        else:
+            await connection.aclose()
+        return replies
+
+    async def run_script(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """Run a Lua script by its SHA1, loading it the first time Redis lacks it."""
+        numkeys = len(keys)
+        reply = (await self.execute_many([["EVALSHA", script.sha1, numkeys, *keys, *args]]))[0]
+        if isinstance(reply, RedisReplyError) and str(reply).startswith("NOSCRIPT"):
+            # First use, or Redis restarted without its script cache: EVAL caches it.
+            reply = (await self.execute_many([["EVAL", script.source, numkeys, *keys, *args]]))[0]
+        if isinstance(reply, RedisReplyError):
+            raise reply
+        return reply
+
+    async def _take(self) -> RedisConnection:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.idle_and_open():
+                return connection
+            await connection.aclose()
+        return await RedisConnection.open(self.address)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        with trio.CancelScope(shield=True):
+            for connection in idle:
+                await connection.aclose()
 
 
 @asynccontextmanager
 async def open_redis_link(url: str, *, timeout_s: float) -> AsyncIterator[RedisLink]:
-    """Connect lazily (entering works while Redis is down); closed on exit."""
-    client: coredis.Redis[bytes] = coredis.Redis.from_url(
-        url,
-        connect_timeout=timeout_s,
-        stream_timeout=timeout_s,
-        pool_timeout=timeout_s,
-    )
-    with single_errors():
-        async with client:
-            yield RedisLink(client, timeout_s)
+    """Connects lazily (entering works while Redis is down); closed on exit. ``ValueError``
+    if the URL is not a Redis URL."""
+    link = RedisLink(RedisAddress.from_url(url), timeout_s)
+    try:
+        yield link
+    finally:
+        await link.aclose()

@@ -58,8 +58,8 @@ class RemoteSubscribers:
         """Unsubscribe every socket of every node no longer listening."""
         nodes = list(self._by_node)
         channels = [command_channel(node) for node in nodes]
-        listening = await self._link.run(self._link.client.pubsub_numsub(*channels))
-        counts = {_text(channel): count for channel, count in listening.items()}
+        listening = await self._link.execute("PUBSUB", "NUMSUB", *channels)
+        counts = {_text(channel): int(count) for channel, count in _pairs(listening)}
         for node, channel in zip(nodes, channels, strict=True):
             if counts.get(channel, 0) == 0:
                 await self._forget_node(node)
@@ -71,6 +71,10 @@ class RemoteSubscribers:
             self.swept += 1
             with contextlib.suppress(ChatError):
                 await (await self._mailbox.submit(chat_id, Unsubscribe(subscription_id))).wait()
+
+
+def _pairs(flat: list[Any]) -> zip[tuple[Any, Any]]:
+    return zip(flat[::2], flat[1::2], strict=True)
 
 
 def _text(value: object) -> str:

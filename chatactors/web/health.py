@@ -33,7 +33,7 @@ async def readyz() -> Response:
     if running.cluster is not None:
         link = running.cluster.link
         try:
-            await link.run(link.client.ping())
+            await link.execute("PING")
         except ChatUnavailable:
             return json_response({"status": "unavailable", "detail": "redis: unreachable"}, 503)
     return json_response({"status": "ready"})

@@ -155,6 +155,14 @@ class _ClusterCollector:
                 "Redis operations that failed or timed out",
                 node.link.failures,
             ),
+            "chatactors_cluster_pubsub_reconnects": (
+                "Times this node's Pub/Sub connection to Redis was opened again after breaking",
+                node.channels.reconnects,
+            ),
+            "chatactors_cluster_pubsub_unclaimed": (
+                "Pub/Sub messages for a channel this node no longer listened to",
+                node.channels.unclaimed,
+            ),
             "chatactors_cluster_publish_batches": (
                 "Round trips that carried this node's PUBLISHes (events, commands, answers)",
                 node.channels.publisher.batches,

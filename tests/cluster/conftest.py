@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import coredis
 import pytest
 import trio
 
@@ -33,18 +32,10 @@ def _redis_server() -> Iterator[RedisServer]:
         server.remove()
 
 
-@pytest.fixture(name="redis")
-async def _redis(redis_server: RedisServer) -> AsyncIterator[coredis.Redis[bytes]]:
-    client = coredis.Redis.from_url(redis_server.url)
-    async with client:
-        await client.flushall()
-        yield client
-
-
 @pytest.fixture(name="link")
 async def _link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
     async with open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link:
-        await link.run(link.client.flushall())
+        await link.execute("FLUSHALL")
         yield link
 
 

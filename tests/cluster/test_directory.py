@@ -53,7 +53,7 @@ async def test_tokens_keep_growing_after_redis_lost_the_counter(
     directory: Directory, link: RedisLink
 ) -> None:
     before = await directory.claim(CHAT, "node-a")
-    await link.run(link.client.flushall())  # what a restart of a Redis without persistence does
+    await link.execute("FLUSHALL")  # what a restart of a Redis without persistence does
     after = await directory.claim(CHAT, "node-b")
     assert after.token > before.token
 
@@ -88,9 +88,9 @@ async def test_a_lease_not_renewed_expires_and_the_chat_becomes_claimable(
 
 async def test_renewal_extends_the_expiry(directory: Directory, link: RedisLink) -> None:
     lease = await directory.claim(CHAT, "node-a")
-    await link.run(link.client.pexpire(lease_key(CHAT), 1000))
+    await link.execute("PEXPIRE", lease_key(CHAT), 1000)
     assert await directory.renew(lease)
-    assert await link.run(link.client.pttl(lease_key(CHAT))) > 1000
+    assert await link.execute("PTTL", lease_key(CHAT)) > 1000
 
 
 async def test_redis_down_raises_the_typed_error_and_recovers(

@@ -67,7 +67,7 @@ async def two_nodes(
             _,
         ),
     ):
-        await a.link.run(a.link.client.flushall())
+        await a.link.execute("FLUSHALL")
         chat = await registry_a.create_chat([ANN, BOB])
         await a.directory.claim(chat.id, "node-a")
         yield a, registry_a, b, chat.id
@@ -132,7 +132,7 @@ async def test_a_node_that_is_gone_or_silent_fails_the_call_instead_of_hanging(
 ) -> None:
     with trio.fail_after(20):
         async with node(redis_server, "node-b", forward_timeout_s=0.5) as (b, _):
-            await b.link.run(b.link.client.flushall())
+            await b.link.execute("FLUSHALL")
             chat_id = ChatId("held-elsewhere")
             await b.directory.claim(chat_id, "node-gone")
             with pytest.raises(ChatUnavailable):
@@ -164,7 +164,7 @@ async def test_redis_down_answers_unavailable_fast_and_recovers(
             finally:
                 redis_server.start()
             # Redis restarted empty: A claims its chat again, and B reaches it once the
-            # nodes' subscriptions are back (coredis re-subscribes by itself).
+            # nodes' subscriptions are back (each node subscribes again by itself).
             await a.directory.claim(chat_id, "node-a")
             post = PostMessage(ANN, MessageType.TEXT, "after the outage")
             while True:

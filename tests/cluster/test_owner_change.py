@@ -64,7 +64,7 @@ async def placed_nodes(
             registry.mailbox = await node.attach(registry, registry.holds, store)
             nodes[name] = (node, registry)
         first = nodes[names[0]][0]
-        await first.link.run(first.link.client.flushall())
+        await first.link.execute("FLUSHALL")
         yield nodes
 
 
@@ -75,7 +75,7 @@ async def presence(node: ClusterNode, chat_id: ChatId) -> dict[str, PresenceStat
 async def lose_lease(node: ClusterNode, registry: ChatRegistry, chat_id: ChatId) -> None:
     """Take the chat from ``node`` as Redis forgetting its lease would: its next renewal fails
     and its actor stops."""
-    await node.link.run(node.link.client.delete([lease_key(chat_id)]))
+    await node.link.execute("DEL", lease_key(chat_id))
     while registry.holds(chat_id):  # noqa: ASYNC110 (its keeper finds out in its own time)
         await trio.sleep(0.02)
 
@@ -98,7 +98,7 @@ async def test_a_cached_holder_is_used_without_asking_the_directory(
             assert (b.holders.hits, b.holders.misses) == (0, 1)
             # Without its lease in Redis, a lookup would say nobody holds the chat and B would
             # activate it; the cached holder sends the command to A instead.
-            await b.link.run(b.link.client.delete([lease_key(chat_id)]))
+            await b.link.execute("DEL", lease_key(chat_id))
             assert (await call(b, chat_id, GetChat())).chat.id == chat_id
             assert (b.holders.hits, b.holders.misses) == (1, 1)
             assert b.forwarder.forwarded == 2

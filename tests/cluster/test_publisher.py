@@ -66,8 +66,8 @@ async def test_nobody_listening_counts_zero(channels: Channels) -> None:
 async def test_a_hung_redis_fails_every_queued_publish_within_the_bound(
     redis_server: RedisServer, channels: Channels
 ) -> None:
-    # Its teardown (the ``channels`` fixture closing) also used to hang in about 2 runs of 5:
-    # coredis's PubSub exit, after these timed-out commands, could wait for ever.
+    # Its teardown (the ``channels`` fixture closing) must not hang either (it once did, in
+    # about 2 runs of 5, with an earlier Redis client).
     redis_server.pause()
     failures: list[ClusterUnavailable] = []
 

@@ -81,7 +81,7 @@ async def test_the_bus_listens_again_after_a_redis_restart(redis_server: RedisSe
                     await bus.publish(CHAT, event)
             finally:
                 redis_server.start()
-            # Pub/Sub keeps nothing while down; once coredis has re-subscribed, events flow.
+            # Pub/Sub keeps nothing while down; once the node has subscribed again, events flow.
             while await _publish_when_up(bus, event) == 0:  # noqa: ASYNC110 (no event to wait on)
                 await trio.sleep(0.05)
             assert (await subscription.receive()).event == event

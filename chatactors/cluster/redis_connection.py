@@ -1,0 +1,140 @@
+"""RedisConnection: one connection to Redis on a Trio stream, RESP packed and parsed by hiredis.
+
+Why not a general client: coredis (the maintained async client that runs on Trio, through
+AnyIO) costs about 340 µs of CPU per command here, against about 45 µs for the same GET sent and
+read by the calling task itself, and a Pub/Sub message received costs it about 450 µs against
+150 µs (``BENCHMARKS.md``, "Cluster mode"): its connection hands every command to a writer task
+and every reply back from a reader task, through AnyIO streams and cancel scopes. The cluster
+sends several Redis messages per chat message, so that difference decided the goal of cluster
+mode. What the cluster needs is small (a few commands, pipelines, scripts, Pub/Sub), and hiredis
+(the parser redis-py uses) does the protocol; this module only moves bytes.
+
+A connection is used by one task at a time (``RedisLink`` pools them); a Pub/Sub connection
+is read by one task and written by another (``Channels``).
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import attrs
+import hiredis
+import trio
+
+#: What a command's arguments may be.
+Arg = str | bytes | int | float
+
+_RECEIVE_SIZE = 64 * 1024
+
+
+def pack(*args: Arg) -> bytes:
+    """One command in RESP."""
+    # hiredis's stub types the argument as a 1-tuple; it takes any tuple of arguments.
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]
+    return packed
+
+
+class RedisReplyError(Exception):
+    """Redis answered a command with an error (a bug in a script, a wrong type): not a
+    transport failure, so it is never retried or turned into 503 by itself."""
+
+
+@attrs.frozen
+class RedisAddress:
+    host: str
+    port: int
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisAddress:
+        """``redis://[[user]:password@]host[:port][/db]``; ``ValueError`` says what is wrong."""
+        parts = urlsplit(url)
+        if parts.scheme != "redis":
+            raise ValueError(f"a Redis URL starts with redis://, not {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"a Redis URL names a host: {url!r}")
+        path = parts.path.strip("/")
+        if path and not path.isdigit():
+            raise ValueError(f"a Redis URL's path is a database number: {url!r}")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 6379,
+            db=int(path or 0),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+        )
+
+
+@attrs.define(eq=False)
+class RedisConnection:
+    """Commands are sent and their replies read by the caller itself: no task hop."""
+
+    _stream: trio.SocketStream
+    _reader: hiredis.Reader = attrs.field(factory=hiredis.Reader)
+
+    @classmethod
+    async def open(cls, address: RedisAddress) -> RedisConnection:
+        """Connect, authenticate and select the database; transport errors propagate
+        (``OSError``); the caller bounds the time."""
+        stream = await trio.open_tcp_stream(address.host, address.port)
+        connection = cls(stream)
+        try:
+            setup: list[Sequence[Arg]] = []
+            if address.password is not None:
+                user = [address.username] if address.username else []
+                setup.append(["AUTH", *user, address.password])
+            if address.db:
+                setup.append(["SELECT", address.db])
+            if setup:
+                for reply in await connection.execute_many(setup):
+                    if isinstance(reply, RedisReplyError):
+                        raise reply
+        except BaseException:
+            await connection.aclose()
+            raise
+        return connection
+
+    async def execute(self, *args: Arg) -> Any:
+        """Send one command and read its reply; ``RedisReplyError`` if Redis refused it."""
+        [reply] = await self.execute_many([args])
+        if isinstance(reply, RedisReplyError):
+            raise reply
+        return reply
+
+    async def execute_many(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+        """Send the commands together (one write) and read their replies in order; a refused
+        command's reply is its ``RedisReplyError``, returned, not raised."""
+        await self.send(b"".join(pack(*command) for command in commands))
+        return [await self.receive() for _ in commands]
+
+    async def send(self, data: bytes) -> None:
+        await self._stream.send_all(data)
+
+    async def receive(self) -> Any:
+        """The next reply (a Pub/Sub message on a subscribed connection); ``OSError``-like
+        ``trio.BrokenResourceError`` or ``EOFError`` when the connection ends."""
+        while True:
+            reply = self._reader.gets()
+            if reply is not False:
+                if isinstance(reply, hiredis.ReplyError):
+                    return RedisReplyError(str(reply))
+                return reply
+            data = await self._stream.receive_some(_RECEIVE_SIZE)
+            if not data:
+                raise EOFError("Redis closed the connection")
+            self._reader.feed(data)
+
+    def idle_and_open(self) -> bool:
+        """Whether an idle connection can take a command: nothing readable on it (Redis closes
+        idle connections when it stops or restarts, and then EOF is readable)."""
+        poller = select.poll()
+        poller.register(self._stream.socket.fileno(), select.POLLIN)
+        return not poller.poll(0)
+
+    async def aclose(self) -> None:
+        await trio.aclose_forcefully(self._stream)

@@ -1,0 +1,148 @@
+"""The node's Redis connections: commands, pipelines, scripts, failures, and the URL."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from chatactors.cluster.channels import Channels
+from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.redis_connection import RedisAddress, RedisReplyError
+from chatactors.cluster.redis_link import RedisLink, Script, open_redis_link
+from tests.cluster.conftest import LINK_TIMEOUT_S
+from tests.redis_server import RedisServer
+
+
+async def test_commands_and_pipelines_return_redis_replies(link: RedisLink) -> None:
+    assert await link.execute("SET", "greeting", b"\x00hello") == b"OK"
+    assert await link.execute("GET", "greeting") == b"\x00hello"
+    assert await link.execute("GET", "missing") is None
+    replies = await link.execute_many([("INCR", "n"), ("INCRBY", "n", 41), ("HMGET", "h", "a")])
+    assert replies == [1, 42, [None]]
+
+
+async def test_a_refused_command_is_a_reply_error_not_an_outage(link: RedisLink) -> None:
+    await link.execute("SET", "text", "not a number")
+    with pytest.raises(RedisReplyError, match="not an integer"):
+        await link.execute("INCR", "text")
+    # In a pipeline the others still run, and the refused one's reply says why.
+    first, refused, last = await link.execute_many(
+        [("SET", "a", 1), ("INCR", "text"), ("GET", "a")]
+    )
+    assert (first, last) == (b"OK", b"1")
+    assert isinstance(refused, RedisReplyError)
+    assert link.failures == 0
+
+
+async def test_a_script_runs_by_its_sha_and_is_sent_again_when_redis_lost_it(
+    link: RedisLink,
+) -> None:
+    double = Script("return tonumber(ARGV[1]) * 2 + #KEYS")
+    assert await link.run_script(double, keys=["k"], args=[20]) == 41
+    await link.execute("SCRIPT", "FLUSH")  # what a restart of Redis does to its script cache
+    assert await link.run_script(double, keys=[], args=[21]) == 42
+    with pytest.raises(RedisReplyError):
+        await link.run_script(Script("return redis.call('NOSUCHCOMMAND')"), keys=[], args=[])
+
+
+async def test_concurrent_tasks_share_the_link(link: RedisLink) -> None:
+    async def bump() -> None:
+        await link.execute("INCR", "counter")
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            for _ in range(50):
+                nursery.start_soon(bump)
+    assert await link.execute("GET", "counter") == b"50"
+
+
+async def test_a_cancelled_command_leaves_nothing_for_the_next_one(link: RedisLink) -> None:
+    await link.execute("SET", "k", "v")
+    with trio.move_on_after(0.1) as waited:
+        await link.execute("BLPOP", "empty-list", 1)  # blocks in Redis for a second
+    assert waited.cancelled_caught
+    # Its connection was dropped, not pooled: the next command reads its own reply.
+    assert await link.execute("GET", "k") == b"v"
+    await trio.sleep(1.2)  # BLPOP's own reply (nil) would have arrived by now
+    assert await link.execute("GET", "k") == b"v"
+
+
+async def test_a_restarted_redis_is_reached_again_without_a_failed_command(
+    redis_server: RedisServer, link: RedisLink
+) -> None:
+    assert await link.execute("PING") == b"PONG"
+    redis_server.stop()
+    redis_server.start()
+    # The pooled connection Redis closed is noticed before use, not failed on.
+    assert await link.execute("PING") == b"PONG"
+    assert link.failures == 0
+
+
+async def test_redis_down_fails_within_the_bound(redis_server: RedisServer) -> None:
+    async with open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link:
+        redis_server.pause()
+        try:
+            with trio.fail_after(LINK_TIMEOUT_S * 3), pytest.raises(ClusterUnavailable):
+                await link.execute("PING")
+        finally:
+            redis_server.resume()
+        assert link.failures == 1
+        assert await link.execute("PING") == b"PONG"
+
+
+async def test_the_url_selects_the_database(redis_server: RedisServer, link: RedisLink) -> None:
+    async with open_redis_link(
+        redis_server.url.removesuffix("/0") + "/3", timeout_s=LINK_TIMEOUT_S
+    ) as db3:
+        await db3.execute("SET", "where", "db3")
+        assert await db3.execute("GET", "where") == b"db3"
+    assert await link.execute("GET", "where") is None
+
+
+async def test_a_password_in_the_url_authenticates(
+    redis_server: RedisServer, link: RedisLink
+) -> None:
+    await link.execute("CONFIG", "SET", "requirepass", "s3cret")
+    authed = redis_server.url.replace("redis://", "redis://:s3cret@")
+    try:
+        with pytest.raises(RedisReplyError, match="NOAUTH"):
+            async with open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as anonymous:
+                await anonymous.execute("PING")
+        async with open_redis_link(authed, timeout_s=LINK_TIMEOUT_S) as with_password:
+            assert await with_password.execute("PING") == b"PONG"
+    finally:
+        async with open_redis_link(authed, timeout_s=LINK_TIMEOUT_S) as cleanup:
+            await cleanup.execute("CONFIG", "SET", "requirepass", "")
+
+
+def test_redis_urls() -> None:
+    assert RedisAddress.from_url("redis://localhost") == RedisAddress("localhost", 6379)
+    assert RedisAddress.from_url("redis://10.0.0.5:7000/2") == RedisAddress("10.0.0.5", 7000, 2)
+    assert RedisAddress.from_url("redis://app:p%40ss@h:1/0") == RedisAddress(
+        "h", 1, 0, username="app", password="p@ss"
+    )
+    for wrong in ("http://localhost", "redis:///0", "redis://h:1/zero"):
+        with pytest.raises(ValueError, match="Redis URL"):
+            RedisAddress.from_url(wrong)
+
+
+async def test_channels_say_whether_they_listen_through_an_outage(
+    redis_server: RedisServer, channels: Channels
+) -> None:
+    heard: list[bytes] = []
+    await channels.listen("news", heard.append)
+    assert channels.listening
+    redis_server.stop()
+    with trio.fail_after(LINK_TIMEOUT_S * 5):
+        while channels.listening:  # noqa: ASYNC110 (the state follows a socket's end)
+            await trio.sleep(0.02)
+    redis_server.start()
+    with trio.fail_after(LINK_TIMEOUT_S * 10):
+        while not channels.listening:  # noqa: ASYNC110
+            await trio.sleep(0.02)
+        # Subscribed again by itself: a message published now is heard.
+        assert await channels.publish("news", b"after") == 1
+        while not heard:  # noqa: ASYNC110
+            await trio.sleep(0.02)
+    assert heard == [b"after"]
+    assert channels.reconnects == 1
