@@ -8,6 +8,7 @@ A request is never retried, so a failure can never duplicate a message.
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,13 @@ import orjson
 import trio
 
 _RECEIVE_SIZE = 65536
+
+
+def _closed_while_idle(stream: trio.SocketStream) -> bool:
+    """Whether an idle connection has something to read: the server's close (EOF)."""
+    poller = select.poll()
+    poller.register(stream.socket.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class HttpError(Exception):
@@ -116,6 +124,10 @@ class HttpConnection:
     async def _request(
         self, method: str, path: str, body: bytes | None, content_type: str
     ) -> Response:
+        if self._stream is not None and _closed_while_idle(self._stream):
+            # The server closes keep-alive connections idle past its timeout (Hypercorn: 5 s);
+            # reusing one would fail the request, so open a new one, as HTTP clients do.
+            await self.aclose()
         if self._stream is None:
             self._stream = await trio.open_tcp_stream(self._target.host, self._target.port)
             self._buffer.clear()

@@ -31,6 +31,10 @@ TRANSPORT_ERRORS = (OSError, EOFError, trio.BrokenResourceError, trio.ClosedReso
 
 #: Idle connections kept for reuse; more are opened when that many are busy at once.
 _IDLE_KEPT = 16
+#: Connections in use at once, at most: a burst of operations (a node claiming hundreds of
+#: chats after a failover) waits its turn, within the bound, instead of opening a connection
+#: each.
+MAX_CONNECTIONS = 64
 
 
 @attrs.frozen
@@ -53,6 +57,9 @@ class RedisLink:
     #: Operations that failed on the transport or timed out since start.
     failures: int = 0
     _idle: list[RedisConnection] = attrs.field(factory=list)
+    _in_use: trio.CapacityLimiter = attrs.field(
+        factory=lambda: trio.CapacityLimiter(MAX_CONNECTIONS)
+    )
     _closed: bool = False
 
     async def execute(self, *args: Arg) -> Any:
@@ -68,30 +75,38 @@ class RedisLink:
         reply is its ``RedisReplyError``."""
         if self._closed:
             raise ClusterUnavailable()
-        connection: RedisConnection | None = None
-        completed = False
         try:
             with trio.fail_after(self.timeout_s):
-                connection = await self._take()
-                replies = await connection.execute_many(commands)
-                completed = True
+                async with self._in_use:
+                    return await self._execute(commands)
         except trio.TooSlowError:
             self.failures += 1
             raise ClusterUnavailable() from None
         except TRANSPORT_ERRORS as error:
             self.failures += 1
             raise ClusterUnavailable() from error
-        finally:
-            # Back in the pool only when complete: a cancelled or failed operation leaves
-            # replies unread (or half a command written) on the connection.
-            if connection is not None and not completed:
-                with trio.CancelScope(shield=True):
-                    await connection.aclose()
-        assert connection is not None
-        if len(self._idle) < _IDLE_KEPT and not self._closed:
-            self._idle.append(connection)
-        else:
+
+    async def _execute(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+        connection = await self._take()
+        try:
+            replies = await connection.execute_many(commands)
+        except BaseException:
+            # Never back in the pool: a cancelled or failed operation leaves replies unread
+            # (or half a command written) on the connection.
+            with trio.CancelScope(shield=True):
+                await connection.aclose()
+            raise
+        if self._closed:
             await connection.aclose()
+            return replies
+        # Connections exist only in the pool or in the hands of an operation holding a turn,
+        # so there are never more than MAX_CONNECTIONS. When the last operation of a burst
+        # ends, only a few stay open.
+        self._idle.append(connection)
+        if self._in_use.borrowed_tokens == 1:
+            extra, self._idle = self._idle[_IDLE_KEPT:], self._idle[:_IDLE_KEPT]
+            for surplus in extra:
+                await surplus.aclose()
         return replies
 
     async def run_script(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:

@@ -8,7 +8,7 @@ import trio
 from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.redis_connection import RedisAddress, RedisReplyError
-from chatactors.cluster.redis_link import RedisLink, Script, open_redis_link
+from chatactors.cluster.redis_link import MAX_CONNECTIONS, RedisLink, Script, open_redis_link
 from tests.cluster.conftest import LINK_TIMEOUT_S
 from tests.redis_server import RedisServer
 
@@ -146,3 +146,20 @@ async def test_channels_say_whether_they_listen_through_an_outage(
             await trio.sleep(0.02)
     assert heard == [b"after"]
     assert channels.reconnects == 1
+
+
+async def test_a_burst_shares_a_bounded_number_of_connections(link: RedisLink) -> None:
+    async def connections_so_far() -> int:
+        stats: bytes = await link.execute("INFO", "stats")
+        line = next(x for x in stats.splitlines() if x.startswith(b"total_connections_received:"))
+        return int(line.partition(b":")[2])
+
+    async def ask() -> None:
+        assert await link.execute("PING") == b"PONG"
+
+    before = await connections_so_far()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            for _ in range(MAX_CONNECTIONS * 3):
+                nursery.start_soon(ask)
+    assert await connections_so_far() - before <= MAX_CONNECTIONS
