@@ -18,7 +18,7 @@ Against the reference API (the FastAPI peer, benchmarks/peer, in /work/peer-venv
 ``--workers 2``, one process, the peer, and the peer fanning out as the reference server does
 (``reference``: each socket awaited in turn) offered the same fanout at 1,000 msg/s, alternating.
 
-Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds]  (results/cluster-*.json)
+Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds [rate]]  (results/cluster-*.json)
        .venv/bin/python benchmarks/cluster_compare.py peer [rounds]
 """
 
@@ -43,7 +43,12 @@ from tests.redis_server import start_redis_server  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 PY = str(ROOT / ".venv" / "bin" / "python")
-FANOUT = ["--chats", "100", "--subscribers", "5", "--rate", "250", "--duration", "10"]
+#: Messages per second offered in the fanout runs (the second argument overrides it).
+RATE = 250
+
+
+def fanout_args(rate: int) -> list[str]:
+    return ["--chats", "100", "--subscribers", "5", "--rate", str(rate), "--duration", "10"]
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -70,7 +75,7 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(60)
 
 
-def fanout(setup: str, round_no: int) -> dict[str, Any]:
+def fanout(setup: str, round_no: int, rate: int = RATE) -> dict[str, Any]:
     redis = start_redis_server() if setup != "single" else None
     extra = [] if redis is None else ["--redis-url", redis.url]
     if setup == "workers2":
@@ -87,9 +92,11 @@ def fanout(setup: str, round_no: int) -> dict[str, Any]:
             pids = [pid for process in processes for pid in tree_pids(process.pid)]
             if redis is not None:
                 pids.append(redis._process.pid)  # type: ignore[union-attr]
-            out = OUT / f"cluster-{setup}-{round_no}.json"
+            suffix = "" if rate == RATE else f"-{rate}"
+            out = OUT / f"cluster-{setup}-{round_no}{suffix}.json"
             subprocess.run(
-                [PY, "-m", "chatactors", "bench", "fanout", "--url", ",".join(urls), *FANOUT,
+                [PY, "-m", "chatactors", "bench", "fanout", "--url", ",".join(urls),
+                 *fanout_args(rate),
                  *(["--chat-affinity"] if affine else []),
                  "--server-pid", ",".join(map(str, pids)), "--out", str(out), "--quiet"],
                 check=True, cwd=ROOT,
@@ -104,6 +111,7 @@ def fanout(setup: str, round_no: int) -> dict[str, Any]:
     return {
         "setup": setup,
         "round": round_no,
+        "rate": rate,
         "received": deliveries["received"],
         "lost": deliveries["lost"],
         "duplicated": deliveries["duplicated"],
@@ -207,12 +215,16 @@ def main() -> None:
         (OUT / "cluster-vs-peer-summary.json").write_text(json.dumps(peer_runs))
         return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    rate = int(sys.argv[2]) if len(sys.argv) > 2 else RATE
     runs = []
     for round_no in range(1, rounds + 1):
         for setup in ("single", "node", "workers2", "nodes2-affine"):
-            run = fanout(setup, round_no)
+            run = fanout(setup, round_no, rate)
             print(json.dumps(run), flush=True)
             runs.append(run)
+    if rate != RATE:
+        (OUT / f"cluster-summary-{rate}.json").write_text(json.dumps({"runs": runs}))
+        return
     forward = forwarding()
     print(json.dumps({"forwarding": forward}), flush=True)
     (OUT / "cluster-summary.json").write_text(json.dumps({"runs": runs, "forwarding": forward}))

@@ -122,6 +122,15 @@ class ChatBus:
         self.published += len(events)
         return nodes
 
+    async def publish_all_quietly(self, chat_id: ChatId, events: Sequence[ChatEvent]) -> None:
+        """As :meth:`publish_all`, without counting the nodes (the owner's path: no reply
+        from Redis to wait for)."""
+        channel = chat_channel(chat_id)
+        await self._channels.publish_all_quietly(
+            [(channel, codec.encode_event(event)) for event in events]
+        )
+        self.published += len(events)
+
     async def subscribe(
         self, chat_id: ChatId, user_id: UserId | None = None, outbox: SharedOutbox | None = None
     ) -> Subscription:

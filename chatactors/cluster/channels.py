@@ -44,6 +44,8 @@ class Channels:
     _outbox: trio.MemorySendChannel[bytes] | None = None
     #: Messages that arrived for a channel nobody here listens to any more.
     unclaimed: int = 0
+    #: Messages whose handler raised (a bug, or garbage published on a node's channel).
+    rejected: int = 0
     #: Times the Pub/Sub connection was opened again after breaking.
     reconnects: int = 0
     #: Channels the current connection subscribed to and Redis has not confirmed yet.
@@ -99,6 +101,10 @@ class Channels:
     async def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
         """Publish in order, together (see ``Publisher.publish_all``)."""
         return await self.publisher.publish_all(messages)
+
+    async def publish_all_quietly(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish in order, together, without counting listeners (see ``Publisher``)."""
+        await self.publisher.publish_all_quietly(messages)
 
     def _send(self, *command: str | bytes) -> None:
         if self._outbox is not None:
@@ -170,7 +176,13 @@ class Channels:
             if handler is None or not isinstance(data, bytes):
                 self.unclaimed += 1
                 return
-            handler(data)
+            try:
+                handler(data)
+            except Exception:
+                # Anyone with access to Redis can publish anything on these channels: a message
+                # a handler chokes on is dropped, never the connection (and every channel).
+                self.rejected += 1
+                log.exception("Pub/Sub message on %r rejected by its handler", reply[1])
         elif kind in (b"subscribe", b"unsubscribe"):
             if kind == b"subscribe":
                 self._resubscribing.discard(reply[1])

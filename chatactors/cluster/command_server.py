@@ -92,4 +92,4 @@ class CommandServer:
         # If Redis is unreachable, the sender's own timeout answers its caller.
         with contextlib.suppress(ClusterUnavailable):
             data = codec.encode_answer(answer)
-            await self._channels.publish(answer_channel(forwarded.reply_to), data)
+            await self._channels.publish_all_quietly([(answer_channel(forwarded.reply_to), data)])

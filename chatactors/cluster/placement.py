@@ -113,7 +113,7 @@ class LeaseActivation:
     async def _publish_batch(self, events: list[ChatEvent]) -> None:
         while self.is_valid():
             try:
-                await self._bus.publish_all(self.chat_id, events)
+                await self._bus.publish_all_quietly(self.chat_id, events)
                 return
             except ClusterUnavailable:
                 await trio.sleep(self._keeper.timer.retry_interval_s)

@@ -30,6 +30,8 @@ class _Group:
     """Messages one caller queued together: published together, in order, or failed together."""
 
     messages: Sequence[tuple[str, bytes]]
+    #: Sent without asking how many nodes listened (no reply from Redis; see ``quietly``).
+    quiet: bool = False
     done: trio.Event = attrs.field(factory=trio.Event)
     receivers: list[int] = attrs.field(factory=list)
     error: BaseException | None = None
@@ -59,7 +61,16 @@ class Publisher:
         each. All fail together (``ClusterUnavailable``); some may have been sent then."""
         if not messages:
             return []
-        group = _Group(messages)
+        return (await self._queue(_Group(messages))).receivers
+
+    async def publish_all_quietly(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """As :meth:`publish_all`, for senders that need no count (events, answers): Redis
+        is asked not to reply, so the batch costs this node a write and no read. Done once
+        written; ``ClusterUnavailable`` if the write fails or Redis is stuck (writes block)."""
+        if messages:
+            await self._queue(_Group(messages, quiet=True))
+
+    async def _queue(self, group: _Group) -> _Group:
         try:
             with trio.fail_after(self._link.timeout_s):
                 await self._send.send(group)
@@ -68,7 +79,7 @@ class Publisher:
             raise ClusterUnavailable() from None
         if group.error is not None:
             raise group.error
-        return group.receivers
+        return group
 
     async def run(self) -> None:
         """Send what was queued, batch by batch, for the node's lifetime."""
@@ -84,27 +95,26 @@ class Publisher:
             await self._send_batch(groups)
 
     async def _send_batch(self, groups: list[_Group]) -> None:
-        messages = [message for group in groups for message in group.messages]
+        commands = [
+            ("PUBLISH", channel, data) for group in groups for channel, data in group.messages
+        ]
+        quiet = [group.quiet for group in groups for _ in group.messages]
         try:
-            receivers = await self._publish(messages)
+            replies = await self._link.execute_many(commands, quiet)
+            for reply in replies:
+                if isinstance(reply, RedisReplyError):
+                    raise reply
         except (ClusterUnavailable, RedisReplyError) as error:
             for group in groups:
                 group.error = error
                 group.done.set()
             return
         self.batches += 1
-        self.messages += len(messages)
+        self.messages += len(commands)
         start = 0
         for group in groups:
-            group.receivers = receivers[start : start + len(group.messages)]
-            start += len(group.messages)
+            end = start + len(group.messages)
+            if not group.quiet:
+                group.receivers = [int(reply) for reply in replies[start:end]]
+            start = end
             group.done.set()
-
-    async def _publish(self, messages: list[tuple[str, bytes]]) -> list[int]:
-        replies = await self._link.execute_many(
-            [("PUBLISH", channel, data) for channel, data in messages]
-        )
-        for reply in replies:
-            if isinstance(reply, RedisReplyError):
-                raise reply
-        return [int(reply) for reply in replies]

@@ -37,6 +37,9 @@ def pack(*args: Arg) -> bytes:
     return packed
 
 
+_SKIP_REPLY = pack("CLIENT", "REPLY", "SKIP")
+
+
 class RedisReplyError(Exception):
     """Redis answered a command with an error (a bug in a script, a wrong type): not a
     transport failure, so it is never retried or turned into 503 by itself."""
@@ -106,11 +109,24 @@ class RedisConnection:
             raise reply
         return reply
 
-    async def execute_many(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    async def execute_many(
+        self, commands: Sequence[Sequence[Arg]], quiet: Sequence[bool] = ()
+    ) -> list[Any]:
         """Send the commands together (one write) and read their replies in order; a refused
-        command's reply is its ``RedisReplyError``, returned, not raised."""
-        await self.send(b"".join(pack(*command) for command in commands))
-        return [await self.receive() for _ in commands]
+        command's reply is its ``RedisReplyError``, returned, not raised.
+
+        A command marked ``quiet`` is sent after ``CLIENT REPLY SKIP``: Redis runs it and
+        answers nothing (its reply here is None), so a batch of quiet commands costs no read
+        and no wake-up at all; a refusal of one goes unnoticed.
+        """
+        quiet = quiet or [False] * len(commands)
+        await self.send(
+            b"".join(
+                (_SKIP_REPLY + pack(*command)) if silent else pack(*command)
+                for command, silent in zip(commands, quiet, strict=True)
+            )
+        )
+        return [None if silent else await self.receive() for silent in quiet]
 
     async def send(self, data: bytes) -> None:
         await self._stream.send_all(data)

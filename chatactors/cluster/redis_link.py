@@ -70,15 +70,18 @@ class RedisLink:
             raise reply
         return reply
 
-    async def execute_many(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    async def execute_many(
+        self, commands: Sequence[Sequence[Arg]], quiet: Sequence[bool] = ()
+    ) -> list[Any]:
         """Run the commands as one pipeline (one write, one round trip); a refused command's
-        reply is its ``RedisReplyError``."""
+        reply is its ``RedisReplyError``; a ``quiet`` one's is None, unread (see
+        ``RedisConnection.execute_many``)."""
         if self._closed:
             raise ClusterUnavailable()
         try:
             with trio.fail_after(self.timeout_s):
                 async with self._in_use:
-                    return await self._execute(commands)
+                    return await self._execute(commands, quiet)
         except trio.TooSlowError:
             self.failures += 1
             raise ClusterUnavailable() from None
@@ -86,10 +89,10 @@ class RedisLink:
             self.failures += 1
             raise ClusterUnavailable() from error
 
-    async def _execute(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    async def _execute(self, commands: Sequence[Sequence[Arg]], quiet: Sequence[bool]) -> list[Any]:
         connection = await self._take()
         try:
-            replies = await connection.execute_many(commands)
+            replies = await connection.execute_many(commands, quiet)
         except BaseException:
             # Never back in the pool: a cancelled or failed operation leaves replies unread
             # (or half a command written) on the connection.

@@ -163,6 +163,10 @@ class _ClusterCollector:
                 "Pub/Sub messages for a channel this node no longer listened to",
                 node.channels.unclaimed,
             ),
+            "chatactors_cluster_pubsub_rejected": (
+                "Pub/Sub messages dropped because their handler could not take them",
+                node.channels.rejected,
+            ),
             "chatactors_cluster_publish_batches": (
                 "Round trips that carried this node's PUBLISHes (events, commands, answers)",
                 node.channels.publisher.batches,

@@ -59,6 +59,23 @@ async def test_a_group_is_published_in_order_and_split_past_the_batch_bound(
     assert received == [data for _, data in messages]
 
 
+async def test_quiet_and_counted_publishes_mix_in_order(channels: Channels) -> None:
+    received = await _listen(channels, "mixed")
+
+    async def alternate(caller: int) -> None:
+        for n in range(10):
+            await channels.publish_all_quietly([("mixed", f"{caller}:q{n}".encode())])
+            assert await channels.publish("mixed", f"{caller}:c{n}".encode()) == 1
+
+    async with trio.open_nursery() as nursery:
+        for caller in range(5):
+            nursery.start_soon(alternate, caller)
+    await _wait_for_count(received, 100)
+    for caller in range(5):
+        mine = [m for m in received if m.startswith(f"{caller}:".encode())]
+        assert mine == [f"{caller}:{kind}{n}".encode() for n in range(10) for kind in ("q", "c")]
+
+
 async def test_nobody_listening_counts_zero(channels: Channels) -> None:
     assert await channels.publish_all([("nobody", b"1"), ("nobody", b"2")]) == [0, 0]
 

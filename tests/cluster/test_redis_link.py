@@ -163,3 +163,39 @@ async def test_a_burst_shares_a_bounded_number_of_connections(link: RedisLink) -
             for _ in range(MAX_CONNECTIONS * 3):
                 nursery.start_soon(ask)
     assert await connections_so_far() - before <= MAX_CONNECTIONS
+
+
+async def test_quiet_commands_run_without_a_reply_and_leave_the_connection_in_step(
+    link: RedisLink,
+) -> None:
+    replies = await link.execute_many(
+        [("SET", "a", 1), ("INCR", "a"), ("SET", "b", 2), ("INCR", "b")],
+        quiet=[True, False, True, True],
+    )
+    assert replies == [None, 2, None, None]
+    # Each later command reads its own reply, not one a quiet command would have left.
+    for _ in range(3):
+        assert await link.execute("MGET", "a", "b") == [b"2", b"3"]
+
+
+async def test_a_message_a_handler_chokes_on_is_dropped_not_the_connection(
+    channels: Channels,
+) -> None:
+    heard: list[bytes] = []
+
+    def picky(data: bytes) -> None:
+        if data == b"garbage":
+            raise ValueError("cannot decode")
+        heard.append(data)
+
+    await channels.listen("picky", picky)
+    await channels.listen("other", heard.append)
+    await channels.publish("picky", b"garbage")
+    await channels.publish("picky", b"fine")
+    await channels.publish("other", b"also fine")
+    with trio.fail_after(LINK_TIMEOUT_S * 5):
+        while len(heard) < 2:  # noqa: ASYNC110
+            await trio.sleep(0.02)
+    assert heard == [b"fine", b"also fine"]
+    assert channels.rejected == 1
+    assert channels.reconnects == 0
