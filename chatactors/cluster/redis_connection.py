@@ -1,10 +1,10 @@
 """RedisConnection: one connection to Redis on a Trio stream, RESP packed and parsed by hiredis.
 
 Why not a general client: coredis (the maintained async client that runs on Trio, through
-AnyIO) costs about 340 µs of CPU per command here, against about 45 µs for the same GET sent and
-read by the calling task itself, and a Pub/Sub message received costs it about 450 µs against
-150 µs (``BENCHMARKS.md``, "Cluster mode"): its connection hands every command to a writer task
-and every reply back from a reader task, through AnyIO streams and cancel scopes. The cluster
+AnyIO) costs about 450 µs of CPU per command here, against about 115 µs through this module, and
+a received Pub/Sub message about 2x what it costs here (``benchmarks/redis_client_cost.py``;
+BENCHMARKS.md, "Cluster mode"): its connection hands every command to a writer task and every
+reply back from a reader task, through AnyIO streams and cancel scopes. The cluster
 sends several Redis messages per chat message, so that difference decided the goal of cluster
 mode. What the cluster needs is small (a few commands, pipelines, scripts, Pub/Sub), and hiredis
 (the parser redis-py uses) does the protocol; this module only moves bytes.
