@@ -102,13 +102,6 @@ class RedisConnection:
             raise
         return connection
 
-    async def execute(self, *args: Arg) -> Any:
-        """Send one command and read its reply; ``RedisReplyError`` if Redis refused it."""
-        [reply] = await self.execute_many([args])
-        if isinstance(reply, RedisReplyError):
-            raise reply
-        return reply
-
     async def execute_many(
         self, commands: Sequence[Sequence[Arg]], quiet: Sequence[bool] = ()
     ) -> list[Any]:
