@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 from chatactors.logs import configure_logging
 from chatactors.settings import Settings, SettingsError, help_formatter
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         parser.error(str(error))
     configure_logging(settings.log_level, json=settings.log_json)
+    if settings.redis_url and (refusal := _redis_refusal(settings)) is not None:
+        print(f"chatactors serve: {refusal}", file=sys.stderr)
+        return 1
     if settings.workers > 1:
         from chatactors.workers import run_workers
 
@@ -46,6 +50,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatactors.serve import run
 
     return run(settings)
+
+
+#: How long serving waits for Redis to answer before it gives up starting in cluster mode.
+_REDIS_CHECK_TIMEOUT_S = 5.0
+
+
+def _redis_refusal(settings: Settings) -> str | None:
+    """Why cluster mode cannot start (Redis unreachable or refusing), or None: said in one
+    line, before anything is served, instead of a failed start-up's traceback."""
+    import trio
+
+    from chatactors.cluster.errors import ClusterUnavailable
+    from chatactors.cluster.redis_connection import RedisAddress, RedisRefused, RedisReplyError
+    from chatactors.cluster.redis_link import check_reachable
+
+    try:
+        address = RedisAddress.from_url(settings.redis_url)
+    except ValueError as error:
+        return str(error)
+    where = f"Redis at {address.host}:{address.port}"  # the URL may hold a password
+    try:
+        trio.run(partial(check_reachable, settings.redis_url, timeout_s=_REDIS_CHECK_TIMEOUT_S))
+    except ClusterUnavailable as error:
+        if isinstance(error.__cause__, RedisRefused):
+            return f"{where} refused this node ({error.__cause__.reason}): fix the URL"
+        cause = error.__cause__ or "no answer in time"
+        return f"{where} is unreachable ({cause}): start it, or fix the URL"
+    except RedisReplyError as error:
+        return f"{where} refused this node ({error}): fix the URL"
+    return None
 
 
 def _token(args: list[str]) -> int:

@@ -21,7 +21,7 @@ import trio
 
 from chatactors.cluster.errors import ClusterUnavailable, single_errors
 from chatactors.cluster.publisher import Publisher
-from chatactors.cluster.redis_connection import RedisConnection, pack
+from chatactors.cluster.redis_connection import RedisConnection, RedisRefused, pack
 from chatactors.cluster.redis_link import TRANSPORT_ERRORS, RedisLink
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,9 @@ class Channels:
             try:
                 with trio.fail_after(self._link.timeout_s):
                     connection = await RedisConnection.open(self._link.address)
-            except (trio.TooSlowError, *TRANSPORT_ERRORS):
+            except (trio.TooSlowError, *TRANSPORT_ERRORS) as error:
+                if isinstance(error, RedisRefused):
+                    log.error("Pub/Sub: %s", error)
                 await trio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, RESUBSCRIBE_MAX_DELAY_S)
                 continue

@@ -40,6 +40,15 @@ def pack(*args: Arg) -> bytes:
 _SKIP_REPLY = pack("CLIENT", "REPLY", "SKIP")
 
 
+class RedisRefused(ConnectionError):
+    """Redis refused the connection itself (a wrong password, a database it does not have):
+    to the node, that Redis is unreachable, whatever the command."""
+
+    def __init__(self, address: RedisAddress, reason: str) -> None:
+        super().__init__(f"Redis at {address.host}:{address.port}: {reason}")
+        self.reason = reason
+
+
 class RedisReplyError(Exception):
     """Redis answered a command with an error (a bug in a script, a wrong type): not a
     transport failure, so it is never retried or turned into 503 by itself."""
@@ -83,7 +92,8 @@ class RedisConnection:
     @classmethod
     async def open(cls, address: RedisAddress) -> RedisConnection:
         """Connect, authenticate and select the database; transport errors propagate
-        (``OSError``); the caller bounds the time."""
+        (``OSError``; ``RedisRefused`` when Redis refuses the password or the database); the
+        caller bounds the time."""
         stream = await trio.open_tcp_stream(address.host, address.port)
         connection = cls(stream)
         try:
@@ -96,7 +106,7 @@ class RedisConnection:
             if setup:
                 for reply in await connection.execute_many(setup):
                     if isinstance(reply, RedisReplyError):
-                        raise reply
+                        raise RedisRefused(address, str(reply))
         except BaseException:
             await connection.aclose()
             raise

@@ -11,6 +11,7 @@ again, which is how the node recovers by itself when Redis is back.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,8 +24,11 @@ from chatactors.cluster.redis_connection import (
     Arg,
     RedisAddress,
     RedisConnection,
+    RedisRefused,
     RedisReplyError,
 )
+
+log = logging.getLogger(__name__)
 
 #: Transport failures (a refused command, ``RedisReplyError``, is not one and propagates).
 TRANSPORT_ERRORS = (OSError, EOFError, trio.BrokenResourceError, trio.ClosedResourceError)
@@ -87,6 +91,8 @@ class RedisLink:
             raise ClusterUnavailable() from None
         except TRANSPORT_ERRORS as error:
             self.failures += 1
+            if isinstance(error, RedisRefused):
+                log.error("%s", error)
             raise ClusterUnavailable() from error
 
     async def _execute(self, commands: Sequence[Sequence[Arg]], quiet: Sequence[bool]) -> list[Any]:
@@ -148,3 +154,11 @@ async def open_redis_link(url: str, *, timeout_s: float) -> AsyncIterator[RedisL
         yield link
     finally:
         await link.aclose()
+
+
+async def check_reachable(url: str, *, timeout_s: float) -> None:
+    """Return once Redis answers PING; ``ClusterUnavailable`` (its cause says why) if it cannot
+    be reached in time or refuses this node, ``RedisReplyError`` if it refuses the command (a
+    password it wants and the URL lacks)."""
+    async with open_redis_link(url, timeout_s=timeout_s) as link:
+        await link.execute("PING")

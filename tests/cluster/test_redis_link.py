@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import trio
 
 from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
-from chatactors.cluster.redis_connection import RedisAddress, RedisReplyError
+from chatactors.cluster.redis_connection import RedisAddress, RedisRefused, RedisReplyError
 from chatactors.cluster.redis_link import MAX_CONNECTIONS, RedisLink, Script, open_redis_link
 from tests.cluster.conftest import LINK_TIMEOUT_S
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port
 
 
 async def test_commands_and_pipelines_return_redis_replies(link: RedisLink) -> None:
@@ -110,6 +114,13 @@ async def test_a_password_in_the_url_authenticates(
                 await anonymous.execute("PING")
         async with open_redis_link(authed, timeout_s=LINK_TIMEOUT_S) as with_password:
             assert await with_password.execute("PING") == b"PONG"
+        # A wrong password: Redis is unreachable to this node (503), not a failed command.
+        wrong = redis_server.url.replace("redis://", "redis://:wrong@")
+        async with open_redis_link(wrong, timeout_s=LINK_TIMEOUT_S) as refused:
+            with pytest.raises(ClusterUnavailable) as raised:
+                await refused.execute("PING")
+            assert isinstance(raised.value.__cause__, RedisRefused)
+            assert refused.failures == 1
     finally:
         async with open_redis_link(authed, timeout_s=LINK_TIMEOUT_S) as cleanup:
             await cleanup.execute("CONFIG", "SET", "requirepass", "")
@@ -199,3 +210,31 @@ async def test_a_message_a_handler_chokes_on_is_dropped_not_the_connection(
     assert heard == [b"fine", b"also fine"]
     assert channels.rejected == 1
     assert channels.reconnects == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("redis://127.0.0.1:{free}/0", "is unreachable"),
+        ("redis://:wrong@127.0.0.1:{port}/0", "refused this node (ERR AUTH"),
+        ("http://127.0.0.1:{port}", "a Redis URL starts with redis://"),
+    ],
+)
+def test_serving_without_a_reachable_redis_says_why_in_one_line(
+    redis_server: RedisServer, tmp_path: Path, url: str, said: str
+) -> None:
+    redis_url = url.format(free=free_port(), port=redis_server.port)
+    command = [sys.executable, "-m", "chatactors", "serve", "--port", "0"]
+    done = subprocess.run(
+        [*command, "--data-dir", str(tmp_path), "--redis-url", redis_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("chatactors serve: ")
+    assert said in last_line
+    assert "wrong" not in last_line  # never the password
+    assert "Traceback" not in done.stderr
