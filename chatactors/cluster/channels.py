@@ -91,8 +91,9 @@ class Channels:
         finally:
             if confirmed in waiting:
                 waiting.remove(confirmed)
-            if not waiting:
-                self._confirming.pop((kind, key), None)
+            # (The list may already be out of the map, answered, and a newer one in its place.)
+            if not waiting and self._confirming.get((kind, key)) is waiting:
+                del self._confirming[(kind, key)]
 
     async def publish(self, channel: str, data: bytes) -> int:
         """Send to every node listening; returns how many did (0: nobody listens)."""
