@@ -21,7 +21,12 @@ import trio
 
 from chatactors.cluster.errors import ClusterUnavailable, single_errors
 from chatactors.cluster.publisher import Publisher
-from chatactors.cluster.redis_connection import RedisConnection, RedisRefused, pack
+from chatactors.cluster.redis_connection import (
+    RedisConnection,
+    RedisRefused,
+    RedisReplyError,
+    pack,
+)
 from chatactors.cluster.redis_link import TRANSPORT_ERRORS, RedisLink
 
 log = logging.getLogger(__name__)
@@ -170,6 +175,9 @@ class Channels:
             self._dispatch(reply)
 
     def _dispatch(self, reply: Any) -> None:
+        if isinstance(reply, RedisReplyError):  # a (un)subscription refused: NOAUTH, say
+            log.error("Pub/Sub: Redis refused a command: %s", reply)
+            return
         if not isinstance(reply, list) or len(reply) < 2:
             return
         kind = reply[0]

@@ -105,6 +105,11 @@ class RedisLink:
             with trio.CancelScope(shield=True):
                 await connection.aclose()
             raise
+        if any(_refuses_us(reply) for reply in replies):
+            # Redis wants a password this node lacks (set since it started, say): to the node
+            # that Redis is down (503), whatever the command.
+            await connection.aclose()
+            raise RedisRefused(self.address, str(next(r for r in replies if _refuses_us(r))))
         if self._closed:
             await connection.aclose()
             return replies
@@ -143,6 +148,10 @@ class RedisLink:
         with trio.CancelScope(shield=True):
             for connection in idle:
                 await connection.aclose()
+
+
+def _refuses_us(reply: object) -> bool:
+    return isinstance(reply, RedisReplyError) and str(reply).startswith(("NOAUTH", "WRONGPASS"))
 
 
 @asynccontextmanager
