@@ -6,6 +6,7 @@ Setups (fanout, reference frames, a fresh SQLite directory and a fresh Redis per
 - ``single``: ``chatactors serve`` as today (no Redis);
 - ``node``: the same, as a one-node cluster (``--redis-url``);
 - ``workers2``: ``--workers 2``: two nodes on one port (the kernel spreads the connections);
+  ``workers2-unix`` (``scaled`` only): the same, reaching Redis through its Unix socket;
 - ``nodes2-affine``: two nodes on two ports, the bench sending all of a chat's sockets and posts
   to one of them (``--chat-affinity``, as a proxy routing by chat id would).
 Server CPU is summed over every server process and ``redis-server`` (``chatactors bench
@@ -18,7 +19,13 @@ Against the reference API (the FastAPI peer, benchmarks/peer, in /work/peer-venv
 ``--workers 2``, one process, the peer, and the peer fanning out as the reference server does
 (``reference``: each socket awaited in turn) offered the same fanout at 1,000 msg/s, alternating.
 
+Scaled (``scaled``): every server process offered the same load, one process ``rate`` msg/s
+over 100 chats against two nodes offered twice the rate over twice the chats (the goal's "N
+cores give at least 0.8 N times one core": at a fixed total rate, two half-loaded processes
+each pay their per-wake-up costs for half the work, which is the split, not the cluster).
+
 Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds [rate]]  (results/cluster-*.json)
+       .venv/bin/python benchmarks/cluster_compare.py scaled [rounds [rate per process]]
        .venv/bin/python benchmarks/cluster_compare.py peer [rounds]
 """
 
@@ -47,8 +54,13 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 RATE = 250
 
 
-def fanout_args(rate: int) -> list[str]:
-    return ["--chats", "100", "--subscribers", "5", "--rate", str(rate), "--duration", "10"]
+#: Chats (5 sockets each) per server process in the ``scaled`` runs, and its default rate.
+SCALED_CHATS = 100
+SCALED_RATE = 125
+
+
+def fanout_args(rate: int, chats: int = 100) -> list[str]:
+    return ["--chats", str(chats), "--subscribers", "5", "--rate", str(rate), "--duration", "10"]
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -75,9 +87,11 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(60)
 
 
-def fanout(setup: str, round_no: int, rate: int = RATE) -> dict[str, Any]:
+def fanout(setup: str, round_no: int, rate: int = RATE, chats: int = 100) -> dict[str, Any]:
     redis = start_redis_server() if setup != "single" else None
     extra = [] if redis is None else ["--redis-url", redis.url]
+    if setup == "workers2-unix":  # Redis through its Unix socket instead of loopback TCP
+        extra = ["--redis-url", redis.unix_url, "--workers", "2"]  # type: ignore[union-attr]
     if setup == "workers2":
         extra += ["--workers", "2"]
     affine = setup == "nodes2-affine"  # two nodes on two ports, each chat's traffic on one
@@ -92,11 +106,11 @@ def fanout(setup: str, round_no: int, rate: int = RATE) -> dict[str, Any]:
             pids = [pid for process in processes for pid in tree_pids(process.pid)]
             if redis is not None:
                 pids.append(redis._process.pid)  # type: ignore[union-attr]
-            suffix = "" if rate == RATE else f"-{rate}"
+            suffix = "" if (rate, chats) == (RATE, 100) else f"-{rate}-{chats}"
             out = OUT / f"cluster-{setup}-{round_no}{suffix}.json"
             subprocess.run(
                 [PY, "-m", "chatactors", "bench", "fanout", "--url", ",".join(urls),
-                 *fanout_args(rate),
+                 *fanout_args(rate, chats),
                  *(["--chat-affinity"] if affine else []),
                  "--server-pid", ",".join(map(str, pids)), "--out", str(out), "--quiet"],
                 check=True, cwd=ROOT,
@@ -112,6 +126,7 @@ def fanout(setup: str, round_no: int, rate: int = RATE) -> dict[str, Any]:
         "setup": setup,
         "round": round_no,
         "rate": rate,
+        "chats": chats,
         "received": deliveries["received"],
         "lost": deliveries["lost"],
         "duplicated": deliveries["duplicated"],
@@ -203,6 +218,19 @@ def against_peer(target: str, round_no: int) -> dict[str, Any]:
     }
 
 
+def scaled(rounds: int, rate: int) -> None:
+    """Each server process offered the same load: one process ``rate`` msg/s over 100 chats,
+    two nodes twice both (N cores given N times the work, the goal's own terms)."""
+    runs = []
+    for round_no in range(1, rounds + 1):
+        setups = (("single", 1), ("workers2", 2), ("workers2-unix", 2), ("nodes2-affine", 2))
+        for setup, processes in setups:
+            run = fanout(setup, round_no, rate * processes, SCALED_CHATS * processes)
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+    (OUT / f"cluster-scaled-{rate}.json").write_text(json.dumps({"runs": runs}))
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     if sys.argv[1:2] == ["peer"]:
@@ -213,6 +241,10 @@ def main() -> None:
                 peer_runs.append(against_peer(target, round_no))
                 print(json.dumps(peer_runs[-1]), flush=True)
         (OUT / "cluster-vs-peer-summary.json").write_text(json.dumps(peer_runs))
+        return
+    if sys.argv[1:2] == ["scaled"]:
+        scaled(int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+               int(sys.argv[3]) if len(sys.argv) > 3 else SCALED_RATE)  # fmt: skip
         return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     rate = int(sys.argv[2]) if len(sys.argv) > 2 else RATE

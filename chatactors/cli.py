@@ -69,7 +69,7 @@ def _redis_refusal(settings: Settings) -> str | None:
         address = RedisAddress.from_url(settings.redis_url)
     except ValueError as error:
         return str(error)
-    where = f"Redis at {address.host}:{address.port}"  # the URL may hold a password
+    where = f"Redis at {address.where}"  # not the URL: it may hold a password
     try:
         trio.run(partial(check_reachable, settings.redis_url, timeout_s=_REDIS_CHECK_TIMEOUT_S))
     except ClusterUnavailable as error:

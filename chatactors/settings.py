@@ -111,7 +111,9 @@ class Settings:
 
     # Cluster (docs/CLUSTER.md): off unless redis_url is given
     redis_url: str = setting(
-        "", "redis://host:port/db turns cluster mode on: Redis is the directory and the bus"
+        "",
+        "redis://host:port/db (or unix:///path/redis.sock?db=N) turns cluster mode on: "
+        "Redis is the directory and the bus",
     )
     node_id: str = setting("", "this node's name in the cluster, unique (none: host:pid)")
     lease_ttl_s: float = setting(

@@ -48,6 +48,11 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def unix_url(self) -> str:
+        """The same server through its Unix socket."""
+        return f"unix://{self.root / 'redis.sock'}?db=0"
+
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
@@ -55,7 +60,8 @@ class RedisServer:
         log = (self.root / "server.log").open("ab")
         self._process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root),
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+             "--unixsocket", str(self.root / "redis.sock"), "--unixsocketperm", "700"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()

@@ -155,6 +155,8 @@ class Forwarder:
                 error = ChatUnavailable()
             self._failed(pending, error)
             return
+        if self.holders is not None:
+            self.holders.confirm(pending.chat_id, pending.node_id, trio.current_time())
         try:
             pending.reply.set(codec.decode_value(pending.command, answer.payload))
         except codec.UndecodableMessage as error:

@@ -3,8 +3,9 @@
 A lookup (``Directory.holder``) costs a Redis round trip (a wait, and a wake-up's CPU) on every
 command a node forwards. The cache keeps the answer for ``ttl_s`` (at most the lease TTL:
 a holder that died silently is trusted no longer than its lease could outlive it). It is fed by
-lookups and by owners' announcements on the bus, and corrected by the forwarder when a node
-answers that it no longer holds the chat, or when nobody listens at that node any more.
+lookups and by owners' announcements on the bus, kept fresh by the holder's answers to
+forwarded commands, and corrected by the forwarder when a node answers that it no longer holds
+the chat, or when nobody listens at that node any more.
 
 A stale entry costs a detour, never a wrong answer: the node it names either still holds the
 chat, or answers ``ChatElsewhere`` (the command did not run; it is sent on once), or
@@ -61,6 +62,14 @@ class HolderCache:
         self._entries[chat_id] = _Entry(holder, now + self.ttl_s)
         if len(self._entries) > self.max_entries:
             del self._entries[next(iter(self._entries))]
+
+    def confirm(self, chat_id: ChatId, node_id: str, now: float) -> None:
+        """``node_id`` just answered a command for the chat: it held the chat then, so a fresh
+        entry naming it is kept ``ttl_s`` from now (a chat forwarded to steadily costs one
+        lookup, not one per ``ttl_s``). An entry naming another node, or none, is left as is."""
+        entry = self._entries.get(chat_id)
+        if entry is not None and entry.holder.node_id == node_id and now < entry.expires_at:
+            self._entries[chat_id] = _Entry(entry.holder, now + self.ttl_s)
 
     def forget(self, chat_id: ChatId, node_id: str | None = None) -> None:
         """Drop the chat's entry (only if it names ``node_id``, when given: a newer entry that

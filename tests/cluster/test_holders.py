@@ -29,6 +29,20 @@ def test_a_later_activation_is_not_undone_by_an_older_answer_arriving_late() -> 
     assert cache.get(X, now=3.0) == Holder("a", 5)
 
 
+def test_an_answer_from_the_holder_keeps_its_entry_fresh_and_nothing_else() -> None:
+    cache = HolderCache("self", ttl_s=2.0)
+    cache.learn(X, Holder("a", 1), now=0.0)
+    cache.confirm(X, "a", now=1.5)
+    assert cache.get(X, now=3.4) == Holder("a", 1)  # 1.5 + 2.0, not 0.0 + 2.0
+    assert cache.get(X, now=3.5) is None
+    cache.confirm(X, "a", now=3.6)  # expired and dropped: not brought back
+    assert cache.get(X, now=3.7) is None
+    cache.learn(Y, Holder("c", 7), now=0.0)
+    cache.confirm(Y, "a", now=1.0)  # an answer from a node the entry does not name
+    assert cache.get(Y, now=2.5) is None
+    assert len(cache) == 0
+
+
 def test_forget_only_drops_the_entry_naming_that_node() -> None:
     cache = HolderCache("self", ttl_s=2.0)
     cache.learn(X, Holder("c", 7), now=0.0)

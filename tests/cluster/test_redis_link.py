@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from chatactors.cluster.channels import Channels
+from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.redis_connection import RedisAddress, RedisRefused, RedisReplyError
 from chatactors.cluster.redis_link import MAX_CONNECTIONS, RedisLink, Script, open_redis_link
@@ -134,9 +134,40 @@ def test_redis_urls() -> None:
     assert RedisAddress.from_url("redis://app:p%40ss@h:1/0") == RedisAddress(
         "h", 1, 0, username="app", password="p@ss"
     )
-    for wrong in ("http://localhost", "redis:///0", "redis://h:1/zero"):
+    assert RedisAddress.from_url("unix:///run/redis.sock") == RedisAddress(
+        "", 0, socket_path="/run/redis.sock"
+    )
+    assert RedisAddress.from_url("unix://:p%40ss@/run/redis.sock?db=4") == RedisAddress(
+        "", 0, 4, password="p@ss", socket_path="/run/redis.sock"
+    )
+    assert RedisAddress.from_url("unix://app@/r.sock?db=1&password=pw") == RedisAddress(
+        "", 0, 1, username="app", password="pw", socket_path="/r.sock"
+    )
+    assert RedisAddress.from_url("unix:///r.sock").where == "/r.sock"
+    assert RedisAddress.from_url("redis://:pw@h:1").where == "h:1"
+    wrong_urls = ("http://localhost", "redis:///0", "redis://h:1/zero", "unix://host/r.sock",
+                  "unix://", "unix:///r.sock?db=two")  # fmt: skip
+    for wrong in wrong_urls:
         with pytest.raises(ValueError, match="Redis URL"):
             RedisAddress.from_url(wrong)
+
+
+async def test_a_unix_socket_url_reaches_the_same_redis(
+    redis_server: RedisServer, link: RedisLink
+) -> None:
+    async with open_redis_link(redis_server.unix_url, timeout_s=LINK_TIMEOUT_S) as local:
+        await local.execute("SET", "through", "unix")
+        assert await link.execute("GET", "through") == b"unix"
+        (client,) = await local.execute_many([("CLIENT", "INFO")])
+        assert b"laddr=" + str(redis_server.root / "redis.sock").encode() in client
+        async with open_channels(local) as channels:
+            heard: list[bytes] = []
+            await channels.listen("over-unix", heard.append)
+            assert await link.execute("PUBLISH", "over-unix", "hello") == 1
+            with trio.fail_after(LINK_TIMEOUT_S * 5):
+                while not heard:  # noqa: ASYNC110 (a message from Redis, no event to wait on)
+                    await trio.sleep(0.02)
+    assert heard == [b"hello"]
 
 
 async def test_channels_say_whether_they_listen_through_an_outage(
@@ -220,6 +251,7 @@ async def test_a_message_a_handler_chokes_on_is_dropped_not_the_connection(
         ("redis://127.0.0.1:{free}/0", "is unreachable"),
         ("redis://:wrong@127.0.0.1:{port}/0", "refused this node (ERR AUTH"),
         ("http://127.0.0.1:{port}", "a Redis URL starts with redis://"),
+        ("unix:///nonexistent/redis.sock", "Redis at /nonexistent/redis.sock is unreachable"),
     ],
 )
 def test_serving_without_a_reachable_redis_says_why_in_one_line(
