@@ -1,6 +1,7 @@
 """CPU per Redis command and per received Pub/Sub message: the cluster's own connection
-(``chatactors.cluster``) against coredis, when coredis is installed (``pip install coredis``;
-the project no longer depends on it). BENCHMARKS.md, "Cluster mode", round 2.
+(``chatactors.cluster``, over loopback TCP and over Redis's Unix socket) against coredis, when
+coredis is installed (``pip install coredis``; the project no longer depends on it).
+BENCHMARKS.md, "Cluster mode", rounds 2 and 3.
 
 Starts its own ``redis-server`` on a free port (tests/redis_server.py) and stops it. Commands:
 2,000 sequential GETs and PUBLISHes, CPU from ``time.process_time``. Messages: a separate
@@ -88,6 +89,10 @@ async def ours(url: str, port: int) -> dict[str, float]:
         await link.execute("SET", "k", "v")
         results["GET"] = await cpu_per_call(lambda: link.execute("GET", "k"))
         results["PUBLISH"] = await cpu_per_call(lambda: link.execute("PUBLISH", "nobody", "x"))
+        quiet = [("PUBLISH", "nobody", "x")]
+        results["quiet PUBLISH (a write)"] = await cpu_per_call(
+            lambda: link.execute_many(quiet, quiet=[True])
+        )
         async with open_channels(link) as channels:
             for rate in RATES:
                 counter = _Counter(rate * SECONDS)
@@ -126,7 +131,10 @@ async def theirs(url: str, port: int) -> dict[str, float]:
 def main() -> None:
     server = start_redis_server()
     try:
-        rows = {"chatactors.cluster": trio.run(ours, server.url, server.port)}
+        rows = {
+            "chatactors.cluster": trio.run(ours, server.url, server.port),
+            "chatactors.cluster, Unix socket": trio.run(ours, server.unix_url, server.port),
+        }
         try:
             rows["coredis"] = trio.run(theirs, server.url, server.port)
         except ImportError:

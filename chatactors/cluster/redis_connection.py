@@ -67,9 +67,8 @@ class RedisAddress:
     @classmethod
     def from_url(cls, url: str) -> RedisAddress:
         """``redis://[[user]:password@]host[:port][/db]``, or for a Redis on this machine
-        ``unix://[[user]:password@]/path/redis.sock[?db=N]`` (redis-py's form; a Unix socket
-        costs each side of every message less than TCP over loopback). ``ValueError`` says
-        what is wrong."""
+        ``unix://[[user]:password@]/path/redis.sock[?db=N]`` (redis-py's form: a Redis that
+        listens on no TCP port). ``ValueError`` says what is wrong."""
         parts = urlsplit(url)
         username = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password is not None else None
