@@ -120,6 +120,14 @@ class _ClusterCollector:
                 leases.claims_refused,
             ),
             "chatactors_cluster_lease_renewals": ("Lease renewals", leases.renewals),
+            "chatactors_cluster_lease_renewal_calls": (
+                "Script calls that renewed leases (renewals are gathered: sent / calls = mean)",
+                node.directory.renewal_calls,
+            ),
+            "chatactors_cluster_lease_renewals_sent": (
+                "Lease renewals those calls carried",
+                node.directory.renewals_sent,
+            ),
             "chatactors_cluster_lease_losses": (
                 "Leases lost (not renewed in time, or taken): their actors stopped",
                 leases.losses,
