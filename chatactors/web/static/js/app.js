@@ -5,6 +5,7 @@ import { setAuthToken } from "./api.js";
 import { ChatClient } from "./client.js";
 import { ConversationView } from "./conversation.js";
 import { toast } from "./toast.js";
+import { tokenUser } from "./token.js";
 import { BOT, displayName, formatListTime } from "./format.js";
 
 const USER_KEY = "chatactors.user";
@@ -46,16 +47,6 @@ function rememberUser(name) {
 function initialUser() {
   const params = new URLSearchParams(location.search);
   return params.get("user") || storage("session")?.getItem(USER_KEY) || storage("local")?.getItem(USER_KEY) || "";
-}
-
-/** The user a JWT names (its `sub`). The server verifies the token; we only read who it is for. */
-function tokenUser(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof payload.sub === "string" && payload.sub ? payload.sub : null;
-  } catch {
-    return null;
-  }
 }
 
 /** With access control on: a link `/?token=<JWT>` signs this tab in (kept in sessionStorage). */
