@@ -14,7 +14,7 @@ import time
 import jwt
 from quart import Quart, Response, g, request
 
-from chatactors.domain.errors import ChatError, Forbidden, Unauthenticated
+from chatactors.domain.errors import ChatError, Forbidden, InvalidInput, Unauthenticated
 from chatactors.domain.ids import BOT_USER, UserId
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.settings import Settings
@@ -33,7 +33,8 @@ def issue_token(secret: str, user_id: str, *, ttl_s: float, now: float | None = 
 
 
 def verify_token(secret: str, token: str, limits: Limits) -> UserId:
-    """The token's user id. Raises ``Unauthenticated`` if it is missing, forged or expired."""
+    """The token's user id. Raises ``Unauthenticated`` if it is missing, forged or expired, or
+    names no valid user (an empty, blank or too long ``sub``, or ``bot_user``)."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
@@ -49,7 +50,12 @@ def verify_token(secret: str, token: str, limits: Limits) -> UserId:
         # Every chat has bot_user: its token would read, post and subscribe everywhere. Only the
         # server's own bot acts as bot_user, and it needs no token (it talks to chats directly).
         raise Unauthenticated(f"Invalid token: no token may act as {BOT_USER}")
-    return check_user_id(subject, limits, field="token subject")
+    try:
+        return check_user_id(subject, limits, field="token subject")
+    except InvalidInput as error:
+        # A signed token for no valid user is still not a credential: 401 (4401 on a socket),
+        # never the 422 (4422) of a bad query parameter.
+        raise Unauthenticated(f"Invalid token: {error}") from None
 
 
 def authenticated_user() -> UserId | None:

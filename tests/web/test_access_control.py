@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jwt
 import pytest
 import trio
 from quart.typing import TestClientProtocol as Client
@@ -149,6 +151,39 @@ async def test_socket_needs_a_valid_token_for_a_participant(client: Client, chat
         with trio.fail_after(5):
             first = await ws.receive()
         assert '"user_id":"friend"' in str(first)  # the token's user came online
+
+
+def signed(claims: dict[str, Any]) -> str:
+    """A token signed with the server's secret, whatever its claims say."""
+    return jwt.encode({"exp": int(time.time()) + 60, **claims}, SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param(issue_token("another-secret-" + "y" * 40, "owner", ttl_s=60), id="forged"),
+        pytest.param(issue_token(SECRET, "owner", ttl_s=-10), id="expired"),
+        pytest.param(signed({}), id="no-sub"),
+        pytest.param(signed({"sub": ""}), id="empty-sub"),
+        pytest.param(signed({"sub": "   "}), id="blank-sub"),
+        pytest.param(signed({"sub": "own\x00er"}), id="control-sub"),
+        pytest.param(signed({"sub": "o" * 129}), id="long-sub"),
+        pytest.param(signed({"sub": 42}), id="number-sub"),
+        pytest.param(signed({"sub": "bot_user"}), id="bot-sub"),
+    ],
+)
+async def test_a_token_rest_refuses_with_401_closes_sockets_with_4401(
+    client: Client, chat_id: str, token: str | None
+) -> None:
+    """Socket codes are 4000 + the HTTP status REST gives for the same credentials."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    response = await client.get(f"/chats/{chat_id}/messages", headers=headers)
+    assert response.status_code == 401
+    query = "" if token is None else f"?token={token}"
+    assert await socket_close_code(client, f"/ws/{chat_id}{query}") == 4401
+    assert await socket_close_code(client, f"/ws{query}") == 4401
 
 
 async def test_no_token_may_act_as_bot_user(client: Client, chat_id: str) -> None:
