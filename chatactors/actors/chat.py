@@ -150,7 +150,7 @@ class ChatActor:
                         # Stopping (shutdown, or the chat moved): the users in their grace go
                         # offline now, so their last-seen is kept.
                         await self._adopt_timers(self._state.end_graces())
-                        reason = EndReason.SHUTDOWN
+                        reason = self._stop_reason()
                         return
                 if request is not None:
                     last_activity = trio.current_time()
@@ -166,13 +166,22 @@ class ChatActor:
                         reason = EndReason.SHUTDOWN
                         return
                     except trio.EndOfChannel:
-                        reason = EndReason.SHUTDOWN
+                        reason = self._stop_reason()
                         return
                     else:
                         last_activity = trio.current_time()
                         await self._serve(request)
+        except trio.Cancelled:
+            reason = EndReason.SHUTDOWN  # the registry's shutdown deadline ran out
+            raise
         finally:
             self._fanout.end_all(reason)
+
+    def _stop_reason(self) -> EndReason:
+        """Why the inbox closed: the server is shutting down, or (cluster mode) this actor's
+        claim on the chat is gone, so the chat moves to another activation; its subscribers
+        are told which, and reconnect accordingly."""
+        return EndReason.SHUTDOWN if self._may_deliver() else EndReason.MOVED
 
     def _may_go_idle(self) -> bool:
         """Nothing but the inbox can wake this chat: no subscribers and no timers (so a chat

@@ -30,6 +30,7 @@ from chatactors.domain.errors import (
     ChatNotFound,
     ChatUnavailable,
     Overloaded,
+    ServerShuttingDown,
     StoreUnavailable,
 )
 from chatactors.domain.ids import ChatId, UserId, new_chat_id
@@ -168,7 +169,7 @@ class ChatRegistry:
                 break
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 if attempt == 1:
-                    raise ChatUnavailable() from None
+                    raise (ServerShuttingDown() if self._closing else ChatUnavailable()) from None
         return reply
 
     def _inbox_for(self, chat_id: ChatId) -> trio.MemorySendChannel[Request]:
@@ -176,7 +177,7 @@ class ChatRegistry:
         if slot is not None:
             return slot.inbox
         if self._closing:
-            raise ChatUnavailable("The server is shutting down")
+            raise ServerShuttingDown()
         if trio.current_time() < self._backoff_until.get(chat_id, -1.0):
             raise ChatUnavailable()
         inbox, receive = trio.open_memory_channel[Request](self._settings.inbox_size)
@@ -257,7 +258,7 @@ class ChatRegistry:
             self._forget(chat_id, slot)
         else:
             if self._closing:
-                self._fail_queued(slot, ChatUnavailable("The server is shutting down"))
+                self._fail_queued(slot, ServerShuttingDown())
         finally:
             if slot.activation is not None:
                 with (

@@ -21,8 +21,19 @@ from chatactors.domain.models import Message
 
 
 class EndReason(enum.Enum):
+    """Why a subscription ended; the web edge turns each into a close code (error_responses)."""
+
+    #: The subscriber fell behind (or would miss events): it resumes by seq.
     LAGGED = "lagged"
+    #: This server is stopping its actors to shut down.
     SHUTDOWN = "shutdown"
+    #: The actor stopped because its claim on the chat is gone (cluster mode: the lease was
+    #: lost): the chat is served by another activation, here or on another node.
+    MOVED = "moved"
+    #: The subscriber cannot carry on for now (a chat it must carry could not be subscribed:
+    #: a dependency down, overloaded); it reconnects later.
+    UNAVAILABLE = "unavailable"
+    #: The actor crashed: a bug.
     CRASHED = "crashed"
     UNSUBSCRIBED = "unsubscribed"
 

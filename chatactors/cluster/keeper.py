@@ -1,9 +1,13 @@
 """LeaseKeeper: renews a chat's lease while its actor lives; tells the actor when it is lost.
 
-Lost means: a renewal found the lease expired or claimed by another node, or Redis could not
-confirm a renewal before the lease's local deadline (``LeaseTimer.valid_until``). Either way the
-actor must stop at once; its pending callers get ``LeaseLost`` (503) and retry, and reach the new
+Lost means: a renewal found the lease expired or claimed by another node, or no renewal was
+confirmed before the lease's local deadline (``LeaseTimer.valid_until``). Either way the actor
+must stop at once; its pending callers get ``LeaseLost`` (503) and retry, and reach the new
 owner. The callback is synchronous and must not block: the actor typically cancels its scope.
+
+A deadline can pass because Redis did not answer, or because this process did not run (paused
+by SIGSTOP or a VM freeze, starved of CPU): the reason given says which, from how late the
+keeper woke (Trio's clock is monotonic, so a pause shows as a wake-up far past its due time).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import trio
 
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
-from chatactors.cluster.lease import Lease, LeaseTimer
+from chatactors.cluster.lease import DRIFT_FACTOR, Lease, LeaseTimer
 from chatactors.domain.ids import ChatId
 
 
@@ -27,6 +31,34 @@ class Renewer(Protocol):
     async def renew(self, lease: Lease) -> bool: ...
 
     async def release(self, lease: Lease) -> bool: ...
+
+
+def not_renewed_reason(late_s: float, attempts: int, failures: int, ttl_s: float) -> str:
+    """Why a lease's deadline passed with no renewal confirmed, as far as its keeper can tell.
+
+    ``late_s``: how much later than due the keeper last woke; ``attempts``: renewals it sent
+    (``failures`` of them refused by the transport: Redis unreachable). A Redis that does not
+    answer leaves the keeper on time at its deadline; only a process that did not run wakes
+    later than the lease's margin for scheduling delays (``DRIFT_FACTOR`` of the TTL).
+    """
+    if attempts == 0:
+        return (
+            f"not renewed in time: this node stalled (paused, or starved of CPU) and woke "
+            f"{late_s:.1f} s after the renewal was due, past the deadline; Redis was not asked"
+        )
+    if late_s > ttl_s * DRIFT_FACTOR:
+        before = (
+            f"{failures} of {attempts} attempts had failed (Redis unreachable)"
+            if failures
+            else "a renewal was in flight"
+        )
+        return (
+            f"not renewed in time: this node stalled (paused, or starved of CPU) and woke "
+            f"{late_s:.1f} s past the deadline; {before}"
+        )
+    if failures:
+        return f"not renewed in time: Redis unreachable ({failures} attempts failed)"
+    return "not renewed in time: Redis did not answer before the deadline (unreachable or slow)"
 
 
 @attrs.define(eq=False)
@@ -67,16 +99,25 @@ class LeaseKeeper:
             await self.renew_before_deadline()
 
     async def renew_before_deadline(self) -> None:
-        """Renew once, retrying until the local deadline; on failure the lease is lost."""
+        """Renew once (a renewal is due: ``timer.renew_at``), retrying until the local
+        deadline; on failure the lease is lost."""
+        # How much later than due the keeper last woke up.
+        late_s = max(0.0, trio.current_time() - self.timer.renew_at)
+        attempts = failures = 0
         while self.timer.is_valid(sent_at := trio.current_time()):
             renewed: bool | None = None
+            attempts += 1
             with trio.move_on_at(self.timer.valid_until):
                 try:
                     renewed = await self.directory.renew(self.lease)
                 except ClusterUnavailable:
-                    await trio.sleep(self.timer.retry_interval_s)
+                    failures += 1
+                    retry_at = trio.current_time() + self.timer.retry_interval_s
+                    await trio.sleep_until(retry_at)
+                    late_s = trio.current_time() - retry_at
                     continue
             if renewed is None:
+                late_s = trio.current_time() - self.timer.valid_until
                 break
             if not renewed:
                 self._lose("claimed by another node or expired in Redis")
@@ -84,7 +125,7 @@ class LeaseKeeper:
             self.renewals += 1
             self.timer = self.timer.renewed(sent_at)
             return
-        self._lose("not renewed in time: Redis unreachable")
+        self._lose(not_renewed_reason(late_s, attempts, failures, self.lease.ttl_s))
 
     def _lose(self, reason: str) -> None:
         if self.lost is None:

@@ -35,6 +35,13 @@ class ChatUnavailable(ChatError):
         super().__init__(detail)
 
 
+class ServerShuttingDown(ChatUnavailable):
+    """This server is shutting down and takes no more commands; retry (it, or another one)."""
+
+    def __init__(self, detail: str = "The server is shutting down") -> None:
+        super().__init__(detail)
+
+
 class StoreUnavailable(ChatError):
     """The store failed to read or write (a full disk, an I/O error): nothing was done."""
 

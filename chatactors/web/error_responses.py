@@ -20,6 +20,7 @@ from chatactors.domain.errors import (
     NotAParticipant,
     Overloaded,
     RateLimited,
+    ServerShuttingDown,
     StoreUnavailable,
     Unauthenticated,
 )
@@ -40,10 +41,22 @@ _STATUS: dict[type[ChatError], int] = {
     StoreUnavailable: 503,
 }
 
-#: WebSocket close codes. Clients of the reference reconnect on anything but 1000.
+#: WebSocket close codes. Clients of the reference reconnect on anything but 1000. The 4xxx
+#: codes are 4000 + the HTTP status REST answers for the same condition; the 1xxx ones are
+#: RFC 6455's (and IANA's registry of them), each for what it says, so that a client reading
+#: only the code knows whether to reconnect, when, and whether it is a server bug:
 CLOSE_NORMAL = 1000
+#: This server is shutting down: reconnect (to another server, or this one once restarted).
 CLOSE_GOING_AWAY = 1001
+#: A server bug (an actor crashed), and only that.
 CLOSE_INTERNAL_ERROR = 1011
+#: Service Restart: the chat this socket followed stopped here because it moved (cluster mode:
+#: the node lost the chat's lease) and is served by its next activation, which the client
+#: reaches by reconnecting now (with a little jitter) and resuming by seq. The service (the chat)
+#: restarts; the server is not going away (1001) and nothing is known to be down (1013).
+CLOSE_SERVICE_RESTART = 1012
+#: Try again later: the chat, or a dependency (the store, Redis), is unavailable or overloaded
+#: for now (REST answers 503 with Retry-After): reconnect after a backoff.
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_LAGGED = 4008
 CLOSE_FORBIDDEN = 4403
@@ -58,13 +71,20 @@ _CLOSE_FOR_ERROR: dict[type[ChatError], int] = {
     Unauthenticated: CLOSE_UNAUTHORIZED,
     InvalidInput: CLOSE_INVALID,
     Overloaded: CLOSE_TRY_AGAIN_LATER,
-    ChatUnavailable: CLOSE_INTERNAL_ERROR,
+    # Before ChatUnavailable, its base: the first match wins.
+    ServerShuttingDown: CLOSE_GOING_AWAY,
+    # Unavailable for now (a crashed actor's backoff, Redis unreachable, a lost lease, a node
+    # that did not answer): the request did not run, retry; the bug, if any, was logged where
+    # it happened.
+    ChatUnavailable: CLOSE_TRY_AGAIN_LATER,
     StoreUnavailable: CLOSE_TRY_AGAIN_LATER,
 }
 
 CLOSE_FOR_END: dict[EndReason, int] = {
     EndReason.LAGGED: CLOSE_LAGGED,
     EndReason.SHUTDOWN: CLOSE_GOING_AWAY,
+    EndReason.MOVED: CLOSE_SERVICE_RESTART,
+    EndReason.UNAVAILABLE: CLOSE_TRY_AGAIN_LATER,
     EndReason.CRASHED: CLOSE_INTERNAL_ERROR,
     EndReason.UNSUBSCRIBED: CLOSE_NORMAL,
 }

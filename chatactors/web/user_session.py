@@ -21,7 +21,7 @@ import trio
 from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
 from chatactors.actors.user_feeds import ChatAdded
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.errors import ChatError, ChatUnavailable, InvalidInput
+from chatactors.domain.errors import ChatError, ChatUnavailable, InvalidInput, ServerShuttingDown
 from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
@@ -193,8 +193,10 @@ class UserSession:
             return events  # announced but not carried (ws_user_max_chats)
         try:
             stream = await self._subscribe(chat.id, 0)
-        except (ChatError, trio.TooSlowError):
-            self.ended(EndReason.CRASHED)  # the client reconnects and resumes
+        except (ChatError, trio.TooSlowError) as error:
+            # The client reconnects (later, or to another server) and resumes.
+            stopping = isinstance(error, ServerShuttingDown)
+            self.ended(EndReason.SHUTDOWN if stopping else EndReason.UNAVAILABLE)
             return []
         replay = [stream.prefix + event_frame(MessageReceived(m))[1:]
                   for m in stream.subscription.replay]  # fmt: skip

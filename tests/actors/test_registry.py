@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from chatactors.domain.errors import ChatUnavailable, Overloaded
+from chatactors.domain.errors import ChatUnavailable, Overloaded, ServerShuttingDown
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, MessageType
 from chatactors.storage.memory import MemoryStore
@@ -164,5 +164,8 @@ async def test_shutdown_answers_what_was_queued(autojump_clock: trio.testing.Moc
         chat = registry.chat((await registry.create_chat(["alice"])).id)
         await chat.post(ALICE, TEXT, "one")
         registry.begin_shutdown()
-        with pytest.raises(ChatUnavailable):
+        # Its own kind of unavailable: a socket refused now closes with 1001, not 1013.
+        with pytest.raises(ServerShuttingDown):
             await registry.chat("another").messages(MessagePage(limit=1))
+        with pytest.raises(ServerShuttingDown):
+            await chat.subscribe()  # its actor is stopping

@@ -15,6 +15,7 @@ import trio.testing
 
 from chatactors.actors.commands import Subscribe, Unsubscribe
 from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.actors.subscription import EndReason
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, UserId
@@ -159,6 +160,25 @@ async def test_a_lost_claim_fails_queued_callers_and_the_next_command_reactivate
         assert (await handle.post(ANN, MessageType.TEXT, "second")).seq == 3
         assert len(placement.activations) == 2
         assert registry.statistics().crashes == 0
+
+
+async def test_a_lost_claim_ends_subscribers_as_moved_a_shutdown_as_shutdown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The web edge closes the first with 1012 (reconnect: the chat is served elsewhere), the
+    second with 1001 (this server is going away)."""
+    placement = ScriptedPlacement()
+    async with placed_registry(placement) as (registry, chat_id):
+        moving = await registry.chat(chat_id).subscribe(ANN)
+        (first,) = placement.activations
+        first.valid = False
+        first.lost.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert moving.end_reason is EndReason.MOVED
+        stopping = await registry.chat(chat_id).subscribe(ANN)  # a new activation, still valid
+        assert len(placement.activations) == 2
+    assert stopping.end_reason is EndReason.SHUTDOWN
+    assert registry.statistics().crashes == 0
 
 
 async def test_a_remote_subscriber_counts_for_presence_and_keeps_the_chat_alive(
