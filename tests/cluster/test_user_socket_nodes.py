@@ -489,5 +489,5 @@ async def test_a_socket_reopened_at_once_on_another_node_resumes_exactly(
                 for chat_id in chats:
                     await post_until_accepted(a, chat_id, text("v", "live"))
                 assert await u.messages(2) == {owned_by["a"]: [5], owned_by["b"]: [2]}
-            # The socket waited for B's chat to move instead of refusing (1011) until it had.
+            # The socket waited for B's chat to move instead of refusing (1013) until it had.
             assert refused == []
