@@ -145,6 +145,9 @@ class Settings:
     max_body_bytes: int = setting(
         12 * MiB, "bytes of a request body at most (uploads: the media limits)"
     )
+    body_timeout_s: float = setting(
+        60.0, "a request body (uploads aside) must arrive whole within this, else 408 (0: no limit)"
+    )
     ws_max_message_bytes: int = setting(
         12 * MiB, "bytes of one WebSocket message from a client at most"
     )
@@ -171,6 +174,20 @@ class Settings:
     # Media
     max_image_bytes: int = setting(10 * MiB, "bytes of an uploaded image at most")
     max_audio_bytes: int = setting(25 * MiB, "bytes of an uploaded audio file at most")
+    #: 25 MiB at 128 kbit/s (a poor 3G or EDGE uplink) takes 27 minutes: within the cap.
+    upload_timeout_s: float = setting(
+        1800.0, "an upload must arrive whole within this, else 408 (0: no limit)"
+    )
+    upload_grace_s: float = setting(
+        60.0, "an upload may arrive at any pace this long; then upload_min_bytes_per_s applies"
+    )
+    #: A budget, not a rate at each moment: a stall (a tunnel, a network handover) is fine
+    #: while the bytes sent before it cover it; a trickle (one byte a minute) is not.
+    upload_min_bytes_per_s: int = setting(
+        4096,
+        "an upload behind this pace gets 408: by t s, (t - upload_grace_s) x this bytes "
+        "(0: no minimum)",
+    )
 
     # Access control (off by default so that reference clients keep working)
     auth_enabled: bool = setting(False, "require bearer tokens (JWT HS256); see SECURITY.md")

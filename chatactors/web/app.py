@@ -8,9 +8,8 @@ from quart_trio import QuartTrio
 from chatactors import __version__
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
-from chatactors.web import chats_api, health, media_api, static_routes
+from chatactors.web import chats_api, connection, health, media_api, static_routes
 from chatactors.web.auth import install_auth
-from chatactors.web.connection import ChatHTTPConnection
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
@@ -21,8 +20,8 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
     """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore)."""
     settings = settings or Settings.from_env()
     app = QuartTrio("chatactors", static_folder=None)
-    app.asgi_http_class = ChatHTTPConnection
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # First: its before-request hook refuses a body too large before auth looks at the request.
+    connection.install(app, settings)
     # Keep URLs exactly as the reference has them: no redirect to a trailing slash.
     app.url_map.strict_slashes = False
     QuartSchema(

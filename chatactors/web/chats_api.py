@@ -51,7 +51,7 @@ async def _body(model: type[T]) -> T:
     """The request's body as a ``model`` (the routes document it with ``document_request``).
 
     The body is complete before the route runs (web/connection.py reads it, within
-    BODY_TIMEOUT), so it is awaited without another timeout scope.
+    ``body_timeout_s``), so it is awaited without another timeout scope.
     """
     raw: bytes = await request.body
     return decode_body(raw, model)

@@ -21,7 +21,7 @@ import trio
 from quart import Blueprint, Quart, Response, request
 from quart.wrappers.response import ResponseBody
 from quart_schema import DataSource, document_request, document_response
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
@@ -139,6 +139,7 @@ def install(app: Quart, settings: Settings) -> None:
 @blueprint.post(UPLOAD_PATH)
 @document_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @document_response(MediaOut)
+@document_response(ErrorOut, 408)
 @document_response(ErrorOut, 413)
 @document_response(ErrorOut, 415)
 @document_response(ErrorOut, 422)
@@ -166,7 +167,8 @@ async def _drain_body() -> None:
     Many clients (httpx, requests) send the whole body before they read the answer: refused
     mid-upload without this, they block on a full socket and never see the refusal.
     """
-    with contextlib.suppress(RequestEntityTooLarge):
+    # Past the limit or too slow: the refusal is still the answer (and the connection closes).
+    with contextlib.suppress(RequestEntityTooLarge, RequestTimeout):
         async for _ in request.body:
             pass
 

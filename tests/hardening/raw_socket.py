@@ -1,10 +1,13 @@
-"""Raw WebSocket bytes over TCP, for clients that break the protocol on purpose."""
+"""Raw WebSocket and HTTP bytes over TCP, for clients that break the protocol on purpose."""
 
 from __future__ import annotations
 
 import os
 import struct
+from typing import Any
 
+import attrs
+import orjson
 import trio
 
 HANDSHAKE = (
@@ -39,3 +42,61 @@ async def open_upgraded(port: int, path: str) -> trio.SocketStream:
         response += chunk
     assert response.startswith(b"HTTP/1.1 101"), response[:200]
     return stream
+
+
+# -- HTTP/1.1 -------------------------------------------------------------------------------
+
+
+def request_head(method: str, path: str, *headers: tuple[str, str]) -> bytes:
+    """A request's start line and headers (and the blank line after them)."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{n}: {v}" for n, v in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+@attrs.frozen
+class RawAnswer:
+    status: int
+    #: Lower-case names; the last value of a repeated header.
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@attrs.define
+class AnswerReader:
+    """Reads answers (with a Content-Length) off one connection, in order."""
+
+    stream: trio.SocketStream
+    _buffer: bytearray = attrs.field(factory=bytearray)
+
+    async def answer(self) -> RawAnswer:
+        while b"\r\n\r\n" not in self._buffer:
+            await self._fill()
+        head, _, rest = bytes(self._buffer).partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        self._buffer = bytearray(rest)
+        while len(self._buffer) < length:
+            await self._fill()
+        body, self._buffer = bytes(self._buffer[:length]), self._buffer[length:]
+        return RawAnswer(int(status_line.split(" ")[1]), headers, body)
+
+    async def closed(self) -> bool:
+        """True once the server has closed the connection (end of stream, or a reset), False if
+        it sends more bytes first."""
+        try:
+            return not await self.stream.receive_some(65536)
+        except trio.BrokenResourceError:
+            return True
+
+    async def _fill(self) -> None:
+        chunk = await self.stream.receive_some(65536)
+        if not chunk:
+            raise EOFError(f"the connection closed mid-answer: {bytes(self._buffer)[:200]!r}")
+        self._buffer += chunk
