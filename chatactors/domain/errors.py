@@ -42,6 +42,29 @@ class StoreUnavailable(ChatError):
         super().__init__(detail)
 
 
+class OutcomeUnknown(ChatError):
+    """A write was sent to the store but its commit was never confirmed (the store stopped
+    answering, the connection broke mid-commit): it may or may not have taken effect.
+
+    Unlike ``StoreUnavailable`` (nothing changed), a retry must be one that is safe to repeat:
+    a send with the same ``client_message_id``.
+    """
+
+    def __init__(
+        self, detail: str = "outcome unknown: the change may have been made; retry"
+    ) -> None:
+        super().__init__(detail)
+
+    @classmethod
+    def of_send(cls, client_message_id: str | None) -> OutcomeUnknown:
+        if client_message_id is not None:
+            return cls("outcome unknown: retry with the same client_message_id")
+        return cls(
+            "outcome unknown: the message may have been stored; send a client_message_id so "
+            "that a retry cannot store it twice"
+        )
+
+
 class Unauthenticated(ChatError):
     """No valid credentials (access control is on)."""
 

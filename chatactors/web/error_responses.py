@@ -18,6 +18,7 @@ from chatactors.domain.errors import (
     Forbidden,
     InvalidInput,
     NotAParticipant,
+    OutcomeUnknown,
     Overloaded,
     RateLimited,
     StoreUnavailable,
@@ -38,12 +39,15 @@ _STATUS: dict[type[ChatError], int] = {
     Overloaded: 503,
     ChatUnavailable: 503,
     StoreUnavailable: 503,
+    # Sent to the store, never confirmed: it may have happened. 503 would say it did not.
+    OutcomeUnknown: 504,
 }
 
 #: WebSocket close codes. Clients of the reference reconnect on anything but 1000.
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_LAGGED = 4008
 CLOSE_FORBIDDEN = 4403
@@ -60,6 +64,7 @@ _CLOSE_FOR_ERROR: dict[type[ChatError], int] = {
     Overloaded: CLOSE_TRY_AGAIN_LATER,
     ChatUnavailable: CLOSE_INTERNAL_ERROR,
     StoreUnavailable: CLOSE_TRY_AGAIN_LATER,
+    OutcomeUnknown: CLOSE_TRY_AGAIN_LATER,
 }
 
 CLOSE_FOR_END: dict[EndReason, int] = {
@@ -67,6 +72,7 @@ CLOSE_FOR_END: dict[EndReason, int] = {
     EndReason.SHUTDOWN: CLOSE_GOING_AWAY,
     EndReason.CRASHED: CLOSE_INTERNAL_ERROR,
     EndReason.UNSUBSCRIBED: CLOSE_NORMAL,
+    EndReason.RELOADED: CLOSE_SERVICE_RESTART,
 }
 
 
@@ -93,8 +99,8 @@ def too_large_detail(limit: int | None) -> str:
 
 
 def error_headers(status: int, retry_after_s: float | None = None) -> dict[str, str]:
-    """Retry-After on 429 and 503 (given ``retry_after_s``), so that clients back off."""
-    if status in (429, 503) and retry_after_s is not None:
+    """Retry-After on 429, 503 and 504 (given ``retry_after_s``), so that clients back off."""
+    if status in (429, 503, 504) and retry_after_s is not None:
         return {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
     return {}
 
