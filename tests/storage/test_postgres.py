@@ -180,6 +180,29 @@ async def test_a_hung_postgres_costs_each_call_its_timeout_and_says_what_may_hav
     assert [m.id for m in stored if m.client_message_id == "k2"] in ([], [unconfirmed.id])
 
 
+async def test_a_slow_server_rolls_back_on_its_own_timeout_and_that_is_a_503(
+    database_url: str,
+) -> None:
+    """A lock held elsewhere past PostgreSQL's lock_timeout (half the store's timeout): the
+    server answers with an error, so the write surely did not happen (503, not 504), and the
+    store was never stuck."""
+    chat = make_chat("c1", "alice", "bob")
+    refused = make_message(chat, 1, "alice")
+    with trio.fail_after(TIMEOUT_S):
+        async with open_postgres_store(database_url, timeout_s=HUNG_TIMEOUT_S) as store:
+            await store.create_chat(chat)
+            locker = await trio.to_thread.run_sync(_lock_the_chat_row, database_url, chat.id)
+            try:
+                with pytest.raises(StoreUnavailable) as error:
+                    await store.append_message(refused, owner=0)
+            finally:
+                await trio.to_thread.run_sync(locker.close)
+            assert not isinstance(error.value, StoreNotAnswering)
+            assert isinstance(error.value.__cause__, psycopg.errors.LockNotAvailable)
+            await store.check_ready()
+            assert await store.read_messages(chat.id, MessagePage(limit=10)) == []
+
+
 def test_settings_take_store_and_database_url_from_the_environment() -> None:
     url = "postgresql://chat:s3cret@127.0.0.1:5432/chat"
     settings = Settings.from_env({"CHATACTORS_STORE": "postgres", "CHATACTORS_DATABASE_URL": url})

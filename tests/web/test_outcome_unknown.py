@@ -55,6 +55,8 @@ async def test_an_unconfirmed_send_is_504_and_its_retry_returns_the_stored_messa
         assert retried.status_code == 200
         assert (await retried.get_json())["message"]["seq"] == 1
         assert await _contents(client, chat_id) == ["hello"]
+        metrics = await (await client.get("/metrics")).get_data(as_text=True)
+        assert "chatactors_actor_reloads_total 1.0" in metrics.splitlines()
 
 
 async def test_a_send_past_the_command_timeout_is_504_once_begun_and_503_if_it_never_ran(
