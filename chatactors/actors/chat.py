@@ -186,6 +186,8 @@ class ChatActor:
                 timer_deadline = self._state.next_deadline()
                 if timer_deadline is not None and timer_deadline <= trio.current_time():
                     await self._adopt_timers(self._state.expire(trio.current_time()))
+                    if self.needs_reload:
+                        continue
                 if self._is_idle(last_activity):
                     try:
                         request = inbox.receive_nowait()
@@ -260,7 +262,8 @@ class ChatActor:
             if isinstance(error, OutcomeUnknown | StaleOwner):
                 self.needs_reload = True
             if isinstance(error, OutcomeUnknown) and isinstance(command, PostMessage):
-                raise OutcomeUnknown.of_send(command.client_message_id) from error
+                detail = OutcomeUnknown.send_detail(command.client_message_id)
+                raise OutcomeUnknown(detail) from error
             raise
         result = outcome.result
         if isinstance(result, ReadFromStore):

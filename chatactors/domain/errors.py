@@ -50,16 +50,17 @@ class OutcomeUnknown(ChatError):
     a send with the same ``client_message_id``.
     """
 
-    def __init__(
-        self, detail: str = "outcome unknown: the change may have been made; retry"
-    ) -> None:
+    DEFAULT = "outcome unknown: the change may have been made; retry"
+
+    def __init__(self, detail: str = DEFAULT) -> None:
         super().__init__(detail)
 
-    @classmethod
-    def of_send(cls, client_message_id: str | None) -> OutcomeUnknown:
+    @staticmethod
+    def send_detail(client_message_id: str | None) -> str:
+        """What to tell the sender of a message whose outcome is unknown."""
         if client_message_id is not None:
-            return cls("outcome unknown: retry with the same client_message_id")
-        return cls(
+            return "outcome unknown: retry with the same client_message_id"
+        return (
             "outcome unknown: the message may have been stored; send a client_message_id so "
             "that a retry cannot store it twice"
         )

@@ -13,17 +13,17 @@ from chatactors.domain.errors import OutcomeUnknown
 T = TypeVar("T")
 
 
-async def answer_by(reply: Reply[T], deadline: float, *, unknown: OutcomeUnknown | None) -> T:
+async def answer_by(reply: Reply[T], deadline: float, *, unknown: str | None) -> T:
     """The command's answer, if it comes by ``deadline`` (Trio time).
 
-    ``unknown``: what to raise when a command that changes something began but did not finish
-    in time; None for a command that only reads.
+    ``unknown``: the detail of the ``OutcomeUnknown`` to raise when a command that changes
+    something began but did not finish in time; None for a command that only reads.
 
     Raises:
         trio.TooSlowError: no answer, and nothing changed: the command was withdrawn before the
             actor began it (it never runs), or it only reads.
-        OutcomeUnknown: ``unknown``, when the command had begun (or cannot be withdrawn): it
-            may still take effect.
+        OutcomeUnknown: when the command had begun (or cannot be withdrawn): it may still take
+            effect.
         The command's own ``ChatError``.
     If cancelled (the client left), the command is withdrawn in the same way.
     """
@@ -38,4 +38,4 @@ async def answer_by(reply: Reply[T], deadline: float, *, unknown: OutcomeUnknown
         return reply.result()
     if reply.withdraw() or unknown is None:
         raise trio.TooSlowError
-    raise unknown
+    raise OutcomeUnknown(unknown)

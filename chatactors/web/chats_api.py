@@ -194,7 +194,7 @@ async def send_message(chat_id: str) -> Response:
         reply = await running.registry.chat(chat_id).queue_post(
             user_id, data.type, data.content, data.client_message_id
         )
-    unknown = OutcomeUnknown.of_send(data.client_message_id)
+    unknown = OutcomeUnknown.send_detail(data.client_message_id)
     message = await answer_by(reply, deadline, unknown=unknown)
     running.metrics.send_latency.observe(trio.current_time() - started)
     sent = {"status": "message_sent", "message": message_to_wire(message)}
@@ -219,7 +219,7 @@ async def set_presence(chat_id: str) -> Response:
     with command_deadline(deadline):
         chat = services().registry.chat(chat_id)
         reply = await chat.queue_set_presence(_user(data.user_id), data.status)
-    presence = await answer_by(reply, deadline, unknown=OutcomeUnknown())
+    presence = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {"chat_id": chat_id, "user_id": presence.user_id, "status": data.status.value}
     )
@@ -245,7 +245,7 @@ async def mark_read(chat_id: str) -> Response:
     deadline = new_deadline()
     with command_deadline(deadline):
         reply = await services().registry.chat(chat_id).queue_mark_read(_user(data.user_id))
-    mark = await answer_by(reply, deadline, unknown=OutcomeUnknown())
+    mark = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {
             "chat_id": chat_id,

@@ -46,9 +46,9 @@ class PendingAnswer:
     is_send: bool = False
     #: Named in the answer on a user's socket (whose commands name their chat).
     chat_id: str | None = None
-    #: For a command that changes something: the error (504) if it began but had not finished
-    #: by the deadline.
-    unknown: OutcomeUnknown | None = None
+    #: For a command that changes something: the detail of the 504 (outcome unknown) if it
+    #: began but had not finished by the deadline.
+    unknown: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -183,18 +183,18 @@ async def queue_chat_command(
         reply: Reply[Any] = await handle.queue_post(
             user_id, message_type, content, client_message_id
         )
-        unknown = OutcomeUnknown.of_send(client_message_id)
+        unknown = OutcomeUnknown.send_detail(client_message_id)
         return PendingAnswer(ref, reply, _message, None, queued_at, deadline, is_send=True,
                              unknown=unknown)  # fmt: skip
     if op == "presence":
         status = _enum(PresenceStatus, command.get("status"), "status")
         reply = await handle.queue_set_presence(user_id, status)
         return PendingAnswer(ref, reply, _presence, None, queued_at, deadline,
-                             unknown=OutcomeUnknown())  # fmt: skip
+                             unknown=OutcomeUnknown.DEFAULT)  # fmt: skip
     if op == "read":
         reply = await handle.queue_mark_read(user_id)
         return PendingAnswer(ref, reply, _read_mark, None, queued_at, deadline,
-                             unknown=OutcomeUnknown())  # fmt: skip
+                             unknown=OutcomeUnknown.DEFAULT)  # fmt: skip
     raise InvalidInput(f"unknown op {op!r}; expected 'send', 'presence' or 'read'")
 
 
