@@ -101,8 +101,9 @@ async def _readyz(http: httpx.AsyncClient) -> int:
 
 
 async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_dir: Path) -> None:
-    """PostgreSQL stopped under steady posting: 503 + Retry-After (never 500, never a hang),
-    not ready; once it is back, posts succeed again and every acknowledged message is kept."""
+    """PostgreSQL stopped under steady posting: 503 + Retry-After (never 500, never a hang), or
+    504 for a commit the shutdown cut off mid-flight (its outcome unknown), not ready; once it
+    is back, posts succeed again and every acknowledged message is kept."""
     pg: PgServer = await trio.to_thread.run_sync(start_pg_server)
     acked: list[dict[str, Any]] = []
     statuses: list[int] = []
@@ -119,7 +120,7 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_
             statuses.append(response.status_code)
             if response.status_code == 200:
                 acked.append(response.json()["message"])
-            elif response.status_code == 503:
+            elif response.status_code in (503, 504):
                 retry_afters.add(response.headers.get("Retry-After"))
                 assert "detail" in response.json()
             async with progress:
@@ -157,7 +158,7 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_
                 assert (await http.post("/chats", json={"participants": ["x"]})).status_code == 200
     finally:
         await trio.to_thread.run_sync(remove_pg_server, pg)
-    assert set(statuses) <= {200, 503}, server.log()
+    assert set(statuses) <= {200, 503, 504}, server.log()
     assert statuses.count(503) >= 3
     assert retry_afters == {"1"}
     _assert_kept(acked, stored)
