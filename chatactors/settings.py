@@ -54,7 +54,7 @@ class Settings:
         "after serving, the longest wait for actors and the store to finish their queues",
     )
     readiness_timeout_s: float = setting(
-        2.0, "/readyz answers 503 if the store does not answer within this"
+        0.9, "/readyz answers 503 if the store does not answer within this"
     )
     retry_after_s: float = setting(1.0, "the Retry-After of a 503 (overloaded or unavailable)")
     #: Every socket keeps hundreds of long-lived objects that each full collection walks; a
@@ -85,6 +85,14 @@ class Settings:
     write_batch_max: int = setting(512, "writes committed together at most (group commit)")
     write_queue_size: int = setting(
         2048, "writes waiting for the store's writer at most; actors wait for room beyond"
+    )
+    #: A hung store (a paused PostgreSQL) answers nothing and no TCP timeout fires; past this a
+    #: call is given up on: 503 if nothing was sent, 504 if a write was sent but never
+    #: confirmed. PostgreSQL's own statement_timeout and lock_timeout are set to 80% and 50%.
+    store_timeout_s: float = setting(
+        5.0,
+        "the longest one store call (a commit, a read) may take: then 503, or 504 if a write "
+        "went out unconfirmed (0: no bound)",
     )
 
     # Actors

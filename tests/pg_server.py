@@ -3,7 +3,8 @@
 PostgreSQL refuses to run as root, so every server command runs as the ``postgres`` user
 (``runuser``), and the data directory is made in ``/tmp`` and given to that user (pytest's own
 temp dirs are private to root). One server per test session; each test gets a fresh database.
-The server is stopped with ``pg_ctl stop`` on its own data directory, never by name.
+The server is stopped with ``pg_ctl stop`` on its own data directory, never by name; it is
+paused (SIGSTOP: hung, not down) by the PIDs of its postmaster and that postmaster's children.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -111,6 +114,41 @@ class PgServer:
     def log(self) -> str:
         path = self.root / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def _postmaster_pid(self) -> int:
+        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+
+    @staticmethod
+    def _children(parent: int) -> list[int]:
+        """Each backend and helper runs in a process group of its own: found by parent PID."""
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                children.append(int(entry.name))
+        return children
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The whole server stopped with SIGSTOP (the kernel still accepts and acknowledges
+        its TCP traffic; nothing answers), continued with SIGCONT on exit, whatever happened."""
+        stopped: list[int] = []
+        try:
+            # The postmaster first: once stopped, it forks no new backend.
+            postmaster = self._postmaster_pid()
+            for pid in (postmaster, *self._children(postmaster)):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            yield
+        finally:
+            for pid in reversed(stopped):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
 
 def start_pg_server(options: tuple[str, ...] = TEST_OPTIONS) -> PgServer:

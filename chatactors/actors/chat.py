@@ -5,6 +5,14 @@ store writes, and only then adopts the outcome, answers, and offers the events t
 subscriber without waiting. It awaits nothing but its inbox and its own store calls, so no two
 changes to a chat ever interleave and no lock is needed. A failed write fails only its request
 (``StoreUnavailable``): nothing is acknowledged and the state stays as it was.
+
+A write whose outcome is unknown (``OutcomeUnknown``: sent, never confirmed) is different: the
+store may hold a message this actor never adopted, under a seq it would hand out again. So the
+actor fails that request (504), fails what is queued (503: none of it ran), and ends; the next
+request loads the chat afresh. That load claims the chat, so the unconfirmed write has either
+landed before it (and is loaded, with its ``client_message_id``: a retry returns it) or is
+refused for good (stale owner). A write refused as stale means another load claimed the chat
+since: the actor ends the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import attrs
 import trio
 
 from chatactors.actors.chat_state import ChatState
-from chatactors.actors.commands import AnyCommand, Subscribe, Unsubscribe
+from chatactors.actors.commands import AnyCommand, PostMessage, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Request
 from chatactors.actors.outcome import (
     AppendMessage,
@@ -31,12 +39,17 @@ from chatactors.actors.outcome import (
 )
 from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
-from chatactors.domain.errors import ChatError, ChatUnavailable, StoreUnavailable
+from chatactors.domain.errors import (
+    ChatError,
+    ChatUnavailable,
+    OutcomeUnknown,
+    StoreUnavailable,
+)
 from chatactors.domain.events import ChatEvent, MessageReceived
 from chatactors.domain.ids import ChatId
 from chatactors.domain.models import Message
 from chatactors.settings import Settings
-from chatactors.storage.store import ChatStore, LoadedChat
+from chatactors.storage.store import ChatStore, LoadedChat, StaleOwner
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +72,10 @@ def registered_by(subscription_id: int) -> int:
 def always_owner() -> bool:
     """One process (no placement): it is always the chat's owner."""
     return True
+
+
+#: The answer to the commands queued behind a write of unknown outcome (they never ran).
+RELOADING = "The chat is reloading from the store; retry shortly"
 
 
 @attrs.define
@@ -99,6 +116,9 @@ class ChatActor:
     #: valid). A paused owner that wakes up after losing the chat delivers nothing stale to
     #: its own sockets either.
     _may_deliver: Callable[[], bool] = attrs.field(default=always_owner)
+    #: The store may disagree with this actor's state (a write of unknown outcome, or another
+    #: load claimed the chat): it serves nothing more and ends, to be loaded afresh.
+    needs_reload: bool = False
 
     @classmethod
     def from_loaded(
@@ -139,6 +159,12 @@ class ChatActor:
             for hook in self._activation_hooks:
                 hook(self.chat_id, self._open_passive_subscription())
             while True:
+                if self.needs_reload:
+                    # Synchronously, as when idle: no request slips in between.
+                    self._fail_queued(inbox, ChatUnavailable(RELOADING))
+                    deactivate()
+                    reason = EndReason.RELOADED
+                    return
                 deadline = self._state.next_deadline() or math.inf
                 if self._may_go_idle():
                     deadline = min(deadline, last_activity + self._settings.idle_timeout_s)
@@ -155,9 +181,13 @@ class ChatActor:
                 if request is not None:
                     last_activity = trio.current_time()
                     await self._serve(request)
+                    if self.needs_reload:
+                        continue
                 timer_deadline = self._state.next_deadline()
                 if timer_deadline is not None and timer_deadline <= trio.current_time():
                     await self._adopt_timers(self._state.expire(trio.current_time()))
+                    if self.needs_reload:
+                        continue
                 if self._is_idle(last_activity):
                     try:
                         request = inbox.receive_nowait()
@@ -183,6 +213,14 @@ class ChatActor:
         are told which, and reconnect accordingly."""
         return EndReason.SHUTDOWN if self._may_deliver() else EndReason.MOVED
 
+    @staticmethod
+    def _fail_queued(inbox: trio.MemoryReceiveChannel[Request], error: ChatError) -> None:
+        while True:
+            try:
+                inbox.receive_nowait().reply.fail(error)
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+
     def _may_go_idle(self) -> bool:
         """Nothing but the inbox can wake this chat: no subscribers and no timers (so a chat
         whose last socket closed stays until that user's grace has run out)."""
@@ -194,6 +232,8 @@ class ChatActor:
         )
 
     async def _serve(self, request: Request) -> None:
+        if not request.reply.begin():
+            return  # withdrawn: its caller gave up before it began, so it never runs
         self.counters.commands += 1
         try:
             result = await self.handle(request.command)
@@ -222,12 +262,17 @@ class ChatActor:
                     await self._store.append_message(write.message, owner=self._owner_token)
                 else:
                     await self._write(write)
-        except StoreUnavailable:
+        except (StoreUnavailable, OutcomeUnknown) as error:
             if isinstance(command, Unsubscribe):
                 # The subscriber is gone whatever the store says; only its last-seen is lost.
                 self._fanout.remove(command.subscription_id)
                 self._remote.discard(command.subscription_id)
                 self._adopt(outcome)
+            if isinstance(error, OutcomeUnknown | StaleOwner):
+                self.needs_reload = True
+            if isinstance(error, OutcomeUnknown) and isinstance(command, PostMessage):
+                detail = OutcomeUnknown.send_detail(command.client_message_id)
+                raise OutcomeUnknown(detail) from error
             raise
         result = outcome.result
         if isinstance(result, ReadFromStore):
@@ -247,10 +292,12 @@ class ChatActor:
         try:
             for write in outcome.writes:
                 await self._write(write)
-        except StoreUnavailable as error:
+        except (StoreUnavailable, OutcomeUnknown) as error:
             # They are gone whatever the store says; only their last-seen is lost (as when the
             # write of an Unsubscribe fails). No request waits for this: log it.
             log.warning("last-seen not saved: %s", error, extra={"chat_id": self.chat_id})
+            if isinstance(error, OutcomeUnknown | StaleOwner):
+                self.needs_reload = True
         self._adopt(outcome)
 
     async def _write(self, write: StoreWrite) -> None:

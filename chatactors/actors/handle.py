@@ -4,8 +4,9 @@ It reaches the chat through a :class:`~chatactors.actors.mailbox.Mailbox` (the r
 process), so the actor behind it may live anywhere.
 
 Callers never see the inbox; only the ``queue_*`` methods (for pipelining) hand out the Reply
-to wait on. Each method documents the same cancellation rule: if
-the caller is cancelled while waiting for the answer, the command may still take effect.
+to wait on. Each method follows the same cancellation rule: if the caller is cancelled while
+waiting for the answer, the command is withdrawn; one the actor had not begun never runs, one it
+had begun may still take effect.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ class ChatHandle:
 
     async def _call(self, command: Command[R]) -> R:
         reply = await self._mailbox.submit(self.chat_id, command)
-        return await reply.wait()
+        try:
+            return await reply.wait()
+        finally:
+            if not reply.ready:
+                reply.withdraw()  # cancelled: nobody waits for it any more
 
     async def queue_post(
         self,
@@ -60,7 +65,8 @@ class ChatHandle:
         content: str,
         client_message_id: str | None = None,
     ) -> Reply[Message]:
-        """Like :meth:`post`, but returns once the command is queued; ``await reply.wait()``.
+        """Like :meth:`post`, but returns once the command is queued; ``await reply.wait()``
+        (and ``reply.withdraw()`` when giving up on it).
 
         Queued commands run in the order queued: a socket pipelines its commands this way.
         """

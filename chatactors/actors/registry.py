@@ -4,7 +4,8 @@ Actors are virtual: a chat's actor starts on its first request (loading its rece
 the store) and stops after an idle time with no subscribers. Supervision is one-for-one: an
 actor that crashes fails its pending requests with ``ChatUnavailable``, is logged with its chat
 id, and is started again from the store on a later request, after a backoff; other chats never
-notice.
+notice. An actor that ends because the store may disagree with it (``ChatActor.needs_reload``)
+is loaded again on the next request, with no backoff and no crash counted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chatactors.domain.errors import (
     ChatError,
     ChatNotFound,
     ChatUnavailable,
+    OutcomeUnknown,
     Overloaded,
     ServerShuttingDown,
     StoreUnavailable,
@@ -41,6 +43,11 @@ from chatactors.storage.store import ChatStore
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
+#: The answer to a chat creation whose write went out but was never confirmed.
+CREATE_OUTCOME_UNKNOWN = (
+    "outcome unknown: the chat may have been created; look for it in GET /chats?user_id=... "
+    "before creating it again"
+)
 
 
 @attrs.frozen
@@ -51,6 +58,8 @@ class RegistryStatistics:
     activations: int
     deactivations: int
     crashes: int
+    #: Actors that ended to be loaded afresh (after a write of unknown outcome).
+    reloads: int = 0
     #: Totals over every actor that ever ran in this registry.
     commands: int = 0
     messages: int = 0
@@ -86,6 +95,7 @@ class ChatRegistry:
     _activations: int = 0
     _deactivations: int = 0
     _crashes: int = 0
+    _reloads: int = 0
     #: Counters of actors that have stopped; the live ones are added at read time.
     _retired: ActorCounters = attrs.field(factory=ActorCounters)
     #: Open user sockets, told about each chat created for their user.
@@ -113,7 +123,10 @@ class ChatRegistry:
         """Store a new chat (answers once committed). Raises ``InvalidInput``."""
         chat = Chat(new_chat_id(), normalise_participants(participants, self._settings.limits),
                     self._now())  # fmt: skip
-        await self._store.create_chat(chat)
+        try:
+            await self._store.create_chat(chat)
+        except OutcomeUnknown as error:
+            raise OutcomeUnknown(CREATE_OUTCOME_UNKNOWN) from error
         await self.user_feeds.created(chat)
         return chat
 
@@ -138,6 +151,7 @@ class ChatRegistry:
             activations=self._activations,
             deactivations=self._deactivations,
             crashes=self._crashes,
+            reloads=self._reloads,
             commands=totals.commands,
             messages=totals.messages,
             events=totals.events,
@@ -153,7 +167,7 @@ class ChatRegistry:
         Waits only while the inbox is full. Commands one task submits run in that order, so a
         socket can queue its next command before the previous one is answered (pipelining).
         """
-        reply: Reply[R] = Reply()
+        reply: Reply[R] = Reply(withdrawable=True)  # the actor begins it (ChatActor._serve)
         request = Request(command, reply)  # type: ignore[arg-type]
         # A second try covers an actor that went idle and closed its inbox just now.
         for attempt in range(2):
@@ -243,12 +257,19 @@ class ChatRegistry:
                 slot.activation.started(loaded.owner_token)
                 await self._run_placed(chat_id, slot, actor, slot.activation, deactivate)
             self._backoff_until.pop(chat_id, None)
-        except StoreUnavailable as error:
+            if actor.needs_reload:
+                self._reloads += 1
+                log.warning("chat ended to be loaded again: the store may disagree with it",
+                            extra={"chat_id": chat_id})  # fmt: skip
+        except (StoreUnavailable, OutcomeUnknown) as error:
             # The store is down, not this chat (a write failure never gets here: the actor
             # answers it per request): fail what is queued with the store's 503 and let the next
-            # request load again, with no crash counted and no backoff.
+            # request load again, with no crash counted and no backoff. (A load's claim whose
+            # outcome is unknown changed nothing a client sees: its requests never ran.)
             log.warning("chat not loaded: %s", error, extra={"chat_id": chat_id})
-            self._fail_queued(slot, error)
+            self._fail_queued(
+                slot, error if isinstance(error, StoreUnavailable) else StoreUnavailable()
+            )
             self._forget(chat_id, slot)
         except Exception:
             self._crashes += 1

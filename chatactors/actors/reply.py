@@ -2,6 +2,10 @@
 
 A 0-buffer channel would make the actor wait for a caller that may have been cancelled; setting
 an Event never waits.
+
+A caller that stops waiting (a timeout, a client gone) withdraws its command: if the actor has
+not begun it, it never will, so "nothing changed" is then the truth. Once begun, the command
+runs to its end and may take effect, answered or not.
 """
 
 from __future__ import annotations
@@ -19,6 +23,26 @@ T = TypeVar("T")
 class Reply(Generic[T]):
     _event: trio.Event = attrs.field(factory=trio.Event)
     _outcome: outcome.Outcome[T] | None = None
+    #: Whether an actor calls ``begin`` before running the command (a request in an actor's
+    #: inbox). A reply relayed from elsewhere cannot tell, so withdrawing it promises nothing.
+    withdrawable: bool = False
+    _begun: bool = False
+    _withdrawn: bool = False
+
+    def begin(self) -> bool:
+        """The actor is about to run the command: False if it was withdrawn (skip it)."""
+        if self._withdrawn:
+            return False
+        self._begun = True
+        return True
+
+    def withdraw(self) -> bool:
+        """The caller stops waiting. True if the command will never run (nothing changed);
+        False if it has begun or been answered, or if this reply cannot tell."""
+        if self._outcome is not None or self._begun or not self.withdrawable:
+            return False
+        self._withdrawn = True
+        return True
 
     def set(self, value: T) -> None:
         """Answer with a value. Never blocks; only the first answer counts."""

@@ -36,6 +36,9 @@ class EndReason(enum.Enum):
     #: The actor crashed: a bug.
     CRASHED = "crashed"
     UNSUBSCRIBED = "unsubscribed"
+    #: The chat's actor ended to load its state afresh from the store (a write of unknown
+    #: outcome): reconnect and resume by seq.
+    RELOADED = "reloaded"
 
 
 @attrs.define(eq=False)

@@ -35,6 +35,7 @@ from chatactors.domain.errors import (
     Forbidden,
     InvalidInput,
     NotAParticipant,
+    OutcomeUnknown,
     Overloaded,
     Unauthenticated,
 )
@@ -115,6 +116,7 @@ _ERRORS: dict[str, type[ChatError]] = {
         InvalidInput,
         Overloaded,
         ChatUnavailable,
+        OutcomeUnknown,
         ClusterUnavailable,
         Unauthenticated,
         Forbidden,

@@ -2,9 +2,10 @@
 
 The caller gets a ``Reply`` just as from a local inbox: the same values, the same errors (by
 class and text, see ``codec``). If the node does not answer within ``timeout_s`` (it died, or
-Redis lost the message), the reply fails with ``ChatUnavailable``, as a crashed local actor
-does, and the caller retries; the command may or may not have taken effect, which is the rule
-for a cancelled local call too (idempotent sends use ``client_message_id``).
+Redis lost the message), the command may or may not have taken effect: a command that changes
+something fails with ``OutcomeUnknown`` (504: a send is retried with its
+``client_message_id``), one that only reads with ``ChatUnavailable`` (503), and the caller
+retries.
 
 A node that no longer holds the chat answers ``ChatElsewhere`` with the holder's id, before
 running the command: the forwarder sends it on there once (same reply for the caller) and
@@ -21,18 +22,27 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
-from chatactors.actors.commands import Command
+from chatactors.actors.commands import Command, MarkRead, PostMessage, SetPresence
 from chatactors.actors.reply import Reply
 from chatactors.cluster import codec
 from chatactors.cluster.channels import Channels
 from chatactors.cluster.directory import Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
 from chatactors.cluster.holders import HolderCache
-from chatactors.domain.errors import ChatError, ChatUnavailable
+from chatactors.domain.errors import ChatError, ChatUnavailable, OutcomeUnknown
 from chatactors.domain.ids import ChatId
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
+
+
+def _unanswered(command: Command[Any]) -> ChatError:
+    """What a forwarded command nobody answered in time fails with: it may have run there."""
+    if isinstance(command, PostMessage):
+        return OutcomeUnknown(OutcomeUnknown.send_detail(command.client_message_id))
+    if isinstance(command, SetPresence | MarkRead):
+        return OutcomeUnknown()
+    return ChatUnavailable("The chat's node did not answer in time")
 
 
 def command_channel(node_id: str) -> str:
@@ -178,4 +188,4 @@ class Forwarder:
             if self._pending.pop(request_id, None) is oldest:
                 self.timed_out += 1
                 self._forget(oldest)
-                oldest.reply.fail(ChatUnavailable("The chat's node did not answer in time"))
+                oldest.reply.fail(_unanswered(oldest.command))

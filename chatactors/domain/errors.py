@@ -49,6 +49,30 @@ class StoreUnavailable(ChatError):
         super().__init__(detail)
 
 
+class OutcomeUnknown(ChatError):
+    """A write was sent to the store but its commit was never confirmed (the store stopped
+    answering, the connection broke mid-commit): it may or may not have taken effect.
+
+    Unlike ``StoreUnavailable`` (nothing changed), a retry must be one that is safe to repeat:
+    a send with the same ``client_message_id``.
+    """
+
+    DEFAULT = "outcome unknown: the change may have been made; retry"
+
+    def __init__(self, detail: str = DEFAULT) -> None:
+        super().__init__(detail)
+
+    @staticmethod
+    def send_detail(client_message_id: str | None) -> str:
+        """What to tell the sender of a message whose outcome is unknown."""
+        if client_message_id is not None:
+            return "outcome unknown: retry with the same client_message_id"
+        return (
+            "outcome unknown: the message may have been stored; send a client_message_id so "
+            "that a retry cannot store it twice"
+        )
+
+
 class Unauthenticated(ChatError):
     """No valid credentials (access control is on)."""
 

@@ -5,6 +5,11 @@ commits it in one transaction in a worker thread, and only then wakes the caller
 one fsync covers many messages. The engine's commit function returns one outcome per write: a
 result, or an exception for a write that was refused and changed nothing (a stale owner), while
 the rest of the batch commits.
+
+A commit is bounded by the store's timeout (``thread_calls``): one the store does not confirm in
+time fails every write of its batch with ``OutcomeUnknown`` if the batch had gone out, or with
+``StoreNotAnswering`` if not. Such a batch is never retried here: its writes may have landed.
+While a commit given up on still runs, every new batch fails at once (nothing is sent).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import attrs
 import trio
 
 from chatactors.domain.clock import to_epoch_ms
+from chatactors.domain.errors import OutcomeUnknown
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, Message, ReadMark
 from chatactors.storage.store import StoreUnavailable
+from chatactors.storage.thread_calls import Sending, ThreadCalls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,8 +67,10 @@ class SetLastSeen:
 
 
 WriteOp = CreateChat | ClaimChat | AppendMessage | SetReadMark | SetLastSeen
-#: Runs in a worker thread: commit every op in one transaction; one outcome per op.
-CommitFn = Callable[[Sequence[WriteOp]], list[object]]
+#: Runs in a worker thread: commit every op in one transaction; one outcome per op. It calls
+#: ``sending()`` right before the transaction can first take effect, and raises
+#: ``StoreUnavailable`` when it surely did not commit, ``OutcomeUnknown`` when it cannot tell.
+CommitFn = Callable[[Sequence[WriteOp], Sending], list[object]]
 
 
 @attrs.define(eq=False)
@@ -79,7 +88,8 @@ class GroupCommit:
     _batch_max: int
     _writes: trio.MemorySendChannel[_PendingWrite]
     _receive: trio.MemoryReceiveChannel[_PendingWrite]
-    _limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    #: One thread at a time: commits never overlap (nor with ``run_exclusive``).
+    _calls: ThreadCalls
     #: Transactions committed, and the writes they held (failed writes count in neither).
     batches_committed: int = 0
     writes_committed: int = 0
@@ -90,9 +100,18 @@ class GroupCommit:
     write_failure: str | None = None
 
     @classmethod
-    def open(cls, commit: CommitFn, batch_max: int, queue_size: int) -> GroupCommit:
+    def open(
+        cls, commit: CommitFn, batch_max: int, queue_size: int, timeout_s: float = 0.0
+    ) -> GroupCommit:
+        """``timeout_s``: how long a commit may take before it is given up on (0: no bound)."""
         send, receive = trio.open_memory_channel[_PendingWrite](queue_size)
-        return cls(commit, batch_max, send, receive)
+        calls = ThreadCalls(trio.CapacityLimiter(1), timeout_s)
+        return cls(commit, batch_max, send, receive, calls)
+
+    @property
+    def stuck(self) -> bool:
+        """A commit (or exclusive call) given up on still runs: the store is not answering."""
+        return self._calls.stuck > 0
 
     async def write(self, op: WriteOp) -> object:
         """Queue ``op``; its outcome once committed. Raises what the commit raised for it."""
@@ -132,7 +151,9 @@ class GroupCommit:
         unreachable store fails the whole batch at once: alone, each write would fail too."""
         try:
             outcomes = await self._commit_in_thread([pending.op for pending in batch])
-        except StoreUnavailable as error:
+        except (StoreUnavailable, OutcomeUnknown) as error:
+            # Not retried write by write: unreachable, each would fail too; unconfirmed, each
+            # may have landed already.
             self.write_failure = str(error.__cause__ or error)
             log.warning("commit of %d writes failed: %s", len(batch), self.write_failure)
             for pending in batch:
@@ -158,11 +179,13 @@ class GroupCommit:
             pending.outcome = outcome
 
     async def run_exclusive(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` in a worker thread, never beside a commit (say, on the write connection)."""
-        return await trio.to_thread.run_sync(fn, limiter=self._limiter)
+        """Run ``fn`` in a worker thread, never beside a commit (say, on the write connection).
+
+        Raises ``StoreNotAnswering`` if it does not return within the timeout."""
+        return await self._calls.read(fn)
 
     async def _commit_in_thread(self, ops: list[WriteOp]) -> list[object]:
-        outcomes = await trio.to_thread.run_sync(self._commit, ops, limiter=self._limiter)
+        outcomes = await self._calls.call(lambda sending: self._commit(ops, sending))
         self.batches_committed += 1
         self.writes_committed += sum(not isinstance(o, BaseException) for o in outcomes)
         return outcomes

@@ -8,11 +8,21 @@ once, each thread holding one, so a long read never holds up another chat's load
 When PostgreSQL cannot be reached, calls raise ``StoreUnavailable`` (503 with Retry-After) within
 the pool's acquire timeout; the pool checks each connection as it hands it out and replaces
 broken ones, so the store recovers by itself once PostgreSQL is back.
+
+When PostgreSQL hangs (a paused server: the kernel still accepts and acknowledges, nothing
+answers), no TCP timeout fires, so every call is bounded here instead (``timeout_s``,
+``thread_calls``): past it the caller leaves its thread behind. A write that had gone out then
+has an unknown outcome (``OutcomeUnknown``): the server may commit it once it wakes up. A write
+the server refused, or that never went out, surely did not happen (``StoreUnavailable``). The
+server cancels a statement itself a little sooner (``statement_timeout``, ``lock_timeout``), so
+a server that is slow rather than stopped answers with a clean rollback. Keepalives and
+``tcp_user_timeout`` end a connection whose peer is gone, so its thread does not wait forever.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
@@ -20,10 +30,11 @@ from typing import Any, TypeVar
 import attrs
 import psycopg
 import trio
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
-from chatactors.domain.errors import ChatNotFound
+from chatactors.domain.errors import ChatNotFound, OutcomeUnknown
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.group_commit import (
@@ -42,10 +53,12 @@ from chatactors.storage.store import (
     LoadedChat,
     MessagePage,
     StaleOwner,
+    StoreNotAnswering,
     StoreUnavailable,
     message_from_row,
     page_sql,
 )
+from chatactors.storage.thread_calls import Sending, ThreadCalls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -127,6 +140,22 @@ def _outcome(conn: Conn, op: WriteOp, cursor: psycopg.Cursor[tuple[Any, ...]]) -
     return StaleOwner(chat_id, owner) if exists else ChatNotFound(chat_id)
 
 
+def _outcome_or_refusal(conn: Conn, op: WriteOp, cursor: psycopg.Cursor[tuple[Any, ...]]) -> object:
+    """After the commit: a refused write whose reason cannot be read changed nothing anyway."""
+    try:
+        return _outcome(conn, op, cursor)
+    except psycopg.Error as error:
+        refused = StoreUnavailable()
+        refused.__cause__ = error
+        return refused
+
+
+def _surely_rolled_back(error: psycopg.Error) -> bool:
+    """The server answered with an error (a timeout, a lock it could not take, its shutdown), so
+    the transaction did not commit; without an answer (the connection broke) nobody can tell."""
+    return error.sqlstate is not None or isinstance(error, psycopg.errors.PipelineAborted)
+
+
 def _message_from_row(row: Sequence[Any]) -> Message:
     """Content and client message id are BYTEA here (a PostgreSQL TEXT cannot hold NUL)."""
     content, client_message_id = row[5], row[7]
@@ -149,7 +178,8 @@ def _storable(text: str) -> bool:
 @attrs.define(eq=False)
 class PgStore(GroupCommitWrites):
     _pool: ConnectionPool[Conn]
-    _read_limiter: trio.CapacityLimiter
+    #: Reads, loads and readiness checks: several at once, each bounded by the store's timeout.
+    _reads: ThreadCalls
     #: How long a call waits for a pool connection before it gives up with StoreUnavailable.
     _acquire_timeout_s: float
 
@@ -164,12 +194,19 @@ class PgStore(GroupCommitWrites):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def _commit(self, ops: Sequence[WriteOp]) -> list[object]:
+    def _commit(self, ops: Sequence[WriteOp], sending: Sending) -> list[object]:
         with self._connection() as conn:
-            # One round trip for the whole batch: BEGIN, every statement, COMMIT.
-            with conn.pipeline(), conn.transaction():
-                cursors = [_execute(conn, op) for op in ops]
-            return [_outcome(conn, op, cursor) for op, cursor in zip(ops, cursors, strict=True)]
+            sending()
+            try:
+                # One round trip for the whole batch: BEGIN, every statement, COMMIT.
+                with conn.pipeline(), conn.transaction():
+                    cursors = [_execute(conn, op) for op in ops]
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                if _surely_rolled_back(error):
+                    raise StoreUnavailable() from error
+                raise OutcomeUnknown() from error
+            return [_outcome_or_refusal(conn, op, cursor)
+                    for op, cursor in zip(ops, cursors, strict=True)]  # fmt: skip
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -178,7 +215,7 @@ class PgStore(GroupCommitWrites):
             with self._connection() as conn:
                 return fn(conn)
 
-        return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
+        return await self._reads.read(run)
 
     async def load_chat(
         self, chat_id: ChatId, *, window: int, idempotency_window: int
@@ -186,7 +223,8 @@ class PgStore(GroupCommitWrites):
         if not _storable(chat_id):
             return None
 
-        def load(conn: Conn) -> LoadedChat | None:
+        def load(conn: Conn, sending: Sending) -> LoadedChat | None:
+            sending()  # a claim given up on is never sent, so it cannot fence out a later load
             # Claim and read in one transaction: no stale write can land after this read.
             with conn.transaction():
                 claimed = conn.execute(_CLAIM, (chat_id,)).fetchone()
@@ -230,7 +268,16 @@ class PgStore(GroupCommitWrites):
                 owner_token=int(claimed[0]),
             )
 
-        return await self._read(load)
+        def run(sending: Sending) -> LoadedChat | None:
+            with self._connection() as conn:
+                return load(conn, sending)
+
+        try:
+            return await self._reads.call(run)
+        except OutcomeUnknown:
+            # A claim that may land later only makes the next write of the actor that claimed
+            # the chat meanwhile fail as stale, and that actor then loads the chat again.
+            raise StoreNotAnswering() from None
 
     async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]:
         if not _storable(chat_id):
@@ -287,7 +334,31 @@ class PgStore(GroupCommitWrites):
         return await self._read(read)
 
     async def check_ready(self) -> None:
+        if self._reads.stuck or self._writer.stuck:
+            raise StoreNotAnswering()  # at once: asking again would only wait the same way
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+
+#: Liveness probes of an idle connection and the longest time sent data may stay unacknowledged:
+#: a peer that is gone (not merely slow) ends the connection, and so the thread waiting on it.
+#: An operator's own values in the URL win.
+_TCP_OPTIONS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
+
+def _server_timeouts(timeout_s: float) -> str:
+    """``statement_timeout`` and ``lock_timeout`` a little under the client's bound, so that a
+    slow server rolls back cleanly (503) before the client gives up on it (maybe a 504)."""
+    if timeout_s <= 0:
+        return "SET statement_timeout = 0; SET lock_timeout = 0"
+    statement_ms = max(1, math.floor(timeout_s * 800))
+    lock_ms = max(1, math.floor(timeout_s * 500))
+    return f"SET statement_timeout = {statement_ms}; SET lock_timeout = {lock_ms}"
 
 
 @asynccontextmanager
@@ -299,35 +370,56 @@ async def open_postgres_store(
     readers: int = 4,
     acquire_timeout_s: float = 2.0,
     start_timeout_s: float = 30.0,
+    timeout_s: float = 5.0,
 ) -> AsyncIterator[PgStore]:
-    """Connect (a pool of ``readers`` + 1), migrate; on exit, commit what is queued, close."""
+    """Connect (a pool of ``readers`` + 1), migrate; on exit, commit what is queued, close.
+
+    ``timeout_s``: the longest a call (a commit, a read) waits for the server (0: no bound).
+    """
+    given = conninfo_to_dict(url)
+    tcp_options = {name: value for name, value in _TCP_OPTIONS.items() if name not in given}
+    server_timeouts = _server_timeouts(timeout_s)
+
+    def configure(conn: Conn) -> None:
+        conn.execute(server_timeouts)
+
     pool: ConnectionPool[Conn] = ConnectionPool(
         url,
         min_size=readers + 1,
         max_size=readers + 1,
         open=False,
-        # Each statement commits alone unless a transaction() block says otherwise.
-        kwargs={"autocommit": True, "connect_timeout": max(1, round(acquire_timeout_s))},
+        # Each statement commits alone unless a transaction() block says otherwise. libpq's
+        # connect timeout is in whole seconds, and 1 means 2.
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(2, math.ceil(acquire_timeout_s)),
+            **tcp_options,
+        },
+        configure=configure,
         check=ConnectionPool.check_connection,
         timeout=acquire_timeout_s,
         name="chatactors",
     )
 
     def open_and_migrate() -> None:
-        pool.open(wait=True, timeout=start_timeout_s)
-        with pool.connection() as conn:
+        pool.open(wait=True, timeout=start_timeout_s)  # waits for a server still starting
+        # On a connection of its own, without the statement timeout: a migration may be long.
+        with psycopg.connect(
+            url, autocommit=True, connect_timeout=max(2, math.ceil(start_timeout_s))
+        ) as conn:
             migrate(conn)
 
     try:
         await trio.to_thread.run_sync(open_and_migrate)
         store: PgStore | None = None
 
-        def commit(ops: Sequence[WriteOp]) -> list[object]:
+        def commit(ops: Sequence[WriteOp], sending: Sending) -> list[object]:
             assert store is not None
-            return store._commit(ops)
+            return store._commit(ops, sending)
 
-        writer = GroupCommit.open(commit, batch_max, queue_size)
-        store = PgStore(writer, pool, trio.CapacityLimiter(readers), acquire_timeout_s)
+        writer = GroupCommit.open(commit, batch_max, queue_size, timeout_s)
+        reads = ThreadCalls(trio.CapacityLimiter(readers), timeout_s)
+        store = PgStore(writer, pool, reads, acquire_timeout_s)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer.run)
             try:

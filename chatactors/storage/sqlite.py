@@ -3,6 +3,11 @@
 Writes from every chat go to one writer (``group_commit``), which commits them in batches on
 its own connection. Reads use several other connections, each in a worker thread, so that the
 event loop never blocks on the disk and one long read does not hold up the others.
+
+Every call is bounded by the store's timeout (``thread_calls``: a stalled disk costs a request
+no more). A commit counts as sent once its transaction holds the write lock; a failed COMMIT
+rolled back (a full disk, a busy database) changed nothing, but one that failed on I/O may have
+reached the log, so its outcome is unknown.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import attrs
 import trio
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
-from chatactors.domain.errors import StoreUnavailable
+from chatactors.domain.errors import OutcomeUnknown, StoreUnavailable
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.group_commit import (
@@ -37,9 +42,11 @@ from chatactors.storage.store import (
     LoadedChat,
     MessagePage,
     StaleOwner,
+    StoreNotAnswering,
     message_from_row,
     page_sql,
 )
+from chatactors.storage.thread_calls import Sending, ThreadCalls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,15 +130,24 @@ class _Readers:
     user's chat list, a long replay) never stalls other chats' loads."""
 
     _idle: list[sqlite3.Connection]
-    _limiter: trio.CapacityLimiter
+    #: One token per connection; a thread given up on keeps its token and its connection.
+    _calls: ThreadCalls
+
+    @property
+    def stuck(self) -> int:
+        return self._calls.stuck
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        async with self._limiter:
+        def read() -> T:
+            # Taken and put back by the thread itself (list operations are atomic), so that a
+            # thread given up on is the only one using its connection until it returns.
             conn = self._idle.pop()
             try:
-                return await trio.to_thread.run_sync(fn, conn)
+                return fn(conn)
             finally:
                 self._idle.append(conn)
+
+        return await self._calls.read(read)
 
 
 @attrs.define(eq=False)
@@ -142,11 +158,14 @@ class SqliteStore(GroupCommitWrites):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def _commit(self, ops: Sequence[WriteOp]) -> list[object]:
+    def _commit(self, ops: Sequence[WriteOp], sending: Sending) -> list[object]:
         conn = self._write_conn
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # may wait for another process's write (busy_timeout)
+        committing = False
         try:
+            sending()
             outcomes = [_apply(conn, op) for op in ops]
+            committing = True
             conn.execute("COMMIT")
         except BaseException as error:
             # A failed COMMIT (SQLITE_BUSY, a full disk) can leave the transaction open: roll it
@@ -156,6 +175,8 @@ class SqliteStore(GroupCommitWrites):
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("rollback after a failed commit failed")
+            if committing and _may_have_committed(error):
+                raise OutcomeUnknown() from error
             if isinstance(error, sqlite3.OperationalError):
                 # The engine, not the write, failed (disk full, I/O error): the request fails.
                 raise StoreUnavailable() from error
@@ -174,7 +195,12 @@ class SqliteStore(GroupCommitWrites):
         self, chat_id: ChatId, *, window: int, idempotency_window: int
     ) -> LoadedChat | None:
         # Claim first, then read: a stale owner's write can no longer land after this read.
-        token = await self._writer.claim_chat(chat_id)
+        try:
+            token = await self._writer.claim_chat(chat_id)
+        except OutcomeUnknown:
+            # A claim that landed all the same only fences out the chat's current actor, which
+            # then loads the chat again (see ChatActor): the load fails, nothing else.
+            raise StoreNotAnswering() from None
         if token is None:
             return None
 
@@ -289,6 +315,8 @@ class SqliteStore(GroupCommitWrites):
 
     async def check_ready(self) -> None:
         """Raise while writes fail, unless a probe write now succeeds; and if reads fail."""
+        if self._readers.stuck or self._writer.stuck:
+            raise StoreNotAnswering()  # at once: asking again would only wait the same way
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         if self.write_failure is not None:
             try:
@@ -315,6 +343,17 @@ class SqliteStore(GroupCommitWrites):
             raise
 
 
+def _may_have_committed(error: BaseException) -> bool:
+    """A COMMIT that failed on I/O may have written its log frames, and a later open of the
+    database may find them complete; any other failure (full, busy) left nothing behind."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.Error)
+        and code is not None
+        and code & 0xFF == sqlite3.SQLITE_IOERR
+    )
+
+
 def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Chat:
     participants = tuple(
         UserId(user)
@@ -327,12 +366,18 @@ def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Ch
 
 @asynccontextmanager
 async def open_sqlite_store(
-    data_dir: Path, *, batch_max: int = 512, queue_size: int = 2048, readers: int = 4
+    data_dir: Path,
+    *,
+    batch_max: int = 512,
+    queue_size: int = 2048,
+    readers: int = 4,
+    timeout_s: float = 5.0,
 ) -> AsyncIterator[SqliteStore]:
     """Open (and migrate) ``data_dir/chatactors.sqlite3``; on exit, commit what is queued, close.
 
     ``batch_max``: writes per commit at most; ``queue_size``: writes waiting for the writer;
-    ``readers``: read connections (each read holds one in a worker thread).
+    ``readers``: read connections (each read holds one in a worker thread); ``timeout_s``: the
+    longest a call (a commit, a read) may take (0: no bound).
     """
     path = data_dir / "chatactors.sqlite3"
 
@@ -346,12 +391,14 @@ async def open_sqlite_store(
     write_conn, read_conns = connections[0], connections[1:]
     store: SqliteStore | None = None
 
-    def commit(ops: Sequence[WriteOp]) -> list[object]:
+    def commit(ops: Sequence[WriteOp], sending: Sending) -> list[object]:
         assert store is not None
-        return store._commit(ops)
+        return store._commit(ops, sending)
 
-    writer = GroupCommit.open(commit, batch_max, queue_size)
-    readers_pool = _Readers(read_conns, trio.CapacityLimiter(len(read_conns)))
+    writer = GroupCommit.open(commit, batch_max, queue_size, timeout_s)
+    readers_pool = _Readers(
+        read_conns, ThreadCalls(trio.CapacityLimiter(len(read_conns)), timeout_s)
+    )
     store = SqliteStore(writer, path, write_conn, readers_pool)
     try:
         async with trio.open_nursery() as nursery:

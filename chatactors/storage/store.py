@@ -38,6 +38,14 @@ class StaleOwner(StoreUnavailable):
         self.token = token
 
 
+class StoreNotAnswering(StoreUnavailable):
+    """The store did not answer a call in time (a paused or hung server, a stalled disk), or
+    is still busy with calls given up on earlier. Nothing was sent: 503."""
+
+    def __init__(self, detail: str = "The store is not answering; retry shortly") -> None:
+        super().__init__(detail)
+
+
 @attrs.frozen
 class LoadedChat:
     """What an actor needs to come back to life: the chat and its recent past."""
@@ -64,8 +72,10 @@ class MessagePage:
 
 
 class ChatStore(Protocol):
-    """Writes raise :class:`StaleOwner` when ``owner`` is older than the chat's token, and
-    :class:`StoreUnavailable` when the store cannot be reached."""
+    """Writes raise :class:`StaleOwner` when ``owner`` is older than the chat's token,
+    :class:`StoreUnavailable` when the store cannot be reached (nothing changed), and
+    ``OutcomeUnknown`` when the write was sent but its commit never confirmed (it may have
+    taken effect). Every call answers within the store's timeout."""
 
     async def create_chat(self, chat: Chat) -> None: ...
 

@@ -12,11 +12,12 @@ from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_request, document_response
 
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.errors import Forbidden, InvalidInput
+from chatactors.domain.errors import Forbidden, InvalidInput, OutcomeUnknown
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
+from chatactors.web.answers import answer_by
 from chatactors.web.auth import acting_as, authenticated_user
 from chatactors.web.request import decode_body, decode_query
 from chatactors.web.services import Services, services
@@ -62,12 +63,12 @@ def _query(model: type[T]) -> T:
 
 
 class _Deadline:
-    """``trio.fail_after`` without its two generator context managers (on every request)."""
+    """``trio.fail_at`` without its two generator context managers (on every request)."""
 
     __slots__ = ("_scope",)
 
-    def __init__(self, seconds: float) -> None:
-        self._scope = trio.CancelScope(deadline=trio.current_time() + seconds)
+    def __init__(self, deadline: float) -> None:
+        self._scope = trio.CancelScope(deadline=deadline)
 
     def __enter__(self) -> None:
         self._scope.__enter__()
@@ -84,9 +85,15 @@ class _Deadline:
         return handled
 
 
-def command_deadline() -> AbstractContextManager[None]:
-    """Bound the wait for an actor's answer; expiry becomes a 503 (the command may still run)."""
-    return _Deadline(services().settings.command_timeout_s)
+def command_deadline(deadline: float | None = None) -> AbstractContextManager[None]:
+    """Bound the wait for an actor's answer (by default ``command_timeout_s`` from now); expiry
+    becomes a 503, and the command, withdrawn, never runs if it had not begun. Commands that
+    change something wait with :func:`answer_by` instead, which tells the two cases apart."""
+    return _Deadline(deadline if deadline is not None else new_deadline())
+
+
+def new_deadline() -> float:
+    return trio.current_time() + services().settings.command_timeout_s
 
 
 def _user(user_id: str) -> UserId:
@@ -180,12 +187,15 @@ async def send_message(chat_id: str) -> Response:
     check_client_message_id(data, running.settings.limits)
     user_id = _user(data.user_id)
     running.charge_send(user_id)
-    with command_deadline():
+    deadline = new_deadline()
+    with command_deadline(deadline):
         await media_api.check_content_references(data.content, running.media)
         started = trio.current_time()
-        message = await running.registry.chat(chat_id).post(
+        reply = await running.registry.chat(chat_id).queue_post(
             user_id, data.type, data.content, data.client_message_id
         )
+    unknown = OutcomeUnknown.send_detail(data.client_message_id)
+    message = await answer_by(reply, deadline, unknown=unknown)
     running.metrics.send_latency.observe(trio.current_time() - started)
     sent = {"status": "message_sent", "message": message_to_wire(message)}
     return Response(orjson.dumps(sent), content_type=JSON)
@@ -205,10 +215,11 @@ def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
 @document_response(ErrorOut, 422)
 async def set_presence(chat_id: str) -> Response:
     data = await _body(PresenceBody)
-    with command_deadline():
-        presence = (
-            await services().registry.chat(chat_id).set_presence(_user(data.user_id), data.status)
-        )
+    deadline = new_deadline()
+    with command_deadline(deadline):
+        chat = services().registry.chat(chat_id)
+        reply = await chat.queue_set_presence(_user(data.user_id), data.status)
+    presence = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {"chat_id": chat_id, "user_id": presence.user_id, "status": data.status.value}
     )
@@ -231,8 +242,10 @@ async def get_presence(chat_id: str) -> Response:
 @document_response(ErrorOut, 422)
 async def mark_read(chat_id: str) -> Response:
     data = await _body(ReadBody)
-    with command_deadline():
-        mark = await services().registry.chat(chat_id).mark_read(_user(data.user_id))
+    deadline = new_deadline()
+    with command_deadline(deadline):
+        reply = await services().registry.chat(chat_id).queue_mark_read(_user(data.user_id))
+    mark = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {
             "chat_id": chat_id,

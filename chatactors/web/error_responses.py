@@ -18,6 +18,7 @@ from chatactors.domain.errors import (
     Forbidden,
     InvalidInput,
     NotAParticipant,
+    OutcomeUnknown,
     Overloaded,
     RateLimited,
     ServerShuttingDown,
@@ -39,6 +40,8 @@ _STATUS: dict[type[ChatError], int] = {
     Overloaded: 503,
     ChatUnavailable: 503,
     StoreUnavailable: 503,
+    # Sent to the store, never confirmed: it may have happened. 503 would say it did not.
+    OutcomeUnknown: 504,
 }
 
 #: WebSocket close codes. Clients of the reference reconnect on anything but 1000. The 4xxx
@@ -78,6 +81,7 @@ _CLOSE_FOR_ERROR: dict[type[ChatError], int] = {
     # it happened.
     ChatUnavailable: CLOSE_TRY_AGAIN_LATER,
     StoreUnavailable: CLOSE_TRY_AGAIN_LATER,
+    OutcomeUnknown: CLOSE_TRY_AGAIN_LATER,
 }
 
 CLOSE_FOR_END: dict[EndReason, int] = {
@@ -87,6 +91,7 @@ CLOSE_FOR_END: dict[EndReason, int] = {
     EndReason.UNAVAILABLE: CLOSE_TRY_AGAIN_LATER,
     EndReason.CRASHED: CLOSE_INTERNAL_ERROR,
     EndReason.UNSUBSCRIBED: CLOSE_NORMAL,
+    EndReason.RELOADED: CLOSE_SERVICE_RESTART,
 }
 
 
@@ -113,8 +118,8 @@ def too_large_detail(limit: int | None) -> str:
 
 
 def error_headers(status: int, retry_after_s: float | None = None) -> dict[str, str]:
-    """Retry-After on 429 and 503 (given ``retry_after_s``), so that clients back off."""
-    if status in (429, 503) and retry_after_s is not None:
+    """Retry-After on 429, 503 and 504 (given ``retry_after_s``), so that clients back off."""
+    if status in (429, 503, 504) and retry_after_s is not None:
         return {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
     return {}
 

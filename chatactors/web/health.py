@@ -6,6 +6,7 @@ import trio
 from quart import Blueprint, Response, current_app
 
 from chatactors.domain.errors import ChatUnavailable
+from chatactors.storage.store import StoreNotAnswering
 from chatactors.web.services import services, services_of
 from chatactors.web.wire import json_response
 
@@ -26,8 +27,12 @@ async def readyz() -> Response:
     if running is None or running.registry.closing:
         return json_response({"status": "unavailable", "detail": "not serving"}, 503)
     try:
+        # Bounded whatever the store does: a check that hangs is given up on (its thread runs
+        # on), and while one still hangs the store says so at once (StoreNotAnswering).
         with trio.fail_after(running.settings.readiness_timeout_s):
             await running.store.check_ready()
+    except (trio.TooSlowError, StoreNotAnswering):
+        return json_response({"status": "unavailable", "detail": "store: not answering"}, 503)
     except Exception as error:
         return json_response({"status": "unavailable", "detail": f"store: {error}"}, 503)
     if running.cluster is not None:

@@ -48,11 +48,13 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
             settings.database_url,
             batch_max=settings.write_batch_max,
             queue_size=settings.write_queue_size,
+            timeout_s=settings.store_timeout_s,
         )
     return open_sqlite_store(
         settings.data_dir,
         batch_max=settings.write_batch_max,
         queue_size=settings.write_queue_size,
+        timeout_s=settings.store_timeout_s,
     )
 
 

@@ -66,6 +66,10 @@ class _RegistryCollector:
                 stats.deactivations,
             ),
             "chatactors_actor_crashes": ("Chat actors that crashed", stats.crashes),
+            "chatactors_actor_reloads": (
+                "Chat actors that ended to reload from the store (a write of unknown outcome)",
+                stats.reloads,
+            ),
         }
         for name, (doc, value) in counters.items():
             yield CounterMetricFamily(name, doc, value=value)

@@ -16,10 +16,11 @@ import trio
 
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.reply import Reply
-from chatactors.domain.errors import ChatError, InvalidInput, Overloaded
+from chatactors.domain.errors import ChatError, InvalidInput, OutcomeUnknown, Overloaded
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.web import media_api
+from chatactors.web.answers import answer_by
 from chatactors.web.error_responses import status_for
 from chatactors.web.services import Services
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
@@ -40,11 +41,14 @@ class PendingAnswer:
     render: Callable[[Any], dict[str, Any]]
     failure: ChatError | None
     queued_at: float
-    #: Past this (trio time), the answer is a 503.
+    #: Past this (trio time), the answer is a 503 (withdrawn: it never runs) or ``unknown``.
     deadline: float
     is_send: bool = False
     #: Named in the answer on a user's socket (whose commands name their chat).
     chat_id: str | None = None
+    #: For a command that changes something: the detail of the 504 (outcome unknown) if it
+    #: began but had not finished by the deadline.
+    unknown: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -57,12 +61,7 @@ class PendingAnswer:
             if self.failure is not None:
                 raise self.failure
             assert self.reply is not None
-            if not self.reply.ready:
-                with trio.move_on_at(self.deadline):
-                    await self.reply.answered()
-            if not self.reply.ready:
-                raise trio.TooSlowError
-            value = self.reply.result()
+            value = await answer_by(self.reply, self.deadline, unknown=self.unknown)
             event = {"event": "ack", "data": {"ref": self.ref, **self.render(value)}}
         except ChatError as error:
             event = {"event": "error", "data": {"ref": self.ref, "status": status_for(error),
@@ -184,14 +183,18 @@ async def queue_chat_command(
         reply: Reply[Any] = await handle.queue_post(
             user_id, message_type, content, client_message_id
         )
-        return PendingAnswer(ref, reply, _message, None, queued_at, deadline, is_send=True)
+        unknown = OutcomeUnknown.send_detail(client_message_id)
+        return PendingAnswer(ref, reply, _message, None, queued_at, deadline, is_send=True,
+                             unknown=unknown)  # fmt: skip
     if op == "presence":
         status = _enum(PresenceStatus, command.get("status"), "status")
         reply = await handle.queue_set_presence(user_id, status)
-        return PendingAnswer(ref, reply, _presence, None, queued_at, deadline)
+        return PendingAnswer(ref, reply, _presence, None, queued_at, deadline,
+                             unknown=OutcomeUnknown.DEFAULT)  # fmt: skip
     if op == "read":
         reply = await handle.queue_mark_read(user_id)
-        return PendingAnswer(ref, reply, _read_mark, None, queued_at, deadline)
+        return PendingAnswer(ref, reply, _read_mark, None, queued_at, deadline,
+                             unknown=OutcomeUnknown.DEFAULT)  # fmt: skip
     raise InvalidInput(f"unknown op {op!r}; expected 'send', 'presence' or 'read'")
 
 

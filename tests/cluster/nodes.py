@@ -50,9 +50,10 @@ async def cluster_nodes(
 async def post_until_accepted(
     client: httpx.AsyncClient, chat_id: str, body: dict[str, str], *, timeout_s: float = 30
 ) -> httpx.Response:
-    """POST a message, retrying on 503 (the chat is moving between nodes) or a broken
-    connection (a keep-alive connection a paused node timed out on waking) with the same
-    client_message_id, as a client following Retry-After does."""
+    """POST a message, retrying on 503 (the chat is moving between nodes), 504 (a node died
+    before answering: outcome unknown) or a broken connection (a keep-alive connection a paused
+    node timed out on waking) with the same client_message_id, as a client following
+    Retry-After does."""
     with trio.fail_after(timeout_s):
         while True:
             try:
@@ -60,7 +61,7 @@ async def post_until_accepted(
             except httpx.TransportError:
                 await trio.sleep(0.1)
                 continue
-            if response.status_code != 503:
+            if response.status_code not in (503, 504):
                 return response
             await trio.sleep(0.1)
 

@@ -18,7 +18,13 @@ from chatactors.actors.commands import (
 from chatactors.actors.subscription import SharedOutbox
 from chatactors.cluster import codec
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
-from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant, Overloaded
+from chatactors.domain.errors import (
+    ChatNotFound,
+    ChatUnavailable,
+    NotAParticipant,
+    OutcomeUnknown,
+    Overloaded,
+)
 from chatactors.domain.events import ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus
@@ -71,6 +77,8 @@ def test_a_subscription_is_not_forwardable() -> None:
         Overloaded(),
         ChatUnavailable(),
         ClusterUnavailable(),
+        # A forwarded send whose outcome is unknown must not arrive as "nothing changed" (503).
+        OutcomeUnknown(OutcomeUnknown.send_detail("c-1")),
     ],
 )
 def test_errors_keep_their_class_and_text(error: Exception) -> None:

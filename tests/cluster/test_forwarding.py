@@ -17,7 +17,7 @@ from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import command_channel
 from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
 from chatactors.cluster.routing import ClusterMailbox
-from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant
+from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant, OutcomeUnknown
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.storage.store import MessagePage
@@ -142,7 +142,12 @@ async def test_a_node_that_is_gone_or_silent_fails_the_call_instead_of_hanging(
             reply = await b.forwarder.submit_to("node-mute", chat_id, GetChat())
             with pytest.raises(ChatUnavailable, match="did not answer"):
                 await reply.wait()
-            assert b.forwarder.timed_out == 1
+            # A send nobody answered may have run there: not "nothing changed".
+            send = PostMessage(BOB, MessageType.TEXT, "hi", client_message_id="c-1")
+            sent = await b.forwarder.submit_to("node-mute", chat_id, send)
+            with pytest.raises(OutcomeUnknown, match="retry with the same client_message_id"):
+                await sent.wait()
+            assert b.forwarder.timed_out == 2
 
 
 async def test_redis_down_answers_unavailable_fast_and_recovers(

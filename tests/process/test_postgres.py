@@ -8,6 +8,7 @@ PostgreSQL is stopped and started again.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,9 @@ async def _readyz(http: httpx.AsyncClient) -> int:
 
 
 async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_dir: Path) -> None:
-    """PostgreSQL stopped under steady posting: 503 + Retry-After (never 500, never a hang),
-    not ready; once it is back, posts succeed again and every acknowledged message is kept."""
+    """PostgreSQL stopped under steady posting: 503 + Retry-After (never 500, never a hang), or
+    504 for a commit the shutdown cut off mid-flight (its outcome unknown), not ready; once it
+    is back, posts succeed again and every acknowledged message is kept."""
     pg: PgServer = await trio.to_thread.run_sync(start_pg_server)
     acked: list[dict[str, Any]] = []
     statuses: list[int] = []
@@ -118,7 +120,7 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_
             statuses.append(response.status_code)
             if response.status_code == 200:
                 acked.append(response.json()["message"])
-            elif response.status_code == 503:
+            elif response.status_code in (503, 504):
                 retry_afters.add(response.headers.get("Retry-After"))
                 assert "detail" in response.json()
             async with progress:
@@ -156,7 +158,120 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_
                 assert (await http.post("/chats", json={"participants": ["x"]})).status_code == 200
     finally:
         await trio.to_thread.run_sync(remove_pg_server, pg)
-    assert set(statuses) <= {200, 503}, server.log()
+    assert set(statuses) <= {200, 503, 504}, server.log()
     assert statuses.count(503) >= 3
     assert retry_afters == {"1"}
+    _assert_kept(acked, stored)
+
+
+#: The server's bound on one store call in the hung-PostgreSQL test (short, so that the test is).
+STORE_TIMEOUT_S = 2.0
+#: Answers a paused PostgreSQL must still get, from each poster.
+ANSWERS_WHILE_PAUSED = 3
+#: /readyz must answer within one second by design; this generous bound keeps the test steady.
+READYZ_BOUND_S = 3.0
+
+
+async def test_a_hung_postgres_costs_each_request_a_bound_and_no_503_is_stored(
+    data_dir: Path,
+) -> None:
+    """PostgreSQL SIGSTOPped under steady posting (hung, not down): every answer comes within the
+    command timeout, 503 (nothing stored) or 504 (outcome unknown), never 500; /readyz answers
+    503 within a second. After SIGCONT no 503 was stored, and a retry of each refused send with
+    the same client_message_id stores it exactly once."""
+    pg: PgServer = await trio.to_thread.run_sync(start_pg_server)
+    statuses: dict[str, int] = {}
+    acked: list[dict[str, Any]] = []
+    slowest_while_paused = 0.0
+    paused_answers: dict[str, int] = dict.fromkeys(USERS, 0)
+    resumed = trio.Event()
+    stop = trio.Event()
+    progress = trio.Condition()
+
+    async def post_steadily(http: httpx.AsyncClient, chat_id: str, user: str) -> None:
+        nonlocal slowest_while_paused
+        for number in range(100_000):
+            if stop.is_set():
+                return
+            if paused_answers[user] >= ANSWERS_WHILE_PAUSED and not resumed.is_set():
+                await resumed.wait()  # enough from this poster while paused
+            key = f"{user}-{number}"
+            body = {"user_id": user, "type": "text", "content": key, "client_message_id": key}
+            sent_at = trio.current_time()
+            paused = pausing.is_set() and not resumed.is_set()
+            response = await http.post(f"/chats/{chat_id}/messages", json=body)
+            statuses[key] = response.status_code
+            if response.status_code == 200:
+                acked.append(response.json()["message"])
+            else:
+                assert response.headers.get("Retry-After") == "1", response.text
+                assert "detail" in response.json()
+            if paused:
+                paused_answers[user] += 1
+                slowest_while_paused = max(slowest_while_paused, trio.current_time() - sent_at)
+            async with progress:
+                progress.notify_all()
+
+    async def wait_for(check: Any) -> None:
+        with trio.fail_after(START_S):
+            async with progress:
+                while not check():
+                    await progress.wait()
+
+    async def readyz(http: httpx.AsyncClient) -> tuple[int, str, float]:
+        asked_at = trio.current_time()
+        response = await http.get("/readyz")
+        return (
+            response.status_code,
+            response.json().get("detail", ""),
+            (trio.current_time() - asked_at),
+        )
+
+    pausing = trio.Event()
+    try:
+        url = await trio.to_thread.run_sync(pg.create_database)
+        args = ("--store-timeout-s", str(STORE_TIMEOUT_S))
+        async with open_server_process(*args, data_dir=data_dir, database_url=url) as server:
+            async with _client(server) as http, trio.open_nursery() as nursery:
+                chat_id = await _new_chat(http)
+                for user in USERS:
+                    nursery.start_soon(post_steadily, http, chat_id, user)
+                await wait_for(lambda: len(acked) >= 20)
+                with pg.paused():
+                    pausing.set()
+                    first_check = await readyz(http)
+                    second_check = await readyz(http)  # the first check still hangs: at once
+                    await wait_for(lambda: min(paused_answers.values()) >= ANSWERS_WHILE_PAUSED)
+                resumed.set()
+                acked_before = len(acked)
+                await wait_for(lambda: len(acked) >= acked_before + 20)
+                stop.set()
+            async with _client(server) as http:
+                before_retries = await _messages(http, chat_id)
+                refused = [key for key, status in statuses.items() if status != 200]
+                retried = {}
+                for key in refused:
+                    user = key.rsplit("-", 1)[0]
+                    body = {"user_id": user, "type": "text", "content": key,
+                            "client_message_id": key}  # fmt: skip
+                    response = await http.post(f"/chats/{chat_id}/messages", json=body)
+                    assert response.status_code == 200, response.text
+                    retried[key] = response.json()["message"]
+                stored = await _messages(http, chat_id)
+    finally:
+        await trio.to_thread.run_sync(remove_pg_server, pg)
+
+    assert set(statuses.values()) <= {200, 503, 504}, server.log()
+    assert slowest_while_paused < 10 + STORE_TIMEOUT_S  # the command timeout, never a hang
+    assert [first_check[:2], second_check[:2]] == [(503, "store: not answering")] * 2
+    assert max(first_check[2], second_check[2]) < READYZ_BOUND_S
+    stored_before = Counter(m["client_message_id"] for m in before_retries)
+    # "503: nothing changed" held: no refused send was stored, and no send twice.
+    assert [k for k, status in statuses.items() if status == 503 and stored_before[k]] == []
+    assert max(stored_before.values()) == 1
+    # Each retry stored its message, or found the one its 504 had stored after all: once.
+    stored_keys = Counter(m["client_message_id"] for m in stored)
+    assert all(stored_keys[key] == 1 for key in statuses)
+    by_key = {m["client_message_id"]: m for m in stored}
+    assert all(by_key[key] == message for key, message in retried.items())
     _assert_kept(acked, stored)

@@ -6,7 +6,10 @@ export class ApiError extends Error {
     this.name = "ApiError";
     this.status = status;
   }
-  /** Worth retrying automatically? (network trouble, overload, rate limit) */
+  /**
+   * Worth retrying automatically? (network trouble, overload, rate limit, and 504 "outcome
+   * unknown": safe because every attempt of a send carries the same client_message_id)
+   */
   get transient() {
     return this.status === 0 || this.status === 429 || this.status >= 500;
   }
