@@ -152,6 +152,8 @@ class _Session:
         self.subscription = subscription
         self.user_id = user_id
         self.v1 = v1
+        #: Cancelled when the subscription ends: no more commands are read.
+        self._reading = trio.CancelScope()
 
     async def run(self, after_seq: int | None) -> EndReason | None:
         """Pump events until the subscription ends; returns why (None if the peer went away)."""
@@ -186,32 +188,43 @@ class _Session:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """End the session when the pump is done or the actor drops this subscriber for lagging;
-        abort the connection if its tasks have not finished a close timeout later.
+        """End the session when the pump is done or the actor drops this subscriber for lagging.
 
-        A task may be stuck in a send Hypercorn shields from cancellation, for as long as the
-        peer does not read (minutes, with its unsent data); only an abort frees it.
+        A lagging peer is cut off at once. Otherwise reading stops, and the answers to commands
+        already read (a send's 504, the 503s of those queued behind it) still go out before the
+        socket is closed. If that takes more than a close timeout, the session is cancelled and
+        the connection aborted: a task may be stuck in a send Hypercorn shields from
+        cancellation, for as long as the peer does not read (minutes, with its unsent data);
+        only an abort frees it.
         """
         with trio.CancelScope() as lagging:
             self.subscription.cancel_when_lagging(lagging)
             task_status.started()
             await ending.wait()
-        session.cancel()
+        if self.subscription.end_reason is EndReason.LAGGED:
+            session.cancel()  # a peer this far behind gets nothing more, answers included
+        else:
+            self._reading.cancel()
         await trio.sleep(self.context.settings.ws_close_timeout_s)
+        session.cancel()
         self.socket.abort()
 
     async def _read(self) -> None:
         if not self.v1:
             # Reference clients: what they send is read (so the peer is never stuck) and dropped.
-            while True:
-                await self.socket.receive()
+            with self._reading:
+                while True:
+                    await self.socket.receive()
+            return
         pending_send, pending_receive = trio.open_memory_channel[PendingAnswer](
             self.context.settings.ws_v1_max_pipelined
         )
         async with trio.open_nursery() as nursery:
+            # Returns once the reader has stopped (closing the channel) and every answer is sent.
             nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
             queue = functools.partial(queue_chat_command, self.context, self.handle, self.user_id)
-            await read_commands(self.socket, self.context, queue, pending_send)
+            with self._reading:
+                await read_commands(self.socket, self.context, queue, pending_send)
 
     async def _pump(self, after_seq: int | None) -> EndReason:
         send, subscription, v1 = self.socket.send, self.subscription, self.v1

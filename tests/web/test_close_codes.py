@@ -85,6 +85,7 @@ def test_every_way_a_subscription_ends_has_its_own_code() -> None:
         EndReason.LAGGED: 4008,
         EndReason.SHUTDOWN: 1001,
         EndReason.MOVED: 1012,
+        EndReason.RELOADED: 1012,  # reloaded from the store after an unconfirmed write
         EndReason.UNAVAILABLE: 1013,
         EndReason.CRASHED: 1011,  # an actor crashed: the one server bug among them
         EndReason.UNSUBSCRIBED: 1000,
