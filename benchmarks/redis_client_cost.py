@@ -1,11 +1,14 @@
 """CPU per Redis command and per received Pub/Sub message: the cluster's own connection
-(``chatactors.cluster``, over loopback TCP and over Redis's Unix socket) against coredis, when
-coredis is installed (``pip install coredis``; the project no longer depends on it).
-BENCHMARKS.md, "Cluster mode", rounds 2 and 3.
+(``chatactors.cluster``, over loopback TCP and over Redis's Unix socket) against Valkey GLIDE
+(``pip install valkey-glide``: its Rust core under Trio, through AnyIO) and coredis, each when
+installed (the project depends on neither). BENCHMARKS.md, "Cluster mode".
 
 Starts its own ``redis-server`` on a free port (tests/redis_server.py) and stops it. Commands:
-2,000 sequential GETs and PUBLISHes, CPU from ``time.process_time``. Messages: a separate
-publisher process sends at a fixed rate for 3 s; the receiver's CPU per message is measured.
+2,000 sequential GETs and PUBLISHes, and PUBLISHes ten to a pipeline (per PUBLISH), CPU from
+``time.process_time`` (every thread of the process: GLIDE's Rust threads included). Messages: a
+separate publisher process sends at a fixed rate for 3 s; the receiver's CPU per message is
+measured. Then each client's behaviour when a command is cancelled while Redis is paused
+(SIGSTOP): whether the next command gets its own reply, and whether the connection was kept.
 
 Usage: .venv/bin/python benchmarks/redis_client_cost.py
 """
@@ -23,9 +26,8 @@ import trio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatactors.cluster.channels import open_channels  # noqa: E402
-from chatactors.cluster.redis_link import open_redis_link  # noqa: E402
-from tests.redis_server import start_redis_server  # noqa: E402
+from chatactors.cluster.redis import open_channels, open_redis_link  # noqa: E402
+from tests.redis_server import RedisServer, start_redis_server  # noqa: E402
 
 COMMANDS = 2000
 RATES = (300, 1000)
@@ -83,12 +85,19 @@ class _Counter:
         await self.arrived.wait()
 
 
-async def ours(url: str, port: int) -> dict[str, float]:
+PIPELINE = 10
+
+
+async def ours(server: RedisServer, url: str) -> dict[str, float]:
     results: dict[str, float] = {}
     async with open_redis_link(url, timeout_s=5) as link:
         await link.execute("SET", "k", "v")
         results["GET"] = await cpu_per_call(lambda: link.execute("GET", "k"))
         results["PUBLISH"] = await cpu_per_call(lambda: link.execute("PUBLISH", "nobody", "x"))
+        batch = [("PUBLISH", "nobody", "x")] * PIPELINE
+        results["PUBLISH in a pipeline of 10"] = (
+            await cpu_per_call(lambda: link.execute_many(batch), COMMANDS // PIPELINE) / PIPELINE
+        )
         quiet = [("PUBLISH", "nobody", "x")]
         results["quiet PUBLISH (a write)"] = await cpu_per_call(
             lambda: link.execute_many(quiet, quiet=[True])
@@ -98,10 +107,107 @@ async def ours(url: str, port: int) -> dict[str, float]:
                 counter = _Counter(rate * SECONDS)
                 await channels.listen("news", counter.on_message)
                 results[f"message at {rate}/s"] = await cpu_per_message(
-                    port, rate, counter.wait_for
+                    server.port, rate, counter.wait_for
                 )
                 await channels.unlisten("news")
+
+        async def clients() -> int:
+            return _connected(await link.execute("INFO", "clients"))
+
+        await cancellation(
+            server,
+            "ours",
+            lambda key: link.execute("GET", key),
+            lambda key, value: link.execute("SET", key, value),
+            clients,
+        )
     return results
+
+
+async def glide(server: RedisServer, url: str) -> dict[str, float]:
+    from glide import (  # type: ignore[import-not-found,unused-ignore]  # optional
+        Batch,
+        GlideClient,
+        GlideClientConfiguration,
+        NodeAddress,
+    )
+
+    results: dict[str, float] = {}
+    address = [NodeAddress("127.0.0.1", server.port)]
+    client = await GlideClient.create(GlideClientConfiguration(address, request_timeout=5000))
+    try:
+        await client.set("k", "v")
+        results["GET"] = await cpu_per_call(lambda: client.get("k"))
+        results["PUBLISH"] = await cpu_per_call(lambda: client.publish("x", "nobody"))
+        batch = Batch(is_atomic=False)
+        for _ in range(PIPELINE):
+            batch.publish("x", "nobody")
+        results["PUBLISH in a pipeline of 10"] = (
+            await cpu_per_call(
+                lambda: client.exec(batch, raise_on_error=True), COMMANDS // PIPELINE
+            )
+            / PIPELINE
+        )
+        for rate in RATES:
+            counter = _Counter(rate * SECONDS)
+            subscriptions = GlideClientConfiguration.PubSubSubscriptions(
+                {}, lambda message, got: got.on_message(message.message), counter
+            )
+            listener = await GlideClient.create(
+                GlideClientConfiguration(address, pubsub_subscriptions=subscriptions)
+            )
+            try:
+                await listener.subscribe({"news"}, timeout_ms=5000)
+                results[f"message at {rate}/s"] = await cpu_per_message(
+                    server.port, rate, counter.wait_for
+                )
+            finally:
+                await listener.close()
+
+        async def clients() -> int:
+            info = await client.custom_command(["INFO", "clients"])
+            return _connected(info)
+
+        await cancellation(server, "GLIDE", client.get, client.set, clients)
+    finally:
+        await client.close()
+    return results
+
+
+def _connected(info: Any) -> int:
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return int(text.split("connected_clients:")[1].split()[0])
+
+
+async def cancellation(
+    server: RedisServer,
+    name: str,
+    get: Callable[[str], Awaitable[Any]],
+    put: Callable[[str, str], Awaitable[Any]],
+    clients: Callable[[], Awaitable[int]],
+) -> None:
+    """A GET cancelled while Redis is paused; then, once Redis answers again (and so has sent
+    the cancelled GET's reply too), each of 20 GETs must get its own key's value."""
+    before = await clients()
+    server.pause()
+    try:
+        with trio.move_on_after(0.3) as waited:
+            await get("k")
+    finally:
+        server.resume()
+    assert waited.cancelled_caught
+    wrong = 0
+    with trio.fail_after(10):
+        for i in range(20):
+            await put(f"key{i}", f"value{i}")
+        for i in range(20):
+            if await get(f"key{i}") != f"value{i}".encode():
+                wrong += 1
+    after = await clients()
+    print(
+        f"{name}: a GET cancelled while Redis was paused; then {20 - wrong} of 20 GETs got "
+        f"their own reply; connected clients {before} before, {after} after"
+    )
 
 
 async def theirs(url: str, port: int) -> dict[str, float]:
@@ -132,9 +238,13 @@ def main() -> None:
     server = start_redis_server()
     try:
         rows = {
-            "chatactors.cluster": trio.run(ours, server.url, server.port),
-            "chatactors.cluster, Unix socket": trio.run(ours, server.unix_url, server.port),
+            "chatactors.cluster": trio.run(ours, server, server.url),
+            "chatactors.cluster, Unix socket": trio.run(ours, server, server.unix_url),
         }
+        try:
+            rows["Valkey GLIDE"] = trio.run(glide, server, server.url)
+        except ImportError:
+            print("(valkey-glide not installed: pip install valkey-glide to compare)")
         try:
             rows["coredis"] = trio.run(theirs, server.url, server.port)
         except ImportError:

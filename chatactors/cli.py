@@ -57,26 +57,48 @@ _REDIS_CHECK_TIMEOUT_S = 5.0
 
 
 def _redis_refusal(settings: Settings) -> str | None:
-    """Why cluster mode cannot start (Redis unreachable or refusing), or None: said in one
-    line, before anything is served, instead of a failed start-up's traceback."""
+    """Why cluster mode cannot start (Redis unreachable or refusing, its TLS certificate not
+    trusted), or None: said in one line, before anything is served, instead of a failed
+    start-up's traceback."""
     import trio
 
-    from chatactors.cluster.errors import ClusterUnavailable
-    from chatactors.cluster.redis_connection import RedisAddress, RedisRefused, RedisReplyError
-    from chatactors.cluster.redis_link import check_reachable
+    from chatactors.cluster.redis import (
+        RedisAddress,
+        RedisRefused,
+        RedisReplyError,
+        RedisTlsRejected,
+        RedisUnavailable,
+        check_reachable,
+    )
+    from chatactors.web.lifespan import redis_tls
 
     try:
         address = RedisAddress.from_url(settings.redis_url)
     except ValueError as error:
         return str(error)
     where = f"Redis at {address.where}"  # not the URL: it may hold a password
+    check = partial(
+        check_reachable,
+        settings.redis_url,
+        timeout_s=max(_REDIS_CHECK_TIMEOUT_S, settings.redis_timeout_s),
+        tls=redis_tls(settings),
+    )
     try:
-        trio.run(partial(check_reachable, settings.redis_url, timeout_s=_REDIS_CHECK_TIMEOUT_S))
-    except ClusterUnavailable as error:
-        if isinstance(error.__cause__, RedisRefused):
-            return f"{where} refused this node ({error.__cause__.reason}): fix the URL"
-        cause = error.__cause__ or "no answer in time"
-        return f"{where} is unreachable ({cause}): start it, or fix the URL"
+        trio.run(check)
+    except OSError as error:  # a TLS file missing or not PEM (ssl.SSLError is an OSError)
+        return (
+            f"the Redis TLS files cannot be used ({error}): fix --redis-ca-file/--redis-cert-file"
+        )
+    except RedisUnavailable as error:
+        cause = error.__cause__
+        if isinstance(cause, RedisTlsRejected):
+            return (
+                f"{where} failed TLS verification ({cause.reason}): check --redis-ca-file "
+                "and that the URL names the host its certificate is for"
+            )
+        if isinstance(cause, RedisRefused):
+            return f"{where} refused this node ({cause.reason}): fix the URL"
+        return f"{where} is unreachable ({cause or 'no answer in time'}): start it, or fix the URL"
     except RedisReplyError as error:
         return f"{where} refused this node ({error}): fix the URL"
     return None

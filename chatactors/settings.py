@@ -118,10 +118,28 @@ class Settings:
     crash_backoff_s: float = setting(1.0, "a crashed chat's actor restarts no sooner than this")
 
     # Cluster (docs/CLUSTER.md): off unless redis_url is given
-    redis_url: str = setting(
-        "",
-        "redis://host:port/db (or unix:///path/redis.sock?db=N) turns cluster mode on: "
-        "Redis is the directory and the bus",
+    #: Out of repr, which could end in a log with its password.
+    redis_url: str = attrs.field(
+        default="",
+        repr=False,
+        metadata={
+            HELP: "redis://host:port/db (rediss:// for TLS, or unix:///path/redis.sock?db=N) "
+            "turns cluster mode on: Redis is the directory and the bus"
+        },
+    )
+    redis_timeout_s: float = setting(
+        1.0,
+        "the longest one Redis operation may take, connecting included: then Redis counts as "
+        "down (503) until it answers again",
+    )
+    redis_ca_file: str = setting(
+        "", "rediss://: CA certificates (PEM) to verify Redis with (none: the system's store)"
+    )
+    redis_cert_file: str = setting(
+        "", "rediss://: this node's client certificate (PEM), for a Redis that asks for one"
+    )
+    redis_key_file: str = setting(
+        "", "rediss://: the client certificate's private key (PEM; none: in redis_cert_file)"
     )
     node_id: str = setting("", "this node's name in the cluster, unique (none: host:pid)")
     lease_ttl_s: float = setting(
@@ -229,6 +247,13 @@ class Settings:
             raise SettingsError("cluster mode needs a shared store: sqlite or postgres")
         if self.redis_url and self.lease_ttl_s <= 0:
             raise SettingsError("lease_ttl_s must be > 0")
+        if self.redis_url and self.redis_timeout_s <= 0:
+            raise SettingsError("redis_timeout_s must be > 0")
+        tls_files = self.redis_ca_file or self.redis_cert_file or self.redis_key_file
+        if tls_files and not self.redis_url.startswith("rediss://"):
+            raise SettingsError("redis_ca_file, redis_cert_file and redis_key_file need rediss://")
+        if self.redis_key_file and not self.redis_cert_file:
+            raise SettingsError("redis_key_file needs redis_cert_file")
 
     @property
     def limits(self) -> Limits:

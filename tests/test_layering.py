@@ -1,7 +1,8 @@
 """The dependency rule: web -> actors -> domain; storage is used by actors; domain is pure.
 
-Also: no import cycle anywhere in the package (``TYPE_CHECKING`` imports included), no JSON
-encoding in the domain (wire shapes live in web/), and the chat core (ChatState) without Trio.
+Also: the Redis client (cluster/redis/) stands alone, no import cycle anywhere in the package
+(``TYPE_CHECKING`` imports included), no JSON encoding in the domain (wire shapes live in web/),
+and the chat core (ChatState) without Trio.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def test_layer_never_imports_higher_layers(layer: str) -> None:
         for path in files
         for name in imports_of(path)
         if any(name == banned or name.startswith(banned + ".") for banned in FORBIDDEN[layer])
+    ]
+    assert violations == []
+
+
+def test_the_redis_client_stands_alone() -> None:
+    # cluster/redis/ is a small library: it imports nothing else from chatactors.
+    own = "chatactors.cluster.redis"
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / "cluster" / "redis").rglob("*.py"))
+        for name in imports_of(path)
+        if name.startswith("chatactors") and not (name == own or name.startswith(own + "."))
     ]
     assert violations == []
 

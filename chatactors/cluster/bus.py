@@ -26,8 +26,8 @@ import trio
 
 from chatactors.actors.subscription import EndReason, Envelope, SharedOutbox, Subscription
 from chatactors.cluster import codec
-from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.redis import Channels
 from chatactors.domain.clock import utc_now
 from chatactors.domain.errors import ChatError
 from chatactors.domain.events import ChatEvent, MessageReceived

@@ -25,8 +25,8 @@ import attrs
 
 from chatactors.actors.user_feeds import UserFeeds
 from chatactors.cluster import codec
-from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
+from chatactors.cluster.redis import Channels
 from chatactors.domain.models import Chat
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from chatactors.actors.commands import Command
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.cluster import codec
-from chatactors.cluster.channels import Channels
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import answer_channel
+from chatactors.cluster.redis import Channels
 from chatactors.domain.errors import ChatError, Overloaded
 from chatactors.domain.ids import ChatId
 

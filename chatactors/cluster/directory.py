@@ -18,7 +18,7 @@ import trio
 
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.lease import Lease
-from chatactors.cluster.redis_link import RedisLink, Script
+from chatactors.cluster.redis import RedisLink, Script
 from chatactors.domain.ids import ChatId
 
 KEY_PREFIX = "chatactors:"

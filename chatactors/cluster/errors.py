@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
+from chatactors.cluster.redis.errors import RedisUnavailable
+from chatactors.cluster.redis.errors import single_errors as single_errors
 from chatactors.domain.errors import ChatUnavailable
 
 #: What a client is told to wait before retrying while Redis is unreachable.
 REDIS_RETRY_AFTER_S = 2.0
 
 
-class ClusterUnavailable(ChatUnavailable):
-    """Redis did not answer in time (or refused): the operation did not complete; retry.
+class ClusterUnavailable(ChatUnavailable, RedisUnavailable):
+    """Redis did not answer in time, refused, or is failing over: the operation did not
+    complete (as far as anyone knows); retry.
 
-    A ``ChatUnavailable``, so the web layer answers 503 with ``Retry-After`` (``retry_after_s``).
+    A ``ChatUnavailable``, so the web layer answers 503 with ``Retry-After`` (``retry_after_s``);
+    the node's Redis link raises it (``RedisLink.unavailable``), with the cause chained.
     """
 
     def __init__(self, detail: str = "The cluster directory is unreachable; retry shortly") -> None:
@@ -41,21 +42,3 @@ class ChatElsewhere(ChatUnavailable):
         self.node_id = node_id
         #: The holder's lease token (orders what the holder cache learns).
         self.token = token
-
-
-@contextmanager
-def single_errors() -> Iterator[None]:
-    """Let a lone error through a task group as itself, not wrapped in an ExceptionGroup.
-
-    The node's connections run in task groups, so whatever the body of ``async with`` raises
-    would reach callers wrapped; callers of this package catch ``ClusterUnavailable`` itself.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        error: BaseException = group
-        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-            error = error.exceptions[0]
-        if error is group:
-            raise
-        raise error from error.__cause__

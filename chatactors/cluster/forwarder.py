@@ -25,10 +25,10 @@ import trio
 from chatactors.actors.commands import Command, MarkRead, PostMessage, SetPresence
 from chatactors.actors.reply import Reply
 from chatactors.cluster import codec
-from chatactors.cluster.channels import Channels
 from chatactors.cluster.directory import Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
 from chatactors.cluster.holders import HolderCache
+from chatactors.cluster.redis import Channels
 from chatactors.domain.errors import ChatError, ChatUnavailable, OutcomeUnknown
 from chatactors.domain.ids import ChatId
 

@@ -12,7 +12,7 @@ events and release their leases.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import attrs
 import trio
@@ -20,15 +20,20 @@ import trio
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.user_feeds import UserFeeds
 from chatactors.cluster.bus import ChatBus, History
-from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.chat_creations import ChatCreations
 from chatactors.cluster.command_server import CommandServer
 from chatactors.cluster.directory import Directory
-from chatactors.cluster.errors import single_errors
+from chatactors.cluster.errors import ClusterUnavailable, single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
 from chatactors.cluster.holders import HolderCache
 from chatactors.cluster.placement import LeasePlacement
-from chatactors.cluster.redis_link import RedisLink, open_redis_link
+from chatactors.cluster.redis import (
+    Channels,
+    RedisLink,
+    TlsFiles,
+    open_channels,
+    open_redis_link,
+)
 from chatactors.cluster.remote_subscribers import RemoteSubscribers
 from chatactors.cluster.routing import ClusterMailbox
 from chatactors.domain.ids import ChatId
@@ -36,11 +41,13 @@ from chatactors.domain.ids import ChatId
 
 @attrs.frozen
 class ClusterSettings:
-    redis_url: str
+    redis_url: str = attrs.field(repr=False)  # it may hold a password
     node_id: str
     lease_ttl_s: float = 5.0
     #: Bound on each Redis operation: past it, ``ClusterUnavailable`` (503).
     redis_timeout_s: float = 1.0
+    #: For ``rediss://``: whom to trust, and this node's certificate (None: the system's CAs).
+    redis_tls: TlsFiles | None = None
     #: How long a forwarded command may take before its caller gets ``ChatUnavailable``.
     forward_timeout_s: float = 10.0
     #: Forwarded commands queued at this node before senders get ``Overloaded``.
@@ -120,6 +127,13 @@ class ClusterNode:
         return self.creations
 
 
+def open_cluster_link(
+    url: str, *, timeout_s: float, tls: TlsFiles | None = None
+) -> AbstractAsyncContextManager[RedisLink]:
+    """The node's Redis link: its failures are ``ClusterUnavailable`` (503 + Retry-After)."""
+    return open_redis_link(url, timeout_s=timeout_s, tls=tls, unavailable=ClusterUnavailable)
+
+
 @asynccontextmanager
 async def open_cluster_node(
     settings: ClusterSettings, local: Mailbox | None = None
@@ -129,7 +143,9 @@ async def open_cluster_node(
     node_id = settings.node_id
     with single_errors():
         async with (
-            open_redis_link(settings.redis_url, timeout_s=settings.redis_timeout_s) as link,
+            open_cluster_link(
+                settings.redis_url, timeout_s=settings.redis_timeout_s, tls=settings.redis_tls
+            ) as link,
             open_channels(link) as channels,
             trio.open_nursery() as nursery,
         ):

@@ -20,7 +20,7 @@ from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.directory import ChatHeld, Directory
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.cluster.keeper import LeaseKeeper
-from chatactors.cluster.publisher import MAX_BATCH
+from chatactors.cluster.redis import MAX_BATCH
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId

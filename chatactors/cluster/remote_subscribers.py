@@ -20,7 +20,7 @@ from chatactors.actors.commands import Command, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.subscription import Subscription
 from chatactors.cluster.forwarder import command_channel
-from chatactors.cluster.redis_link import RedisLink
+from chatactors.cluster.redis import RedisLink
 from chatactors.domain.errors import ChatError
 from chatactors.domain.ids import ChatId
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import trio
 from quart_trio import QuartTrio
@@ -18,6 +19,7 @@ from chatactors.actors.bot import open_bot, seeded_random
 from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
 from chatactors.actors.registry import open_registry
 from chatactors.cluster.node import ClusterSettings, open_cluster_node
+from chatactors.cluster.redis import TlsFiles
 from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
 from chatactors.storage.media import open_media_store
@@ -63,8 +65,19 @@ def cluster_settings(settings: Settings) -> ClusterSettings:
         settings.redis_url,
         settings.cluster_node_id,
         lease_ttl_s=settings.lease_ttl_s,
+        redis_timeout_s=settings.redis_timeout_s,
+        redis_tls=redis_tls(settings),
         forward_timeout_s=settings.command_timeout_s,
         subscriber_queue_size=settings.subscriber_queue_size,
+    )
+
+
+def redis_tls(settings: Settings) -> TlsFiles:
+    """The files of a ``rediss://`` connection, as the settings name them."""
+    return TlsFiles(
+        ca_file=Path(settings.redis_ca_file) if settings.redis_ca_file else None,
+        cert_file=Path(settings.redis_cert_file) if settings.redis_cert_file else None,
+        key_file=Path(settings.redis_key_file) if settings.redis_key_file else None,
     )
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import pytest
 import trio
 
-from chatactors.cluster.channels import Channels, open_channels
 from chatactors.cluster.directory import Directory
-from chatactors.cluster.redis_link import RedisLink, open_redis_link
+from chatactors.cluster.node import open_cluster_link
+from chatactors.cluster.redis import Channels, RedisLink, RedisUnavailable, open_channels
 from tests.redis_server import RedisServer, start_redis_server
+
+T = TypeVar("T")
 
 #: Long enough for a loaded 2-core machine to answer; an outage test waits this long at most.
 LINK_TIMEOUT_S = 1.0
@@ -34,7 +37,7 @@ def _redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(name="link")
 async def _link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
-    async with open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link:
+    async with open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link:
         await link.execute("FLUSHALL")
         yield link
 
@@ -49,6 +52,17 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float
     with trio.fail_after(timeout_s):
         while not await condition():  # noqa: ASYNC110 (no event to wait on: Redis's clock)
             await trio.sleep(0.02)
+
+
+async def once_redis_answers(operation: Callable[[], Awaitable[T]], *, timeout_s: float = 10) -> T:
+    """Run ``operation`` until it stops failing with ``RedisUnavailable`` (a link fails fast
+    while Redis is known down, but for a probe per backoff), bounded."""
+    with trio.fail_after(timeout_s):
+        while True:
+            try:
+                return await operation()
+            except RedisUnavailable:
+                await trio.sleep(0.02)
 
 
 @pytest.fixture(name="channels")

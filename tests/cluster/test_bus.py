@@ -12,8 +12,8 @@ import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.cluster.bus import ChatBus
-from chatactors.cluster.channels import open_channels
-from chatactors.cluster.redis_link import open_redis_link
+from chatactors.cluster.node import open_cluster_link
+from chatactors.cluster.redis import open_channels
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, Message, MessageType
@@ -34,7 +34,7 @@ def message(seq: int) -> MessageReceived:
 @asynccontextmanager
 async def node_bus(redis_server: RedisServer, queue_size: int = 64) -> AsyncIterator[ChatBus]:
     async with (
-        open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
+        open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
         open_channels(link) as channels,
     ):
         yield ChatBus(channels, queue_size)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import trio
 
 from chatactors.actors.user_feeds import ChatAdded, UserFeeds
-from chatactors.cluster.channels import open_channels
 from chatactors.cluster.chat_creations import ChatCreations
-from chatactors.cluster.redis_link import open_redis_link
+from chatactors.cluster.node import open_cluster_link
+from chatactors.cluster.redis import open_channels
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
 from tests.cluster.conftest import LINK_TIMEOUT_S
@@ -32,7 +32,7 @@ async def node_feeds(
     redis_server: RedisServer, node_id: str
 ) -> AsyncIterator[tuple[UserFeeds, ChatCreations]]:
     async with (
-        open_redis_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
+        open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
         open_channels(link) as channels,
     ):
         feeds = UserFeeds()

@@ -7,9 +7,9 @@ import trio
 import trio.testing
 
 from chatactors.cluster.directory import ChatHeld, Directory, Holder, lease_key
-from chatactors.cluster.redis_link import RedisLink
+from chatactors.cluster.redis import RedisLink
 from chatactors.domain.ids import ChatId
-from tests.cluster.conftest import wait_for
+from tests.cluster.conftest import once_redis_answers, wait_for
 from tests.redis_server import RedisServer
 
 CHAT = ChatId("chat-1")
@@ -95,7 +95,7 @@ async def test_renewal_extends_the_expiry(directory: Directory, link: RedisLink)
 
 
 async def test_redis_down_raises_the_typed_error_and_recovers(
-    redis_server: RedisServer, directory: Directory
+    redis_server: RedisServer, directory: Directory, link: RedisLink
 ) -> None:
     from chatactors.cluster.errors import ClusterUnavailable
 
@@ -104,13 +104,18 @@ async def test_redis_down_raises_the_typed_error_and_recovers(
         with trio.fail_after(10), pytest.raises(ClusterUnavailable) as error:
             await directory.claim(CHAT, "node-a")
         assert error.value.retry_after_s > 0
+        # Known down now: the next operation fails at once, without trying to connect.
+        connects = link.connects
         with trio.fail_after(10), pytest.raises(ClusterUnavailable):
             await directory.holder(CHAT)
+        assert link.fast_failures == 1
+        assert link.connects == connects
     finally:
         redis_server.start()
-    with trio.fail_after(10):
-        lease = await directory.claim(CHAT, "node-a")
+    # Back by itself once Redis answers (one probe per backoff, under a second apart).
+    lease = await once_redis_answers(lambda: directory.claim(CHAT, "node-a"))
     assert await directory.holder(CHAT) == Holder("node-a", lease.token)
+    assert not link.down
 
 
 async def test_renewals_asked_for_together_go_out_in_one_call(directory: Directory) -> None:

@@ -7,7 +7,7 @@ import trio
 from chatactors.cluster.directory import Directory, Holder
 from chatactors.cluster.errors import LeaseLost
 from chatactors.cluster.keeper import LeaseKeeper
-from chatactors.cluster.redis_link import RedisLink
+from chatactors.cluster.redis import RedisLink
 from chatactors.domain.ids import ChatId
 from tests.redis_server import RedisServer
 

@@ -7,9 +7,9 @@ import trio
 import trio.testing
 
 from chatactors.cluster.bus import ChatBus
-from chatactors.cluster.channels import Channels
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.placement import LeasePlacement
+from chatactors.cluster.redis import Channels
 from tests.cluster.test_bus import CHAT, message, node_bus, receive_events, seqs, started
 from tests.redis_server import RedisServer
 

@@ -1,4 +1,4 @@
-"""Publisher: every PUBLISH a node sends, batched into one Redis pipeline per round trip.
+"""Publisher: every PUBLISH a process sends, batched into one Redis pipeline per round trip.
 
 Each write and each read costs a system call and a wake-up; a pipeline pays them once for all
 its commands. Events, forwarded commands and their answers are all PUBLISHes, so the node sends
@@ -8,18 +8,25 @@ lone PUBLISH goes out at once, as a plain command (no added latency, no timer).
 
 Batches go out in the order they were queued and Redis runs a pipeline's commands in order, so
 a caller that queues its messages together (a chat's events) gets them published in order.
+
+The queue is bounded (``queue_size`` groups). When it is full, Redis is already far behind
+(thousands of messages wait for it): a caller is told "unavailable" at once, never made to
+wait for room (that would only turn the same answer into a later one), and ``queue_full``
+counts it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import attrs
 import trio
 
-from chatactors.cluster.errors import ClusterUnavailable
-from chatactors.cluster.redis_connection import RedisReplyError
-from chatactors.cluster.redis_link import RedisLink
+from chatactors.cluster.redis.errors import RedisReplyError, RedisUnavailable
+from chatactors.cluster.redis.link import RedisLink
+
+log = logging.getLogger(__name__)
 
 #: Most PUBLISHes in one pipeline (bounds one round trip's size; the rest go in the next).
 MAX_BATCH = 256
@@ -45,6 +52,8 @@ class Publisher:
     #: Pipelines sent and the PUBLISHes they carried (their ratio is the mean batch).
     batches: int = 0
     messages: int = 0
+    #: Groups refused because the queue was full (Redis far behind).
+    queue_full: int = 0
 
     @classmethod
     def open(cls, link: RedisLink, queue_size: int = 4096) -> Publisher:
@@ -53,12 +62,12 @@ class Publisher:
 
     async def publish(self, channel: str, data: bytes) -> int:
         """Send to every node listening; returns how many did (0: nobody listens).
-        ``ClusterUnavailable`` if Redis is unreachable or does not answer in time."""
+        the link's ``unavailable`` if Redis is unreachable or does not answer in time."""
         return (await self.publish_all([(channel, data)]))[0]
 
     async def publish_all(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
         """Publish ``messages`` in order, in one pipeline when they fit; how many nodes got
-        each. All fail together (``ClusterUnavailable``); some may have been sent then."""
+        each. All fail together (the link's ``unavailable``); some may have been sent then."""
         if not messages:
             return []
         return (await self._queue(_Group(messages))).receivers
@@ -66,19 +75,23 @@ class Publisher:
     async def publish_all_quietly(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """As :meth:`publish_all`, for senders that need no count (events, answers): Redis
         is asked not to reply, so the batch costs this node a write and no read. Done once
-        written; ``ClusterUnavailable`` if the write fails or Redis is stuck (writes block)."""
+        written; the link's ``unavailable`` if the write fails or Redis is stuck (writes block)."""
         if messages:
             await self._queue(_Group(messages, quiet=True))
 
     async def _queue(self, group: _Group) -> _Group:
         try:
+            self._send.send_nowait(group)
+        except trio.WouldBlock:
+            self.queue_full += 1
+            raise self._link.unavailable() from None
+        try:
             with trio.fail_after(self._link.timeout_s):
-                await self._send.send(group)
                 await group.done.wait()
         except trio.TooSlowError:
-            raise ClusterUnavailable() from None
+            raise self._link.unavailable() from None
         if group.error is not None:
-            raise group.error
+            raise self._link.unavailable() from group.error
         return group
 
     async def run(self) -> None:
@@ -101,10 +114,16 @@ class Publisher:
         quiet = [group.quiet for group in groups for _ in group.messages]
         try:
             replies = await self._link.execute_many(commands, quiet)
-            for reply in replies:
-                if isinstance(reply, RedisReplyError):
-                    raise reply
-        except (ClusterUnavailable, RedisReplyError) as error:
+            refused = next((r for r in replies if isinstance(r, RedisReplyError)), None)
+            if refused is not None:
+                # PUBLISH is refused only by a Redis misconfigured for this client (an ACL
+                # without the channel, say): to the callers, Redis is unavailable.
+                log.error("Redis refused a PUBLISH: %s", refused)
+                raise refused
+        except Exception as error:
+            if not isinstance(error, RedisUnavailable | RedisReplyError):
+                # A bug: its callers fail (unavailable), the publisher goes on.
+                log.exception("publishing a batch failed")
             for group in groups:
                 group.error = error
                 group.done.set()

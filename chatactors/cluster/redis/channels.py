@@ -1,16 +1,22 @@
-"""Channels: one Redis Pub/Sub connection per node, each channel dispatched to a handler.
+"""Channels: one Redis Pub/Sub connection per process, each channel dispatched to a handler.
 
 Handlers are synchronous and must never block (they offer to bounded queues with
 ``send_nowait``), so one slow consumer can never hold up the connection or the other channels.
-When the connection breaks (Redis restarted, or silent for longer than the link's timeout), the
-node connects again, with backoff, and subscribes again to every channel it listens to; messages
-published meanwhile are lost (Pub/Sub keeps nothing), which is why subscribers resume by ``seq``.
+When the connection breaks (Redis restarted, failing over, or silent for longer than the link's
+timeout), the process connects again, with backoff and through the link's gate (one connection
+attempt at a time while Redis is down), and subscribes again to every channel it listens to;
+messages published meanwhile are lost (Pub/Sub keeps nothing), which is why subscribers resume
+by ``seq``. Whatever goes wrong in here (a message no handler can take, a reply that is not
+RESP, a bug) costs at most the connection, never the task that keeps it.
+
+Commands for the connection (``SUBSCRIBE``, ``UNSUBSCRIBE``, ``PING``) wait in a bounded outbox
+for its writer: when it is full, Redis has stopped reading; ``listen`` and ``unlisten`` then
+fail at once (``outbox_full`` counts them) and the connection is given up.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -19,15 +25,15 @@ from typing import Any
 import attrs
 import trio
 
-from chatactors.cluster.errors import ClusterUnavailable, single_errors
-from chatactors.cluster.publisher import Publisher
-from chatactors.cluster.redis_connection import (
-    RedisConnection,
-    RedisRefused,
+from chatactors.cluster.redis.connection import RedisConnection, pack
+from chatactors.cluster.redis.errors import (
+    TRANSPORT_ERRORS,
     RedisReplyError,
-    pack,
+    RedisUnavailable,
+    single_errors,
 )
-from chatactors.cluster.redis_link import TRANSPORT_ERRORS, RedisLink
+from chatactors.cluster.redis.link import RedisLink
+from chatactors.cluster.redis.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,12 @@ Handler = Callable[[bytes], None]
 #: After Redis comes back, a node is subscribed again within about this long.
 RESUBSCRIBE_MAX_DELAY_S = 1.0
 _RESUBSCRIBE_FIRST_DELAY_S = 0.05
+#: Commands waiting for the Pub/Sub connection's writer, at most.
+OUTBOX_SIZE = 1024
+
+
+class _OutboxFull(Exception):
+    """Redis stopped reading the Pub/Sub connection: it is given up."""
 
 
 @attrs.define(eq=False)
@@ -53,8 +65,12 @@ class Channels:
     rejected: int = 0
     #: Times the Pub/Sub connection was opened again after breaking.
     reconnects: int = 0
+    #: Commands refused because the outbox was full (the connection was then given up).
+    outbox_full: int = 0
     #: Channels the current connection subscribed to and Redis has not confirmed yet.
     _resubscribing: set[bytes] = attrs.field(factory=set)
+    #: Set to give the current connection up (its outbox overflowed).
+    _give_up: trio.Event = attrs.field(factory=trio.Event)
 
     @property
     def listening(self) -> bool:
@@ -64,7 +80,7 @@ class Channels:
 
     async def listen(self, channel: str, handler: Handler) -> None:
         """Dispatch the channel's messages to ``handler`` once Redis confirms the
-        subscription; ``ClusterUnavailable`` if it does not in time (nothing is subscribed)."""
+        subscription; the link's ``unavailable`` if it does not in time (nothing is subscribed)."""
         key = channel.encode()
         self._handlers[key] = handler
         try:
@@ -75,7 +91,7 @@ class Channels:
             raise
 
     async def unlisten(self, channel: str) -> None:
-        """Stop dispatching at once, and unsubscribe in Redis: ``ClusterUnavailable`` if Redis
+        """Stop dispatching at once, and unsubscribe in Redis: the link's ``unavailable`` if Redis
         does not confirm in time (then only ignored messages arrive until the connection
         breaks; while it is down there is nothing to undo)."""
         key = channel.encode()
@@ -84,6 +100,8 @@ class Channels:
             await self._confirmed(b"unsubscribe", key)
 
     async def _confirmed(self, kind: bytes, key: bytes) -> None:
+        if self._outbox is None and self._link.down:
+            raise self._link.unavailable()  # no waiting for a connection that is not coming
         confirmed = trio.Event()
         waiting = self._confirming.setdefault((kind, key), [])
         waiting.append(confirmed)
@@ -91,8 +109,8 @@ class Channels:
             self._send(kind.upper(), key)
             with trio.fail_after(self._link.timeout_s):
                 await confirmed.wait()
-        except trio.TooSlowError:
-            raise ClusterUnavailable() from None
+        except (trio.TooSlowError, _OutboxFull):
+            raise self._link.unavailable() from None
         finally:
             if confirmed in waiting:
                 waiting.remove(confirmed)
@@ -113,8 +131,16 @@ class Channels:
         await self.publisher.publish_all_quietly(messages)
 
     def _send(self, *command: str | bytes) -> None:
-        if self._outbox is not None:
+        """Queue a command for the connection's writer (none while disconnected: the next
+        connection subscribes to every handler's channel); ``_OutboxFull`` if it overflows."""
+        if self._outbox is None:
+            return
+        try:
             self._outbox.send_nowait(pack(*command))
+        except trio.WouldBlock:
+            self.outbox_full += 1
+            self._give_up.set()
+            raise _OutboxFull() from None
 
     async def run(self) -> None:
         """Keep one subscribed connection, for ever: connect, subscribe, dispatch, and after a
@@ -123,11 +149,8 @@ class Channels:
         first = True
         while True:
             try:
-                with trio.fail_after(self._link.timeout_s):
-                    connection = await RedisConnection.open(self._link.address)
-            except (trio.TooSlowError, *TRANSPORT_ERRORS) as error:
-                if isinstance(error, RedisRefused):
-                    log.error("Pub/Sub: %s", error)
+                connection = await self._link.connect()
+            except RedisUnavailable:  # (the link logs why, once per outage)
                 await trio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, RESUBSCRIBE_MAX_DELAY_S)
                 continue
@@ -138,22 +161,33 @@ class Channels:
             first = False
             try:
                 await self._serve(connection)
-            except* (trio.TooSlowError, *TRANSPORT_ERRORS):
-                log.warning("Pub/Sub connection to Redis lost; connecting again")
+            except Exception as error:
+                # The connection is given up, whatever ended it; a bug is logged whole.
+                if _redis_failure(error):
+                    log.warning("Pub/Sub connection to Redis lost (%r); connecting again", error)
+                else:
+                    log.exception("Pub/Sub connection failed; connecting again")
             finally:
                 self._outbox = None
                 self._resubscribing.clear()
-                await connection.aclose()
+                with trio.CancelScope(shield=True):
+                    await connection.aclose()
+            await trio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def _serve(self, connection: RedisConnection) -> None:
-        outbox, commands = trio.open_memory_channel[bytes](math.inf)
+        """Dispatch until the connection fails or its outbox overflows (then raises)."""
+        outbox, commands = trio.open_memory_channel[bytes](OUTBOX_SIZE)
+        self._give_up = trio.Event()
         if self._handlers:
             self._resubscribing = set(self._handlers)
             outbox.send_nowait(pack("SUBSCRIBE", *self._handlers))
         self._outbox = outbox
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._write, connection, commands)
-            await self._read(connection)
+        with single_errors():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write, connection, commands)
+                nursery.start_soon(self._read, connection)
+                await self._give_up.wait()
+                raise _OutboxFull()
 
     @staticmethod
     async def _write(
@@ -201,9 +235,16 @@ class Channels:
                 confirmed.set()
 
 
+def _redis_failure(error: BaseException) -> bool:
+    """Whether ``error`` (or every error of its group) is Redis failing, not a bug here."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(_redis_failure(each) for each in error.exceptions)
+    return isinstance(error, (trio.TooSlowError, _OutboxFull, *TRANSPORT_ERRORS))
+
+
 @asynccontextmanager
 async def open_channels(link: RedisLink) -> AsyncIterator[Channels]:
-    """Raises ``ClusterUnavailable`` at once if Redis is unreachable when opening."""
+    """Raises the link's ``unavailable`` at once if Redis is unreachable when opening."""
     await link.execute("PING")
     with single_errors():
         async with trio.open_nursery() as nursery:
