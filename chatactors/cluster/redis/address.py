@@ -76,13 +76,24 @@ class TlsFiles:
 
     def client_context(self) -> ssl.SSLContext:
         """A context that verifies the server's certificate and its host name (TLS 1.2 or
-        later). ``OSError`` or ``ssl.SSLError`` if a file cannot be read or used."""
-        context = ssl.create_default_context(
-            cafile=None if self.ca_file is None else str(self.ca_file)
-        )
+        later). ``OSError`` (``ssl.SSLError`` is one) naming the file that cannot be read or
+        used."""
+        # The client protocol checks the certificate and the host name; trust is either the
+        # system's store or the CA file alone.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if self.cert_file is not None:
-            context.load_cert_chain(
-                str(self.cert_file), None if self.key_file is None else str(self.key_file)
-            )
+        try:
+            if self.ca_file is None:
+                context.load_default_certs()
+            else:
+                context.load_verify_locations(cafile=str(self.ca_file))
+        except OSError as error:
+            raise OSError(f"{self.ca_file}: {error.strerror or error}") from error
+        try:
+            if self.cert_file is not None:
+                key = None if self.key_file is None else str(self.key_file)
+                context.load_cert_chain(str(self.cert_file), key)
+        except OSError as error:
+            files = ", ".join(str(f) for f in (self.cert_file, self.key_file) if f is not None)
+            raise OSError(f"{files}: {error.strerror or error}") from error
         return context

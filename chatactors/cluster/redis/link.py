@@ -35,9 +35,11 @@ from chatactors.cluster.redis.errors import (
     RedisFailingOver,
     RedisRefused,
     RedisReplyError,
+    RedisTlsRejected,
     RedisUnavailable,
     is_failover,
     is_refusal,
+    tls_reason,
 )
 from chatactors.cluster.redis.health import Attempt, Health
 
@@ -152,6 +154,12 @@ class RedisLink:
             cause: BaseException = TimeoutError(f"no answer within {self.timeout_s} s")
         elif isinstance(error, TRANSPORT_ERRORS):
             cause = error
+            # An alert after the handshake (the server refused this client's certificate, or
+            # wanted one) says more than "connection broken".
+            reason = tls_reason(error) if self.address.tls else None
+            if reason is not None and not isinstance(error, RedisTlsRejected):
+                cause = RedisTlsRejected(self.address.where, reason)
+                cause.__cause__ = error
         else:
             self._health.abandoned(attempt)
             return None
