@@ -1,5 +1,8 @@
 """Serve the app with Hypercorn's protocol on Trio until SIGINT or SIGTERM, then shut down.
 
+If the services stop while serving (web/lifespan.py), the same shutdown runs and the process
+exits 1, so that its supervisor starts it again.
+
 On a signal: no new connection is accepted; chat actors stop taking new commands, finish what is
 queued (so every acknowledged write is committed) and close their sockets with 1001; requests
 under way finish. As soon as nothing is in flight (or ``shutdown_timeout_s`` has passed), the
@@ -15,6 +18,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 
 import attrs
 import trio
@@ -131,9 +135,12 @@ async def collect_garbage_periodically(interval_s: float, stop: trio.Event) -> N
         gc.collect()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> bool:
+    """Serve until SIGINT or SIGTERM (returns False) or until the services stop by themselves
+    (returns True: the process must exit non-zero)."""
     listener, settings = bind_listener(settings)
-    app = create_app(settings)
+    failed = trio.Event()
+    app = create_app(settings, on_services_failure=failed.set)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
@@ -145,17 +152,32 @@ async def serve(settings: Settings) -> None:
                 )
             # Tests and scripts read the bound port from this line.
             print(f"Serving on {url}", flush=True)
-            async for signum in signals:
-                log.info("received %s: shutting down", signal.Signals(signum).name)
-                break
+            async with trio.open_nursery() as waiting:
+                waiting.start_soon(_until_signal, signals, waiting.cancel_scope)
+                waiting.start_soon(_until_set, failed, waiting.cancel_scope)
+            if failed.is_set():
+                log.critical("the services stopped while serving: shutting down (exit status 1)")
             stop.set()
     log.info("stopped")
+    return failed.is_set()
+
+
+async def _until_signal(signals: AsyncIterator[int], done: trio.CancelScope) -> None:
+    async for signum in signals:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        break
+    done.cancel()
+
+
+async def _until_set(event: trio.Event, done: trio.CancelScope) -> None:
+    await event.wait()
+    done.cancel()
 
 
 def run(settings: Settings) -> int:
     try:
-        trio.run(serve, settings)
+        failed = trio.run(serve, settings)
     except KeyboardInterrupt:
         return 130
     sys.stdout.flush()
-    return 0
+    return 1 if failed else 0

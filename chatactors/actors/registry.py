@@ -230,6 +230,15 @@ class ChatRegistry:
                 self._fail_queued(slot, error)
                 self._forget(chat_id, slot)
                 return
+            except Exception:
+                # A placement failing otherwise (a bug, a reply its backend was not expected
+                # to give) fails this chat's callers, never the registry and its other chats.
+                self._crashes += 1
+                log.exception("chat not activated", extra={"chat_id": chat_id})
+                self._backoff_until[chat_id] = trio.current_time() + self._settings.crash_backoff_s
+                self._fail_queued(slot, ChatUnavailable())
+                self._forget(chat_id, slot)
+                return
         try:
             loaded = await self._store.load_chat(
                 chat_id,
@@ -286,7 +295,10 @@ class ChatRegistry:
                     trio.CancelScope(shield=True),
                     trio.move_on_after(self._settings.shutdown_timeout_s),
                 ):
-                    await slot.activation.release()
+                    try:
+                        await slot.activation.release()
+                    except Exception:  # (its claim then lapses by itself)
+                        log.exception("chat's claim not released", extra={"chat_id": chat_id})
 
     async def _run_placed(
         self,

@@ -1,7 +1,8 @@
 """Directory: which node holds which chat, with at most one holder per chat (Orleans' grain
 directory on Redis).
 
-Each operation is one Lua script, so Redis runs it atomically. A lease is a hash
+Each operation is one Lua script, so Redis runs it atomically; every failure, a refused
+command included, is ``ClusterUnavailable``. A lease is a hash
 ``{node, token}`` under ``chatactors:lease:<chat_id>`` that Redis expires after its TTL. Tokens
 come from one counter, ``chatactors:fence``, which never moves backwards: each claim takes
 ``max(counter + 1, Redis time in µs)``, so tokens keep growing even after a Redis restart that
@@ -11,6 +12,8 @@ back by more than the time between restarts.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -18,8 +21,10 @@ import trio
 
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.lease import Lease
-from chatactors.cluster.redis import RedisLink, Script
+from chatactors.cluster.redis import Arg, RedisLink, RedisReplyError, Script
 from chatactors.domain.ids import ChatId
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "chatactors:"
 FENCE_KEY = KEY_PREFIX + "fence"
@@ -136,7 +141,7 @@ class Directory:
 
     async def claim(self, chat_id: ChatId, node_id: str) -> Lease:
         """Take the chat for ``node_id`` with a new, larger token; ``ChatHeld`` if held."""
-        answer: Any = await self._link.run_script(
+        answer: Any = await self._run(
             _CLAIM, keys=[lease_key(chat_id), FENCE_KEY], args=[node_id, self._ttl_ms]
         )
         if answer[0] == 1:
@@ -179,7 +184,7 @@ class Directory:
                     args += [renewal.lease.node_id, str(renewal.lease.token)]
                 keys = [lease_key(renewal.lease.chat_id) for renewal in part]
                 try:
-                    answer: Any = await self._link.run_script(_RENEW_ALL, keys=keys, args=args)
+                    answer: Any = await self._run(_RENEW_ALL, keys=keys, args=args)
                 except Exception as error:  # each caller raises it, as from a call of its own
                     for renewal in part:
                         renewal.error, renewal.done = error, True
@@ -197,16 +202,31 @@ class Directory:
     async def release(self, lease: Lease) -> bool:
         """Give the chat up (deactivation); False if it was no longer ours anyway."""
         args = [lease.node_id, str(lease.token)]
-        return bool(
-            await self._link.run_script(_RELEASE, keys=[lease_key(lease.chat_id)], args=args)
-        )
+        return bool(await self._run(_RELEASE, keys=[lease_key(lease.chat_id)], args=args))
 
     async def holder(self, chat_id: ChatId) -> Holder | None:
         """Who owns the chat now, or None if nobody does (the next command may activate it)."""
-        node, token = await self._link.execute("HMGET", lease_key(chat_id), "node", "token")
+        try:
+            node, token = await self._link.execute("HMGET", lease_key(chat_id), "node", "token")
+        except RedisReplyError as error:
+            raise _refused(error) from error
         if node is None or token is None:
             return None
         return Holder(_text(node), int(token))
+
+    async def _run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        try:
+            return await self._link.run_script(script, keys=keys, args=args)
+        except RedisReplyError as error:
+            raise _refused(error) from error
+
+
+def _refused(error: RedisReplyError) -> ClusterUnavailable:
+    """Redis refused a directory command (out of memory, a key of another type someone wrote,
+    a script it cannot run): to the node the directory is unavailable (503), never an error
+    that escapes a chat's activation or its keeper."""
+    log.error("Redis refused a directory command: %s", error)
+    return ClusterUnavailable()
 
 
 def _text(value: object) -> str:

@@ -20,7 +20,7 @@ from chatactors.actors.commands import Command, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.subscription import Subscription
 from chatactors.cluster.forwarder import command_channel
-from chatactors.cluster.redis import RedisLink
+from chatactors.cluster.redis import RedisLink, RedisReplyError
 from chatactors.domain.errors import ChatError
 from chatactors.domain.ids import ChatId
 
@@ -51,7 +51,8 @@ class RemoteSubscribers:
         while True:
             await trio.sleep(self.interval_s)
             if self._by_node:
-                with contextlib.suppress(ChatError):  # Redis unreachable: next round
+                # Redis unreachable or refusing: next round.
+                with contextlib.suppress(ChatError, RedisReplyError):
                     await self.sweep()
 
     async def sweep(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
@@ -16,8 +18,15 @@ from chatactors.web.lifespan import install_lifespan
 from chatactors.web.openapi import ChatOpenAPIProvider
 
 
-def create_app(settings: Settings | None = None, *, store: ChatStore | None = None) -> QuartTrio:
-    """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: ChatStore | None = None,
+    on_services_failure: Callable[[], None] | None = None,
+) -> QuartTrio:
+    """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore);
+    ``on_services_failure`` is called if the services stop while serving (``serve`` then
+    exits non-zero; web/lifespan.py)."""
     settings = settings or Settings.from_env()
     app = QuartTrio("chatactors", static_folder=None)
     # First: its before-request hook refuses a body too large before auth looks at the request.
@@ -45,5 +54,5 @@ def create_app(settings: Settings | None = None, *, store: ChatStore | None = No
     media_api.install(app, settings)
     register_error_handlers(app, settings)
     install_cors(app, settings.cors_origins)
-    install_lifespan(app, settings, store)
+    install_lifespan(app, settings, store, on_services_failure)
     return app

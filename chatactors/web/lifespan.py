@@ -3,12 +3,18 @@
 Everything is opened in one task of quart-trio's app nursery (started with ``nursery.start``,
 so serving begins only once it is all up) and closed there in reverse order when serving ends:
 the registry first (actors finish what is queued, sockets get 1001), then the stores.
+
+If the services stop while serving, unasked (a bug no part contained), requests are answered
+503 from then on and the app's ``on_services_failure`` is called: ``serve`` then stops the
+process with a non-zero status, so that its supervisor (systemd, Docker, Kubernetes,
+``--workers``) starts it again, instead of a process that runs on and answers every request with
+an error.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -153,34 +159,63 @@ async def _serve_services(
     store: ChatStore | None,
     stop: trio.Event,
     stopped: trio.Event,
+    on_failure: Callable[[], None],
     *,
     task_status: trio.TaskStatus[Services] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    serving = False
     try:
         async with open_services(settings, store) as running:
             task_status.started(running)
+            serving = True
             await stop.wait()
+    except BaseException as error:
+        if not serving or stop.is_set() or _cancelled(error):
+            raise  # failing to start, or while stopping: reported as such
+        log.critical(
+            "the services stopped while serving; the process exits so that it is started again",
+            exc_info=error,
+        )
+        on_failure()
     finally:
         # Set only once the registry and the stores have closed (queued writes committed).
         stopped.set()
 
 
-def install_lifespan(app: QuartTrio, settings: Settings, store: ChatStore | None) -> None:
+def _cancelled(error: BaseException) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return all(_cancelled(each) for each in error.exceptions)
+    return isinstance(error, trio.Cancelled)
+
+
+def install_lifespan(
+    app: QuartTrio,
+    settings: Settings,
+    store: ChatStore | None,
+    on_failure: Callable[[], None] | None = None,
+) -> None:
     # One (stop, stopped) pair per serving lifetime (an app may be served more than once).
     lifetime: list[tuple[trio.Event, trio.Event]] = []
+
+    def failed() -> None:
+        # Routes answer 503 ("not serving") from now on; ``serve`` ends the process.
+        app.extensions.pop(SERVICES_KEY, None)
+        if on_failure is not None:
+            on_failure()
 
     @app.before_serving
     async def start_services() -> None:
         stop, stopped = trio.Event(), trio.Event()
         lifetime.append((stop, stopped))
         app.extensions[SERVICES_KEY] = await app.nursery.start(
-            _serve_services, settings, store, stop, stopped
+            _serve_services, settings, store, stop, stopped, failed
         )
 
     @app.after_serving
     async def stop_services() -> None:
-        running: Services = app.extensions.pop(SERVICES_KEY)
-        running.registry.begin_shutdown()
+        running: Services | None = app.extensions.pop(SERVICES_KEY, None)
+        if running is not None:
+            running.registry.begin_shutdown()
         stop, stopped = lifetime.pop()
         stop.set()
         # The services close on their own task; wait (bounded) until they have.

@@ -33,6 +33,8 @@ class ScriptedActivation:
     released: bool = False
     valid: bool = True
     owner_token: int | None = None
+    #: Raised by ``release`` (after releasing), as a backend's unexpected reply would be.
+    release_error: Exception | None = None
 
     def is_valid(self) -> bool:
         return self.valid and not self.released
@@ -50,17 +52,23 @@ class ScriptedActivation:
     async def release(self) -> None:
         self.released = True
         self.lost.set()
+        if self.release_error is not None:
+            raise self.release_error
 
 
 @attrs.define(eq=False)
 class ScriptedPlacement:
     refuse: bool = False
+    #: Raised by ``activate``: not a ChatUnavailable (a bug, a reply nobody expected).
+    broken: Exception | None = None
     activations: list[ScriptedActivation] = attrs.field(factory=list)
 
     async def activate(self, chat_id: ChatId) -> ScriptedActivation:
         await trio.sleep(0.01)  # a Redis round trip
         if self.refuse:
             raise ChatUnavailable("held by another node; retry")
+        if self.broken is not None:
+            raise self.broken
         self.activations.append(ScriptedActivation())
         return self.activations[-1]
 
@@ -104,6 +112,36 @@ async def test_a_refused_activation_answers_503_and_is_tried_again(
         assert (await handle.post(ANN, MessageType.TEXT, "hi")).seq == 1
         assert registry.holds(chat_id)
         assert registry.statistics().crashes == 0
+
+
+async def test_an_activation_failing_unexpectedly_fails_its_chat_only(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # (Once, a reply error from Redis escaped a lease claim and took every chat down.)
+    placement = ScriptedPlacement(broken=RuntimeError("READONLY You can't write"))
+    async with placed_registry(placement) as (registry, chat_id):
+        with pytest.raises(ChatUnavailable):
+            await registry.chat(chat_id).post(ANN, MessageType.TEXT, "hi")
+        assert registry.statistics().crashes == 1
+        # The registry goes on: another chat, and this one after its backoff, are served.
+        placement.broken = None
+        other = await registry.create_chat(["ann", "bob"])
+        assert (await registry.chat(other.id).post(ANN, MessageType.TEXT, "hi")).seq == 1
+        await trio.sleep(2)
+        assert (await registry.chat(chat_id).post(ANN, MessageType.TEXT, "hi")).seq == 1
+
+
+async def test_a_release_failing_unexpectedly_is_logged_not_raised(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    placement = ScriptedPlacement()
+    async with placed_registry(placement) as (registry, chat_id):
+        await registry.chat(chat_id).post(ANN, MessageType.TEXT, "hi")
+        (activation,) = placement.activations
+        activation.release_error = RuntimeError("NOPERM")
+        await trio.sleep(61)  # idle: the actor stops and gives the chat up, which fails
+        assert activation.released
+        assert (await registry.chat(chat_id).post(ANN, MessageType.TEXT, "again")).seq == 2
 
 
 async def test_events_go_to_the_activation_in_order_and_idle_releases_it(
