@@ -130,6 +130,13 @@ class RedisLink:
         try:
             with trio.fail_after(self.timeout_s):
                 connection = await self._open()
+                try:
+                    # Answered, not just accepted (a paused Redis's kernel still accepts).
+                    self._check(await connection.execute_many([("PING",)]))
+                except BaseException:
+                    with trio.CancelScope(shield=True):
+                        await connection.aclose()
+                    raise
         except BaseException as error:
             unavailable = self._failed(error, attempt)
             if unavailable is None:
@@ -196,14 +203,11 @@ class RedisLink:
             with trio.CancelScope(shield=True):
                 await connection.aclose()
             raise
-        if any(is_refusal(reply) or is_failover(reply) for reply in replies):
-            # A password this node lacks (set since it started, say), or a server failing
-            # over: to the node, that Redis is down, whatever the command.
+        try:
+            self._check(replies)
+        except BaseException:
             await connection.aclose()
-            reply = next(r for r in replies if is_refusal(r) or is_failover(r))
-            if is_refusal(reply):
-                raise RedisRefused(self.address.where, str(reply))
-            raise RedisFailingOver(self.address.where, reply)
+            raise
         if self._closed:
             await connection.aclose()
             return replies
@@ -216,6 +220,16 @@ class RedisLink:
             for surplus in extra:
                 await surplus.aclose()
         return replies
+
+    def _check(self, replies: list[Any]) -> None:
+        """Raise if a reply says this Redis cannot serve: a password this client lacks (set
+        since it connected, say) or a failover under way; to the caller, Redis is then down,
+        whatever the command."""
+        for reply in replies:
+            if is_refusal(reply):
+                raise RedisRefused(self.address.where, str(reply))
+            if is_failover(reply):
+                raise RedisFailingOver(self.address.where, reply)
 
     async def run_script(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """Run a Lua script by its SHA1, loading it the first time Redis lacks it."""
