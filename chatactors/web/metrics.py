@@ -164,8 +164,31 @@ class _ClusterCollector:
                 0 if node.creations is None else node.creations.unpublished,
             ),
             "chatactors_cluster_redis_failures": (
-                "Redis operations that failed or timed out",
+                "Redis operations that failed, timed out or met a failover reply",
                 node.link.failures,
+            ),
+            "chatactors_cluster_redis_fast_failures": (
+                "Redis operations refused at once because Redis was known down",
+                node.link.fast_failures,
+            ),
+            "chatactors_cluster_redis_outages": (
+                "Times Redis went down for this node (unreachable, too slow, refusing, failing "
+                "over)",
+                node.link.outages,
+            ),
+            "chatactors_cluster_redis_connections": (
+                "Connections to Redis this node opened",
+                node.link.connects,
+            ),
+            "chatactors_cluster_publish_queue_full": (
+                "PUBLISHes refused at once because the publisher's queue was full (Redis far "
+                "behind)",
+                node.channels.publisher.queue_full,
+            ),
+            "chatactors_cluster_pubsub_outbox_full": (
+                "(Un)subscriptions refused because Redis stopped reading this node's Pub/Sub "
+                "connection (it was then opened again)",
+                node.channels.outbox_full,
             ),
             "chatactors_cluster_pubsub_reconnects": (
                 "Times this node's Pub/Sub connection to Redis was opened again after breaking",
@@ -190,6 +213,11 @@ class _ClusterCollector:
         }
         for name, (doc, value) in counters.items():
             yield CounterMetricFamily(name, doc, value=value)
+        yield GaugeMetricFamily(
+            "chatactors_cluster_redis_down",
+            "1 while this node knows Redis down (operations fail at once but for a probe)",
+            value=int(node.link.down),
+        )
 
 
 def open_web_metrics(chats: ChatRegistry, node: ClusterNode | None = None) -> WebMetrics:
