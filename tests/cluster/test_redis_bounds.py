@@ -26,14 +26,15 @@ from tests.redis_server import RedisServer
 @asynccontextmanager
 async def listener(answer: bytes | None, *, reads: bool = True) -> AsyncIterator[str]:
     """A peer on a free port: answers each read with ``answer`` (None: nothing); with
-    ``reads=False`` it answers the first read (a connection's PING) and never reads again (its
-    receive window fills). Yields its URL."""
+    ``reads=False`` it answers a connection's first two reads (its set-up and its PING) and
+    never reads again (its receive window fills). Yields its URL."""
 
     async def serve(stream: trio.SocketStream) -> None:
         async with stream:
             if not reads:
-                await stream.receive_some()
-                await stream.send_all(b"+PONG\r\n")
+                for first in (b"+OK\r\n", b"+PONG\r\n"):
+                    await stream.receive_some()
+                    await stream.send_all(first)
                 await trio.sleep_forever()
             while await stream.receive_some():
                 if answer is not None:

@@ -231,6 +231,25 @@ async def test_quiet_commands_run_without_a_reply_and_leave_the_connection_in_st
         assert await link.execute("MGET", "a", "b") == [b"2", b"3"]
 
 
+async def test_quiet_commands_on_a_redis_that_refuses_to_skip_replies(
+    redis_server: RedisServer, link: RedisLink
+) -> None:
+    # A managed Redis (or an ACL, as here) may deny CLIENT: the replies come, and are dropped.
+    await link.execute("ACL", "SETUSER", "noclient", "on", ">pw", "~*", "&*", "+@all", "-client")
+    url = redis_server.url.replace("redis://", "redis://noclient:pw@")
+    try:
+        async with open_redis_link(url, timeout_s=LINK_TIMEOUT_S) as limited:
+            replies = await limited.execute_many(
+                [("SET", "a", 1), ("INCR", "a"), ("INCR", "a")], quiet=[True, False, True]
+            )
+            assert replies == [None, 2, None]
+            for _ in range(3):
+                assert await limited.execute("GET", "a") == b"3"
+            assert not limited.down
+    finally:
+        await link.execute("ACL", "DELUSER", "noclient")
+
+
 async def test_a_message_a_handler_chokes_on_is_dropped_not_the_connection(
     channels: Channels,
 ) -> None:

@@ -102,6 +102,9 @@ class RedisConnection:
     _stream: trio.abc.Stream
     _socket: trio.socket.SocketType
     _reader: hiredis.Reader = attrs.field(factory=hiredis.Reader)
+    #: Whether Redis lets this connection skip replies (``CLIENT REPLY``: a managed Redis or
+    #: an ACL may refuse it); if not, "quiet" commands are sent plainly and their replies read.
+    can_skip_replies: bool = False
 
     @classmethod
     async def open(
@@ -119,10 +122,12 @@ class RedisConnection:
                 setup.append(["AUTH", *user, address.password])
             if address.db:
                 setup.append(["SELECT", address.db])
-            if setup:
-                for reply in await connection.execute_many(setup):
-                    if isinstance(reply, RedisReplyError):
-                        raise RedisRefused(address.where, str(reply))
+            # In the same round trip: whether quiet commands may skip their replies.
+            *answers, skip = await connection.execute_many([*setup, ["CLIENT", "REPLY", "ON"]])
+            for reply in answers:
+                if isinstance(reply, RedisReplyError):
+                    raise RedisRefused(address.where, str(reply))
+            connection.can_skip_replies = skip == b"OK"
         except BaseException:
             await connection.aclose()
             raise
@@ -136,16 +141,19 @@ class RedisConnection:
 
         A command marked ``quiet`` is sent after ``CLIENT REPLY SKIP``: Redis runs it and
         answers nothing (its reply here is None), so a batch of quiet commands costs no read
-        and no wake-up at all; a refusal of one goes unnoticed.
+        and no wake-up at all; a refusal of one goes unnoticed. (A Redis that does not allow
+        skipping replies answers them, read and dropped here: the same result, with reads.)
         """
         quiet = quiet or [False] * len(commands)
+        skipped = [silent and self.can_skip_replies for silent in quiet]
         await self.send(
             b"".join(
-                (_SKIP_REPLY + pack(*command)) if silent else pack(*command)
-                for command, silent in zip(commands, quiet, strict=True)
+                (_SKIP_REPLY + pack(*command)) if skip else pack(*command)
+                for command, skip in zip(commands, skipped, strict=True)
             )
         )
-        return [None if silent else await self.receive() for silent in quiet]
+        replies = [None if skip else await self.receive() for skip in skipped]
+        return [None if silent else reply for silent, reply in zip(quiet, replies, strict=True)]
 
     async def send(self, data: bytes) -> None:
         await self._stream.send_all(data)
