@@ -51,9 +51,12 @@ class RemoteSubscribers:
         while True:
             await trio.sleep(self.interval_s)
             if self._by_node:
-                # Redis unreachable or refusing: next round.
-                with contextlib.suppress(ChatError, RedisReplyError):
+                try:
                     await self.sweep()
+                except ChatError:
+                    pass  # Redis unreachable: next round
+                except RedisReplyError as error:  # (an ACL without PUBSUB, say)
+                    log.error("other nodes' sockets not checked: Redis refused: %s", error)
 
     async def sweep(self) -> None:
         """Unsubscribe every socket of every node no longer listening."""

@@ -9,13 +9,15 @@ Supported:
   calling task (no task hop).
 - **Commands, pipelines and Lua scripts** (``link``): a pool of connections, every operation
   bounded in time; scripts by SHA1, sent whole when Redis lacks them; "quiet" commands sent
-  with ``CLIENT REPLY SKIP`` (a write and no read).
-- **Failures as one error**: a reset, a timeout, a refused password or ACL, a TLS handshake
+  with ``CLIENT REPLY SKIP`` (a write and no read; where Redis refuses ``CLIENT REPLY``, their
+  replies are read and dropped).
+- **Failures as one error**: a reset, a timeout, a refused password, a TLS handshake
   that fails and the failover replies ``READONLY``, ``LOADING``, ``MASTERDOWN`` and
   ``TRYAGAIN`` all raise the link's ``unavailable`` (a ``RedisUnavailable`` of the caller's
   choosing) and drop the connection; Redis is then known down and operations fail at once but
-  for one probe per jittered, doubling backoff (``health``). Other error replies are
-  ``RedisReplyError``, returned or raised, never retried.
+  for one probe per jittered, doubling backoff (``health``). Other error replies (a wrong
+  type, a command an ACL denies: ``NOPERM``) are ``RedisReplyError``, returned or raised, never
+  retried.
 - **Pub/Sub** (``channels``): one subscribed connection per process, each channel dispatched to
   a synchronous handler, subscribed again after every reconnection; ``listening`` says whether
   every channel is subscribed now. **Publishing** (``publisher``): every PUBLISH from one task,

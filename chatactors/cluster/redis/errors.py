@@ -42,8 +42,8 @@ class RedisReplyError(Exception):
 
 
 class RedisRefused(ConnectionError):
-    """Redis refused this client (a wrong password, a database it does not have, a command
-    its ACL denies): to the client, that Redis is unavailable, whatever the command."""
+    """Redis refused this client (a wrong password, a database it does not have): to the
+    client, that Redis is unavailable, whatever the command."""
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"Redis at {where}: {reason}")
@@ -61,8 +61,9 @@ class RedisTlsRejected(ConnectionError):
 
 #: Error replies that mean the server cannot serve now (a failover under way).
 FAILOVER_REPLIES = frozenset({"READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN"})
-#: Error replies that mean this client is not allowed (set since it connected, say).
-REFUSAL_REPLIES = frozenset({"NOAUTH", "WRONGPASS", "NOPERM"})
+#: Error replies that mean this client is not let in at all (a password set or changed since
+#: it connected, say). (``NOPERM``, one command or key an ACL denies, is an ordinary answer.)
+REFUSAL_REPLIES = frozenset({"NOAUTH", "WRONGPASS"})
 
 #: What ends a connection: its state is unknown afterwards.
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
