@@ -154,11 +154,20 @@ def test_redis_urls() -> None:
     )
     assert RedisAddress.from_url("unix:///r.sock").where == "/r.sock"
     assert RedisAddress.from_url("redis://:pw@h:1").where == "h:1"
+    assert RedisAddress.from_url("rediss://app:pw@cache.example:6380/1") == RedisAddress(
+        "cache.example", 6380, 1, username="app", password="pw", tls=True
+    )
+    assert not RedisAddress.from_url("redis://h").tls
     wrong_urls = ("http://localhost", "redis:///0", "redis://h:1/zero", "unix://host/r.sock",
-                  "unix://", "unix:///r.sock?db=two")  # fmt: skip
+                  "unix://", "unix:///r.sock?db=two", "redis://h:port/0")  # fmt: skip
     for wrong in wrong_urls:
         with pytest.raises(ValueError, match="Redis URL"):
             RedisAddress.from_url(wrong)
+    # What is wrong is said without the password, as is the address itself.
+    with pytest.raises(ValueError, match="port is a number") as said:
+        RedisAddress.from_url("redis://app:s3cret@h:port/0")
+    assert "s3cret" not in str(said.value)
+    assert "s3cret" not in repr(RedisAddress.from_url("rediss://app:s3cret@h/0"))
 
 
 async def test_a_unix_socket_url_reaches_the_same_redis(
