@@ -2,14 +2,15 @@
 
 Layout, each module one job:
 
+- ``redis``: the Redis client, a small library of its own (connections over TCP, TLS or a Unix
+  socket; pooled commands, pipelines and scripts, every operation bounded; failures, failover
+  replies included, as one "unavailable" error, failing fast while Redis is down; Pub/Sub
+  channels and the batching publisher). It imports nothing else from chatactors.
 - ``errors``: ``ClusterUnavailable`` (Redis unreachable: 503 + Retry-After), ``LeaseLost``.
-- ``redis_connection``: one Redis connection on a Trio stream (RESP by hiredis), no task hop.
-- ``redis_link``: the node's pooled connections, every operation bounded, failures typed.
 - ``lease``: the ``Lease`` value and ``LeaseTimer``, the pure arithmetic of when to renew and
   when a lease must be treated as lost.
 - ``directory``: claim/renew/release/owner, atomic Lua scripts, fencing tokens.
 - ``keeper``: renews a lease while its actor lives and tells the actor when it is lost.
-- ``channels``: one Pub/Sub connection per node, dispatching messages to non-blocking handlers.
 - ``codec``: events, commands, replies and errors as bytes (msgspec) at the cluster edge.
 - ``bus``: chat events published once per chat channel, fanned out to local subscribers.
 - ``holders``: ``HolderCache``, who held each chat lately, so forwarding skips most lookups.
