@@ -37,6 +37,7 @@ from chatactors.actors.outcome import (
     StoreWrite,
     SubscribePlan,
 )
+from chatactors.actors.placement import Handover
 from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import (
@@ -131,8 +132,11 @@ class ChatActor:
         *,
         outbox: Callable[[ChatEvent], None] | None = None,
         may_deliver: Callable[[], bool] = always_owner,
+        handover: Handover | None = None,
     ) -> ChatActor:
-        state = ChatState.from_loaded(loaded, settings)
+        state = ChatState.from_loaded(
+            loaded, settings, handover, now=now(), clock=trio.current_time()
+        )
         return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
                    owner_token=loaded.owner_token, outbox=outbox,
                    may_deliver=may_deliver)  # fmt: skip

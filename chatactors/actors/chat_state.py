@@ -41,6 +41,7 @@ from chatactors.actors.outcome import (
     StoreWrite,
     SubscribePlan,
 )
+from chatactors.actors.placement import Handover
 from chatactors.domain.errors import ChatError, NotAParticipant
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, UserId, new_message_id
@@ -74,9 +75,20 @@ class ChatState:
     last_subscriber_id: int = 0
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedChat, settings: Settings) -> ChatState:
+    def from_loaded(
+        cls,
+        loaded: LoadedChat,
+        settings: Settings,
+        handover: Handover | None = None,
+        *,
+        now: datetime | None = None,
+        clock: float = 0.0,
+    ) -> ChatState:
+        """Everyone offline; with a ``handover`` (cluster mode), the users the previous
+        activation had online stay so, each in a grace from ``clock`` (their last-seen ``now``
+        if it runs out): their sockets elsewhere register again meanwhile, without a flicker."""
         chat = loaded.chat
-        return cls(
+        state = cls(
             chat_id=chat.id,
             loaded=loaded,
             settings=settings,
@@ -92,6 +104,19 @@ class ChatState:
             },
             read_marks=dict(loaded.read_marks),
         )
+        if handover is not None and now is not None:
+            state._take_over(handover, now, clock)
+        return state
+
+    def _take_over(self, handover: Handover, now: datetime, clock: float) -> None:
+        grace = GoingOffline(clock + max(self.settings.presence_grace_s, handover.catch_up_s), now)
+        for user, status in handover.presence.items():
+            if user not in self.participants or status is PresenceStatus.OFFLINE:
+                continue
+            self.presence[user] = attrs.evolve(self.presence[user], status=status)
+            self.going_offline[user] = grace
+            if status is PresenceStatus.TYPING:
+                self.typing_until[user] = clock + self.settings.typing_timeout_s
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -149,9 +174,10 @@ class ChatState:
         return self._expire(typing, offline)
 
     def end_graces(self) -> Outcome:
-        """Every grace that runs ends now, offline: the actor is stopping, and presence is not
-        kept across activations (a reloaded chat starts with everyone offline), but last-seen
-        is, so it is written as if the grace had run out."""
+        """Every grace that runs ends now, offline: the actor is stopping, and a user with no
+        socket left is not handed over to the next activation (one process: a reloaded chat
+        starts with everyone offline), but last-seen is kept, so it is written as if the grace
+        had run out."""
         return self._expire([], list(self.going_offline))
 
     def next_deadline(self) -> float | None:

@@ -28,6 +28,7 @@ from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
 from chatactors.cluster.holders import HolderCache
 from chatactors.cluster.placement import LeasePlacement
+from chatactors.cluster.presence_snapshot import PresenceSnapshot
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
 from chatactors.cluster.remote_subscribers import RemoteSubscribers
 from chatactors.cluster.routing import ClusterMailbox
@@ -141,7 +142,7 @@ async def open_cluster_node(
             await channels.listen(answer_channel(node_id), forwarder.on_answer)
             nursery.start_soon(forwarder.expire)
             bus = ChatBus(channels, settings.subscriber_queue_size)
-            placement = LeasePlacement(directory, bus, node_id)
+            placement = LeasePlacement(directory, bus, node_id, snapshot=PresenceSnapshot(link))
             node = ClusterNode(
                 settings, link, channels, directory, bus, forwarder, placement, holders, nursery
             )
