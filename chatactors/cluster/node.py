@@ -27,6 +27,7 @@ from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
 from chatactors.cluster.holders import HolderCache
+from chatactors.cluster.owner_watch import OwnerWatch
 from chatactors.cluster.placement import LeasePlacement
 from chatactors.cluster.presence_snapshot import PresenceSnapshot
 from chatactors.cluster.redis_link import RedisLink, open_redis_link
@@ -77,6 +78,7 @@ class ClusterNode:
     server: CommandServer | None = None
     remote_subscribers: RemoteSubscribers | None = None
     mailbox: ClusterMailbox | None = None
+    owner_watch: OwnerWatch | None = None
     creations: ChatCreations | None = None
 
     async def attach(
@@ -110,6 +112,9 @@ class ClusterNode:
             holders=self.holders if self.settings.holder_cache_s > 0 else None,
         )
         self.bus.on_owner = self.mailbox.on_owner
+        # Half a lease: a dead owner is noticed before its lease expires.
+        self.owner_watch = OwnerWatch(self.link, self.mailbox, self.settings.lease_ttl_s / 2)
+        self._nursery.start_soon(self.owner_watch.run)
         return self.mailbox
 
     async def share_chat_creations(self, feeds: UserFeeds) -> ChatCreations:

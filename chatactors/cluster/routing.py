@@ -21,14 +21,17 @@ A registration lives as long as the owner's activation (its id names that activa
 token, ``registered_by``). When another activation announces itself on the chat's channel (the
 owner died or lost its lease), every socket here registered with an earlier one is registered
 again with the new owner, from the seq it already has (nothing is replayed twice), retried
-until it holds; the socket itself never notices.
+until it holds; the socket itself never notices. An owner that dies while nobody uses its chat
+would never be followed by another: so each registration remembers its owner's node, and when
+that node is gone (``OwnerWatch``), its sockets are registered again all the same, which
+activates the chat elsewhere (here, by preference) once the dead owner's lease has expired.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar, cast
 
 import attrs
@@ -67,6 +70,10 @@ class _Registration:
     listening: Subscription
     #: The owner's id for it; its high bits name the activation (``registered_by``).
     owner_id: int
+    #: The node the owner runs on, when known (watched: ``owners_gone``).
+    owner_node: str | None = None
+    #: Its owner's node looked gone: registered again, with whichever activation is current.
+    orphaned: bool = False
 
 
 @attrs.define(eq=False)
@@ -96,6 +103,8 @@ class ClusterMailbox:
     #: Sockets registered again at a chat's new owner, and attempts to be retried.
     reregistered: int = 0
     reregister_failures: int = 0
+    #: Sockets whose owner's node was gone (to be registered again).
+    orphaned: int = 0
 
     async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         if self._bus is not None:
@@ -208,7 +217,7 @@ class ClusterMailbox:
         listening.resync_required = registered.resync_required
         listening.latest_seq = registered.latest_seq
         self._registered.setdefault(chat_id, {})[listening.id] = _Registration(
-            listening, registered.id
+            listening, registered.id, await self._owner_node(chat_id)
         )
         bus.start(chat_id, listening, registered.latest_seq)
         if registered_by(registered.id) < self._owners.get(chat_id, 0):
@@ -261,14 +270,52 @@ class ClusterMailbox:
             self._reregister_soon(chat_id)
 
     def _stale(self, chat_id: ChatId) -> list[_Registration]:
-        """The chat's live sockets registered with an activation older than the newest."""
+        """The chat's live sockets registered with an activation older than the newest, or
+        with one whose node is gone."""
         newest = self._owners.get(chat_id, 0)
         return [
             registration
             for registration in self._registered.get(chat_id, {}).values()
-            if registered_by(registration.owner_id) < newest
+            if (registered_by(registration.owner_id) < newest or registration.orphaned)
             and registration.listening.end_reason is None
         ]
+
+    def owner_nodes(self) -> set[str]:
+        """The other nodes this node's live sockets are registered at (to watch)."""
+        return {
+            registration.owner_node
+            for registrations in self._registered.values()
+            for registration in registrations.values()
+            if registration.owner_node not in (None, self.node_id)
+            and registration.listening.end_reason is None
+        }
+
+    def owners_gone(self, nodes: Collection[str]) -> None:
+        """``nodes`` are gone (``OwnerWatch``): register their sockets again, with whichever
+        activation of each chat is current (one is made once their leases expire)."""
+        for chat_id, registrations in self._registered.items():
+            orphaned = [r for r in registrations.values() if r.owner_node in nodes]
+            for registration in orphaned:
+                registration.orphaned = True
+            if orphaned:
+                self.orphaned += len(orphaned)
+                self._reregister_soon(chat_id)
+
+    async def _owner_node(self, chat_id: ChatId) -> str | None:
+        """The node of the activation that just answered for the chat: this one, or the
+        holder cache's (just confirmed by the answer), else the directory's; None if Redis
+        cannot say now (then only an announcement moves the socket on)."""
+        if self.holds_locally(chat_id):
+            return self.node_id
+        if self.holders is not None:
+            cached = self.holders.peek(chat_id, trio.current_time())
+            if cached is not None:
+                return cached.node_id
+        try:
+            holder = await self._lookup(chat_id)
+        except ChatError:
+            return None
+        return None if holder is None else holder.node_id
 
     def _reregister_soon(self, chat_id: ChatId) -> None:
         if self._nursery is not None and chat_id not in self._reregistering:
@@ -311,14 +358,20 @@ class ClusterMailbox:
             registration.listening.end(EndReason.LAGGED)
             return True
         current = self._registered.get(chat_id, {}).get(registration.listening.id)
-        if current is not registration or registered_by(registered.id) <= registered_by(
-            registration.owner_id
-        ):
-            # Unsubscribed meanwhile, or registered with no newer activation (a stale route):
-            # undo this registration.
+        newer = registered_by(registered.id) > registered_by(registration.owner_id)
+        if current is not registration or not newer:
+            # Unsubscribed meanwhile, or registered with no newer activation (a stale route,
+            # or an owner that only looked gone and lives on): undo this registration.
             with contextlib.suppress(ChatError):
                 await (await self._route(chat_id, Unsubscribe(registered.id))).wait()
+            alive = registered_by(registered.id) == registered_by(registration.owner_id)
+            if current is registration and registration.orphaned and alive:
+                registration.orphaned = False
+                registration.owner_node = await self._owner_node(chat_id)
+                return True
             return current is not registration
         registration.owner_id = registered.id
+        registration.orphaned = False
+        registration.owner_node = await self._owner_node(chat_id)
         self.reregistered += 1
         return True
