@@ -280,6 +280,11 @@ class ClusterMailbox:
             and registration.listening.end_reason is None
         ]
 
+    @property
+    def reregistering(self) -> int:
+        """Chats whose sockets are being registered again, now."""
+        return len(self._reregistering)
+
     def owner_nodes(self) -> set[str]:
         """The other nodes this node's live sockets are registered at (to watch)."""
         return {

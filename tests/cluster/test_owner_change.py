@@ -265,3 +265,51 @@ async def test_a_new_owner_takes_over_who_was_online_and_publishes_no_flicker(
             # hears nothing of herself (no offline, no second online).
             assert await next_presence(ann) == (BOB, PresenceStatus.OFFLINE)
             assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
+
+
+async def test_sockets_whose_owner_is_gone_take_the_chat_over_though_nobody_uses_it(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, registry_b) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            await call(b, chat_id, Subscribe(ANN))
+            # A "dies": nobody listens at it any more, and its lease goes. No command follows.
+            await a.channels.unlisten(command_channel("node-a"))
+            await lose_lease(a, registry_a, chat_id)
+            # B notices and registers ann again, which activates the chat on B.
+            await reregistered(b, 1)
+            assert registry_b.holds(chat_id)
+            assert mailbox_of(b).orphaned == 1
+            assert (await presence(b, chat_id))[ANN] is PresenceStatus.ONLINE
+
+
+async def test_an_owner_that_only_looked_gone_keeps_its_sockets_once(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, _) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            await call(b, chat_id, Subscribe(ANN))
+            server = a.server
+            assert server is not None
+            # A's Pub/Sub connection is being made again (say): it looks gone for a while.
+            await a.channels.unlisten(command_channel("node-a"))
+            watch = b.owner_watch
+            assert watch is not None
+            while watch.owners_gone == 0:  # noqa: ASYNC110 (B's watch runs on its own)
+                await trio.sleep(0.05)
+            await reregistered(b, 0, failures=1)
+            await a.channels.listen(command_channel("node-a"), server.on_command)
+            while mailbox_of(b).reregistering:  # noqa: ASYNC110 (retried on B's own time)
+                await trio.sleep(0.05)
+            assert mailbox_of(b).owner_nodes() == {"node-a"}
+            # Still A's, ann registered there once (the second registration was undone).
+            assert registry_a.holds(chat_id)
+            assert mailbox_of(b).reregistered == 0
+            assert registry_a.statistics().subscribers == 1
+            assert (await presence(a, chat_id))[ANN] is PresenceStatus.ONLINE
