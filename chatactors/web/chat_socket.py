@@ -39,6 +39,7 @@ from chatactors.web.socket_commands import (
 )
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
+from chatactors.web.subscribing import subscribe_retrying
 from chatactors.web.wire_out import event_frame
 
 SUBPROTOCOL_V1 = "chatactors.v1"
@@ -61,8 +62,14 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
     try:
         user_id, after_seq = _parse_query(socket, settings)
         handle = context.registry.chat(chat_id)
-        with trio.fail_after(settings.command_timeout_s):
-            subscription = await handle.subscribe(user_id, after_seq)
+        # Retried while the chat is unavailable for a moment (its node died and its lease runs).
+        subscription = await subscribe_retrying(
+            handle,
+            user_id,
+            after_seq,
+            timeout_s=settings.command_timeout_s,
+            stopping=lambda: context.registry.closing,
+        )
     except (ChatError, trio.TooSlowError) as error:
         # Accept, then close with a code the browser can see (a refused handshake shows 1006).
         code = close_code_for(error) if isinstance(error, ChatError) else CLOSE_TRY_AGAIN_LATER

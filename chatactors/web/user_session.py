@@ -21,7 +21,7 @@ import trio
 from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
 from chatactors.actors.user_feeds import ChatAdded
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.errors import ChatError, ChatUnavailable, InvalidInput, ServerShuttingDown
+from chatactors.domain.errors import ChatError, InvalidInput, ServerShuttingDown
 from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
@@ -36,6 +36,7 @@ from chatactors.web.socket_commands import (
 )
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
+from chatactors.web.subscribing import subscribe_retrying
 from chatactors.web.wire_out import chat_to_wire, envelope_frame, event_frame
 
 # A socket carries at most ``ws_user_max_chats`` chats: the user's most recently active ones when
@@ -45,9 +46,6 @@ from chatactors.web.wire_out import chat_to_wire, envelope_frame, event_frame
 #: How many of its chats a socket subscribes to at once when it opens.
 SUBSCRIBING_AT_ONCE = 16
 _OPS = ("send", "presence", "read", "resume")
-#: Retrying a chat that is unavailable when subscribing (see ``UserSession._subscribe``).
-RETRY_FIRST_DELAY_S = 0.05
-RETRY_MAX_DELAY_S = 0.5
 
 
 @attrs.define(eq=False)
@@ -147,27 +145,18 @@ class UserSession:
             raise failures[0]
 
     async def _subscribe(self, chat_id: ChatId, after_seq: int | None) -> _ChatStream:
-        """Subscribe to one chat, retrying while it is unavailable, within the command timeout.
-
-        In cluster mode a chat whose node died is unavailable until its lease expires and
-        another node takes it (``lease_ttl_s``, shorter than the timeout); a crashed actor
-        restarts after ``crash_backoff_s``. Retrying one chat beats refusing the whole socket,
-        which carries all the user's chats, and having the client reconnect until it opens.
-        """
+        """Subscribe to one chat, retrying while it is unavailable, within the command timeout
+        (web/subscribing.py): retrying one chat beats refusing the whole socket, which carries
+        all the user's chats, and having the client reconnect until it opens."""
         outbox = SharedOutbox(chat_id, self._offer)
-        handle = self.registry.chat(chat_id)
-        deadline = trio.current_time() + self.context.settings.command_timeout_s
-        delay_s = RETRY_FIRST_DELAY_S
-        while True:
-            try:
-                with trio.fail_at(deadline):
-                    subscription = await handle.subscribe(self.user_id, after_seq, outbox)
-                break
-            except ChatUnavailable:
-                if self.registry.closing or trio.current_time() + delay_s >= deadline:
-                    raise
-                await trio.sleep(delay_s)
-                delay_s = min(2 * delay_s, RETRY_MAX_DELAY_S)
+        subscription = await subscribe_retrying(
+            self.registry.chat(chat_id),
+            self.user_id,
+            after_seq,
+            outbox,
+            timeout_s=self.context.settings.command_timeout_s,
+            stopping=lambda: self.registry.closing,
+        )
         stream = _ChatStream(subscription, '{"chat_id":' + orjson.dumps(chat_id).decode() + ",")
         self._streams[chat_id] = stream
         subscription.call_when_ended(self.ended)
