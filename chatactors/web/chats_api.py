@@ -186,7 +186,7 @@ async def send_message(chat_id: str) -> Response:
     running = services()
     check_client_message_id(data, running.settings.limits)
     user_id = _user(data.user_id)
-    running.charge_send(user_id)
+    await running.charge_send(user_id)
     deadline = new_deadline()
     with command_deadline(deadline):
         await media_api.check_content_references(data.content, running.media)

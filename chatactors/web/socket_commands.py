@@ -178,7 +178,7 @@ async def queue_chat_command(
         ):
             raise InvalidInput("'client_message_id' must be a short string")
         message_type = _enum(MessageType, command.get("type", "text"), "type")
-        context.charge_send(user_id)
+        await context.charge_send(user_id)
         await media_api.check_content_references(content, context.media)
         reply: Reply[Any] = await handle.queue_post(
             user_id, message_type, content, client_message_id
