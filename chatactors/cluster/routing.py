@@ -94,8 +94,9 @@ class ClusterMailbox:
     holders: HolderCache | None = None
     #: Chats with sockets here -> the newest owner token announced on their channel.
     _owners: dict[ChatId, int] = attrs.field(factory=dict)
-    #: Chats whose sockets are being registered again (one task per chat).
-    _reregistering: set[ChatId] = attrs.field(factory=set)
+    #: Chats whose sockets are being registered again (one task per chat), each with the
+    #: event that wakes its task from a retry's pause (a new owner announced itself).
+    _reregistering: dict[ChatId, trio.Event] = attrs.field(factory=dict)
     #: Chat -> ids of sockets subscribed at this node's own actor for it (no bus).
     _direct: dict[ChatId, set[int]] = attrs.field(factory=dict)
     #: Commands sent to the node that won a race to activate their chat.
@@ -323,25 +324,31 @@ class ClusterMailbox:
         return None if holder is None else holder.node_id
 
     def _reregister_soon(self, chat_id: ChatId) -> None:
-        if self._nursery is not None and chat_id not in self._reregistering:
-            self._reregistering.add(chat_id)
+        waiting = self._reregistering.get(chat_id)
+        if waiting is not None:
+            waiting.set()  # try again now: the owner it waits for may be there
+        elif self._nursery is not None:
+            self._reregistering[chat_id] = trio.Event()
             self._nursery.start_soon(self._reregister, chat_id)
 
     async def _reregister(self, chat_id: ChatId) -> None:
         """Register the chat's stale sockets with its newest owner, until none is left (the
         owner may change again meanwhile); after a failure (Redis unreachable, the chat
-        moving again), wait and retry."""
+        moving again), wait and retry, or retry at once when a new owner announces itself."""
         retry_s = REREGISTER_RETRY_S
         try:
             while stale := self._stale(chat_id):
+                # Set by an announcement during this round too: then no pause follows.
+                wake = self._reregistering[chat_id] = trio.Event()
                 done = [await self._reregister_one(chat_id, each) for each in stale]
                 if all(done):
                     retry_s = REREGISTER_RETRY_S
                     continue
-                await trio.sleep(retry_s)
+                with trio.move_on_after(retry_s):
+                    await wake.wait()
                 retry_s = min(2 * retry_s, REREGISTER_RETRY_MAX_S)
         finally:
-            self._reregistering.discard(chat_id)
+            del self._reregistering[chat_id]
 
     async def _reregister_one(self, chat_id: ChatId, registration: _Registration) -> bool:
         """Register one socket again; False if it must be retried."""
