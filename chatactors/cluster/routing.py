@@ -217,9 +217,9 @@ class ClusterMailbox:
         listening.replay = registered.replay
         listening.resync_required = registered.resync_required
         listening.latest_seq = registered.latest_seq
-        self._registered.setdefault(chat_id, {})[listening.id] = _Registration(
-            listening, registered.id, await self._owner_node(chat_id)
-        )
+        registration = _Registration(listening, registered.id)
+        self._registered.setdefault(chat_id, {})[listening.id] = registration
+        self._note_owner_node(chat_id, registration)
         bus.start(chat_id, listening, registered.latest_seq)
         if registered_by(registered.id) < self._owners.get(chat_id, 0):
             self._reregister_soon(chat_id)  # a newer owner announced itself meanwhile
@@ -300,28 +300,35 @@ class ClusterMailbox:
         """``nodes`` are gone (``OwnerWatch``): register their sockets again, with whichever
         activation of each chat is current (one is made once their leases expire)."""
         for chat_id, registrations in self._registered.items():
-            orphaned = [r for r in registrations.values() if r.owner_node in nodes]
+            orphaned = [
+                r for r in registrations.values() if r.owner_node in nodes and not r.orphaned
+            ]
             for registration in orphaned:
                 registration.orphaned = True
             if orphaned:
                 self.orphaned += len(orphaned)
                 self._reregister_soon(chat_id)
 
-    async def _owner_node(self, chat_id: ChatId) -> str | None:
-        """The node of the activation that just answered for the chat: this one, or the
-        holder cache's (just confirmed by the answer), else the directory's; None if Redis
-        cannot say now (then only an announcement moves the socket on)."""
+    def _note_owner_node(self, chat_id: ChatId, registration: _Registration) -> None:
+        """Note the node of the activation that just answered the registration: this one, or
+        the holder cache's (just confirmed by the answer), else the directory's, looked up
+        aside (the caller must not wait: it holds a registration it has not handed over)."""
+        registration.owner_node = None
         if self.holds_locally(chat_id):
-            return self.node_id
-        if self.holders is not None:
-            cached = self.holders.peek(chat_id, trio.current_time())
-            if cached is not None:
-                return cached.node_id
-        try:
+            registration.owner_node = self.node_id
+            return
+        cached = None if self.holders is None else self.holders.peek(chat_id, trio.current_time())
+        if cached is not None:
+            registration.owner_node = cached.node_id
+        elif self._nursery is not None:
+            self._nursery.start_soon(self._look_up_owner_node, chat_id, registration)
+
+    async def _look_up_owner_node(self, chat_id: ChatId, registration: _Registration) -> None:
+        owner_id = registration.owner_id
+        with contextlib.suppress(ChatError):  # Redis unreachable: an announcement moves it on
             holder = await self._lookup(chat_id)
-        except ChatError:
-            return None
-        return None if holder is None else holder.node_id
+            if holder is not None and registration.owner_id == owner_id:
+                registration.owner_node = holder.node_id
 
     def _reregister_soon(self, chat_id: ChatId) -> None:
         waiting = self._reregistering.get(chat_id)
@@ -379,11 +386,11 @@ class ClusterMailbox:
             alive = registered_by(registered.id) == registered_by(registration.owner_id)
             if current is registration and registration.orphaned and alive:
                 registration.orphaned = False
-                registration.owner_node = await self._owner_node(chat_id)
+                self._note_owner_node(chat_id, registration)
                 return True
             return current is not registration
         registration.owner_id = registered.id
         registration.orphaned = False
-        registration.owner_node = await self._owner_node(chat_id)
+        self._note_owner_node(chat_id, registration)
         self.reregistered += 1
         return True
