@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import orjson
@@ -18,7 +19,7 @@ import trio
 
 from tests.harness.chat_client import ChatClient, Event, logged
 from tests.harness.clients import WAIT_S, wait_closed
-from tests.harness.served_app import ServedApp
+from tests.harness.served_app import ServedApp, served_app, served_settings
 from tests.harness.user_client import V1, UserClient
 
 
@@ -183,3 +184,28 @@ async def test_an_emoji_in_the_path_is_percent_encoded_utf8(server: ServedApp) -
         assert response.status_code == 200, response.text
     final = await server.http.delete(base + quote(":+1:", safe="") + "?user_id=bob")
     assert list(final.json()["message"]["reactions"]) == ["👍🏽", "🇫🇷", "👨‍👩‍👧"]
+
+
+async def test_a_resume_by_pos_beyond_the_bound_asks_for_a_resync(tmp_path: Path) -> None:
+    async with served_app(served_settings(tmp_path, max_replay=3)) as server:
+        chat_id = await server.new_chat("alice", "bob")
+        message = await server.post(chat_id, "alice", "one")
+        for emoji in ("👍", "🎉", "😄"):
+            reaction = f"/chats/{chat_id}/messages/{message['id']}/reactions/{quote(emoji)}"
+            assert (await server.http.put(reaction, json={"user_id": "bob"})).status_code == 200
+        async with v1_socket(server, chat_id, "user_id=bob&after_pos=0") as bob:
+            resync = await bob.next()
+        assert resync == {
+            "event": "resync_required",
+            "data": {"chat_id": chat_id, "after_seq": None, "latest_seq": 1, "after_pos": 0,
+                     "latest_pos": 4},
+        }  # fmt: skip
+        async with server.socket("/ws?user_id=bob", subprotocols=V1) as ws:
+            user = UserClient(ws)
+            await user.ready()
+            await user.command(op="resume", ref="r", positions={chat_id: {"pos": 0}})
+            event = await user.next(lambda e: e["event"] == "resync")
+            ack = await user.answer("r")
+        assert event == {"event": "resync", "chat_id": chat_id,
+                         "data": {"after_pos": 0, "latest_pos": 4, "latest_seq": 1}}  # fmt: skip
+        assert ack["data"]["resync"] == [chat_id]
