@@ -39,14 +39,16 @@ class ChatLog:
     def from_loaded(cls, loaded: LoadedChat, size: int) -> ChatLog:
         size = max(size, 1)
         window = deque(loaded.recent, maxlen=size)
+        # Every message is an entry of the log, so pos >= seq (equal while nothing changed).
+        last_pos = max(loaded.last_pos, loaded.last_seq)
         return cls(
             window=window,
             by_id={message.id: message for message in window},
             changes=deque(maxlen=size),
             last_seq=loaded.last_seq,
-            last_pos=loaded.last_pos,
+            last_pos=last_pos,
             # Changes made before this load are not in memory: replays before now are read.
-            floor=loaded.last_pos,
+            floor=last_pos,
         )
 
     @property
