@@ -20,11 +20,12 @@ its replay; the bus then skips what the replay covered.
 A registration lives as long as the owner's activation (its id names that activation's owner
 token, ``registered_by``). When another activation announces itself on the chat's channel (the
 owner died or lost its lease), every socket here registered with an earlier one is registered
-again with the new owner, from the seq it already has (nothing is replayed twice), retried
-until it holds; the socket itself never notices. An owner that dies while nobody uses its chat
-would never be followed by another: so each registration remembers its owner's node, and when
-that node is gone (``OwnerWatch``), its sockets are registered again all the same, which
-activates the chat elsewhere (here, by preference) once the dead owner's lease has expired.
+again with the new owner, from the log position it already has (nothing is replayed twice),
+retried until it holds; the socket itself never notices. An owner that dies while nobody uses
+its chat would never be followed by another: so each registration remembers its owner's node,
+and when that node is gone (``OwnerWatch``), its sockets are registered again all the same,
+which activates the chat elsewhere (here, by preference) once the dead owner's lease has
+expired.
 """
 
 from __future__ import annotations
@@ -217,10 +218,11 @@ class ClusterMailbox:
         listening.replay = registered.replay
         listening.resync_required = registered.resync_required
         listening.latest_seq = registered.latest_seq
+        listening.latest_pos = registered.latest_pos
         registration = _Registration(listening, registered.id)
         self._registered.setdefault(chat_id, {})[listening.id] = registration
         self._note_owner_node(chat_id, registration)
-        bus.start(chat_id, listening, registered.latest_seq)
+        bus.start(chat_id, listening, registered.latest_pos)
         if registered_by(registered.id) < self._owners.get(chat_id, 0):
             self._reregister_soon(chat_id)  # a newer owner announced itself meanwhile
         answered: Reply[Subscription] = Reply()
@@ -362,8 +364,9 @@ class ClusterMailbox:
         assert self._bus is not None
         floor = self._bus.floor(chat_id, registration.listening)
         if floor is None:  # (not a member of the bus any more: its Unsubscribe is coming)
-            floor = registration.listening.latest_seq
-        command = Subscribe(registration.listening.user_id, after_seq=floor, remote=True)
+            floor = registration.listening.latest_pos
+        # From the position it has: nothing to replay (the bus fills any gap from the store).
+        command = Subscribe(registration.listening.user_id, remote=True, after_pos=floor)
         try:
             registered = await (await self._route(chat_id, command)).wait()
         except (ChatUnavailable, Overloaded, StoreUnavailable) as error:

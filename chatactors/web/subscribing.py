@@ -30,6 +30,7 @@ async def subscribe_retrying(
     after_seq: int | None,
     outbox: SharedOutbox | None = None,
     *,
+    after_pos: int | None = None,
     timeout_s: float,
     stopping: Callable[[], bool],
 ) -> Subscription:
@@ -41,7 +42,7 @@ async def subscribe_retrying(
     while True:
         try:
             with trio.fail_at(deadline):
-                return await handle.subscribe(user_id, after_seq, outbox)
+                return await handle.subscribe(user_id, after_seq, outbox, after_pos=after_pos)
         except ChatUnavailable as error:
             last_try = trio.current_time() + delay_s >= deadline
             if isinstance(error, ServerShuttingDown) or stopping() or last_try:

@@ -341,6 +341,6 @@ def test_pages_outside_the_window_are_read_from_the_store() -> None:
         MessagePage(limit=5)
     )
     replay = run(state, Subscribe(after_seq=3)).result
-    assert [m.seq for m in replay.replay] == [4, 5]
+    assert [e.message.seq for e in replay.replay] == [4, 5]
     too_old = run(state, Subscribe(after_seq=0)).result
     assert too_old.replay == ReadFromStore(MessagePage(limit=5, after_seq=0))
