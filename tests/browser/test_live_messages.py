@@ -240,6 +240,12 @@ def test_edit_in_place_is_live_marked_edited_and_escape_cancels(
         expect(row(page, "helo wrld")).to_have_count(0)
     expect(box).to_be_focused()
     expect(ben.locator(".chat-item", has_text="hello world")).to_have_count(1)  # the list's preview
+
+    # Copy puts the text as it is now on the clipboard.
+    ben.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    message_menu(ben, "hello world").get_by_role("menuitem", name="Copy text").click()
+    expect(ben.locator(".toast")).to_have_text("Copied")
+    assert ben.evaluate("navigator.clipboard.readText()") == "hello world"
     stored = messages(server, chat_id)[stored["id"]]
     assert stored["content"] == "hello world", stored
     assert stored["edited_at"], stored

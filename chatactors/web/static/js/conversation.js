@@ -618,7 +618,7 @@ export class ConversationView {
     if (!isLive(m)) return;
     const me = this.client.me;
     const actions = [{ id: "reply", label: "Reply", icon: "reply" }];
-    if (m.type === "text" && navigator.clipboard && window.isSecureContext) actions.push({ id: "copy", label: "Copy text", icon: "copy" });
+    if (m.type === "text") actions.push({ id: "copy", label: "Copy text", icon: "copy" });
     if (canEdit(m, me)) actions.push({ id: "edit", label: "Edit", icon: "edit" });
     if (canDelete(m, me)) actions.push({ id: "delete", label: "Delete", icon: "trash", danger: true });
     const more = row._parts.more;
@@ -630,7 +630,7 @@ export class ConversationView {
       side: m.user_id === me ? "out" : "in",
       reactions: REACTIONS.map((emoji) => ({ emoji, pressed: hasReacted(m, emoji, me) })),
       actions,
-      returnFocus: trigger || more,
+      returnFocus: trigger, // a long press leaves the focus where it was
       onPick: (action, emoji) => this._onMenuPick(chat, m.id, action, emoji),
       onClose: () => {
         row.classList.remove("menu-open");
@@ -655,7 +655,7 @@ export class ConversationView {
         this._startEdit(chat, m);
         break;
       case "copy":
-        navigator.clipboard.writeText(shownContent(chat, m)).then(
+        copyText(shownContent(chat, m)).then(
           () => toast("Copied"),
           () => toast("Could not copy the text", { kind: "error" }),
         );
@@ -753,6 +753,25 @@ export class ConversationView {
 }
 
 // ---- pure helpers ------------------------------------------------------------------------
+
+/**
+ * Put text on the clipboard. The Clipboard API needs a secure context; a phone on the LAN
+ * opening http://192.168.x.y:8000/ has none (and cannot select a bubble's text either, the long
+ * press being the menu), so it falls back to the older copy command on a hidden textarea.
+ */
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  const area = h("textarea", { class: "sr-only", readonly: true, "aria-hidden": "true" });
+  area.value = text;
+  const back = document.activeElement;
+  document.body.append(area);
+  area.select();
+  const copied = document.execCommand("copy");
+  area.remove();
+  back?.focus?.({ preventScroll: true });
+  if (!copied) throw new Error("copy refused");
+  return undefined;
+}
 
 function buildItems(chat, me) {
   const items = [];

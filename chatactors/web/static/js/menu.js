@@ -30,7 +30,11 @@ export class MessageMenu {
       if (outside) this.close();
     }, true);
     el.addEventListener("keydown", (ev) => this._onKey(ev));
-    el.addEventListener("toggle", (ev) => ev.newState === "closed" && this._closed());
+    // Closed some other way than close() (the element left the top layer): tidy up all the same.
+    // The event comes later, so only if no menu is open by then.
+    el.addEventListener("toggle", (ev) => {
+      if (ev.newState === "closed" && !this.isOpen && this.key !== null) this._closed();
+    });
     el.addEventListener("click", (ev) => {
       const item = ev.target.closest("button[data-pick]");
       if (item) this._pick(item.dataset.pick, item.dataset.emoji);
@@ -53,7 +57,7 @@ export class MessageMenu {
    * @param {HTMLElement|null} [o.returnFocus]  gets focus back when the menu closes
    */
   open({ key, anchor, side, reactions, actions, onPick, onClose = null, returnFocus = null }) {
-    if (this.isOpen) this.el.hidePopover();
+    this.close();
     Object.assign(this, { key, onPick, onClose, returnFocus, anchor, side });
     const emoji = reactions.map(({ emoji: e, pressed }) =>
       h("button", {
@@ -74,7 +78,9 @@ export class MessageMenu {
   }
 
   close() {
-    if (this.isOpen) this.el.hidePopover();
+    if (!this.isOpen) return;
+    this.el.hidePopover();
+    this._closed();
   }
 
   /** Follow the bubble (the conversation scrolled, the window changed size). */
