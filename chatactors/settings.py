@@ -168,6 +168,9 @@ class Settings:
     max_id_length: int = setting(128, "characters in a user, chat or client message id at most")
     max_participants: int = setting(256, "participants of one chat at most")
     max_content_chars: int = setting(8 * MiB, "characters of one message's content at most")
+    #: Slack allows 23 and Discord 20 per message: enough for any real conversation, while a
+    #: message's state (sent whole with every change) stays small.
+    max_reaction_keys: int = setting(20, "distinct reaction emoji on one message at most")
     max_body_bytes: int = setting(
         12 * MiB, "bytes of a request body at most (uploads: the media limits)"
     )

@@ -1,7 +1,10 @@
 """Bot: ``bot_user``, who answers human messages the way the reference bot does.
 
 After a human message it waits a random pause (default 2-4 s) before each step, the first
-included: online, chat read, typing, 1-3 replies, offline. It is a client like any other: it
+included: online, chat read, typing, then its first reply at once (the reference's sequence,
+REFERENCE.md: 6-12 s after the message), a pause before each further reply (1-3 in all), and
+offline. A reply to one of its messages is a message like any other; a change to a message (an
+edit, a reaction) is not one, and starts nothing. It is a client like any other: it
 talks to chats through handles on a :class:`~chatactors.actors.mailbox.Mailbox`, and learns about
 messages from a passive subscription that each chat's actor hands it when it starts (the
 registry's activation hook), so no message is missed and the chat never waits for it. A burst
@@ -124,11 +127,12 @@ class Bot:
         await handle.mark_read(BOT_USER)
         await self._pause(chat)
         await handle.set_presence(BOT_USER, PresenceStatus.TYPING)
-        for _ in range(chat.rng.randint(1, 3)):
-            # Refreshed like a client's, or typing would lapse to online between long replies;
-            # an unchanged status is not broadcast, so this adds no event.
-            await handle.set_presence(BOT_USER, PresenceStatus.TYPING)
-            await self._pause(chat)
+        for index in range(chat.rng.randint(1, 3)):
+            if index:  # the first reply comes as soon as typing shows, as the reference's does
+                # Refreshed like a client's, or typing would lapse to online between long
+                # replies; an unchanged status is not broadcast, so this adds no event.
+                await handle.set_presence(BOT_USER, PresenceStatus.TYPING)
+                await self._pause(chat)
             if self.replies:
                 reply = chat.rng.choice(self.replies)
                 await handle.post(BOT_USER, reply.type, reply.content)

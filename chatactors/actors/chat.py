@@ -30,13 +30,18 @@ from chatactors.actors.commands import AnyCommand, PostMessage, Subscribe, Unsub
 from chatactors.actors.mailbox import Request
 from chatactors.actors.outcome import (
     AppendMessage,
+    ChangeMessage,
+    FindMessage,
+    Found,
     Outcome,
     ReadFromStore,
+    ReadLogFromStore,
     SaveLastSeen,
     SaveReadMark,
     StoreWrite,
     SubscribePlan,
 )
+from chatactors.actors.placement import Handover
 from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import (
@@ -45,9 +50,8 @@ from chatactors.domain.errors import (
     OutcomeUnknown,
     StoreUnavailable,
 )
-from chatactors.domain.events import ChatEvent, MessageReceived
+from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived
 from chatactors.domain.ids import ChatId
-from chatactors.domain.models import Message
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore, LoadedChat, StaleOwner
 
@@ -131,8 +135,11 @@ class ChatActor:
         *,
         outbox: Callable[[ChatEvent], None] | None = None,
         may_deliver: Callable[[], bool] = always_owner,
+        handover: Handover | None = None,
     ) -> ChatActor:
-        state = ChatState.from_loaded(loaded, settings)
+        state = ChatState.from_loaded(
+            loaded, settings, handover, now=now(), clock=trio.current_time()
+        )
         return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
                    owner_token=loaded.owner_token, outbox=outbox,
                    may_deliver=may_deliver)  # fmt: skip
@@ -254,6 +261,15 @@ class ChatActor:
                 return None  # registered with an earlier activation: not known here
             command = Unsubscribe(command.subscription_id & _LOCAL_IDS)
         outcome = self._state.apply(command, now=self._now(), clock=trio.current_time())
+        if isinstance(outcome.result, FindMessage):
+            # About a message older than the window: read it, then decide with it. Nothing
+            # else runs meanwhile, so it is still current when the command is applied.
+            message_id = outcome.result.message_id
+            found = Found(message_id, await self._store.find_message(self.chat_id, message_id))
+            outcome = self._state.apply(
+                command, now=self._now(), clock=trio.current_time(), found=found
+            )
+            assert not isinstance(outcome.result, FindMessage), "a command needs one message"
         if outcome.error is not None:
             raise outcome.error
         try:
@@ -277,6 +293,8 @@ class ChatActor:
         result = outcome.result
         if isinstance(result, ReadFromStore):
             return await self._store.read_messages(self.chat_id, result.page)
+        if isinstance(result, ReadLogFromStore):
+            return await self._store.read_log(self.chat_id, result.page)
         if isinstance(result, SubscribePlan):
             outbox = command.outbox if isinstance(command, Subscribe) else None
             remote = isinstance(command, Subscribe) and command.remote
@@ -304,6 +322,8 @@ class ChatActor:
         match write:
             case AppendMessage(message):
                 await self._store.append_message(message, owner=self._owner_token)
+            case ChangeMessage(change):
+                await self._store.change_message(change, owner=self._owner_token)
             case SaveReadMark(chat_id, mark):
                 await self._store.set_read_mark(chat_id, mark, owner=self._owner_token)
             case SaveLastSeen(chat_id, user_id, moment):
@@ -319,9 +339,12 @@ class ChatActor:
         *,
         remote: bool = False,
     ) -> Subscription:
-        replay: tuple[Message, ...]
+        replay: tuple[LogEvent, ...]
         if isinstance(plan.replay, ReadFromStore):
-            replay = tuple(await self._store.read_messages(self.chat_id, plan.replay.page))
+            messages = await self._store.read_messages(self.chat_id, plan.replay.page)
+            replay = tuple(MessageReceived(m) for m in messages)
+        elif isinstance(plan.replay, ReadLogFromStore):
+            replay = tuple(await self._store.read_log(self.chat_id, plan.replay.page))
         else:
             replay = plan.replay
         subscription = Subscription.open(
@@ -330,6 +353,7 @@ class ChatActor:
             replay=replay,
             resync_required=plan.resync_required,
             latest_seq=plan.latest_seq,
+            latest_pos=plan.latest_pos,
             queue_size=1 if remote else self._settings.subscriber_queue_size,
             outbox=None if remote else outbox,
         )
@@ -353,6 +377,7 @@ class ChatActor:
             replay=(),
             resync_required=False,
             latest_seq=outcome.result.latest_seq,
+            latest_pos=outcome.result.latest_pos,
             queue_size=self._settings.subscriber_queue_size,
         )
         self._fanout.add(subscription, passive=True)

@@ -7,49 +7,93 @@ writes to make, the timers to set or clear). The actor awaits the writes and onl
 Time is passed in, never read: ``now`` (wall clock) stamps messages and last-seen times,
 ``clock`` (monotonic) runs the timers: typing that lapses, and the grace before a user whose
 last socket closed goes offline (:meth:`~ChatState.expire` fires them).
+
+Messages and the changes to them (edits, deletions, reactions) are entries of the chat's log
+(actors/chat_log.py), each at the next position. A command about a message older than the
+in-memory window answers ``FindMessage``: the actor reads the message from the store and
+applies the command again with it (``found``).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import assert_never
 
 import attrs
 
+from chatactors.actors.chat_log import ChatLog
 from chatactors.actors.commands import (
     AnyCommand,
     ChatInfo,
+    DeleteMessage,
+    EditMessage,
     GetChat,
+    GetLog,
     GetMessages,
     GetPresence,
     GetReadMarks,
     MarkRead,
     PostMessage,
+    React,
     SetPresence,
     Subscribe,
     Unsubscribe,
 )
 from chatactors.actors.outcome import (
     AppendMessage,
+    ChangeMessage,
+    FindMessage,
+    Found,
     GoingOffline,
     Outcome,
     ReadFromStore,
+    ReadLogFromStore,
     SaveLastSeen,
     SaveReadMark,
     StoreWrite,
     SubscribePlan,
 )
-from chatactors.domain.errors import ChatError, NotAParticipant
-from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
-from chatactors.domain.ids import ChatId, UserId, new_message_id
-from chatactors.domain.models import Message, Presence, PresenceStatus, ReadMark
-from chatactors.domain.rules import check_content
+from chatactors.actors.placement import Handover
+from chatactors.domain.errors import (
+    ChatError,
+    InvalidInput,
+    MessageDeleted,
+    MessageNotFound,
+    NotAParticipant,
+    NotTheAuthor,
+)
+from chatactors.domain.events import (
+    ChatEvent,
+    ChatRead,
+    LogEvent,
+    MessageReceived,
+    MessageUpdated,
+    PresenceUpdated,
+)
+from chatactors.domain.ids import ChatId, MessageId, UserId, new_message_id
+from chatactors.domain.models import (
+    ChangeKind,
+    Message,
+    MessageType,
+    Presence,
+    PresenceStatus,
+    Reaction,
+    ReadMark,
+)
+from chatactors.domain.rules import check_content, check_emoji
 from chatactors.settings import Settings
-from chatactors.storage.store import LoadedChat, MessagePage, select_page
+from chatactors.storage.store import LoadedChat, MessageChange, MessagePage
 
 _NOTHING = Outcome()
+
+
+class _NeedMessage(Exception):
+    """The command needs a message memory does not hold (see ``FindMessage``)."""
+
+    def __init__(self, message_id: MessageId) -> None:
+        self.message_id = message_id
 
 
 @attrs.define(eq=False)
@@ -60,8 +104,7 @@ class ChatState:
     loaded: LoadedChat
     settings: Settings
     participants: frozenset[UserId]
-    messages: deque[Message]
-    last_seq: int
+    log: ChatLog
     client_ids: OrderedDict[tuple[UserId, str], Message]
     presence: dict[UserId, Presence]
     read_marks: dict[UserId, ReadMark]
@@ -74,15 +117,25 @@ class ChatState:
     last_subscriber_id: int = 0
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedChat, settings: Settings) -> ChatState:
+    def from_loaded(
+        cls,
+        loaded: LoadedChat,
+        settings: Settings,
+        handover: Handover | None = None,
+        *,
+        now: datetime | None = None,
+        clock: float = 0.0,
+    ) -> ChatState:
+        """Everyone offline; with a ``handover`` (cluster mode), the users the previous
+        activation had online stay so, each in a grace from ``clock`` (their last-seen ``now``
+        if it runs out): their sockets elsewhere register again meanwhile, without a flicker."""
         chat = loaded.chat
-        return cls(
+        state = cls(
             chat_id=chat.id,
             loaded=loaded,
             settings=settings,
             participants=frozenset(chat.participants),
-            messages=deque(loaded.recent, maxlen=max(settings.history_window, 1)),
-            last_seq=loaded.last_seq,
+            log=ChatLog.from_loaded(loaded, settings.history_window),
             client_ids=OrderedDict(loaded.client_ids),
             presence={
                 user: Presence(
@@ -92,20 +145,68 @@ class ChatState:
             },
             read_marks=dict(loaded.read_marks),
         )
+        if handover is not None and now is not None:
+            state._take_over(handover, now, clock)
+        return state
+
+    def _take_over(self, handover: Handover, now: datetime, clock: float) -> None:
+        grace = GoingOffline(clock + max(self.settings.presence_grace_s, handover.catch_up_s), now)
+        for user, status in handover.presence.items():
+            if user not in self.participants or status is PresenceStatus.OFFLINE:
+                continue
+            self.presence[user] = attrs.evolve(self.presence[user], status=status)
+            self.going_offline[user] = grace
+            if status is PresenceStatus.TYPING:
+                self.typing_until[user] = clock + self.settings.typing_timeout_s
+
+    @property
+    def last_seq(self) -> int:
+        return self.log.last_seq
+
+    @property
+    def last_pos(self) -> int:
+        return self.log.last_pos
+
+    @property
+    def messages(self) -> Iterable[Message]:
+        """The in-memory window of the newest messages, oldest first."""
+        return self.log.window
 
     # -- deciding -------------------------------------------------------------------------
 
-    def apply(self, command: AnyCommand, *, now: datetime, clock: float) -> Outcome:
-        """What ``command`` does at wall time ``now`` and monotonic time ``clock``."""
+    def apply(
+        self, command: AnyCommand, *, now: datetime, clock: float, found: Found | None = None
+    ) -> Outcome:
+        """What ``command`` does at wall time ``now`` and monotonic time ``clock``.
+
+        ``found``: the message the store holds for an earlier answer of ``FindMessage``.
+        """
         try:
-            return self._decide(command, now, clock)
+            return self._decide(command, now, clock, found)
         except ChatError as error:
             return Outcome(error=error)
+        except _NeedMessage as need:
+            return Outcome(FindMessage(need.message_id))
 
-    def _decide(self, command: AnyCommand, now: datetime, clock: float) -> Outcome:
+    def _decide(
+        self, command: AnyCommand, now: datetime, clock: float, found: Found | None
+    ) -> Outcome:
         match command:
             case PostMessage():
-                return self._post(command, now)
+                return self._post(command, now, found)
+            case EditMessage():
+                return self._edit(command, now, found)
+            case DeleteMessage():
+                return self._delete(command, found)
+            case React():
+                return self._react(command, found)
+            case GetLog(after_pos, through_pos, limit, viewer):
+                self._require_viewer(viewer)
+                through_pos = min(through_pos, self.last_pos)
+                if after_pos >= through_pos or limit <= 0:
+                    return Outcome([])
+                replay = self.log.replay(after_pos, through_pos, limit)
+                return Outcome(replay if isinstance(replay, ReadLogFromStore) else list(replay))
             case SetPresence(user_id, status):
                 self._require_participant(user_id)
                 until = clock + self.settings.typing_timeout_s
@@ -133,9 +234,9 @@ class ChatState:
                 ])  # fmt: skip
             case GetChat(viewer):
                 self._require_viewer(viewer)
-                return Outcome(ChatInfo(self.loaded.chat, self.last_seq))
+                return Outcome(ChatInfo(self.loaded.chat, self.last_seq, self.last_pos))
             case Subscribe(user_id, after_seq):
-                return self._subscribe(user_id, after_seq, now)
+                return self._subscribe(user_id, after_seq, command.after_pos, now)
             case Unsubscribe(subscriber_id):
                 return self._unsubscribe(subscriber_id, now, clock)
             case _:
@@ -149,9 +250,10 @@ class ChatState:
         return self._expire(typing, offline)
 
     def end_graces(self) -> Outcome:
-        """Every grace that runs ends now, offline: the actor is stopping, and presence is not
-        kept across activations (a reloaded chat starts with everyone offline), but last-seen
-        is, so it is written as if the grace had run out."""
+        """Every grace that runs ends now, offline: the actor is stopping, and a user with no
+        socket left is not handed over to the next activation (one process: a reloaded chat
+        starts with everyone offline), but last-seen is kept, so it is written as if the grace
+        had run out."""
         return self._expire([], list(self.going_offline))
 
     def next_deadline(self) -> float | None:
@@ -184,17 +286,7 @@ class ChatState:
 
     def page(self, page: MessagePage) -> list[Message] | ReadFromStore:
         """A page from the in-memory window when it covers it; else what to read from the store."""
-        if page.limit <= 0:
-            return []
-        if page.after_seq is not None and page.before_seq is None:
-            lowest_needed = page.after_seq + 1
-        else:
-            upper = self.last_seq + 1 if page.before_seq is None else page.before_seq
-            lowest_needed = max(upper - page.limit, (page.after_seq or 0) + 1, 1)
-        window_start = self.messages[0].seq if self.messages else self.last_seq + 1
-        if lowest_needed >= window_start:
-            return select_page(list(self.messages), page)
-        return ReadFromStore(page)
+        return self.log.page(page)
 
     def _require_viewer(self, viewer: UserId | None) -> None:
         if viewer is not None:
@@ -204,15 +296,37 @@ class ChatState:
         if user_id not in self.participants:
             raise NotAParticipant(user_id, self.chat_id)
 
-    def _post(self, command: PostMessage, now: datetime) -> Outcome:
+    def _message(self, message_id: MessageId, found: Found | None) -> Message:
+        """The chat's message ``message_id`` in its current state. Raises ``MessageNotFound``,
+        or ``_NeedMessage`` when only the store can tell."""
+        message = self.log.find(message_id)
+        if message is not None:
+            return message
+        if found is not None and found.message_id == message_id:
+            if found.message is None or found.message.chat_id != self.chat_id:
+                raise MessageNotFound(message_id, self.chat_id)
+            return found.message
+        if self.log.holds_every_message:
+            raise MessageNotFound(message_id, self.chat_id)
+        raise _NeedMessage(message_id)
+
+    def _post(self, command: PostMessage, now: datetime, found: Found | None) -> Outcome:
         self._require_participant(command.user_id)
         check_content(command.content, self.settings.limits)
         if command.client_message_id is not None:
             original = self.client_ids.get((command.user_id, command.client_message_id))
             if original is not None:
                 return Outcome(original)
-        if self.messages and now < self.messages[-1].timestamp:
-            now = self.messages[-1].timestamp  # a wall clock that stepped back
+        if command.reply_to is not None:
+            try:
+                self._message(command.reply_to, found)
+            except MessageNotFound:
+                raise InvalidInput(
+                    f"reply_to names no message of this chat: {command.reply_to!r}"
+                ) from None
+        window = self.log.window
+        if window and now < window[-1].timestamp:
+            now = window[-1].timestamp  # a wall clock that stepped back
         message = Message(
             id=new_message_id(),
             chat_id=self.chat_id,
@@ -222,10 +336,76 @@ class ChatState:
             content=command.content,
             timestamp=now,
             client_message_id=command.client_message_id,
+            pos=self.last_pos + 1,
+            reply_to=command.reply_to,
         )
         return Outcome(
             message, events=(MessageReceived(message),), writes=(AppendMessage(message),)
         )
+
+    def _own_message(self, user_id: UserId, message_id: MessageId, found: Found | None) -> Message:
+        self._require_participant(user_id)
+        message = self._message(message_id, found)
+        if message.user_id != user_id:
+            raise NotTheAuthor(user_id, message_id)
+        return message
+
+    def _edit(self, command: EditMessage, now: datetime, found: Found | None) -> Outcome:
+        message = self._own_message(command.user_id, command.message_id, found)
+        if message.deleted:
+            raise MessageDeleted(message.id)
+        if message.type is not MessageType.TEXT:
+            raise InvalidInput(f"only text messages can be edited; this one is {message.type}")
+        check_content(command.content, self.settings.limits)
+        if command.content == message.content:
+            return Outcome(message)  # nothing changes: a retried edit logs nothing twice
+        edited_at = max(now, message.timestamp)  # a wall clock that stepped back
+        edited = attrs.evolve(message, content=command.content, edited_at=edited_at)
+        return self._change(edited, ChangeKind.EDITED)
+
+    def _delete(self, command: DeleteMessage, found: Found | None) -> Outcome:
+        message = self._own_message(command.user_id, command.message_id, found)
+        if message.deleted:
+            return Outcome(message)
+        deleted = attrs.evolve(message, content="", deleted=True, reactions=())
+        return self._change(deleted, ChangeKind.DELETED)
+
+    def _react(self, command: React, found: Found | None) -> Outcome:
+        self._require_participant(command.user_id)
+        emoji, user = check_emoji(command.emoji), command.user_id
+        message = self._message(command.message_id, found)
+        if message.deleted:
+            if command.add:
+                raise MessageDeleted(message.id)
+            return Outcome(message)  # its reactions are gone already
+        reactions = list(message.reactions)
+        index = next((i for i, r in enumerate(reactions) if r.emoji == emoji), None)
+        users = () if index is None else reactions[index].users
+        if command.add == (user in users):
+            return Outcome(message)  # set semantics: already so
+        if not command.add:
+            assert index is not None
+            remaining = tuple(u for u in users if u != user)
+            if remaining:
+                reactions[index] = Reaction(emoji, remaining)
+            else:
+                del reactions[index]
+        elif index is not None:
+            reactions[index] = Reaction(emoji, (*users, user))
+        elif len(reactions) >= self.settings.max_reaction_keys:
+            raise InvalidInput(
+                f"a message has at most {self.settings.max_reaction_keys} different reactions"
+            )
+        else:
+            reactions.append(Reaction(emoji, (user,)))
+        kind = ChangeKind.REACTION_ADDED if command.add else ChangeKind.REACTION_REMOVED
+        return self._change(attrs.evolve(message, reactions=tuple(reactions)), kind)
+
+    def _change(self, message: Message, kind: ChangeKind) -> Outcome:
+        """``message`` in its new state, as the next entry of the log."""
+        pos = self.last_pos + 1
+        write = ChangeMessage(MessageChange(message, pos, kind, self.last_seq))
+        return Outcome(message, events=(MessageUpdated(message, pos, kind),), writes=(write,))
 
     def _change_presence(self, user_id: UserId, status: PresenceStatus, now: datetime) -> Outcome:
         """Store and broadcast a status only if it changed (typing floods stay cheap)."""
@@ -242,26 +422,40 @@ class ChatState:
     def _mark_read(self, user_id: UserId) -> Outcome:
         self._require_participant(user_id)
         current = self.read_marks.get(user_id, ReadMark(user_id, None, 0))
-        if not self.messages or current.seq >= self.last_seq:
+        window = self.log.window
+        if not window or current.seq >= self.last_seq:
             return Outcome(current)
-        mark = ReadMark(user_id, self.messages[-1].id, self.last_seq)
+        mark = ReadMark(user_id, window[-1].id, self.last_seq)
         event = ChatRead(self.chat_id, user_id, mark.message_id, mark.seq)
         return Outcome(mark, events=(event,), writes=(SaveReadMark(self.chat_id, mark),))
 
-    def _subscribe(self, user_id: UserId | None, after_seq: int | None, now: datetime) -> Outcome:
+    def _subscribe(
+        self, user_id: UserId | None, after_seq: int | None, after_pos: int | None, now: datetime
+    ) -> Outcome:
         if user_id is not None:
             self._require_participant(user_id)
-        replay: tuple[Message, ...] | ReadFromStore = ()
+        replay: tuple[LogEvent, ...] | ReadFromStore | ReadLogFromStore = ()
         resync = False
-        if after_seq is not None and after_seq < self.last_seq:
+        if after_pos is not None:
+            if after_pos < self.last_pos:
+                missed = self.last_pos - max(after_pos, 0)
+                if missed > self.settings.max_replay:
+                    resync = True
+                else:
+                    replay = self.log.replay(max(after_pos, 0), self.last_pos, missed)
+        elif after_seq is not None and after_seq < self.last_seq:
             missed = self.last_seq - max(after_seq, 0)
             if missed > self.settings.max_replay:
                 resync = True
             else:
                 page = self.page(MessagePage(limit=missed, after_seq=max(after_seq, 0)))
-                replay = page if isinstance(page, ReadFromStore) else tuple(page)
+                replay = (
+                    page
+                    if isinstance(page, ReadFromStore)
+                    else tuple(MessageReceived(m) for m in page)
+                )
         subscriber_id = self.last_subscriber_id + 1
-        plan = SubscribePlan(subscriber_id, user_id, replay, resync, self.last_seq)
+        plan = SubscribePlan(subscriber_id, user_id, replay, resync, self.last_seq, self.last_pos)
         if user_id is None:
             return Outcome(plan, joined=(subscriber_id, None))
         # Back within the grace: they never went offline, so nothing is published.
@@ -324,12 +518,19 @@ class ChatState:
         for event in events:
             match event:
                 case MessageReceived(message):
-                    self.last_seq = message.seq
-                    self.messages.append(message)
+                    self.log.append(message)
                     if message.client_message_id is not None:
                         self.client_ids[(message.user_id, message.client_message_id)] = message
                         while len(self.client_ids) > self.settings.idempotency_window:
                             self.client_ids.popitem(last=False)
+                case MessageUpdated(message, pos, change):
+                    self.log.replace(message, pos, change)
+                    # A retried send answers the message as it is now (a deleted one without
+                    # its text), not as it was first stored.
+                    if message.client_message_id is not None:
+                        key = (message.user_id, message.client_message_id)
+                        if key in self.client_ids:
+                            self.client_ids[key] = message
                 case PresenceUpdated(presence):
                     self.presence[presence.user_id] = presence
                 case ChatRead(_, user_id, message_id, seq):

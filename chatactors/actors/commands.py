@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
-from chatactors.domain.ids import UserId
+from chatactors.domain.events import LogEvent
+from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.storage.store import MessagePage
 
@@ -27,6 +28,7 @@ class Command(Generic[R]):
 class ChatInfo:
     chat: Chat
     last_seq: int
+    last_pos: int = 0
 
 
 @attrs.frozen
@@ -35,6 +37,46 @@ class PostMessage(Command[Message]):
     type: MessageType
     content: str
     client_message_id: str | None = None
+    #: The message of this chat that it answers.
+    reply_to: MessageId | None = None
+
+
+@attrs.frozen
+class EditMessage(Command[Message]):
+    """Replace a text message's content (its author only); answers its new state."""
+
+    user_id: UserId
+    message_id: MessageId
+    content: str
+
+
+@attrs.frozen
+class DeleteMessage(Command[Message]):
+    """Delete a message (its author only): its content and reactions are gone for good."""
+
+    user_id: UserId
+    message_id: MessageId
+
+
+@attrs.frozen
+class React(Command[Message]):
+    """Add (``add``) or remove ``user_id``'s reaction ``emoji`` on a message (any participant);
+    both are idempotent. Answers the message's state."""
+
+    user_id: UserId
+    message_id: MessageId
+    emoji: str
+    add: bool = True
+
+
+@attrs.frozen
+class GetLog(Command[list[LogEvent]]):
+    """The chat's log entries after ``after_pos`` through ``through_pos``, at most ``limit``."""
+
+    after_pos: int
+    through_pos: int
+    limit: int
+    viewer: UserId | None = None
 
 
 @attrs.frozen
@@ -81,6 +123,8 @@ class Subscribe(Command["Subscription"]):
     #: Cluster mode: the subscriber listens on the bus in its own process; the actor only
     #: registers it (presence, keeping the chat alive) and answers its replay.
     remote: bool = False
+    #: Resume by log position instead (messages and changes after it); wins over after_seq.
+    after_pos: int | None = None
 
 
 @attrs.frozen
@@ -90,6 +134,10 @@ class Unsubscribe(Command[None]):
 
 AnyCommand = (
     PostMessage
+    | EditMessage
+    | DeleteMessage
+    | React
+    | GetLog
     | SetPresence
     | MarkRead
     | GetMessages

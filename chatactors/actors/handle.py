@@ -18,12 +18,16 @@ import attrs
 from chatactors.actors.commands import (
     ChatInfo,
     Command,
+    DeleteMessage,
+    EditMessage,
     GetChat,
+    GetLog,
     GetMessages,
     GetPresence,
     GetReadMarks,
     MarkRead,
     PostMessage,
+    React,
     SetPresence,
     Subscribe,
     Unsubscribe,
@@ -31,7 +35,8 @@ from chatactors.actors.commands import (
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.reply import Reply
 from chatactors.actors.subscription import SharedOutbox, Subscription
-from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.events import LogEvent
+from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.storage.store import MessagePage
 
@@ -64,6 +69,7 @@ class ChatHandle:
         type: MessageType,
         content: str,
         client_message_id: str | None = None,
+        reply_to: MessageId | None = None,
     ) -> Reply[Message]:
         """Like :meth:`post`, but returns once the command is queued; ``await reply.wait()``
         (and ``reply.withdraw()`` when giving up on it).
@@ -71,8 +77,23 @@ class ChatHandle:
         Queued commands run in the order queued: a socket pipelines its commands this way.
         """
         return await self._mailbox.submit(
-            self.chat_id, PostMessage(user_id, type, content, client_message_id)
+            self.chat_id, PostMessage(user_id, type, content, client_message_id, reply_to)
         )
+
+    async def queue_edit(
+        self, user_id: UserId, message_id: MessageId, content: str
+    ) -> Reply[Message]:
+        """Queue an edit (see :meth:`queue_post`); answers the message's new state."""
+        return await self._mailbox.submit(self.chat_id, EditMessage(user_id, message_id, content))
+
+    async def queue_delete(self, user_id: UserId, message_id: MessageId) -> Reply[Message]:
+        return await self._mailbox.submit(self.chat_id, DeleteMessage(user_id, message_id))
+
+    async def queue_react(
+        self, user_id: UserId, message_id: MessageId, emoji: str, *, add: bool = True
+    ) -> Reply[Message]:
+        """Queue adding (or removing, ``add=False``) ``user_id``'s reaction ``emoji``."""
+        return await self._mailbox.submit(self.chat_id, React(user_id, message_id, emoji, add=add))
 
     async def queue_set_presence(self, user_id: UserId, status: PresenceStatus) -> Reply[Presence]:
         return await self._mailbox.submit(self.chat_id, SetPresence(user_id, status))
@@ -90,9 +111,27 @@ class ChatHandle:
         type: MessageType,
         content: str,
         client_message_id: str | None = None,
+        reply_to: MessageId | None = None,
     ) -> Message:
         """Append a message (durably) and broadcast it; a repeated client_message_id is a no-op."""
-        return await self._call(PostMessage(user_id, type, content, client_message_id))
+        return await self._call(PostMessage(user_id, type, content, client_message_id, reply_to))
+
+    async def edit(self, user_id: UserId, message_id: MessageId, content: str) -> Message:
+        return await self._call(EditMessage(user_id, message_id, content))
+
+    async def delete(self, user_id: UserId, message_id: MessageId) -> Message:
+        return await self._call(DeleteMessage(user_id, message_id))
+
+    async def react(
+        self, user_id: UserId, message_id: MessageId, emoji: str, *, add: bool = True
+    ) -> Message:
+        return await self._call(React(user_id, message_id, emoji, add=add))
+
+    async def log(
+        self, after_pos: int, through_pos: int, limit: int, viewer: UserId | None = None
+    ) -> list[LogEvent]:
+        """The log entries after ``after_pos`` up to ``through_pos``, at most ``limit``."""
+        return await self._call(GetLog(after_pos, through_pos, limit, viewer))
 
     async def set_presence(self, user_id: UserId, status: PresenceStatus) -> Presence:
         return await self._call(SetPresence(user_id, status))
@@ -114,13 +153,16 @@ class ChatHandle:
         user_id: UserId | None = None,
         after_seq: int | None = None,
         outbox: SharedOutbox | None = None,
+        after_pos: int | None = None,
     ) -> Subscription:
         """Start receiving events; with ``user_id`` the user counts as online while subscribed.
 
-        With ``outbox`` the events go there, tagged with this chat (a user's socket).
-        Always pair with :meth:`unsubscribe` (shielded), or presence stays online.
+        ``after_seq`` replays the messages after it first, ``after_pos`` the log entries
+        (messages and changes) after it. With ``outbox`` the events go there, tagged with this
+        chat (a user's socket). Always pair with :meth:`unsubscribe` (shielded), or presence
+        stays online.
         """
-        return await self._call(Subscribe(user_id, after_seq, outbox))
+        return await self._call(Subscribe(user_id, after_seq, outbox, after_pos=after_pos))
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         await self._call(Unsubscribe(subscription.id))

@@ -11,15 +11,20 @@ from typing import Any
 import attrs
 
 from chatactors.domain.errors import ChatError
-from chatactors.domain.events import ChatEvent
-from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.events import ChatEvent, LogEvent
+from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Message, ReadMark
-from chatactors.storage.store import MessagePage
+from chatactors.storage.store import LogPage, MessageChange, MessagePage
 
 
 @attrs.frozen
 class AppendMessage:
     message: Message
+
+
+@attrs.frozen
+class ChangeMessage:
+    change: MessageChange
 
 
 @attrs.frozen
@@ -35,7 +40,7 @@ class SaveLastSeen:
     moment: datetime
 
 
-StoreWrite = AppendMessage | SaveReadMark | SaveLastSeen
+StoreWrite = AppendMessage | ChangeMessage | SaveReadMark | SaveLastSeen
 
 
 @attrs.frozen
@@ -46,14 +51,40 @@ class ReadFromStore:
 
 
 @attrs.frozen
+class ReadLogFromStore:
+    """The answer is a stretch of the log that memory does not hold: the actor reads it."""
+
+    page: LogPage
+
+
+@attrs.frozen
+class FindMessage:
+    """The command needs a message older than the in-memory window: the actor reads it from
+    the store and applies the command again with it (``Found``)."""
+
+    message_id: MessageId
+
+
+@attrs.frozen
+class Found:
+    """What the store holds under ``message_id`` in this chat (None: nothing)."""
+
+    message_id: MessageId
+    message: Message | None
+
+
+@attrs.frozen
 class SubscribePlan:
     """What a new subscriber gets; the actor opens the Subscription from it."""
 
     subscriber_id: int
     user_id: UserId | None
-    replay: tuple[Message, ...] | ReadFromStore
+    #: Log entries to send before the live events (or where to read them); read by seq
+    #: (``after_seq``), only messages.
+    replay: tuple[LogEvent, ...] | ReadFromStore | ReadLogFromStore
     resync_required: bool
     latest_seq: int
+    latest_pos: int
 
 
 @attrs.frozen

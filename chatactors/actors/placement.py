@@ -9,11 +9,29 @@ registry asks its :class:`Placement` to ``activate`` the chat before loading it,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
+
+import attrs
 
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent
-from chatactors.domain.ids import ChatId
+from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.models import PresenceStatus
+
+
+@attrs.frozen
+class Handover:
+    """What a chat's new activation takes over from the one before it (which may have died).
+
+    ``presence``: the users other processes were last told are online (or typing). The new
+    actor starts with them so, not offline, each in a grace of ``catch_up_s`` (at least the
+    presence grace): the sockets other processes still hold register again meanwhile and end
+    it silently, and users whose sockets died with the old owner go offline when it runs out.
+    """
+
+    presence: Mapping[UserId, PresenceStatus] = attrs.field(factory=dict)
+    catch_up_s: float = 0.0
 
 
 class Activation(Protocol):
@@ -25,6 +43,10 @@ class Activation(Protocol):
 
     def publish(self, event: ChatEvent) -> None:
         """Send an event to the chat's subscribers in other processes; never blocks."""
+        ...
+
+    def handover(self) -> Handover:
+        """What the chat's previous activation left for this one (read when it was made)."""
         ...
 
     def started(self, owner_token: int) -> None:

@@ -253,6 +253,7 @@ class ChatRegistry:
                 loaded, self._store, self._settings, self._now, tuple(self._activation_hooks),
                 outbox=None if slot.activation is None else slot.activation.publish,
                 may_deliver=always_owner if slot.activation is None else slot.activation.is_valid,
+                handover=None if slot.activation is None else slot.activation.handover(),
             )  # fmt: skip
             slot.actor = actor
 

@@ -15,9 +15,8 @@ from typing import Protocol
 import attrs
 import trio
 
-from chatactors.domain.events import ChatEvent
+from chatactors.domain.events import ChatEvent, LogEvent
 from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import Message
 
 
 class EndReason(enum.Enum):
@@ -45,12 +44,15 @@ class EndReason(enum.Enum):
 class Envelope:
     """One published event as every subscriber receives it (the same object for all of them).
 
-    ``frame`` is a slot for the event's encoded wire frame: the edge that sends it fills it on
-    first use, so an event is encoded once however many sockets it goes to.
+    ``frame`` (and ``v1_frame``) are slots for the event's encoded wire frame: the edge that
+    sends it fills them on first use, so an event is encoded once however many sockets it goes
+    to.
     """
 
     event: ChatEvent
     frame: str | None = None
+    #: The same for ``chatactors.v1`` sockets (which also get the event's log position).
+    v1_frame: str | None = None
 
 
 class Outbox(Protocol):
@@ -92,8 +94,9 @@ class Subscription:
     """Handed to the subscriber by the actor; the actor alone sends into it and ends it."""
 
     user_id: UserId | None
-    #: Messages after the requested ``after_seq``, to deliver before the live events.
-    replay: tuple[Message, ...]
+    #: What to deliver before the live events: the messages after the requested
+    #: ``after_seq``, or the log entries after the requested ``after_pos``.
+    replay: tuple[LogEvent, ...]
     #: True when the requested history was too long to replay: the client must refetch.
     resync_required: bool
     latest_seq: int
@@ -102,6 +105,8 @@ class Subscription:
     _receive: trio.MemoryReceiveChannel[Envelope] | None
     #: Unique within its chat's actor.
     id: int
+    #: The chat's log position when it subscribed: live events come after it.
+    latest_pos: int = 0
     end_reason: EndReason | None = None
     _lag_scope: trio.CancelScope | None = None
     _on_end: Callable[[EndReason], None] | None = None
@@ -112,18 +117,19 @@ class Subscription:
         *,
         id: int,
         user_id: UserId | None,
-        replay: tuple[Message, ...],
+        replay: tuple[LogEvent, ...],
         resync_required: bool,
         latest_seq: int,
         queue_size: int,
         outbox: SharedOutbox | None = None,
+        latest_pos: int = 0,
     ) -> Subscription:
         """With ``outbox``, events go there (tagged with the chat) instead of a channel of its
         own: a user's socket reads all its chats from one bounded channel."""
         if outbox is not None:
-            return cls(user_id, replay, resync_required, latest_seq, outbox, None, id)
+            return cls(user_id, replay, resync_required, latest_seq, outbox, None, id, latest_pos)
         send, receive = trio.open_memory_channel[Envelope](queue_size)
-        return cls(user_id, replay, resync_required, latest_seq, send, receive, id)
+        return cls(user_id, replay, resync_required, latest_seq, send, receive, id, latest_pos)
 
     # -- the subscriber's side -------------------------------------------------------------
 

@@ -45,6 +45,13 @@ def _ops(text: str) -> tuple[str, ...]:
     return ops
 
 
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 0.9:
+        raise argparse.ArgumentTypeError(f"expected a ratio from 0 to 0.9, got {text}")
+    return value
+
+
 def _pids(text: str) -> tuple[int, ...]:
     try:
         pids = tuple(int(pid) for pid in text.split(","))
@@ -110,6 +117,14 @@ def _fanout_options(parser: argparse.ArgumentParser, socket_send: bool) -> None:
         action="store_true",
         help="over several URLs, send all of a chat's sockets and posts to one node (chat c to "
         "URL c mod N, as a proxy hashing on the chat id would) instead of spreading them",
+    )
+    parser.add_argument(
+        "--edit-ratio",
+        type=_ratio,
+        default=0.0,
+        help="the share of operations (0 to 0.9) that edit or react to the chat's newest message "
+        "instead of sending one, half each; their deliveries are message_updated events of "
+        "chatactors.v1 (fanout: with --subprotocol) (default 0)",
     )
     if not socket_send:
         parser.add_argument(
@@ -186,6 +201,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         connections=args.connections,
         chat_affinity=args.chat_affinity,
         progress=not args.quiet,
+        edit_ratio=args.edit_ratio,
     )
     monitor = ServerMonitor(pid=pids[0] if pids else None, more_pids=pids[1:])
     if args.workers == 1:
@@ -201,6 +217,7 @@ def _run_fanout(args: argparse.Namespace) -> RunResult:
         "workers": args.workers,
         "connections": args.connections,
         "chat_affinity": args.chat_affinity,
+        "edit_ratio": args.edit_ratio,
         # One PID stays a number, as before several were possible.
         "server_pid": pids[0] if len(pids) == 1 else ",".join(map(str, pids)) or None,
     }
@@ -257,6 +274,10 @@ def main(argv: list[str]) -> int:
     several = args.workload in ("fanout", "socket-send")
     if not several and ("," in args.url or (args.server_pid and len(args.server_pid) > 1)):
         parser.error(f"{args.workload} takes one --url and one --server-pid")
+    if args.workload == "fanout" and args.edit_ratio and not args.subprotocol:
+        parser.error(
+            "--edit-ratio needs --subprotocol: reference sockets never get message_updated"
+        )
     try:
         for url in args.url.split(","):
             Target.parse(url)

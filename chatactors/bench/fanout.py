@@ -11,6 +11,10 @@ of chat c goes to URL (c + j) mod N, so each chat's sockets and posts span the n
 S >= N) and most deliveries cross nodes. With `socket-send`, a chat's sends go over its first
 socket (on URL c mod N). With `chat_affinity`, all of chat c's sockets and posts use URL c mod N,
 as behind a proxy that routes by chat id: each chat's traffic stays on one node.
+
+With an edit ratio (``--edit-ratio``), that share of the operations changes the chat's newest
+message (an edit or a reaction, ``bench/changes.py``) instead of sending one; each change is
+owed to every socket like a message and arrives as a ``message_updated`` (v1 sockets only).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import orjson
 import trio
 import trio_websocket
 
-from chatactors.bench import api, procstat, sockets
+from chatactors.bench import api, changes, procstat, sockets
 from chatactors.bench.httpclient import HttpError, HttpPool, Target
 from chatactors.bench.ledger import DeliveryLedger, DeliverySummary
 from chatactors.bench.procstat import ServerUsage
@@ -63,6 +67,9 @@ class FanoutSpec:
     chat_affinity: bool = False
     """Over several URLs, every socket and post of chat c on URL c mod N (routing by chat)."""
     progress: bool = True
+    edit_ratio: float = 0.0
+    """The share of operations that change a message (edits and reactions) instead of
+    sending one; their deliveries need v1 subscribers."""
 
 
 @attrs.frozen
@@ -98,6 +105,8 @@ class FanoutOutcome:
     """Messages still queued in the generator (all connections busy) when the run ended."""
     warmup_missing: int
     """Sockets that never saw their chat's warm-up message (not subscribed in time)."""
+    changes: int = 0
+    """Operations that changed a message (edits and reactions) instead of sending one."""
 
 
 @attrs.define(eq=False)
@@ -124,6 +133,10 @@ class _Run:
     """Messages sent and not yet answered."""
     posts: Counter[int] = attrs.field(factory=Counter)
     """Posts made so far per chat (picks each post's URL)."""
+    mix: changes.ChangeMix | None = None
+    """With an edit ratio: the targets of changes."""
+    last_pos: dict[int, int] = attrs.field(factory=dict)
+    """Per socket, the log position of the last update it got (a repeat is a duplicate)."""
 
     def warm_content(self, chat: int) -> str:
         return f"{WARMUP_PREFIX}{self.spec.worker}:{chat}"
@@ -150,6 +163,8 @@ def _handle_events(run: _Run, socket: int, chat: int, events: list[Any], recv_ns
                     ledger.unknown += 1
                 else:
                     ledger.record(socket, token.n, token.send_ns, recv_ns)
+        elif kind == "message_updated":
+            _record_change(run, socket, event, recv_ns)
         elif kind in ("ack", "error"):
             data = event.get("data") or {}
             ref = data.get("ref")
@@ -160,12 +175,45 @@ def _handle_events(run: _Run, socket: int, chat: int, events: list[Any], recv_ns
                 continue
             if not ledger.settle(n, accepted=kind == "ack"):
                 continue
+            message = data.get("message")
+            if run.mix is not None and kind == "ack" and _sent_by(run, n, message):
+                assert isinstance(message, dict)
+                run.mix.learn(ledger.chat_of(n), str(message.get("id")))
             run.in_flight -= 1
             if kind == "ack":
                 run.send_status["ok"] += 1
                 run.send_latency_ns.append(recv_ns - run.send_ns[n])
             else:
                 run.send_status[str(data.get("status", "error"))] += 1
+
+
+def _sent_by(run: _Run, n: int, message: object) -> bool:
+    """Whether ``message`` (an ack's) is the new message that operation ``n`` sent (an edit's
+    ack carries its token too, but says it was edited)."""
+    token = Token(worker=run.spec.worker, n=n, send_ns=run.send_ns[n])
+    return (
+        isinstance(message, dict)
+        and message.get("edited_at") is None
+        and parse_token(message.get("content")) == token
+    )
+
+
+def _record_change(run: _Run, socket: int, event: dict[str, Any], recv_ns: int) -> None:
+    """A ``message_updated``: the operation it brings is the token this socket had not seen."""
+    pos = event.get("pos")
+    if isinstance(pos, int):
+        if pos <= run.last_pos.get(socket, 0):
+            run.ledger.duplicated += 1
+            return
+        run.last_pos[socket] = pos
+    data = event.get("data")
+    if not isinstance(data, dict) or data.get("user_id") == api.BOT_USER:
+        return
+    for worker, n, send_ns in changes.operations_in(data):
+        if worker != run.spec.worker:
+            run.ledger.unknown += 1
+        elif n < len(run.send_ns) and not run.ledger.has(socket, n):
+            run.ledger.record(socket, n, run.send_ns[n] if send_ns is None else send_ns, recv_ns)
 
 
 async def _receive(
@@ -268,20 +316,49 @@ async def _post_one(run: _Run, pool: HttpPool, n: int, chat: int) -> None:
     run.send_latency_ns.append(time.monotonic_ns() - send_ns)
     run.send_status[str(response.status)] += 1
     run.ledger.settle(n, accepted=response.ok)
+    if run.mix is not None and response.ok:
+        run.mix.learn(chat, str(response.json()["message"]["id"]))
 
 
-async def _send_command(run: _Run, ws: trio_websocket.WebSocketConnection, n: int) -> None:
+async def _change_one(run: _Run, pool: HttpPool, n: int, chat: int, change: changes.Change) -> None:
+    """Operation ``n`` as a change of the chat's newest message, over HTTP."""
+    spec = run.spec
+    async with pool.connection() as conn:
+        if not run.sending:
+            return
+        send_ns = time.monotonic_ns()
+        run.send_ns[n] = send_ns
+        content = Token(worker=spec.worker, n=n, send_ns=send_ns).encode()
+        method, path, body = changes.request(
+            spec.chat_ids[chat], change, content, changes.reaction_key(spec.worker, n)
+        )
+        run.in_flight += 1
+        try:
+            response = await conn.request(method, path, body)
+        except HttpError:
+            run.send_status["error"] += 1
+            run.ledger.settle(n, accepted=False)
+            return
+        finally:
+            run.in_flight -= 1
+    run.send_latency_ns.append(time.monotonic_ns() - send_ns)
+    run.send_status[str(response.status)] += 1
+    run.ledger.settle(n, accepted=response.ok)
+
+
+async def _send_command(
+    run: _Run, ws: trio_websocket.WebSocketConnection, n: int, change: changes.Change | None
+) -> None:
     if not run.sending:
         return
     send_ns = time.monotonic_ns()
     run.send_ns[n] = send_ns
     run.in_flight += 1  # until its ack or error arrives (see _handle_events)
-    command = {
-        "op": "send",
-        "ref": str(n),
-        "type": "text",
-        "content": Token(worker=run.spec.worker, n=n, send_ns=send_ns).encode(),
-    }
+    content = Token(worker=run.spec.worker, n=n, send_ns=send_ns).encode()
+    command: dict[str, str] = {"op": "send", "ref": str(n), "type": "text", "content": content}
+    if change is not None:
+        key = changes.reaction_key(run.spec.worker, n)
+        command = changes.command(str(n), change, content, key)
     try:
         await ws.send_message(orjson.dumps(command).decode())
     except trio_websocket.ConnectionClosed:
@@ -308,12 +385,16 @@ async def _send_all(
         chat = i % chats
         n = run.mint(chat)
         ws = senders[chat]
+        change = None if run.mix is None else run.mix.next_change(i, chat)
         if spec.send_over_socket and ws is not None:
-            in_flight.start_soon(_send_command, run, ws, n)
+            in_flight.start_soon(_send_command, run, ws, n, change)
         else:
             pool = pools[_node(spec, chat, run.posts[chat])]
             run.posts[chat] += 1
-            in_flight.start_soon(_post_one, run, pool, n, chat)
+            if change is None:
+                in_flight.start_soon(_post_one, run, pool, n, chat)
+            else:
+                in_flight.start_soon(_change_one, run, pool, n, chat, change)
     await trio.sleep_until(start + spec.duration_s)
 
 
@@ -407,7 +488,8 @@ async def run_fanout(
         trio_websocket.HandshakeError, OSError, trio.TooSlowError: a socket could not connect.
     """
     targets = [Target.parse(url) for url in spec.urls]
-    run = _Run(spec=spec, ledger=DeliveryLedger())
+    mix = changes.ChangeMix(spec.edit_ratio) if spec.edit_ratio > 0 else None
+    run = _Run(spec=spec, ledger=DeliveryLedger(), mix=mix)
     pools = [HttpPool(url, spec.connections) for url in spec.urls]
     async with trio.open_nursery() as socket_nursery:
         opened, senders = await _connect_all(run, socket_nursery, targets)
@@ -461,4 +543,5 @@ async def run_fanout(
         generator_cpu_percent=own.cpu_percent,
         never_sent=run.send_ns.count(0),
         warmup_missing=run.total_sockets - len(run.warmed),
+        changes=0 if run.mix is None else run.mix.made,
     )

@@ -58,6 +58,7 @@ def build(
         "send_lag_max_ms": max(o.send_lag_max_ms for o in outcomes),
         "drain_end": "; ".join(o.drain_end for o in outcomes),
         "warmup_missing_sockets": sum(o.warmup_missing for o in outcomes),
+        "changes": sum(o.changes for o in outcomes),
     }
     usage = monitor.usage()
     if usage is not None and usage.cpu_percent > 0:

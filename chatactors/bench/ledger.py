@@ -107,6 +107,14 @@ class DeliveryLedger:
         self.latency_ns.append(recv_ns - send_ns)
         self.at_ns.append(recv_ns - self.t0_ns)
 
+    def has(self, socket: int, n: int) -> bool:
+        """Whether ``socket`` received operation ``n`` already."""
+        return n in self._seen[socket]
+
+    def chat_of(self, n: int) -> int:
+        """The chat of operation ``n``."""
+        return self._message_chat[n]
+
     def disconnect(self, socket: int) -> None:
         """Record that `socket` closed before the end of the run."""
         self._disconnected.add(socket)

@@ -23,6 +23,11 @@ Layout, each module one job:
   beside it, and the actor's events published on the bus while the lease is valid.
 - ``chat_creations``: a chat created on one node announced on every node's user sockets.
 - ``remote_subscribers``: other nodes' sockets registered here; a dead node's go offline.
+- ``liveness``: which nodes are gone (they no longer listen on their command channel).
+- ``owner_watch``: sockets registered at an owner whose node is gone register again, which
+  takes the chat over.
+- ``presence_snapshot``: who the cluster was last told is online in a chat, for its next owner.
+- ``rate_limits``: ``ClusterRateLimiter``, the send limit held for the cluster (GCRA in Redis).
 - ``node``: ``open_cluster_node``, all of the above started and stopped together.
 
 See docs/CLUSTER.md. Serving builds the node when ``redis_url`` is set (web/lifespan.py).

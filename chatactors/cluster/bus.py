@@ -4,8 +4,10 @@ The chat's owner publishes each event once, encoded once, on the chat's channel.
 local subscribers to that chat listens to the channel (one Redis subscription per chat per
 node, however many sockets), decodes each event once, and offers it to every local subscriber
 in one ``Envelope`` for all (so the web edge encodes its frame once per node), each offered with
-``send_nowait``: bounded, never blocking; a subscriber that falls behind, or that would miss a
-message (a gap in seq), is dropped (``EndReason.LAGGED``) and resumes by ``seq``.
+``send_nowait``: bounded, never blocking; a subscriber that falls behind is dropped
+(``EndReason.LAGGED``) and resumes. Messages and changes to them are the chat's log, each at
+its position (``pos``): a subscriber that would miss one (a gap in ``pos``) gets the missing
+entries from the store first, or is dropped and resumes.
 
 The channel also carries the owners' announcements (``codec.OwnerAnnounced``, one per
 activation): never offered to subscribers, they go to ``on_owner`` (the ``ClusterMailbox``,
@@ -30,10 +32,9 @@ from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.redis import Channels
 from chatactors.domain.clock import utc_now
 from chatactors.domain.errors import ChatError
-from chatactors.domain.events import ChatEvent, MessageReceived
+from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived, log_position
 from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import Message
-from chatactors.storage.store import MessagePage
+from chatactors.storage.store import LogPage
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,14 @@ def chat_channel(chat_id: ChatId) -> str:
 @attrs.define(eq=False)
 class _Member:
     """A local subscriber. Until the owner registered it (``start``), its events wait in
-    ``pending``; from then on ``floor`` is the last message seq it has (replayed or received)."""
+    ``pending``; from then on ``floor`` is the last log position it has (replayed or
+    received)."""
 
     subscription: Subscription
     chat_id: ChatId
     floor: int | None = None
     pending: list[ChatEvent] = attrs.field(factory=list)
-    #: Reading the messages of a gap from the store; events wait in ``pending`` meanwhile.
+    #: Reading the entries of a gap from the store; events wait in ``pending`` meanwhile.
     filling: bool = False
 
 
@@ -68,9 +70,9 @@ class _Listening:
 
 
 class History(Protocol):
-    """Where a gap's messages are read from (the store: ``ChatStore`` is one)."""
+    """Where a gap's log entries are read from (the store: ``ChatStore`` is one)."""
 
-    async def read_messages(self, chat_id: ChatId, page: MessagePage) -> list[Message]: ...
+    async def read_log(self, chat_id: ChatId, page: LogPage) -> list[LogEvent]: ...
 
 
 @attrs.define(eq=False)
@@ -79,17 +81,17 @@ class ChatBus:
     #: Frames a subscriber may have queued before it counts as lagging (``ws_queue_size``).
     queue_size: int
     #: With a history and a nursery, a gap is filled from the store; without, it ends the
-    #: subscriber (which then resumes by seq).
+    #: subscriber (which then resumes).
     history: History | None = None
     nursery: trio.Nursery | None = None
     _chats: dict[ChatId, _Listening] = attrs.field(factory=dict)
     published: int = 0
     received: int = 0
     undecodable: int = 0
-    #: Subscribers ended for falling behind or for a gap in the seqs they received.
+    #: Subscribers ended for falling behind or for a gap in the positions they received.
     lagged: int = 0
     gaps: int = 0
-    #: Messages read from the store to fill gaps.
+    #: Log entries read from the store to fill gaps.
     filled: int = 0
     #: Sum and count of (receive time - event time) for received messages, for /metrics.
     lag_s_sum: float = 0.0
@@ -136,7 +138,7 @@ class ChatBus:
     ) -> Subscription:
         """A live stream of the chat's events, published from any node, from now on.
 
-        Events wait until :meth:`start` says which seq the subscriber already has. With
+        Events wait until :meth:`start` says which position the subscriber already has. With
         ``outbox``, into a user socket's outbox shared by its chats (as on the owner). Raises
         ``ClusterUnavailable`` if Redis is unreachable. Always pair with ``unsubscribe``.
         """
@@ -162,14 +164,14 @@ class ChatBus:
         listening.members[subscription.id] = _Member(subscription, chat_id)
         return subscription
 
-    def start(self, chat_id: ChatId, subscription: Subscription, through_seq: int) -> None:
-        """The subscriber has every message up to ``through_seq`` (its replay): deliver what
-        waited, and from now on skip older messages and end it on a gap (it resumes by seq)."""
+    def start(self, chat_id: ChatId, subscription: Subscription, through_pos: int) -> None:
+        """The subscriber has every log entry up to ``through_pos`` (its replay covers them):
+        deliver what waited, and from now on skip older entries and fill gaps."""
         listening = self._chats.get(chat_id)
         member = None if listening is None else listening.members.get(subscription.id)
         if listening is None or member is None:
             return
-        member.floor = through_seq
+        member.floor = through_pos
         self._flush(listening, member)
 
     def _flush(self, listening: _Listening, member: _Member) -> None:
@@ -191,7 +193,7 @@ class ChatBus:
                 await self._channels.unlisten(chat_channel(chat_id))
 
     def floor(self, chat_id: ChatId, subscription: Subscription) -> int | None:
-        """The last message seq the subscriber has (None: not started, or no longer here)."""
+        """The last log position the subscriber has (None: not started, or no longer here)."""
         listening = self._chats.get(chat_id)
         member = None if listening is None else listening.members.get(subscription.id)
         return None if member is None else member.floor
@@ -236,17 +238,17 @@ class ChatBus:
 
     def _offer(self, listening: _Listening, member: _Member, envelope: Envelope) -> None:
         event = envelope.event
-        if isinstance(event, MessageReceived):
+        pos = log_position(event)
+        if pos is not None:
             assert member.floor is not None
-            seq = event.message.seq
-            if seq <= member.floor:
+            if pos <= member.floor:
                 return  # replayed already
-            if seq > member.floor + 1:
+            if pos > member.floor + 1:
                 # Published while this node was cut off from Redis, or stored by an owner that
-                # died (or lost its lease) before publishing: read the missing ones from the
-                # store (every seq below a published one is committed), or resume by seq.
+                # died (or lost its lease) before publishing: read the missing entries from the
+                # store (every position below a published one is committed), or resume.
                 self.gaps += 1
-                missing = seq - member.floor - 1
+                missing = pos - member.floor - 1
                 if self.history is None or self.nursery is None or missing > self.queue_size:
                     self._drop(listening, member, EndReason.LAGGED)
                     return
@@ -254,24 +256,22 @@ class ChatBus:
                 member.filling = True
                 self.nursery.start_soon(self._fill, listening, member, member.floor, missing)
                 return
-            member.floor = seq
+            member.floor = pos
         if not member.subscription.offer(envelope):
             self._drop(listening, member, member.subscription.end_reason)
 
     async def _fill(self, listening: _Listening, member: _Member, floor: int, missing: int) -> None:
         assert self.history is not None
         try:
-            messages = await self.history.read_messages(
-                member.chat_id, MessagePage(limit=missing, after_seq=floor)
-            )
+            entries = await self.history.read_log(member.chat_id, LogPage(floor, missing))
         except ChatError:
-            messages = []
+            entries = []
         if listening.members.get(member.subscription.id) is not member:
             return  # unsubscribed meanwhile
         member.filling = False
-        for message in messages:
+        for entry in entries:
             self.filled += 1
-            self._offer(listening, member, Envelope(MessageReceived(message)))
+            self._offer(listening, member, Envelope(entry))
         if member.floor != floor + missing:
             self._drop(listening, member, EndReason.LAGGED)  # the store could not fill it
             return

@@ -16,12 +16,16 @@ import msgspec
 from chatactors.actors.commands import (
     ChatInfo,
     Command,
+    DeleteMessage,
+    EditMessage,
     GetChat,
+    GetLog,
     GetMessages,
     GetPresence,
     GetReadMarks,
     MarkRead,
     PostMessage,
+    React,
     SetPresence,
     Subscribe,
     Unsubscribe,
@@ -34,19 +38,29 @@ from chatactors.domain.errors import (
     ChatUnavailable,
     Forbidden,
     InvalidInput,
+    MessageDeleted,
+    MessageNotFound,
     NotAParticipant,
+    NotTheAuthor,
     OutcomeUnknown,
     Overloaded,
     Unauthenticated,
 )
-from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.events import (
+    ChatEvent,
+    ChatRead,
+    LogEvent,
+    MessageReceived,
+    MessageUpdated,
+    PresenceUpdated,
+)
 from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import Chat, Message, Presence, ReadMark
+from chatactors.domain.models import ChangeKind, Chat, Message, Presence, ReadMark
 
 R = TypeVar("R")
 
 _EVENTS: dict[str, type[ChatEvent]] = {
-    cls.__name__: cls for cls in (MessageReceived, PresenceUpdated, ChatRead)
+    cls.__name__: cls for cls in (MessageReceived, MessageUpdated, PresenceUpdated, ChatRead)
 }
 
 
@@ -70,15 +84,37 @@ _BUS: dict[str, type[ChatEvent] | type[OwnerAnnounced]] = {
 
 
 @attrs.frozen
+class LogEntry:
+    """How a log event crosses in a list (msgpack cannot tell two kinds of object apart):
+    a ``MessageReceived`` when ``change`` is None, else a ``MessageUpdated``."""
+
+    message: Message
+    pos: int
+    change: ChangeKind | None = None
+
+    @classmethod
+    def of(cls, event: LogEvent) -> LogEntry:
+        if isinstance(event, MessageUpdated):
+            return cls(event.message, event.pos, event.change)
+        return cls(event.message, event.message.pos)
+
+    def event(self) -> LogEvent:
+        if self.change is None:
+            return MessageReceived(self.message)
+        return MessageUpdated(self.message, self.pos, self.change)
+
+
+@attrs.frozen
 class Registered:
     """What crosses for the answer to ``Subscribe(remote=True)``: a subscription's identity
     and replay; its live stream is the bus, on the subscriber's own node."""
 
     id: int
     user_id: str | None
-    replay: tuple[Message, ...]
+    replay: tuple[LogEntry, ...]
     resync_required: bool
     latest_seq: int
+    latest_pos: int = 0
 
 
 #: The commands that can be forwarded, each with the type of its answer. ``Subscribe`` only
@@ -87,6 +123,10 @@ REPLY_TYPES: dict[type[Command[Any]], Any] = {
     Subscribe: Registered,
     Unsubscribe: None,
     PostMessage: Message,
+    EditMessage: Message,
+    DeleteMessage: Message,
+    React: Message,
+    GetLog: list[LogEntry],
     SetPresence: Presence,
     MarkRead: ReadMark,
     GetMessages: list[Message],
@@ -102,6 +142,7 @@ class _Registration:
 
     user_id: UserId | None
     after_seq: int | None
+    after_pos: int | None = None
 
 
 _COMMANDS: dict[str, Any] = {cls.__name__: cls for cls in REPLY_TYPES}
@@ -113,6 +154,9 @@ _ERRORS: dict[str, type[ChatError]] = {
     for cls in (
         ChatNotFound,
         NotAParticipant,
+        MessageNotFound,
+        NotTheAuthor,
+        MessageDeleted,
         InvalidInput,
         Overloaded,
         ChatUnavailable,
@@ -176,7 +220,7 @@ def encode_command(command: Command[Any]) -> bytes:
     if type(command) not in REPLY_TYPES or (isinstance(command, Subscribe) and not command.remote):
         raise NotForwardable(f"{type(command).__name__} cannot be forwarded to another node")
     if isinstance(command, Subscribe):
-        registration = _Registration(command.user_id, command.after_seq)
+        registration = _Registration(command.user_id, command.after_seq, command.after_pos)
         return _encoder.encode((Subscribe.__name__, registration))
     return _encoder.encode((type(command).__name__, command))
 
@@ -184,15 +228,21 @@ def encode_command(command: Command[Any]) -> bytes:
 def decode_command(data: bytes) -> Command[Any]:
     command: Any = _untag(data, _COMMANDS)
     if isinstance(command, _Registration):
-        return Subscribe(command.user_id, command.after_seq, remote=True)
+        return Subscribe(
+            command.user_id, command.after_seq, remote=True, after_pos=command.after_pos
+        )
     decoded: Command[Any] = command
     return decoded
 
 
 def encode_value(value: object) -> bytes:
     if isinstance(value, Subscription):
-        value = Registered(value.id, value.user_id, value.replay, value.resync_required,
-                           value.latest_seq)  # fmt: skip
+        value = Registered(value.id, value.user_id, tuple(map(LogEntry.of, value.replay)),
+                           value.resync_required, value.latest_seq, value.latest_pos)  # fmt: skip
+    elif (
+        isinstance(value, list) and value and isinstance(value[0], MessageReceived | MessageUpdated)
+    ):
+        value = [LogEntry.of(event) for event in value]  # a GetLog's answer
     return _encoder.encode(value)
 
 
@@ -203,9 +253,12 @@ def decode_value(command: Command[R], data: bytes | msgspec.Raw) -> R:
     if isinstance(value, Registered):
         value = Subscription.open(
             id=value.id, user_id=UserId(value.user_id) if value.user_id else None,
-            replay=value.replay, resync_required=value.resync_required,
-            latest_seq=value.latest_seq, queue_size=1,
+            replay=tuple(entry.event() for entry in value.replay),
+            resync_required=value.resync_required, latest_seq=value.latest_seq,
+            latest_pos=value.latest_pos, queue_size=1,
         )  # fmt: skip
+    elif isinstance(command, GetLog):
+        value = [entry.event() for entry in value]
     result: R = value
     return result
 

@@ -49,6 +49,11 @@ class HolderCache:
         self.misses += 1
         return None
 
+    def peek(self, chat_id: ChatId, now: float) -> Holder | None:
+        """As :meth:`get`, not counted (for bookkeeping, not routing)."""
+        entry = self._entries.get(chat_id)
+        return entry.holder if entry is not None and now < entry.expires_at else None
+
     def learn(self, chat_id: ChatId, holder: Holder, now: float) -> None:
         """Remember ``holder``, unless a fresh entry names a later activation (a larger token:
         tokens only grow, so an older answer arriving late cannot undo a newer one). This node

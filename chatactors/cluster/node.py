@@ -26,7 +26,9 @@ from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import ClusterUnavailable, single_errors
 from chatactors.cluster.forwarder import Forwarder, answer_channel, command_channel
 from chatactors.cluster.holders import HolderCache
+from chatactors.cluster.owner_watch import OwnerWatch
 from chatactors.cluster.placement import LeasePlacement
+from chatactors.cluster.presence_snapshot import PresenceSnapshot
 from chatactors.cluster.redis import (
     Channels,
     RedisLink,
@@ -83,6 +85,7 @@ class ClusterNode:
     server: CommandServer | None = None
     remote_subscribers: RemoteSubscribers | None = None
     mailbox: ClusterMailbox | None = None
+    owner_watch: OwnerWatch | None = None
     creations: ChatCreations | None = None
 
     async def attach(
@@ -116,6 +119,9 @@ class ClusterNode:
             holders=self.holders if self.settings.holder_cache_s > 0 else None,
         )
         self.bus.on_owner = self.mailbox.on_owner
+        # Half a lease: a dead owner is noticed before its lease expires.
+        self.owner_watch = OwnerWatch(self.link, self.mailbox, self.settings.lease_ttl_s / 2)
+        self._nursery.start_soon(self.owner_watch.run)
         return self.mailbox
 
     async def share_chat_creations(self, feeds: UserFeeds) -> ChatCreations:
@@ -157,7 +163,7 @@ async def open_cluster_node(
             await channels.listen(answer_channel(node_id), forwarder.on_answer)
             nursery.start_soon(forwarder.expire)
             bus = ChatBus(channels, settings.subscriber_queue_size)
-            placement = LeasePlacement(directory, bus, node_id)
+            placement = LeasePlacement(directory, bus, node_id, snapshot=PresenceSnapshot(link))
             node = ClusterNode(
                 settings, link, channels, directory, bus, forwarder, placement, holders, nursery
             )

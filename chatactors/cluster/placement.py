@@ -6,6 +6,11 @@ lease and publishes the actor's events on the chat's bus channel, in order, from
 only while the lease is valid: a paused owner whose lease ran out publishes nothing stale.
 Once the actor is loaded, the activation announces itself on the chat's channel (who owns the
 chat now, under which tokens), so the nodes with sockets in the chat re-register them here.
+
+Presence crosses activations through a ``PresenceSnapshot``: each activation records the
+presence changes it publishes, and the next one reads them right after its claim, so that its
+actor starts with the users the cluster was told are online (``Handover``), not with everyone
+offline.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import logging
 import attrs
 import trio
 
+from chatactors.actors.placement import Handover
 from chatactors.cluster import codec
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.directory import ChatHeld, Directory
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.cluster.keeper import LeaseKeeper
-from chatactors.cluster.redis import MAX_BATCH
+from chatactors.cluster.presence_snapshot import PresenceSnapshot
+from chatactors.cluster.redis import MAX_BATCH, RedisReplyError
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId
@@ -36,6 +43,8 @@ class PlacementCounters:
     losses: int = 0
     #: Events not published because the lease was no longer valid (never delivered stale).
     withheld: int = 0
+    #: Activations that took over users online from the one before (presence handovers).
+    handovers: int = 0
 
 
 @attrs.define(eq=False)
@@ -49,6 +58,8 @@ class LeaseActivation:
     _published_all: trio.Event = attrs.field(factory=trio.Event)
     _released: bool = False
     _announcement: codec.OwnerAnnounced | None = None
+    _handover: Handover = attrs.field(factory=Handover)
+    _snapshot: PresenceSnapshot | None = None
 
     @property
     def chat_id(self) -> ChatId:
@@ -73,6 +84,9 @@ class LeaseActivation:
             log.warning("chat %s: lease lost (%s)", self.chat_id, lost.reason)
             self._keeper.lost = self._keeper.lost or lost
             self._lost.set()
+
+    def handover(self) -> Handover:
+        return self._handover
 
     def started(self, owner_token: int) -> None:
         lease = self._keeper.lease
@@ -111,8 +125,13 @@ class LeaseActivation:
             self._published_all.set()
 
     async def _publish_batch(self, events: list[ChatEvent]) -> None:
+        recorded = self._snapshot is None
         while self.is_valid():
             try:
+                if not recorded:
+                    assert self._snapshot is not None
+                    await self._snapshot.record(self.chat_id, events)
+                    recorded = True
                 await self._bus.publish_all_quietly(self.chat_id, events)
                 return
             except ClusterUnavailable:
@@ -148,6 +167,8 @@ class LeasePlacement:
     #: Events an owner may have waiting to be published before it gives the chat up.
     outbox_size: int = 4096
     counters: PlacementCounters = attrs.field(factory=PlacementCounters)
+    #: Where presence is handed from one activation to the next (None: it is not).
+    snapshot: PresenceSnapshot | None = None
 
     async def activate(self, chat_id: ChatId) -> LeaseActivation:
         activation: LeaseActivation | None = None
@@ -162,6 +183,23 @@ class LeasePlacement:
             self.counters.claims_refused += 1
             raise ChatElsewhere(chat_id, held.holder.node_id, held.holder.token) from None
         self.counters.claims += 1
+        handover = await self._handover(chat_id)
         send, receive = trio.open_memory_channel[ChatEvent](self.outbox_size)
-        activation = LeaseActivation(keeper, self.bus, self.counters, send, receive)
+        activation = LeaseActivation(keeper, self.bus, self.counters, send, receive,
+                                     handover=handover, snapshot=self.snapshot)  # fmt: skip
         return activation
+
+    async def _handover(self, chat_id: ChatId) -> Handover:
+        """Who the previous activation had online (read after the claim, so it is final: an
+        owner records only while its lease is valid). Redis failing just now costs the
+        handover, not the activation: the users then start offline, as in one process."""
+        if self.snapshot is None:
+            return Handover()
+        try:
+            online = await self.snapshot.read(chat_id)
+        except (ClusterUnavailable, RedisReplyError) as error:
+            log.warning("chat %s: presence not handed over: %r", chat_id, error)
+            return Handover()
+        if online:
+            self.counters.handovers += 1
+        return Handover(online, catch_up_s=self.directory.lease_ttl_s)

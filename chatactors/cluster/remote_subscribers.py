@@ -2,9 +2,8 @@
 
 A socket on node B counts for presence in a chat node A owns (its ``Subscribe(remote=True)``
 was forwarded here). If B dies, its sockets never unsubscribe; so this node asks Redis, every
-``interval_s``, which of those nodes still listen on their command channel (a SIGKILLed node's
-connection closes, and Redis drops its subscriptions at once), and unsubscribes the sockets of
-the nodes that are gone: their users go offline as if they had closed their sockets.
+``interval_s``, which of those nodes still listen (``liveness.py``), and unsubscribes the sockets
+of the nodes that are gone: their users go offline as if they had closed their sockets.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import trio
 from chatactors.actors.commands import Command, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.subscription import Subscription
-from chatactors.cluster.forwarder import command_channel
+from chatactors.cluster.liveness import gone_nodes
 from chatactors.cluster.redis import RedisLink, RedisReplyError
 from chatactors.domain.errors import ChatError
 from chatactors.domain.ids import ChatId
@@ -60,13 +59,8 @@ class RemoteSubscribers:
 
     async def sweep(self) -> None:
         """Unsubscribe every socket of every node no longer listening."""
-        nodes = list(self._by_node)
-        channels = [command_channel(node) for node in nodes]
-        listening = await self._link.execute("PUBSUB", "NUMSUB", *channels)
-        counts = {_text(channel): int(count) for channel, count in _pairs(listening)}
-        for node, channel in zip(nodes, channels, strict=True):
-            if counts.get(channel, 0) == 0:
-                await self._forget_node(node)
+        for node in await gone_nodes(self._link, list(self._by_node)):
+            await self._forget_node(node)
 
     async def _forget_node(self, node: str) -> None:
         registered = self._by_node.pop(node, set())
@@ -75,11 +69,3 @@ class RemoteSubscribers:
             self.swept += 1
             with contextlib.suppress(ChatError):
                 await (await self._mailbox.submit(chat_id, Unsubscribe(subscription_id))).wait()
-
-
-def _pairs(flat: list[Any]) -> zip[tuple[Any, Any]]:
-    return zip(flat[::2], flat[1::2], strict=True)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -20,15 +20,19 @@ its replay; the bus then skips what the replay covered.
 A registration lives as long as the owner's activation (its id names that activation's owner
 token, ``registered_by``). When another activation announces itself on the chat's channel (the
 owner died or lost its lease), every socket here registered with an earlier one is registered
-again with the new owner, from the seq it already has (nothing is replayed twice), retried
-until it holds; the socket itself never notices.
+again with the new owner, from the log position it already has (nothing is replayed twice),
+retried until it holds; the socket itself never notices. An owner that dies while nobody uses
+its chat would never be followed by another: so each registration remembers its owner's node,
+and when that node is gone (``OwnerWatch``), its sockets are registered again all the same,
+which activates the chat elsewhere (here, by preference) once the dead owner's lease has
+expired.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar, cast
 
 import attrs
@@ -67,6 +71,10 @@ class _Registration:
     listening: Subscription
     #: The owner's id for it; its high bits name the activation (``registered_by``).
     owner_id: int
+    #: The node the owner runs on, when known (watched: ``owners_gone``).
+    owner_node: str | None = None
+    #: Its owner's node looked gone: registered again, with whichever activation is current.
+    orphaned: bool = False
 
 
 @attrs.define(eq=False)
@@ -87,8 +95,9 @@ class ClusterMailbox:
     holders: HolderCache | None = None
     #: Chats with sockets here -> the newest owner token announced on their channel.
     _owners: dict[ChatId, int] = attrs.field(factory=dict)
-    #: Chats whose sockets are being registered again (one task per chat).
-    _reregistering: set[ChatId] = attrs.field(factory=set)
+    #: Chats whose sockets are being registered again (one task per chat), each with the
+    #: event that wakes its task from a retry's pause (a new owner announced itself).
+    _reregistering: dict[ChatId, trio.Event] = attrs.field(factory=dict)
     #: Chat -> ids of sockets subscribed at this node's own actor for it (no bus).
     _direct: dict[ChatId, set[int]] = attrs.field(factory=dict)
     #: Commands sent to the node that won a race to activate their chat.
@@ -96,6 +105,8 @@ class ClusterMailbox:
     #: Sockets registered again at a chat's new owner, and attempts to be retried.
     reregistered: int = 0
     reregister_failures: int = 0
+    #: Sockets whose owner's node was gone (to be registered again).
+    orphaned: int = 0
 
     async def submit(self, chat_id: ChatId, command: Command[R]) -> Reply[R]:
         if self._bus is not None:
@@ -207,10 +218,11 @@ class ClusterMailbox:
         listening.replay = registered.replay
         listening.resync_required = registered.resync_required
         listening.latest_seq = registered.latest_seq
-        self._registered.setdefault(chat_id, {})[listening.id] = _Registration(
-            listening, registered.id
-        )
-        bus.start(chat_id, listening, registered.latest_seq)
+        listening.latest_pos = registered.latest_pos
+        registration = _Registration(listening, registered.id)
+        self._registered.setdefault(chat_id, {})[listening.id] = registration
+        self._note_owner_node(chat_id, registration)
+        bus.start(chat_id, listening, registered.latest_pos)
         if registered_by(registered.id) < self._owners.get(chat_id, 0):
             self._reregister_soon(chat_id)  # a newer owner announced itself meanwhile
         answered: Reply[Subscription] = Reply()
@@ -261,43 +273,100 @@ class ClusterMailbox:
             self._reregister_soon(chat_id)
 
     def _stale(self, chat_id: ChatId) -> list[_Registration]:
-        """The chat's live sockets registered with an activation older than the newest."""
+        """The chat's live sockets registered with an activation older than the newest, or
+        with one whose node is gone."""
         newest = self._owners.get(chat_id, 0)
         return [
             registration
             for registration in self._registered.get(chat_id, {}).values()
-            if registered_by(registration.owner_id) < newest
+            if (registered_by(registration.owner_id) < newest or registration.orphaned)
             and registration.listening.end_reason is None
         ]
 
+    @property
+    def reregistering(self) -> int:
+        """Chats whose sockets are being registered again, now."""
+        return len(self._reregistering)
+
+    def owner_nodes(self) -> set[str]:
+        """The other nodes this node's live sockets are registered at (to watch)."""
+        return {
+            registration.owner_node
+            for registrations in self._registered.values()
+            for registration in registrations.values()
+            if registration.owner_node not in (None, self.node_id)
+            and registration.listening.end_reason is None
+        }
+
+    def owners_gone(self, nodes: Collection[str]) -> None:
+        """``nodes`` are gone (``OwnerWatch``): register their sockets again, with whichever
+        activation of each chat is current (one is made once their leases expire)."""
+        for chat_id, registrations in self._registered.items():
+            orphaned = [
+                r for r in registrations.values() if r.owner_node in nodes and not r.orphaned
+            ]
+            for registration in orphaned:
+                registration.orphaned = True
+            if orphaned:
+                self.orphaned += len(orphaned)
+                self._reregister_soon(chat_id)
+
+    def _note_owner_node(self, chat_id: ChatId, registration: _Registration) -> None:
+        """Note the node of the activation that just answered the registration: this one, or
+        the holder cache's (just confirmed by the answer), else the directory's, looked up
+        aside (the caller must not wait: it holds a registration it has not handed over)."""
+        registration.owner_node = None
+        if self.holds_locally(chat_id):
+            registration.owner_node = self.node_id
+            return
+        cached = None if self.holders is None else self.holders.peek(chat_id, trio.current_time())
+        if cached is not None:
+            registration.owner_node = cached.node_id
+        elif self._nursery is not None:
+            self._nursery.start_soon(self._look_up_owner_node, chat_id, registration)
+
+    async def _look_up_owner_node(self, chat_id: ChatId, registration: _Registration) -> None:
+        owner_id = registration.owner_id
+        with contextlib.suppress(ChatError):  # Redis unreachable: an announcement moves it on
+            holder = await self._lookup(chat_id)
+            if holder is not None and registration.owner_id == owner_id:
+                registration.owner_node = holder.node_id
+
     def _reregister_soon(self, chat_id: ChatId) -> None:
-        if self._nursery is not None and chat_id not in self._reregistering:
-            self._reregistering.add(chat_id)
+        waiting = self._reregistering.get(chat_id)
+        if waiting is not None:
+            waiting.set()  # try again now: the owner it waits for may be there
+        elif self._nursery is not None:
+            self._reregistering[chat_id] = trio.Event()
             self._nursery.start_soon(self._reregister, chat_id)
 
     async def _reregister(self, chat_id: ChatId) -> None:
         """Register the chat's stale sockets with its newest owner, until none is left (the
         owner may change again meanwhile); after a failure (Redis unreachable, the chat
-        moving again), wait and retry."""
+        moving again), wait and retry, or retry at once when a new owner announces itself."""
         retry_s = REREGISTER_RETRY_S
         try:
             while stale := self._stale(chat_id):
+                # Set by an announcement during this round too: then no pause follows.
+                wake = self._reregistering[chat_id] = trio.Event()
                 done = [await self._reregister_one(chat_id, each) for each in stale]
                 if all(done):
                     retry_s = REREGISTER_RETRY_S
                     continue
-                await trio.sleep(retry_s)
+                with trio.move_on_after(retry_s):
+                    await wake.wait()
                 retry_s = min(2 * retry_s, REREGISTER_RETRY_MAX_S)
         finally:
-            self._reregistering.discard(chat_id)
+            del self._reregistering[chat_id]
 
     async def _reregister_one(self, chat_id: ChatId, registration: _Registration) -> bool:
         """Register one socket again; False if it must be retried."""
         assert self._bus is not None
         floor = self._bus.floor(chat_id, registration.listening)
         if floor is None:  # (not a member of the bus any more: its Unsubscribe is coming)
-            floor = registration.listening.latest_seq
-        command = Subscribe(registration.listening.user_id, after_seq=floor, remote=True)
+            floor = registration.listening.latest_pos
+        # From the position it has: nothing to replay (the bus fills any gap from the store).
+        command = Subscribe(registration.listening.user_id, remote=True, after_pos=floor)
         try:
             registered = await (await self._route(chat_id, command)).wait()
         except (ChatUnavailable, Overloaded, StoreUnavailable) as error:
@@ -311,14 +380,20 @@ class ClusterMailbox:
             registration.listening.end(EndReason.LAGGED)
             return True
         current = self._registered.get(chat_id, {}).get(registration.listening.id)
-        if current is not registration or registered_by(registered.id) <= registered_by(
-            registration.owner_id
-        ):
-            # Unsubscribed meanwhile, or registered with no newer activation (a stale route):
-            # undo this registration.
+        newer = registered_by(registered.id) > registered_by(registration.owner_id)
+        if current is not registration or not newer:
+            # Unsubscribed meanwhile, or registered with no newer activation (a stale route,
+            # or an owner that only looked gone and lives on): undo this registration.
             with contextlib.suppress(ChatError):
                 await (await self._route(chat_id, Unsubscribe(registered.id))).wait()
+            alive = registered_by(registered.id) == registered_by(registration.owner_id)
+            if current is registration and registration.orphaned and alive:
+                registration.orphaned = False
+                self._note_owner_node(chat_id, registration)
+                return True
             return current is not registration
         registration.owner_id = registered.id
+        registration.orphaned = False
+        self._note_owner_node(chat_id, registration)
         self.reregistered += 1
         return True

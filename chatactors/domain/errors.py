@@ -17,6 +17,25 @@ class NotAParticipant(ChatError):
         super().__init__(f"User {user_id!r} is not a participant of chat {chat_id!r}")
 
 
+class MessageNotFound(ChatError):
+    def __init__(self, message_id: str, chat_id: str) -> None:
+        super().__init__(f"Message not found: {message_id!r} in chat {chat_id!r}")
+
+
+class NotTheAuthor(ChatError):
+    """Only a message's author may edit or delete it."""
+
+    def __init__(self, user_id: str, message_id: str) -> None:
+        super().__init__(f"User {user_id!r} is not the author of message {message_id!r}")
+
+
+class MessageDeleted(ChatError):
+    """The message is deleted: it can be neither edited nor reacted to (409 Conflict)."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"Message {message_id!r} is deleted")
+
+
 class InvalidInput(ChatError):
     """A value that passed the wire's shape checks but breaks a domain rule."""
 

@@ -9,12 +9,27 @@ from __future__ import annotations
 import attrs
 
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Message, Presence
+from chatactors.domain.models import ChangeKind, Message, Presence
 
 
 @attrs.frozen
 class MessageReceived:
+    """A new message: an entry of the chat's log at ``message.pos``."""
+
     message: Message
+
+
+@attrs.frozen
+class MessageUpdated:
+    """A message changed (edited, deleted, reacted to): an entry of the chat's log at ``pos``.
+
+    ``message`` is its whole state after the change; replayed from the store, its state now
+    (the log keeps where and what each change was, not the versions it replaced).
+    """
+
+    message: Message
+    pos: int
+    change: ChangeKind
 
 
 @attrs.frozen
@@ -30,4 +45,16 @@ class ChatRead:
     seq: int
 
 
-ChatEvent = MessageReceived | PresenceUpdated | ChatRead
+#: The events that are entries of the chat's log (they have a ``pos``; the others do not).
+LogEvent = MessageReceived | MessageUpdated
+ChatEvent = MessageReceived | MessageUpdated | PresenceUpdated | ChatRead
+
+
+def log_position(event: ChatEvent) -> int | None:
+    """The event's position in its chat's log; None for an event outside the log (presence,
+    read marks)."""
+    if isinstance(event, MessageReceived):
+        return event.message.pos
+    if isinstance(event, MessageUpdated):
+        return event.pos
+    return None

@@ -16,6 +16,15 @@ class MessageType(enum.StrEnum):
     AUDIO = "audio"
 
 
+class ChangeKind(enum.StrEnum):
+    """What a change to a message did (an entry of the chat's log beside the messages)."""
+
+    EDITED = "edited"
+    DELETED = "deleted"
+    REACTION_ADDED = "reaction_added"
+    REACTION_REMOVED = "reaction_removed"
+
+
 class PresenceStatus(enum.StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
@@ -31,7 +40,17 @@ class Chat:
 
 
 @attrs.frozen
+class Reaction:
+    """One emoji key of a message's reactions, and who reacted with it, in the order they did."""
+
+    emoji: str
+    users: tuple[UserId, ...]
+
+
+@attrs.frozen
 class Message:
+    """A message in its current state (a change makes a new value: messages are frozen)."""
+
     id: MessageId
     chat_id: ChatId
     #: 1, 2, 3, ... within the chat: the order of the chat, and what a client resumes from.
@@ -41,6 +60,16 @@ class Message:
     content: str
     timestamp: datetime
     client_message_id: str | None = None
+    #: Its position in the chat's log (which numbers messages and changes alike); 0 for a
+    #: message not stored yet. Messages stored before the log existed have ``pos == seq``.
+    pos: int = 0
+    #: The id of the message of the same chat it answers.
+    reply_to: MessageId | None = None
+    edited_at: datetime | None = None
+    #: Deleted: ``content`` is empty and ``reactions`` too; the rest stays.
+    deleted: bool = False
+    #: In the order each emoji was first used.
+    reactions: tuple[Reaction, ...] = ()
 
 
 @attrs.frozen

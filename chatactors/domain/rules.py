@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import attrs
+import regex
 
 from chatactors.domain.errors import InvalidInput
 from chatactors.domain.ids import BOT_USER, UserId
@@ -49,3 +50,35 @@ def check_content(content: str, limits: Limits) -> str:
     if len(content) > limits.max_content_chars:
         raise InvalidInput(f"content is longer than {limits.max_content_chars} characters")
     return content
+
+
+#: A short name, as Slack and Mattermost spell their emoji (``:thumbsup:``, ``:+1:``).
+_EMOJI_NAME = regex.compile(r":[a-z0-9_+\-]{1,32}:")
+#: One extended grapheme cluster (Unicode UAX #29): what a reader sees as one character.
+_ONE_CLUSTER = regex.compile(r"\X")
+#: What makes a cluster an emoji: a pictograph, a flag's regional indicators, or a keycap.
+_EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20E3]")
+#: The longest emoji Unicode recommends (a couple with skin tones) has 10 code points; the
+#: bound keeps out clusters that only look like one (an emoji under a pile of accents).
+MAX_EMOJI_CODE_POINTS = 16
+
+
+def check_emoji(emoji: str) -> str:
+    """A reaction key is one emoji, exactly as sent (``👍``, ``👍🏽``, ``🇫🇷``, ``1️⃣``,
+    ``👨‍👩‍👧``: one grapheme cluster holding an emoji code point), or a short name
+    ``:name:`` (1-32 of ``a-z 0-9 _ + -``). Two spellings of one emoji (``❤`` and ``❤️``)
+    are two keys: clients send the fully qualified form."""
+    if _EMOJI_NAME.fullmatch(emoji):
+        return emoji
+    if (
+        not emoji
+        or len(emoji) > MAX_EMOJI_CODE_POINTS
+        or not _ONE_CLUSTER.fullmatch(emoji)
+        or not _EMOJI_PART.search(emoji)
+        or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in emoji)
+    ):
+        raise InvalidInput(
+            "a reaction is one emoji (one grapheme cluster, such as 👍 or 🇫🇷) or a short "
+            "name such as :thumbsup: (1-32 of a-z, 0-9, _, +, -)"
+        )
+    return emoji

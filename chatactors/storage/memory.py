@@ -7,15 +7,28 @@ from datetime import datetime
 import attrs
 import trio
 
-from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.events import LogEvent
+from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
-from chatactors.storage.store import LoadedChat, MessagePage, StaleOwner, select_page
+from chatactors.storage.store import (
+    LoadedChat,
+    LogPage,
+    MessageChange,
+    MessagePage,
+    StaleOwner,
+    merge_log,
+    select_page,
+)
 
 
 @attrs.define(eq=False)
 class _StoredChat:
     chat: Chat
+    #: In their current state; ``messages[seq - 1]`` is message ``seq``.
     messages: list[Message] = attrs.field(factory=list)
+    #: The log's changes: (pos, seq, kind).
+    changes: list[tuple[int, int, str]] = attrs.field(factory=list)
+    last_pos: int = 0
     read_marks: dict[UserId, ReadMark] = attrs.field(factory=dict)
     last_seen: dict[UserId, datetime] = attrs.field(factory=dict)
     owner_token: int = 0
@@ -53,6 +66,7 @@ class MemoryStore:
                 if m.client_message_id is not None
             },
             owner_token=stored.owner_token,
+            last_pos=stored.last_pos,
         )
 
     def _owned(self, chat_id: ChatId, owner: int) -> _StoredChat:
@@ -63,7 +77,34 @@ class MemoryStore:
 
     async def append_message(self, message: Message, *, owner: int) -> None:
         await trio.lowlevel.checkpoint()
-        self._owned(message.chat_id, owner).messages.append(message)
+        stored = self._owned(message.chat_id, owner)
+        stored.messages.append(message)
+        stored.last_pos = message.pos
+
+    async def change_message(self, change: MessageChange, *, owner: int) -> None:
+        await trio.lowlevel.checkpoint()
+        message = change.message
+        stored = self._owned(message.chat_id, owner)
+        stored.messages[message.seq - 1] = message
+        stored.changes.append((change.pos, message.seq, change.change.value))
+        stored.last_pos = change.pos
+
+    async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
+        await trio.lowlevel.checkpoint()
+        stored = self._chats.get(chat_id)
+        messages = stored.messages if stored else []
+        return next((m for m in messages if m.id == message_id), None)
+
+    async def read_log(self, chat_id: ChatId, page: LogPage) -> list[LogEvent]:
+        await trio.lowlevel.checkpoint()
+        stored = self._chats.get(chat_id)
+        if stored is None:
+            return []
+        after = page.after_pos
+        messages = [m for m in stored.messages if m.pos > after][: page.limit]
+        changes = [c for c in stored.changes if c[0] > after][: page.limit]
+        states = {seq: stored.messages[seq - 1] for _, seq, _ in changes}
+        return merge_log(messages, changes, states, page)
 
     async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
         await trio.lowlevel.checkpoint()

@@ -49,6 +49,26 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE chats ADD COLUMN owner_token INTEGER NOT NULL DEFAULT 0;
     """,
+    # The chat's log: every message and every change to one has a position (``pos``). Rows
+    # from before keep a NULL pos, read as their seq (nothing had changed then), so that this
+    # migration rewrites no message.
+    """
+    ALTER TABLE chats ADD COLUMN last_pos INTEGER NOT NULL DEFAULT 0;
+    UPDATE chats SET last_pos = last_seq;
+    ALTER TABLE messages ADD COLUMN pos INTEGER;
+    ALTER TABLE messages ADD COLUMN reply_to TEXT;
+    ALTER TABLE messages ADD COLUMN edited_ms INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reactions TEXT;
+    CREATE TABLE message_changes (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        pos INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (chat_id, pos)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

@@ -63,6 +63,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, user_id)
     );
     """,
+    # The chat's log (as SQLite's migration 3): rows from before keep a NULL pos, read as
+    # their seq. Adding columns without a volatile default rewrites no row.
+    """
+    ALTER TABLE chats ADD COLUMN last_pos BIGINT NOT NULL DEFAULT 0;
+    UPDATE chats SET last_pos = last_seq;
+    ALTER TABLE messages
+        ADD COLUMN pos BIGINT,
+        ADD COLUMN reply_to TEXT,
+        ADD COLUMN edited_ms BIGINT,
+        ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false,
+        ADD COLUMN reactions TEXT;
+    CREATE TABLE message_changes (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        pos BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (chat_id, pos)
+    );
+    """,
 )
 
 

@@ -35,10 +35,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import ChatNotFound, OutcomeUnknown
-from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.events import LogEvent
+from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.group_commit import (
     AppendMessage,
+    ChangeMessage,
     ClaimChat,
     CreateChat,
     GroupCommit,
@@ -50,13 +52,19 @@ from chatactors.storage.group_commit import (
 from chatactors.storage.pg_schema import migrate
 from chatactors.storage.store import (
     MESSAGE_COLUMNS,
+    MESSAGE_SELECT,
     LoadedChat,
+    LogPage,
     MessagePage,
     StaleOwner,
     StoreNotAnswering,
     StoreUnavailable,
+    merge_log,
+    message_columns,
     message_from_row,
     page_sql,
+    reactions_to_text,
+    seq_at,
 )
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
@@ -69,11 +77,28 @@ _PARTICIPANTS = "array(SELECT user_id FROM participants p WHERE p.chat_id = c.id
 #: Writes that change nothing when their owner token is stale: they affect no row then.
 _APPEND = f"""
 WITH owned AS (
-    UPDATE chats SET last_seq = %(seq)s, last_activity_ms = %(ms)s
+    UPDATE chats SET last_seq = %(seq)s, last_pos = %(pos)s, last_activity_ms = %(ms)s
     WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
 )
 INSERT INTO messages ({MESSAGE_COLUMNS})
-SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id)s FROM owned
+SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id)s, %(pos)s,
+       %(reply_to)s
+FROM owned
+"""
+#: The row's content is overwritten in place (a deleted message's with nothing); the row
+#: version it replaces stays in the table's pages until VACUUM reclaims it (SECURITY.md).
+_CHANGE = """
+WITH owned AS (
+    UPDATE chats SET last_pos = %(pos)s
+    WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
+), changed AS (
+    UPDATE messages SET content = %(content)s, edited_ms = %(edited)s, deleted = %(deleted)s,
+                        reactions = %(reactions)s
+    FROM owned WHERE messages.chat_id = owned.id AND messages.seq = %(seq)s
+    RETURNING messages.chat_id
+)
+INSERT INTO message_changes (chat_id, pos, seq, last_seq, kind)
+SELECT chat_id, %(pos)s, %(seq)s, %(last_seq)s, %(kind)s FROM changed
 """
 _READ_MARK = """
 INSERT INTO read_marks (chat_id, user_id, message_id, seq)
@@ -112,6 +137,16 @@ def _execute(conn: Conn, op: WriteOp) -> psycopg.Cursor[tuple[Any, ...]]:
                 "id": m.id, "chat": m.chat_id, "seq": m.seq, "user": m.user_id,
                 "type": m.type.value, "content": m.content.encode(),
                 "ms": to_epoch_ms(m.timestamp), "client_id": client_id, "owner": owner,
+                "pos": m.pos, "reply_to": m.reply_to,
+            })  # fmt: skip
+        case ChangeMessage(change, owner):
+            m = change.message
+            return conn.execute(_CHANGE, {
+                "chat": m.chat_id, "seq": m.seq, "content": m.content.encode(),
+                "edited": None if m.edited_at is None else to_epoch_ms(m.edited_at),
+                "deleted": m.deleted, "reactions": reactions_to_text(m.reactions),
+                "pos": change.pos, "last_seq": change.last_seq, "kind": change.change.value,
+                "owner": owner,
             })  # fmt: skip
         case SetReadMark(chat_id, mark, owner):
             return conn.execute(_READ_MARK, {"chat": chat_id, "user": mark.user_id,
@@ -132,6 +167,8 @@ def _outcome(conn: Conn, op: WriteOp, cursor: psycopg.Cursor[tuple[Any, ...]]) -
             return None
         case AppendMessage(message, owner):
             chat_id = message.chat_id
+        case ChangeMessage(change, owner):
+            chat_id = change.message.chat_id
         case SetReadMark(chat_id, _, owner) | SetLastSeen(chat_id, _, _, owner):
             pass
     if cursor.rowcount > 0:
@@ -161,7 +198,7 @@ def _message_from_row(row: Sequence[Any]) -> Message:
     content, client_message_id = row[5], row[7]
     return message_from_row(
         (*row[:5], bytes(content).decode(), row[6],
-         None if client_message_id is None else bytes(client_message_id).decode())
+         None if client_message_id is None else bytes(client_message_id).decode(), *row[8:])
     )  # fmt: skip
 
 
@@ -231,18 +268,19 @@ class PgStore(GroupCommitWrites):
                 if claimed is None:
                     return None
                 row = conn.execute(
-                    f"SELECT id, created_ms, {_PARTICIPANTS}, last_seq FROM chats c WHERE id = %s",
+                    f"SELECT id, created_ms, {_PARTICIPANTS}, last_seq, last_pos FROM chats c"
+                    " WHERE id = %s",
                     (chat_id,),
                 ).fetchone()
                 assert row is not None
                 last_seq = int(row[3])
                 recent = conn.execute(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
+                    f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = %s"
                     " ORDER BY seq DESC LIMIT %s",
                     (chat_id, window),
                 ).fetchall()
                 keyed = conn.execute(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s"
+                    f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = %s"
                     " AND seq > %s AND client_message_id IS NOT NULL",
                     (chat_id, last_seq - idempotency_window),
                 ).fetchall()
@@ -266,6 +304,7 @@ class PgStore(GroupCommitWrites):
                 last_seen={UserId(u): from_epoch_ms(ms) for u, ms in seen},
                 client_ids=client_ids,
                 owner_token=int(claimed[0]),
+                last_pos=int(row[4]),
             )
 
         def run(sending: Sending) -> LoadedChat | None:
@@ -286,10 +325,68 @@ class PgStore(GroupCommitWrites):
         def read(conn: Conn) -> list[Message]:
             where, params, forward = page_sql(chat_id, page, "%s")
             rows = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where}", params
+                f"SELECT {MESSAGE_SELECT} FROM messages WHERE {where}", params
             ).fetchall()
             messages = [_message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
+
+        return await self._read(read)
+
+    async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
+        if not (_storable(chat_id) and _storable(message_id)):
+            return None
+
+        def read(conn: Conn) -> Message | None:
+            row = conn.execute(
+                f"SELECT {MESSAGE_SELECT} FROM messages WHERE id = %s AND chat_id = %s",
+                (message_id, chat_id),
+            ).fetchone()
+            return None if row is None else _message_from_row(row)
+
+        return await self._read(read)
+
+    async def read_log(self, chat_id: ChatId, page: LogPage) -> list[LogEvent]:
+        if not _storable(chat_id):
+            return []
+
+        def read(conn: Conn) -> list[LogEvent]:
+            with conn.transaction():
+                last_change = conn.execute(
+                    "SELECT pos, last_seq FROM message_changes WHERE chat_id = %s AND pos <= %s"
+                    " ORDER BY pos DESC LIMIT 1",
+                    (chat_id, page.after_pos),
+                ).fetchone()
+                after_seq = seq_at(
+                    page.after_pos,
+                    None if last_change is None else (int(last_change[0]), int(last_change[1])),
+                )
+                messages = [
+                    _message_from_row(r)
+                    for r in conn.execute(
+                        f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = %s"
+                        " AND seq > %s ORDER BY seq LIMIT %s",
+                        (chat_id, after_seq, page.limit),
+                    ).fetchall()
+                ]
+                changes = [
+                    (int(pos), int(seq), str(kind))
+                    for pos, seq, kind in conn.execute(
+                        "SELECT pos, seq, kind FROM message_changes WHERE chat_id = %s"
+                        " AND pos > %s ORDER BY pos LIMIT %s",
+                        (chat_id, page.after_pos, page.limit),
+                    ).fetchall()
+                ]
+                states = {m.seq: m for m in messages}
+                missing = sorted({seq for _, seq, _ in changes} - states.keys())
+                if missing:
+                    for r in conn.execute(
+                        f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = %s"
+                        " AND seq = ANY(%s)",
+                        (chat_id, missing),
+                    ).fetchall():
+                        found = _message_from_row(r)
+                        states[found.seq] = found
+            return merge_log(messages, changes, states, page)
 
         return await self._read(read)
 
@@ -313,7 +410,7 @@ class PgStore(GroupCommitWrites):
                 f"SELECT c.id, c.created_ms, {_PARTICIPANTS}, c.last_activity_ms,"
                 " (SELECT count(*) FROM messages u WHERE u.chat_id = c.id"
                 "   AND u.seq > coalesce(r.seq, 0) AND u.user_id <> p.user_id),"
-                f" {', '.join('m.' + c for c in MESSAGE_COLUMNS.split(', '))}"
+                f" {message_columns('m')}"
                 " FROM participants p JOIN chats c ON c.id = p.chat_id"
                 " LEFT JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq"
                 " LEFT JOIN read_marks r ON r.chat_id = c.id AND r.user_id = p.user_id"

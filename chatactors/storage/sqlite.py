@@ -24,10 +24,12 @@ import trio
 
 from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import OutcomeUnknown, StoreUnavailable
-from chatactors.domain.ids import ChatId, UserId
+from chatactors.domain.events import LogEvent
+from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.group_commit import (
     AppendMessage,
+    ChangeMessage,
     ClaimChat,
     CreateChat,
     GroupCommit,
@@ -39,12 +41,17 @@ from chatactors.storage.group_commit import (
 from chatactors.storage.migrations import migrate
 from chatactors.storage.store import (
     MESSAGE_COLUMNS,
+    MESSAGE_SELECT,
     LoadedChat,
+    LogPage,
     MessagePage,
     StaleOwner,
     StoreNotAnswering,
+    merge_log,
     message_from_row,
     page_sql,
+    reactions_to_text,
+    seq_at,
 )
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
@@ -83,17 +90,39 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
         case AppendMessage(m, owner):
             created_ms = to_epoch_ms(m.timestamp)
             updated = conn.execute(
-                "UPDATE chats SET last_seq = ?, last_activity_ms = ? WHERE id = ?"
+                "UPDATE chats SET last_seq = ?, last_pos = ?, last_activity_ms = ? WHERE id = ?"
                 " AND owner_token <= ?",
-                (m.seq, created_ms, m.chat_id, owner),
+                (m.seq, m.pos, created_ms, m.chat_id, owner),
             ).rowcount
             if not updated and _is_stale(conn, m.chat_id, owner):
                 return StaleOwner(m.chat_id, owner)
             conn.execute(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (m.id, m.chat_id, m.seq, m.user_id, m.type.value, m.content, created_ms,
-                 m.client_message_id),
+                 m.client_message_id, m.pos, m.reply_to),
             )  # fmt: skip
+        case ChangeMessage(change, owner):
+            m = change.message
+            updated = conn.execute(
+                "UPDATE chats SET last_pos = ? WHERE id = ? AND owner_token <= ?",
+                (change.pos, m.chat_id, owner),
+            ).rowcount
+            if not updated and _is_stale(conn, m.chat_id, owner):
+                return StaleOwner(m.chat_id, owner)
+            # With secure_delete on, the text a delete (or an edit) replaces is overwritten
+            # with zeros in the page, not only unlinked.
+            edited_ms = None if m.edited_at is None else to_epoch_ms(m.edited_at)
+            conn.execute(
+                "UPDATE messages SET content = ?, edited_ms = ?, deleted = ?, reactions = ?"
+                " WHERE chat_id = ? AND seq = ?",
+                (m.content, edited_ms, int(m.deleted), reactions_to_text(m.reactions),
+                 m.chat_id, m.seq),
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO message_changes (chat_id, pos, seq, last_seq, kind)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (m.chat_id, change.pos, m.seq, change.last_seq, change.change.value),
+            )
         case SetReadMark(chat_id, mark, owner):
             if _is_stale(conn, chat_id, owner):
                 return StaleOwner(chat_id, owner)
@@ -121,6 +150,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 5000")
+    # A deleted message's text is overwritten in the database file, not left in free space.
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
@@ -208,16 +239,16 @@ class SqliteStore(GroupCommitWrites):
             conn.execute("BEGIN")
             try:
                 row = conn.execute(
-                    "SELECT created_ms, last_seq FROM chats WHERE id = ?", (chat_id,)
+                    "SELECT created_ms, last_seq, last_pos FROM chats WHERE id = ?", (chat_id,)
                 ).fetchone()
                 if row is None:
                     return None
-                created_ms, last_seq = row
+                created_ms, last_seq, last_pos = row
                 chat = _chat_from(conn, chat_id, created_ms)
                 recent = [
                     message_from_row(r)
                     for r in conn.execute(
-                        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?"
+                        f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = ?"
                         " ORDER BY seq DESC LIMIT ?",
                         (chat_id, window),
                     )
@@ -228,7 +259,7 @@ class SqliteStore(GroupCommitWrites):
                     for m in map(
                         message_from_row,
                         conn.execute(
-                            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?"
+                            f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = ?"
                             " AND seq > ? AND client_message_id IS NOT NULL",
                             (chat_id, last_seq - idempotency_window),
                         ),
@@ -250,7 +281,9 @@ class SqliteStore(GroupCommitWrites):
                 }
             finally:
                 conn.execute("COMMIT")
-            return LoadedChat(chat, tuple(recent), last_seq, marks, seen, client_ids, token)
+            return LoadedChat(
+                chat, tuple(recent), last_seq, marks, seen, client_ids, token, last_pos
+            )
 
         return await self._read(load)
 
@@ -258,10 +291,60 @@ class SqliteStore(GroupCommitWrites):
         def read(conn: sqlite3.Connection) -> list[Message]:
             where, params, forward = page_sql(chat_id, page, "?")
             rows = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where}", params
+                f"SELECT {MESSAGE_SELECT} FROM messages WHERE {where}", params
             ).fetchall()
             messages = [message_from_row(r) for r in rows]
             return messages if forward else messages[::-1]
+
+        return await self._read(read)
+
+    async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
+        def read(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute(
+                f"SELECT {MESSAGE_SELECT} FROM messages WHERE id = ? AND chat_id = ?",
+                (message_id, chat_id),
+            ).fetchone()
+            return None if row is None else message_from_row(row)
+
+        return await self._read(read)
+
+    async def read_log(self, chat_id: ChatId, page: LogPage) -> list[LogEvent]:
+        def read(conn: sqlite3.Connection) -> list[LogEvent]:
+            conn.execute("BEGIN")
+            try:
+                last_change = conn.execute(
+                    "SELECT pos, last_seq FROM message_changes WHERE chat_id = ? AND pos <= ?"
+                    " ORDER BY pos DESC LIMIT 1",
+                    (chat_id, page.after_pos),
+                ).fetchone()
+                messages = [
+                    message_from_row(r)
+                    for r in conn.execute(
+                        f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = ? AND seq > ?"
+                        " ORDER BY seq LIMIT ?",
+                        (chat_id, seq_at(page.after_pos, last_change), page.limit),
+                    )
+                ]
+                changes = conn.execute(
+                    "SELECT pos, seq, kind FROM message_changes WHERE chat_id = ? AND pos > ?"
+                    " ORDER BY pos LIMIT ?",
+                    (chat_id, page.after_pos, page.limit),
+                ).fetchall()
+                states = {m.seq: m for m in messages}
+                missing = sorted({seq for _, seq, _ in changes} - states.keys())
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start : start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    for r in conn.execute(
+                        f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = ?"
+                        f" AND seq IN ({marks})",
+                        (chat_id, *chunk),
+                    ):
+                        found = message_from_row(r)
+                        states[found.seq] = found
+            finally:
+                conn.execute("COMMIT")
+            return merge_log(messages, changes, states, page)
 
         return await self._read(read)
 
@@ -287,7 +370,7 @@ class SqliteStore(GroupCommitWrites):
                 summaries = []
                 for chat_id, created_ms, last_seq, activity_ms in rows:
                     last_row = conn.execute(
-                        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND seq = ?",
+                        f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = ? AND seq = ?",
                         (chat_id, last_seq),
                     ).fetchone()
                     mark = conn.execute(
@@ -409,5 +492,17 @@ async def open_sqlite_store(
                 # Closing lets the writer drain every queued write, then stop.
                 await writer.close()
     finally:
-        for conn in connections:
-            conn.close()
+        _close(write_conn, read_conns)
+
+
+def _close(write_conn: sqlite3.Connection, read_conns: list[sqlite3.Connection]) -> None:
+    """Close every connection, the log emptied first: the write-ahead log holds every page as
+    written, deleted messages' text included, until a checkpoint copies it back and truncates
+    it. (SQLite also removes the log when its last connection closes, but only if it can.)"""
+    for conn in read_conns:
+        conn.close()
+    try:
+        write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as error:
+        log.warning("the write-ahead log was not emptied at close: %s", error)
+    write_conn.close()

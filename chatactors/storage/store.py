@@ -12,7 +12,8 @@ write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,8 +21,17 @@ import attrs
 
 from chatactors.domain.clock import from_epoch_ms
 from chatactors.domain.errors import StoreUnavailable
+from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, ChatSummary, Message, MessageType, ReadMark
+from chatactors.domain.models import (
+    ChangeKind,
+    Chat,
+    ChatSummary,
+    Message,
+    MessageType,
+    Reaction,
+    ReadMark,
+)
 
 __all__ = ["StoreUnavailable"]  # re-exported: what every engine raises when it cannot serve
 
@@ -60,6 +70,9 @@ class LoadedChat:
     client_ids: Mapping[tuple[UserId, str], Message]
     #: The token this load claimed the chat with: pass it with every write (``owner=``).
     owner_token: int = 0
+    #: The position of the chat's newest log entry (a message or a change; ``last_seq``
+    #: when nothing was ever changed).
+    last_pos: int = 0
 
 
 @attrs.frozen
@@ -69,6 +82,28 @@ class MessagePage:
     limit: int
     before_seq: int | None = None
     after_seq: int | None = None
+
+
+@attrs.frozen
+class LogPage:
+    """Which entries of a chat's log to read: at most ``limit`` after ``after_pos`` (and up
+    to ``through_pos``, if given), in log order."""
+
+    after_pos: int
+    limit: int
+    through_pos: int | None = None
+
+
+@attrs.frozen
+class MessageChange:
+    """A change to a stored message: its new state, as the log entry at ``pos``."""
+
+    message: Message
+    pos: int
+    change: ChangeKind
+    #: The chat's newest message seq when the change was made. Every position is a message or
+    #: a change, so this locates messages by position (see :func:`seq_at`).
+    last_seq: int
 
 
 class ChatStore(Protocol):
@@ -85,7 +120,23 @@ class ChatStore(Protocol):
         """The chat and its recent past, claimed with a new owner token (None if unknown)."""
         ...
 
-    async def append_message(self, message: Message, *, owner: int) -> None: ...
+    async def append_message(self, message: Message, *, owner: int) -> None:
+        """Store a new message (``message.pos`` is its log position)."""
+        ...
+
+    async def change_message(self, change: MessageChange, *, owner: int) -> None:
+        """Replace a stored message's state (its content, edit time, deletion, reactions) and
+        log the change. A deleted message's old content is overwritten, not only hidden."""
+        ...
+
+    async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
+        """The message ``message_id`` of the chat, in its current state (None if unknown)."""
+        ...
+
+    async def read_log(self, chat_id: ChatId, page: LogPage) -> list[LogEvent]:
+        """The chat's log entries in ``page``, in order: each message as ``MessageReceived``,
+        each change as ``MessageUpdated``, both with the message's current state."""
+        ...
 
     async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None: ...
 
@@ -121,12 +172,32 @@ def select_page(messages: list[Message], page: MessagePage) -> list[Message]:
     return chosen[-page.limit :] if page.limit else []
 
 
-#: A message row's columns in both SQL stores, in the order :func:`message_from_row` reads them.
-MESSAGE_COLUMNS = "id, chat_id, seq, user_id, type, content, created_ms, client_message_id"
+#: The columns a new message row is inserted with in both SQL stores (its edit time, deletion
+#: and reactions start empty).
+MESSAGE_COLUMNS = (
+    "id, chat_id, seq, user_id, type, content, created_ms, client_message_id, pos, reply_to"
+)
+#: What a message row is read back as, in the order :func:`message_from_row` reads it. A row
+#: stored before the log existed has no ``pos``: it was ``seq`` (nothing had changed then).
+_SELECTED = (
+    "id", "chat_id", "seq", "user_id", "type", "content", "created_ms", "client_message_id",
+    "coalesce({0}pos, {0}seq)", "reply_to", "edited_ms", "deleted", "reactions",
+)  # fmt: skip
+
+
+def message_columns(table: str = "") -> str:
+    """The select list of a message row (``table``: its alias in the query, if any)."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(
+        column.format(prefix) if "{" in column else prefix + column for column in _SELECTED
+    )
+
+
+MESSAGE_SELECT = message_columns()
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
-    """A message from a row of :data:`MESSAGE_COLUMNS` whose texts are already ``str``."""
+    """A message from a row of :data:`MESSAGE_SELECT` whose texts are already ``str``."""
     return Message(
         id=MessageId(row[0]),
         chat_id=ChatId(row[1]),
@@ -136,7 +207,63 @@ def message_from_row(row: Sequence[Any]) -> Message:
         content=row[5],
         timestamp=from_epoch_ms(row[6]),
         client_message_id=row[7],
+        pos=row[8],
+        reply_to=None if row[9] is None else MessageId(row[9]),
+        edited_at=None if row[10] is None else from_epoch_ms(row[10]),
+        deleted=bool(row[11]),
+        reactions=reactions_from_text(row[12]),
     )
+
+
+def reactions_to_text(reactions: tuple[Reaction, ...]) -> str | None:
+    """How a message's reactions are stored: ``[[emoji, [user, ...]], ...]`` (None: none)."""
+    if not reactions:
+        return None
+    return json.dumps([[r.emoji, list(r.users)] for r in reactions], ensure_ascii=False)
+
+
+def reactions_from_text(text: str | None) -> tuple[Reaction, ...]:
+    if not text:
+        return ()
+    return tuple(
+        Reaction(emoji, tuple(UserId(user) for user in users)) for emoji, users in json.loads(text)
+    )
+
+
+def seq_at(pos: int, last_change: tuple[int, int] | None) -> int:
+    """The newest message seq at log position ``pos``, given the newest change at or before
+    it (its position and the newest seq then), if any. Every position is either a message or
+    a change, so the positions after that change up to ``pos`` are all messages."""
+    if last_change is None:
+        return pos
+    change_pos, change_last_seq = last_change
+    return change_last_seq + (pos - change_pos)
+
+
+def merge_log(
+    messages: Iterable[Message],
+    changes: Iterable[tuple[int, int, str]],
+    states: Mapping[int, Message],
+    page: LogPage,
+) -> list[LogEvent]:
+    """The log entries of ``page`` from the messages after ``page.after_pos`` (oldest first)
+    and the changes after it (``(pos, seq, kind)``), each change with the current state of
+    its message (``states``: by seq)."""
+    entries: list[LogEvent] = [MessageReceived(m) for m in messages]
+    entries.extend(
+        MessageUpdated(states[seq], pos, ChangeKind(kind))
+        for pos, seq, kind in changes
+        if seq in states
+    )
+    entries.sort(key=_pos)
+    through = page.through_pos
+    if through is not None:
+        entries = [e for e in entries if _pos(e) <= through]
+    return entries[: page.limit]
+
+
+def _pos(entry: LogEvent) -> int:
+    return entry.pos if isinstance(entry, MessageUpdated) else entry.message.pos
 
 
 def page_sql(chat_id: ChatId, page: MessagePage, mark: str) -> tuple[str, list[object], bool]:

@@ -1,8 +1,10 @@
 """WS /ws/<chat_id>: subscribe to a chat's actor and forward its events to the socket.
 
-Reference clients get the reference's frames (one ``{"event", "data"}`` object per frame) and
-whatever they send is read and ignored. Clients that offer the ``chatactors.v1`` subprotocol get
-array frames (queued events coalesced) and may send commands (see docs/API.md).
+Reference clients get the reference's frames (one ``{"event", "data"}`` object per frame, only
+the reference's three events) and whatever they send is read and ignored. Clients that offer the
+``chatactors.v1`` subprotocol get array frames (queued events coalesced, log entries with their
+``pos``, ``message_updated`` too), may resume by log position (``after_pos``) and may send
+commands (see docs/API.md).
 
 Hypercorn reaches ``serve_chat_socket`` through web/asgi.py, over raw ASGI events
 (web/socket_transport.py); there is no Quart route for sockets.
@@ -19,7 +21,6 @@ import trio
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.domain.errors import ChatError, Forbidden, InvalidInput
-from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import UserId
 from chatactors.domain.rules import check_user_id
 from chatactors.settings import Settings
@@ -39,7 +40,8 @@ from chatactors.web.socket_commands import (
 )
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
-from chatactors.web.wire_out import event_frame
+from chatactors.web.subscribing import subscribe_retrying
+from chatactors.web.wire_out import event_frame, for_reference_clients, v1_event
 
 SUBPROTOCOL_V1 = "chatactors.v1"
 
@@ -59,10 +61,17 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
     v1 = SUBPROTOCOL_V1 in socket.subprotocols
     subprotocol = SUBPROTOCOL_V1 if v1 else None
     try:
-        user_id, after_seq = _parse_query(socket, settings)
+        user_id, after_seq, after_pos = _parse_query(socket, settings, v1=v1)
         handle = context.registry.chat(chat_id)
-        with trio.fail_after(settings.command_timeout_s):
-            subscription = await handle.subscribe(user_id, after_seq)
+        # Retried while the chat is unavailable for a moment (its node died and its lease runs).
+        subscription = await subscribe_retrying(
+            handle,
+            user_id,
+            after_seq,
+            after_pos=after_pos,
+            timeout_s=settings.command_timeout_s,
+            stopping=lambda: context.registry.closing,
+        )
     except (ChatError, trio.TooSlowError) as error:
         # Accept, then close with a code the browser can see (a refused handshake shows 1006).
         code = close_code_for(error) if isinstance(error, ChatError) else CLOSE_TRY_AGAIN_LATER
@@ -77,7 +86,7 @@ async def serve_chat_socket(socket: SocketTransport, context: Services, chat_id:
     try:
         await socket.accept(subprotocol)
         session = _Session(socket, context, chat_id, handle, subscription, user_id, v1)
-        reason = await session.run(after_seq)
+        reason = await session.run(after_seq, after_pos)
         if reason is not None:
             await close_socket(
                 socket, CLOSE_FOR_END[reason], reason.value, settings.ws_close_timeout_s
@@ -109,19 +118,32 @@ def socket_user(socket: SocketTransport, settings: Settings) -> UserId | None:
     return None if user_id is None else check_user_id(user_id, settings.limits)
 
 
-def _parse_query(socket: SocketTransport, settings: Settings) -> tuple[UserId | None, int | None]:
-    """``user_id`` and ``after_seq``."""
+def _parse_query(
+    socket: SocketTransport, settings: Settings, *, v1: bool
+) -> tuple[UserId | None, int | None, int | None]:
+    """``user_id``, ``after_seq`` and ``after_pos`` (the last one for v1 clients only: a
+    reference socket could not be sent the changes it replays)."""
     user_id = socket_user(socket, settings)
-    raw_after = socket.query.get("after_seq")
-    after_seq: int | None = None
-    if raw_after is not None:
-        try:
-            after_seq = int(raw_after)
-        except ValueError:
-            raise InvalidInput("after_seq must be an integer") from None
-        if after_seq < 0:
-            raise InvalidInput("after_seq must not be negative")
-    return user_id, after_seq
+    after_seq = _position(socket, "after_seq")
+    after_pos = _position(socket, "after_pos")
+    if after_pos is not None and not v1:
+        raise InvalidInput("after_pos needs the chatactors.v1 subprotocol")
+    if after_pos is not None and after_seq is not None:
+        raise InvalidInput("give after_seq or after_pos, not both")
+    return user_id, after_seq, after_pos
+
+
+def _position(socket: SocketTransport, name: str) -> int | None:
+    raw = socket.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer") from None
+    if value < 0:
+        raise InvalidInput(f"{name} must not be negative")
+    return value
 
 
 async def close_socket(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
@@ -155,7 +177,7 @@ class _Session:
         #: Cancelled when the subscription ends: no more commands are read.
         self._reading = trio.CancelScope()
 
-    async def run(self, after_seq: int | None) -> EndReason | None:
+    async def run(self, after_seq: int | None, after_pos: int | None) -> EndReason | None:
         """Pump events until the subscription ends; returns why (None if the peer went away)."""
         ended: EndReason | None = None
         async with trio.open_nursery() as guard:
@@ -165,7 +187,7 @@ class _Session:
 
                 async def pump() -> None:
                     nonlocal ended
-                    ended = await self._pump(after_seq)
+                    ended = await self._pump(after_seq, after_pos)
                     ending.set()
 
                 async def until_disconnected() -> None:
@@ -226,7 +248,7 @@ class _Session:
             with self._reading:
                 await read_commands(self.socket, self.context, queue, pending_send)
 
-    async def _pump(self, after_seq: int | None) -> EndReason:
+    async def _pump(self, after_seq: int | None, after_pos: int | None) -> EndReason:
         send, subscription, v1 = self.socket.send, self.subscription, self.v1
         if v1:
             hello = {
@@ -235,21 +257,21 @@ class _Session:
                     "chat_id": self.chat_id,
                     "user_id": subscription.user_id,
                     "latest_seq": subscription.latest_seq,
+                    "latest_pos": subscription.latest_pos,
                 },
             }
             await send("[" + orjson.dumps(hello).decode() + "]")
         if subscription.resync_required:
-            resync = {
-                "event": "resync_required",
-                "data": {
-                    "chat_id": self.chat_id,
-                    "after_seq": after_seq,
-                    "latest_seq": subscription.latest_seq,
-                },
-            }
-            frame = orjson.dumps(resync).decode()
+            data = {"chat_id": self.chat_id, "after_seq": after_seq,
+                    "latest_seq": subscription.latest_seq}  # fmt: skip
+            if v1:
+                data |= {"after_pos": after_pos, "latest_pos": subscription.latest_pos}
+            frame = orjson.dumps({"event": "resync_required", "data": data}).decode()
             await send(f"[{frame}]" if v1 else frame)
-        replay = [event_frame(MessageReceived(m)) for m in subscription.replay]
+        if v1:
+            replay = [v1_event(e) for e in subscription.replay]
+        else:
+            replay = [event_frame(e) for e in subscription.replay if for_reference_clients(e)]
         if v1:
             for start in range(0, len(replay), MAX_EVENTS_PER_FRAME):
                 await send("[" + ",".join(replay[start : start + MAX_EVENTS_PER_FRAME]) + "]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TypeVar
@@ -11,9 +12,11 @@ import trio
 from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_request, document_response
 
+from chatactors.actors.reply import Reply
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput, OutcomeUnknown
-from chatactors.domain.ids import UserId
+from chatactors.domain.ids import MessageId, UserId
+from chatactors.domain.models import Message
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
@@ -27,7 +30,9 @@ from chatactors.web.wire import (
     ChatsQuery,
     CreateChatBody,
     CreatedChatOut,
+    EditMessageBody,
     ErrorOut,
+    MessageChangedOut,
     MessageOut,
     MessageSentOut,
     MessagesQuery,
@@ -35,9 +40,11 @@ from chatactors.web.wire import (
     PresenceBody,
     PresenceOut,
     PresenceSetOut,
+    ReactionBody,
     ReadBody,
     ReadOut,
     ReadReceiptsOut,
+    UserQuery,
     json_response,
 )
 from chatactors.web.wire_out import chat_to_wire, message_to_wire, presence_to_wire
@@ -143,7 +150,9 @@ async def list_chats() -> Response:
 async def get_chat(chat_id: str) -> Response:
     with command_deadline():
         info = await services().registry.chat(chat_id).info(authenticated_user())
-    return json_response({**chat_to_wire(info.chat), "last_seq": info.last_seq})
+    return json_response(
+        {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
+    )
 
 
 @blueprint.get("/chats/<chat_id>/messages")
@@ -186,13 +195,14 @@ async def send_message(chat_id: str) -> Response:
     running = services()
     check_client_message_id(data, running.settings.limits)
     user_id = _user(data.user_id)
-    running.charge_send(user_id)
+    await running.charge_send(user_id)
     deadline = new_deadline()
     with command_deadline(deadline):
         await media_api.check_content_references(data.content, running.media)
         started = trio.current_time()
+        reply_to = None if data.reply_to is None else MessageId(data.reply_to)
         reply = await running.registry.chat(chat_id).queue_post(
-            user_id, data.type, data.content, data.client_message_id
+            user_id, data.type, data.content, data.client_message_id, reply_to
         )
     unknown = OutcomeUnknown.send_detail(data.client_message_id)
     message = await answer_by(reply, deadline, unknown=unknown)
@@ -205,6 +215,102 @@ def check_client_message_id(data: PostMessageBody, limits: Limits) -> None:
     client_message_id = data.client_message_id
     if client_message_id is not None and not 1 <= len(client_message_id) <= limits.max_id_length:
         raise InvalidInput(f"client_message_id must be 1 to {limits.max_id_length} characters")
+
+
+# -- changes to a message: each answers the message in its new state -------------------------
+# 404 unknown chat or message, 403 not a participant (or not the author, for an edit or a
+# delete), 409 the message is deleted, 422 bad input. Each is safe to retry: an edit to the same
+# text, a delete and a reaction (set semantics) change nothing the second time.
+
+
+async def _change(status: str, queue: Callable[[Services], Awaitable[Reply[Message]]]) -> Response:
+    """Queue a change to a message, wait for its answer, and say what happened."""
+    running = services()
+    deadline = new_deadline()
+    with command_deadline(deadline):
+        reply = await queue(running)
+    message = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
+    changed = {"status": status, "message": message_to_wire(message)}
+    return Response(orjson.dumps(changed), content_type=JSON)
+
+
+def _acting_user(query: UserQuery) -> UserId:
+    """The ``user_id`` of a query; with access control, the token's user by default."""
+    user_id = query.user_id or authenticated_user()
+    if user_id is None:
+        raise InvalidInput("user_id is required (?user_id=)")
+    return _user(user_id)
+
+
+@blueprint.patch("/chats/<chat_id>/messages/<message_id>")
+@document_request(EditMessageBody)
+@document_response(MessageChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 409)
+@document_response(ErrorOut, 422)
+async def edit_message(chat_id: str, message_id: str) -> Response:
+    data = await _body(EditMessageBody)
+    user_id = _user(data.user_id)
+
+    async def queue(running: Services) -> Reply[Message]:
+        await running.charge_send(user_id)
+        await media_api.check_content_references(data.content, running.media)
+        handle = running.registry.chat(chat_id)
+        return await handle.queue_edit(user_id, MessageId(message_id), data.content)
+
+    return await _change("message_updated", queue)
+
+
+@blueprint.delete("/chats/<chat_id>/messages/<message_id>")
+@document_querystring(UserQuery)
+@document_response(MessageChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def delete_message(chat_id: str, message_id: str) -> Response:
+    user_id = _acting_user(_query(UserQuery))
+
+    async def queue(running: Services) -> Reply[Message]:
+        await running.charge_send(user_id)
+        return await running.registry.chat(chat_id).queue_delete(user_id, MessageId(message_id))
+
+    return await _change("message_deleted", queue)
+
+
+@blueprint.put("/chats/<chat_id>/messages/<message_id>/reactions/<emoji>")
+@document_request(ReactionBody)
+@document_response(MessageChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 409)
+@document_response(ErrorOut, 422)
+async def add_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
+    user_id = _user((await _body(ReactionBody)).user_id)
+    return await _change("reaction_added", _react(chat_id, message_id, emoji, user_id, add=True))
+
+
+@blueprint.delete("/chats/<chat_id>/messages/<message_id>/reactions/<emoji>")
+@document_querystring(UserQuery)
+@document_response(MessageChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def remove_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
+    user_id = _acting_user(_query(UserQuery))
+    queue = _react(chat_id, message_id, emoji, user_id, add=False)
+    return await _change("reaction_removed", queue)
+
+
+def _react(
+    chat_id: str, message_id: str, emoji: str, user_id: UserId, *, add: bool
+) -> Callable[[Services], Awaitable[Reply[Message]]]:
+    async def queue(running: Services) -> Reply[Message]:
+        await running.charge_send(user_id)
+        handle = running.registry.chat(chat_id)
+        return await handle.queue_react(user_id, MessageId(message_id), emoji, add=add)
+
+    return queue
 
 
 @blueprint.post("/chats/<chat_id>/presence")

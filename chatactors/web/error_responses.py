@@ -17,7 +17,10 @@ from chatactors.domain.errors import (
     ChatUnavailable,
     Forbidden,
     InvalidInput,
+    MessageDeleted,
+    MessageNotFound,
     NotAParticipant,
+    NotTheAuthor,
     OutcomeUnknown,
     Overloaded,
     RateLimited,
@@ -32,7 +35,11 @@ log = logging.getLogger(__name__)
 
 _STATUS: dict[type[ChatError], int] = {
     ChatNotFound: 404,
+    MessageNotFound: 404,
     NotAParticipant: 403,
+    NotTheAuthor: 403,
+    # A well-formed request that the message's state refuses (it is deleted): a conflict.
+    MessageDeleted: 409,
     Forbidden: 403,
     Unauthenticated: 401,
     RateLimited: 429,

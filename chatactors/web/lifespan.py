@@ -25,6 +25,7 @@ from chatactors.actors.bot import open_bot, seeded_random
 from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
 from chatactors.actors.registry import open_registry
 from chatactors.cluster.node import ClusterSettings, open_cluster_node
+from chatactors.cluster.rate_limits import ClusterRateLimiter
 from chatactors.cluster.redis import TlsFiles
 from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
@@ -35,7 +36,7 @@ from chatactors.storage.sqlite import open_sqlite_store
 from chatactors.storage.store import ChatStore
 from chatactors.web import media_api
 from chatactors.web.metrics import open_web_metrics
-from chatactors.web.rate_limit import RateLimiter
+from chatactors.web.rate_limit import RateLimiter, SendLimiter
 from chatactors.web.services import SERVICES_KEY, Media, Services
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ async def open_services(
                 )
             )
             registry.on_activation(bot.activated)
-        limiter = None
+        limiter: SendLimiter | None = None
         if settings.auth_enabled:
             limiter = RateLimiter(
                 settings.rate_limit_per_s,
@@ -150,6 +151,11 @@ async def open_services(
                 trio.current_time,
                 max_users=settings.rate_limit_max_users,
             )
+            if node is not None:
+                # One limit for the cluster; this process's buckets gate and stand in for it.
+                limiter = ClusterRateLimiter(
+                    node.link, settings.rate_limit_per_s, settings.rate_limit_burst, limiter
+                )
         metrics = open_web_metrics(registry, node)
         yield Services(settings, store, registry, media, metrics, limiter, node)
 

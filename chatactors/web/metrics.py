@@ -118,6 +118,14 @@ class _ClusterCollector:
                 "Sockets of nodes gone from Redis, unsubscribed here",
                 0 if node.remote_subscribers is None else node.remote_subscribers.swept,
             ),
+            "chatactors_cluster_sockets_of_dead_owners": (
+                "Sockets here whose chat's owner node was gone, registered again",
+                0 if node.mailbox is None else node.mailbox.orphaned,
+            ),
+            "chatactors_cluster_presence_handovers": (
+                "Chats activated here that took over users online from the activation before",
+                leases.handovers,
+            ),
             "chatactors_cluster_lease_claims": ("Chat leases claimed here", leases.claims),
             "chatactors_cluster_lease_claims_refused": (
                 "Claims refused: another node held the chat",

@@ -20,7 +20,7 @@ from chatactors.settings import Settings
 from chatactors.storage.media import MediaStore, UploadLimits
 from chatactors.storage.store import ChatStore
 from chatactors.web.metrics import WebMetrics
-from chatactors.web.rate_limit import RateLimiter
+from chatactors.web.rate_limit import SendLimiter
 
 SERVICES_KEY = "chatactors.services"
 #: Where uploads are served (``/media/<id>``).
@@ -53,15 +53,15 @@ class Services:
     registry: ChatRegistry
     media: Media
     metrics: WebMetrics
-    #: On only with access control (users are then known).
-    rate_limiter: RateLimiter | None
+    #: On only with access control (users are then known); in cluster mode, for the cluster.
+    rate_limiter: SendLimiter | None
     #: Cluster mode only (``redis_url``): this node's Redis directory, bus and forwarding.
     cluster: ClusterNode | None = None
 
-    def charge_send(self, user_id: UserId) -> None:
+    async def charge_send(self, user_id: UserId) -> None:
         """Count one message send. Raises ``RateLimited`` when ``user_id`` is over the limit."""
         if self.rate_limiter is not None:
-            self.rate_limiter.take(user_id)
+            await self.rate_limiter.charge(user_id)
 
 
 def services_of(app: Quart) -> Services | None:

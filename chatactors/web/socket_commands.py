@@ -17,7 +17,7 @@ import trio
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.reply import Reply
 from chatactors.domain.errors import ChatError, InvalidInput, OutcomeUnknown, Overloaded
-from chatactors.domain.ids import UserId
+from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
 from chatactors.web import media_api
 from chatactors.web.answers import answer_by
@@ -28,6 +28,9 @@ from chatactors.web.socket_transport import SocketTransport
 from chatactors.web.wire_out import message_to_wire
 
 E = TypeVar("E", MessageType, PresenceStatus)
+#: The ops that change a message, each answered with the message's new state.
+CHANGE_OPS = ("edit", "delete", "react", "unreact")
+CHAT_OPS = ("send", *CHANGE_OPS, "presence", "read")
 
 
 @attrs.frozen
@@ -162,30 +165,50 @@ async def queue_chat_command(
     queued_at: float,
     deadline: float,
 ) -> PendingAnswer:
-    """Queue a send, presence or read at the chat's actor. Raises ``ChatError``."""
+    """Queue a send, a change to a message, presence or read at the chat's actor. Raises
+    ``ChatError``."""
     if user_id is None:
         raise InvalidInput("commands need the socket to be opened with ?user_id=")
     ref = command.get("ref")
     op = command.get("op")
     if op == "send":
-        content = command.get("content")
+        content = _text(command, "content")
         client_message_id = command.get("client_message_id")
-        if not isinstance(content, str):
-            raise InvalidInput("'content' must be a string")
         if client_message_id is not None and not (
             isinstance(client_message_id, str)
             and 1 <= len(client_message_id) <= context.settings.max_id_length
         ):
             raise InvalidInput("'client_message_id' must be a short string")
+        reply_to = command.get("reply_to")
+        if reply_to is not None:
+            reply_to = _message_id(command, "reply_to")
         message_type = _enum(MessageType, command.get("type", "text"), "type")
-        context.charge_send(user_id)
+        await context.charge_send(user_id)
         await media_api.check_content_references(content, context.media)
         reply: Reply[Any] = await handle.queue_post(
-            user_id, message_type, content, client_message_id
+            user_id, message_type, content, client_message_id, reply_to
         )
         unknown = OutcomeUnknown.send_detail(client_message_id)
         return PendingAnswer(ref, reply, _message, None, queued_at, deadline, is_send=True,
                              unknown=unknown)  # fmt: skip
+    if op in CHANGE_OPS:
+        message_id = _message_id(command, "message_id")
+        if op == "edit":
+            content = _text(command, "content")
+            await context.charge_send(user_id)
+            await media_api.check_content_references(content, context.media)
+            reply = await handle.queue_edit(user_id, message_id, content)
+        elif op == "delete":
+            await context.charge_send(user_id)
+            reply = await handle.queue_delete(user_id, message_id)
+        else:
+            emoji = _text(command, "emoji")
+            await context.charge_send(user_id)
+            reply = await handle.queue_react(user_id, message_id, emoji, add=op == "react")
+        # Each is safe to repeat (an edit to the same text, a delete, a reaction: set
+        # semantics), so "outcome unknown" only asks for a retry.
+        return PendingAnswer(ref, reply, _message, None, queued_at, deadline,
+                             unknown=OutcomeUnknown.DEFAULT)  # fmt: skip
     if op == "presence":
         status = _enum(PresenceStatus, command.get("status"), "status")
         reply = await handle.queue_set_presence(user_id, status)
@@ -195,7 +218,21 @@ async def queue_chat_command(
         reply = await handle.queue_mark_read(user_id)
         return PendingAnswer(ref, reply, _read_mark, None, queued_at, deadline,
                              unknown=OutcomeUnknown.DEFAULT)  # fmt: skip
-    raise InvalidInput(f"unknown op {op!r}; expected 'send', 'presence' or 'read'")
+    raise InvalidInput(f"unknown op {op!r}; expected one of {', '.join(CHAT_OPS)}")
+
+
+def _text(command: dict[str, Any], field: str) -> str:
+    value = command.get(field)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field!r} must be a string")
+    return value
+
+
+def _message_id(command: dict[str, Any], field: str) -> MessageId:
+    value = command.get(field)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{field!r} must be a message id (a non-empty string)")
+    return MessageId(value)
 
 
 def _message(message: Message) -> dict[str, Any]:

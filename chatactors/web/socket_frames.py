@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
-from chatactors.web.wire_out import envelope_frame
+from chatactors.web.wire_out import envelope_frame, envelope_v1_event, for_reference_clients
 
 #: At most this many queued events share one v1 frame.
 MAX_EVENTS_PER_FRAME = 256
@@ -23,7 +23,8 @@ async def forward_events(
 ) -> EndReason:
     """Send each event until the subscription ends; returns why it ended.
 
-    Reference clients get one event per frame. v1 clients get arrays: whatever is queued when a
+    Reference clients get one event per frame, and only the reference's events (never a
+    ``message_updated``). v1 clients get arrays: whatever is queued when a
     frame goes out shares it, and with ``write_delay_s`` frames to this socket are at least that
     far apart (after a quiet spell an event still goes out at once), so a busy room costs one
     frame per socket per interval rather than one per event.
@@ -31,13 +32,15 @@ async def forward_events(
     last_sent = -math.inf
     while True:
         try:
-            frame = envelope_frame(await subscription.receive())
+            envelope = await subscription.receive()
         except trio.EndOfChannel:
             assert subscription.end_reason is not None
             return subscription.end_reason
         if not v1:
-            await send(frame)
+            if for_reference_clients(envelope.event):
+                await send(envelope_frame(envelope))
             continue
+        frame = envelope_v1_event(envelope)
         if last_sent + write_delay_s > trio.current_time():
             await trio.sleep_until(last_sent + write_delay_s)
         else:
@@ -47,7 +50,7 @@ async def forward_events(
         batch = [frame]
         while len(batch) < MAX_EVENTS_PER_FRAME:
             try:
-                batch.append(envelope_frame(subscription.receive_nowait()))
+                batch.append(envelope_v1_event(subscription.receive_nowait()))
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
         await send("[" + ",".join(batch) + "]")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -21,13 +22,14 @@ import trio
 from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
 from chatactors.actors.user_feeds import ChatAdded
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.errors import ChatError, ChatUnavailable, InvalidInput, ServerShuttingDown
-from chatactors.domain.events import MessageReceived
+from chatactors.domain.errors import ChatError, InvalidInput, ServerShuttingDown
+from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
 from chatactors.storage.store import MessagePage
 from chatactors.web.services import Services
 from chatactors.web.socket_commands import (
+    CHAT_OPS,
     PendingAnswer,
     answered,
     queue_chat_command,
@@ -36,7 +38,15 @@ from chatactors.web.socket_commands import (
 )
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME
 from chatactors.web.socket_transport import SocketDisconnected, SocketTransport
-from chatactors.web.wire_out import chat_to_wire, envelope_frame, event_frame
+from chatactors.web.subscribing import subscribe_retrying
+from chatactors.web.wire_out import (
+    chat_to_wire,
+    envelope_frame,
+    envelope_v1_event,
+    event_frame,
+    for_reference_clients,
+    v1_event,
+)
 
 # A socket carries at most ``ws_user_max_chats`` chats: the user's most recently active ones when
 # it opens, then the chats created for the user while it is open. Each costs a subscription
@@ -44,10 +54,7 @@ from chatactors.web.wire_out import chat_to_wire, envelope_frame, event_frame
 # messages, in memory.
 #: How many of its chats a socket subscribes to at once when it opens.
 SUBSCRIBING_AT_ONCE = 16
-_OPS = ("send", "presence", "read", "resume")
-#: Retrying a chat that is unavailable when subscribing (see ``UserSession._subscribe``).
-RETRY_FIRST_DELAY_S = 0.05
-RETRY_MAX_DELAY_S = 0.5
+_OPS = (*CHAT_OPS, "resume")
 
 
 @attrs.define(eq=False)
@@ -55,15 +62,23 @@ class _ChatStream:
     subscription: Subscription
     #: ``{"chat_id":"...",``: this chat's frames open with it on this socket.
     prefix: str
-    #: A message of this chat went out on this socket: a resume can no longer replay before it.
+    #: A message of this chat went out on this socket: a resume by seq can no longer replay
+    #: before it.
     sent_message: bool = False
+    #: A log entry (a message or a change) went out: neither can a resume by position.
+    sent_entry: bool = False
 
 
 class UserSession:
-    def __init__(self, socket: SocketTransport, context: Services, user_id: UserId) -> None:
+    def __init__(
+        self, socket: SocketTransport, context: Services, user_id: UserId, *, v1: bool = True
+    ) -> None:
         self.socket = socket
         self.context = context
         self.user_id = user_id
+        #: Offered ``chatactors.v1``: gets ``message_updated`` (without it, only the
+        #: reference's events, as on ``/ws/{chat_id}``).
+        self.v1 = v1
         self.registry = context.registry
         self.max_chats = context.settings.ws_user_max_chats
         self.outbox_send, self._outbox = trio.open_memory_channel[ChatEnvelope | ChatAdded](
@@ -122,6 +137,10 @@ class UserSession:
                     chat_id: stream.subscription.latest_seq
                     for chat_id, stream in self._streams.items()
                 },
+                "latest_pos": {
+                    chat_id: stream.subscription.latest_pos
+                    for chat_id, stream in self._streams.items()
+                },
                 "max_chats": self.max_chats,
             },
         }
@@ -146,28 +165,20 @@ class UserSession:
         if failures:
             raise failures[0]
 
-    async def _subscribe(self, chat_id: ChatId, after_seq: int | None) -> _ChatStream:
-        """Subscribe to one chat, retrying while it is unavailable, within the command timeout.
-
-        In cluster mode a chat whose node died is unavailable until its lease expires and
-        another node takes it (``lease_ttl_s``, shorter than the timeout); a crashed actor
-        restarts after ``crash_backoff_s``. Retrying one chat beats refusing the whole socket,
-        which carries all the user's chats, and having the client reconnect until it opens.
-        """
+    async def _subscribe(self, chat_id: ChatId, after_pos: int | None) -> _ChatStream:
+        """Subscribe to one chat, retrying while it is unavailable, within the command timeout
+        (web/subscribing.py): retrying one chat beats refusing the whole socket, which carries
+        all the user's chats, and having the client reconnect until it opens."""
         outbox = SharedOutbox(chat_id, self._offer)
-        handle = self.registry.chat(chat_id)
-        deadline = trio.current_time() + self.context.settings.command_timeout_s
-        delay_s = RETRY_FIRST_DELAY_S
-        while True:
-            try:
-                with trio.fail_at(deadline):
-                    subscription = await handle.subscribe(self.user_id, after_seq, outbox)
-                break
-            except ChatUnavailable:
-                if self.registry.closing or trio.current_time() + delay_s >= deadline:
-                    raise
-                await trio.sleep(delay_s)
-                delay_s = min(2 * delay_s, RETRY_MAX_DELAY_S)
+        subscription = await subscribe_retrying(
+            self.registry.chat(chat_id),
+            self.user_id,
+            None,
+            outbox,
+            after_pos=after_pos,
+            timeout_s=self.context.settings.command_timeout_s,
+            stopping=lambda: self.registry.closing,
+        )
         stream = _ChatStream(subscription, '{"chat_id":' + orjson.dumps(chat_id).decode() + ",")
         self._streams[chat_id] = stream
         subscription.call_when_ended(self.ended)
@@ -192,16 +203,23 @@ class UserSession:
         if len(self._streams) >= self.max_chats:
             return events  # announced but not carried (ws_user_max_chats)
         try:
+            # Its whole log: messages, and changes to them made before this subscription.
             stream = await self._subscribe(chat.id, 0)
         except (ChatError, trio.TooSlowError) as error:
             # The client reconnects (later, or to another server) and resumes.
             stopping = isinstance(error, ServerShuttingDown)
             self.ended(EndReason.SHUTDOWN if stopping else EndReason.UNAVAILABLE)
             return []
-        replay = [stream.prefix + event_frame(MessageReceived(m))[1:]
-                  for m in stream.subscription.replay]  # fmt: skip
-        stream.sent_message = bool(replay)
-        return events + replay
+        replay = stream.subscription.replay
+        stream.sent_message = stream.sent_entry = bool(replay)
+        return events + self._entries(stream, replay)
+
+    def _entries(self, stream: _ChatStream, entries: Sequence[LogEvent]) -> list[str]:
+        """The chat's log entries as this socket sends them."""
+        if self.v1:
+            return [stream.prefix + v1_event(entry)[1:] for entry in entries]
+        return [stream.prefix + event_frame(entry)[1:]
+                for entry in entries if for_reference_clients(entry)]  # fmt: skip
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -228,10 +246,18 @@ class UserSession:
                         events.extend(await self._added(item.chat))
                         continue
                     stream = self._streams[item.chat_id]
-                    if isinstance(item.envelope.event, MessageReceived):
-                        stream.sent_message = True
+                    event = item.envelope.event
+                    if isinstance(event, MessageReceived):
+                        stream.sent_message = stream.sent_entry = True
+                    elif isinstance(event, MessageUpdated):
+                        if not self.v1:
+                            continue
+                        stream.sent_entry = True
                     # The chat's frame, encoded once for every socket, with the chat named.
-                    events.append(stream.prefix + envelope_frame(item.envelope)[1:])
+                    if self.v1:
+                        events.append(stream.prefix + envelope_v1_event(item.envelope)[1:])
+                    else:
+                        events.append(stream.prefix + envelope_frame(item.envelope)[1:])
                 await self._send(events)
             last_sent = trio.current_time()
 
@@ -272,28 +298,37 @@ class UserSession:
         return attrs.evolve(queued, chat_id=chat_id)
 
     async def _resume(self, command: dict[str, Any], queued_at: float) -> PendingAnswer:
-        """Replay, per chat, exactly the messages after the client's position, in order.
+        """Replay, per chat, exactly what came after the client's position, in order: the
+        messages after a seq, or the log entries (messages and changes) after ``{"pos": P}``.
 
-        Exact while none of the chat's messages has gone out on this socket yet (a client
-        resumes first thing after opening); after that, or beyond ``max_replay`` messages, the
-        chat gets ``resync`` and the client pages its history over REST.
+        Exact while nothing of the chat that the replay would cover has gone out on this socket
+        yet (a client resumes first thing after opening); after that, or beyond ``max_replay``
+        entries, the chat gets ``resync`` and the client pages its history over REST.
         """
         positions = _positions(command.get("positions"), self.max_chats)
         replayed: dict[str, int] = {}
         resync: list[str] = []
         unknown: list[str] = []
         async with self._sending:
-            for chat_id, after_seq in positions.items():
+            for chat_id, position in positions.items():
                 stream = self._streams.get(ChatId(chat_id))
                 if stream is None:
                     unknown.append(chat_id)
                     continue
+                if isinstance(position, dict):
+                    replayed[chat_id] = await self._replay_log(stream, chat_id, position["pos"])
+                    if replayed[chat_id] < 0:
+                        del replayed[chat_id]
+                        resync.append(chat_id)
+                    continue
+                after_seq = position
                 latest = stream.subscription.latest_seq
                 if after_seq >= latest:
                     replayed[chat_id] = 0
                 elif stream.sent_message or latest - after_seq > self.context.settings.max_replay:
                     resync.append(chat_id)
-                    data = {"after_seq": after_seq, "latest_seq": latest}
+                    data = {"after_seq": after_seq, "latest_seq": latest,
+                            "latest_pos": stream.subscription.latest_pos}  # fmt: skip
                     event = {"event": "resync", "chat_id": chat_id, "data": data}
                     await self._send([orjson.dumps(event).decode()])
                 else:
@@ -301,20 +336,51 @@ class UserSession:
                         latest - after_seq, after_seq=after_seq, before_seq=latest + 1
                     )
                     messages = await self.registry.chat(chat_id).messages(page)
-                    await self._send([stream.prefix + event_frame(MessageReceived(m))[1:]
-                                      for m in messages])  # fmt: skip
-                    stream.sent_message = bool(messages)
+                    await self._send(self._entries(stream, [MessageReceived(m) for m in messages]))
+                    stream.sent_message = stream.sent_message or bool(messages)
+                    stream.sent_entry = stream.sent_entry or bool(messages)
                     replayed[chat_id] = len(messages)
         result = {"replayed": replayed, "resync": resync, "unknown": unknown}
         return answered(command.get("ref"), result, queued_at)
 
+    async def _replay_log(self, stream: _ChatStream, chat_id: str, after_pos: int) -> int:
+        """Send the chat's log entries after ``after_pos`` up to where live events began; how
+        many, or -1 when the chat got ``resync`` instead."""
+        subscription = stream.subscription
+        latest = subscription.latest_pos
+        if after_pos >= latest:
+            return 0
+        if stream.sent_entry or latest - after_pos > self.context.settings.max_replay:
+            data = {"after_pos": after_pos, "latest_pos": latest,
+                    "latest_seq": subscription.latest_seq}  # fmt: skip
+            event = {"event": "resync", "chat_id": chat_id, "data": data}
+            await self._send([orjson.dumps(event).decode()])
+            return -1
+        entries = await self.registry.chat(chat_id).log(after_pos, latest, latest - after_pos)
+        await self._send(self._entries(stream, entries))
+        stream.sent_entry = stream.sent_entry or bool(entries)
+        stream.sent_message = stream.sent_message or any(
+            isinstance(entry, MessageReceived) for entry in entries
+        )
+        return len(entries)
 
-def _positions(raw: Any, max_chats: int) -> dict[str, int]:
+
+def _positions(raw: Any, max_chats: int) -> dict[str, int | dict[str, int]]:
+    """``{chat_id: last_seq}`` or ``{chat_id: {"pos": last_pos}}`` per chat."""
     if not isinstance(raw, dict):
-        raise InvalidInput("'positions' must be an object of chat_id: last_seq")
+        raise InvalidInput("'positions' must be an object of chat_id: last_seq or {\"pos\": P}")
     if len(raw) > max_chats:
         raise InvalidInput(f"'positions' names more than {max_chats} chats")
-    for chat_id, seq in raw.items():
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise InvalidInput(f"'positions[{chat_id!r}]' must be a non-negative integer")
+    for chat_id, position in raw.items():
+        value = position.get("pos") if isinstance(position, dict) else position
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < 0
+            or (isinstance(position, dict) and len(position) != 1)
+        ):
+            raise InvalidInput(
+                f"'positions[{chat_id!r}]' must be a non-negative integer (a seq) or"
+                ' {"pos": P} with P a non-negative integer'
+            )
     return raw

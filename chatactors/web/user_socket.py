@@ -41,7 +41,7 @@ async def serve_user_socket(socket: SocketTransport, context: Services) -> None:
             return
         metrics.connections.inc()
         try:
-            reason = await _run_session(socket, context, user_id)
+            reason = await _run_session(socket, context, user_id, v1=subprotocol is not None)
         except ChatError as error:
             await close_socket(socket, close_code_for(error), str(error), timeout_s)
         except trio.TooSlowError:
@@ -57,9 +57,9 @@ async def serve_user_socket(socket: SocketTransport, context: Services) -> None:
 
 
 async def _run_session(
-    socket: SocketTransport, context: Services, user_id: UserId
+    socket: SocketTransport, context: Services, user_id: UserId, *, v1: bool
 ) -> EndReason | None:
-    session = UserSession(socket, context, user_id)
+    session = UserSession(socket, context, user_id, v1=v1)
     feeds = context.registry.user_feeds
     # The feed opens before the chats are listed: a chat created meanwhile is not missed.
     with feeds.open_feed(user_id, session.outbox_send.send_nowait, session.ended):

@@ -30,6 +30,26 @@ class PostMessageBody:
     type: MessageType
     content: str
     client_message_id: str | None = None
+    #: The id of the message of this chat that this one answers.
+    reply_to: str | None = None
+
+
+@attrs.frozen
+class EditMessageBody:
+    user_id: str
+    content: str
+
+
+@attrs.frozen
+class ReactionBody:
+    user_id: str
+
+
+@attrs.frozen
+class UserQuery:
+    """``?user_id=``: who acts (with access control, the token's user when left out)."""
+
+    user_id: str | None = None
 
 
 @attrs.frozen
@@ -66,6 +86,11 @@ class MessageOut:
     content: str
     timestamp: str
     seq: int
+    edited_at: str | None
+    deleted: bool
+    #: emoji -> the users who reacted with it, in the order they did.
+    reactions: dict[str, list[str]]
+    reply_to: str | None
     client_message_id: str | None = None
 
 
@@ -93,10 +118,20 @@ class ChatInfoOut:
     participants: list[str]
     created_at: str
     last_seq: int
+    last_pos: int
 
 
 @attrs.frozen
 class MessageSentOut:
+    status: str
+    message: MessageOut
+
+
+@attrs.frozen
+class MessageChangedOut:
+    """``status``: ``message_updated``, ``message_deleted``, ``reaction_added`` or
+    ``reaction_removed``; ``message``: the message in its new state."""
+
     status: str
     message: MessageOut
 

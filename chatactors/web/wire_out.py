@@ -2,8 +2,12 @@
 
 The wire names and keys come from the reference contract; extensions only add keys. Encoding
 happens once where it counts: an event's frame once per event (kept in the ``Envelope`` every
-subscriber shares), a message's JSON once per message (kept here for as long as the message
-lives, and embedded with ``orjson.Fragment`` in pages, frames, acks and chat lists).
+subscriber shares), a message's JSON once per message state (kept here for as long as the
+message lives, and embedded with ``orjson.Fragment`` in pages, frames, acks and chat lists).
+
+Reference frames are ``{"event", "data"}`` exactly; ``chatactors.v1`` frames of log entries
+add the entry's position, ``{"event", "data", "pos"}``, spliced onto the same encoded text.
+``message_updated`` exists only on ``chatactors.v1`` (a reference socket never gets it).
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ import orjson
 
 from chatactors.actors.subscription import Envelope
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.events import (
+    ChatEvent,
+    ChatRead,
+    MessageReceived,
+    MessageUpdated,
+    PresenceUpdated,
+    log_position,
+)
 from chatactors.domain.models import Chat, Message, Presence
 
 #: id(message) -> (a weak reference that drops the entry when the message dies, its JSON).
@@ -43,6 +54,10 @@ def message_json(message: Message) -> bytes:
     }
     if message.client_message_id is not None:
         wire["client_message_id"] = message.client_message_id
+    wire["edited_at"] = None if message.edited_at is None else format_timestamp(message.edited_at)
+    wire["deleted"] = message.deleted
+    wire["reactions"] = {r.emoji: r.users for r in message.reactions}
+    wire["reply_to"] = message.reply_to
     encoded = orjson.dumps(wire)
     _message_json[key] = (weakref.ref(message, _forget(key)), encoded)
     return encoded
@@ -74,6 +89,8 @@ def event_to_wire(event: ChatEvent) -> dict[str, Any]:
     match event:
         case MessageReceived(message):
             return {"event": "message_received", "data": message_to_wire(message)}
+        case MessageUpdated(message):
+            return {"event": "message_updated", "data": message_to_wire(message)}
         case PresenceUpdated(presence):
             return {"event": "presence_updated", "data": presence_to_wire(presence)}
         case ChatRead(chat_id, user_id, message_id, seq):
@@ -89,13 +106,37 @@ def event_to_wire(event: ChatEvent) -> dict[str, Any]:
 
 
 def event_frame(event: ChatEvent) -> str:
-    """The text frame of an event."""
+    """The text frame of an event, as a reference socket gets it."""
     return orjson.dumps(event_to_wire(event)).decode()
 
 
+def v1_event(event: ChatEvent) -> str:
+    """The event's object as ``chatactors.v1`` sends it (one of a frame's array)."""
+    return with_pos(event_frame(event), event)
+
+
+def with_pos(frame: str, event: ChatEvent) -> str:
+    """``frame`` (the event's reference frame) with ``"pos"`` added if the event has one."""
+    pos = log_position(event)
+    return frame if pos is None else f'{frame[:-1]},"pos":{pos}}}'
+
+
 def envelope_frame(envelope: Envelope) -> str:
-    """The frame of a published event, encoded by the first subscriber that sends it."""
+    """The reference frame of a published event, encoded by the first subscriber that sends it."""
     frame = envelope.frame
     if frame is None:
         frame = envelope.frame = event_frame(envelope.event)
     return frame
+
+
+def envelope_v1_event(envelope: Envelope) -> str:
+    """The ``chatactors.v1`` object of a published event, made once for every v1 socket."""
+    v1 = envelope.v1_frame
+    if v1 is None:
+        v1 = envelope.v1_frame = with_pos(envelope_frame(envelope), envelope.event)
+    return v1
+
+
+def for_reference_clients(event: ChatEvent) -> bool:
+    """Whether a socket without ``chatactors.v1`` gets this event (the reference's three)."""
+    return not isinstance(event, MessageUpdated)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import trio
 
 from chatactors.actors.subscription import Subscription
-from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.events import (
+    ChatEvent,
+    ChatRead,
+    LogEvent,
+    MessageReceived,
+    MessageUpdated,
+    PresenceUpdated,
+)
 
 
 def drain(subscription: Subscription) -> list[ChatEvent]:
@@ -18,7 +25,7 @@ def drain(subscription: Subscription) -> list[ChatEvent]:
             return events
 
 
-def seqs(events: list[ChatEvent]) -> list[int]:
+def seqs(events: list[ChatEvent] | tuple[LogEvent, ...]) -> list[int]:
     """The seq of each message event."""
     return [e.message.seq for e in events if isinstance(e, MessageReceived)]
 
@@ -32,3 +39,5 @@ def summary(event: ChatEvent) -> tuple[str, str, str]:
             return ("read", user_id, str(seq))
         case MessageReceived(message):
             return ("message", message.user_id, message.type.value)
+        case MessageUpdated(message, _, change):
+            return ("updated", message.user_id, change.value)

@@ -11,8 +11,9 @@ import trio.testing
 
 from chatactors.actors.bot_replies import default_bot_replies
 from chatactors.actors.subscription import Subscription
+from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import BOT_USER, UserId
-from chatactors.domain.models import MessageType
+from chatactors.domain.models import MessageType, Reaction
 from chatactors.settings import Settings
 from tests.actors.events import drain, summary
 from tests.conftest import make_settings, running_registry
@@ -57,16 +58,24 @@ async def test_bot_runs_the_reference_sequence_with_its_delays(
     expected.append((at, ("read", "bot_user", "1")))
     at += rng.uniform(2, 4)
     expected.append((at, ("presence", "bot_user", "typing")))
-    for _ in range(rng.randint(1, 3)):
-        at += rng.uniform(2, 4)
+    for index in range(rng.randint(1, 3)):
+        if index:
+            at += rng.uniform(2, 4)
         expected.append((at, ("message", "bot_user", rng.choice(replies).type.value)))
     at += rng.uniform(2, 4)
     expected.append((at, ("presence", "bot_user", "offline")))
 
     assert [event for _, event in timeline] == [event for _, event in expected]
     assert [t for t, _ in timeline] == pytest.approx([t for t, _ in expected], abs=1e-6)
-    # A pause of 2-4 s before every step, the first included (as the reference does).
+    # A pause of 2-4 s before every step, the first included, except the first reply: it
+    # comes as soon as typing shows (REFERENCE.md), 6-12 s after the message.
+    steps = [event for _, event in timeline]
+    first_reply = steps.index(("message", "bot_user", expected[4][1][2]), 1)
+    assert steps[first_reply - 1] == ("presence", "bot_user", "typing")
+    assert timeline[first_reply][0] == timeline[first_reply - 1][0]
+    assert 6 <= timeline[first_reply][0] <= 12
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(timeline)]
+    del gaps[first_reply - 1]
     assert all(2 <= gap <= 4 for gap in gaps)
 
 
@@ -165,3 +174,27 @@ async def test_bot_presence_never_counts_its_subscription(
         assert registry.statistics().subscribers == 0
         statuses = {p.user_id: p.status.value for p in await chat.presence()}
         assert statuses == {"alice": "offline", "bot_user": "offline"}
+
+
+async def test_a_reply_to_the_bot_is_answered_and_a_reaction_to_it_starts_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_registry(bot_settings(), seed=SEED) as registry:
+        chat = registry.chat((await registry.create_chat(["alice"])).id)
+        watcher = await chat.subscribe()
+        await chat.post(ALICE, TEXT, "hello bot")
+        await trio.sleep(60)
+        bot_message = [e.message for e in drain(watcher) if isinstance(e, MessageReceived)][-1]
+        assert bot_message.user_id == BOT_USER
+        # A reaction to the bot's message: a change, not a message; the bot stays quiet.
+        reacted = await chat.react(ALICE, bot_message.id, "👍")
+        assert reacted.reactions == (Reaction("👍", (ALICE,)),)
+        await trio.sleep(60)
+        assert [summary(e) for e in drain(watcher)] == [("updated", "bot_user", "reaction_added")]
+        # A reply to the bot's message is a message: answered like any other.
+        await chat.post(ALICE, TEXT, "about that", reply_to=bot_message.id)
+        await trio.sleep(60)
+        events = [summary(e) for e in drain(watcher)]
+        assert events[0] == ("message", "alice", "text")
+        assert ("presence", "bot_user", "typing") in events
+        assert events[-1] == ("presence", "bot_user", "offline")

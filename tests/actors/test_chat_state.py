@@ -26,6 +26,7 @@ from chatactors.actors.outcome import (
     SaveReadMark,
     SubscribePlan,
 )
+from chatactors.actors.placement import Handover
 from chatactors.domain.errors import InvalidInput, NotAParticipant
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import BOT_USER, ChatId, UserId
@@ -280,6 +281,56 @@ def test_ending_the_graces_takes_every_user_in_one_offline_now() -> None:
     assert state.next_deadline() == 111.0
 
 
+def taken_over(
+    presence: dict[UserId, PresenceStatus], *, catch_up_s: float = 3.0, **settings: object
+) -> ChatState:
+    """A state loaded by a new activation at clock 100 (wall time T0 + 50 s), handed over
+    ``presence`` by the one before."""
+    chat = Chat(ChatId("c1"), (ALICE, BOB, BOT_USER), T0)
+    loaded = LoadedChat(chat, (), 0, {}, {}, {})
+    handover = Handover(presence, catch_up_s=catch_up_s)
+    now = T0 + timedelta(seconds=50)
+    return ChatState.from_loaded(loaded, make_settings(**settings), handover, now=now, clock=100.0)
+
+
+def test_users_handed_over_online_stay_online_and_their_sockets_coming_back_publish_nothing() -> (
+    None
+):
+    state = taken_over({ALICE: PresenceStatus.ONLINE, BOB: PresenceStatus.ONLINE},
+                       presence_grace_s=1)  # fmt: skip
+    assert state.presence[ALICE].status is PresenceStatus.ONLINE
+    # The grace is the catch-up (a lease), longer than the presence grace here.
+    assert state.next_deadline() == 103.0
+    again = run(state, Subscribe(ALICE), clock=101.0)
+    assert (again.events, again.writes) == ((), ())
+    assert ALICE not in state.going_offline
+    # bob's socket never came back (it died with the old owner): offline when the grace ends,
+    # last seen when the new owner took over.
+    expired = state.expire(103.0)
+    state.commit(expired)
+    assert expired.events == (PresenceUpdated(state.presence[BOB]),)
+    assert state.presence[BOB].status is PresenceStatus.OFFLINE
+    assert expired.writes == (SaveLastSeen(ChatId("c1"), BOB, T0 + timedelta(seconds=50)),)
+    assert state.presence[ALICE].status is PresenceStatus.ONLINE
+
+
+def test_a_handover_waits_at_least_the_presence_grace_and_keeps_typing_on_its_timer() -> None:
+    state = taken_over({BOB: PresenceStatus.TYPING}, presence_grace_s=5, typing_timeout_s=2)
+    assert state.presence[BOB].status is PresenceStatus.TYPING
+    assert state.next_deadline() == 102.0
+    assert presence_statuses(state.expire(102.0).events) == [PresenceStatus.ONLINE]
+    assert state.going_offline[BOB].until == 105.0
+
+
+def test_a_handover_names_only_participants_and_never_offline_users() -> None:
+    state = taken_over({UserId("stranger"): PresenceStatus.ONLINE, ALICE: PresenceStatus.OFFLINE})
+    assert "stranger" not in state.presence
+    assert state.presence[ALICE].status is PresenceStatus.OFFLINE
+    assert state.next_deadline() is None
+    # A user who was not handed over comes online as always.
+    assert presence_statuses(run(state, Subscribe(ALICE)).events) == [PresenceStatus.ONLINE]
+
+
 def test_pages_outside_the_window_are_read_from_the_store() -> None:
     state = new_state(history_window=3)
     for i in range(5):
@@ -290,6 +341,6 @@ def test_pages_outside_the_window_are_read_from_the_store() -> None:
         MessagePage(limit=5)
     )
     replay = run(state, Subscribe(after_seq=3)).result
-    assert [m.seq for m in replay.replay] == [4, 5]
+    assert [e.message.seq for e in replay.replay] == [4, 5]
     too_old = run(state, Subscribe(after_seq=0)).result
     assert too_old.replay == ReadFromStore(MessagePage(limit=5, after_seq=0))

@@ -47,7 +47,7 @@ async def test_replay_then_live_has_no_gap_and_no_duplicate() -> None:
         for i in range(5):
             await chat.post(ALICE, TEXT, f"m{i}")
         subscription = await chat.subscribe(after_seq=2)
-        assert [m.seq for m in subscription.replay] == [3, 4, 5]
+        assert seqs(subscription.replay) == [3, 4, 5]
         assert subscription.latest_seq == 5
         await chat.post(ALICE, TEXT, "live")
         assert seqs(drain(subscription)) == [6]
@@ -69,7 +69,7 @@ async def test_replay_with_concurrent_posters_has_no_gap() -> None:
             for _ in range(20):
                 await trio.lowlevel.checkpoint()
             subscription = await chat.subscribe(after_seq=0)
-            seen += [m.seq for m in subscription.replay]
+            seen += seqs(subscription.replay)
         seen += seqs(drain(subscription))
         assert seen == list(range(1, 101))
 

@@ -89,6 +89,22 @@ def test_socket_send(
     assert document["latency"]["ack"]["count"] == document["deliveries"]["messages_accepted"]
 
 
+@pytest.mark.parametrize("workload", ["fanout", "socket-send"])
+def test_a_share_of_edits_and_reactions_is_delivered_like_messages(
+    server: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str], workload: str
+) -> None:
+    url, _ = server
+    argv = [workload, "--url", url, *FANOUT, "--edit-ratio", "0.3"]
+    if workload == "fanout":
+        argv.append("--subprotocol")
+    document = _run(argv, tmp_path / "mixed.json", capsys)
+    _assert_clean(document)  # each change owed once to every socket, like a message
+    sent = document["deliveries"]["messages_sent"]
+    assert document["params"]["edit_ratio"] == 0.3
+    # 30 % of the operations, less those made before their chat had a message to change.
+    assert 0.2 * sent <= document["metrics"]["changes"] <= 0.3 * sent
+
+
 def test_http(server: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url, pid = server
     argv = ["http", "--url", url, "--chats", "2", "--concurrency", "4", "--duration", "1",

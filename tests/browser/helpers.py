@@ -47,7 +47,8 @@ def send(page: Page, text: str) -> None:
 
 
 def row(page: Page, text: str) -> Locator:
-    return page.locator("#messages .row", has_text=text)
+    """The row of the message whose own content has ``text`` (a quote of it does not count)."""
+    return page.locator("#messages .row").filter(has=page.locator(".content", has_text=text))
 
 
 def keys_are_unique(page: Page) -> None:

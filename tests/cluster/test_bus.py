@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 import trio
 
@@ -14,10 +15,11 @@ from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.cluster.bus import ChatBus
 from chatactors.cluster.node import open_cluster_link
 from chatactors.cluster.redis import open_channels
-from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived
+from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, Message, MessageType
+from chatactors.domain.models import ChangeKind, Chat, Message, MessageType, Reaction
 from chatactors.storage.memory import MemoryStore
+from chatactors.storage.store import MessageChange
 from tests.cluster.conftest import LINK_TIMEOUT_S
 from tests.redis_server import RedisServer
 
@@ -25,9 +27,19 @@ CHAT = ChatId("chat-b")
 WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
-def message(seq: int) -> MessageReceived:
+def message(seq: int, pos: int | None = None) -> MessageReceived:
+    """Message ``seq``, at log position ``pos`` (``seq`` unless given: nothing changed)."""
     return MessageReceived(
-        Message(MessageId(f"m{seq}"), CHAT, seq, UserId("ann"), MessageType.TEXT, f"#{seq}", WHEN)
+        Message(
+            MessageId(f"m{seq}"),
+            CHAT,
+            seq,
+            UserId("ann"),
+            MessageType.TEXT,
+            f"#{seq}",
+            WHEN,
+            pos=seq if pos is None else pos,
+        )
     )
 
 
@@ -180,3 +192,44 @@ async def test_a_gap_is_filled_from_the_store_and_the_subscriber_stays(
             assert subscription.end_reason is None
             assert (other.gaps, other.filled) == (1, 2)
             nursery.cancel_scope.cancel()
+
+
+async def test_a_gap_of_changes_is_filled_from_the_store_in_log_order(
+    redis_server: RedisServer,
+) -> None:
+    """Positions count changes too: a change never published is a gap, filled with the
+    message's state from the store, between the messages around it."""
+    store = MemoryStore()
+    await store.create_chat(Chat(CHAT, (UserId("ann"),), WHEN))
+    loaded = await store.load_chat(CHAT, window=10, idempotency_window=10)
+    assert loaded is not None
+    first, second = message(1).message, message(2, pos=4).message
+    await store.append_message(first, owner=loaded.owner_token)
+    reacted = attrs.evolve(first, reactions=(Reaction("👍", (UserId("ann"),)),))
+    edited = attrs.evolve(reacted, content="#1!", edited_at=WHEN)
+    for pos, state, kind in [
+        (2, reacted, ChangeKind.REACTION_ADDED),
+        (3, edited, ChangeKind.EDITED),
+    ]:
+        await store.change_message(MessageChange(state, pos, kind, 1), owner=loaded.owner_token)
+    await store.append_message(second, owner=loaded.owner_token)
+    with trio.fail_after(10):
+        async with (
+            node_bus(redis_server) as owner,
+            node_bus(redis_server) as other,
+            trio.open_nursery() as nursery,
+        ):
+            other.history, other.nursery = store, nursery
+            subscription = await started(other)
+            await owner.publish(CHAT, MessageReceived(first))
+            await owner.publish(CHAT, MessageUpdated(edited, 3, ChangeKind.EDITED))  # 2 lost
+            await owner.publish(CHAT, MessageReceived(second))
+            events = await receive_events(subscription, 4)
+            nursery.cancel_scope.cancel()
+    assert events == [
+        MessageReceived(first),
+        MessageUpdated(edited, 2, ChangeKind.REACTION_ADDED),  # its state now, from the store
+        MessageUpdated(edited, 3, ChangeKind.EDITED),
+        MessageReceived(second),
+    ]
+    assert (other.gaps, other.filled) == (1, 1)

@@ -20,11 +20,12 @@ from chatactors.actors.commands import (
     Unsubscribe,
 )
 from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.actors.subscription import Subscription
 from chatactors.cluster.directory import Holder, lease_key
 from chatactors.cluster.forwarder import command_channel
 from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
 from chatactors.cluster.routing import ClusterMailbox
-from chatactors.domain.events import MessageReceived
+from chatactors.domain.events import MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.storage.memory import MemoryStore
@@ -189,7 +190,10 @@ async def test_a_socket_is_registered_again_once_the_new_owner_can_be_reached(
             await c.channels.unlisten(command_channel("node-c"))
             await call(c, chat_id, GetChat())
             await reregistered(b, 0, failures=2)
-            assert (await presence(c, chat_id)).get(ANN) is not PresenceStatus.ONLINE
+            # C took ann over online from A, for a catch-up of a lease: her registration never
+            # reaches C meanwhile, so she goes offline when it runs out.
+            while (await presence(c, chat_id))[ANN] is not PresenceStatus.OFFLINE:  # noqa: ASYNC110
+                await trio.sleep(0.05)
             await c.channels.listen(command_channel("node-c"), server.on_command)
             await reregistered(b, 1)
             assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
@@ -224,3 +228,88 @@ async def test_a_socket_at_the_owner_gets_its_events_from_the_actor_not_over_red
                 await trio.sleep(0.01)
             assert bob.end_reason is None
             await call(a, chat_id, Unsubscribe(ann.id))  # answered, changes nothing
+
+
+async def next_presence(subscription: Subscription) -> tuple[str, PresenceStatus]:
+    while True:
+        event = (await subscription.receive()).event
+        if isinstance(event, PresenceUpdated):
+            return event.presence.user_id, event.presence.status
+
+
+async def test_a_new_owner_takes_over_who_was_online_and_publishes_no_flicker(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b", "c"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, _), (c, _) = (nodes[n] for n in "abc")
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            # bob's socket is at A's own actor (it dies with A's activation); ann's is on B.
+            bob = await call(a, chat_id, Subscribe(BOB))
+            ann = await call(b, chat_id, Subscribe(ANN))
+            while await next_presence(ann) != (ANN, PresenceStatus.ONLINE):  # (bob's may be first)
+                pass
+            await lose_lease(a, registry_a, chat_id)
+            while bob.end_reason is None:  # noqa: ASYNC110 (ended inside the actor's task)
+                await trio.sleep(0.01)
+            await call(c, chat_id, GetChat())  # C takes the chat over
+            assert c.placement.counters.handovers == 1
+            await reregistered(b, 1)
+            # Both online at C at once: ann registered again, bob for the catch-up (a lease).
+            assert await presence(c, chat_id) == {
+                ANN: PresenceStatus.ONLINE,
+                BOB: PresenceStatus.ONLINE,
+                "bot_user": PresenceStatus.OFFLINE,
+            }
+            # bob's socket never comes back: he goes offline when it runs out; ann's socket
+            # hears nothing of herself (no offline, no second online).
+            assert await next_presence(ann) == (BOB, PresenceStatus.OFFLINE)
+            assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
+
+
+async def test_sockets_whose_owner_is_gone_take_the_chat_over_though_nobody_uses_it(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, registry_b) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            await call(b, chat_id, Subscribe(ANN))
+            # A "dies": nobody listens at it any more, and its lease goes. No command follows.
+            await a.channels.unlisten(command_channel("node-a"))
+            await lose_lease(a, registry_a, chat_id)
+            # B notices and registers ann again, which activates the chat on B.
+            await reregistered(b, 1)
+            assert registry_b.holds(chat_id)
+            assert mailbox_of(b).orphaned == 1
+            assert (await presence(b, chat_id))[ANN] is PresenceStatus.ONLINE
+
+
+async def test_an_owner_that_only_looked_gone_keeps_its_sockets_once(
+    redis_server: RedisServer,
+) -> None:
+    with trio.fail_after(30):
+        async with placed_nodes(redis_server, ("a", "b"), lease_ttl_s=1.0) as nodes:
+            (a, registry_a), (b, _) = nodes["a"], nodes["b"]
+            chat_id = (await registry_a.create_chat([ANN, BOB])).id
+            await call(a, chat_id, GetChat())
+            await call(b, chat_id, Subscribe(ANN))
+            server = a.server
+            assert server is not None
+            # A's Pub/Sub connection is being made again (say): it looks gone for a while.
+            await a.channels.unlisten(command_channel("node-a"))
+            watch = b.owner_watch
+            assert watch is not None
+            while watch.owners_gone == 0:  # noqa: ASYNC110 (B's watch runs on its own)
+                await trio.sleep(0.05)
+            await reregistered(b, 0, failures=1)
+            await a.channels.listen(command_channel("node-a"), server.on_command)
+            while mailbox_of(b).reregistering:  # noqa: ASYNC110 (retried on B's own time)
+                await trio.sleep(0.05)
+            assert mailbox_of(b).owner_nodes() == {"node-a"}
+            # Still A's, ann registered there once (the second registration was undone).
+            assert registry_a.holds(chat_id)
+            assert mailbox_of(b).reregistered == 0
+            assert registry_a.statistics().subscribers == 1
+            assert (await presence(a, chat_id))[ANN] is PresenceStatus.ONLINE

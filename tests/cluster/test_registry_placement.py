@@ -14,6 +14,7 @@ import trio
 import trio.testing
 
 from chatactors.actors.commands import Subscribe, Unsubscribe
+from chatactors.actors.placement import Handover
 from chatactors.actors.registry import ChatRegistry, open_registry
 from chatactors.actors.subscription import EndReason
 from chatactors.domain.errors import ChatUnavailable
@@ -33,6 +34,7 @@ class ScriptedActivation:
     released: bool = False
     valid: bool = True
     owner_token: int | None = None
+    taken_over: Handover = attrs.field(factory=Handover)
     #: Raised by ``release`` (after releasing), as a backend's unexpected reply would be.
     release_error: Exception | None = None
 
@@ -41,6 +43,9 @@ class ScriptedActivation:
 
     def publish(self, event: ChatEvent) -> None:
         self.published.append(event)
+
+    def handover(self) -> Handover:
+        return self.taken_over
 
     def started(self, owner_token: int) -> None:
         self.owner_token = owner_token

@@ -190,7 +190,7 @@ async def test_v1_commands_are_acked_and_a_bad_one_gets_an_error(server: ServedA
         [hello, *_] = await _v1_frame(ws)
         assert hello == {
             "event": "subscribed",
-            "data": {"chat_id": chat_id, "user_id": "alice", "latest_seq": 0},
+            "data": {"chat_id": chat_id, "user_id": "alice", "latest_seq": 0, "latest_pos": 0},
         }
         send = {
             "op": "send",

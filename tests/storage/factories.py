@@ -32,7 +32,11 @@ def make_message(
     ms: int | None = None,
     client_message_id: str | None = None,
     content: str | None = None,
+    pos: int | None = None,
+    reply_to: MessageId | None = None,
 ) -> Message:
+    """Message ``seq`` of ``chat``; its log position is ``seq`` unless given (a chat whose
+    messages were never changed)."""
     return Message(
         id=MessageId(f"m-{next(_message_numbers)}"),
         chat_id=chat.id,
@@ -42,4 +46,6 @@ def make_message(
         content=f"message {seq}" if content is None else content,
         timestamp=at(seq * 10 if ms is None else ms),
         client_message_id=client_message_id,
+        pos=seq if pos is None else pos,
+        reply_to=reply_to,
     )

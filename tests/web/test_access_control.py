@@ -95,6 +95,30 @@ async def test_users_act_only_as_themselves(client: Client, chat_id: str) -> Non
     assert [m["content"] for m in messages] == ["forged"]  # sent by friend, as friend
 
 
+async def test_changes_to_messages_act_as_the_tokens_user(client: Client, chat_id: str) -> None:
+    body = {"user_id": "owner", "type": "text", "content": "mine"}
+    sent = await client.post(f"/chats/{chat_id}/messages", json=body, headers=bearer("owner"))
+    message = f"/chats/{chat_id}/messages/{(await sent.get_json())['message']['id']}"
+    thumbs = f"{message}/reactions/%F0%9F%91%8D"
+    forged = [
+        await client.patch(message, json={"user_id": "owner", "content": "x"},
+                           headers=bearer("friend")),
+        await client.delete(f"{message}?user_id=owner", headers=bearer("friend")),
+        await client.put(thumbs, json={"user_id": "owner"}, headers=bearer("friend")),
+        await client.delete(f"{thumbs}?user_id=owner", headers=bearer("friend")),
+        await client.put(thumbs, json={"user_id": "outsider"}, headers=bearer("outsider")),
+        await client.patch(message, json={"user_id": "owner", "content": "x"}),
+    ]  # fmt: skip
+    assert [r.status_code for r in forged] == [403, 403, 403, 403, 403, 401]
+    # Without ?user_id= a delete acts as the token's user.
+    reacted = await client.put(thumbs, json={"user_id": "friend"}, headers=bearer("friend"))
+    removed = await client.delete(thumbs, headers=bearer("friend"))
+    assert [reacted.status_code, removed.status_code] == [200, 200]
+    assert (await removed.get_json())["message"]["reactions"] == {}
+    deleted = await client.delete(message, headers=bearer("owner"))
+    assert (await deleted.get_json())["message"]["deleted"] is True
+
+
 async def test_outsider_cannot_post_and_chat_list_is_own_only(client: Client, chat_id: str) -> None:
     body = {"user_id": "outsider", "type": "text", "content": "hi"}
     response = await client.post(

@@ -112,3 +112,34 @@ async def test_a_user_socket_that_cannot_carry_a_new_chat_closes_with_1013() -> 
                 created = await client.post("/chats", json={"participants": ["alice", "bob"]})
                 assert created.status_code == 200
                 assert await ws.close_code() == 1013  # try again later: not a server bug
+
+
+@attrs.define(eq=False)
+class StoreThatFailsToLoadOnce(MemoryStore):
+    """Its first load fails as a bug would (the chat's actor crashes, and restarts after
+    ``crash_backoff_s``)."""
+
+    failed: bool = False
+
+    async def load_chat(
+        self, chat_id: ChatId, *, window: int, idempotency_window: int
+    ) -> LoadedChat | None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug, once")
+        return await super().load_chat(
+            chat_id, window=window, idempotency_window=idempotency_window
+        )
+
+
+async def test_a_chat_socket_opened_while_its_chat_is_unavailable_gets_in_once_it_is_back() -> None:
+    app = create_app(make_settings(crash_backoff_s=0.3), store=StoreThatFailsToLoadOnce())
+    async with app.test_app() as test_app:
+        created = await test_app.test_client().post("/chats", json={"participants": ["ann", "bob"]})
+        chat_id = (await created.get_json())["chat_id"]
+        with trio.fail_after(10):
+            async with open_socket(app, f"/ws/{chat_id}?user_id=ann") as ws:
+                # Refused (1013) before; now it waits out the restart and subscribes.
+                event = orjson.loads(await ws.receive())
+                assert event["event"] == "presence_updated"
+                assert event["data"]["user_id"] == "ann"

@@ -32,9 +32,9 @@ async def test_services_exist_only_while_serving_and_are_the_apps_only_extension
         assert response.status_code == 200
         assert b"chatactors_active_actors" in await response.get_data()
         assert running.rate_limiter is not None
-        running.charge_send(UserId("alice"))
+        await running.charge_send(UserId("alice"))
         with pytest.raises(RateLimited):
-            running.charge_send(UserId("alice"))
+            await running.charge_send(UserId("alice"))
     assert services_of(app) is None
 
 
@@ -50,10 +50,10 @@ async def test_the_rate_limiter_forgets_users_past_the_configured_count() -> Non
     async with app.test_app():
         running = services_of(app)
         assert running is not None
-        running.charge_send(UserId("alice"))
-        running.charge_send(UserId("bob"))
-        running.charge_send(UserId("carol"))  # alice's empty bucket is forgotten
-        running.charge_send(UserId("alice"))
+        await running.charge_send(UserId("alice"))
+        await running.charge_send(UserId("bob"))
+        await running.charge_send(UserId("carol"))  # alice's empty bucket is forgotten
+        await running.charge_send(UserId("alice"))
 
 
 async def test_without_access_control_nothing_is_rate_limited() -> None:
@@ -63,4 +63,4 @@ async def test_without_access_control_nothing_is_rate_limited() -> None:
         assert running is not None
         assert running.rate_limiter is None
         for _ in range(5):
-            running.charge_send(UserId("alice"))
+            await running.charge_send(UserId("alice"))

@@ -123,7 +123,8 @@ async def test_resume_beyond_the_bound_gets_resync(tmp_path: Path) -> None:
             await alice.command(op="resume", ref="r", positions={chat_id: 1, "nope": 0})
             resync = await alice.next(lambda e: e["event"] == "resync")
             assert resync == {"event": "resync", "chat_id": chat_id,
-                              "data": {"after_seq": 1, "latest_seq": 6}}  # fmt: skip
+                              "data": {"after_seq": 1, "latest_seq": 6,
+                                       "latest_pos": 6}}  # fmt: skip
             ack = await alice.answer("r")
             assert ack["data"] == {"ref": "r", "replayed": {}, "resync": [chat_id],
                                    "unknown": ["nope"]}  # fmt: skip

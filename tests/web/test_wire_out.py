@@ -34,6 +34,11 @@ def test_event_frames_have_the_reference_shapes() -> None:
             "content": "https://x/y.png",
             "timestamp": "2026-11-23T21:29:16.414Z",
             "seq": 3,
+            # Extensions (docs/API.md): a message's current state.
+            "edited_at": None,
+            "deleted": False,
+            "reactions": {},
+            "reply_to": None,
         },
     }
     presence = Presence(UserId("bob"), PresenceStatus.TYPING, MOMENT)

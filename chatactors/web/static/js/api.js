@@ -78,6 +78,15 @@ export const api = {
   presence: (chatId) => request("GET", `/chats/${enc(chatId)}/presence`),
   markRead: (chatId, userId) => request("POST", `/chats/${enc(chatId)}/read`, { body: { user_id: userId } }),
   reads: (chatId) => request("GET", `/chats/${enc(chatId)}/read`),
+  editMessage: (chatId, id, userId, content) =>
+    request("PATCH", `/chats/${enc(chatId)}/messages/${enc(id)}`, { body: { user_id: userId, content } }),
+  deleteMessage: (chatId, id, userId) =>
+    request("DELETE", `/chats/${enc(chatId)}/messages/${enc(id)}`, { query: { user_id: userId } }),
+  // The emoji goes in the path percent-encoded (UTF-8), as encodeURIComponent does.
+  react: (chatId, id, emoji, userId) =>
+    request("PUT", `/chats/${enc(chatId)}/messages/${enc(id)}/reactions/${enc(emoji)}`, { body: { user_id: userId } }),
+  unreact: (chatId, id, emoji, userId) =>
+    request("DELETE", `/chats/${enc(chatId)}/messages/${enc(id)}/reactions/${enc(emoji)}`, { query: { user_id: userId } }),
 
   /** Upload a file with POST /media (multipart field `file`); reports progress 0..1. */
   upload(file, onProgress) {

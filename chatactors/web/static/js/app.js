@@ -7,6 +7,7 @@ import { ConversationView } from "./conversation.js";
 import { toast } from "./toast.js";
 import { tokenUser } from "./token.js";
 import { BOT, displayName, formatListTime } from "./format.js";
+import { shownContent } from "./changes.js";
 
 const USER_KEY = "chatactors.user";
 const RECENT_KEY = "chatactors.recentUsers";
@@ -122,7 +123,7 @@ async function startAs(me) {
       return;
     }
     conversation.onChange(e.detail);
-    if (["chats", "connection", "presence", "read", "message", "status", "active"].includes(e.detail.kind)) scheduleList();
+    if (["chats", "connection", "presence", "read", "message", "update", "status", "active"].includes(e.detail.kind)) scheduleList();
   });
   scheduleList();
   await client.start();
@@ -163,9 +164,10 @@ function previewOf(chat) {
   } else if (chat.isGroup || (m.user_id === BOT && chat.otherHumans[0] !== BOT)) {
     nodes.push(h("span", { class: "preview-who", text: `${displayName(m.user_id, me)}:` }));
   }
-  if (m.type === "image") nodes.push(icon("image", { size: 14 }), h("span", { text: "Photo" }));
+  if (m.deleted) nodes.push(icon("ban", { size: 14 }), h("span", { class: "preview-deleted", text: "Message deleted" }));
+  else if (m.type === "image") nodes.push(icon("image", { size: 14 }), h("span", { text: "Photo" }));
   else if (m.type === "audio") nodes.push(icon("audio", { size: 14 }), h("span", { text: "Audio" }));
-  else nodes.push(h("span", { text: String(m.content ?? "").replace(/\s+/g, " ") }));
+  else nodes.push(h("span", { text: String(shownContent(chat, m) ?? "").replace(/\s+/g, " ") }));
   return { nodes };
 }
 
@@ -191,6 +193,7 @@ function updateChatItem(li, chat) {
   const unread = chat.unread;
   // Rebuild the inside only when what it shows changed (keeps hover/focus stable).
   const signature = JSON.stringify([title, status, time?.getTime(), chat.lastMessage?._key, chat.lastMessage?._status,
+    chat.lastMessage?.deleted, shownContent(chat, chat.lastMessage),
     chat.lastMessage && chat.readState(chat.lastMessage.seq), preview.typing, unread, chat.isGroup]);
   button.setAttribute("aria-current", active ? "true" : "false");
   button.classList.toggle("active", active);

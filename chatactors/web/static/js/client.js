@@ -1,10 +1,15 @@
 // The client's conversation with the server: one socket for every chat (`/ws`), history pages
-// over REST, sending with retry, typing. Its state and rules live in the Store (store.js); no
-// DOM here either. Views listen to "change" events ({kind, chatId}) and re-render.
+// over REST, sending with retry, changes to messages (edit, delete, reactions), typing. Its state
+// and rules live in the Store (store.js, changes.js); no DOM here either. Views listen to
+// "change" events ({kind, chatId}) and re-render.
 import { api, getAuthToken } from "./api.js";
 import { UserSocket } from "./socket.js";
 import { BOT } from "./format.js";
+import { beginEdit, endEdit, toggleOp } from "./changes.js";
 import { PAGE_SIZE, Store, kindOfFile, kindOfType } from "./store.js";
+
+// Reading back every message held when a chat's position becomes known: at most this many.
+const MAX_REREAD = 1000;
 
 const TYPING_THROTTLE_MS = 3000;
 const TYPING_IDLE_MS = 4000;
@@ -26,6 +31,8 @@ export class ChatClient extends EventTarget {
     this._typingChat = null;
     this._typingSentAt = 0;
     this._typingIdle = null;
+    this._readyPos = null; // the current socket's `latest_pos` per chat, from its `ready`
+    this._reacting = new Set(); // "<message id>\u0000<emoji>": one toggle in flight at a time
     this._onVisible = () => {
       if (document.visibilityState === "visible") {
         this.nudge();
@@ -72,7 +79,7 @@ export class ChatClient extends EventTarget {
     this.socket = new UserSocket({
       userId: this.me,
       token: getAuthToken(),
-      onEvent: (event, chatId, data) => this._onEvent(event, chatId, data),
+      onEvent: (event, chatId, data, pos) => this._onEvent(event, chatId, data, pos),
       onState: (state) => this._onSocketState(state),
     });
     this.socket.start();
@@ -108,6 +115,8 @@ export class ChatClient extends EventTarget {
 
   async refreshChats() {
     let list;
+    // How current the list is for each chat: its position when asked (see changes.js, isNewer).
+    const covers = new Map([...this.chats.values()].map((c) => [c.id, this.store.coversNow(c)]));
     try {
       list = await api.listChats(this.me);
       this.listFailed = false;
@@ -125,14 +134,17 @@ export class ChatClient extends EventTarget {
     for (const entry of list) {
       // The reference API answers every chat; keep only mine.
       if (Array.isArray(entry.participants) && !entry.participants.includes(this.me)) continue;
-      this._upsertChat(entry);
+      this._upsertChat(entry, { covers: covers.get(entry.chat_id) ?? -1 });
     }
     this.emit("chats");
   }
 
-  _upsertChat(entry) {
-    const { chat, isNew } = this.store.upsertChat(entry);
+  _upsertChat(entry, { covers = -1 } = {}) {
+    const { chat, isNew } = this.store.upsertChat(entry, { covers });
     if (isNew) {
+      // A chat the current socket carries: every entry after its `ready` position comes on it.
+      const pos = this._readyPos?.[chat.id];
+      if (Number.isFinite(pos)) chat.pos = pos;
       chat.connection = this.socket ? this._chatConnection() : "connecting";
       chat.closeCode = this.socket?.closeCode ?? null;
       if (chat.live) this._loadChatState(chat);
@@ -182,6 +194,7 @@ export class ChatClient extends EventTarget {
 
   _onSocketState(state) {
     if (this.stopped) return;
+    if (state !== "open") this._readyPos = null;
     for (const chat of this.chats.values()) {
       chat.connection = this._chatConnection();
       chat.closeCode = this.socket.closeCode;
@@ -213,18 +226,17 @@ export class ChatClient extends EventTarget {
     if (chat.lastMessage?.user_id === this.me || chat.id === this.activeId) this.loadReads(chat);
   }
 
-  _onEvent(event, chatId, data) {
+  _onEvent(event, chatId, data, pos) {
     if (event === "chat_created") {
       if (data?.chat_id && (!Array.isArray(data.participants) || data.participants.includes(this.me))) {
-        this._upsertChat(data);
+        const chat = this._upsertChat(data);
+        if (chat.pos === null) chat.pos = 0; // its whole log follows on this socket
         this.emit("chats");
       }
       return;
     }
     if (event === "ready") {
-      // The chats this socket carries: one made while we were away is listed once over REST.
-      const carried = Object.keys(data?.chats || {});
-      if (carried.some((id) => !this.chats.has(id))) this.refreshSoon();
+      this._onReady(data);
       return;
     }
     if (!chatId) return; // future events
@@ -236,8 +248,12 @@ export class ChatClient extends EventTarget {
     }
     switch (event) {
       case "message_received": {
-        const message = this.store.receive(chat, data);
-        if (!message) return;
+        const message = this.store.receive(chat, data, pos);
+        if (!message) {
+          // Held already (a replay, or the ack came first): it may show a newer state.
+          this.emit("update", chat.id);
+          return;
+        }
         this._clearTypingTimer(chat, data.user_id);
         if (data.user_id !== this.me && this.isViewing(chat)) this.markReadSoon(chat);
         this.emit("message", chat.id, { message, live: true });
@@ -245,6 +261,11 @@ export class ChatClient extends EventTarget {
         this.emit("chats");
         break;
       }
+      case "message_updated":
+        this.store.receiveUpdate(chat, data, pos);
+        this.emit("update", chat.id, { id: data?.id });
+        if (chat.lastMessage?.id === data?.id) this.emit("chats");
+        break;
       case "presence_updated":
         this._applyPresence(chat, data);
         this.emit("presence", chat.id);
@@ -257,15 +278,50 @@ export class ChatClient extends EventTarget {
       }
       case "resync":
       case "resync_required":
-        this._resync(chat, data.latest_seq);
+        this._resync(chat, data.latest_seq, data.latest_pos);
         break;
       default:
         break; // future events
     }
   }
 
+  /**
+   * The socket's first event. The chats it carries: one made while we were away is listed once
+   * over REST. A chat whose log position was unknown (all of them, the first time) takes the
+   * socket's; what was read of it over REST before the socket subscribed may miss a change made
+   * in between, so the list and the pages held are read again, now that they can be placed.
+   */
+  _onReady(data) {
+    this._readyPos = data?.latest_pos && typeof data.latest_pos === "object" ? data.latest_pos : null;
+    const carried = Object.keys(data?.chats || {});
+    const fresh = this.store.applyReady(this._readyPos);
+    if (carried.some((id) => !this.chats.has(id)) || fresh.length) this.refreshSoon();
+    for (const chat of fresh) if (chat.historyLoaded && !chat._reading) this._reread(chat);
+  }
+
+  /** Read every message held again (they were read before the chat's position was known). */
+  async _reread(chat) {
+    const seqs = [...chat.seqs];
+    if (!seqs.length || chat.oldestSeq === null) return;
+    const newest = Math.max(...seqs);
+    const covers = this.store.coversNow(chat);
+    try {
+      const page = await api.messages(chat.id, { beforeSeq: newest + 1, limit: Math.min(MAX_REREAD, newest - chat.oldestSeq + 1) });
+      this.store.mergePage(chat, page, { covers });
+      this.emit("update", chat.id);
+      this.emit("chats");
+    } catch {
+      /* the next change to each message brings its state; a reload shows it */
+    }
+  }
+
+  /** After a page read before the chat's position was known: read it again if it now is. */
+  _rereadIfPlaced(chat, covers) {
+    if (covers < 0 && chat.pos !== null) this._reread(chat);
+  }
+
   /** The chat missed more than the server replays: start again from its newest page. */
-  async _resync(chat, latestSeq) {
+  async _resync(chat, latestSeq, latestPos) {
     let page = null;
     if (!Number.isFinite(latestSeq)) {
       try {
@@ -276,9 +332,9 @@ export class ChatClient extends EventTarget {
       }
       latestSeq = page?.at(-1)?.seq ?? chat.lastSeq;
     }
-    this.store.resync(chat, latestSeq);
+    this.store.resync(chat, latestSeq, latestPos);
     if (page) {
-      this.store.addPage(chat, page);
+      this.store.addPage(chat, page, { covers: this.store.coversNow(chat) });
       chat.historyLoaded = true;
     }
     this.emit("history", chat.id, { reset: true });
@@ -366,10 +422,13 @@ export class ChatClient extends EventTarget {
 
   async loadLatest(chat) {
     const query = chat.lastSeq > 0 ? { beforeSeq: chat.lastSeq + 1, limit: PAGE_SIZE } : { limit: PAGE_SIZE };
+    const covers = this.store.coversNow(chat);
+    chat._reading = true;
     try {
       const page = await api.messages(chat.id, query);
-      this.store.addPage(chat, page);
+      this.store.addPage(chat, page, { covers });
       chat.historyLoaded = true;
+      this._rereadIfPlaced(chat, covers);
       if (this.activeId === chat.id && chat.unreadAtOpen) this.store.placeUnreadMarker(chat);
       this.emit("history", chat.id, { initial: true });
       this.emit("chats");
@@ -377,22 +436,50 @@ export class ChatClient extends EventTarget {
       this.markReadSoon(chat);
     } catch (err) {
       this.emit("error", chat.id, { message: `Could not load messages: ${err.message}` });
+    } finally {
+      chat._reading = false;
     }
   }
 
-  async loadOlder(chat) {
-    if (chat.loadingOlder || !chat.hasMore || !chat.historyLoaded || chat.oldestSeq === null) return;
+  /** The page before the oldest held; answers whether it loaded (the one in flight, if any). */
+  loadOlder(chat) {
+    if (chat._olderLoad) return chat._olderLoad;
+    if (!chat.hasMore || !chat.historyLoaded || chat.oldestSeq === null) return Promise.resolve(false);
+    chat._olderLoad = this._loadOlder(chat).finally(() => {
+      chat._olderLoad = null;
+    });
+    return chat._olderLoad;
+  }
+
+  async _loadOlder(chat) {
     chat.loadingOlder = true;
     this.emit("loading", chat.id);
+    const covers = this.store.coversNow(chat);
     try {
       const page = await api.messages(chat.id, { beforeSeq: chat.oldestSeq, limit: PAGE_SIZE });
-      this.store.addPage(chat, page);
+      this.store.addPage(chat, page, { covers });
       this.emit("history", chat.id, { older: true });
+      this._rereadIfPlaced(chat, covers);
+      return true;
     } catch (err) {
       this.emit("error", chat.id, { message: `Could not load older messages: ${err.message}` });
+      return false;
     } finally {
       chat.loadingOlder = false;
       this.emit("loading", chat.id);
+    }
+  }
+
+  /**
+   * The message with this id, loading older pages until it is held (a reply's original may be
+   * far back); null if the chat has no such message, or loading fails.
+   */
+  async findMessage(chat, id) {
+    for (;;) {
+      const found = this.store.messageById(chat, id);
+      if (found) return found;
+      if (!chat.hasMore || !chat.historyLoaded) return null;
+      if (!(await this.loadOlder(chat))) return null;
     }
   }
 
@@ -431,15 +518,16 @@ export class ChatClient extends EventTarget {
     return message;
   }
 
-  sendText(chatId, text) {
+  /** `replyTo`: the id of the message this one answers. */
+  sendText(chatId, text, { replyTo = null } = {}) {
     const chat = this.chats.get(chatId);
     if (!chat || !text.trim()) return null;
-    const message = this._pending(chat, { type: "text", content: text });
+    const message = this._pending(chat, { type: "text", content: text, reply_to: replyTo });
     this._deliver(chat, message);
     return message;
   }
 
-  sendFile(chatId, file) {
+  sendFile(chatId, file, { replyTo = null } = {}) {
     const chat = this.chats.get(chatId);
     if (!chat) return null;
     const type = kindOfFile(file);
@@ -447,6 +535,7 @@ export class ChatClient extends EventTarget {
     const message = this._pending(chat, {
       type,
       content: "",
+      reply_to: replyTo,
       _file: file,
       _previewUrl: URL.createObjectURL(file),
       _progress: 0,
@@ -494,12 +583,14 @@ export class ChatClient extends EventTarget {
         type: message.type,
         content: message._uploadedUrl ?? message.content,
         client_message_id: message.client_message_id,
+        ...(message.reply_to ? { reply_to: message.reply_to } : {}),
       };
       viaSocket = !!this.socket?.isOpen;
+      const posAtSend = chat.pos;
       const res = viaSocket
         ? await this.socket.request({ op: "send", chat_id: chat.id, ...fields })
         : await api.send(chat.id, { user_id: this.me, ...fields });
-      this.store.confirm(chat, message, res?.message);
+      this.store.confirm(chat, message, res?.message, posAtSend);
     } catch (err) {
       if (err.interrupted && viaSocket && !err.timedOut) {
         // Sent, but the socket closed before the answer: try again (REST while it is down).
@@ -511,6 +602,82 @@ export class ChatClient extends EventTarget {
     }
     this.emit("status", chat.id, { message: chat.messages.get(message._key) || message });
     this.emit("chats");
+  }
+
+  // ---- changing messages: edit, delete, react -------------------------------------------
+
+  /**
+   * One change to a message: over the socket when it is open (the `message_updated` event
+   * follows), over REST while it is down. Every change is idempotent, so one whose answer was
+   * lost with the socket goes again over REST. The answer is applied at once, unless an event
+   * about the message overtook it (see Store.applyAnswer). Rejects with the server's error.
+   */
+  async _change(chat, command, viaRest) {
+    const posAtSend = chat.pos;
+    let res;
+    if (this.socket?.isOpen) {
+      try {
+        res = await this.socket.request({ ...command, chat_id: chat.id });
+      } catch (err) {
+        if (!err.interrupted) throw err;
+        res = await viaRest();
+      }
+    } else res = await viaRest();
+    if (res?.message && this.store.applyAnswer(chat, res.message, posAtSend)) {
+      this.emit("update", chat.id, { id: res.message.id });
+      if (chat.lastMessage?.id === res.message.id) this.emit("chats");
+    }
+    return res?.message ?? null;
+  }
+
+  /** Edit my text message: the new text shows at once; answers whether the server took it. */
+  async editMessage(chatId, id, content) {
+    const chat = this.chats.get(chatId);
+    const held = chat && this.store.messageById(chat, id);
+    if (!held || !content.trim() || content === held.content) return false;
+    beginEdit(chat, id, content);
+    this.emit("update", chat.id, { id });
+    let failed = false;
+    try {
+      await this._change(chat, { op: "edit", message_id: id, content }, () => api.editMessage(chat.id, id, this.me, content));
+    } catch (err) {
+      failed = true;
+      this.emit("error", chat.id, { message: `Could not edit the message: ${err.message}` });
+    }
+    endEdit(chat, id, { failed });
+    this.emit("update", chat.id, { id });
+    this.emit("chats");
+    return !failed;
+  }
+
+  async deleteMessage(chatId, id) {
+    const chat = this.chats.get(chatId);
+    if (!chat) return false;
+    try {
+      await this._change(chat, { op: "delete", message_id: id }, () => api.deleteMessage(chat.id, id, this.me));
+      return true;
+    } catch (err) {
+      this.emit("error", chat.id, { message: `Could not delete the message: ${err.message}` });
+      return false;
+    }
+  }
+
+  /** Add my reaction with this emoji, or take it back if I have it (one toggle at a time). */
+  async toggleReaction(chatId, id, emoji) {
+    const chat = this.chats.get(chatId);
+    const held = chat && this.store.messageById(chat, id);
+    const key = `${id}\u0000${emoji}`;
+    if (!held || this._reacting.has(key)) return;
+    const op = toggleOp(held, emoji, this.me);
+    this._reacting.add(key);
+    try {
+      await this._change(chat, { op, message_id: id, emoji }, () =>
+        op === "react" ? api.react(chat.id, id, emoji, this.me) : api.unreact(chat.id, id, emoji, this.me));
+    } catch (err) {
+      this.emit("error", chat.id, { message: `Could not ${op === "react" ? "add" : "remove"} the reaction: ${err.message}` });
+    } finally {
+      this._reacting.delete(key);
+    }
   }
 
   // ---- my typing ---------------------------------------------------------------------

@@ -1,10 +1,16 @@
 // The open conversation: header, message list (grouped by sender and day), typing
-// indicator, composer with attachments and voice recording.
+// indicator, composer with attachments and voice recording, and what can be done to a message
+// (the menu: react, reply, edit in place, delete; the reply bar; finding a reply's original).
 import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { audioBody, imageBody } from "./media.js";
 import { Recorder } from "./recorder.js";
 import { toast } from "./toast.js";
+import { MessageMenu, onLongPress } from "./menu.js";
+import {
+  deletedBody, editedTitle, editorElement, quoteElement, reactionButtons, replyPreview,
+} from "./bubble.js";
+import { REACTIONS, canDelete, canEdit, hasReacted, isLive, shownContent, snippet } from "./changes.js";
 import {
   BOT, dayKey, displayName, formatDay, formatFull, formatLastSeen, formatTime, hueOf, linkify,
 } from "./format.js";
@@ -24,9 +30,15 @@ export class ConversationView {
       jumpCount: $("#jump-count"), composer: $("#composer"), input: $("#message-input"), send: $("#send"),
       attach: $("#attach"), fileInput: $("#file-input"), record: $("#record"), recorder: $("#recorder"),
       recordTime: $("#record-time"), recordCancel: $("#record-cancel"), recordSend: $("#record-send"),
-      dropZone: $("#drop-zone"), back: $("#back"),
+      dropZone: $("#drop-zone"), back: $("#back"), replyBar: $("#reply-bar"), replyQuote: $("#reply-quote"),
+      replyCancel: $("#reply-cancel"), deleteDialog: $("#delete-dialog"), deletePreview: $("#delete-preview"),
     };
     this.drafts = new Map();
+    this.replies = new Map(); // chat id -> id of the message my next one answers
+    this.editing = null; // {chatId, id}: my message being edited in place
+    this.jumpTarget = null; // key of a message to bring into view at the next render
+    this.pendingDelete = null; // {chatId, id}: waiting for the confirmation dialog
+    this.menu = new MessageMenu($("#message-menu"));
     this.stick = true; // keep the newest message in view
     this.unseen = 0; // new messages below the fold
     this.dirty = new Set();
@@ -44,6 +56,9 @@ export class ConversationView {
   setClient(client) {
     this.client = client;
     this.chatId = null;
+    this.replies.clear();
+    this.editing = null;
+    this.menu.close();
     this.recorder.cancel();
     resetKeyed(this.el.messages);
     this._showChat(null);
@@ -61,7 +76,11 @@ export class ConversationView {
     if (kind === "message" && extra.live && !this.stick) this.unseen += 1;
     if (kind === "message" && extra.mine) this.stick = true;
     if (kind === "history" && extra.older) this.dirty.add("older");
-    if (kind === "history" && extra.reset) resetKeyed(this.el.messages);
+    if (kind === "history" && extra.reset) {
+      resetKeyed(this.el.messages);
+      this.editing = null;
+      this.menu.close();
+    }
     if (kind === "error" && extra.message) toast(extra.message, { kind: "error" });
     this.dirty.add(kind);
     this._schedule();
@@ -77,6 +96,11 @@ export class ConversationView {
   _showChat(chatId) {
     const previous = this.chatId;
     if (previous && previous !== chatId) this.drafts.set(previous, this.el.input.value);
+    if (previous !== chatId) {
+      this.editing = null;
+      this.jumpTarget = null;
+      this.menu.close();
+    }
     this.recorder.cancel();
     this.chatId = chatId;
     const chat = this._chat();
@@ -113,6 +137,7 @@ export class ConversationView {
     this._renderBanner(chat);
     this._renderTyping(chat);
     this._renderMessages(chat);
+    this._renderReplyBar(chat);
   }
 
   _renderHeader(chat) {
@@ -222,6 +247,12 @@ export class ConversationView {
 
     // Scrolling: stay at the newest message, or keep the reader's place when older pages arrive.
     if (!chat.historyLoaded) return;
+    if (this.jumpTarget && this._showMessage(this.jumpTarget)) {
+      this.jumpTarget = null;
+      this.initialScrollDone = true;
+      this._renderJump();
+      return;
+    }
     if (firstRender) {
       this.initialScrollDone = true;
       scroller.scrollTop = scroller.scrollHeight;
@@ -283,13 +314,21 @@ export class ConversationView {
     const content = h("div", { class: "content" });
     const time = h("time", { datetime: m.timestamp, title: formatFull(m._time), text: formatTime(m._time) });
     const ticks = h("span", { class: "ticks" });
-    const meta = h("span", { class: "meta" }, time, ticks);
+    const edited = h("span", { class: "edited", hidden: true, text: "edited" });
+    const meta = h("span", { class: "meta" }, edited, time, ticks);
     const progress = h("div", { class: "progress", hidden: true }, h("span"));
     const failure = h("div", { class: "failure", hidden: true });
-    bubble.append(h("span", { class: "sr-only sr-sender", text: `${displayName(m.user_id, this.client.me)}: ` }), name, content, progress, meta);
+    const quote = h("div", { class: "quote-slot" });
+    const reactions = h("div", { class: "reactions", role: "group", "aria-label": "Reactions", hidden: true });
+    const more = h("button", {
+      type: "button", class: "msg-more", "aria-label": "Message actions", "aria-haspopup": "menu",
+      "aria-expanded": "false", title: "Reply, react, more", dataset: { action: "menu" },
+    }, icon("more", { size: 18 }));
+    const tools = h("div", { class: "msg-tools" }, more);
+    bubble.append(h("span", { class: "sr-only sr-sender", text: `${displayName(m.user_id, this.client.me)}: ` }), name, quote, content, progress, meta);
     const avatarSlot = h("div", { class: "row-avatar" });
-    row.append(avatarSlot, h("div", { class: "row-body" }, bubble, failure));
-    row._parts = { bubble, name, content, ticks, time, meta, progress, failure, avatarSlot };
+    row.append(avatarSlot, h("div", { class: "row-body" }, bubble, reactions, failure), tools);
+    row._parts = { bubble, name, content, ticks, time, meta, progress, failure, avatarSlot, edited, quote, reactions, more, tools };
     return row;
   }
 
@@ -303,14 +342,47 @@ export class ConversationView {
     const multi = chat.others.length > 1;
     row.classList.toggle("group-chat", multi);
 
-    // Content is built once per distinct body (a pending upload keeps its local preview).
-    const src = m._previewUrl || m.content;
-    const signature = `${m.type}\u0000${src}`;
+    // Content is built once per distinct body (a pending upload keeps its local preview; my
+    // edit shows before the server confirms it; the editor stays while I edit).
+    const deleted = !!m.deleted;
+    const editing = !deleted && this.editing?.chatId === chat.id && this.editing.id === m.id;
+    const src = m._previewUrl || (m.type === "text" ? shownContent(chat, m) : m.content);
+    const signature = `${m.type}\u0000${src}\u0000${deleted}\u0000${editing}`;
     if (row._signature !== signature) {
       row._signature = signature;
       row.dataset.type = m.type;
-      p.bubble.className = `bubble bubble-${m.type}`;
-      p.content.replaceChildren(...messageBody(m, src));
+      p.bubble.className = `bubble bubble-${deleted ? "deleted" : m.type}${editing ? " editing" : ""}`;
+      if (editing) {
+        const editor = editorElement(src, {
+          onSave: (text) => this._finishEdit(chat, m.id, text),
+          onCancel: () => this._cancelEdit(),
+        });
+        p.content.replaceChildren(editor.element);
+        editor.focus();
+        p.bubble.scrollIntoView({ block: "nearest" });
+      } else p.content.replaceChildren(...(deleted ? deletedBody() : messageBody(m, src)));
+    }
+    row.classList.toggle("deleted", deleted);
+    row.classList.toggle("saving", !!(m.id && chat.pendingEdits.has(m.id)));
+    p.edited.hidden = !m.edited_at || deleted;
+    if (m.edited_at) p.edited.title = editedTitle(m);
+    p.tools.hidden = !isLive(m) || editing;
+
+    // The quote of the message it answers (held, or to be found further back).
+    const original = m.reply_to && !deleted ? this.client.store.replyTarget(chat, m) : null;
+    const quoteSig = !m.reply_to || deleted ? "" : original ? `${original.id}\u0000${original.deleted}\u0000${snippet(original)}` : "?";
+    if (row._quoteSig !== quoteSig) {
+      row._quoteSig = quoteSig;
+      p.quote.replaceChildren(...(quoteSig ? [quoteElement(original, this.client.me)] : []));
+    }
+
+    // Reactions.
+    const reactionSig = deleted ? "" : JSON.stringify(m.reactions || {});
+    if (row._reactionSig !== reactionSig) {
+      row._reactionSig = reactionSig;
+      const chips = reactionButtons(m, this.client.me);
+      p.reactions.replaceChildren(...chips);
+      p.reactions.hidden = chips.length === 0;
     }
     p.time.textContent = formatTime(m._time);
     p.time.setAttribute("datetime", m.timestamp);
@@ -359,6 +431,12 @@ export class ConversationView {
     e.recordSend.append(icon("send", { size: 20 }));
     e.back.append(icon("back", { size: 22 }));
     e.jump.prepend(icon("down", { size: 20 }));
+    e.replyCancel.append(icon("x", { size: 18 }));
+    e.replyCancel.addEventListener("click", () => {
+      this._cancelReply();
+      e.input.focus();
+    });
+    this._wireMessages();
 
     e.back.addEventListener("click", () => {
       location.hash = "";
@@ -373,6 +451,17 @@ export class ConversationView {
         this._sendText();
       } else if (ev.key === "Escape" && this.recorder.active) {
         this.recorder.cancel();
+      } else if (ev.key === "Escape" && this.replies.has(this.chatId)) {
+        ev.preventDefault();
+        this._cancelReply();
+      } else if (ev.key === "ArrowUp" && !e.input.value && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+        // As in most chat apps: up in an empty box edits my last message.
+        const chat = this._chat();
+        const mine = chat && [...chat.sorted].reverse().find((m) => canEdit(m, this.client.me));
+        if (mine) {
+          ev.preventDefault();
+          this._startEdit(chat, mine);
+        }
       }
     });
     e.input.addEventListener("input", () => {
@@ -398,6 +487,7 @@ export class ConversationView {
     e.recorder.addEventListener("keydown", (ev) => ev.key === "Escape" && this.recorder.cancel());
 
     e.scroller.addEventListener("scroll", () => {
+      this.menu.reposition();
       this.stick = this._nearBottom();
       if (this.stick) this.unseen = 0;
       this._renderJump();
@@ -444,7 +534,7 @@ export class ConversationView {
     const text = this.el.input.value;
     if (!this.chatId || !text.trim()) return;
     this.stick = true;
-    this.client.sendText(this.chatId, text.replace(/\s+$/, ""));
+    this.client.sendText(this.chatId, text.replace(/\s+$/, ""), { replyTo: this._takeReply() });
     this.el.input.value = "";
     this.drafts.delete(this.chatId);
     this._autosize();
@@ -455,9 +545,10 @@ export class ConversationView {
   _sendFiles(files) {
     if (!this.chatId) return;
     this.stick = true;
+    const replyTo = files.length ? this._takeReply() : null;
     for (const file of files) {
       try {
-        this.client.sendFile(this.chatId, file);
+        this.client.sendFile(this.chatId, file, { replyTo });
       } catch (err) {
         toast(err.message, { kind: "error" });
       }
@@ -480,9 +571,207 @@ export class ConversationView {
     if (on) this.el.recordSend.focus();
     else this.el.input.focus();
   }
+
+  // ---- what can be done to a message -------------------------------------------------------
+
+  _wireMessages() {
+    const e = this.el;
+    // One listener for every message's buttons: the row says which message.
+    e.messages.addEventListener("click", (ev) => {
+      const button = ev.target.closest("[data-action]");
+      const row = button?.closest(".row");
+      const chat = this._chat();
+      const m = row && chat?.messages.get(row.dataset.key);
+      if (!m) return;
+      switch (button.dataset.action) {
+        case "menu":
+          // A press on the "⋯" of the message whose menu is open closes it (and nothing more).
+          if (ev.detail !== 0 && this.menu.dismissedKey === m._key) this.menu.dismissedKey = null;
+          else this._openMenu(row, button);
+          break;
+        case "quote":
+          this._jumpTo(chat, m.reply_to);
+          break;
+        case "react":
+          this.client.toggleReaction(chat.id, m.id, button.dataset.emoji);
+          break;
+        default:
+          break;
+      }
+    });
+    onLongPress(e.messages, ".bubble", (bubble) => {
+      const row = bubble.closest(".row");
+      if (row && !this.editing) this._openMenu(row, null);
+    });
+    window.addEventListener("resize", () => this.menu.reposition());
+    e.deleteDialog.addEventListener("close", () => {
+      const target = this.pendingDelete;
+      this.pendingDelete = null;
+      if (target && e.deleteDialog.returnValue === "delete") this.client.deleteMessage(target.chatId, target.id);
+      e.input.focus({ preventScroll: true });
+    });
+  }
+
+  _openMenu(row, trigger) {
+    const chat = this._chat();
+    const m = chat?.messages.get(row.dataset.key);
+    if (!isLive(m)) return;
+    const me = this.client.me;
+    const actions = [{ id: "reply", label: "Reply", icon: "reply" }];
+    if (m.type === "text") actions.push({ id: "copy", label: "Copy text", icon: "copy" });
+    if (canEdit(m, me)) actions.push({ id: "edit", label: "Edit", icon: "edit" });
+    if (canDelete(m, me)) actions.push({ id: "delete", label: "Delete", icon: "trash", danger: true });
+    const more = row._parts.more;
+    row.classList.add("menu-open");
+    more.setAttribute("aria-expanded", "true");
+    this.menu.open({
+      key: m._key,
+      anchor: row._parts.bubble,
+      side: m.user_id === me ? "out" : "in",
+      reactions: REACTIONS.map((emoji) => ({ emoji, pressed: hasReacted(m, emoji, me) })),
+      actions,
+      returnFocus: trigger, // a long press leaves the focus where it was
+      onPick: (action, emoji) => this._onMenuPick(chat, m.id, action, emoji),
+      onClose: () => {
+        row.classList.remove("menu-open");
+        more.setAttribute("aria-expanded", "false");
+      },
+    });
+  }
+
+  _onMenuPick(chat, id, action, emoji) {
+    const m = this.client.store.messageById(chat, id);
+    if (!isLive(m)) return;
+    switch (action) {
+      case "react":
+        this.client.toggleReaction(chat.id, id, emoji);
+        break;
+      case "reply":
+        this.replies.set(chat.id, id);
+        this._renderReplyBar(chat);
+        this.el.input.focus();
+        break;
+      case "edit":
+        this._startEdit(chat, m);
+        break;
+      case "copy":
+        copyText(shownContent(chat, m)).then(
+          () => toast("Copied"),
+          () => toast("Could not copy the text", { kind: "error" }),
+        );
+        break;
+      case "delete":
+        this.pendingDelete = { chatId: chat.id, id };
+        this.el.deletePreview.textContent = snippet(m, 200);
+        this.el.deleteDialog.returnValue = "";
+        this.el.deleteDialog.showModal();
+        break;
+      default:
+        break;
+    }
+  }
+
+  _startEdit(chat, m) {
+    if (!canEdit(m, this.client.me)) return;
+    this.menu.close();
+    this.editing = { chatId: chat.id, id: m.id };
+    this.dirty.add("edit");
+    this._schedule();
+  }
+
+  _finishEdit(chat, id, text) {
+    this.editing = null;
+    const content = text.replace(/\s+$/, "");
+    // Saving it empty would delete it; that is what Delete is for. Unchanged: nothing to send.
+    if (content.trim()) this.client.editMessage(chat.id, id, content);
+    this.dirty.add("edit");
+    this._schedule();
+    this.el.input.focus({ preventScroll: true });
+  }
+
+  _cancelEdit() {
+    this.editing = null;
+    this.dirty.add("edit");
+    this._schedule();
+    this.el.input.focus({ preventScroll: true });
+  }
+
+  /** The reply being written in this chat, taken for the message being sent. */
+  _takeReply() {
+    const id = this.replies.get(this.chatId) || null;
+    this.replies.delete(this.chatId);
+    this._renderReplyBar(this._chat());
+    return id;
+  }
+
+  _cancelReply() {
+    this.replies.delete(this.chatId);
+    this._renderReplyBar(this._chat());
+  }
+
+  _renderReplyBar(chat) {
+    const id = chat && this.replies.get(chat.id);
+    const original = id ? this.client.store.messageById(chat, id) : null;
+    if (id && !original) this.replies.delete(chat.id); // gone with a resync
+    const bar = this.el.replyBar;
+    bar.hidden = !original;
+    const signature = original ? `${original.id}\u0000${snippet(original)}` : "";
+    if (bar._signature === signature) return;
+    bar._signature = signature;
+    this.el.replyQuote.replaceChildren(...(original ? replyPreview(original, this.client.me) : []));
+  }
+
+  /** Bring a reply's original into view, loading older pages until it is there. */
+  async _jumpTo(chat, id) {
+    if (!id) return;
+    const found = await this.client.findMessage(chat, id);
+    if (this.chatId !== chat.id) return;
+    if (!found) {
+      toast("The original message could not be found.", { kind: "error" });
+      return;
+    }
+    this.jumpTarget = found._key;
+    this.dirty.add("jump");
+    this._schedule();
+  }
+
+  /** Scroll a message to the middle, highlight it and give it the focus; false if not rendered. */
+  _showMessage(key) {
+    const row = this.el.messages.querySelector(`.row[data-key="${CSS.escape(key)}"]`);
+    if (!row) return false;
+    // At once, not smoothly: older pages that arrive meanwhile keep the first visible row in place.
+    row.scrollIntoView({ block: "center", behavior: "auto" });
+    this.stick = this._nearBottom();
+    row.classList.remove("flash");
+    void row.offsetWidth; // restart the highlight if it is still running
+    row.classList.add("flash");
+    setTimeout(() => row.classList.remove("flash"), 2000);
+    row._parts.bubble.setAttribute("tabindex", "-1");
+    row._parts.bubble.focus({ preventScroll: true });
+    return true;
+  }
 }
 
 // ---- pure helpers ------------------------------------------------------------------------
+
+/**
+ * Put text on the clipboard. The Clipboard API needs a secure context; a phone on the LAN
+ * opening http://192.168.x.y:8000/ has none (and cannot select a bubble's text either, the long
+ * press being the menu), so it falls back to the older copy command on a hidden textarea.
+ */
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  const area = h("textarea", { class: "sr-only", readonly: true, "aria-hidden": "true" });
+  area.value = text;
+  const back = document.activeElement;
+  document.body.append(area);
+  area.select();
+  const copied = document.execCommand("copy");
+  area.remove();
+  back?.focus?.({ preventScroll: true });
+  if (!copied) throw new Error("copy refused");
+  return undefined;
+}
 
 function buildItems(chat, me) {
   const items = [];
@@ -528,7 +817,7 @@ function unreadLabel(count) {
 function messageBody(m, src) {
   if (m.type === "image") return [imageBody(src, { alt: `Image from ${m.user_id}` })];
   if (m.type === "audio") return [audioBody(src, { label: "Audio message" })];
-  return [h("p", { class: "text" }, linkify(String(m.content ?? "")))];
+  return [h("p", { class: "text" }, linkify(String(src ?? "")))]; // src: the text (my pending edit, or its content)
 }
 
 function ticksFor(status, chat, m) {

@@ -72,6 +72,11 @@ const ICONS = {
   bot: [["rect", { x: 3, y: 8, width: 18, height: 12, rx: 4 }], ["path", { d: "M12 8V4" }], ["circle", { cx: 12, cy: 3, r: 1 }], ["path", { d: "M9 13v2M15 13v2" }]],
   trash: [["path", { d: "M3 6h18" }], ["path", { d: "M19 6v14a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V6m3 0V4a2 2 0 0 1 2-2h4a2 2 0 0 1 2 2v2" }]],
   stop: [["rect", { x: 6, y: 6, width: 12, height: 12, rx: 2, fill: "currentColor" }]],
+  reply: [["path", { d: "M9 14 4 9l5-5" }], ["path", { d: "M20 20v-7a4 4 0 0 0-4-4H4" }]],
+  smile: [["circle", { cx: 12, cy: 12, r: 10 }], ["path", { d: "M8 14s1.5 2 4 2 4-2 4-2M9 9h.01M15 9h.01" }]],
+  more: [["circle", { cx: 5, cy: 12, r: 1.6, fill: "currentColor" }], ["circle", { cx: 12, cy: 12, r: 1.6, fill: "currentColor" }], ["circle", { cx: 19, cy: 12, r: 1.6, fill: "currentColor" }]],
+  ban: [["circle", { cx: 12, cy: 12, r: 10 }], ["path", { d: "M4.93 4.93l14.14 14.14" }]],
+  copy: [["rect", { x: 9, y: 9, width: 13, height: 13, rx: 2 }], ["path", { d: "M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1" }]],
 };
 
 export function icon(name, { size = 20, label = null, cls = "" } = {}) {

@@ -1,5 +1,5 @@
 // The tab's one WebSocket: `/ws` with the `chatactors.v1` subprotocol carries the events of
-// every chat of mine and my commands (send, presence, read), each answered by `ack` or `error`
+// every chat of mine and my commands (send, edit, delete, react, presence, read), each answered by `ack` or `error`
 // with its `ref`. It reconnects with exponential backoff and jitter; on every (re)open the
 // owner sends `resume` with its positions, so nothing is lost or shown twice.
 import { ApiError } from "./api.js";
@@ -25,7 +25,8 @@ export class UserSocket {
    * @param {object} opts
    * @param {string} opts.userId
    * @param {string|null} opts.token
-   * @param {(event: string, chatId: string|null, data: any) => void} opts.onEvent
+   * @param {(event: string, chatId: string|null, data: any, pos: number|undefined) => void} opts.onEvent
+   *   `pos`: the chat's log position of a message or a change to one
    * @param {(state: string) => void} opts.onState  "connecting" | "open" | "closed" | "gone"
    */
   constructor({ userId, token = null, onEvent, onState }) {
@@ -165,7 +166,7 @@ export class UserSocket {
       const data = frame.data || {};
       if (frame.event === "ack" && this._settle(data.ref, data, null)) continue;
       if (frame.event === "error" && this._settle(data.ref, null, new ApiError(data.status || 400, data.detail))) continue;
-      this.onEvent(frame.event, frame.chat_id ?? data.chat_id ?? null, data);
+      this.onEvent(frame.event, frame.chat_id ?? data.chat_id ?? null, data, frame.pos);
     }
   }
 

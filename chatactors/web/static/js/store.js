@@ -1,7 +1,8 @@
 // The client's state and its rules, with no DOM, no network and no timers: chats, messages
-// by seq, unread counts, presence, read marks, pending sends and resume positions. The
-// connection layer (client.js) feeds it what the server says; the views read it. Node's test
-// runner exercises it directly (tests/client/).
+// by seq and their changes, unread counts, presence, read marks, pending sends and resume
+// positions. The connection layer (client.js) feeds it what the server says; the views read it.
+// Node's test runner exercises it directly (tests/client/).
+import { answerCovers, applyState, decorate, settleEdit } from "./changes.js";
 import { BOT, newClientId, parseTime } from "./format.js";
 
 export const PAGE_SIZE = 50;
@@ -21,6 +22,10 @@ export class Chat {
     this.messages = new Map(); // key ("c:<client id>" or "i:<id>") -> message
     this.byId = new Map(); // server id -> key
     this.lastSeq = 0; // resume point: every message up to it is held (or was never needed)
+    // The chat's log position (messages and changes) up to which every event has been applied:
+    // the socket resumes from it. null until the socket says where the chat stands (`ready`).
+    this.pos = null;
+    this.pendingEdits = new Map(); // message id -> {content, acked}: my edits not yet confirmed
     this.seqs = new Set(); // seqs held, to advance lastSeq only over a gap-free run
     this.oldestSeq = null; // lowest seq held: older pages load before it
     this.hasMore = true;
@@ -146,11 +151,42 @@ export class Store {
     return [...people].sort();
   }
 
-  /** Resume positions for the user socket: chat id -> highest seq held without a gap. */
+  /**
+   * Resume positions for the user socket: chat id -> {pos} (every message and change after it
+   * is replayed), or, for a chat whose position is not known yet, the highest seq held without a
+   * gap (the messages after it are replayed, each in its current state).
+   */
   positions() {
     const out = {};
-    for (const chat of this.chats.values()) out[chat.id] = chat.lastSeq;
+    for (const chat of this.chats.values()) out[chat.id] = chat.pos === null ? chat.lastSeq : { pos: chat.pos };
     return out;
+  }
+
+  /** An event's log position: every entry up to it has been applied, in order. */
+  notePos(chat, pos) {
+    if (Number.isFinite(pos) && (chat.pos === null || pos > chat.pos)) chat.pos = pos;
+  }
+
+  /**
+   * The socket's `ready` (`latest_pos` per chat): a chat whose position was unknown takes it,
+   * since every entry after it comes on that socket. Answers those chats: what was read of them
+   * over REST before may predate a change made before the socket subscribed, so it is read again.
+   */
+  applyReady(latestPos) {
+    const fresh = [];
+    for (const [id, pos] of Object.entries(latestPos || {})) {
+      const chat = this.chats.get(id);
+      if (chat && chat.pos === null && Number.isFinite(pos)) {
+        chat.pos = pos;
+        fresh.push(chat);
+      }
+    }
+    return fresh;
+  }
+
+  /** How current a REST read issued now will be (see changes.js, isNewer). */
+  coversNow(chat) {
+    return chat.pos ?? -1;
   }
 
   /**
@@ -171,8 +207,11 @@ export class Store {
 
   // ---- the chat list -------------------------------------------------------------------
 
-  /** Take a chat as `GET /chats` lists it (or `chat_created` announces it); answers {chat, isNew}. */
-  upsertChat(entry) {
+  /**
+   * Take a chat as `GET /chats` lists it (or `chat_created` announces it); answers {chat, isNew}.
+   * `covers`: how current the list was (the chat's position when it was asked for).
+   */
+  upsertChat(entry, { covers = -1 } = {}) {
     let chat = this.chats.get(entry.chat_id);
     const isNew = !chat;
     if (isNew) {
@@ -184,10 +223,10 @@ export class Store {
     chat.lastActivity = entry.last_activity || chat.lastActivity;
     const last = entry.last_message;
     if (last) {
-      if (isNew) this.addMessage(chat, last, { resumeAfter: true }); // events start after it
+      if (isNew) this.addMessage(chat, last, { resumeAfter: true, covers }); // events start after it
       else if (!chat.lastMessage || (!chat.lastMessage._local && (last.seq ?? 0) > (chat.lastMessage.seq ?? 0))) {
-        chat.lastMessage = decorate(last);
-      }
+        chat.lastMessage = decorate(last, covers);
+      } else this.applyUpdate(chat, last, covers); // the same message, perhaps changed since
     }
     // The server's count is authoritative when it is at least as fresh as what we hold.
     if (typeof entry.unread_count === "number" && (!last || (last.seq ?? 0) >= chat.lastSeq)) {
@@ -203,15 +242,24 @@ export class Store {
   }
 
   /**
-   * Add a server message; answers the stored message, or null if it was a duplicate.
+   * Add a server message; answers the stored message, or null if it was a duplicate (whose
+   * state it then takes if newer: a replay or a page shows each message as it is now).
    * `resumeAfter`: what came before it is not needed to resume (a new chat's last message).
+   * `covers`: how current this state is (changes.js, isNewer).
    */
-  addMessage(chat, raw, { resumeAfter = false } = {}) {
-    if (!raw || (raw.id && chat.byId.has(raw.id))) return null;
+  addMessage(chat, raw, { resumeAfter = false, covers = -1 } = {}) {
+    if (!raw) return null;
+    if (raw.id && chat.byId.has(raw.id)) {
+      this.applyUpdate(chat, raw, covers);
+      return null;
+    }
     const key = this.keyOf(raw);
     const existing = chat.messages.get(key);
-    if (existing && !existing._local) return null;
-    const message = decorate(raw);
+    if (existing && !existing._local) {
+      this.applyUpdate(chat, raw, covers);
+      return null;
+    }
+    const message = decorate(raw, covers);
     message._key = key;
     if (existing) message._previewUrl = existing._previewUrl; // keep the local preview: no flash
     chat.messages.set(key, message);
@@ -229,35 +277,82 @@ export class Store {
     return message;
   }
 
-  /** A live message event: adds it and counts it unread unless mine or on screen. */
-  receive(chat, raw) {
-    const message = this.addMessage(chat, raw);
+  /**
+   * A `message_received` event (live or replayed, at log position `pos`): adds it and counts it
+   * unread unless mine or on screen. A message already held takes the event's state.
+   */
+  receive(chat, raw, pos = null) {
+    const message = this.addMessage(chat, raw, { covers: Number.isFinite(pos) ? pos : this.coversNow(chat) });
+    this.notePos(chat, pos);
     if (!message) return null;
     chat.typing.delete(raw.user_id);
     if (raw.user_id !== this.me && !this.isViewing(chat)) chat.unread += 1;
     return message;
   }
 
-  /** Add a page of history; answers whether older pages remain. */
-  addPage(chat, page) {
-    for (const m of page || []) this.addMessage(chat, m);
+  /** Add a page of history (read when the chat stood at `covers`); answers whether older pages remain. */
+  addPage(chat, page, { covers = -1 } = {}) {
+    this.mergePage(chat, page, { covers });
     const first = Array.isArray(page) ? page[0]?.seq : undefined;
     chat.hasMore = Array.isArray(page) && page.length >= PAGE_SIZE && Number.isFinite(first) && first > 1;
     return chat.hasMore;
   }
 
+  /** Messages read again over REST: each takes the page's state if that is newer. */
+  mergePage(chat, page, { covers = -1 } = {}) {
+    for (const m of Array.isArray(page) ? page : []) this.addMessage(chat, m, { covers });
+  }
+
   seqOfId(chat, id) {
+    return this.messageById(chat, id)?.seq ?? 0;
+  }
+
+  messageById(chat, id) {
     const key = id && chat.byId.get(id);
-    return key ? chat.messages.get(key)?.seq ?? 0 : 0;
+    return key ? chat.messages.get(key) || null : null;
+  }
+
+  /** The message a reply answers, if held (it may be older than every page loaded). */
+  replyTarget(chat, m) {
+    return m?.reply_to ? this.messageById(chat, m.reply_to) : null;
+  }
+
+  // ---- changes to messages (edits, deletes, reactions) ---------------------------------
+
+  /**
+   * A message's new state (a `message_updated` event, or a page or answer as current as
+   * `covers`): see changes.js, applyState. Answers whether anything shown changed.
+   */
+  applyUpdate(chat, raw, covers = -1) {
+    return applyState(chat, raw, covers);
+  }
+
+  /** A `message_updated` event: the message's whole new state, at log position `pos`. */
+  receiveUpdate(chat, raw, pos = null) {
+    const changed = applyState(chat, raw, Number.isFinite(pos) ? pos : this.coversNow(chat));
+    this.notePos(chat, pos);
+    settleEdit(chat, raw);
+    return changed;
+  }
+
+  /**
+   * The answer to one of my changes (an `ack`, or a REST answer), for a command sent when the
+   * chat stood at `posAtSend`: applied unless an event about the message came meanwhile.
+   */
+  applyAnswer(chat, raw, posAtSend) {
+    if (!raw?.id) return false;
+    return applyState(chat, raw, answerCovers(this.messageById(chat, raw.id)?._covers, posAtSend, chat.pos));
   }
 
   /** The chat missed more than the server replays: forget what it held, resume at `latestSeq`. */
-  resync(chat, latestSeq) {
+  resync(chat, latestSeq, latestPos = null) {
     for (const [key, m] of chat.messages) if (!m._local) chat.messages.delete(key);
     chat.byId.clear();
     chat.seqs.clear();
     chat._sorted = null;
     chat.lastSeq = Number(latestSeq) || 0;
+    chat.pos = Number.isFinite(latestPos) ? latestPos : null;
+    chat.pendingEdits.clear();
     chat.oldestSeq = null;
     chat.hasMore = true;
     chat.historyLoaded = false;
@@ -337,11 +432,11 @@ export class Store {
     return true;
   }
 
-  /** The server stored it: the pending bubble becomes the stored message. */
-  confirm(chat, message, stored) {
+  /** The server stored it (answering a send made at `posAtSend`): the pending bubble becomes the stored message. */
+  confirm(chat, message, stored, posAtSend = null) {
     message._inFlight = false;
     if (!this.isPending(chat, message)) return null;
-    if (stored) return this.addMessage(chat, stored);
+    if (stored) return this.addMessage(chat, stored, { covers: answerCovers(undefined, posAtSend, chat.pos) });
     message._status = "sent";
     return message;
   }
@@ -381,10 +476,6 @@ export class Store {
     if (chat.lastMessage === message) chat.lastMessage = chat.sorted.at(-1) || null;
     return true;
   }
-}
-
-function decorate(m) {
-  return { ...m, _time: parseTime(m.timestamp) || new Date() };
 }
 
 export function kindOfType(type) {

@@ -1,0 +1,52 @@
+"""OwnerWatch: notices that a node this node's sockets are registered at has died.
+
+A socket here in a chat another node owns is registered at that owner (``ClusterMailbox``).
+When the owner changes, the new one announces itself and the socket is registered there. But
+a chat is activated again only when something uses it: if its owner dies while its users are
+only reading, nobody would ever take it over, so their presence there would die with it, and
+the users whose sockets died with the owner would stay online for everyone.
+
+So every ``interval_s`` this node asks Redis (``liveness.py``, one round trip) whether the
+nodes its sockets are registered at still listen; the sockets registered at a node that is
+gone are registered again, which takes the chat over (here, by preference) once the dead
+owner's lease has expired. The new owner's catch-up (``Handover``) does the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import attrs
+import trio
+
+from chatactors.cluster.liveness import gone_nodes
+from chatactors.cluster.redis import RedisLink
+from chatactors.cluster.routing import ClusterMailbox
+from chatactors.domain.errors import ChatError
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define(eq=False)
+class OwnerWatch:
+    _link: RedisLink
+    _mailbox: ClusterMailbox
+    interval_s: float
+    #: Owners' nodes found gone, since start.
+    owners_gone: int = 0
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(self.interval_s)
+            with contextlib.suppress(ChatError):  # Redis unreachable: next round
+                await self.check()
+
+    async def check(self) -> None:
+        """Register again the sockets registered at nodes that are gone."""
+        gone = await gone_nodes(self._link, self._mailbox.owner_nodes())
+        if gone:
+            self.owners_gone += len(gone)
+            log.info("owner nodes gone: %s; their chats' sockets here register again",
+                     ", ".join(sorted(gone)))  # fmt: skip
+            self._mailbox.owners_gone(gone)
