@@ -237,8 +237,8 @@ class ChatState:
                 return Outcome(ChatInfo(self.loaded.chat, self.last_seq, self.last_pos))
             case Subscribe(user_id, after_seq):
                 return self._subscribe(user_id, after_seq, command.after_pos, now)
-            case Unsubscribe(subscriber_id):
-                return self._unsubscribe(subscriber_id, now, clock)
+            case Unsubscribe(subscription_id):
+                return self._unsubscribe(subscription_id.number, now, clock)
             case _:
                 assert_never(command)
 

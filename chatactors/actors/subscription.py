@@ -15,6 +15,7 @@ from typing import Protocol
 import attrs
 import trio
 
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.domain.events import ChatEvent, LogEvent
 from chatactors.domain.ids import ChatId, UserId
 
@@ -103,8 +104,8 @@ class Subscription:
     _send: Outbox
     #: None when the events go to a shared outbox (the subscriber reads that instead).
     _receive: trio.MemoryReceiveChannel[Envelope] | None
-    #: Unique within its chat's actor.
-    id: int
+    #: Unique within its chat's actor (or, for a bus subscriber, its node's bus).
+    id: SubscriptionId
     #: The chat's log position when it subscribed: live events come after it.
     latest_pos: int = 0
     end_reason: EndReason | None = None
@@ -115,7 +116,7 @@ class Subscription:
     def open(
         cls,
         *,
-        id: int,
+        id: SubscriptionId,
         user_id: UserId | None,
         replay: tuple[LogEvent, ...],
         resync_required: bool,
@@ -190,9 +191,9 @@ class Subscription:
 class Fanout:
     """A chat's subscribers. Publishing costs one non-blocking send per subscriber."""
 
-    _subscriptions: dict[int, Subscription] = attrs.field(factory=dict)
+    _subscriptions: dict[SubscriptionId, Subscription] = attrs.field(factory=dict)
     #: Subscriptions that do not keep the chat alive (the bot's).
-    _passive: set[int] = attrs.field(factory=set)
+    _passive: set[SubscriptionId] = attrs.field(factory=set)
     lagged_total: int = 0
 
     def add(self, subscription: Subscription, *, passive: bool = False) -> None:
@@ -205,7 +206,7 @@ class Fanout:
         """Subscribers that keep the chat alive."""
         return len(self._subscriptions) - len(self._passive)
 
-    def remove(self, subscription_id: int) -> Subscription | None:
+    def remove(self, subscription_id: SubscriptionId) -> Subscription | None:
         self._passive.discard(subscription_id)
         subscription = self._subscriptions.pop(subscription_id, None)
         if subscription is not None:

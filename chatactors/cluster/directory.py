@@ -117,6 +117,16 @@ class _Renewal:
     error: Exception | None = None
 
 
+@attrs.frozen
+class DirectoryStatistics:
+    #: Script calls that renewed leases, and the renewals they carried (gathered: sent /
+    #: calls is the mean gathering).
+    renewal_calls: int
+    renewals_sent: int
+    #: Renewals being gathered now, for the next call.
+    gathering: int
+
+
 @attrs.define(eq=False)
 class Directory:
     """Every method raises ``ClusterUnavailable`` when Redis does not answer in time.
@@ -131,9 +141,11 @@ class Directory:
     _link: RedisLink
     lease_ttl_s: float
     _gathered: list[_Renewal] = attrs.field(factory=list)
-    #: Script calls that renewed leases, and the renewals they carried.
-    renewal_calls: int = 0
-    renewals_sent: int = 0
+    _renewal_calls: int = 0
+    _renewals_sent: int = 0
+
+    def statistics(self) -> DirectoryStatistics:
+        return DirectoryStatistics(self._renewal_calls, self._renewals_sent, len(self._gathered))
 
     @property
     def _ttl_ms(self) -> int:
@@ -189,8 +201,8 @@ class Directory:
                     for renewal in part:
                         renewal.error, renewal.done = error, True
                 else:
-                    self.renewal_calls += 1
-                    self.renewals_sent += len(part)
+                    self._renewal_calls += 1
+                    self._renewals_sent += len(part)
                     for renewal, renewed in zip(part, answer, strict=True):
                         renewal.renewed, renewal.done = renewed == 1, True
         finally:

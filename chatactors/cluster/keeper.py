@@ -68,7 +68,12 @@ class LeaseKeeper:
     timer: LeaseTimer
     on_lost: Callable[[LeaseLost], None]
     lost: LeaseLost | None = None
-    renewals: int = 0
+    _renewals: int = 0
+
+    @property
+    def renewals(self) -> int:
+        """Renewals Redis confirmed so far."""
+        return self._renewals
 
     @classmethod
     async def claim(
@@ -122,10 +127,16 @@ class LeaseKeeper:
             if not renewed:
                 self._lose("claimed by another node or expired in Redis")
                 return
-            self.renewals += 1
+            self._renewals += 1
             self.timer = self.timer.renewed(sent_at)
             return
         self._lose(not_renewed_reason(late_s, attempts, failures, self.lease.ttl_s))
+
+    def abandon(self, lost: LeaseLost) -> None:
+        """Stop trusting the lease for a reason of the owner's own (its events could not be
+        published in time); ``on_lost`` is not called (the owner knows)."""
+        if self.lost is None:
+            self.lost = lost
 
     def _lose(self, reason: str) -> None:
         if self.lost is None:

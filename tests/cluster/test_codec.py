@@ -17,6 +17,7 @@ from chatactors.actors.commands import (
 )
 from chatactors.actors.subscription import SharedOutbox
 from chatactors.cluster import codec
+from chatactors.cluster.directory import Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.domain.errors import (
     ChatNotFound,
@@ -109,12 +110,14 @@ def test_chat_elsewhere_crosses_with_its_holder() -> None:
 def test_an_owner_announcement_shares_the_chat_channel_but_is_no_event() -> None:
     announced = codec.OwnerAnnounced("node-c", 10**15, 7)
     data = codec.encode_announcement(announced)
-    assert codec.decode_bus_message(data) == announced
-    assert codec.decode_bus_message(codec.encode_event(MessageReceived(MESSAGE))) == (
-        MessageReceived(MESSAGE)
-    )
+    assert codec.decode_bus_message(data) == codec.BusMessage(announced, Holder("node-c", 10**15))
+    holder = Holder("node-d", 42)
+    event = codec.encode_bus_event(MessageReceived(MESSAGE), holder)
+    assert codec.decode_bus_message(event) == codec.BusMessage(MessageReceived(MESSAGE), holder)
     with pytest.raises(codec.UndecodableMessage):
         codec.decode_event(data)
+    with pytest.raises(codec.UndecodableMessage):  # an event without its holder
+        codec.decode_bus_message(codec.encode_event(MessageReceived(MESSAGE)))
 
 
 def test_garbage_is_a_typed_decoding_error() -> None:

@@ -105,11 +105,11 @@ async def test_redis_down_raises_the_typed_error_and_recovers(
             await directory.claim(CHAT, "node-a")
         assert error.value.retry_after_s > 0
         # Known down now: the next operation fails at once, without trying to connect.
-        connects = link.connects
+        connects = link.statistics().connects
         with trio.fail_after(10), pytest.raises(ClusterUnavailable):
             await directory.holder(CHAT)
-        assert link.fast_failures == 1
-        assert link.connects == connects
+        assert link.statistics().fast_failures == 1
+        assert link.statistics().connects == connects
     finally:
         redis_server.start()
     # Back by itself once Redis answers (one probe per backoff, under a second apart).
@@ -132,7 +132,7 @@ async def test_renewals_asked_for_together_go_out_in_one_call(directory: Directo
         for n in range(20):
             nursery.start_soon(renew, n)
     assert results == {n: n != 7 for n in range(20)}  # only the lease no longer held fails
-    assert (directory.renewal_calls, directory.renewals_sent) == (1, 20)
+    assert (directory.statistics().renewal_calls, directory.statistics().renewals_sent) == (1, 20)
     assert await directory.holder(released.chat_id) == Holder("node-b", taken.token)
 
 
@@ -158,7 +158,7 @@ async def test_a_gathering_whose_first_caller_is_cancelled_still_goes_out(
             await trio.testing.wait_all_tasks_blocked()
             first.cancel()  # ...and its actor stops before the gathering went out
     assert results == {1: True, 2: True}
-    assert (directory.renewal_calls, directory.renewals_sent) == (1, 2)
+    assert (directory.statistics().renewal_calls, directory.statistics().renewals_sent) == (1, 2)
     assert await link.execute("PTTL", lease_key(leases[0].chat_id)) <= 1000  # not renewed
     for lease in leases[1:]:
         assert await link.execute("PTTL", lease_key(lease.chat_id)) > 1000
