@@ -15,6 +15,7 @@ from chatactors.actors.subscription import EndReason, Subscription
 from chatactors.cluster import codec
 from chatactors.cluster.bus import ChatBus, History, chat_channel
 from chatactors.cluster.directory import Holder
+from chatactors.cluster.holders import HolderCache
 from chatactors.cluster.node import open_cluster_link
 from chatactors.cluster.redis import Channels, open_channels
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, MessageUpdated
@@ -254,3 +255,23 @@ async def test_a_gap_of_changes_is_filled_from_the_store_in_log_order(
         MessageReceived(second),
     ]
     assert (other.bus.statistics().gaps, other.bus.statistics().filled) == (1, 1)
+
+
+async def test_every_message_teaches_the_holder_cache_who_holds_the_chat(
+    redis_server: RedisServer,
+) -> None:
+    holders = HolderCache("node-other", ttl_s=30)
+    with trio.fail_after(10):
+        async with (
+            node_bus(redis_server) as owner,
+            open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
+            open_channels(link) as channels,
+        ):
+            other = NodeBus(ChatBus(channels, 64, holders=holders), channels)
+            subscription = await started(other)
+            assert holders.peek(CHAT, trio.current_time()) is None
+            await owner.publish(CHAT, message(1))
+            await receive_events(subscription, 1)
+            # A busy chat's holder is known without a lookup (an owner publishes only while
+            # its lease is valid).
+            assert holders.peek(CHAT, trio.current_time()) == OWNER

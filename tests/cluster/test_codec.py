@@ -14,8 +14,10 @@ from chatactors.actors.commands import (
     PostMessage,
     SetPresence,
     Subscribe,
+    Unsubscribe,
 )
-from chatactors.actors.subscription import SharedOutbox
+from chatactors.actors.subscription import SharedOutbox, Subscription
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.cluster import codec
 from chatactors.cluster.directory import Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
@@ -132,3 +134,19 @@ def test_a_registration_crosses_without_its_outbox() -> None:
     assert codec.decode_command(codec.encode_command(command)) == Subscribe(
         UserId("ann"), 7, remote=True
     )
+
+
+def test_subscription_ids_cross_with_their_kind_and_owner_token() -> None:
+    remote = SubscriptionId.remote(3, 10**15)
+    command = Unsubscribe(remote)
+    assert codec.decode_command(codec.encode_command(command)) == command
+    registered = Subscription.open(
+        id=remote, user_id=UserId("ann"), replay=(MessageReceived(MESSAGE),),
+        resync_required=False, latest_seq=7, latest_pos=9, queue_size=1,
+    )  # fmt: skip
+    crossed = codec.decode_value(
+        Subscribe(UserId("ann"), remote=True), codec.encode_value(registered)
+    )
+    assert (crossed.id, crossed.replay, crossed.latest_pos) == (remote, registered.replay, 9)
+    assert crossed.id != SubscriptionId.local(3)
+    assert crossed.id != SubscriptionId.remote(3, 10**15 - 1)
