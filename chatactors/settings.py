@@ -167,6 +167,7 @@ class Settings:
     # Input limits
     max_id_length: int = setting(128, "characters in a user, chat or client message id at most")
     max_participants: int = setting(256, "participants of one chat at most")
+    max_title_chars: int = setting(200, "characters of a chat's title at most")
     max_content_chars: int = setting(8 * MiB, "characters of one message's content at most")
     #: Slack allows 23 and Discord 20 per message: enough for any real conversation, while a
     #: message's state (sent whole with every change) stays small.
@@ -264,6 +265,7 @@ class Settings:
             max_id_length=self.max_id_length,
             max_participants=self.max_participants,
             max_content_chars=self.max_content_chars,
+            max_title_chars=self.max_title_chars,
         )
 
     @property

@@ -35,6 +35,8 @@ class EndReason(enum.Enum):
     #: The actor crashed: a bug.
     CRASHED = "crashed"
     UNSUBSCRIBED = "unsubscribed"
+    #: The subscriber's user was removed from the chat (or left it): access ends (4403).
+    REMOVED = "removed"
     #: The chat's actor ended to load its state afresh from the store (a write of unknown
     #: outcome): reconnect and resume by seq.
     RELOADED = "reloaded"
@@ -211,6 +213,13 @@ class Fanout:
         if subscription is not None:
             subscription.end(EndReason.UNSUBSCRIBED)
         return subscription
+
+    def end(self, subscription_id: int, reason: EndReason) -> None:
+        """End one subscriber for ``reason`` (a member removed from the chat)."""
+        self._passive.discard(subscription_id)
+        subscription = self._subscriptions.pop(subscription_id, None)
+        if subscription is not None:
+            subscription.end(reason)
 
     def publish(self, event: ChatEvent) -> None:
         envelope = Envelope(event)

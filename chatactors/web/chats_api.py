@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 import trio
 from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_request, document_response
 
+from chatactors.actors.commands import ChatChanged, ChatInfo
 from chatactors.actors.reply import Reply
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput, OutcomeUnknown
 from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Message
-from chatactors.domain.rules import Limits, check_user_id
+from chatactors.domain.rules import Limits, check_new_members, check_user_id
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_api
 from chatactors.web.answers import answer_by
@@ -25,6 +26,8 @@ from chatactors.web.auth import acting_as, authenticated_user
 from chatactors.web.request import decode_body, decode_query
 from chatactors.web.services import Services, services
 from chatactors.web.wire import (
+    AddParticipantsBody,
+    ChatChangedOut,
     ChatInfoOut,
     ChatListItemOut,
     ChatsQuery,
@@ -44,6 +47,7 @@ from chatactors.web.wire import (
     ReadBody,
     ReadOut,
     ReadReceiptsOut,
+    UpdateChatBody,
     UserQuery,
     json_response,
 )
@@ -108,18 +112,36 @@ def _user(user_id: str) -> UserId:
     return acting_as(check_user_id(user_id, services().settings.limits))
 
 
+def _viewer(user_id: str | None) -> UserId | None:
+    """Who reads: with access control, the token's user (``?user_id=`` may only name them);
+    without, the ``?user_id=`` given, if any (a reader who names nobody is not checked, as the
+    reference's reads are not)."""
+    if user_id is None:
+        return authenticated_user()
+    return _user(user_id)
+
+
 @blueprint.post("/chats")
 @document_request(CreateChatBody)
 @document_response(CreatedChatOut)
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 422)
 async def create_chat() -> Response:
     data = await _body(CreateChatBody)
     creator = authenticated_user()
     if creator is not None and creator not in data.participants:
         raise Forbidden("You can only create chats you take part in")
-    chat = await services().registry.create_chat(data.participants)
+    if data.user_id is not None:
+        creator = _user(data.user_id)
+        if creator not in data.participants:
+            raise InvalidInput("user_id (the chat's creator) must be one of its participants")
+    chat = await services().registry.create_chat(
+        data.participants, title=data.title, group=data.group, created_by=creator
+    )
     # The reference echoes the participants as sent (without bot_user).
-    return json_response({"chat_id": chat.id, "participants": data.participants})
+    created = chat_to_wire(chat)
+    del created["created_at"]  # (not in the reference's answer)
+    return json_response({**created, "participants": data.participants})
 
 
 @blueprint.get("/chats")
@@ -145,25 +167,108 @@ async def list_chats() -> Response:
 
 
 @blueprint.get("/chats/<chat_id>")
+@document_querystring(UserQuery)
 @document_response(ChatInfoOut)
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def get_chat(chat_id: str) -> Response:
+    viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
-        info = await services().registry.chat(chat_id).info(authenticated_user())
-    return json_response(
-        {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
-    )
+        info = await services().registry.chat(chat_id).info(viewer)
+    return json_response(chat_info_to_wire(info))
+
+
+def chat_info_to_wire(info: ChatInfo) -> dict[str, Any]:
+    return {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
+
+
+# -- changes to the chat itself: its title and members ----------------------------------------
+# Each is an entry of the chat's log (a system message), made by the chat's owner and fenced
+# like a send. 404 unknown chat (or, removing, someone not in it), 403 not a participant (or
+# removing someone without being the admin), 422 bad input (a one-to-one chat gains no
+# members; bot_user stays). Each is safe to retry: a title it has already, members in already,
+# change nothing; a removal done already answers 404 (403 for a leave: no longer a member).
+
+
+async def _change_chat(
+    status: str, queue: Callable[[Services], Awaitable[Reply[ChatChanged]]]
+) -> tuple[Services, ChatChanged, Response]:
+    running = services()
+    deadline = new_deadline()
+    with command_deadline(deadline):
+        reply = await queue(running)
+    changed = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
+    message = None if changed.message is None else message_to_wire(changed.message)
+    body = {"status": status, "chat": chat_info_to_wire(changed.info), "message": message}
+    return running, changed, Response(orjson.dumps(body), content_type=JSON)
+
+
+@blueprint.patch("/chats/<chat_id>")
+@document_request(UpdateChatBody)
+@document_response(ChatChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def update_chat(chat_id: str) -> Response:
+    data = await _body(UpdateChatBody)
+    user_id = _user(data.user_id)
+
+    async def queue(running: Services) -> Reply[ChatChanged]:
+        await running.charge_send(user_id)
+        return await running.registry.chat(chat_id).queue_set_title(user_id, data.title)
+
+    return (await _change_chat("chat_updated", queue))[2]
+
+
+@blueprint.post("/chats/<chat_id>/participants")
+@document_request(AddParticipantsBody)
+@document_response(ChatChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def add_participants(chat_id: str) -> Response:
+    data = await _body(AddParticipantsBody)
+    user_id = _user(data.user_id)
+    users = check_new_members(data.participants, services().settings.limits)
+
+    async def queue(running: Services) -> Reply[ChatChanged]:
+        await running.charge_send(user_id)
+        return await running.registry.chat(chat_id).queue_add_participants(user_id, users)
+
+    running, changed, response = await _change_chat("participants_added", queue)
+    # Their user sockets (on every node) announce the chat to them, as a new chat's are.
+    await running.registry.members_added(changed)
+    return response
+
+
+@blueprint.delete("/chats/<chat_id>/participants/<member>")
+@document_querystring(UserQuery)
+@document_response(ChatChangedOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 404)
+@document_response(ErrorOut, 422)
+async def remove_participant(chat_id: str, member: str) -> Response:
+    user_id = _acting_user(_query(UserQuery))
+    removed = check_user_id(member, services().settings.limits, field="member")
+
+    async def queue(running: Services) -> Reply[ChatChanged]:
+        await running.charge_send(user_id)
+        return await running.registry.chat(chat_id).queue_remove_participant(user_id, removed)
+
+    return (await _change_chat("participant_removed", queue))[2]
 
 
 @blueprint.get("/chats/<chat_id>/messages")
 @document_querystring(MessagesQuery)
 @document_response(list[MessageOut])
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def list_messages(chat_id: str) -> Response:
     query = _query(MessagesQuery)
+    viewer = _viewer(query.user_id)
     running = services()
     with command_deadline():
-        page = await read_page(running, chat_id, query, authenticated_user())
+        page = await read_page(running, chat_id, query, viewer)
     return Response(page, content_type=JSON)
 
 
@@ -332,11 +437,14 @@ async def set_presence(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/presence")
+@document_querystring(UserQuery)
 @document_response(list[PresenceOut])
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def get_presence(chat_id: str) -> Response:
+    viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
-        presence = await services().registry.chat(chat_id).presence(authenticated_user())
+        presence = await services().registry.chat(chat_id).presence(viewer)
     return json_response([presence_to_wire(p) for p in presence])
 
 
@@ -363,11 +471,14 @@ async def mark_read(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/read")
+@document_querystring(UserQuery)
 @document_response(ReadReceiptsOut)
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def get_read_receipts(chat_id: str) -> Response:
+    viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
-        marks = await services().registry.chat(chat_id).read_marks(authenticated_user())
+        marks = await services().registry.chat(chat_id).read_marks(viewer)
     return json_response(
         {
             "chat_id": chat_id,
