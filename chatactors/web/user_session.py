@@ -26,7 +26,12 @@ import trio
 from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
 from chatactors.actors.user_feeds import ChatAdded
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.errors import ChatError, InvalidInput, ServerShuttingDown
+from chatactors.domain.errors import (
+    ChatError,
+    InvalidInput,
+    NotAParticipant,
+    ServerShuttingDown,
+)
 from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.storage.store import MessagePage
@@ -179,6 +184,8 @@ class UserSession:
             async with limiter:
                 try:
                     await self._subscribe(chat_id, None)
+                except NotAParticipant:
+                    pass  # removed since it was listed: not the user's chat any more
                 except (ChatError, trio.TooSlowError) as error:
                     failures.append(error)
                     nursery.cancel_scope.cancel()
@@ -236,6 +243,8 @@ class UserSession:
             # A new chat's whole log: messages, and changes to them made before this
             # subscription. An older chat's, from its pages: what comes after is live.
             stream = await self._subscribe(chat.id, 0 if message is None else None)
+        except NotAParticipant:
+            return []  # removed again before this socket heard of it: nothing to announce
         except (ChatError, trio.TooSlowError) as error:
             # The client reconnects (later, or to another server) and resumes.
             stopping = isinstance(error, ServerShuttingDown)

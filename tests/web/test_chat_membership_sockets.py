@@ -13,11 +13,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 import pytest
 import trio.testing
 from quart.typing import TestClientProtocol as Client
 
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import ChatSummary
 from chatactors.settings import Settings
+from chatactors.storage.memory import MemoryStore
+from chatactors.web.app import create_app
 from tests.conftest import make_settings
 from tests.web.asgi_socket import AsgiTestSocket, open_socket
 
@@ -243,3 +248,37 @@ async def test_a_removed_members_presence_disappears_without_an_event(
             if e["event"] == "presence_updated" and e["data"]["user_id"] == "bob"]  # fmt: skip
     assert bobs == ["online"]
     assert [p["user_id"] for p in await presence] == ["alice", "bot_user"]
+
+
+@attrs.define(eq=False)
+class _StaleListing(MemoryStore):
+    """Lists bob's chats as they were before his removal: the race of a user socket that
+    lists its user's chats just before a removal lands, and subscribes just after it."""
+
+    before: list[ChatSummary] = attrs.field(factory=list)
+
+    async def list_user_chats(self, user_id: UserId, *, limit: int) -> list[ChatSummary]:
+        listed = await super().list_user_chats(user_id, limit=limit)
+        if user_id == "bob" and self.before:
+            return self.before
+        return listed
+
+
+async def test_a_user_socket_that_lists_a_chat_just_before_a_removal_skips_it() -> None:
+    store = _StaleListing()
+    app = create_app(make_settings(bot_enabled=False), store=store)
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        created = [
+            await (await client.post("/chats", json={"participants": people})).get_json()
+            for people in (["alice", "bob", "carol"], ["bob", "dave"])
+        ]
+        chat_id, other = (chat["chat_id"] for chat in created)
+        store.before = await store.list_user_chats(UserId("bob"), limit=10)
+        await remove(client, chat_id, "alice", "bob")
+        async with open_socket(app, "/ws?user_id=bob", subprotocols=V1) as ws:
+            bob = Reader(ws)
+            ready = await bob.next()
+            assert (ready["event"], set(ready["data"]["chats"])) == ("ready", {other})
+            await post(client, other, "dave", "still open")
+            assert names(await bob.until("still open")) == ["message:still open"]
