@@ -19,6 +19,7 @@ from typing import Any, assert_never
 
 import orjson
 
+from chatactors.actors.commands import ChatInfo
 from chatactors.actors.subscription import Envelope
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.events import (
@@ -92,6 +93,11 @@ def chat_to_wire(chat: Chat) -> dict[str, Any]:
         "created_by": chat.created_by,
         "admin": chat.admin,
     }
+
+
+def chat_info_to_wire(info: ChatInfo) -> dict[str, Any]:
+    """A chat as ``GET /chats/{id}`` shows it: with its latest seq and log position."""
+    return {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
 
 
 def change_to_wire(change: ChatChange) -> dict[str, Any]:
