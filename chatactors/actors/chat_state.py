@@ -64,16 +64,14 @@ from chatactors.actors.outcome import (
     UpdateChat,
 )
 from chatactors.actors.placement import Handover
-from chatactors.domain.chat_changes import describe
+from chatactors.domain.chat_changes import describe, retitled, with_members, without_member
 from chatactors.domain.errors import (
     ChatError,
     InvalidInput,
     MessageDeleted,
     MessageNotFound,
     NotAParticipant,
-    NotTheAdmin,
     NotTheAuthor,
-    ParticipantNotFound,
 )
 from chatactors.domain.events import (
     ChatEvent,
@@ -84,13 +82,11 @@ from chatactors.domain.events import (
     MessageUpdated,
     PresenceUpdated,
 )
-from chatactors.domain.ids import BOT_USER, ChatId, MessageId, UserId, new_message_id
+from chatactors.domain.ids import ChatId, MessageId, UserId, new_message_id
 from chatactors.domain.models import (
     ChangeKind,
     Chat,
     ChatChange,
-    ChatChangeKind,
-    ChatKind,
     Message,
     MessageType,
     Presence,
@@ -98,7 +94,7 @@ from chatactors.domain.models import (
     Reaction,
     ReadMark,
 )
-from chatactors.domain.rules import check_content, check_emoji, check_title
+from chatactors.domain.rules import check_content, check_emoji
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatUpdate, LoadedChat, MessageChange, MessagePage
 
@@ -385,54 +381,31 @@ class ChatState:
 
     def _set_title(self, user_id: UserId, title: str | None, now: datetime) -> Outcome:
         self._require_participant(user_id)
-        title = check_title(title, self.settings.limits)
-        if title == self.chat.title:
-            return Outcome(ChatChanged(self._info()))  # a retry logs nothing twice
-        change = ChatChange(ChatChangeKind.TITLE_CHANGED, user_id, title=title)
-        return self._change_chat(attrs.evolve(self.chat, title=title), change, now)
+        return self._change_chat(retitled(self.chat, user_id, title, self.settings.limits), now)
 
     def _add(self, user_id: UserId, users: tuple[UserId, ...], now: datetime) -> Outcome:
         self._require_participant(user_id)
-        if self.chat.kind is ChatKind.DIRECT:
-            raise InvalidInput(
-                "a one-to-one chat cannot gain members: start a group chat with them instead"
-            )
-        new = tuple(user for user in users if user not in self.participants and user != BOT_USER)
-        if not new:
-            return Outcome(ChatChanged(self._info()))  # all in already: nothing to log
-        humans = self.chat.humans
-        limit = self.settings.max_participants
-        if len(humans) + len(new) > limit:
-            raise InvalidInput(f"a chat has at most {limit} participants")
-        chat = attrs.evolve(self.chat, participants=(*humans, *new, BOT_USER))
-        change = ChatChange(ChatChangeKind.MEMBERS_ADDED, user_id, users=new)
-        return self._change_chat(chat, change, now, read_from=new)
+        changed = with_members(self.chat, user_id, users, self.settings.limits)
+        # Members added have read up to the message that added them: the history from before
+        # they came is not unread for them (they can read it all).
+        return self._change_chat(changed, now, read_from=changed[1].users if changed else ())
 
     def _remove(self, user_id: UserId, member: UserId, now: datetime) -> Outcome:
         self._require_participant(user_id)
-        if member == BOT_USER:
-            raise InvalidInput(f"{BOT_USER} stays in every chat")
-        if member not in self.participants:
-            raise ParticipantNotFound(member, self.chat_id)
-        kind = ChatChangeKind.MEMBER_LEFT
-        if member != user_id:
-            if self.chat.kind is ChatKind.DIRECT:
-                raise InvalidInput("nobody is removed from a one-to-one chat; leave it instead")
-            if user_id != self.chat.admin:
-                raise NotTheAdmin(user_id, self.chat.admin)
-            kind = ChatChangeKind.MEMBER_REMOVED
-        remaining = tuple(user for user in self.chat.participants if user != member)
-        change = ChatChange(kind, user_id, users=(member,))
-        outcome = self._change_chat(attrs.evolve(self.chat, participants=remaining), change, now)
+        outcome = self._change_chat(without_member(self.chat, user_id, member), now)
         dropped = tuple(sub for sub, user in self.socket_users.items() if user == member)
         return attrs.evolve(outcome, dropped=dropped)
 
     def _change_chat(
-        self, chat: Chat, change: ChatChange, now: datetime, read_from: tuple[UserId, ...] = ()
-    ) -> Outcome:
-        """``chat`` as the chat's new state, recorded by a system message at the next
-        position; members in ``read_from`` (just added) have read up to that message, so the
-        history from before they came counts as read for them (they can still read it all)."""
+        self, changed: tuple[Chat, ChatChange] | None, now: datetime,
+        read_from: tuple[UserId, ...] = (),
+    ) -> Outcome:  # fmt: skip
+        """The chat's new state, recorded by a system message at the next position (None:
+        nothing changes, and a retry logs nothing twice); members in ``read_from`` have read up
+        to that message."""
+        if changed is None:
+            return Outcome(ChatChanged(self._info()))
+        chat, change = changed
         window = self.log.window
         if window and now < window[-1].timestamp:
             now = window[-1].timestamp  # a wall clock that stepped back
