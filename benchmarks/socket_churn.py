@@ -19,6 +19,7 @@ Loopback only; bounded in count (``--sockets`` â‰¤ 3,000) and time (each storm â
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import struct
@@ -78,10 +79,8 @@ def churn_round(port: int, requests: list[bytes]) -> int:
     upgraded = 0
     for sock in opened:
         sock.settimeout(20)
-        try:
+        with contextlib.suppress(OSError):
             upgraded += sock.recv(4096).startswith(b"HTTP/1.1 101")
-        except OSError:
-            pass
     for sock in opened:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         sock.close()
@@ -157,7 +156,8 @@ def main() -> int:
             settled = rss_mb(server.pid)
             print(f"storm {storm}: {opened} sockets upgraded in {rounds} rounds; RSS peak "
                   f"{peak:.0f} MB, at the end {end:.0f} MB, after {args.pause_s:.0f} s quiet "
-                  f"{settled:.0f} MB (+{settled - baseline:.0f} MB over baseline)", flush=True)  # fmt: skip
+                  f"{settled:.0f} MB (+{settled - baseline:.0f} MB over baseline)",
+                  flush=True)  # fmt: skip
         if args.out:
             args.out.write_text(json.dumps({"args": vars(args) | {"out": str(args.out)},
                                             "timeline": timeline}, indent=1))  # fmt: skip

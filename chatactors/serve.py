@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
+import resource
 import signal
 import socket
 import sys
@@ -42,7 +44,9 @@ def hypercorn_config(settings: Settings) -> Config:
     # Used by Hypercorn's own ``serve`` (in-process test servers); ``serve`` below binds itself.
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
-    config.websocket_ping_interval = settings.ws_ping_interval_s or None
+    # The sockets ping from their own tasks (chatactors.compat.hypercorn says why): Hypercorn's
+    # task per socket for it stays off.
+    config.websocket_ping_interval = None
     if settings.ws_ping_interval_s:
         # A live peer answers every ping, so it sends something at least once an interval;
         # a connection silent for much longer is dead (cable pulled, laptop asleep): close it.
@@ -61,6 +65,23 @@ def tune_garbage_collector(settings: Settings) -> None:
         gc.freeze()
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
+
+
+def raise_descriptor_limit() -> None:
+    """Raise the soft limit on open files to the hard one: each connection is a descriptor, and
+    the common default soft limit (1,024) is a few hundred idle browsers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard or (hard != resource.RLIM_INFINITY and soft > hard):
+        log.info("open files limit %d", soft)
+        return
+    # An unlimited hard limit is not a valid soft one on every system: a large finite one is.
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as error:
+        log.warning("open files limit %d: could not raise it to %d (%s)", soft, wanted, error)
+        return
+    log.info("open files limit raised from %d to %d", soft, wanted)
 
 
 def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
@@ -96,7 +117,13 @@ async def serve_app(
     asgi_app = wrap_app(in_flight, config.wsgi_max_body_size, "asgi")
     lifespan_state: LifespanState = {}
     lifespan = Lifespan(asgi_app, config, lifespan_state)
-    connections = Connections(asgi_app, config, lifespan_state)
+    connections = Connections(
+        in_flight,
+        config,
+        lifespan_state,
+        write_timeout_s=settings.write_timeout_s or math.inf,
+        max_per_client=settings.max_connections_per_client,
+    )
     async with trio.open_nursery() as lifespan_nursery:
         # Quart's before_serving (the services) runs here, and after_serving at the end.
         await lifespan_nursery.start(lifespan.handle_lifespan)
@@ -138,6 +165,7 @@ async def collect_garbage_periodically(interval_s: float, stop: trio.Event) -> N
 async def serve(settings: Settings) -> bool:
     """Serve until SIGINT or SIGTERM (returns False) or until the services stop by themselves
     (returns True: the process must exit non-zero)."""
+    raise_descriptor_limit()
     listener, settings = bind_listener(settings)
     failed = trio.Event()
     app = create_app(settings, on_services_failure=failed.set)

@@ -185,6 +185,16 @@ class Settings:
         25.0,
         "WebSocket keepalive pings; a peer silent for 2.5 intervals is closed (0: no pings)",
     )
+    write_timeout_s: float = setting(
+        30.0,
+        "a connection whose peer reads nothing of what waits to go out for this long is reset "
+        "(0: never)",
+    )
+    max_connections_per_client: int = setting(
+        1000,
+        "connections open at once from one IP address, at most; more are reset at once "
+        "(0: no bound; behind a proxy every client has its address)",
+    )
     ws_close_timeout_s: float = setting(
         2.0,
         "how long closing a socket may take before its connection is reset (peer not reading)",

@@ -35,6 +35,7 @@ from chatactors.domain.errors import (
 from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.storage.store import MessagePage
+from chatactors.web.keepalive import Keepalive
 from chatactors.web.services import Services
 from chatactors.web.socket_commands import (
     CHAT_OPS,
@@ -133,14 +134,18 @@ class UserSession:
         """Subscribe, then pump and read until the peer leaves (None) or a chat drops us."""
         with self._scope:
             await self._open()
+            # The pump runs in this task (the socket's own), the reader beside it.
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pump)
-                try:
-                    await self._read()
-                except* SocketDisconnected:  # bare, or from the reader's nursery
-                    pass
-                nursery.cancel_scope.cancel()
+                nursery.start_soon(self._read_until_disconnected, nursery.cancel_scope)
+                await self._pump()
         return self._end_reason
+
+    async def _read_until_disconnected(self, session: trio.CancelScope) -> None:
+        try:
+            await self._read()
+        except* SocketDisconnected:  # bare, or from the reader's nursery
+            pass
+        session.cancel()
 
     async def close(self) -> None:
         """Leave every chat (so the user goes offline), even while being cancelled."""
@@ -280,9 +285,10 @@ class UserSession:
     async def _pump(self) -> None:
         outbox = self._outbox
         write_delay_s = self.context.settings.ws_v1_write_delay_s
+        keepalive = Keepalive(self.socket.ping, self.context.settings.ws_ping_interval_s)
         last_sent = -math.inf
         while True:
-            batch = [await outbox.receive()]
+            batch = [await keepalive.wait(outbox.receive)]
             if last_sent + write_delay_s > trio.current_time():
                 await trio.sleep_until(last_sent + write_delay_s)  # as on /ws/{chat_id}
             else:
@@ -327,12 +333,14 @@ class UserSession:
     # -- commands ---------------------------------------------------------------------------
 
     async def _read(self) -> None:
+        # An idle socket waits here, without an answerer task until a command comes.
+        first = await self.socket.receive()
         pending_send, pending_receive = trio.open_memory_channel[PendingAnswer](
             self.context.settings.ws_v1_max_pipelined
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
-            await read_commands(self.socket, self.context, self._queue, pending_send)
+            await read_commands(self.socket, self.context, self._queue, pending_send, first)
 
     async def _queue(
         self, command: dict[str, Any], queued_at: float, deadline: float

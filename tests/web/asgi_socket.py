@@ -19,7 +19,8 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 from quart_trio import QuartTrio
 
-from chatactors.connections import ABORT_EXTENSION
+from chatactors.compat.hypercorn import PING_MESSAGE
+from chatactors.connections import CONNECTION_EXTENSION
 from chatactors.web.asgi import ChatServer
 
 #: Every wait for the app is bounded by this (mock clock or real).
@@ -40,8 +41,12 @@ class AsgiTestSocket:
     _to_app: trio.MemorySendChannel[dict[str, Any]]
     _from_app: trio.MemoryReceiveChannel[dict[str, Any]]
     subprotocol: str | None = None
-    #: Set when the app aborted the connection (through the listener's extension).
+    #: Set when the app aborted the connection (through the connection extension).
     aborted: bool = False
+    #: Pings the app sent (frames a browser answers by itself; ``receive`` skips them).
+    pings: int = 0
+    #: The last bound the app put on its writes (the connection extension).
+    write_bound_s: float | None = None
 
     async def send(self, data: str | bytes) -> None:
         key = "text" if isinstance(data, str) else "bytes"
@@ -51,6 +56,9 @@ class AsgiTestSocket:
         """The next frame the app sent; raises ``SocketClosed`` once it closed the socket."""
         with trio.fail_after(WAIT_S):
             message = await self._from_app.receive()
+            while message["type"] == PING_MESSAGE:
+                self.pings += 1
+                message = await self._from_app.receive()
         if message["type"] == "websocket.close":
             raise SocketClosed(message.get("code", 1000), message.get("reason") or "")
         assert message["type"] == "websocket.send", message
@@ -88,6 +96,9 @@ async def open_socket(
         socket.aborted = True
         to_app_send.send_nowait({"type": "websocket.disconnect", "code": 1006})
 
+    def bound_writes(timeout_s: float) -> None:
+        socket.write_bound_s = timeout_s
+
     scope: dict[str, Any] = {
         "type": "websocket",
         "asgi": {"version": "3.0"},
@@ -101,7 +112,10 @@ async def open_socket(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
         "subprotocols": list(subprotocols),
-        "extensions": {"websocket.http.response": {}, ABORT_EXTENSION: {"abort": abort}},
+        "extensions": {
+            "websocket.http.response": {},
+            CONNECTION_EXTENSION: {"abort": abort, "bound_writes": bound_writes},
+        },
     }
     await to_app_send.send({"type": "websocket.connect"})
     async with trio.open_nursery() as nursery:

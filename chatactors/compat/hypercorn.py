@@ -1,0 +1,74 @@
+"""What chatactors changes in Hypercorn's WebSocket handling, beyond its configuration.
+
+Hypercorn (0.17-0.18) builds one ``hypercorn.protocol.ws_stream.WSStream`` per WebSocket, by
+name, in ``hypercorn.protocol.h11`` and ``hypercorn.protocol.h2``; :func:`install` replaces that
+name in both with :class:`ChatWSStream`, a subclass that changes two things:
+
+- **permessage-deflate is never negotiated** (upstream accepts it whenever a client offers it,
+  as every browser does). A compressing socket holds zlib state of about 300 kB from its first
+  frame on (``benchmarks/socket_churn.py --deflate``: 3,000 browser-like sockets took RSS from
+  71 MB to 790 MB, and it stayed), and a frame of 65 kB from a client could inflate to the
+  message limit before the limit was checked. Chat frames are small JSON; BENCHMARKS.md has
+  what compression would have saved.
+- **The keepalive ping is the app's to send**, as an ASGI message ``{"type": PING_MESSAGE}``,
+  from the task that already sends the socket's frames; upstream runs a task per socket that
+  sleeps between pings (about 4 kB of each idle socket's memory, and it held a reset
+  connection's descriptor until its sleep ended). Serve with
+  ``Config.websocket_ping_interval = None`` so that upstream's task is never started.
+
+``tests/compat/test_hypercorn.py`` fails if upstream changes what this relies on: the names
+replaced, the request event's fields, the stream's state and send method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import hypercorn.protocol.h2
+import hypercorn.protocol.h11
+from hypercorn.protocol.events import Event, Request
+from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+from hypercorn.typing import ASGISendEvent
+from wsproto.events import Ping
+
+#: The ASGI message an app sends to ping its peer (a ping frame, empty).
+PING_MESSAGE = "chatactors.ping"
+_EXTENSIONS_HEADER = b"sec-websocket-extensions"
+#: The modules that build a ``WSStream`` by name.
+_BUILDERS = (hypercorn.protocol.h11, hypercorn.protocol.h2)
+
+
+class ChatWSStream(WSStream):
+    """Hypercorn's WebSocket stream without compression, pinged by its app."""
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, Request):
+            # Without the header the handshake offers no extension, so none is accepted; the
+            # app still sees every other header.
+            headers = [(name, value) for name, value in event.headers
+                       if name.lower() != _EXTENSIONS_HEADER]  # fmt: skip
+            event = dataclasses.replace(event, headers=headers)
+        await super().handle(event)
+
+    async def app_send(self, message: ASGISendEvent | None) -> None:
+        if message is not None and message["type"] == PING_MESSAGE:
+            # Only on an open socket: after a close frame nothing else may be sent.
+            if not self.closed and self.state == ASGIWebsocketState.CONNECTED:
+                await self._send_wsproto_event(Ping())
+            return
+        await super().app_send(message)
+
+
+def install() -> None:
+    """Make every WebSocket Hypercorn serves in this process a :class:`ChatWSStream`."""
+    for module in _BUILDERS:
+        current: Any = getattr(module, "WSStream", None)
+        if current is ChatWSStream:
+            continue
+        if current is not WSStream:
+            raise RuntimeError(
+                f"{module.__name__}.WSStream is {current!r}, not Hypercorn's WSStream: "
+                "chatactors.compat.hypercorn needs updating for this Hypercorn"
+            )
+        setattr(module, "WSStream", ChatWSStream)  # noqa: B010  (mypy: h11's name is not re-exported)
