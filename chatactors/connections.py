@@ -51,7 +51,8 @@ from chatactors.compat import hypercorn as hypercorn_compat
 
 log = logging.getLogger(__name__)
 
-#: The scope extension of a WebSocket: ``{"abort": f(), "bound_writes": f(seconds)}``.
+#: The scope extension of a WebSocket: ``{"abort": f(), "bound_writes": f(seconds)}``
+#: (``ConnectionStream``'s methods of the same names).
 CONNECTION_EXTENSION = "chatactors.connection"
 #: SO_LINGER on, zero seconds: close() resets the connection and drops unsent data.
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)

@@ -10,6 +10,11 @@ name in both with :class:`ChatWSStream`, a subclass that changes two things:
   71 MB to 790 MB, and it stayed), and a frame of 65 kB from a client could inflate to the
   message limit before the limit was checked. Chat frames are small JSON; BENCHMARKS.md has
   what compression would have saved.
+- **An app may stop reading**: after ``{"type": STOP_READING_MESSAGE, "on_disconnect": f}``
+  the client's messages are dropped instead of queued for the app (which would block the
+  connection once the queue is full), and the disconnect calls ``f()`` (synchronously, once)
+  instead of being queued; so a socket whose frames mean nothing (a reference client's) needs
+  no task waiting to read and drop them.
 - **The keepalive ping is the app's to send**, as an ASGI message ``{"type": PING_MESSAGE}``,
   from the task that already sends the socket's frames; upstream runs a task per socket that
   sleeps between pings (about 4 kB of each idle socket's memory, and it held a reset
@@ -23,24 +28,34 @@ replaced, the request event's fields, the stream's state and send method.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import hypercorn.protocol.h2
 import hypercorn.protocol.h11
 from hypercorn.protocol.events import Event, Request
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
-from hypercorn.typing import ASGISendEvent
+from hypercorn.typing import ASGIReceiveEvent, ASGISendEvent
 from wsproto.events import Ping
 
 #: The ASGI message an app sends to ping its peer (a ping frame, empty).
 PING_MESSAGE = "chatactors.ping"
+#: The ASGI message after which the client's messages are dropped, not passed to the app, and
+#: its ``on_disconnect`` is called for the disconnect.
+STOP_READING_MESSAGE = "chatactors.stop_reading"
 _EXTENSIONS_HEADER = b"sec-websocket-extensions"
 #: The modules that build a ``WSStream`` by name.
 _BUILDERS = (hypercorn.protocol.h11, hypercorn.protocol.h2)
 
 
 class ChatWSStream(WSStream):
-    """Hypercorn's WebSocket stream without compression, pinged by its app."""
+    """Hypercorn's WebSocket stream without compression, pinged by its app, which may stop
+    reading."""
+
+    #: Set by STOP_READING_MESSAGE: the app reads nothing more; called at the disconnect.
+    _on_disconnect: Callable[[], None] | None = None
+    #: Upstream's way to queue a message for the app (``app_put`` is ours once it exists).
+    _queue_for_app: Callable[[ASGIReceiveEvent], Awaitable[None]] | None = None
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Request):
@@ -50,12 +65,32 @@ class ChatWSStream(WSStream):
                        if name.lower() != _EXTENSIONS_HEADER]  # fmt: skip
             event = dataclasses.replace(event, headers=headers)
         await super().handle(event)
+        if self.app_put is not None and self._queue_for_app is None:
+            self._queue_for_app = self.app_put
+            self.app_put = self._put
+
+    async def _put(self, message: ASGIReceiveEvent) -> None:
+        assert self._queue_for_app is not None
+        if self._on_disconnect is None:
+            await self._queue_for_app(message)
+        elif message["type"] == "websocket.disconnect":
+            self._disconnected()
+
+    def _disconnected(self) -> None:
+        on_disconnect, self._on_disconnect = self._on_disconnect, None
+        if on_disconnect is not None:
+            on_disconnect()
 
     async def app_send(self, message: ASGISendEvent | None) -> None:
         if message is not None and message["type"] == PING_MESSAGE:
             # Only on an open socket: after a close frame nothing else may be sent.
             if not self.closed and self.state == ASGIWebsocketState.CONNECTED:
                 await self._send_wsproto_event(Ping())
+            return
+        if message is not None and message["type"] == STOP_READING_MESSAGE:
+            self._on_disconnect = cast(Any, message)["on_disconnect"]
+            if self.closed:  # the disconnect came first
+                self._disconnected()
             return
         await super().app_send(message)
 

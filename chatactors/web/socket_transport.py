@@ -5,13 +5,13 @@ Tests speak the same events in process (tests/web/asgi_socket.py) or run a real 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, cast
 from urllib.parse import parse_qsl
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, WebsocketScope
 
-from chatactors.compat.hypercorn import PING_MESSAGE
+from chatactors.compat.hypercorn import PING_MESSAGE, STOP_READING_MESSAGE
 from chatactors.connections import CONNECTION_EXTENSION
 
 
@@ -47,6 +47,12 @@ class SocketTransport(Protocol):
     def bound_writes(self, timeout_s: float) -> None:
         """From now on, a frame the peer takes longer than ``timeout_s`` to read ends the
         connection (a close to a peer that does not read)."""
+        ...
+
+    async def stop_reading(self, on_disconnect: Callable[[], None]) -> bool:
+        """Drop whatever the peer sends from now on, and call ``on_disconnect`` (synchronously)
+        when the peer goes away, so that no task need wait in ``receive`` to learn it. False if
+        the transport cannot: then ``receive`` is the way to learn of the end."""
         ...
 
 
@@ -108,3 +114,11 @@ class AsgiSocket:
         extension = self._scope.get("extensions", {}).get(CONNECTION_EXTENSION)
         if extension is not None:
             extension["bound_writes"](timeout_s)
+
+    async def stop_reading(self, on_disconnect: Callable[[], None]) -> bool:
+        if CONNECTION_EXTENSION not in self._scope.get("extensions", {}):
+            return False  # not served by chatactors.connections: no ChatWSStream either
+        # Not an ASGI message: ChatWSStream (chatactors.compat.hypercorn) understands it.
+        message = {"type": STOP_READING_MESSAGE, "on_disconnect": on_disconnect}
+        await self._send(cast(ASGISendEvent, message))
+        return True

@@ -8,7 +8,7 @@ the mock clock; a disconnect is the ``websocket.disconnect`` event Hypercorn sen
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -19,7 +19,7 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 from quart_trio import QuartTrio
 
-from chatactors.compat.hypercorn import PING_MESSAGE
+from chatactors.compat.hypercorn import PING_MESSAGE, STOP_READING_MESSAGE
 from chatactors.connections import CONNECTION_EXTENSION
 from chatactors.web.asgi import ChatServer
 
@@ -47,6 +47,8 @@ class AsgiTestSocket:
     pings: int = 0
     #: The last bound the app put on its writes (the connection extension).
     write_bound_s: float | None = None
+    #: The app reads nothing more; what it wants called at the disconnect instead.
+    on_disconnect: Callable[[], None] | None = None
 
     async def send(self, data: str | bytes) -> None:
         key = "text" if isinstance(data, str) else "bytes"
@@ -56,9 +58,6 @@ class AsgiTestSocket:
         """The next frame the app sent; raises ``SocketClosed`` once it closed the socket."""
         with trio.fail_after(WAIT_S):
             message = await self._from_app.receive()
-            while message["type"] == PING_MESSAGE:
-                self.pings += 1
-                message = await self._from_app.receive()
         if message["type"] == "websocket.close":
             raise SocketClosed(message.get("code", 1000), message.get("reason") or "")
         assert message["type"] == "websocket.send", message
@@ -77,8 +76,12 @@ class AsgiTestSocket:
                 return closed.code
 
     async def disconnect(self, code: int = 1006) -> None:
-        """The peer goes away (Hypercorn's event for a closed or broken connection)."""
-        await self._to_app.send({"type": "websocket.disconnect", "code": code})
+        """The peer goes away (Hypercorn's event for a closed or broken connection, and the
+        connection's end for an app that stopped reading)."""
+        if self.on_disconnect is not None:
+            self.on_disconnect()  # as ChatWSStream does for an app that stopped reading
+        else:
+            await self._to_app.send({"type": "websocket.disconnect", "code": code})
 
 
 @asynccontextmanager
@@ -94,10 +97,22 @@ async def open_socket(
 
     def abort() -> None:
         socket.aborted = True
-        to_app_send.send_nowait({"type": "websocket.disconnect", "code": 1006})
+        if socket.on_disconnect is not None:
+            socket.on_disconnect()
+        else:
+            to_app_send.send_nowait({"type": "websocket.disconnect", "code": 1006})
 
     def bound_writes(timeout_s: float) -> None:
         socket.write_bound_s = timeout_s
+
+    async def from_app(message: dict[str, Any]) -> None:
+        """What the app sends; ChatWSStream's own messages are taken as it takes them."""
+        if message["type"] == PING_MESSAGE:
+            socket.pings += 1
+        elif message["type"] == STOP_READING_MESSAGE:
+            socket.on_disconnect = message["on_disconnect"]
+        else:
+            await from_app_send.send(message)
 
     scope: dict[str, Any] = {
         "type": "websocket",
@@ -124,7 +139,7 @@ async def open_socket(
             ChatServer(app),
             cast(Scope, scope),
             cast(ASGIReceiveCallable, to_app_receive.receive),
-            cast(ASGISendCallable, from_app_send.send),
+            cast(ASGISendCallable, from_app),
         )
         with trio.fail_after(WAIT_S):
             first = await from_app_receive.receive()
