@@ -13,7 +13,6 @@ exits 0. Idle connections never hold the process up (connections.py says why Hyp
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import resource
@@ -31,6 +30,7 @@ from hypercorn.utils import repr_socket_addr, wrap_app
 from quart_trio import QuartTrio
 
 from chatactors.connections import Connections, InFlight
+from chatactors.memory import reclaim_periodically, tune_garbage_collector
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.asgi import ChatServer
@@ -55,16 +55,6 @@ def hypercorn_config(settings: Settings) -> Config:
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     return config
-
-
-def tune_garbage_collector(settings: Settings) -> None:
-    """Collect once and freeze what start-up made (it lives as long as the process, so scanning
-    it again is wasted work), then collect the young generation less often."""
-    if settings.gc_gen0_threshold > 0:
-        gc.collect()
-        gc.freeze()
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
 
 
 def raise_descriptor_limit() -> None:
@@ -152,16 +142,6 @@ async def serve_app(
         lifespan_nursery.cancel_scope.cancel()
 
 
-async def collect_garbage_periodically(interval_s: float, stop: trio.Event) -> None:
-    """A full collection every ``interval_s`` until ``stop``: what closed connections left in
-    cycles goes back, even on a server too quiet to reach the raised young-generation threshold."""
-    while True:
-        with trio.move_on_after(interval_s):
-            await stop.wait()
-            return
-        gc.collect()
-
-
 async def serve(settings: Settings) -> bool:
     """Serve until SIGINT or SIGTERM (returns False) or until the services stop by themselves
     (returns True: the process must exit non-zero)."""
@@ -173,11 +153,9 @@ async def serve(settings: Settings) -> bool:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             url = await nursery.start(serve_app, app, settings, listener, stop)
-            tune_garbage_collector(settings)
+            tune_garbage_collector(settings.gc_gen0_threshold)
             if settings.gc_collect_interval_s > 0:
-                nursery.start_soon(
-                    collect_garbage_periodically, settings.gc_collect_interval_s, stop
-                )
+                nursery.start_soon(reclaim_periodically, settings.gc_collect_interval_s, stop)
             # Tests and scripts read the bound port from this line.
             print(f"Serving on {url}", flush=True)
             async with trio.open_nursery() as waiting:
