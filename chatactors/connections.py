@@ -35,7 +35,6 @@ from collections.abc import Callable
 import attrs
 import trio
 from hypercorn.config import Config
-from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import (
     ASGIFramework,
@@ -64,23 +63,18 @@ _FULL_RETRY_S = 0.1
 
 @attrs.define(eq=False)
 class InFlight:
-    """An ASGI wrapper that counts the work a shutdown must let finish.
+    """Counts the work a shutdown must let finish.
 
     An HTTP request counts until its response's last byte is sent (Quart's handler lives on
     until the client disconnects, which an idle keep-alive client never does); a WebSocket
     counts until its handler returns (it closes the socket with 1001 itself at shutdown).
     """
 
-    app: ASGIFramework
     _count: int = 0
     _idle: trio.Event = attrs.field(factory=trio.Event)
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, send)
-            return
+    def begin(self) -> Callable[[], None]:
+        """Count one more; the function returned counts it done (once, however often called)."""
         self._count += 1
         finished = False
 
@@ -92,15 +86,7 @@ class InFlight:
                 if self._count == 0:
                     self._idle.set()
 
-        async def send_then_count(message: ASGISendEvent) -> None:
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                finish()
-
-        try:
-            await self.app(scope, receive, send_then_count if scope["type"] == "http" else send)
-        finally:
-            finish()
+        return finish
 
     async def wait_idle(self) -> None:
         """Return once nothing is in flight."""
@@ -132,6 +118,8 @@ class Connections:
     app: ASGIFramework
     config: Config
     lifespan_state: LifespanState
+    #: The requests and sockets under way, which a shutdown lets finish.
+    in_flight: InFlight = attrs.field(factory=InFlight)
     #: A write the peer reads nothing of for this long resets the connection.
     write_timeout_s: float = 30.0
     #: Connections open at once from one address, at most (0: no bound).
@@ -231,8 +219,8 @@ class Connections:
         self._streams.add(stream)
         self._per_client[client] += 1
         try:
-            await TCPServer(
-                _ConnectionApp(self.app, stream),
+            await hypercorn_compat.ChatTCPServer(
+                _ConnectionApp(self.app, stream, self.in_flight),
                 self.config,
                 self.context,
                 ConnectionState(self.lifespan_state.copy()),
@@ -319,6 +307,7 @@ class _ConnectionApp:
 
     app: ASGIFramework
     stream: ConnectionStream
+    in_flight: InFlight
 
     async def __call__(
         self,
@@ -328,11 +317,24 @@ class _ConnectionApp:
         sync_spawn: Callable[..., object],
         call_soon: Callable[..., object],
     ) -> None:
-        if scope["type"] == "websocket":
-            extension = {"abort": self.stream.reset, "bound_writes": self.stream.bound_writes}
-            scope["extensions"] = {**(scope.get("extensions") or {}),
-                                   CONNECTION_EXTENSION: extension}  # fmt: skip
-        await self.app(scope, receive, send)
+        finish = self.in_flight.begin()
+        try:
+            if scope["type"] == "websocket":
+                extension = {"abort": self.stream.reset,
+                             "bound_writes": self.stream.bound_writes}  # fmt: skip
+                scope["extensions"] = {**(scope.get("extensions") or {}),
+                                       CONNECTION_EXTENSION: extension}  # fmt: skip
+                await self.app(scope, receive, send)
+                return
+
+            async def send_then_count(message: ASGISendEvent) -> None:
+                await send(message)
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    finish()
+
+            await self.app(scope, receive, send_then_count)
+        finally:
+            finish()
 
 
 class _Reserve:

@@ -29,7 +29,7 @@ from hypercorn.typing import LifespanState
 from hypercorn.utils import repr_socket_addr, wrap_app
 from quart_trio import QuartTrio
 
-from chatactors.connections import Connections, InFlight
+from chatactors.connections import Connections
 from chatactors.memory import reclaim_periodically, tune_garbage_collector
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
@@ -103,12 +103,12 @@ async def serve_app(
     """Serve ``app`` on the bound ``listener`` until ``stop`` is set, then shut down (see the
     module's docstring). Passes the server's URL to ``task_status`` once it accepts."""
     config = hypercorn_config(settings)
-    in_flight = InFlight(ChatServer(app))
-    asgi_app = wrap_app(in_flight, config.wsgi_max_body_size, "asgi")
+    server = ChatServer(app)
+    asgi_app = wrap_app(server, config.wsgi_max_body_size, "asgi")
     lifespan_state: LifespanState = {}
     lifespan = Lifespan(asgi_app, config, lifespan_state)
     connections = Connections(
-        in_flight,
+        server,
         config,
         lifespan_state,
         write_timeout_s=settings.write_timeout_s or math.inf,
@@ -135,7 +135,7 @@ async def serve_app(
             # Sockets are closing with 1001 and requests finishing; once none is left,
             # whatever connections remain are idle and end now, not at the timeout.
             with trio.move_on_after(settings.shutdown_timeout_s):
-                await in_flight.wait_idle()
+                await connections.in_flight.wait_idle()
             connections_nursery.cancel_scope.cancel()
             connections.abort()
         await lifespan.wait_for_shutdown()

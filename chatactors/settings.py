@@ -68,8 +68,8 @@ class Settings:
     #: closed connections would keep their memory.
     memory_allocator: Literal["malloc", "pymalloc"] = setting(
         "malloc",
-        "malloc: every object from the C library, so that memory a burst of connections freed "
-        "goes back to the OS (about 6 % more CPU); pymalloc: Python's own, which keeps it",
+        "malloc: the C library's, so memory freed after a burst goes back to the OS; "
+        "pymalloc: Python's (a little faster, keeps it)",
     )
     gc_collect_interval_s: float = setting(
         30.0,

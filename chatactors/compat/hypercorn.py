@@ -15,27 +15,38 @@ name in both with :class:`ChatWSStream`, a subclass that changes two things:
   connection once the queue is full), and the disconnect calls ``f()`` (synchronously, once)
   instead of being queued; so a socket whose frames mean nothing (a reference client's) needs
   no task waiting to read and drop them.
+- **The handshake's headers are dropped once the socket is accepted** (the app has read them).
 - **The keepalive ping is the app's to send**, as an ASGI message ``{"type": PING_MESSAGE}``,
   from the task that already sends the socket's frames; upstream runs a task per socket that
   sleeps between pings (about 4 kB of each idle socket's memory, and it held a reset
   connection's descriptor until its sleep ended). Serve with
   ``Config.websocket_ping_interval = None`` so that upstream's task is never started.
 
+:class:`ChatTCPServer`, Hypercorn's per-connection server as chatactors.connections runs it,
+reads without entering a ``fail_after(read_timeout)`` for each read (a generator, a cancel scope
+and its status, about 0.9 kB of every idle connection, and their cost on every read): one scope
+per connection, its deadline moved at each read, does the same.
+
 ``tests/compat/test_hypercorn.py`` fails if upstream changes what this relies on: the names
-replaced, the request event's fields, the stream's state and send method.
+replaced, the request event's fields, the stream's state and send method, the read loop's
+shape.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import hypercorn.protocol.h2
 import hypercorn.protocol.h11
+import trio
+from hypercorn.events import Closed, RawData
 from hypercorn.protocol.events import Event, Request
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
-from hypercorn.typing import ASGIReceiveEvent, ASGISendEvent
+from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.typing import ASGIReceiveEvent, ASGISendEvent, WebsocketAcceptEvent
 from wsproto.events import Ping
 
 #: The ASGI message an app sends to ping its peer (a ping frame, empty).
@@ -69,6 +80,12 @@ class ChatWSStream(WSStream):
             self._queue_for_app = self.app_put
             self.app_put = self._put
 
+    async def _accept(self, message: WebsocketAcceptEvent) -> None:
+        await super()._accept(message)
+        # The app reads the handshake's headers before it accepts; kept, a browser's dozen
+        # (cookies, user agent) would stay with every socket for its life.
+        self.scope["headers"] = []
+
     async def _put(self, message: ASGIReceiveEvent) -> None:
         assert self._queue_for_app is not None
         if self._on_disconnect is None:
@@ -93,6 +110,29 @@ class ChatWSStream(WSStream):
                 self._disconnected()
             return
         await super().app_send(message)
+
+
+class ChatTCPServer(TCPServer):
+    """Hypercorn's connection server with one cancel scope for all its reads."""
+
+    async def _read_data(self) -> None:
+        # Upstream's loop (0.17-0.18), the same reads, ends and events, with the read timeout
+        # as a moving deadline instead of a scope per read.
+        timeout_s = self.config.read_timeout or math.inf
+        with trio.CancelScope() as reading:
+            while True:
+                reading.deadline = trio.current_time() + timeout_s
+                try:
+                    data = await self.stream.receive_some(MAX_RECV)
+                except (trio.ClosedResourceError, trio.BrokenResourceError):
+                    break
+                # Only the wait for data is bounded, as upstream: handling it may wait for the
+                # app (a full queue) for as long as that takes.
+                reading.deadline = math.inf
+                await self.protocol.handle(RawData(bytes(data)))
+                if data == b"":
+                    break
+        await self.protocol.handle(Closed())
 
 
 def install() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Awaitable
 
 import orjson
 import trio
@@ -158,8 +159,9 @@ async def close_socket(socket: SocketTransport, code: int, reason: str, timeout_
 
 
 class _Session:
-    """One subscribed socket: its pump (in the socket's own task), its reader (a second task),
-    and for v1, once a command has come, its answerer (a third)."""
+    """One subscribed socket: its pump (in the socket's own task); for v1 (or a transport that
+    cannot drop frames) its reader, a second task; for v1, once a command has come, its
+    answerer (a third)."""
 
     def __init__(
         self,
@@ -192,22 +194,29 @@ class _Session:
         """
         ended: EndReason | None = None
         close_timeout_s = self.context.settings.ws_close_timeout_s
-        async with trio.open_nursery() as session:
+        session = trio.CancelScope()
 
-            def on_end(reason: EndReason) -> None:
-                # In the actor's task. From now on the socket only drains and closes: a write
-                # the peer does not read (even one under way) may take a close timeout at most.
-                self.socket.bound_writes(close_timeout_s)
-                if reason is EndReason.LAGGED:
-                    session.cancel_scope.cancel()
+        def on_end(reason: EndReason) -> None:
+            # In the actor's task. From now on the socket only drains and closes: a write the
+            # peer does not read (even one under way) may take a close timeout at most.
+            self.socket.bound_writes(close_timeout_s)
+            if reason is EndReason.LAGGED:
+                session.cancel()
 
-            self.subscription.call_when_ended(on_end)
-            # A reference client's frames mean nothing: unless the transport cannot drop them
-            # itself, no task waits to read them (each idle socket's largest saving).
-            if self.v1 or not await self.socket.stop_reading(session.cancel_scope.cancel):
-                session.start_soon(self._read_until_disconnected, session.cancel_scope)
-            ended = await self._pump(after_seq, after_pos)
-            self._stop_reading()
+        self.subscription.call_when_ended(on_end)
+        # A reference client's frames mean nothing: unless the transport cannot drop them
+        # itself, no task waits to read them, and the socket is this one task (each idle
+        # socket's largest saving, BENCHMARKS.md).
+        reads = self.v1 or not await self.socket.stop_reading(session.cancel)
+        with session:
+            await self._send_opening(after_seq, after_pos)
+            if not reads:
+                ended = await self._forward()
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read_until_disconnected, session)
+                    ended = await self._forward()
+                    self._stop_reading()
         if self.subscription.end_reason is EndReason.LAGGED:
             return EndReason.LAGGED
         return ended
@@ -251,7 +260,9 @@ class _Session:
         self._reading_stopped = True
         self._reading.cancel()
 
-    async def _pump(self, after_seq: int | None, after_pos: int | None) -> EndReason:
+    async def _send_opening(self, after_seq: int | None, after_pos: int | None) -> None:
+        """What goes out before the live events: v1's ``subscribed``, a resync notice, the
+        replay."""
         send, subscription, v1 = self.socket.send, self.subscription, self.v1
         if v1:
             hello = {
@@ -281,8 +292,15 @@ class _Session:
         else:
             for frame in replay:
                 await send(frame)
-        write_delay_s = self.context.settings.ws_v1_write_delay_s
-        keepalive = Keepalive(self.socket.ping, self.context.settings.ws_ping_interval_s)
-        return await forward_events(
-            subscription, send, keepalive, v1=v1, write_delay_s=write_delay_s
+
+    def _forward(self) -> Awaitable[EndReason]:
+        """The live events until the subscription ends (``forward_events``, awaited by the
+        caller: no frame of this method's stays alive meanwhile)."""
+        settings = self.context.settings
+        return forward_events(
+            self.subscription,
+            self.socket.send,
+            Keepalive(self.socket.ping, settings.ws_ping_interval_s),
+            v1=self.v1,
+            write_delay_s=settings.ws_v1_write_delay_s,
         )
