@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import errno
 import logging
+import math
 import os
 import socket
 import struct
@@ -59,6 +60,8 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: While out of descriptors, how long to wait before trying to accept again.
 _FULL_RETRY_S = 0.1
+#: ... and how often to say so in the log.
+_FULL_LOG_EVERY_S = 10.0
 
 
 @attrs.define(eq=False)
@@ -131,6 +134,8 @@ class Connections:
     _refused_per_client: int = 0
     _shed: int = 0
     _write_timeouts: int = 0
+    #: No new warning about running out of descriptors before this (trio time).
+    _quiet_until: float = -math.inf
 
     def __attrs_post_init__(self) -> None:
         hypercorn_compat.install()
@@ -184,12 +189,15 @@ class Connections:
         """Out of descriptors: reset the oldest connection waiting in the backlog (its client
         learns at once, rather than after its own timeout), using the descriptor kept in
         reserve for this; then wait a little before accepting again."""
-        log.warning(
-            "accept failed (%s, %s open connections): resetting waiting connections until "
-            "descriptors are free",
-            errno.errorcode.get(error.errno or 0, error),
-            len(self._streams),
-        )
+        now = trio.current_time()
+        if now >= self._quiet_until:  # once per shortage, then every so often while it lasts
+            self._quiet_until = now + _FULL_LOG_EVERY_S
+            log.warning(
+                "accept failed (%s, %s open connections): resetting waiting connections until "
+                "descriptors are free",
+                errno.errorcode.get(error.errno or 0, error),
+                len(self._streams),
+            )
         if reserve.release():
             try:
                 # The backlog has a connection waiting (that is why accept ran out): this

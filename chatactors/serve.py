@@ -34,6 +34,7 @@ from chatactors.memory import reclaim_periodically, tune_garbage_collector
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.asgi import ChatServer
+from chatactors.web.metrics import ConnectionsCollector
 from chatactors.web.services import services_of
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ async def serve_app(
         # Quart's before_serving (the services) runs here, and after_serving at the end.
         await lifespan_nursery.start(lifespan.handle_lifespan)
         await lifespan.wait_for_startup()
+        if (started := services_of(app)) is not None:
+            started.metrics.registry.register(ConnectionsCollector(connections.statistics))
         async with trio.open_nursery() as connections_nursery:
             listener.listen(config.backlog)
             accepting = await connections_nursery.start(
