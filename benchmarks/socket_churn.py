@@ -2,12 +2,13 @@
 
 Starts ``chatactors serve`` on 127.0.0.1 (port 0, memory store, bot off, everything else at its
 default), creates ``--chats`` chats of ``--users-per-chat`` users, then runs ``--storms``
-storms of ``--storm-s`` seconds with ``--pause-s`` of quiet after each. A storm is rounds of
-``--sockets`` raw WebSocket connections, all opened (handshake answered), then all reset (RST,
-no close frame), as mobile clients that lose their network do. The mix is the one issue 21
-measured: per-chat sockets with ``user_id`` and ``/ws`` user sockets, half of each offering
-``chatactors.v1``; ``--deflate`` makes every handshake offer ``permessage-deflate`` as browsers
-do; ``--mix plain`` opens plain per-chat sockets without a user only.
+storms of ``--storm-s`` seconds (or ``--rounds`` rounds) with ``--pause-s`` of quiet after
+each. A storm is rounds of ``--sockets`` raw WebSocket connections, all opened (handshake
+answered), then all reset (RST, no close frame), as mobile clients that lose their network
+do. The mix is the one issue 21 measured: per-chat sockets with ``user_id`` and ``/ws`` user
+sockets, half of each offering ``chatactors.v1``; ``--deflate`` makes every handshake offer
+``permessage-deflate`` as browsers do; ``--mix plain`` opens plain per-chat sockets without a
+user only.
 
 Prints the server's RSS (``/proc/<pid>/status``) at the baseline, at each storm's end and after
 each pause, and writes the whole timeline (one sample a second) to ``--out`` as JSON.
@@ -92,6 +93,9 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=3000, help="sockets per round (≤ 3000)")
     parser.add_argument("--storms", type=int, default=3, help="storms (≤ 5)")
     parser.add_argument("--storm-s", type=float, default=60.0, help="each storm (≤ 120 s)")
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="rounds per storm (0: as many as fit in --storm-s)"
+    )
     parser.add_argument("--pause-s", type=float, default=60.0, help="quiet after each storm")
     parser.add_argument("--chats", type=int, default=100)
     parser.add_argument("--users-per-chat", type=int, default=20)
@@ -146,7 +150,9 @@ def main() -> int:
             phase = f"storm {storm}"
             rounds = opened = 0
             storm_started = time.monotonic()
-            while time.monotonic() - storm_started < storm_s:
+            while time.monotonic() - storm_started < storm_s and not (
+                args.rounds and rounds >= args.rounds
+            ):
                 opened += churn_round(port, requests)
                 rounds += 1
             peak = max(rss for _, rss, p in timeline if p == phase)
