@@ -13,6 +13,10 @@ Each subscriber (a ``_Member``) is in one of three states (``MemberState``): ``W
 owner to register it (its events wait, since only the registration's answer says which
 position it already has), ``LIVE``, or ``FILLING`` a gap from the store (its events wait).
 
+A log entry that removes members from the chat (``removed_by``) is the last thing their
+subscribers get: each is ended (``EndReason.REMOVED``) right after it, so on every node
+access ends at the same point of the log, also when the entry came through a gap's filling.
+
 Every message on the channel names the activation that sent it (its node and lease token): the
 holder cache learns from each (``holders.py``). The channel also carries the owners'
 announcements (``codec.OwnerAnnounced``, one per activation): never offered to subscribers, they
@@ -41,7 +45,13 @@ from chatactors.cluster.holders import HolderCache
 from chatactors.cluster.redis import Channels
 from chatactors.domain.clock import utc_now
 from chatactors.domain.errors import ChatError
-from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived, log_position
+from chatactors.domain.events import (
+    ChatEvent,
+    LogEvent,
+    MessageReceived,
+    log_position,
+    removed_by,
+)
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.storage.store import LogPage
 
@@ -282,6 +292,8 @@ class ChatBus:
             member.floor = pos
         if not member.subscription.offer(envelope):
             self._drop(listening, member, member.subscription.end_reason)
+        elif member.subscription.user_id in removed_by(event):
+            self._drop(listening, member, EndReason.REMOVED)
 
     async def _fill(self, listening: _Listening, member: _Member, floor: int, missing: int) -> None:
         assert self._history is not None

@@ -11,6 +11,7 @@ from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
 from chatactors.storage.store import (
+    ChatUpdate,
     LoadedChat,
     LogPage,
     MessageChange,
@@ -88,6 +89,16 @@ class MemoryStore:
         stored.messages[message.seq - 1] = message
         stored.changes.append((change.pos, message.seq, change.change.value))
         stored.last_pos = change.pos
+
+    async def update_chat(self, update: ChatUpdate, *, owner: int) -> None:
+        await trio.lowlevel.checkpoint()
+        message = update.message
+        stored = self._owned(message.chat_id, owner)
+        stored.chat = update.chat
+        stored.messages.append(message)
+        stored.last_pos = message.pos
+        for mark in update.read_marks:
+            stored.read_marks[mark.user_id] = mark
 
     async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
         await trio.lowlevel.checkpoint()
