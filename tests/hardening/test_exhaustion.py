@@ -152,7 +152,9 @@ def test_a_reset_connection_gives_its_descriptor_back_at_once() -> None:
             + [handshake(f"/ws/{chat_id}", v1=True)] * 100
             + [handshake("/ws?user_id=bob", v1=True)] * 100,
         )
-        assert descriptors(server.pid) >= baseline + 350
+        # The baseline may still count new_chat's connection, which the server closes a moment
+        # after the client: a few descriptors of slack either way.
+        assert descriptors(server.pid) >= baseline + 345
         reset(sockets)
         wait_until(lambda: descriptors(server.pid) <= baseline + 5, 5, "descriptors freed")
 

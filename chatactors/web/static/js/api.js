@@ -64,20 +64,33 @@ async function request(method, path, { body, query, timeoutMs = 15000 } = {}) {
   return data;
 }
 
+// The reads of a chat name who reads (`?user_id=`), so a member removed from it is refused (403).
 export const api = {
   listChats: (userId) => request("GET", "/chats", { query: { user_id: userId } }),
-  createChat: (participants) => request("POST", "/chats", { body: { participants } }),
-  getChat: (chatId) => request("GET", `/chats/${enc(chatId)}`),
-  messages: (chatId, { beforeSeq, afterSeq, limit } = {}) =>
+  /** `title` (null: none) and `group` (a group even of two) are the server's extensions. */
+  createChat: (participants, { userId, title = null, group = false } = {}) =>
+    request("POST", "/chats", {
+      body: { participants, ...(userId ? { user_id: userId } : {}), ...(title ? { title } : {}), ...(group ? { group: true } : {}) },
+    }),
+  getChat: (chatId, userId) => request("GET", `/chats/${enc(chatId)}`, { query: { user_id: userId } }),
+  messages: (chatId, { beforeSeq, afterSeq, limit, userId } = {}) =>
     request("GET", `/chats/${enc(chatId)}/messages`, {
-      query: { before_seq: beforeSeq, after_seq: afterSeq, limit },
+      query: { before_seq: beforeSeq, after_seq: afterSeq, limit, user_id: userId },
     }),
   send: (chatId, message) => request("POST", `/chats/${enc(chatId)}/messages`, { body: message }),
   setPresence: (chatId, userId, status) =>
     request("POST", `/chats/${enc(chatId)}/presence`, { body: { user_id: userId, status } }),
-  presence: (chatId) => request("GET", `/chats/${enc(chatId)}/presence`),
+  presence: (chatId, userId) => request("GET", `/chats/${enc(chatId)}/presence`, { query: { user_id: userId } }),
   markRead: (chatId, userId) => request("POST", `/chats/${enc(chatId)}/read`, { body: { user_id: userId } }),
-  reads: (chatId) => request("GET", `/chats/${enc(chatId)}/read`),
+  reads: (chatId, userId) => request("GET", `/chats/${enc(chatId)}/read`, { query: { user_id: userId } }),
+  // Changes to the chat itself: each answers {status, chat, message} (the system message, or null).
+  renameChat: (chatId, userId, title) =>
+    request("PATCH", `/chats/${enc(chatId)}`, { body: { user_id: userId, title } }),
+  addParticipants: (chatId, userId, participants) =>
+    request("POST", `/chats/${enc(chatId)}/participants`, { body: { user_id: userId, participants } }),
+  /** `member` = `userId`: leaving. */
+  removeParticipant: (chatId, member, userId) =>
+    request("DELETE", `/chats/${enc(chatId)}/participants/${enc(member)}`, { query: { user_id: userId } }),
   editMessage: (chatId, id, userId, content) =>
     request("PATCH", `/chats/${enc(chatId)}/messages/${enc(id)}`, { body: { user_id: userId, content } }),
   deleteMessage: (chatId, id, userId) =>

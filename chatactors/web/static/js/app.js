@@ -8,6 +8,7 @@ import { toast } from "./toast.js";
 import { tokenUser } from "./token.js";
 import { BOT, displayName, formatListTime } from "./format.js";
 import { shownContent } from "./changes.js";
+import { chatName, cleanTitle, parseNames, systemText } from "./members.js";
 
 const USER_KEY = "chatactors.user";
 const RECENT_KEY = "chatactors.recentUsers";
@@ -123,7 +124,7 @@ async function startAs(me) {
       return;
     }
     conversation.onChange(e.detail);
-    if (["chats", "connection", "presence", "read", "message", "update", "status", "active"].includes(e.detail.kind)) scheduleList();
+    if (["chats", "connection", "presence", "read", "message", "update", "status", "active", "chat", "removed"].includes(e.detail.kind)) scheduleList();
   });
   scheduleList();
   await client.start();
@@ -139,13 +140,6 @@ function scheduleList() {
   });
 }
 
-function chatTitle(chat) {
-  const me = client.me;
-  const humans = chat.others.filter((u) => u !== BOT);
-  if (!humans.length) return displayName(BOT, me);
-  return humans.map((u) => displayName(u, me)).join(", ");
-}
-
 function previewOf(chat) {
   const me = client.me;
   const typers = [...chat.typing.keys()].filter((u) => u !== me);
@@ -155,6 +149,7 @@ function previewOf(chat) {
   }
   const m = chat.lastMessage;
   if (!m) return { nodes: [h("span", { class: "muted", text: "No messages yet" })] };
+  if (m.system) return { nodes: [h("span", { class: "preview-system", text: systemText(m, me) })] };
   const nodes = [];
   if (m.user_id === me) {
     const state = m._local ? (m._status === "failed" ? "failed" : "sending") : chat.readState(m.seq);
@@ -186,7 +181,7 @@ function createChatItem(chat) {
 function updateChatItem(li, chat) {
   const button = li.firstChild;
   const active = client.activeId === chat.id;
-  const title = chatTitle(chat);
+  const title = chatName(chat, client.me);
   const status = chatStatusDot(chat);
   const time = chat.lastMessage?._time || null;
   const preview = previewOf(chat);
@@ -211,7 +206,7 @@ function updateChatItem(li, chat) {
     av,
     h("span", { class: "ci-main" },
       h("span", { class: "ci-top" },
-        h("span", { class: "ci-title" }, title, statusText),
+        h("span", { class: "ci-title" }, h("span", { class: "ci-name", text: title }), statusText),
         time ? h("time", { class: "ci-time", datetime: time.toISOString(), text: formatListTime(time) }) : null),
       h("span", { class: "ci-bottom" },
         h("span", { class: `ci-preview${preview.typing ? " typing" : ""}` }, preview.nodes),
@@ -229,7 +224,8 @@ function renderSidebar() {
   if (conn.textContent !== labels[state]) conn.replaceChildren(h("span", { class: "conn-dot", "aria-hidden": "true" }), labels[state]);
 
   const term = searchTerm.trim().toLowerCase();
-  const chats = client.chatList.filter((c) => !term || c.participants.some((u) => displayName(u, null).toLowerCase().includes(term)));
+  const chats = client.chatList.filter((c) => !term || (c.title || "").toLowerCase().includes(term)
+    || c.participants.some((u) => displayName(u, null).toLowerCase().includes(term)));
   reconcile($("#chat-list"), chats, (c) => c.id, createChatItem, updateChatItem);
   $("#chat-list-empty").hidden = !(client.loaded && client.chats.size === 0);
   const noMatch = term && client.chats.size > 0 && chats.length === 0;
@@ -244,20 +240,21 @@ function renderSidebar() {
 
 const people = [];
 
-function openNewChat() {
+/** `prefill`: start a group with these people (a one-to-one chat's "Start a group"). */
+function openNewChat({ prefill = [], group = false } = {}) {
   people.length = 0;
+  people.push(...prefill);
+  $("#new-chat-name").value = "";
+  $("#new-chat-group").checked = group;
   renderPeople();
   $("#new-chat-error").hidden = true;
   $("#people-input").value = "";
   $("#new-chat-dialog").showModal();
-  $("#people-input").focus();
+  (group ? $("#new-chat-name") : $("#people-input")).focus();
 }
 
 function addPeople(raw) {
-  for (const part of raw.split(/[,;\n]/)) {
-    const name = part.trim();
-    if (name && name !== client.me && name !== BOT && !people.includes(name)) people.push(name);
-  }
+  people.push(...parseNames(raw, client.me, people));
   renderPeople();
 }
 
@@ -282,7 +279,8 @@ function renderPeople() {
         avatar(name, { size: 22 }), h("span", { text: name }), icon("plus", { size: 14 }))),
   );
   const n = people.length;
-  $("#new-chat-create").textContent = n > 1 ? `Create group (${n + 1} people)` : "Create chat";
+  const group = n > 1 || $("#new-chat-group").checked || !!$("#new-chat-name").value.trim();
+  $("#new-chat-create").textContent = group ? `Create group (${n + 1} people)` : "Create chat";
 }
 
 async function createFromDialog() {
@@ -296,10 +294,17 @@ async function createFromDialog() {
     input.focus();
     return;
   }
+  const { title, error: titleError } = cleanTitle($("#new-chat-name").value);
+  if (titleError) {
+    error.textContent = titleError;
+    error.hidden = false;
+    $("#new-chat-name").focus();
+    return;
+  }
   const button = $("#new-chat-create");
   button.disabled = true;
   try {
-    const chat = await client.createChat([...people]);
+    const chat = await client.createChat([...people], { title, group: $("#new-chat-group").checked });
     $("#new-chat-dialog").close();
     location.hash = `#/chat/${encodeURIComponent(chat.id)}`;
   } catch (err) {
@@ -328,7 +333,7 @@ function route() {
 // ---- boot ----------------------------------------------------------------------------------
 
 function boot() {
-  conversation = new ConversationView();
+  conversation = new ConversationView({ startGroup: (members) => openNewChat({ prefill: members, group: true }) });
   $("#switch-user").append(icon("switch", { size: 20 }));
   $("#new-chat").append(icon("edit", { size: 20 }));
   $("#new-chat-close").append(icon("x", { size: 20 }));
@@ -345,8 +350,10 @@ function boot() {
     setAuthToken(null);
     showLogin();
   });
-  $("#new-chat").addEventListener("click", openNewChat);
-  $("#empty-new-chat").addEventListener("click", openNewChat);
+  $("#new-chat").addEventListener("click", () => openNewChat());
+  $("#empty-new-chat").addEventListener("click", () => openNewChat());
+  $("#new-chat-name").addEventListener("input", renderPeople);
+  $("#new-chat-group").addEventListener("change", renderPeople);
   $("#new-chat-cancel").addEventListener("click", () => $("#new-chat-dialog").close());
   $("#new-chat-close").addEventListener("click", () => $("#new-chat-dialog").close());
   $("#new-chat-form").addEventListener("submit", (e) => {

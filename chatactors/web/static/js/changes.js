@@ -13,9 +13,10 @@ export function isLive(m) {
 
 export const canReply = isLive;
 export const canReact = isLive;
-/** Only my own text messages can be edited (an image's or an audio's URL cannot). */
-export const canEdit = (m, me) => isLive(m) && m.user_id === me && m.type === "text";
-export const canDelete = (m, me) => isLive(m) && m.user_id === me;
+/** Only my own text messages can be edited (an image's or an audio's URL cannot), and no system
+ *  message (mine when I changed the chat: the server refuses it). */
+export const canEdit = (m, me) => isLive(m) && !m.system && m.user_id === me && m.type === "text";
+export const canDelete = (m, me) => isLive(m) && !m.system && m.user_id === me;
 
 /** The reactions as chips, emoji in the order each was first used, users in reaction order. */
 export function reactionChips(m, me) {

@@ -1,11 +1,12 @@
 // The client's conversation with the server: one socket for every chat (`/ws`), history pages
-// over REST, sending with retry, changes to messages (edit, delete, reactions), typing. Its state
-// and rules live in the Store (store.js, changes.js); no DOM here either. Views listen to
-// "change" events ({kind, chatId}) and re-render.
+// over REST, sending with retry, changes to messages (edit, delete, reactions), changes to chats
+// (title, members), typing. Its state and rules live in the Store (store.js, changes.js,
+// members.js); no DOM here either. Views listen to "change" events ({kind, chatId}) and re-render.
 import { api, getAuthToken } from "./api.js";
 import { UserSocket } from "./socket.js";
 import { BOT } from "./format.js";
-import { beginEdit, endEdit, toggleOp } from "./changes.js";
+import { answerCovers, beginEdit, endEdit, toggleOp } from "./changes.js";
+import { applyChatState, chatName, removalNotice } from "./members.js";
 import { PAGE_SIZE, Store, kindOfFile, kindOfType } from "./store.js";
 
 // Reading back every message held when a chat's position becomes known: at most this many.
@@ -21,6 +22,12 @@ export class ChatClient extends EventTarget {
     this.me = me;
     this.store = new Store(me, { isViewing: (chat) => this.isViewing(chat) });
     this.activeId = null;
+    // The open chat, if I was taken out of it while it was open: it stays on screen, read-only,
+    // with a notice (chat.gone), until I go elsewhere. Never in the list.
+    this.left = new Map();
+    // Chats I am leaving from this tab: the socket's `chat_removed` may come before the answer,
+    // and must close the conversation as the answer would, not show it as taken from me.
+    this._leaving = new Set();
     this.listFailed = false;
     this.loaded = false;
     this.stopped = false;
@@ -63,6 +70,11 @@ export class ChatClient extends EventTarget {
     return this.activeId ? this.chats.get(this.activeId) || null : null;
   }
 
+  /** A chat of mine, or the open one I was just taken out of (shown read-only). */
+  chatById(id) {
+    return (id && (this.chats.get(id) || this.left.get(id))) || null;
+  }
+
   emit(kind, chatId = null, extra = {}) {
     this.dispatchEvent(new CustomEvent("change", { detail: { kind, chatId, ...extra } }));
   }
@@ -94,6 +106,7 @@ export class ChatClient extends EventTarget {
     for (const t of this._typingTimers.values()) clearTimeout(t);
     for (const t of this._readTimers.values()) clearTimeout(t);
     this.chats.clear();
+    this.left.clear();
   }
 
   /** Reconnect now if the socket waits in backoff (the network or the tab is back). */
@@ -117,6 +130,7 @@ export class ChatClient extends EventTarget {
     let list;
     // How current the list is for each chat: its position when asked (see changes.js, isNewer).
     const covers = new Map([...this.chats.values()].map((c) => [c.id, this.store.coversNow(c)]));
+    const known = [...this.chats.keys()];
     try {
       list = await api.listChats(this.me);
       this.listFailed = false;
@@ -131,11 +145,16 @@ export class ChatClient extends EventTarget {
       return;
     }
     if (!Array.isArray(list) || this.stopped) return;
+    const listed = new Set();
     for (const entry of list) {
       // The reference API answers every chat; keep only mine.
       if (Array.isArray(entry.participants) && !entry.participants.includes(this.me)) continue;
+      listed.add(entry.chat_id);
       this._upsertChat(entry, { covers: covers.get(entry.chat_id) ?? -1 });
     }
+    // A chat held when the list was asked for and not in it: I am no longer in it (taken out
+    // while the socket was down, say). One that arrived meanwhile is not judged by this list.
+    for (const id of known) if (!listed.has(id)) this._dropChat(id);
     this.emit("chats");
   }
 
@@ -168,13 +187,17 @@ export class ChatClient extends EventTarget {
     return this._refreshing;
   }
 
-  /** A chat with these people: the one-to-one chat I already have with them, or a new one. */
-  async createChat(people) {
-    const existing = this.store.directChatWith(people);
+  /**
+   * A chat with these people: the one-to-one chat I already have with them, or a new one.
+   * `title` (null: none) or `group` make it a group, however many people it has.
+   */
+  async createChat(people, { title = null, group = false } = {}) {
+    const existing = !title && !group ? this.store.directChatWith(people) : null;
     if (existing) return existing;
     const participants = [this.me, ...people.filter((p) => p && p !== this.me)];
-    const res = await api.createChat(participants);
+    const res = await api.createChat(participants, { userId: this.me, title, group });
     const chat = this._upsertChat({
+      ...res, // title, kind, created_by, admin
       chat_id: res.chat_id,
       participants: [...new Set([...(res.participants || participants), BOT])],
       created_at: res.created_at || new Date().toISOString(),
@@ -229,10 +252,17 @@ export class ChatClient extends EventTarget {
   _onEvent(event, chatId, data, pos) {
     if (event === "chat_created") {
       if (data?.chat_id && (!Array.isArray(data.participants) || data.participants.includes(this.me))) {
+        this.left.delete(data.chat_id); // added back to the chat I was taken out of
         const chat = this._upsertChat(data);
-        if (chat.pos === null) chat.pos = 0; // its whole log follows on this socket
+        // A new chat: its whole log follows on this socket. A chat I was added to: what follows
+        // comes after `latest_pos`; its history before is read over REST when it opens.
+        if (chat.pos === null) chat.pos = data.last_message && Number.isFinite(data.latest_pos) ? data.latest_pos : 0;
         this.emit("chats");
       }
+      return;
+    }
+    if (event === "chat_removed") {
+      if (chatId) this._dropChat(chatId);
       return;
     }
     if (event === "ready") {
@@ -271,6 +301,11 @@ export class ChatClient extends EventTarget {
         this.emit("presence", chat.id);
         this.emit("chats");
         break;
+      case "chat_updated":
+        // The chat's whole new state, right after the system message that changed it.
+        applyChatState(chat, data, Math.max(chat.pos ?? -1, chat.stateCovers));
+        this._chatChanged(chat);
+        break;
       case "chat_read": {
         const seq = data.last_read_seq ?? this.store.seqOfId(chat, data.last_read_message_id);
         this._applyRead(chat, data.user_id, seq);
@@ -295,7 +330,9 @@ export class ChatClient extends EventTarget {
     this._readyPos = data?.latest_pos && typeof data.latest_pos === "object" ? data.latest_pos : null;
     const carried = Object.keys(data?.chats || {});
     const fresh = this.store.applyReady(this._readyPos);
-    if (carried.some((id) => !this.chats.has(id)) || fresh.length) this.refreshSoon();
+    // A chat held and not carried: perhaps I was taken out of it while away (the list says).
+    const missing = [...this.chats.keys()].some((id) => !(id in (data?.chats || {})));
+    if (carried.some((id) => !this.chats.has(id)) || fresh.length || missing) this.refreshSoon();
     for (const chat of fresh) if (chat.historyLoaded && !chat._reading) this._reread(chat);
   }
 
@@ -306,7 +343,9 @@ export class ChatClient extends EventTarget {
     const newest = Math.max(...seqs);
     const covers = this.store.coversNow(chat);
     try {
-      const page = await api.messages(chat.id, { beforeSeq: newest + 1, limit: Math.min(MAX_REREAD, newest - chat.oldestSeq + 1) });
+      const page = await api.messages(chat.id, {
+        beforeSeq: newest + 1, limit: Math.min(MAX_REREAD, newest - chat.oldestSeq + 1), userId: this.me,
+      });
       this.store.mergePage(chat, page, { covers });
       this.emit("update", chat.id);
       this.emit("chats");
@@ -325,7 +364,7 @@ export class ChatClient extends EventTarget {
     let page = null;
     if (!Number.isFinite(latestSeq)) {
       try {
-        page = await api.messages(chat.id, { limit: PAGE_SIZE });
+        page = await api.messages(chat.id, { limit: PAGE_SIZE, userId: this.me });
       } catch (err) {
         this.emit("error", chat.id, { message: `Could not catch up: ${err.message}` });
         return;
@@ -373,7 +412,7 @@ export class ChatClient extends EventTarget {
 
   async loadPresence(chat) {
     try {
-      const list = await api.presence(chat.id);
+      const list = await api.presence(chat.id, this.me);
       for (const p of list || []) this._applyPresence(chat, p);
       this.emit("presence", chat.id);
       this.emit("chats");
@@ -384,7 +423,7 @@ export class ChatClient extends EventTarget {
 
   async loadReads(chat) {
     try {
-      const res = await api.reads(chat.id);
+      const res = await api.reads(chat.id, this.me);
       const seqs = res?.read_seqs;
       if (seqs) for (const [user, seq] of Object.entries(seqs)) this._applyRead(chat, user, Number(seq) || 0);
       else for (const [user, id] of Object.entries(res?.read_receipts || {})) this._applyRead(chat, user, this.store.seqOfId(chat, id));
@@ -398,6 +437,7 @@ export class ChatClient extends EventTarget {
   async openChat(chatId) {
     const switching = this.activeId !== chatId;
     if (switching) {
+      this.left.clear();
       this.stopTyping();
       if (this.active) this.active.unreadMarker = null;
     }
@@ -414,6 +454,7 @@ export class ChatClient extends EventTarget {
   }
 
   closeChat() {
+    this.left.clear();
     this.stopTyping();
     if (this.active) this.active.unreadMarker = null;
     this.activeId = null;
@@ -421,7 +462,7 @@ export class ChatClient extends EventTarget {
   }
 
   async loadLatest(chat) {
-    const query = chat.lastSeq > 0 ? { beforeSeq: chat.lastSeq + 1, limit: PAGE_SIZE } : { limit: PAGE_SIZE };
+    const query = { ...(chat.lastSeq > 0 ? { beforeSeq: chat.lastSeq + 1 } : {}), limit: PAGE_SIZE, userId: this.me };
     const covers = this.store.coversNow(chat);
     chat._reading = true;
     try {
@@ -435,7 +476,7 @@ export class ChatClient extends EventTarget {
       this.loadReads(chat);
       this.markReadSoon(chat);
     } catch (err) {
-      this.emit("error", chat.id, { message: `Could not load messages: ${err.message}` });
+      if (!this._refused(err)) this.emit("error", chat.id, { message: `Could not load messages: ${err.message}` });
     } finally {
       chat._reading = false;
     }
@@ -456,13 +497,13 @@ export class ChatClient extends EventTarget {
     this.emit("loading", chat.id);
     const covers = this.store.coversNow(chat);
     try {
-      const page = await api.messages(chat.id, { beforeSeq: chat.oldestSeq, limit: PAGE_SIZE });
+      const page = await api.messages(chat.id, { beforeSeq: chat.oldestSeq, limit: PAGE_SIZE, userId: this.me });
       this.store.addPage(chat, page, { covers });
       this.emit("history", chat.id, { older: true });
       this._rereadIfPlaced(chat, covers);
       return true;
     } catch (err) {
-      this.emit("error", chat.id, { message: `Could not load older messages: ${err.message}` });
+      if (!this._refused(err)) this.emit("error", chat.id, { message: `Could not load older messages: ${err.message}` });
       return false;
     } finally {
       chat.loadingOlder = false;
@@ -598,7 +639,8 @@ export class ChatClient extends EventTarget {
         this._deliver(chat, message);
         return;
       }
-      this.store.fail(chat, message, err.message, { transient: !!err.transient });
+      const refused = this._refused(err);
+      this.store.fail(chat, message, refused ? "you are not in this chat" : err.message, { transient: !!err.transient });
     }
     this.emit("status", chat.id, { message: chat.messages.get(message._key) || message });
     this.emit("chats");
@@ -678,6 +720,108 @@ export class ChatClient extends EventTarget {
     } finally {
       this._reacting.delete(key);
     }
+  }
+
+  // ---- changing chats: title, members ---------------------------------------------------
+
+  /** Name the chat (null: no title, named by its people). Rejects with the server's error. */
+  async renameChat(chatId, title) {
+    const chat = this.chats.get(chatId);
+    if (!chat || (title ?? null) === (chat.title ?? null)) return;
+    await this._changeChat(chat, () => api.renameChat(chat.id, this.me, title ?? null));
+  }
+
+  /** Add people to a group. Rejects with the server's error (a one-to-one chat: 422). */
+  async addPeople(chatId, people) {
+    const chat = this.chats.get(chatId);
+    if (!chat || !people.length) return;
+    await this._changeChat(chat, () => api.addParticipants(chat.id, this.me, people));
+  }
+
+  /** Remove someone (the admin of a group only; the server says 403 otherwise). */
+  async removeMember(chatId, member) {
+    const chat = this.chats.get(chatId);
+    if (!chat) return;
+    await this._changeChat(chat, () => api.removeParticipant(chat.id, member, this.me));
+  }
+
+  /** Leave the chat: it leaves the list at once. */
+  async leaveChat(chatId) {
+    const chat = this.chats.get(chatId);
+    if (!chat) return;
+    this._leaving.add(chatId);
+    try {
+      await this._changeChat(chat, () => api.removeParticipant(chat.id, this.me, this.me));
+    } finally {
+      this._leaving.delete(chatId);
+    }
+  }
+
+  /**
+   * One change to a chat, over REST (the socket has no command for it). The answer's system
+   * message shows at once (its event, arriving too, is the same message), and the answer's
+   * chat is applied as current to its own `last_pos`, so an event of a later change is not
+   * undone by it, nor it by an older one.
+   */
+  async _changeChat(chat, call) {
+    const posAtSend = chat.pos;
+    let res;
+    try {
+      res = await call();
+    } catch (err) {
+      this._refused(err);
+      throw err;
+    }
+    if (!this.chats.has(chat.id)) return; // I left, and the socket said so first: it is gone
+    if (res?.message) {
+      const message = this.store.addMessage(chat, res.message, { covers: answerCovers(undefined, posAtSend, chat.pos) });
+      if (message) this.emit("message", chat.id, { message, mine: true });
+    }
+    if (res?.chat) applyChatState(chat, res.chat, Number.isFinite(res.chat.last_pos) ? res.chat.last_pos : -1);
+    this._chatChanged(chat, { byMe: true });
+  }
+
+  /** The chat's state changed: views re-render; if I am no longer in it, it goes. */
+  _chatChanged(chat, { byMe = false } = {}) {
+    if (Array.isArray(chat.participants) && chat.participants.length && !chat.participants.includes(this.me)) {
+      this._dropChat(chat.id, { byMe });
+      return;
+    }
+    this.emit("chat", chat.id);
+    this.emit("presence", chat.id);
+    this.emit("chats");
+  }
+
+  /**
+   * I am no longer in the chat (removed, or I left; `chat_removed`, a change's answer, or the
+   * list): it leaves the list, its timers stop. If it is open and someone else took me out, it
+   * stays on screen read-only with a notice saying why; if I left, the view closes it.
+   */
+  _dropChat(chatId, { byMe = false } = {}) {
+    const chat = this.store.removeChat(chatId);
+    if (!chat) return;
+    byMe ||= this._leaving.has(chatId);
+    for (const user of chat.typing) this._clearTypingTimer(chat, user);
+    chat.typing.clear();
+    clearTimeout(this._readTimers.get(chatId));
+    this._readTimers.delete(chatId);
+    if (this._typingChat === chatId) {
+      clearTimeout(this._typingIdle);
+      this._typingChat = null;
+    }
+    if (this.activeId === chatId && !byMe) {
+      chat.gone = removalNotice(chat, this.me);
+      this.left.set(chatId, chat);
+    }
+    this.emit("removed", chatId, { byMe, name: chatName(chat, this.me) });
+    this.emit("chats");
+  }
+
+  /** A 403 means I may no longer be in the chat: the list says whether (answers whether it was). */
+  _refused(err) {
+    if (err?.status !== 403) return false;
+    this.refreshSoon();
+    return true;
   }
 
   // ---- my typing ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// The open conversation: header, message list (grouped by sender and day), typing
-// indicator, composer with attachments and voice recording, and what can be done to a message
-// (the menu: react, reply, edit in place, delete; the reply bar; finding a reply's original).
+// The open conversation: header (its title, edited in place; the members panel), message list
+// (grouped by sender and day; system lines for changes to the chat), typing indicator, composer
+// with attachments and voice recording, and what can be done to a message (the menu: react,
+// reply, edit in place, delete; the reply bar; finding a reply's original).
 import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { audioBody, imageBody } from "./media.js";
@@ -11,6 +12,9 @@ import {
   deletedBody, editedTitle, editorElement, quoteElement, reactionButtons, replyPreview,
 } from "./bubble.js";
 import { REACTIONS, canDelete, canEdit, hasReacted, isLive, shownContent, snippet } from "./changes.js";
+import { chatName, cleanTitle, systemText } from "./members.js";
+import { MembersPanel } from "./members-panel.js";
+import { TitleEditor } from "./title-editor.js";
 import {
   BOT, dayKey, displayName, formatDay, formatFull, formatLastSeen, formatTime, hueOf, linkify,
 } from "./format.js";
@@ -20,7 +24,8 @@ const NEAR_BOTTOM_PX = 96;
 const LOAD_OLDER_PX = 400;
 
 export class ConversationView {
-  constructor() {
+  /** @param {{startGroup: (people: string[]) => void}} o  opens "New chat" for a group with them */
+  constructor({ startGroup }) {
     this.client = null;
     this.chatId = null;
     this.el = {
@@ -32,7 +37,15 @@ export class ConversationView {
       recordTime: $("#record-time"), recordCancel: $("#record-cancel"), recordSend: $("#record-send"),
       dropZone: $("#drop-zone"), back: $("#back"), replyBar: $("#reply-bar"), replyQuote: $("#reply-quote"),
       replyCancel: $("#reply-cancel"), deleteDialog: $("#delete-dialog"), deletePreview: $("#delete-preview"),
+      rename: $("#rename-chat"), titleInput: $("#chat-title-input"), membersButton: $("#chat-members"),
+      goneBar: $("#gone-bar"), goneText: $("#gone-text"), goneClose: $("#gone-close"),
     };
+    this.panel = new MembersPanel({ startGroup });
+    this.titleEditor = new TitleEditor({
+      heading: this.el.title, input: this.el.titleInput, button: this.el.rename,
+      onSave: (text) => this._saveTitle(text),
+    });
+    this.savingTitle = null; // {chatId, title}: my new title, shown until the server answers
     this.drafts = new Map();
     this.replies = new Map(); // chat id -> id of the message my next one answers
     this.editing = null; // {chatId, id}: my message being edited in place
@@ -60,6 +73,8 @@ export class ConversationView {
     this.editing = null;
     this.menu.close();
     this.recorder.cancel();
+    this.titleEditor.cancel();
+    this.panel.setClient(client);
     resetKeyed(this.el.messages);
     this._showChat(null);
   }
@@ -73,6 +88,18 @@ export class ConversationView {
     }
     if (chatId && chatId !== this.chatId) return;
     if (kind === "chats") return; // list-level news; this chat's own events carry its id
+    if (kind === "removed") {
+      this.panel.close();
+      this.titleEditor.cancel();
+      this.menu.close();
+      if (extra.byMe) {
+        // I left: the conversation closes (the list no longer has it).
+        toast(`You left “${extra.name}”`);
+        location.hash = "";
+        return;
+      }
+    }
+    if (kind === "chat" && this.panel.isOpen) this.panel.render();
     if (kind === "message" && extra.live && !this.stick) this.unseen += 1;
     if (kind === "message" && extra.mine) this.stick = true;
     if (kind === "history" && extra.older) this.dirty.add("older");
@@ -100,6 +127,8 @@ export class ConversationView {
       this.editing = null;
       this.jumpTarget = null;
       this.menu.close();
+      this.panel.close();
+      this.titleEditor.cancel();
     }
     this.recorder.cancel();
     this.chatId = chatId;
@@ -123,7 +152,7 @@ export class ConversationView {
   }
 
   _chat() {
-    return this.chatId && this.client ? this.client.chats.get(this.chatId) || null : null;
+    return this.chatId && this.client ? this.client.chatById(this.chatId) : null;
   }
 
   // ---- rendering -----------------------------------------------------------------------
@@ -138,15 +167,19 @@ export class ConversationView {
     this._renderTyping(chat);
     this._renderMessages(chat);
     this._renderReplyBar(chat);
+    this._renderGone(chat);
   }
 
   _renderHeader(chat) {
     const me = this.client.me;
     const others = chat.otherHumans;
-    const title = chat.isGroup
-      ? chat.others.filter((u) => u !== BOT).map((u) => displayName(u, me)).join(", ")
-      : displayName(others[0] || me, me);
-    this.el.title.textContent = title;
+    const saving = this.savingTitle?.chatId === chat.id ? this.savingTitle : null;
+    const title = chatName(chat, me, saving ? saving.title : chat.title);
+    if (this.el.title.textContent !== title) this.el.title.textContent = title;
+    const gone = !!chat.gone;
+    if (gone) this.titleEditor.cancel();
+    this.el.rename.hidden = gone || this.titleEditor.editing;
+    this.el.membersButton.hidden = gone;
     const key = chat.isGroup ? `g:${chat.id}` : `u:${others[0]}:${chat.presenceDot(others[0])}`;
     if (this.el.avatar.dataset.key !== key) {
       this.el.avatar.dataset.key = key;
@@ -156,7 +189,9 @@ export class ConversationView {
     let subtitle;
     let cls = "";
     const typers = [...chat.typing.keys()].filter((u) => u !== me);
-    if (chat.connection !== "open" && chat.connection !== "gone") {
+    if (gone) {
+      subtitle = chat.participants.filter((u) => u !== me).map((u) => displayName(u, me)).join(", ");
+    } else if (chat.connection !== "open" && chat.connection !== "gone") {
       // Presence is unknown while this chat's socket is down: say so rather than show stale news.
       subtitle = "connecting…";
       cls = "connecting";
@@ -188,7 +223,7 @@ export class ConversationView {
 
   _renderBanner(chat) {
     const state = chat.connection;
-    const show = state === "closed" || state === "gone";
+    const show = !chat.gone && (state === "closed" || state === "gone");
     this.el.banner.hidden = !show;
     if (show) {
       const gone = {
@@ -199,6 +234,43 @@ export class ConversationView {
       this.el.banner.textContent = state === "gone"
         ? gone[chat.closeCode] || "The server closed this chat's live connection."
         : "Connection lost. Reconnecting… new messages will appear when it is back.";
+    }
+  }
+
+  /** Taken out of the chat while it was open: it stays readable, with why instead of the composer. */
+  _renderGone(chat) {
+    const gone = !!chat.gone;
+    this.el.goneBar.hidden = !gone;
+    if (!gone) {
+      if (this.el.composer.hidden && !this.recorder.active) this.el.composer.hidden = false;
+      return;
+    }
+    this.el.goneText.textContent = chat.gone;
+    if (this.recorder.active) this.recorder.cancel();
+    this.el.composer.hidden = true;
+    this.el.replyBar.hidden = true;
+    this.el.typing.hidden = true;
+  }
+
+  /** The title typed in the header: saved, shown at once; an error says why and puts it back. */
+  async _saveTitle(text) {
+    const chat = this._chat();
+    if (!chat || chat.gone) return;
+    const { title, error } = cleanTitle(text);
+    if (error) {
+      toast(error, { kind: "error" });
+      return;
+    }
+    this.savingTitle = { chatId: chat.id, title };
+    this._renderHeader(chat);
+    try {
+      await this.client.renameChat(chat.id, title);
+    } catch (err) {
+      toast(`Could not rename the chat: ${err.message}`, { kind: "error" });
+    } finally {
+      if (this.savingTitle?.chatId === chat.id) this.savingTitle = null;
+      this.dirty.add("chat");
+      this._schedule();
     }
   }
 
@@ -228,14 +300,14 @@ export class ConversationView {
       this.el.messages,
       items,
       (item) => item.key,
-      (item) => (item.kind === "msg" ? this._messageElement(item) : separatorElement(item)),
+      (item) => (item.kind === "msg" ? this._messageElement(item) : item.kind === "system" ? systemElement(item) : separatorElement(item)),
       (el, item) => {
         if (item.kind === "msg") this._updateMessage(el, item, chat);
         else if (item.kind === "unread") el.firstChild.textContent = unreadLabel(item.count);
       },
     );
     if (this.quiet) requestAnimationFrame(() => this.el.messages.removeAttribute("aria-busy"));
-    if (!firstRender) for (const el of created) if (el.classList.contains("row")) el.classList.add("appear");
+    if (!firstRender) for (const el of created) if (el.classList.contains("row") || el.classList.contains("sysline")) el.classList.add("appear");
 
     // History state at the top.
     const status = this.el.history;
@@ -432,6 +504,21 @@ export class ConversationView {
     e.back.append(icon("back", { size: 22 }));
     e.jump.prepend(icon("down", { size: 20 }));
     e.replyCancel.append(icon("x", { size: 18 }));
+    e.rename.append(icon("edit", { size: 18 }));
+    e.membersButton.append(icon("users", { size: 20 }));
+    const rename = () => {
+      const chat = this._chat();
+      if (chat && !chat.gone) this.titleEditor.start(chat.title, chatName(chat, this.client.me, null));
+    };
+    e.rename.addEventListener("click", rename);
+    e.title.addEventListener("click", rename);
+    e.membersButton.addEventListener("click", () => {
+      const chat = this._chat();
+      if (chat && !chat.gone) this.panel.open(chat.id);
+    });
+    e.goneClose.addEventListener("click", () => {
+      location.hash = "";
+    });
     e.replyCancel.addEventListener("click", () => {
       this._cancelReply();
       e.input.focus();
@@ -567,7 +654,7 @@ export class ConversationView {
 
   _recordingUi(on) {
     this.el.recorder.hidden = !on;
-    this.el.composer.hidden = on;
+    this.el.composer.hidden = on || !!this._chat()?.gone;
     if (on) this.el.recordSend.focus();
     else this.el.input.focus();
   }
@@ -737,7 +824,7 @@ export class ConversationView {
 
   /** Scroll a message to the middle, highlight it and give it the focus; false if not rendered. */
   _showMessage(key) {
-    const row = this.el.messages.querySelector(`.row[data-key="${CSS.escape(key)}"]`);
+    const row = this.el.messages.querySelector(`[data-key="${CSS.escape(key)}"]`);
     if (!row) return false;
     // At once, not smoothly: older pages that arrive meanwhile keep the first visible row in place.
     row.scrollIntoView({ block: "center", behavior: "auto" });
@@ -746,8 +833,9 @@ export class ConversationView {
     void row.offsetWidth; // restart the highlight if it is still running
     row.classList.add("flash");
     setTimeout(() => row.classList.remove("flash"), 2000);
-    row._parts.bubble.setAttribute("tabindex", "-1");
-    row._parts.bubble.focus({ preventScroll: true });
+    const target = row._parts?.bubble || row; // a bubble, or a system line
+    target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
     return true;
   }
 }
@@ -792,6 +880,12 @@ function buildItems(chat, me) {
       if (prevItem) prevItem.last = true;
       prev = null;
     }
+    if (m.system) {
+      // A change to the chat: a line of its own, between groups of bubbles.
+      items.push({ kind: "system", key: m._key, m, text: systemText(m, me) });
+      prev = null;
+      continue;
+    }
     const item = { kind: "msg", key: m._key, m, first: !(continues && prev), last: false, me };
     items.push(item);
     prev = m;
@@ -808,6 +902,14 @@ function separatorElement(item) {
     return h("div", { class: "unread-line", role: "separator" }, h("span", { text: unreadLabel(item.count) }));
   }
   return h("div", { class: "day", role: "separator" }, h("span", { text: formatDay(item.date) }));
+}
+
+/** "alice added carol", centred between the bubbles, with its time. */
+function systemElement(item) {
+  const m = item.m;
+  return h("div", { class: "sysline", dataset: { key: m._key, action: m.system.action || "" } },
+    h("span", { class: "sysline-text" }, h("span", { text: item.text }),
+      h("time", { datetime: m.timestamp, title: formatFull(m._time), text: formatTime(m._time) })));
 }
 
 function unreadLabel(count) {

@@ -4,6 +4,7 @@
 // Node's test runner exercises it directly (tests/client/).
 import { answerCovers, applyState, decorate, settleEdit } from "./changes.js";
 import { BOT, newClientId, parseTime } from "./format.js";
+import { applyChatState, applySystem } from "./members.js";
 
 export const PAGE_SIZE = 50;
 // The server reports a never-seen participant's last_seen as the chat's creation time: a
@@ -16,6 +17,14 @@ export class Chat {
     this.me = me;
     this.participants = [];
     this.createdAt = null;
+    // The chat's own state (members.js): its title (null: named by its people), kind ("direct" |
+    // "group"; null from a server that does not say), creator and admin, and the log position
+    // that state is current to.
+    this.title = null;
+    this.kind = null;
+    this.createdBy = null;
+    this.admin = null;
+    this.stateCovers = -1;
     this.lastMessage = null; // newest message known (for the list preview)
     this.lastActivity = null;
     this.unread = 0;
@@ -59,8 +68,12 @@ export class Chat {
     return humans.length ? humans : this.others;
   }
 
+  /** Shown as a group: a group chat (unless it is me and the bot alone, untitled), or, from a
+   *  server that does not say, a chat with more than one other person. */
   get isGroup() {
-    return this.others.filter((u) => u !== BOT).length > 1;
+    const humans = this.others.filter((u) => u !== BOT).length;
+    if (this.kind === "group") return humans > 0 || !!this.title;
+    return this.kind === null && humans > 1;
   }
 
   get activityTime() {
@@ -199,6 +212,7 @@ export class Store {
     const [other] = wanted;
     let found = null;
     for (const chat of this.chats.values()) {
+      if (chat.kind === "group") continue; // a group of two is not a one-to-one chat
       const humans = chat.others.filter((u) => u !== BOT);
       if (humans.length === 1 && humans[0] === other && (!found || chat.activityTime > found.activityTime)) found = chat;
     }
@@ -218,7 +232,7 @@ export class Store {
       chat = new Chat(entry.chat_id, this.me);
       this.chats.set(chat.id, chat);
     }
-    if (Array.isArray(entry.participants)) chat.participants = entry.participants;
+    applyChatState(chat, entry, covers);
     chat.createdAt = entry.created_at || chat.createdAt;
     chat.lastActivity = entry.last_activity || chat.lastActivity;
     const last = entry.last_message;
@@ -233,6 +247,13 @@ export class Store {
       chat.unread = this.isViewing(chat) ? 0 : entry.unread_count;
     }
     return { chat, isNew };
+  }
+
+  /** I am no longer in this chat: it leaves the list; answers it (or null if it was not there). */
+  removeChat(id) {
+    const chat = this.chats.get(id) || null;
+    this.chats.delete(id);
+    return chat;
   }
 
   // ---- messages ------------------------------------------------------------------------
@@ -282,7 +303,11 @@ export class Store {
    * unread unless mine or on screen. A message already held takes the event's state.
    */
   receive(chat, raw, pos = null) {
-    const message = this.addMessage(chat, raw, { covers: Number.isFinite(pos) ? pos : this.coversNow(chat) });
+    const covers = Number.isFinite(pos) ? pos : this.coversNow(chat);
+    const message = this.addMessage(chat, raw, { covers });
+    // A change to the chat (title, members), also when the message was held already (a page
+    // read it first): applied once, in log order (members.js, applySystem).
+    if (raw?.system) applySystem(chat, raw.system, covers);
     this.notePos(chat, pos);
     if (!message) return null;
     chat.typing.delete(raw.user_id);
