@@ -148,6 +148,8 @@ def fanout(
         "deliveries_per_server_cpu_s": round(metrics["deliveries_per_server_cpu_s"], 1),
         "delivery_p50_ms": document["latency"]["delivery"].get("p50_ms"),
         "delivery_p99_ms": document["latency"]["delivery"].get("p99_ms"),
+        "wakeups_per_delivery": metrics.get("server_wakeups_per_delivery"),
+        "by_process": metrics.get("server_by_process"),
         "loadavg_1m": os.getloadavg()[0],
     }
 
