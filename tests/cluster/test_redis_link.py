@@ -210,6 +210,34 @@ async def test_channels_say_whether_they_listen_through_an_outage(
     assert channels.statistics().reconnects == 1
 
 
+async def test_a_quiet_pub_sub_connection_is_pinged_and_kept_while_redis_answers(
+    redis_server: RedisServer,
+) -> None:
+    async def pings() -> int:
+        stats: bytes = await link.execute("INFO", "commandstats")
+        line = next((x for x in stats.splitlines() if x.startswith(b"cmdstat_ping:")), b"=0,")
+        return int(line.partition(b"=")[2].partition(b",")[0])
+
+    heard: list[bytes] = []
+    async with (
+        open_redis_link(redis_server.url, timeout_s=0.2) as link,
+        open_channels(link) as channels,
+    ):
+        await channels.listen("quiet", heard.append)
+        with trio.fail_after(LINK_TIMEOUT_S * 10):
+            for round_ in range(3):
+                # Silent past the timeout, three times over: each time a PING is sent, Redis
+                # answers it, and the connection is kept (the next message is heard on it).
+                before = await pings()
+                while await pings() == before:  # noqa: ASYNC110 (Redis's count, no event)
+                    await trio.sleep(0.05)
+                assert await channels.publish("quiet", str(round_).encode()) == 1
+                while len(heard) <= round_:  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+    assert heard == [b"0", b"1", b"2"]
+    assert channels.statistics().reconnects == 0
+
+
 async def test_a_burst_shares_a_bounded_number_of_connections(link: RedisLink) -> None:
     async def connections_so_far() -> int:
         stats: bytes = await link.execute("INFO", "stats")

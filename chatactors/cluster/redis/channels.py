@@ -226,16 +226,20 @@ class Channels:
     async def _read(self, connection: RedisConnection) -> None:
         """Dispatch what arrives; a connection silent for ``timeout_s`` is asked for a PING,
         and one that does not answer it in ``timeout_s`` either is given up."""
+        timeout_s = self._link.timeout_s
         while True:
-            # What one read brought is dispatched in one go (no deadline set per message).
-            while (reply := connection.receive_buffered()) is not NOTHING_BUFFERED:
-                self._dispatch(reply)
-            with trio.move_on_after(self._link.timeout_s) as idle:
+            # One cancel scope for as long as messages keep coming, its deadline moved at each
+            # read (a scope per read costs more than the read at a light rate), and what one
+            # read brought dispatched in one go.
+            with trio.CancelScope() as idle:
+                while True:
+                    while (reply := connection.receive_buffered()) is not NOTHING_BUFFERED:
+                        self._dispatch(reply)
+                    idle.deadline = trio.current_time() + timeout_s
+                    self._dispatch(await connection.receive())
+            self._send("PING")
+            with trio.fail_after(timeout_s):
                 reply = await connection.receive()
-            if idle.cancelled_caught:
-                self._send("PING")
-                with trio.fail_after(self._link.timeout_s):
-                    reply = await connection.receive()
             self._dispatch(reply)
 
     def _dispatch(self, reply: Any) -> None:
