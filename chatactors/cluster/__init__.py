@@ -7,13 +7,14 @@ between nodes). Read the story in this order; each module named is one step of i
 (``mailbox``); everything but a socket's (un)subscription goes to the ``CommandRouter``
 (``command_routing``). If this node holds the chat, or nobody does, the command goes to the
 local registry, which activates the chat here: ``LeasePlacement`` (``placement``) claims the
-chat's lease in the ``Directory`` (``directory``: one Lua script per operation), and a
-``LeaseKeeper`` (``keeper``, with the pure arithmetic of ``lease``) renews it while the actor
-lives. If another node holds it (the ``HolderCache`` knows, ``holders``, or else the
-directory), the ``Forwarder`` (``forwarder``) publishes the command on that node's command
-channel; there the ``CommandServer`` (``command_server``) runs it against its registry, in
-arrival order, and publishes the answer back. The caller gets the same value or error as
-locally (``codec`` makes the bytes; ``errors`` the cluster's own errors).
+chat's lease in the ``Directory`` (``directory``: one Lua script per operation), and the node's
+``LeaseKeepers`` (``keeper``, with the pure arithmetic of ``lease``) renew it with every other
+lease the node holds, one task and one script call a round, while the actor lives. If another
+node holds it (the ``HolderCache`` knows, ``holders``, or else the directory), the
+``Forwarder`` (``forwarder``) publishes the command on that node's command channel; there the
+``CommandServer`` (``command_server``) runs it against its registry, in arrival order, and
+publishes the answer back. The caller gets the same value or error as locally (``codec`` makes
+the bytes; ``errors`` the cluster's own errors).
 
 **Where an event goes.** The owner's actor hands every event to its activation's
 ``EventOutbox`` (``event_outbox``), which publishes it once on the chat's channel, in order and

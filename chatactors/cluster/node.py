@@ -202,6 +202,7 @@ async def open_cluster_node(
             placement = LeasePlacement(
                 directory, channels.publisher, node_id, snapshot, settings.owner_queue_size
             )
+            nursery.start_soon(placement.keep_leases)
             creations = ChatCreations(node_id, channels)
             # What this node hears of the chats others own (gaps filled from the store).
             bus = ChatBus(channels, settings.subscriber_queue_size, store, nursery, cache)

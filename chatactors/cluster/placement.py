@@ -1,12 +1,13 @@
 """LeasePlacement: the registry's ``Placement`` in cluster mode, a Redis lease per actor.
 
 Activating a chat claims its lease (``ChatHeld`` becomes a 503: another node got there first;
-the caller retries and is forwarded). While the actor lives, its ``LeaseActivation`` renews the
-lease and hands the actor's events to an ``EventOutbox``, which publishes them on the chat's
-channel, in order, only while the lease is valid: a paused owner whose lease ran out publishes
-nothing stale. Once the actor is loaded, the activation announces itself on the chat's channel
-(who owns the chat now, under which tokens), so the nodes with sockets in the chat re-register
-them here.
+the caller retries and is forwarded) and gives it to the node's ``LeaseKeepers``, which renew
+every lease the node holds together (``keep_leases``, one task for the node) until it is
+released or lost. While the actor lives, its ``LeaseActivation`` hands the actor's events to an
+``EventOutbox``, which publishes them on the chat's channel, in order, only while the lease is
+valid: a paused owner whose lease ran out publishes nothing stale. Once the actor is loaded,
+the activation announces itself on the chat's channel (who owns the chat now, under which
+tokens), so the nodes with sockets in the chat re-register them here.
 
 Presence crosses activations through a ``PresenceSnapshot``: each activation records the
 presence changes it publishes, and the next one reads them right after its claim, so that its
@@ -27,7 +28,7 @@ from chatactors.cluster.bus import chat_channel
 from chatactors.cluster.directory import ChatHeld, Directory, Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.cluster.event_outbox import EventOutbox, OutboxCounters
-from chatactors.cluster.keeper import LeaseKeeper
+from chatactors.cluster.keeper import LeaseKeeper, LeaseKeepers
 from chatactors.cluster.presence_snapshot import PresenceSnapshot
 from chatactors.cluster.redis import Publisher, RedisReplyError
 from chatactors.domain.errors import ChatUnavailable
@@ -59,7 +60,6 @@ class PlacementStatistics:
 class _Counters:
     claims: int = 0
     claims_refused: int = 0
-    renewals: int = 0
     losses: int = 0
     handovers: int = 0
     events: OutboxCounters = attrs.field(factory=OutboxCounters)
@@ -68,6 +68,8 @@ class _Counters:
 @attrs.define(eq=False)
 class LeaseActivation:
     _keeper: LeaseKeeper
+    #: The node's keepers, renewing this activation's lease until it is released or lost.
+    _keepers: LeaseKeepers
     _publisher: Publisher
     _counters: _Counters
     #: How many events may wait for Redis before the chat is given up.
@@ -107,6 +109,7 @@ class LeaseActivation:
             self._counters.losses += 1
             log.warning("chat %s: lease lost (%s)", self.chat_id, lost.reason)
             self._keeper.abandon(lost)
+            self._keepers.forget(self._keeper)
             self._lost.set()
 
     def handover(self) -> Handover:
@@ -118,21 +121,12 @@ class LeaseActivation:
 
     async def keep(self) -> ChatUnavailable:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._renew)
             nursery.start_soon(self._outbox.retry)
             if self._announcement is not None:
                 nursery.start_soon(self._announce, self._announcement)
             await self._lost.wait()
             nursery.cancel_scope.cancel()
         return self._keeper.lost or LeaseLost(self.chat_id, "lost")
-
-    async def _renew(self) -> None:
-        before = self._keeper.renewals
-        while self._keeper.lost is None:
-            await trio.sleep_until(self._keeper.timer.renew_at)
-            await self._keeper.renew_before_deadline()
-            self._counters.renewals += self._keeper.renewals - before
-            before = self._keeper.renewals
 
     async def _announce(self, announcement: codec.OwnerAnnounced) -> None:
         """Once, retried while Redis is unreachable, as long as this node owns the chat."""
@@ -153,6 +147,7 @@ class LeaseActivation:
             with trio.move_on_at(self._keeper.timer.valid_until):
                 await self._outbox.drain()
         self._lost.set()
+        self._keepers.forget(self._keeper)
         await self._keeper.release()
 
 
@@ -166,13 +161,17 @@ class LeasePlacement:
     #: Events an owner may have waiting to be published before it gives the chat up.
     _queue_size: int = OWNER_QUEUE_SIZE
     _counters: _Counters = attrs.field(factory=_Counters)
+    _keepers: LeaseKeepers = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._keepers = LeaseKeepers(self._directory)
 
     def statistics(self) -> PlacementStatistics:
         counters = self._counters
         return PlacementStatistics(
             claims=counters.claims,
             claims_refused=counters.claims_refused,
-            renewals=counters.renewals,
+            renewals=self._keepers.statistics().renewals,
             losses=counters.losses,
             published=counters.events.published,
             withheld=counters.events.withheld,
@@ -194,9 +193,16 @@ class LeasePlacement:
         self._counters.claims += 1
         handover = await self._handover(chat_id)
         activation = LeaseActivation(
-            keeper, self._publisher, self._counters, self._queue_size, handover, self._snapshot
-        )
+            keeper, self._keepers, self._publisher, self._counters, self._queue_size, handover,
+            self._snapshot,
+        )  # fmt: skip
+        # From here on the registry releases it, whatever happens to the actor (or it is lost).
+        self._keepers.keep(keeper)
         return activation
+
+    async def keep_leases(self) -> None:
+        """Renew the leases of every chat activated here; runs for the node's lifetime."""
+        await self._keepers.run()
 
     async def _handover(self, chat_id: ChatId) -> Handover:
         """Who the previous activation had online (read after the claim, so it is final: an

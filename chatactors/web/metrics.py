@@ -135,7 +135,7 @@ class _ClusterCollector:
             ),
             "chatactors_cluster_lease_renewals": ("Lease renewals", leases.renewals),
             "chatactors_cluster_lease_renewal_calls": (
-                "Script calls that renewed leases (renewals are gathered: sent / calls = mean)",
+                "Script calls that renewed leases (all of a node's together: sent / calls = mean)",
                 stats.directory.renewal_calls,
             ),
             "chatactors_cluster_lease_renewals_sent": (
