@@ -20,6 +20,7 @@ half a renewal interval, early, so that the node's leases come to share their ro
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -30,6 +31,8 @@ from chatactors.cluster.directory import Directory
 from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
 from chatactors.cluster.lease import DRIFT_FACTOR, RENEWALS_PER_TTL, Lease, LeaseTimer
 from chatactors.domain.ids import ChatId
+
+log = logging.getLogger(__name__)
 
 
 class Renewer(Protocol):
@@ -231,7 +234,11 @@ class LeaseKeepers:
         with trio.move_on_at(min(keeper.timer.valid_until for keeper in batch)):
             try:
                 renewed = await self._directory.renew_all([keeper.lease for keeper in batch])
-            except ClusterUnavailable:
+            except Exception as error:
+                if not isinstance(error, ClusterUnavailable):
+                    # A bug: these leases are asked for again, as after a failure, and the
+                    # node's other work goes on (a task per node must not die of one round).
+                    log.exception("renewing leases failed")
                 after = trio.current_time()
                 for keeper in batch:
                     keeper._failed(after)

@@ -294,3 +294,14 @@ async def test_a_hung_round_loses_the_lease_due_first_and_renews_the_other(
     assert directory.calls == [2, 1]
     assert second.is_valid()
     assert second.timer.valid_until > LeaseTimer(1.0, TTL_S).valid_until
+
+
+async def test_a_round_that_fails_of_a_bug_is_logged_and_tried_again(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = ScriptedDirectory([RuntimeError("a bug"), True])
+    keeper, lost = await run_keeper(directory, until_s=TTL_S / 2)
+    assert lost == []
+    assert keeper.renewals == 1
+    assert directory.renewed_at == pytest.approx([3.0, 3.0 + TTL_S / 12])
+    assert "renewing leases failed" in caplog.text
