@@ -58,7 +58,7 @@ CONNECTION_EXTENSION = "chatactors.connection"
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 #: accept() failing for want of descriptors or memory: the process is full, not broken.
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-#: While out of descriptors, how long to wait before trying to accept again.
+#: While out of descriptors with nothing to reset, how long to wait before accepting again.
 _FULL_RETRY_S = 0.1
 #: ... and how often to say so in the log.
 _FULL_LOG_EVERY_S = 10.0
@@ -188,7 +188,7 @@ class Connections:
     ) -> None:
         """Out of descriptors: reset the oldest connection waiting in the backlog (its client
         learns at once, rather than after its own timeout), using the descriptor kept in
-        reserve for this; then wait a little before accepting again."""
+        reserve for this."""
         now = trio.current_time()
         if now >= self._quiet_until:  # once per shortage, then every so often while it lasts
             self._quiet_until = now + _FULL_LOG_EVERY_S
@@ -199,15 +199,22 @@ class Connections:
                 len(self._streams),
             )
         if reserve.release():
+            shed = False
             try:
                 # The backlog has a connection waiting (that is why accept ran out): this
                 # accept returns at once, and the bound is only for a connection that left.
                 with trio.move_on_after(_FULL_RETRY_S):
                     _reset((await listener.accept()).socket)
                     self._shed += 1
+                    shed = True
             except OSError:
-                pass
+                pass  # out of descriptors again (another task took the reserve's)
             reserve.acquire()
+            if shed:
+                # Accept again at once: the next connection waiting is served if descriptors
+                # came free meanwhile, or reset too. A full backlog (hundreds) drains in
+                # moments, rather than one reset per pause.
+                return
         await trio.sleep(_FULL_RETRY_S)
 
     async def _handle(self, accepted: trio.SocketStream) -> None:

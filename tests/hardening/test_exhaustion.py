@@ -190,16 +190,21 @@ def _answers(port: int, path: str) -> int | None:
 
 
 @contextlib.contextmanager
-def hog(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """``count`` connections opened as fast as the server lets them (never reading)."""
+def hog(port: int, count: int, request: bytes) -> Iterator[list[socket.socket]]:
+    """``count`` connections opened as fast as the server lets them, each sending ``request``
+    (a WebSocket handshake, so that an accepted one stays open: an idle HTTP connection would
+    be closed after the keep-alive timeout) and never reading."""
     opened: list[socket.socket] = []
     try:
         for _ in range(count):
             try:
                 # A SYN the kernel dropped (a full backlog) is sent again after a second.
-                opened.append(socket.create_connection(("127.0.0.1", port), timeout=3))
+                sock = socket.create_connection(("127.0.0.1", port), timeout=3)
             except OSError:
                 break  # the server stopped accepting
+            opened.append(sock)
+            with contextlib.suppress(OSError):  # reset by the server meanwhile
+                sock.sendall(request)
         yield opened
     finally:
         reset(opened)
@@ -211,25 +216,27 @@ def test_out_of_descriptors_it_serves_what_it_has_and_recovers() -> None:
         chat_id = new_chat(server, "alice")
         watcher = open_sockets(server.port, [handshake(f"/ws/{chat_id}")])[0]
         sender = open_sockets(server.port, [handshake(f"/ws/{chat_id}?user_id=alice", v1=True)])
-        with hog(server.port, 400):
-            wait_until(lambda: "accept failed (EMFILE" in server.log(), 10, "EMFILE seen")
-            # The connections it has are served: a message sent on one reaches another.
-            command = b'{"op": "send", "ref": 1, "type": "text", "content": "still here"}'
-            sender[0].sendall(frame(0x1, command))
-            watcher.settimeout(10)
-            received = b""
-            while b"still here" not in received:
-                chunk = watcher.recv(65536)
-                assert chunk, "the watcher was closed"
-                received += chunk
-            # A new connection meanwhile is turned away, not left hanging.
-            started = time.monotonic()
-            assert _answers(server.port, "/healthz") is None
-            assert time.monotonic() - started < 5
-        # As soon as the hog's descriptors are free, new connections are served again.
-        wait_until(lambda: _answers(server.port, "/healthz") == 200, 5, "serving again")
-        assert server.log().count("accept failed (EMFILE") <= 2  # said, not repeated
-        reset([watcher, *sender])
+        try:
+            with hog(server.port, 400, handshake(f"/ws/{chat_id}")):
+                wait_until(lambda: "accept failed (EMFILE" in server.log(), 10, "EMFILE seen")
+                # The connections it has are served: a message sent on one reaches another.
+                command = b'{"op": "send", "ref": 1, "type": "text", "content": "still here"}'
+                sender[0].sendall(frame(0x1, command))
+                watcher.settimeout(10)
+                received = b""
+                while b"still here" not in received:
+                    chunk = watcher.recv(65536)
+                    assert chunk, "the watcher was closed"
+                    received += chunk
+                # A new connection meanwhile is turned away, not left hanging.
+                started = time.monotonic()
+                assert _answers(server.port, "/healthz") is None
+                assert time.monotonic() - started < 5
+            # As soon as the hog's descriptors are free, new connections are served again.
+            wait_until(lambda: _answers(server.port, "/healthz") == 200, 5, "serving again")
+            assert server.log().count("accept failed (EMFILE") <= 2  # said, not repeated
+        finally:
+            reset([watcher, *sender])
 
 
 def test_a_peer_that_reads_nothing_is_reset_after_the_write_timeout() -> None:
