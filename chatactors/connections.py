@@ -9,12 +9,13 @@ Each connection is kept to itself: whatever escapes Hypercorn's protocol on one 
 logged and ends that connection only. (Hypercorn 0.17-0.18 lets a client end the process: a bad
 frame right after the WebSocket handshake makes it close the connection while its keepalive ping
 is being sent, and ``trio.BusyResourceError`` escapes; its issues #203 and #225 are of the same
-class.) Each runs over a :class:`ConnectionStream`, which bounds every write (Hypercorn shields
-its writes from cancellation, so a peer that stops reading would otherwise hold a task, a
-descriptor and the unsent data for as long as it likes) and gives a reset connection's
-descriptor back at once. Each WebSocket app gets what ASGI cannot express, through the scope
-extension :data:`CONNECTION_EXTENSION`: an abort of its connection, and a tighter bound on its
-writes (for a close).
+class. docs/UPSTREAM.md has these and the shutdown's waits, with reproductions.) Each runs over
+a :class:`ConnectionStream`, which bounds every write (Hypercorn shields its writes from
+cancellation, so a peer that stops reading would otherwise hold a task, a descriptor and the
+unsent data for as long as it likes) and gives a reset connection's descriptor back at once.
+Each WebSocket app gets what ASGI cannot express, through the scope extension
+:data:`CONNECTION_EXTENSION`: an abort of its connection, and a tighter bound on its writes (for
+a close).
 
 Accepting is bounded too: at most ``max_per_client`` connections from one address at once (0:
 no bound), and when the process runs out of descriptors (EMFILE), connections waiting in the
