@@ -29,7 +29,7 @@ from chatactors.cluster.rate_limits import ClusterRateLimiter
 from chatactors.cluster.redis import TlsFiles
 from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
-from chatactors.storage.media import open_media_store
+from chatactors.storage.media.store import open_media_store
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.sqlite import open_sqlite_store

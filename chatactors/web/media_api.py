@@ -28,18 +28,15 @@ from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, Ne
 from chatactors.actors.bot_replies import BOT_ASSETS
 from chatactors.domain.errors import InvalidInput
 from chatactors.settings import Settings
-from chatactors.storage.media import (
+from chatactors.storage.media.errors import (
     EmptyUpload,
     MediaError,
-    MediaFile,
-    MediaStore,
     StorageFull,
-    StoredMedia,
     UnsupportedMedia,
-    Upload,
     UploadTooLarge,
-    describe,
 )
+from chatactors.storage.media.store import MediaFile, MediaStore
+from chatactors.storage.media.upload import StoredMedia, Upload, describe
 from chatactors.web.connection import UPLOAD_MAX_BYTES_KEY
 from chatactors.web.error_responses import error_response
 from chatactors.web.services import MEDIA_PATH, Media, services
