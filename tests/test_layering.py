@@ -2,7 +2,9 @@
 
 Also: the Redis client (cluster/redis/) stands alone, no import cycle anywhere in the package
 (``TYPE_CHECKING`` imports included), no JSON encoding in the domain (wire shapes live in web/),
-and the chat core (ChatState) without Trio.
+and the chat core (ChatState) without Trio. Library internals are reached only from compat/
+(one module per library, imports nothing else of chatactors); the rest of the package imports
+the public modules of those libraries only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ FORBIDDEN = {
     "actors": ("chatactors.web", "chatactors.cluster", "quart", "hypercorn"),
     "storage": ("chatactors.actors", "chatactors.web", "quart", "hypercorn"),
     "cluster": ("chatactors.web", "quart", "hypercorn"),
+}
+
+#: Outside compat/, all that may be imported from the libraries compat/ reaches into: their
+#: public modules, and names.
+PUBLIC_SURFACE = {
+    "hypercorn": ("hypercorn.config", "hypercorn.typing"),
+    # ResponseBody: the abstract base of Quart's response bodies (a body of our own, a file's
+    # range, is one), not a private name.
+    "quart": ("quart", "quart.typing", "quart.wrappers.response.ResponseBody"),
+    "quart_trio": ("quart_trio",),
+    "quart_schema": ("quart_schema",),
 }
 
 
@@ -71,6 +84,40 @@ def test_the_redis_client_stands_alone() -> None:
         for path in sorted((PACKAGE / "cluster" / "redis").rglob("*.py"))
         for name in imports_of(path)
         if name.startswith("chatactors") and not (name == own or name.startswith(own + "."))
+    ]
+    assert violations == []
+
+
+def test_compat_stands_alone() -> None:
+    # compat/ is the seam to libraries: it imports nothing else from chatactors.
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / "compat").rglob("*.py"))
+        for name in imports_of(path)
+        if name.startswith("chatactors.") and not name.startswith("chatactors.compat")
+    ]
+    assert violations == []
+
+
+def library_imports(path: Path) -> set[str]:
+    """What ``path`` imports: a module, or ``module.name`` for ``from module import name``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_library_internals_are_reached_only_from_compat() -> None:
+    outside = [p for p in sorted(PACKAGE.rglob("*.py")) if "compat" not in p.parts]
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in outside
+        for name in library_imports(path)
+        if (public := PUBLIC_SURFACE.get(name.split(".")[0])) is not None
+        and not any(name == allowed or name.rpartition(".")[0] == allowed for allowed in public)
     ]
     assert violations == []
 

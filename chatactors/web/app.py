@@ -8,6 +8,7 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 from chatactors import __version__
+from chatactors.compat.quart_schema import restore_make_response
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
 from chatactors.web import chats_api, connection, health, media_api, members_api, static_routes
@@ -44,9 +45,8 @@ def create_app(
         conversion_preference="msgspec",
         openapi_provider_class=ChatOpenAPIProvider,
     )
-    # QuartSchema wraps make_response to turn returned models into JSON on every request; the
-    # routes here return Responses only, so the wrapper is pure cost: back to Quart's own.
-    del app.make_response
+    # Its conversion of returned models costs every request; the routes return Responses.
+    restore_make_response(app)
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(members_api.blueprint)
     app.register_blueprint(static_routes.blueprint)

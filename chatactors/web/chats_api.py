@@ -19,7 +19,7 @@ from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Message
 from chatactors.domain.rules import Limits, check_user_id
 from chatactors.storage.store import MessagePage
-from chatactors.web import media_api
+from chatactors.web import media_references
 from chatactors.web.answers import answer_by
 from chatactors.web.auth import acting_as, authenticated_user
 from chatactors.web.request import decode_body, decode_query
@@ -224,7 +224,7 @@ async def send_message(chat_id: str) -> Response:
     await running.charge_send(user_id)
     deadline = new_deadline()
     with command_deadline(deadline):
-        await media_api.check_content_references(data.content, running.media)
+        await media_references.check_content_references(data.content, running.media)
         started = trio.current_time()
         reply_to = None if data.reply_to is None else MessageId(data.reply_to)
         reply = await running.registry.chat(chat_id).queue_post(
@@ -281,7 +281,7 @@ async def edit_message(chat_id: str, message_id: str) -> Response:
 
     async def queue(running: Services) -> Reply[Message]:
         await running.charge_send(user_id)
-        await media_api.check_content_references(data.content, running.media)
+        await media_references.check_content_references(data.content, running.media)
         handle = running.registry.chat(chat_id)
         return await handle.queue_edit(user_id, MessageId(message_id), data.content)
 

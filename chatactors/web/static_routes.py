@@ -8,7 +8,7 @@ from pathlib import Path
 from quart import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
-from chatactors.web import media_api
+from chatactors.web import media_serving
 
 blueprint = Blueprint("static_files", __name__)
 
@@ -54,4 +54,4 @@ async def static_file(filename: str) -> Response:
 @blueprint.get("/assets/bot/<name>")
 async def bot_asset(name: str) -> Response:
     # Older messages name the bot's files here; they are served from the media store.
-    return await media_api.serve_bot_asset(name)
+    return await media_serving.serve_bot_asset(name)

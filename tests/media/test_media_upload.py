@@ -13,7 +13,7 @@ from quart_trio import QuartTrio
 from chatactors.settings import Settings
 from chatactors.web import media_api
 from chatactors.web.app import create_app
-from chatactors.web.media_api import bot_asset_ids
+from chatactors.web.bot_assets import bot_asset_ids
 from tests.media import samples
 from tests.media.conftest import media_settings
 
