@@ -35,7 +35,6 @@ PUBLIC_SURFACE = {
     # range, is one), not a private name.
     "quart": ("quart", "quart.typing", "quart.wrappers.response.ResponseBody"),
     "quart_trio": ("quart_trio",),
-    "quart_schema": ("quart_schema",),
 }
 
 

@@ -10,7 +10,6 @@ from typing import TypeVar
 import orjson
 import trio
 from quart import Blueprint, Response, request
-from quart_schema import document_querystring, document_request, document_response
 
 from chatactors.actors.reply import Reply
 from chatactors.domain.clock import format_timestamp
@@ -22,6 +21,7 @@ from chatactors.storage.store import MessagePage
 from chatactors.web import media_references
 from chatactors.web.answers import answer_by
 from chatactors.web.auth import acting_as, authenticated_user
+from chatactors.web.operations import operation
 from chatactors.web.request import decode_body, decode_query
 from chatactors.web.services import Services, services
 from chatactors.web.wire import (
@@ -31,7 +31,6 @@ from chatactors.web.wire import (
     CreateChatBody,
     CreatedChatOut,
     EditMessageBody,
-    ErrorOut,
     MessageChangedOut,
     MessageOut,
     MessageSentOut,
@@ -59,9 +58,22 @@ T = TypeVar("T")
 #: The one Content-Type of every answer here.
 JSON = "application/json"
 
+# What the refusals of these routes mean, for the OpenAPI document (web/operations.py).
+NO_CHAT = "No such chat."
+NO_MESSAGE = "No such chat, or no such message in it."
+NOT_IN_CHAT = (
+    "The user is not a participant of the chat (or, with access control, a user_id that is "
+    "not the signed-in user's)."
+)
+NOT_THE_AUTHOR = f"{NOT_IN_CHAT} Or not the message's author."
+DELETED = "The message is deleted."
+RATE_LIMITED = "Over the send rate limit (with access control): retry after Retry-After."
+OUTCOME_UNKNOWN = "The change was sent to the store but not confirmed: it may have happened."
+CHANGE = {429: RATE_LIMITED, 504: OUTCOME_UNKNOWN}
+
 
 async def _body(model: type[T]) -> T:
-    """The request's body as a ``model`` (the routes document it with ``document_request``).
+    """The request's body as a ``model`` (the ``body`` of the route's ``operation``).
 
     The body is complete before the route runs (web/connection.py reads it, within
     ``body_timeout_s``), so it is awaited without another timeout scope.
@@ -123,10 +135,15 @@ def _viewer(user_id: str | None) -> UserId | None:
 
 
 @blueprint.post("/chats")
-@document_request(CreateChatBody)
-@document_response(CreatedChatOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 422)
+@operation(
+    CreatedChatOut,
+    "The new chat",
+    body=CreateChatBody,
+    answers={
+        403: "With access control: a chat the signed-in user is not in.",
+        422: "The body is not valid (or user_id is not one of the participants).",
+    },
+)
 async def create_chat() -> Response:
     data = await _body(CreateChatBody)
     creator = authenticated_user()
@@ -146,8 +163,12 @@ async def create_chat() -> Response:
 
 
 @blueprint.get("/chats")
-@document_querystring(ChatsQuery)
-@document_response(list[ChatListItemOut])
+@operation(
+    list[ChatListItemOut],
+    "Every chat, oldest first; with ?user_id=, that user's chats, newest activity first",
+    query=ChatsQuery,
+    answers={403: "With access control: ?user_id= names someone else."},
+)
 async def list_chats() -> Response:
     registry = services().registry
     user_id = _query(ChatsQuery).user_id or authenticated_user()
@@ -168,10 +189,7 @@ async def list_chats() -> Response:
 
 
 @blueprint.get("/chats/<chat_id>")
-@document_querystring(UserQuery)
-@document_response(ChatInfoOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(ChatInfoOut, query=UserQuery, answers={403: NOT_IN_CHAT, 404: NO_CHAT})
 async def get_chat(chat_id: str) -> Response:
     viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
@@ -180,10 +198,12 @@ async def get_chat(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/messages")
-@document_querystring(MessagesQuery)
-@document_response(list[MessageOut])
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(
+    list[MessageOut],
+    "The messages, oldest first (a page of them with limit, before_seq, after_seq)",
+    query=MessagesQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT},
+)
 async def list_messages(chat_id: str) -> Response:
     query = _query(MessagesQuery)
     viewer = _viewer(query.user_id)
@@ -197,25 +217,34 @@ async def read_page(
     running: Services, chat_id: str, query: MessagesQuery, viewer: UserId | None
 ) -> bytes:
     """A page of messages, encoded (each message's JSON embedded as it was encoded once)."""
-    cap = running.settings.max_history_page
-    limit = cap if query.limit is None else query.limit
-    if not 1 <= limit <= cap:
-        raise InvalidInput(f"limit must be between 1 and {cap}")
-    for name in ("before_seq", "after_seq"):
-        value = getattr(query, name)
-        if value is not None and value < 0:
-            raise InvalidInput(f"{name} must not be negative")
-    page = MessagePage(limit, query.before_seq, query.after_seq)
+    page = message_page(query, running.settings.max_history_page)
     messages = await running.registry.chat(chat_id).messages(page, viewer)
     return orjson.dumps([message_to_wire(m) for m in messages])
 
 
+def message_page(query: MessagesQuery, cap: int) -> MessagePage:
+    """The page ``query`` asks for: ``limit`` is 1 to ``cap`` (by default ``cap``)."""
+    limit = cap if query.limit is None else query.limit
+    if not 1 <= limit <= cap:
+        raise InvalidInput(f"limit must be between 1 and {cap}")
+    return MessagePage(limit, query.before_seq, query.after_seq)
+
+
 @blueprint.post("/chats/<chat_id>/messages")
-@document_request(PostMessageBody)
-@document_response(MessageSentOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageSentOut,
+    "The message as stored (the first one, for a retry with its client_message_id)",
+    body=PostMessageBody,
+    answers={
+        403: NOT_IN_CHAT,
+        404: NO_CHAT,
+        422: (
+            "The body is not valid, reply_to names no message of this chat, or the content "
+            "is a URL of this server's /media/ that names no upload."
+        ),
+        **CHANGE,
+    },
+)
 async def send_message(chat_id: str) -> Response:
     data = await _body(PostMessageBody)
     running = services()
@@ -269,12 +298,21 @@ def _acting_user(query: UserQuery) -> UserId:
 
 
 @blueprint.patch("/chats/<chat_id>/messages/<message_id>")
-@document_request(EditMessageBody)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 409)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, edited",
+    body=EditMessageBody,
+    answers={
+        403: NOT_THE_AUTHOR,
+        404: NO_MESSAGE,
+        409: DELETED,
+        422: (
+            "The body is not valid, the message is not a text message or is a system "
+            "message, or the content names no upload."
+        ),
+        **CHANGE,
+    },
+)
 async def edit_message(chat_id: str, message_id: str) -> Response:
     data = await _body(EditMessageBody)
     user_id = _user(data.user_id)
@@ -289,11 +327,18 @@ async def edit_message(chat_id: str, message_id: str) -> Response:
 
 
 @blueprint.delete("/chats/<chat_id>/messages/<message_id>")
-@document_querystring(UserQuery)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, deleted",
+    query=UserQuery,
+    answers={
+        403: NOT_THE_AUTHOR,
+        404: NO_MESSAGE,
+        422: "user_id is not valid, or the message is a system message.",
+        **CHANGE,
+    },
+    actor_query=True,
+)
 async def delete_message(chat_id: str, message_id: str) -> Response:
     user_id = _acting_user(_query(UserQuery))
 
@@ -305,23 +350,31 @@ async def delete_message(chat_id: str, message_id: str) -> Response:
 
 
 @blueprint.put("/chats/<chat_id>/messages/<message_id>/reactions/<emoji>")
-@document_request(ReactionBody)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 409)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, with the reaction",
+    body=ReactionBody,
+    answers={
+        403: NOT_IN_CHAT,
+        404: NO_MESSAGE,
+        409: DELETED,
+        422: "The body is not valid, or the message has max_reaction_keys reactions already.",
+        **CHANGE,
+    },
+)
 async def add_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
     user_id = _user((await _body(ReactionBody)).user_id)
     return await _change("reaction_added", _react(chat_id, message_id, emoji, user_id, add=True))
 
 
 @blueprint.delete("/chats/<chat_id>/messages/<message_id>/reactions/<emoji>")
-@document_querystring(UserQuery)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, without the reaction",
+    query=UserQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_MESSAGE, **CHANGE},
+    actor_query=True,
+)
 async def remove_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
     user_id = _acting_user(_query(UserQuery))
     queue = _react(chat_id, message_id, emoji, user_id, add=False)
@@ -340,11 +393,11 @@ def _react(
 
 
 @blueprint.post("/chats/<chat_id>/presence")
-@document_request(PresenceBody)
-@document_response(PresenceSetOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    PresenceSetOut,
+    body=PresenceBody,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT, 504: OUTCOME_UNKNOWN},
+)
 async def set_presence(chat_id: str) -> Response:
     data = await _body(PresenceBody)
     deadline = new_deadline()
@@ -358,10 +411,12 @@ async def set_presence(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/presence")
-@document_querystring(UserQuery)
-@document_response(list[PresenceOut])
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(
+    list[PresenceOut],
+    "Every participant's presence, bot_user included",
+    query=UserQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT},
+)
 async def get_presence(chat_id: str) -> Response:
     viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
@@ -370,11 +425,12 @@ async def get_presence(chat_id: str) -> Response:
 
 
 @blueprint.post("/chats/<chat_id>/read")
-@document_request(ReadBody)
-@document_response(ReadOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    ReadOut,
+    "The user's read mark: the chat's newest message",
+    body=ReadBody,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT, 504: OUTCOME_UNKNOWN},
+)
 async def mark_read(chat_id: str) -> Response:
     data = await _body(ReadBody)
     deadline = new_deadline()
@@ -392,10 +448,12 @@ async def mark_read(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/read")
-@document_querystring(UserQuery)
-@document_response(ReadReceiptsOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(
+    ReadReceiptsOut,
+    "Every participant's read mark",
+    query=UserQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT},
+)
 async def get_read_receipts(chat_id: str) -> Response:
     viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():

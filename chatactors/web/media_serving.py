@@ -7,18 +7,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
 
-import attrs
 import trio
 from quart import Response, request
 from quart.wrappers.response import ResponseBody
-from quart_schema import document_response
 
 from chatactors.storage.media.store import MediaFile
 from chatactors.web.error_responses import error_response
+from chatactors.web.operations import Answer, Content, Schema, operation
 from chatactors.web.services import services
-from chatactors.web.wire import ErrorOut
 
 #: Files are sent in chunks of this size (one worker-thread read each).
 READ_CHUNK_BYTES = 256 * 1024
@@ -27,32 +24,35 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 BOT_ASSET_CACHE = "public, max-age=86400"
 
 
-@attrs.frozen
-class FileBytes:
-    """The file's bytes (or the requested range), with the Content-Type detected at upload."""
-
-    #: Not JSON: the document says so (web/openapi.py reads this).
-    openapi_content: ClassVar[dict[str, object]] = {
-        kind: {"schema": {"type": "string", "format": "binary"}} for kind in ("image/*", "audio/*")
-    }
-
-
-@attrs.frozen
-class MediaHeaders:
-    """The headers of a served file (its body is the file's bytes, or the requested range)."""
-
-    content_type: str
-    content_length: int
-    etag: str
-    cache_control: str
-    accept_ranges: str
-    content_range: str | None = None
+#: The file's bytes (or the requested range), with the Content-Type detected at upload.
+FILE = Content(
+    {kind: {"schema": {"type": "string", "format": "binary"}} for kind in ("image/*", "audio/*")}
+)
+_TEXT: Schema = {"schema": {"type": "string"}}
+#: The headers of a served file.
+FILE_HEADERS = {
+    "ETag": _TEXT,
+    "Cache-Control": _TEXT,
+    "Accept-Ranges": _TEXT,
+    "Content-Length": {"schema": {"type": "integer", "minimum": 0}},
+}
+SERVED_FILE = Answer("The file", FILE, FILE_HEADERS)
+NOT_MODIFIED = Answer("Not modified (If-None-Match names its ETag).", None, FILE_HEADERS)
 
 
-@document_response(FileBytes, 200, MediaHeaders)
-@document_response(FileBytes, 206, MediaHeaders)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 416)
+@operation(
+    SERVED_FILE,
+    answers={
+        206: Answer(
+            "One range of the file (Range: bytes=...)",
+            FILE,
+            {**FILE_HEADERS, "Content-Range": _TEXT},
+        ),
+        304: NOT_MODIFIED,
+        404: "No such media.",
+        416: "The range is not satisfiable.",
+    },
+)
 async def get_media(media_id: str) -> Response:
     """The file (GET and HEAD), with ETag, immutable caching and single byte ranges."""
     found = await services().media.store.find(media_id)

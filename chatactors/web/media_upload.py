@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-import attrs
+import msgspec
+from msgspec import UNSET, UnsetType
 from quart import Response, request
-from quart_schema import DataSource, document_request, document_response
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
@@ -21,38 +21,53 @@ from chatactors.storage.media.errors import (
     UnsupportedMedia,
     UploadTooLarge,
 )
+from chatactors.storage.media.formats import MEDIA_TYPES
 from chatactors.storage.media.upload import StoredMedia, Upload
 from chatactors.web.error_responses import error_response
+from chatactors.web.operations import Content, operation
 from chatactors.web.services import services
-from chatactors.web.wire import ErrorOut, json_response
 
 #: Room for the multipart framing around the file, on top of the largest file limit.
 MULTIPART_SLACK_BYTES = 64 * 1024
 
 
-@attrs.frozen
-class UploadForm:
-    """``multipart/form-data`` with the file in the field ``file`` (or send the raw bytes)."""
+class MediaOut(msgspec.Struct, frozen=True):
+    """The stored file: ``url`` is where it is served (put it in a message's content)."""
 
-    file: bytes
-
-
-@attrs.frozen
-class MediaOut:
     id: str
     url: str
     content_type: str
     size: int
-    width: int | None = None
-    height: int | None = None
+    #: Images only.
+    width: int | UnsetType = UNSET
+    height: int | UnsetType = UNSET
 
 
-@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
-@document_response(MediaOut)
-@document_response(ErrorOut, 408)
-@document_response(ErrorOut, 413)
-@document_response(ErrorOut, 415)
-@document_response(ErrorOut, 422)
+_FILE = {"type": "string", "format": "binary"}
+#: The file in the multipart field ``file``, or its bytes as the body: its type is detected
+#: from its bytes (the Content-Type sent plays no part).
+UPLOAD = Content(
+    {
+        "multipart/form-data": {
+            "schema": {"type": "object", "properties": {"file": _FILE}, "required": ["file"]}
+        },
+        **{kind.content_type: {"schema": _FILE} for kind in MEDIA_TYPES.values()},
+    }
+)
+
+
+@operation(
+    MediaOut,
+    "The stored file",
+    body=UPLOAD,
+    answers={
+        408: "The upload did not arrive within upload_timeout_s, or fell behind the minimum pace.",
+        413: "The file is larger than the limit of its kind (max_image_bytes, max_audio_bytes).",
+        415: "The file is none of the accepted image and audio types.",
+        422: "The file is empty, or the multipart body is malformed or has no 'file' field.",
+        503: "The media store is full, or the server is not serving: retry after Retry-After.",
+    },
+)
 async def upload_media() -> Response:
     """Upload one image or audio file; its type is detected from its bytes."""
     service = services().media
@@ -68,7 +83,8 @@ async def upload_media() -> Response:
     except MediaError as error:
         await _drain_body()
         return _refusal(error)
-    return json_response(_to_wire(stored, service.url(stored.id)))
+    answer = _to_wire(stored, service.url(stored.id))
+    return Response(msgspec.json.encode(answer), content_type="application/json")
 
 
 async def body_too_large(error: RequestEntityTooLarge) -> Response:
@@ -136,13 +152,8 @@ def _refusal(error: MediaError) -> Response:
     return error_response(status, str(error), retry_after_s=services().settings.retry_after_s)
 
 
-def _to_wire(stored: StoredMedia, url: str) -> dict[str, object]:
-    wire: dict[str, object] = {
-        "id": stored.id,
-        "url": url,
-        "content_type": stored.media_type.content_type,
-        "size": stored.size,
-    }
-    if stored.width is not None and stored.height is not None:
-        wire["width"], wire["height"] = stored.width, stored.height
-    return wire
+def _to_wire(stored: StoredMedia, url: str) -> MediaOut:
+    content_type, size = stored.media_type.content_type, stored.size
+    if stored.width is None or stored.height is None:
+        return MediaOut(stored.id, url, content_type, size)
+    return MediaOut(stored.id, url, content_type, size, stored.width, stored.height)
