@@ -142,6 +142,7 @@ def _viewer(user_id: str | None) -> UserId | None:
     answers={
         403: "With access control: a chat the signed-in user is not in.",
         422: "The body is not valid (or user_id is not one of the participants).",
+        504: "The chat was sent to the store but not confirmed: it may exist.",
     },
 )
 async def create_chat() -> Response:
