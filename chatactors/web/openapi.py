@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 import orjson
+import trio
 from quart import Quart, Response
 from werkzeug.routing import Rule
 
@@ -64,9 +65,14 @@ def install(app: Quart, settings: Settings) -> None:
     """Serve the document at /openapi.json (made on first request, then kept)."""
     made: list[bytes] = []
 
+    def make() -> bytes:
+        return orjson.dumps(openapi_document(app, settings))
+
     async def openapi_json() -> Response:
         if not made:
-            made.append(orjson.dumps(openapi_document(app, settings)))
+            # In a thread: the character classes of the value schemas take most of a second
+            # to build, once per process, which the event loop should not wait for.
+            made.append(await trio.to_thread.run_sync(make))
         return Response(made[0], content_type=JSON)
 
     app.add_url_rule(OPENAPI_PATH, "openapi", openapi_json, methods=["GET"])
@@ -81,41 +87,43 @@ def openapi_document(app: Quart, settings: Settings) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for rule, method, declared in found:
         path, names = _openapi_path(rule)
+        view = app.view_functions[rule.endpoint]
+        public = is_public(method, path)
         parameters = [_path_parameter(name, schema_of) for name in names]
         if declared.query is not None:
             # Without access control, who acts must be named (with it, the token names them).
             required = {"user_id"} if declared.actor_query and not settings.auth_enabled else set()
-            query = components[declared.query.__name__]
-            parameters.extend(_query_parameters(query, required))
-        document_it: dict[str, Any] = {
-            "operationId": app.view_functions[rule.endpoint].__name__,
+            parameters.extend(_query_parameters(components[declared.query.__name__], required))
+        described: dict[str, Any] = {
+            "operationId": view.__name__,
             "tags": [rule.endpoint.partition(".")[0]],
         }
-        doc = inspect.getdoc(app.view_functions[rule.endpoint])
-        if doc:
-            document_it["summary"] = doc.split("\n\n")[0].replace("\n", " ")
+        summary = (inspect.getdoc(view) or "").split("\n\n")[0].replace("\n", " ")
+        if summary:
+            described["summary"] = summary
         if parameters:
-            document_it["parameters"] = parameters
+            described["parameters"] = parameters
         if declared.body is not None:
-            document_it["requestBody"] = {
-                "required": True,
-                "content": _content(declared.body, schema_of),
-            }
-        answers = _answers(declared, settings, public=is_public(method, path))
-        document_it["responses"] = {
+            body = _content(declared.body, schema_of)
+            described["requestBody"] = {"required": True, "content": body}
+        answers = _answers(declared, settings, public=public)
+        described["responses"] = {
             str(status): _response(answer, status, schema_of)
             for status, answer in sorted(answers.items())
         }
-        if settings.auth_enabled and not is_public(method, path):
-            document_it["security"] = [{"bearer": []}]
-        paths.setdefault(path, {})[method.lower()] = document_it
+        if settings.auth_enabled and not public:
+            described["security"] = [{"bearer": []}]
+        paths.setdefault(path, {})[method.lower()] = described
+    # A query type is shown as its parameters, not as a schema.
+    queries = {declared.query.__name__ for _, _, declared in found if declared.query is not None}
+    components = {name: schema for name, schema in components.items() if name not in queries}
     components.update(value_schemas(settings.limits, max_history_page=settings.max_history_page))
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "chatactors",
             "version": __version__,
-            "description": "A real-time chat server; see docs/API.md for the WebSocket protocol.",
+            "description": "A real-time chat server; docs/API.md describes its WebSockets too.",
         },
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": dict(sorted(components.items()))},

@@ -16,7 +16,6 @@ escapes in the Basic Multilingual Plane, characters above it as themselves.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
@@ -72,16 +71,27 @@ def _runs(codes: Iterable[int]) -> Iterator[tuple[int, int]]:
 
 
 def _char(code: int) -> str:
-    if code > 0xFFFF:
+    """One code point in a character class: letters and digits as themselves, the rest of the
+    Basic Multilingual Plane escaped (ECMA-262's Unicode mode allows no other escapes of
+    punctuation), and characters above it as themselves."""
+    if code > 0xFFFF or (chr(code).isascii() and chr(code).isalnum()):
         return chr(code)
-    if 0x20 < code < 0x7F:
-        return re.escape(chr(code))
     return f"\\u{code:04x}"
 
 
 def _class(codes: Iterable[int]) -> str:
     parts = (_char(a) if a == b else f"{_char(a)}-{_char(b)}" for a, b in _runs(sorted(set(codes))))
     return "[" + "".join(parts) + "]"
+
+
+#: The end of the text, in Python's ``re`` as in ECMA-262 (``$`` in Python also matches before
+#: a last newline, so ``"alice\\n"`` would pass for a user id there).
+_END = "(?![\\s\\S])"
+
+
+def _whole(pattern: str) -> str:
+    """``pattern`` matching the whole text (JSON Schema's patterns search within it)."""
+    return f"^(?:{pattern}){_END}"
 
 
 def _code_points(keep: Callable[[str], bool]) -> list[int]:
@@ -98,7 +108,7 @@ def _not_blank(allowed: str) -> str:
     """A pattern: one or more characters of the class ``allowed``, not all of them whitespace
     (``str.strip`` would leave nothing; the whitespace that ``allowed`` holds suffices)."""
     spaces = _class(code for code in range(0x110000) if chr(code).isspace())
-    return f"^(?!{spaces}*$){allowed}+$"
+    return _whole(f"(?!{spaces}*{_END}){allowed}+")
 
 
 @functools.cache
@@ -107,8 +117,8 @@ def user_id_pattern() -> str:
     return _not_blank(_class(_code_points(lambda char: not _other(char))))
 
 
-#: C0 and C1 controls (category Cc): what a title must not contain (check_title).
-_CONTROLS = "[^\\u0000-\\u001f\\u007f-\\u009f]"
+#: Any character but the C0 and C1 controls (category Cc), which a title must not hold.
+_NOT_CONTROL = "[^\\u0000-\\u001f\\u007f-\\u009f]"
 
 
 @functools.cache
@@ -123,7 +133,7 @@ def emoji_pattern() -> str:
     indicators = "[\U0001f1e6-\U0001f1ff]"
     marks = "[\\ufe0e\\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
     sequence = f"{pictographs}{marks}*(?:\\u200d{pictographs}{marks}*)*"
-    return f"^(?:{indicators}{indicators}|[0-9#*]\\ufe0f?\\u20e3|{sequence})$"
+    return _whole(f"{indicators}{indicators}|[0-9#*]\\ufe0f?\\u20e3|{sequence}")
 
 
 # -- the schemas --------------------------------------------------------------------------------
@@ -182,7 +192,7 @@ def value_schemas(limits: Limits, *, max_history_page: int) -> dict[str, Schema]
             "description": "A chat's title: one line, not all whitespace, no control characters.",
             "type": "string",
             "maxLength": limits.max_title_chars,
-            "pattern": _not_blank(_CONTROLS),
+            "pattern": _not_blank(_NOT_CONTROL),
         },
         "ClientMessageId": {
             "description": (
@@ -206,7 +216,7 @@ def value_schemas(limits: Limits, *, max_history_page: int) -> dict[str, Schema]
         "MediaId": {
             "description": "An upload's id: the SHA-256 of its bytes and its extension.",
             "type": "string",
-            "pattern": f"^{MEDIA_ID.pattern}$",
+            "pattern": _whole(MEDIA_ID.pattern),
         },
         "Emoji": {
             "description": (
@@ -215,7 +225,7 @@ def value_schemas(limits: Limits, *, max_history_page: int) -> dict[str, Schema]
             ),
             "type": "string",
             "anyOf": [
-                {"pattern": "^:[a-z0-9_+\\-]{1,32}:$"},
+                {"pattern": _whole(":[a-z0-9_+\\-]{1,32}:")},
                 {"pattern": emoji_pattern(), "maxLength": 16},
             ],
         },

@@ -6,6 +6,11 @@ does). Checked with jsonschema-rs, a validator independent of Python's ``re``.""
 from __future__ import annotations
 
 import functools
+import json
+import random
+import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -149,3 +154,40 @@ def test_common_emoji_are_documented(emoji: str) -> None:
 def test_emoji(text: str) -> None:
     if valid_for("Emoji")(text):
         check_emoji(text)
+
+
+def _patterns(schema: Any) -> list[str]:
+    if isinstance(schema, dict):
+        own = [schema["pattern"]] if "pattern" in schema else []
+        return own + [p for value in schema.values() for p in _patterns(value)]
+    if isinstance(schema, list):
+        return [p for value in schema for p in _patterns(value)]
+    return []
+
+
+def test_the_patterns_read_the_same_in_ecma_262() -> None:
+    """JSON Schema's patterns are ECMA-262 regular expressions: Node, in Unicode mode (as JSON
+    Schema validators compile them), answers each sample as Python's ``re`` does."""
+    node = shutil.which("node")
+    assert node is not None, "Node is needed (scripts/test installs it)"
+    chance = random.Random(26)
+    characters = [*TRICKY, *"aZ09 :_-+#*.", *"👍🏽🇫🇷\u20e3\ufe0f\u200d", *"éß漢😀"]
+    samples = ["alice", "alice\n", ":ok:", ":ok:\n", "👍", "1️⃣", "a" * 64 + ".png", ""]
+    samples += ["".join(chance.choices(characters, k=chance.randint(1, 6))) for _ in range(400)]
+    patterns = sorted(set(_patterns(SCHEMAS)))
+    script = (
+        "const {patterns, samples} = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(patterns.map("
+        "p => samples.map(s => new RegExp(p, 'u').test(s)))));"
+    )
+    ran = subprocess.run(
+        [node, "-e", script],
+        input=json.dumps({"patterns": patterns, "samples": samples}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    in_node = json.loads(ran.stdout)
+    in_python = [[re.search(p, s) is not None for s in samples] for p in patterns]
+    assert len(patterns) >= 5
+    assert in_node == in_python
