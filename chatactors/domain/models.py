@@ -70,6 +70,9 @@ class Message:
     deleted: bool = False
     #: In the order each emoji was first used.
     reactions: tuple[Reaction, ...] = ()
+    #: The participants its text names with ``@`` (domain/mentions.py), found when it was
+    #: sent or last edited; none once deleted.
+    mentions: tuple[UserId, ...] = ()
 
 
 @attrs.frozen
@@ -96,3 +99,5 @@ class ChatSummary:
     last_message: Message | None
     unread_count: int
     last_activity: datetime
+    #: Unread messages (after the user's read mark) that mention the user.
+    unread_mentions: int = 0
