@@ -106,7 +106,9 @@ async def test_a_postgres_database_made_before_the_log_opens_and_keeps_its_messa
     database_url: str,
 ) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute(PG_MIGRATIONS[0].encode())
+        first = PG_MIGRATIONS[0]
+        assert isinstance(first, str)
+        conn.execute(first.encode())
         conn.execute("CREATE TABLE chatactors_schema (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO chatactors_schema (version) VALUES (1)")
         # Version 1 stored text as UTF-8 bytes: convert_to gives exactly those.
