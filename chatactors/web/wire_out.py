@@ -58,6 +58,7 @@ def message_json(message: Message) -> bytes:
     wire["deleted"] = message.deleted
     wire["reactions"] = {r.emoji: r.users for r in message.reactions}
     wire["reply_to"] = message.reply_to
+    wire["mentions"] = message.mentions
     encoded = orjson.dumps(wire)
     _message_json[key] = (weakref.ref(message, _forget(key)), encoded)
     return encoded
