@@ -1,0 +1,81 @@
+"""Data from before search opens with its messages indexed (the migration builds the index,
+saying how far it got in the log), and the index then follows every change.
+
+Policy: the SQLite fixture made at main 62cbbd7 (schema version 2; fixtures/README.md) and a
+PostgreSQL database filled by schema version 1's own SQL (as ``test_log_migration``); the real
+clock with ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from chatactors.domain.ids import UserId
+from chatactors.domain.models import ChangeKind
+from chatactors.domain.search_query import parse_query
+from chatactors.storage.postgres import open_postgres_store
+from chatactors.storage.search import SearchRequest
+from chatactors.storage.sqlite import open_sqlite_store
+from chatactors.storage.store import ChatStore, MessageChange
+
+from .test_log_migration import CHAT, FIXTURE, make_version_1
+
+TIMEOUT_S = 30
+
+
+async def _found(store: ChatStore, q: str) -> list[str]:
+    page = await store.search(SearchRequest(UserId("alice"), parse_query(q), 10))
+    return [m.id for m in page.messages]
+
+
+async def _check_the_old_messages_are_searchable(store: ChatStore) -> None:
+    assert await _found(store, "hello main") == ["main-m4", "main-m2", "main-m1"]
+    assert await _found(store, "HELLO 2") == ["main-m2"]
+    loaded = await store.load_chat(CHAT, window=10, idempotency_window=10)
+    assert loaded is not None
+    old = loaded.recent[1]
+    assert old.mentions == ()  # mentions are found when a message is sent or edited
+    edited = attrs.evolve(old, content="goodbye @bob", mentions=(UserId("bob"),))
+    change = MessageChange(edited, loaded.last_pos + 1, ChangeKind.EDITED, loaded.last_seq)
+    await store.change_message(change, owner=loaded.owner_token)
+    assert await _found(store, "hello main") == ["main-m4", "main-m1"]
+    assert await _found(store, "goodbye") == ["main-m2"]
+    (summary,) = await store.list_user_chats(UserId("bob"), limit=10)
+    assert summary.unread_mentions == 0  # bob read up to seq 3
+
+
+def _progress(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "search index" in r.getMessage()]
+
+
+async def test_a_sqlite_database_from_before_search_is_indexed_when_opened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shutil.copy(FIXTURE, tmp_path / "chatactors.sqlite3")
+    caplog.set_level(logging.INFO, logger="chatactors.storage")
+    with trio.fail_after(TIMEOUT_S):
+        async with open_sqlite_store(tmp_path) as store:
+            await _check_the_old_messages_are_searchable(store)
+    assert _progress(caplog)[:2] == [
+        "building the search index of 5 messages",
+        _progress(caplog)[1],
+    ]
+    assert _progress(caplog)[1].startswith("search index: 5 of 5 messages (100 %")
+
+
+async def test_a_postgres_database_from_before_search_is_indexed_when_opened(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_version_1(database_url)
+    caplog.set_level(logging.INFO, logger="chatactors.storage")
+    with trio.fail_after(TIMEOUT_S):
+        async with open_postgres_store(database_url) as store:
+            await _check_the_old_messages_are_searchable(store)
+    assert "building the search index of 5 messages" in _progress(caplog)
+    assert any(line.startswith("search index: 5 of 5 messages") for line in _progress(caplog))
