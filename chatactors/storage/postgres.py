@@ -476,7 +476,8 @@ class PgStore(GroupCommitWrites):
         return await self._read(read)
 
     async def search(self, request: SearchRequest) -> SearchPage:
-        if not _storable(request.user_id):
+        ids = (request.user_id, request.chat_id or "", request.author or "")
+        if not all(map(_storable, ids)):
             return SearchPage([], None)
 
         def read(conn: Conn) -> SearchPage:

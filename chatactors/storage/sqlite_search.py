@@ -6,9 +6,10 @@ columns hold tokens made in Python (domain/search_text.py), so that SQLite, Post
 memory store find the same messages:
 - ``body``: the content's tokens, separated by spaces (the ``ascii`` tokenizer then splits on
   the spaces only: every token has letters, digits and marks alone);
-- ``meta``: ``c<chat>``, ``u<author>`` and ``t<type>``, ids in hex, so that the user's chats
-  and the filters are part of the full-text query itself: FTS5 intersects them with the words'
-  doclists (a user in 50 chats of 10,000 never pays for the other 9,950; BENCHMARKS.md).
+- ``meta``: ``c<chat>``, ``u<author>`` and ``t<type>`` (ids as short hashes), so that the
+  user's chats and the filters are part of the full-text query itself: FTS5 intersects them
+  with the words' doclists (a user in 50 chats of 10,000 never pays for the other 9,950;
+  BENCHMARKS.md). The rows it finds are then checked against the ids themselves.
 
 A 2-character prefix index makes short prefixes (``co*``) cheap; a query's prefix must have at
 least 2 characters (domain/search_query.py).
@@ -23,6 +24,8 @@ and when it opens after a server that could not (SECURITY.md).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import sqlite3
 import time
@@ -71,11 +74,19 @@ def meta_tokens(chat_id: str, user_id: str, kind: MessageType) -> str:
 
 
 def _chat_token(chat_id: str) -> str:
-    return "c" + chat_id.encode().hex()
+    return "c" + _digest(chat_id)
 
 
 def _user_token(user_id: str) -> str:
-    return "u" + user_id.encode().hex()
+    return "u" + _digest(user_id)
+
+
+def _digest(text: str) -> str:
+    """A short token for an id of any length and alphabet: 48 bits of its BLAKE2b hash, in
+    base 32 (two ids sharing one among a store's ids: one chance in ~10^7 for 10^4 chats; the
+    query then checks the ids themselves, so it only costs a few rows read)."""
+    digest = hashlib.blake2b(text.encode(), digest_size=6).digest()
+    return base64.b32encode(digest).decode().rstrip("=").lower()
 
 
 # -- writes (inside the group commit's transaction) ------------------------------------------
@@ -191,8 +202,21 @@ def search(
     chats = _user_chats(conn, request.user_id, request.chat_id)
     if not chats:
         return SearchPage([], None)
-    clauses = ["message_search MATCH ?", "NOT m.deleted"]
-    params: list[object] = [_match(request.query, chats, request.author, request.type)]
+    # The MATCH narrows to the user's chats and the filters by their tokens; the ids
+    # themselves are checked on the few rows it leaves (the participants, again, in this
+    # transaction: what grants access is the table, never a token).
+    clauses = [
+        "message_search MATCH ?",
+        "NOT m.deleted",
+        "m.chat_id IN (SELECT chat_id FROM participants WHERE user_id = ?)",
+    ]
+    params: list[object] = [
+        _match(request.query, chats, request.author, request.type),
+        request.user_id,
+    ]
+    if request.author is not None:
+        clauses.append("m.user_id = ?")
+        params.append(request.author)
     if request.order is SearchOrder.NEWEST:
         if request.after is not None:
             clauses.append("s.rowid < ?")

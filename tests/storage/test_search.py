@@ -319,3 +319,13 @@ async def test_fts_syntax_in_a_query_is_plain_text(store: ChatStore, q: str, fou
         chat = await chats.chat("c1", "alice", "bob")
         await chats.post(chat, "bob", "near x and not a b or")
         assert await _search(store, q) == (["near x and not a b or"] if found else [])
+
+
+async def test_ids_no_store_can_hold_find_nothing(store: ChatStore) -> None:
+    chats = Chats(store)
+    with trio.fail_after(TIMEOUT_S):
+        chat = await chats.chat("c1", "alice", "bob")
+        await chats.post(chat, "bob", "needle")
+        assert await _search(store, "needle", chat_id=ChatId("c\x001")) == []
+        assert await _search(store, "needle", author=UserId("b\x00ob")) == []
+        assert await _search(store, "needle", UserId("ali\x00ce")) == []
