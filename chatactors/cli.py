@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from chatactors.logs import configure_logging
+from chatactors.memory import exec_with_allocator
 from chatactors.settings import Settings, SettingsError, help_formatter
 
 
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_args(parser.parse_args(args))
     except SettingsError as error:
         parser.error(str(error))
+    if argv is None:  # the command itself, not a call from code (tests)
+        exec_with_allocator(settings.memory_allocator, ["serve", *args])
     configure_logging(settings.log_level, json=settings.log_json)
     if settings.redis_url and (refusal := _redis_refusal(settings)) is not None:
         print(f"chatactors serve: {refusal}", file=sys.stderr)

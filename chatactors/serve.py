@@ -13,8 +13,9 @@ exits 0. Idle connections never hold the process up (connections.py says why Hyp
 
 from __future__ import annotations
 
-import gc
 import logging
+import math
+import resource
 import signal
 import socket
 import sys
@@ -28,10 +29,12 @@ from hypercorn.typing import LifespanState
 from hypercorn.utils import repr_socket_addr, wrap_app
 from quart_trio import QuartTrio
 
-from chatactors.connections import Connections, InFlight
+from chatactors.connections import Connections
+from chatactors.memory import reclaim_periodically, tune_garbage_collector
 from chatactors.settings import Settings
 from chatactors.web.app import create_app
 from chatactors.web.asgi import ChatServer
+from chatactors.web.metrics import ConnectionsCollector
 from chatactors.web.services import services_of
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,9 @@ def hypercorn_config(settings: Settings) -> Config:
     # Used by Hypercorn's own ``serve`` (in-process test servers); ``serve`` below binds itself.
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
-    config.websocket_ping_interval = settings.ws_ping_interval_s or None
+    # The sockets ping from their own tasks (chatactors.compat.hypercorn says why): Hypercorn's
+    # task per socket for it stays off.
+    config.websocket_ping_interval = None
     if settings.ws_ping_interval_s:
         # A live peer answers every ping, so it sends something at least once an interval;
         # a connection silent for much longer is dead (cable pulled, laptop asleep): close it.
@@ -53,14 +58,21 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-def tune_garbage_collector(settings: Settings) -> None:
-    """Collect once and freeze what start-up made (it lives as long as the process, so scanning
-    it again is wasted work), then collect the young generation less often."""
-    if settings.gc_gen0_threshold > 0:
-        gc.collect()
-        gc.freeze()
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
+def raise_descriptor_limit() -> None:
+    """Raise the soft limit on open files to the hard one: each connection is a descriptor, and
+    the common default soft limit (1,024) is a few hundred idle browsers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard or (hard != resource.RLIM_INFINITY and soft > hard):
+        log.info("open files limit %d", soft)
+        return
+    # An unlimited hard limit is not a valid soft one on every system: a large finite one is.
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as error:
+        log.warning("open files limit %d: could not raise it to %d (%s)", soft, wanted, error)
+        return
+    log.info("open files limit raised from %d to %d", soft, wanted)
 
 
 def bind_listener(settings: Settings) -> tuple[socket.socket, Settings]:
@@ -92,15 +104,23 @@ async def serve_app(
     """Serve ``app`` on the bound ``listener`` until ``stop`` is set, then shut down (see the
     module's docstring). Passes the server's URL to ``task_status`` once it accepts."""
     config = hypercorn_config(settings)
-    in_flight = InFlight(ChatServer(app))
-    asgi_app = wrap_app(in_flight, config.wsgi_max_body_size, "asgi")
+    server = ChatServer(app)
+    asgi_app = wrap_app(server, config.wsgi_max_body_size, "asgi")
     lifespan_state: LifespanState = {}
     lifespan = Lifespan(asgi_app, config, lifespan_state)
-    connections = Connections(asgi_app, config, lifespan_state)
+    connections = Connections(
+        server,
+        config,
+        lifespan_state,
+        write_timeout_s=settings.write_timeout_s or math.inf,
+        max_per_client=settings.max_connections_per_client,
+    )
     async with trio.open_nursery() as lifespan_nursery:
         # Quart's before_serving (the services) runs here, and after_serving at the end.
         await lifespan_nursery.start(lifespan.handle_lifespan)
         await lifespan.wait_for_startup()
+        if (started := services_of(app)) is not None:
+            started.metrics.registry.register(ConnectionsCollector(connections.statistics))
         async with trio.open_nursery() as connections_nursery:
             listener.listen(config.backlog)
             accepting = await connections_nursery.start(
@@ -118,26 +138,17 @@ async def serve_app(
             # Sockets are closing with 1001 and requests finishing; once none is left,
             # whatever connections remain are idle and end now, not at the timeout.
             with trio.move_on_after(settings.shutdown_timeout_s):
-                await in_flight.wait_idle()
+                await connections.in_flight.wait_idle()
             connections_nursery.cancel_scope.cancel()
             connections.abort()
         await lifespan.wait_for_shutdown()
         lifespan_nursery.cancel_scope.cancel()
 
 
-async def collect_garbage_periodically(interval_s: float, stop: trio.Event) -> None:
-    """A full collection every ``interval_s`` until ``stop``: what closed connections left in
-    cycles goes back, even on a server too quiet to reach the raised young-generation threshold."""
-    while True:
-        with trio.move_on_after(interval_s):
-            await stop.wait()
-            return
-        gc.collect()
-
-
 async def serve(settings: Settings) -> bool:
     """Serve until SIGINT or SIGTERM (returns False) or until the services stop by themselves
     (returns True: the process must exit non-zero)."""
+    raise_descriptor_limit()
     listener, settings = bind_listener(settings)
     failed = trio.Event()
     app = create_app(settings, on_services_failure=failed.set)
@@ -145,11 +156,9 @@ async def serve(settings: Settings) -> bool:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             url = await nursery.start(serve_app, app, settings, listener, stop)
-            tune_garbage_collector(settings)
+            tune_garbage_collector(settings.gc_gen0_threshold)
             if settings.gc_collect_interval_s > 0:
-                nursery.start_soon(
-                    collect_garbage_periodically, settings.gc_collect_interval_s, stop
-                )
+                nursery.start_soon(reclaim_periodically, settings.gc_collect_interval_s, stop)
             # Tests and scripts read the bound port from this line.
             print(f"Serving on {url}", flush=True)
             async with trio.open_nursery() as waiting:

@@ -66,8 +66,15 @@ class Settings:
     )
     #: With that threshold an idle server would never collect, and the reference cycles of
     #: closed connections would keep their memory.
+    memory_allocator: Literal["malloc", "pymalloc"] = setting(
+        "malloc",
+        "malloc: the C library's, so memory freed after a burst goes back to the OS; "
+        "pymalloc: Python's (a little faster, keeps it)",
+    )
     gc_collect_interval_s: float = setting(
-        30.0, "a full garbage collection at least this often, even when idle (0: never)"
+        30.0,
+        "a full garbage collection at least this often, even when idle, then freed memory "
+        "back to the OS (0: never)",
     )
 
     # Storage
@@ -168,6 +175,7 @@ class Settings:
     # Input limits
     max_id_length: int = setting(128, "characters in a user, chat or client message id at most")
     max_participants: int = setting(256, "participants of one chat at most")
+    max_title_chars: int = setting(200, "characters of a chat's title at most")
     max_content_chars: int = setting(8 * MiB, "characters of one message's content at most")
     #: Slack allows 23 and Discord 20 per message: enough for any real conversation, while a
     #: message's state (sent whole with every change) stays small.
@@ -184,6 +192,16 @@ class Settings:
     ws_ping_interval_s: float = setting(
         25.0,
         "WebSocket keepalive pings; a peer silent for 2.5 intervals is closed (0: no pings)",
+    )
+    write_timeout_s: float = setting(
+        30.0,
+        "a connection whose peer reads nothing of what waits to go out for this long is reset "
+        "(0: never)",
+    )
+    max_connections_per_client: int = setting(
+        1000,
+        "connections open at once from one IP address, at most; more are reset at once "
+        "(0: no bound; behind a proxy every client has its address)",
     )
     ws_close_timeout_s: float = setting(
         2.0,
@@ -265,6 +283,7 @@ class Settings:
             max_id_length=self.max_id_length,
             max_participants=self.max_participants,
             max_content_chars=self.max_content_chars,
+            max_title_chars=self.max_title_chars,
         )
 
     @property

@@ -1,4 +1,4 @@
-"""serve.py's periodic collection: cycles left by closed connections are freed on an idle
+"""memory.py's periodic collection: cycles left by closed connections are freed on an idle
 server, whose raised young-generation threshold would otherwise never be reached."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import trio
 import trio.testing
 
-from chatactors.serve import collect_garbage_periodically
+from chatactors.memory import reclaim_periodically
 
 
 class Node:
@@ -34,7 +34,7 @@ async def test_cycles_are_collected_after_the_interval_and_not_before(
     cycle = weakref.ref(Node())
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(collect_garbage_periodically, 30.0, stop)
+        nursery.start_soon(reclaim_periodically, 30.0, stop)
         await trio.sleep(29)
         assert cycle() is not None
         await trio.sleep(2)

@@ -4,7 +4,8 @@ After a human message it waits a random pause (default 2-4 s) before each step, 
 included: online, chat read, typing, then its first reply at once (the reference's sequence,
 REFERENCE.md: 6-12 s after the message), a pause before each further reply (1-3 in all), and
 offline. A reply to one of its messages is a message like any other; a change to a message (an
-edit, a reaction) is not one, and starts nothing. It is a client like any other: it
+edit, a reaction) is not one, and starts nothing; nor is a system message (a member added or
+gone, a new title). It is a client like any other: it
 talks to chats through handles on a :class:`~chatactors.actors.mailbox.Mailbox`, and learns about
 messages from a passive subscription that each chat's actor hands it when it starts (the
 registry's activation hook), so no message is missed and the chat never waits for it. A burst
@@ -88,7 +89,11 @@ class Bot:
                 except trio.EndOfChannel:
                     return
                 event = envelope.event
-                if isinstance(event, MessageReceived) and event.message.user_id != BOT_USER:
+                if (
+                    isinstance(event, MessageReceived)
+                    and event.message.user_id != BOT_USER
+                    and event.message.system is None  # a member added, a title: no question
+                ):
                     chat.pending = True
                     chat.poke()
         finally:

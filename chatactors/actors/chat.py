@@ -40,6 +40,7 @@ from chatactors.actors.outcome import (
     SaveReadMark,
     StoreWrite,
     SubscribePlan,
+    UpdateChat,
 )
 from chatactors.actors.placement import Handover
 from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
@@ -50,7 +51,7 @@ from chatactors.domain.errors import (
     OutcomeUnknown,
     StoreUnavailable,
 )
-from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived
+from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived, removed_by
 from chatactors.domain.ids import ChatId
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore, LoadedChat, StaleOwner
@@ -324,6 +325,8 @@ class ChatActor:
                 await self._store.append_message(message, owner=self._owner_token)
             case ChangeMessage(change):
                 await self._store.change_message(change, owner=self._owner_token)
+            case UpdateChat(update):
+                await self._store.update_chat(update, owner=self._owner_token)
             case SaveReadMark(chat_id, mark):
                 await self._store.set_read_mark(chat_id, mark, owner=self._owner_token)
             case SaveLastSeen(chat_id, user_id, moment):
@@ -388,6 +391,18 @@ class ChatActor:
         self._state.commit(outcome)
         for event in outcome.events:
             self._publish(event)
+            if outcome.dropped and removed_by(event):
+                self._drop(outcome.dropped)
+
+    def _drop(self, subscriber_ids: tuple[int, ...]) -> None:
+        """End the subscriptions of a member just removed: they got the entry that removed
+        them, and nothing after it. (A remote one is ended by its own node's bus, on that same
+        entry; here it is only forgotten.)"""
+        for subscriber_id in subscriber_ids:
+            if subscriber_id in self._remote:
+                self._remote.discard(subscriber_id)
+            else:
+                self._fanout.end(subscriber_id, EndReason.REMOVED)
 
     def _publish(self, event: ChatEvent) -> None:
         self.counters.events += 1

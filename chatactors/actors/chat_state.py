@@ -9,9 +9,12 @@ Time is passed in, never read: ``now`` (wall clock) stamps messages and last-see
 last socket closed goes offline (:meth:`~ChatState.expire` fires them).
 
 Messages and the changes to them (edits, deletions, reactions) are entries of the chat's log
-(actors/chat_log.py), each at the next position. A command about a message older than the
-in-memory window answers ``FindMessage``: the actor reads the message from the store and
-applies the command again with it (``found``).
+(actors/chat_log.py), each at the next position; so are changes to the chat itself (its title,
+its members), each recorded by a system message. A member removed (or who left) loses the chat
+with that entry: every check below asks the current members.
+
+A command about a message older than the in-memory window answers ``FindMessage``: the actor
+reads the message from the store and applies the command again with it (``found``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import attrs
 
 from chatactors.actors.chat_log import ChatLog
 from chatactors.actors.commands import (
+    AddParticipants,
     AnyCommand,
+    ChatChanged,
     ChatInfo,
     DeleteMessage,
     EditMessage,
@@ -37,7 +42,9 @@ from chatactors.actors.commands import (
     MarkRead,
     PostMessage,
     React,
+    RemoveParticipant,
     SetPresence,
+    SetTitle,
     Subscribe,
     Unsubscribe,
 )
@@ -54,8 +61,10 @@ from chatactors.actors.outcome import (
     SaveReadMark,
     StoreWrite,
     SubscribePlan,
+    UpdateChat,
 )
 from chatactors.actors.placement import Handover
+from chatactors.domain.chat_changes import describe, retitled, with_members, without_member
 from chatactors.domain.errors import (
     ChatError,
     InvalidInput,
@@ -67,6 +76,7 @@ from chatactors.domain.errors import (
 from chatactors.domain.events import (
     ChatEvent,
     ChatRead,
+    ChatUpdated,
     LogEvent,
     MessageReceived,
     MessageUpdated,
@@ -76,6 +86,8 @@ from chatactors.domain.ids import ChatId, MessageId, UserId, new_message_id
 from chatactors.domain.mentions import find_mentions
 from chatactors.domain.models import (
     ChangeKind,
+    Chat,
+    ChatChange,
     Message,
     MessageType,
     Presence,
@@ -85,7 +97,7 @@ from chatactors.domain.models import (
 )
 from chatactors.domain.rules import check_content, check_emoji
 from chatactors.settings import Settings
-from chatactors.storage.store import LoadedChat, MessageChange, MessagePage
+from chatactors.storage.store import ChatUpdate, LoadedChat, MessageChange, MessagePage
 
 _NOTHING = Outcome()
 
@@ -104,6 +116,8 @@ class ChatState:
     chat_id: ChatId
     loaded: LoadedChat
     settings: Settings
+    #: The chat as it is now: its title and members change (``ChatUpdated``).
+    chat: Chat
     participants: frozenset[UserId]
     log: ChatLog
     client_ids: OrderedDict[tuple[UserId, str], Message]
@@ -135,6 +149,7 @@ class ChatState:
             chat_id=chat.id,
             loaded=loaded,
             settings=settings,
+            chat=chat,
             participants=frozenset(chat.participants),
             log=ChatLog.from_loaded(loaded, settings.history_window),
             client_ids=OrderedDict(loaded.client_ids),
@@ -195,6 +210,12 @@ class ChatState:
         match command:
             case PostMessage():
                 return self._post(command, now, found)
+            case SetTitle(user_id, title):
+                return self._set_title(user_id, title, now)
+            case AddParticipants(user_id, users):
+                return self._add(user_id, users, now)
+            case RemoveParticipant(user_id, member):
+                return self._remove(user_id, member, now)
             case EditMessage():
                 return self._edit(command, now, found)
             case DeleteMessage():
@@ -226,16 +247,16 @@ class ChatState:
                 return Outcome(self.page(page))
             case GetPresence(viewer):
                 self._require_viewer(viewer)
-                return Outcome(list(self.presence.values()))
+                return Outcome([self.presence[user] for user in self.chat.participants])
             case GetReadMarks(viewer):
                 self._require_viewer(viewer)
                 return Outcome([
                     self.read_marks.get(user, ReadMark(user, None, 0))
-                    for user in self.loaded.chat.participants
+                    for user in self.chat.participants
                 ])  # fmt: skip
             case GetChat(viewer):
                 self._require_viewer(viewer)
-                return Outcome(ChatInfo(self.loaded.chat, self.last_seq, self.last_pos))
+                return Outcome(self._info())
             case Subscribe(user_id, after_seq):
                 return self._subscribe(user_id, after_seq, command.after_pos, now)
             case Unsubscribe(subscriber_id):
@@ -347,17 +368,74 @@ class ChatState:
 
     def _mentions(self, kind: MessageType, content: str, author: UserId) -> tuple[UserId, ...]:
         """Who a text names with ``@`` among the chat's participants now (an image's or an
-        audio message's content is a URL: it names nobody)."""
+        audio message's content is a URL: it names nobody). Now is ``self.chat``, which
+        follows every member added or removed."""
         if kind is not MessageType.TEXT:
             return ()
-        return find_mentions(content, self.loaded.chat.participants, author)
+        return find_mentions(content, self.chat.participants, author)
 
     def _own_message(self, user_id: UserId, message_id: MessageId, found: Found | None) -> Message:
         self._require_participant(user_id)
         message = self._message(message_id, found)
         if message.user_id != user_id:
             raise NotTheAuthor(user_id, message_id)
+        if message.system is not None:
+            # The record of a change to the chat stays as it was: history, not a message.
+            raise InvalidInput("a system message can be neither edited nor deleted")
         return message
+
+    # -- the chat itself: title and members -----------------------------------------------
+
+    def _info(self, chat: Chat | None = None) -> ChatInfo:
+        return ChatInfo(chat or self.chat, self.last_seq, self.last_pos)
+
+    def _set_title(self, user_id: UserId, title: str | None, now: datetime) -> Outcome:
+        self._require_participant(user_id)
+        return self._change_chat(retitled(self.chat, user_id, title, self.settings.limits), now)
+
+    def _add(self, user_id: UserId, users: tuple[UserId, ...], now: datetime) -> Outcome:
+        self._require_participant(user_id)
+        changed = with_members(self.chat, user_id, users, self.settings.limits)
+        # Members added have read up to the message that added them: the history from before
+        # they came is not unread for them (they can read it all).
+        return self._change_chat(changed, now, read_from=changed[1].users if changed else ())
+
+    def _remove(self, user_id: UserId, member: UserId, now: datetime) -> Outcome:
+        self._require_participant(user_id)
+        outcome = self._change_chat(without_member(self.chat, user_id, member), now)
+        dropped = tuple(sub for sub, user in self.socket_users.items() if user == member)
+        return attrs.evolve(outcome, dropped=dropped)
+
+    def _change_chat(
+        self, changed: tuple[Chat, ChatChange] | None, now: datetime,
+        read_from: tuple[UserId, ...] = (),
+    ) -> Outcome:  # fmt: skip
+        """The chat's new state, recorded by a system message at the next position (None:
+        nothing changes, and a retry logs nothing twice); members in ``read_from`` have read up
+        to that message."""
+        if changed is None:
+            return Outcome(ChatChanged(self._info()))
+        chat, change = changed
+        window = self.log.window
+        if window and now < window[-1].timestamp:
+            now = window[-1].timestamp  # a wall clock that stepped back
+        message = Message(
+            id=new_message_id(),
+            chat_id=self.chat_id,
+            seq=self.last_seq + 1,
+            user_id=change.by,
+            type=MessageType.TEXT,
+            content=describe(change),
+            timestamp=now,
+            pos=self.last_pos + 1,
+            system=change,
+        )
+        marks = tuple(ReadMark(user, message.id, message.seq) for user in read_from)
+        events: list[ChatEvent] = [MessageReceived(message), ChatUpdated(chat, change)]
+        events.extend(ChatRead(self.chat_id, m.user_id, m.message_id, m.seq) for m in marks)
+        answer = ChatChanged(ChatInfo(chat, message.seq, message.pos), message)
+        write = UpdateChat(ChatUpdate(chat, message, marks))
+        return Outcome(answer, events=tuple(events), writes=(write,))
 
     def _edit(self, command: EditMessage, now: datetime, found: Found | None) -> Outcome:
         message = self._own_message(command.user_id, command.message_id, found)
@@ -549,5 +627,27 @@ class ChatState:
                     self.presence[presence.user_id] = presence
                 case ChatRead(_, user_id, message_id, seq):
                     self.read_marks[user_id] = ReadMark(user_id, message_id, seq)
+                case ChatUpdated(chat):
+                    self._take_chat(chat)
                 case _:
                     assert_never(event)
+
+    def _take_chat(self, chat: Chat) -> None:
+        """Adopt the chat's new title and members. A member gone has no presence, timers or
+        sockets here any more (the actor ends those subscriptions); a member added is offline,
+        last seen when added (the system message just adopted), until a socket of theirs
+        opens."""
+        self.chat = chat
+        self.participants = frozenset(chat.participants)
+        for user in [user for user in self.presence if user not in self.participants]:
+            del self.presence[user]
+            self.typing_until.pop(user, None)
+            self.going_offline.pop(user, None)
+        self.socket_users = {
+            sub: user for sub, user in self.socket_users.items() if user in self.participants
+        }
+        window = self.log.window
+        added_at = window[-1].timestamp if window else chat.created_at
+        for user in chat.participants:
+            if user not in self.presence:
+                self.presence[user] = Presence(user, PresenceStatus.OFFLINE, added_at)

@@ -32,6 +32,40 @@ class ChatInfo:
 
 
 @attrs.frozen
+class ChatChanged:
+    """The answer to a change to a chat: the chat after it, and the system message that
+    records it in the log (None: nothing changed, so nothing was logged)."""
+
+    info: ChatInfo
+    message: Message | None = None
+
+
+@attrs.frozen
+class SetTitle(Command[ChatChanged]):
+    """Name the chat (any participant); None clears the title."""
+
+    user_id: UserId
+    title: str | None
+
+
+@attrs.frozen
+class AddParticipants(Command[ChatChanged]):
+    """Add ``users`` (any participant adds; those already in are left as they are)."""
+
+    user_id: UserId
+    users: tuple[UserId, ...]
+
+
+@attrs.frozen
+class RemoveParticipant(Command[ChatChanged]):
+    """Take ``member`` out of the chat: ``user_id`` leaving (``member == user_id``), or the
+    chat's admin removing someone."""
+
+    user_id: UserId
+    member: UserId
+
+
+@attrs.frozen
 class PostMessage(Command[Message]):
     user_id: UserId
     type: MessageType
@@ -134,6 +168,9 @@ class Unsubscribe(Command[None]):
 
 AnyCommand = (
     PostMessage
+    | SetTitle
+    | AddParticipants
+    | RemoveParticipant
     | EditMessage
     | DeleteMessage
     | React

@@ -16,6 +16,8 @@ from typing import TypeVar
 import attrs
 
 from chatactors.actors.commands import (
+    AddParticipants,
+    ChatChanged,
     ChatInfo,
     Command,
     DeleteMessage,
@@ -28,7 +30,9 @@ from chatactors.actors.commands import (
     MarkRead,
     PostMessage,
     React,
+    RemoveParticipant,
     SetPresence,
+    SetTitle,
     Subscribe,
     Unsubscribe,
 )
@@ -94,6 +98,28 @@ class ChatHandle:
     ) -> Reply[Message]:
         """Queue adding (or removing, ``add=False``) ``user_id``'s reaction ``emoji``."""
         return await self._mailbox.submit(self.chat_id, React(user_id, message_id, emoji, add=add))
+
+    async def queue_set_title(self, user_id: UserId, title: str | None) -> Reply[ChatChanged]:
+        """Queue naming the chat (None clears its title)."""
+        return await self._mailbox.submit(self.chat_id, SetTitle(user_id, title))
+
+    async def queue_add_participants(
+        self, user_id: UserId, users: tuple[UserId, ...]
+    ) -> Reply[ChatChanged]:
+        return await self._mailbox.submit(self.chat_id, AddParticipants(user_id, users))
+
+    async def queue_remove_participant(self, user_id: UserId, member: UserId) -> Reply[ChatChanged]:
+        """Queue ``member``'s removal by ``user_id`` (the same user: leaving)."""
+        return await self._mailbox.submit(self.chat_id, RemoveParticipant(user_id, member))
+
+    async def set_title(self, user_id: UserId, title: str | None) -> ChatChanged:
+        return await self._call(SetTitle(user_id, title))
+
+    async def add_participants(self, user_id: UserId, users: tuple[UserId, ...]) -> ChatChanged:
+        return await self._call(AddParticipants(user_id, users))
+
+    async def remove_participant(self, user_id: UserId, member: UserId) -> ChatChanged:
+        return await self._call(RemoveParticipant(user_id, member))
 
     async def queue_set_presence(self, user_id: UserId, status: PresenceStatus) -> Reply[Presence]:
         return await self._mailbox.submit(self.chat_id, SetPresence(user_id, status))

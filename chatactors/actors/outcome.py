@@ -14,7 +14,7 @@ from chatactors.domain.errors import ChatError
 from chatactors.domain.events import ChatEvent, LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Message, ReadMark
-from chatactors.storage.store import LogPage, MessageChange, MessagePage
+from chatactors.storage.store import ChatUpdate, LogPage, MessageChange, MessagePage
 
 
 @attrs.frozen
@@ -25,6 +25,11 @@ class AppendMessage:
 @attrs.frozen
 class ChangeMessage:
     change: MessageChange
+
+
+@attrs.frozen
+class UpdateChat:
+    update: ChatUpdate
 
 
 @attrs.frozen
@@ -40,7 +45,7 @@ class SaveLastSeen:
     moment: datetime
 
 
-StoreWrite = AppendMessage | ChangeMessage | SaveReadMark | SaveLastSeen
+StoreWrite = AppendMessage | ChangeMessage | UpdateChat | SaveReadMark | SaveLastSeen
 
 
 @attrs.frozen
@@ -114,3 +119,6 @@ class Outcome:
     joined: tuple[int, UserId | None] | None = None
     #: The id of a subscriber that left.
     left: int | None = None
+    #: Subscribers to end (``EndReason.REMOVED``) right after the log entry that removed
+    #: their user is published (see ``removed_by``).
+    dropped: tuple[int, ...] = ()

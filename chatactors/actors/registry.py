@@ -19,12 +19,12 @@ import attrs
 import trio
 
 from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor, always_owner
-from chatactors.actors.commands import Command
+from chatactors.actors.commands import ChatChanged, Command
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.mailbox import Mailbox, Request
 from chatactors.actors.placement import Activation, Placement
 from chatactors.actors.reply import Reply
-from chatactors.actors.user_feeds import UserFeeds
+from chatactors.actors.user_feeds import ChatAdded, UserFeeds
 from chatactors.domain.clock import WallClock, utc_now
 from chatactors.domain.errors import (
     ChatError,
@@ -37,7 +37,7 @@ from chatactors.domain.errors import (
 )
 from chatactors.domain.ids import ChatId, UserId, new_chat_id
 from chatactors.domain.models import Chat, ChatSummary
-from chatactors.domain.rules import normalise_participants
+from chatactors.domain.rules import chat_kind, check_title, normalise_participants
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
 
@@ -119,16 +119,36 @@ class ChatRegistry:
         """Call ``hook`` in every chat actor that starts from now on (see ``ActivationHook``)."""
         self._activation_hooks.append(hook)
 
-    async def create_chat(self, participants: list[str]) -> Chat:
-        """Store a new chat (answers once committed). Raises ``InvalidInput``."""
-        chat = Chat(new_chat_id(), normalise_participants(participants, self._settings.limits),
-                    self._now())  # fmt: skip
+    async def create_chat(
+        self,
+        participants: list[str],
+        *,
+        title: str | None = None,
+        group: bool = False,
+        created_by: UserId | None = None,
+    ) -> Chat:
+        """Store a new chat (answers once committed): one-to-one for two people without a
+        title unless ``group``; created by ``created_by`` (by default its first participant).
+        Raises ``InvalidInput``."""
+        limits = self._settings.limits
+        members = normalise_participants(participants, limits)
+        title = check_title(title, limits)
+        creator = members[0] if created_by is None else created_by
+        chat = Chat(new_chat_id(), members, self._now(), title,
+                    chat_kind(members, title=title, group=group), creator)  # fmt: skip
         try:
             await self._store.create_chat(chat)
         except OutcomeUnknown as error:
             raise OutcomeUnknown(CREATE_OUTCOME_UNKNOWN) from error
         await self.user_feeds.created(chat)
         return chat
+
+    async def members_added(self, changed: ChatChanged) -> None:
+        """Announce a chat to the members just added to it (their user sockets, on every
+        node), once the change is stored: what its owner answered to ``AddParticipants``."""
+        message = changed.message
+        if message is not None and message.system is not None:
+            await self.user_feeds.added(ChatAdded(changed.info.chat, message))
 
     async def list_chats(self) -> list[Chat]:
         return await self._store.list_chats(limit=self._settings.max_history_page)

@@ -35,6 +35,8 @@ class EndReason(enum.Enum):
     #: The actor crashed: a bug.
     CRASHED = "crashed"
     UNSUBSCRIBED = "unsubscribed"
+    #: The subscriber's user was removed from the chat (or left it): access ends (4403).
+    REMOVED = "removed"
     #: The chat's actor ended to load its state afresh from the store (a write of unknown
     #: outcome): reconnect and resume by seq.
     RELOADED = "reloaded"
@@ -108,7 +110,6 @@ class Subscription:
     #: The chat's log position when it subscribed: live events come after it.
     latest_pos: int = 0
     end_reason: EndReason | None = None
-    _lag_scope: trio.CancelScope | None = None
     _on_end: Callable[[EndReason], None] | None = None
 
     @classmethod
@@ -133,34 +134,31 @@ class Subscription:
 
     # -- the subscriber's side -------------------------------------------------------------
 
+    @property
+    def events(self) -> trio.MemoryReceiveChannel[Envelope]:
+        """Where its events arrive (``receive`` raises ``trio.EndOfChannel`` once ended and
+        drained). The channel itself, not a wrapper: each idle socket waits in it."""
+        assert self._receive is not None, "a shared outbox is read by its owner"
+        return self._receive
+
     async def receive(self) -> Envelope:
         """The next event. Raises ``trio.EndOfChannel`` once ended and drained."""
-        assert self._receive is not None, "a shared outbox is read by its owner"
-        return await self._receive.receive()
+        return await self.events.receive()
 
     def receive_nowait(self) -> Envelope:
-        assert self._receive is not None, "a shared outbox is read by its owner"
-        return self._receive.receive_nowait()
+        return self.events.receive_nowait()
 
     def call_when_ended(self, callback: Callable[[EndReason], None]) -> None:
         """Call ``callback(reason)`` (synchronously, in the actor's task) when this ends.
 
         A shared outbox has no end of its own to read, so its owner learns this way that one
-        chat dropped it (lagging, crashed, shutting down).
+        chat dropped it (lagging, crashed, shutting down); and a subscriber's task may be stuck
+        sending to a peer that reads nothing, which this frees without a task per subscriber
+        waiting for the end.
         """
         self._on_end = callback
         if self.end_reason is not None:
             callback(self.end_reason)
-
-    def cancel_when_lagging(self, scope: trio.CancelScope) -> None:
-        """Cancel ``scope`` if the actor drops this subscriber for falling behind.
-
-        The subscriber's task may be stuck sending to a peer that reads nothing; this frees it
-        without a task per subscriber waiting for the end.
-        """
-        self._lag_scope = scope
-        if self.end_reason is EndReason.LAGGED:
-            scope.cancel()
 
     # -- the actor's side --------------------------------------------------------------------
 
@@ -180,8 +178,6 @@ class Subscription:
         if self.end_reason is None:
             self.end_reason = reason
             self._send.close()
-            if reason is EndReason.LAGGED and self._lag_scope is not None:
-                self._lag_scope.cancel()
             if self._on_end is not None:
                 self._on_end(reason)
 
@@ -211,6 +207,13 @@ class Fanout:
         if subscription is not None:
             subscription.end(EndReason.UNSUBSCRIBED)
         return subscription
+
+    def end(self, subscription_id: int, reason: EndReason) -> None:
+        """End one subscriber for ``reason`` (a member removed from the chat)."""
+        self._passive.discard(subscription_id)
+        subscription = self._subscriptions.pop(subscription_id, None)
+        if subscription is not None:
+            subscription.end(reason)
 
     def publish(self, event: ChatEvent) -> None:
         envelope = Envelope(event)

@@ -1,7 +1,8 @@
 """UserFeeds: which open user sockets to tell about a chat they were just added to.
 
 A per-process directory, user id → the feeds (one per open user socket) of that user. Creating
-a chat announces it to each participant's feeds with ``send_nowait`` into the socket's bounded
+a chat announces it to each participant's feeds, and adding members to a chat announces it to
+the new members' feeds, with ``send_nowait`` into the socket's bounded
 outbox, as a chat fans out its events: announcing never waits, and a feed whose outbox is full
 is dropped as lagging (its socket closes with 4008 and the client resumes). In cluster mode the
 node that creates a chat also relays it to the other nodes (``relay``: cluster/chat_creations.py),
@@ -19,7 +20,7 @@ import trio
 
 from chatactors.actors.subscription import EndReason
 from chatactors.domain.ids import UserId
-from chatactors.domain.models import Chat
+from chatactors.domain.models import Chat, Message
 
 _ids = itertools.count(1)
 
@@ -29,6 +30,16 @@ class ChatAdded:
     """A chat that a feed's user was added to (put on the user socket's outbox)."""
 
     chat: Chat
+    #: When members were added to an existing chat: the system message that added them (the
+    #: chat's newest entry then). None: the chat was just created with them.
+    message: Message | None = None
+
+    @property
+    def users(self) -> tuple[UserId, ...]:
+        """Whom it is for: the members added, or every participant of a new chat."""
+        if self.message is not None and self.message.system is not None:
+            return self.message.system.users
+        return self.chat.participants
 
 
 @attrs.define(eq=False)
@@ -54,8 +65,9 @@ class UserFeed:
 @attrs.define(eq=False)
 class UserFeeds:
     _feeds: dict[UserId, dict[int, UserFeed]] = attrs.field(factory=dict)
-    #: Cluster mode: tells the other nodes of a chat created here (never raises).
-    relay: Callable[[Chat], Awaitable[None]] | None = None
+    #: Cluster mode: tells the other nodes of a chat created here, or of members added here
+    #: (never raises).
+    relay: Callable[[ChatAdded], Awaitable[None]] | None = None
     announced: int = 0
     dropped: int = 0
 
@@ -77,14 +89,18 @@ class UserFeeds:
     async def created(self, chat: Chat) -> None:
         """A chat was just stored here: announce it here, then (cluster mode) relay it to the
         other nodes, each of which announces it to its own feeds."""
-        self.announce(chat)
-        if self.relay is not None:
-            await self.relay(chat)
+        await self.added(ChatAdded(chat))
 
-    def announce(self, chat: Chat) -> None:
-        """Tell every open feed of the chat's participants; never waits."""
-        announcement = ChatAdded(chat)
-        for user_id in chat.participants:
+    async def added(self, announcement: ChatAdded) -> None:
+        """Users were just added to a chat (created with them, or added since): announce it
+        here, then relay it to the other nodes, as :meth:`created`."""
+        self.announce(announcement)
+        if self.relay is not None:
+            await self.relay(announcement)
+
+    def announce(self, announcement: ChatAdded) -> None:
+        """Tell every open feed of the users it is for; never waits."""
+        for user_id in announcement.users:
             feeds = self._feeds.get(user_id)
             if not feeds:
                 continue

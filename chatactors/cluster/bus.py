@@ -9,6 +9,10 @@ in one ``Envelope`` for all (so the web edge encodes its frame once per node), e
 its position (``pos``): a subscriber that would miss one (a gap in ``pos``) gets the missing
 entries from the store first, or is dropped and resumes.
 
+A log entry that removes members from the chat (``removed_by``) is the last thing their
+subscribers get: each is ended (``EndReason.REMOVED``) right after it, so on every node
+access ends at the same point of the log, also when the entry came through a gap's filling.
+
 The channel also carries the owners' announcements (``codec.OwnerAnnounced``, one per
 activation): never offered to subscribers, they go to ``on_owner`` (the ``ClusterMailbox``,
 which re-registers this node's subscribers at the new owner).
@@ -32,7 +36,13 @@ from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.redis import Channels
 from chatactors.domain.clock import utc_now
 from chatactors.domain.errors import ChatError
-from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived, log_position
+from chatactors.domain.events import (
+    ChatEvent,
+    LogEvent,
+    MessageReceived,
+    log_position,
+    removed_by,
+)
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.storage.store import LogPage
 
@@ -259,6 +269,8 @@ class ChatBus:
             member.floor = pos
         if not member.subscription.offer(envelope):
             self._drop(listening, member, member.subscription.end_reason)
+        elif member.subscription.user_id in removed_by(event):
+            self._drop(listening, member, EndReason.REMOVED)
 
     async def _fill(self, listening: _Listening, member: _Member, floor: int, missing: int) -> None:
         assert self.history is not None

@@ -1,4 +1,5 @@
-"""ChatCreations: a chat created through one node, announced on every node's user sockets.
+"""ChatCreations: a chat created through one node, announced on every node's user sockets
+(and so are members added to a chat: the chat is announced to them).
 
 The node that stores a new chat announces it to its own open user sockets at once
 (``UserFeeds.created``), then publishes it once on one cluster-wide channel; every node listens
@@ -23,11 +24,10 @@ import logging
 
 import attrs
 
-from chatactors.actors.user_feeds import UserFeeds
+from chatactors.actors.user_feeds import ChatAdded, UserFeeds
 from chatactors.cluster import codec
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.redis import Channels
-from chatactors.domain.models import Chat
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,10 @@ class ChatCreations:
         Raises ``ClusterUnavailable`` if Redis is unreachable."""
         await self._channels.listen(CREATED_CHANNEL, self.on_created)
 
-    async def publish(self, chat: Chat) -> None:
+    async def publish(self, added: ChatAdded) -> None:
         """Tell every other node; if Redis is unreachable, only this node announced it."""
-        data = codec.encode_chat_created(codec.ChatCreated(self.node_id, chat))
+        chat = added.chat
+        data = codec.encode_chat_created(codec.ChatCreated(self.node_id, chat, added.message))
         try:
             await self._channels.publish(CREATED_CHANNEL, data)
         except ClusterUnavailable:
@@ -72,4 +73,4 @@ class ChatCreations:
         if created.origin == self.node_id:
             return  # announced here when it was stored
         self.received += 1
-        self._feeds.announce(created.chat)
+        self._feeds.announce(ChatAdded(created.chat, created.message))

@@ -14,6 +14,8 @@ import attrs
 import msgspec
 
 from chatactors.actors.commands import (
+    AddParticipants,
+    ChatChanged,
     ChatInfo,
     Command,
     DeleteMessage,
@@ -26,7 +28,9 @@ from chatactors.actors.commands import (
     MarkRead,
     PostMessage,
     React,
+    RemoveParticipant,
     SetPresence,
+    SetTitle,
     Subscribe,
     Unsubscribe,
 )
@@ -41,14 +45,17 @@ from chatactors.domain.errors import (
     MessageDeleted,
     MessageNotFound,
     NotAParticipant,
+    NotTheAdmin,
     NotTheAuthor,
     OutcomeUnknown,
     Overloaded,
+    ParticipantNotFound,
     Unauthenticated,
 )
 from chatactors.domain.events import (
     ChatEvent,
     ChatRead,
+    ChatUpdated,
     LogEvent,
     MessageReceived,
     MessageUpdated,
@@ -60,7 +67,8 @@ from chatactors.domain.models import ChangeKind, Chat, Message, Presence, ReadMa
 R = TypeVar("R")
 
 _EVENTS: dict[str, type[ChatEvent]] = {
-    cls.__name__: cls for cls in (MessageReceived, MessageUpdated, PresenceUpdated, ChatRead)
+    cls.__name__: cls
+    for cls in (MessageReceived, MessageUpdated, PresenceUpdated, ChatRead, ChatUpdated)
 }
 
 
@@ -123,6 +131,9 @@ REPLY_TYPES: dict[type[Command[Any]], Any] = {
     Subscribe: Registered,
     Unsubscribe: None,
     PostMessage: Message,
+    SetTitle: ChatChanged,
+    AddParticipants: ChatChanged,
+    RemoveParticipant: ChatChanged,
     EditMessage: Message,
     DeleteMessage: Message,
     React: Message,
@@ -156,6 +167,8 @@ _ERRORS: dict[str, type[ChatError]] = {
         NotAParticipant,
         MessageNotFound,
         NotTheAuthor,
+        ParticipantNotFound,
+        NotTheAdmin,
         MessageDeleted,
         InvalidInput,
         Overloaded,
@@ -316,24 +329,32 @@ class ForwardedAnswer:
 
 @attrs.frozen
 class ChatCreated:
-    """A chat just stored by ``origin`` (a node id), for every node's user sockets."""
+    """A chat just stored by ``origin`` (a node id), for every node's user sockets; or, with
+    ``message`` (the system message that added them), members just added to a chat."""
 
     origin: str
     chat: Chat
+    message: Message | None = None
 
 
-_created = msgspec.msgpack.Decoder(tuple[str, Chat])
+_created = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 def encode_chat_created(created: ChatCreated) -> bytes:
-    return _encoder.encode((created.origin, created.chat))
+    if created.message is None:
+        return _encoder.encode((created.origin, created.chat))
+    return _encoder.encode((created.origin, created.chat, created.message))
 
 
 def decode_chat_created(data: bytes) -> ChatCreated:
     try:
-        return ChatCreated(*_created.decode(data))
+        parts = _created.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise UndecodableMessage(str(error)) from error
+    if len(parts) not in (2, 3):
+        raise UndecodableMessage(f"a chat creation has 2 or 3 parts, not {len(parts)}")
+    message = _decode(parts[2], Message) if len(parts) == 3 else None
+    return ChatCreated(_decode(parts[0], str), _decode(parts[1], Chat), message)
 
 
 _forwarded = msgspec.msgpack.Decoder(tuple[int, str, str, bytes])

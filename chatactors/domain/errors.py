@@ -17,6 +17,23 @@ class NotAParticipant(ChatError):
         super().__init__(f"User {user_id!r} is not a participant of chat {chat_id!r}")
 
 
+class ParticipantNotFound(ChatError):
+    """The user named is not a member of the chat (removing them: 404)."""
+
+    def __init__(self, user_id: str, chat_id: str) -> None:
+        super().__init__(f"User {user_id!r} is not a member of chat {chat_id!r}")
+
+
+class NotTheAdmin(ChatError):
+    """Only the chat's admin may remove someone else (anyone may leave)."""
+
+    def __init__(self, user_id: str, admin: str | None) -> None:
+        super().__init__(
+            f"User {user_id!r} may not remove others from this chat: only its admin "
+            f"({admin!r}) may; anyone may leave"
+        )
+
+
 class MessageNotFound(ChatError):
     def __init__(self, message_id: str, chat_id: str) -> None:
         super().__init__(f"Message not found: {message_id!r} in chat {chat_id!r}")

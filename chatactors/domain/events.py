@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import ChangeKind, Message, Presence
+from chatactors.domain.models import ChangeKind, Chat, ChatChange, ChatChangeKind, Message, Presence
 
 
 @attrs.frozen
@@ -45,9 +45,34 @@ class ChatRead:
     seq: int
 
 
+@attrs.frozen
+class ChatUpdated:
+    """The chat's title or members changed: ``chat`` is its new state, ``change`` what changed.
+
+    Not an entry of the log itself: the change's entry is the system message published just
+    before it (``MessageReceived`` with ``message.system``), which replays and resumes carry.
+    """
+
+    chat: Chat
+    change: ChatChange
+
+
 #: The events that are entries of the chat's log (they have a ``pos``; the others do not).
 LogEvent = MessageReceived | MessageUpdated
-ChatEvent = MessageReceived | MessageUpdated | PresenceUpdated | ChatRead
+ChatEvent = MessageReceived | MessageUpdated | PresenceUpdated | ChatRead | ChatUpdated
+
+_LEAVING = (ChatChangeKind.MEMBER_REMOVED, ChatChangeKind.MEMBER_LEFT)
+
+
+def removed_by(event: ChatEvent) -> tuple[UserId, ...]:
+    """The users whose access to the chat ends with this event: the log entry of a removal (or
+    of a leave). Whoever delivers a chat's events (its actor, a node's bus) ends those users'
+    subscriptions right after delivering this entry to them, so nothing later reaches them."""
+    if isinstance(event, MessageReceived):
+        change = event.message.system
+        if change is not None and change.kind in _LEAVING:
+            return change.users
+    return ()
 
 
 def log_position(event: ChatEvent) -> int | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from chatactors.domain.ids import ChatId, MessageId, UserId
+from chatactors.domain.ids import BOT_USER, ChatId, MessageId, UserId
 
 
 class MessageType(enum.StrEnum):
@@ -25,6 +25,24 @@ class ChangeKind(enum.StrEnum):
     REACTION_REMOVED = "reaction_removed"
 
 
+class ChatKind(enum.StrEnum):
+    """A one-to-one chat keeps its two people (it gains no members: start a group instead)."""
+
+    DIRECT = "direct"
+    GROUP = "group"
+
+
+class ChatChangeKind(enum.StrEnum):
+    """What a change to a chat itself did (an entry of its log, as a system message)."""
+
+    TITLE_CHANGED = "title_changed"
+    MEMBERS_ADDED = "members_added"
+    #: Someone else took the member out (the chat's admin).
+    MEMBER_REMOVED = "member_removed"
+    #: The member went by themself.
+    MEMBER_LEFT = "member_left"
+
+
 class PresenceStatus(enum.StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
@@ -34,9 +52,41 @@ class PresenceStatus(enum.StrEnum):
 @attrs.frozen
 class Chat:
     id: ChatId
-    #: De-duplicated in the order sent, then ``bot_user`` once.
+    #: De-duplicated in the order sent, then members in the order they were added, then
+    #: ``bot_user`` once, always last.
     participants: tuple[UserId, ...]
     created_at: datetime
+    #: None: no title (clients name the chat by its people).
+    title: str | None = None
+    kind: ChatKind = ChatKind.GROUP
+    #: Who created it (None for a chat stored without one: its first participant is taken).
+    created_by: UserId | None = None
+
+    @property
+    def humans(self) -> tuple[UserId, ...]:
+        return tuple(user for user in self.participants if user != BOT_USER)
+
+    @property
+    def admin(self) -> UserId | None:
+        """Who may remove others: the creator while a member, else the member who has been in
+        the chat longest (the first in ``participants``); None once no human is left."""
+        humans = self.humans
+        if self.created_by in humans:
+            return self.created_by
+        return humans[0] if humans else None
+
+
+@attrs.frozen
+class ChatChange:
+    """A change to a chat's title or members: what its system message records."""
+
+    kind: ChatChangeKind
+    #: Who made it (for ``member_left``, who left).
+    by: UserId
+    #: Who was added, removed, or left.
+    users: tuple[UserId, ...] = ()
+    #: The new title (``title_changed``; None: cleared).
+    title: str | None = None
 
 
 @attrs.frozen
@@ -71,8 +121,11 @@ class Message:
     #: In the order each emoji was first used.
     reactions: tuple[Reaction, ...] = ()
     #: The participants its text names with ``@`` (domain/mentions.py), found when it was
-    #: sent or last edited; none once deleted.
+    #: sent or last edited; none once deleted, never on a system message.
     mentions: tuple[UserId, ...] = ()
+    #: A system message: the record of a change to the chat itself (its ``content`` says it
+    #: in words, from ``system.by``: a ``text`` message to a client that knows no more).
+    system: ChatChange | None = None
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ import regex
 
 from chatactors.domain.errors import InvalidInput
 from chatactors.domain.ids import BOT_USER, UserId
+from chatactors.domain.models import ChatKind
 
 
 @attrs.frozen(kw_only=True)
@@ -18,6 +19,7 @@ class Limits:
     max_id_length: int
     max_participants: int
     max_content_chars: int
+    max_title_chars: int = 200
 
 
 def check_user_id(user_id: str, limits: Limits, *, field: str = "user_id") -> UserId:
@@ -42,6 +44,41 @@ def normalise_participants(sent: list[str], limits: Limits) -> tuple[UserId, ...
     if len(unique) > limits.max_participants:
         raise InvalidInput(f"a chat has at most {limits.max_participants} participants")
     return (*unique, BOT_USER)
+
+
+def chat_kind(participants: tuple[UserId, ...], *, title: str | None, group: bool) -> ChatKind:
+    """A chat of exactly two people (``bot_user`` aside), without a title, and not asked to be
+    a ``group``, is one-to-one; any other is a group."""
+    people = [user for user in participants if user != BOT_USER]
+    if len(people) == 2 and title is None and not group:
+        return ChatKind.DIRECT
+    return ChatKind.GROUP
+
+
+def check_new_members(sent: list[str], limits: Limits) -> tuple[UserId, ...]:
+    """Users to add to a chat: at least one, checked, de-duplicated in the order sent;
+    ``bot_user`` (in every chat already) dropped."""
+    if not sent:
+        raise InvalidInput("participants must name at least one user to add")
+    unique: dict[UserId, None] = {}
+    for index, user_id in enumerate(sent):
+        unique[check_user_id(user_id, limits, field=f"participants[{index}]")] = None
+    unique.pop(BOT_USER, None)
+    return tuple(unique)
+
+
+def check_title(title: str | None, limits: Limits) -> str | None:
+    """A title is 1..max_title_chars characters, not blank, without control characters (a
+    title is one line); None clears it."""
+    if title is None:
+        return None
+    if not title.strip():
+        raise InvalidInput("title must not be empty (null clears it)")
+    if len(title) > limits.max_title_chars:
+        raise InvalidInput(f"title is longer than {limits.max_title_chars} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in title):
+        raise InvalidInput("title must not contain control characters")
+    return title
 
 
 def check_content(content: str, limits: Limits) -> str:

@@ -26,7 +26,7 @@ from chatactors.domain.clock import to_epoch_ms
 from chatactors.domain.errors import OutcomeUnknown
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, Message, ReadMark
-from chatactors.storage.store import MessageChange, StoreUnavailable
+from chatactors.storage.store import ChatUpdate, MessageChange, StoreUnavailable
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,12 @@ class ChangeMessage:
 
 
 @attrs.frozen
+class UpdateChat:
+    update: ChatUpdate
+    owner: int
+
+
+@attrs.frozen
 class SetReadMark:
     chat_id: ChatId
     mark: ReadMark
@@ -72,7 +78,9 @@ class SetLastSeen:
     owner: int
 
 
-WriteOp = CreateChat | ClaimChat | AppendMessage | ChangeMessage | SetReadMark | SetLastSeen
+WriteOp = (
+    CreateChat | ClaimChat | AppendMessage | ChangeMessage | UpdateChat | SetReadMark | SetLastSeen
+)
 #: Runs in a worker thread: commit every op in one transaction; one outcome per op. It calls
 #: ``sending()`` right before the transaction can first take effect, and raises
 #: ``StoreUnavailable`` when it surely did not commit, ``OutcomeUnknown`` when it cannot tell.
@@ -228,6 +236,9 @@ class GroupCommitWrites:
 
     async def change_message(self, change: MessageChange, *, owner: int) -> None:
         await self._writer.write(ChangeMessage(change, owner))
+
+    async def update_chat(self, update: ChatUpdate, *, owner: int) -> None:
+        await self._writer.write(UpdateChat(update, owner))
 
     async def set_read_mark(self, chat_id: ChatId, mark: ReadMark, *, owner: int) -> None:
         await self._writer.write(SetReadMark(chat_id, mark, owner))

@@ -17,9 +17,11 @@ from chatactors.storage.search import (
     SearchPage,
     SearchRequest,
     fetch_count,
+    is_searchable,
     page_of,
 )
 from chatactors.storage.store import (
+    ChatUpdate,
     LoadedChat,
     LogPage,
     MessageChange,
@@ -101,6 +103,17 @@ class MemoryStore:
         stored.changes.append((change.pos, message.seq, change.change.value))
         stored.last_pos = change.pos
 
+    async def update_chat(self, update: ChatUpdate, *, owner: int) -> None:
+        await trio.lowlevel.checkpoint()
+        message = update.message
+        stored = self._owned(message.chat_id, owner)
+        stored.chat = update.chat
+        stored.messages.append(message)
+        self._order[(message.chat_id, message.seq)] = len(self._order) + 1
+        stored.last_pos = message.pos
+        for mark in update.read_marks:
+            stored.read_marks[mark.user_id] = mark
+
     async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
         await trio.lowlevel.checkpoint()
         stored = self._chats.get(chat_id)
@@ -171,7 +184,7 @@ class MemoryStore:
             ):
                 continue
             for message in stored.messages:
-                if message.deleted or request.author not in (None, message.user_id):
+                if not is_searchable(message) or request.author not in (None, message.user_id):
                     continue
                 if request.type not in (None, message.type):
                     continue

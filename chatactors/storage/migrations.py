@@ -86,6 +86,23 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         PRIMARY KEY (chat_id, pos)
     ) WITHOUT ROWID;
     """,
+    # Chats that change: a title, a kind (a one-to-one chat gains no members), a creator, and
+    # system messages (the log entries of those changes). A chat from before of exactly two
+    # people is one-to-one, and was created by its first participant.
+    """
+    ALTER TABLE chats ADD COLUMN title TEXT;
+    ALTER TABLE chats ADD COLUMN kind TEXT NOT NULL DEFAULT 'group';
+    ALTER TABLE chats ADD COLUMN created_by TEXT;
+    ALTER TABLE messages ADD COLUMN system TEXT;
+    UPDATE chats SET kind = 'direct' WHERE (
+        SELECT count(*) FROM participants p
+        WHERE p.chat_id = chats.id AND p.user_id != 'bot_user'
+    ) = 2;
+    UPDATE chats SET created_by = (
+        SELECT p.user_id FROM participants p WHERE p.chat_id = chats.id
+        ORDER BY p.position LIMIT 1
+    );
+    """,
     _add_search,
 )
 

@@ -94,6 +94,24 @@ MIGRATIONS: tuple[str | Callable[[psycopg.Connection[tuple[object, ...]]], None]
         PRIMARY KEY (chat_id, pos)
     );
     """,
+    # Chats that change (as SQLite's migration 4): a chat from before of exactly two people
+    # is one-to-one, created by its first participant.
+    """
+    ALTER TABLE chats
+        ADD COLUMN title TEXT,
+        ADD COLUMN kind TEXT NOT NULL DEFAULT 'group',
+        ADD COLUMN created_by TEXT;
+    ALTER TABLE messages ADD COLUMN system TEXT;
+    UPDATE chats c SET
+        kind = CASE WHEN (
+            SELECT count(*) FROM participants p
+            WHERE p.chat_id = c.id AND p.user_id <> 'bot_user'
+        ) = 2 THEN 'direct' ELSE 'group' END,
+        created_by = (
+            SELECT p.user_id FROM participants p WHERE p.chat_id = c.id
+            ORDER BY p.position LIMIT 1
+        );
+    """,
     _add_search,
 )
 

@@ -99,13 +99,18 @@ def _term(term: Term) -> str:
 def build_index(conn: Conn) -> None:
     """Fill ``search`` for every stored message (a database from before search), with
     progress in the log, then make the indexes."""
-    (total,) = conn.execute("SELECT count(*) FROM messages WHERE NOT deleted").fetchone() or (0,)
+    (total,) = conn.execute(
+        "SELECT count(*) FROM messages WHERE NOT deleted AND system IS NULL"
+    ).fetchone() or (0,)
     if total:
         log.info("building the search index of %d messages", total)
     started = time.monotonic()
     done = 0
     with conn.cursor(name="search_backfill") as rows:
-        rows.execute("SELECT chat_id, seq, content FROM messages WHERE NOT deleted")
+        # System messages are not searchable (storage/search.py, ``is_searchable``).
+        rows.execute(
+            "SELECT chat_id, seq, content FROM messages WHERE NOT deleted AND system IS NULL"
+        )
         while batch := rows.fetchmany(1_000):
             updates = [
                 (vector, chat_id, seq)

@@ -48,11 +48,12 @@ from chatactors.storage.group_commit import (
     GroupCommitWrites,
     SetLastSeen,
     SetReadMark,
+    UpdateChat,
     WriteOp,
 )
 from chatactors.storage.pg_schema import migrate
 from chatactors.storage.pg_search import tsvector_text
-from chatactors.storage.search import SearchPage, SearchRequest
+from chatactors.storage.search import SearchPage, SearchRequest, is_searchable
 from chatactors.storage.store import (
     MESSAGE_COLUMNS,
     MESSAGE_SELECT,
@@ -62,6 +63,7 @@ from chatactors.storage.store import (
     StaleOwner,
     StoreNotAnswering,
     StoreUnavailable,
+    chat_from_columns,
     mentions_to_text,
     merge_log,
     message_columns,
@@ -69,6 +71,7 @@ from chatactors.storage.store import (
     page_sql,
     reactions_to_text,
     seq_at,
+    system_to_text,
 )
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
@@ -79,6 +82,8 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 #: The message columns of a search's rows (the messages table is ``m`` there).
 _SEARCH_SELECT = message_columns("m")
 _PARTICIPANTS = "array(SELECT user_id FROM participants p WHERE p.chat_id = c.id ORDER BY position)"
+#: A chat's columns (its table aliased ``c``), in the order :func:`_chat_from_row` reads them.
+_CHAT = f"c.id, c.created_ms, {_PARTICIPANTS}, c.title, c.kind, c.created_by"
 
 #: Writes that change nothing when their owner token is stale: they affect no row then.
 _APPEND = f"""
@@ -91,8 +96,40 @@ WITH owned AS (
 )
 INSERT INTO messages ({MESSAGE_COLUMNS}, search)
 SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id)s, %(pos)s,
-       %(reply_to)s, %(mentions)s, %(search)s::tsvector
+       %(reply_to)s, %(mentions)s, NULL, %(search)s::tsvector
 FROM owned
+"""
+#: A chat's new title and members with the system message that records them, in one
+#: statement (data-modifying CTEs all run to completion); the main query answers whether the
+#: owner token held. The participants kept and the ones added are upserted in their new order,
+#: the others deleted: disjoint rows, so no row is touched twice. The system message gets no
+#: ``search`` vector: it is not searchable (storage/search.py, ``is_searchable``).
+_UPDATE_CHAT = f"""
+WITH owned AS (
+    UPDATE chats SET last_seq = %(seq)s, last_pos = %(pos)s, last_activity_ms = %(ms)s,
+                     title = %(title)s
+    WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
+), message AS (
+    INSERT INTO messages ({MESSAGE_COLUMNS})
+    SELECT %(id)s, id, %(seq)s, %(user)s, 'text', %(content)s, %(ms)s, NULL, %(pos)s, NULL,
+           NULL, %(system)s
+    FROM owned
+), gone AS (
+    DELETE FROM participants p USING owned
+    WHERE p.chat_id = owned.id AND NOT (p.user_id = ANY(%(users)s::text[]))
+), members AS (
+    INSERT INTO participants (chat_id, user_id, position)
+    SELECT owned.id, u.user_id, u.ord - 1
+    FROM owned, unnest(%(users)s::text[]) WITH ORDINALITY AS u(user_id, ord)
+    ON CONFLICT (chat_id, user_id) DO UPDATE SET position = excluded.position
+), marks AS (
+    INSERT INTO read_marks (chat_id, user_id, message_id, seq)
+    SELECT owned.id, r.user_id, %(id)s, %(seq)s
+    FROM owned, unnest(%(readers)s::text[]) AS r(user_id)
+    ON CONFLICT (chat_id, user_id)
+    DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq
+)
+SELECT id FROM owned
 """
 #: The row's content is overwritten in place (a deleted message's with nothing); the row
 #: version it replaces stays in the table's pages until VACUUM reclaims it (SECURITY.md).
@@ -146,7 +183,8 @@ ON CONFLICT (chat_id, user_id) DO UPDATE SET seen_ms = excluded.seen_ms
 """
 _CREATE = """
 WITH chat AS (
-    INSERT INTO chats (id, created_ms, last_activity_ms) VALUES (%(chat)s, %(ms)s, %(ms)s)
+    INSERT INTO chats (id, created_ms, last_activity_ms, title, kind, created_by)
+    VALUES (%(chat)s, %(ms)s, %(ms)s, %(title)s, %(kind)s, %(created_by)s)
     RETURNING id
 )
 INSERT INTO participants (chat_id, user_id, position)
@@ -160,7 +198,9 @@ def _execute(conn: Conn, op: WriteOp) -> psycopg.Cursor[tuple[Any, ...]]:
     match op:
         case CreateChat(chat):
             params: dict[str, object] = {"chat": chat.id, "ms": to_epoch_ms(chat.created_at),
-                                         "users": list(chat.participants)}  # fmt: skip
+                                         "users": list(chat.participants), "title": chat.title,
+                                         "kind": chat.kind.value,
+                                         "created_by": chat.created_by}  # fmt: skip
             return conn.execute(_CREATE, params)
         case ClaimChat(chat_id):
             return conn.execute(_CLAIM, (chat_id,))
@@ -172,7 +212,7 @@ def _execute(conn: Conn, op: WriteOp) -> psycopg.Cursor[tuple[Any, ...]]:
                 "ms": to_epoch_ms(m.timestamp), "client_id": client_id, "owner": owner,
                 "pos": m.pos, "reply_to": m.reply_to,
                 "mentions": mentions_to_text(m.mentions), "mentioned": list(m.mentions),
-                "search": tsvector_text(m.content),
+                "search": tsvector_text(m.content) if is_searchable(m) else None,
             })  # fmt: skip
         case ChangeMessage(change, owner):
             m = change.message
@@ -188,7 +228,16 @@ def _execute(conn: Conn, op: WriteOp) -> psycopg.Cursor[tuple[Any, ...]]:
             return conn.execute(_CHANGE_CONTENT, {
                 **params,
                 "mentions": mentions_to_text(m.mentions), "mentioned": list(m.mentions),
-                "search": None if m.deleted else tsvector_text(m.content),
+                "search": tsvector_text(m.content) if is_searchable(m) else None,
+            })  # fmt: skip
+        case UpdateChat(update, owner):
+            chat, m = update.chat, update.message
+            return conn.execute(_UPDATE_CHAT, {
+                "chat": chat.id, "seq": m.seq, "pos": m.pos, "ms": to_epoch_ms(m.timestamp),
+                "title": chat.title, "id": m.id, "user": m.user_id,
+                "content": m.content.encode(), "system": system_to_text(m.system),
+                "users": list(chat.participants),
+                "readers": [mark.user_id for mark in update.read_marks], "owner": owner,
             })  # fmt: skip
         case SetReadMark(chat_id, mark, owner):
             return conn.execute(_READ_MARK, {"chat": chat_id, "user": mark.user_id,
@@ -211,6 +260,8 @@ def _outcome(conn: Conn, op: WriteOp, cursor: psycopg.Cursor[tuple[Any, ...]]) -
             chat_id = message.chat_id
         case ChangeMessage(change, owner):
             chat_id = change.message.chat_id
+        case UpdateChat(update, owner):
+            chat_id = update.chat.id
         case SetReadMark(chat_id, _, owner) | SetLastSeen(chat_id, _, _, owner):
             pass
     if cursor.rowcount > 0:
@@ -245,8 +296,9 @@ def _message_from_row(row: Sequence[Any]) -> Message:
 
 
 def _chat_from_row(row: Sequence[Any]) -> Chat:
-    """From (id, created_ms, participants)."""
-    return Chat(ChatId(row[0]), tuple(UserId(u) for u in row[2]), from_epoch_ms(row[1]))
+    """From the columns of :data:`_CHAT`."""
+    chat_id, created_ms, participants, title, kind, created_by = row[:6]
+    return chat_from_columns(chat_id, participants, created_ms, title, kind, created_by)
 
 
 def _storable(text: str) -> bool:
@@ -310,12 +362,11 @@ class PgStore(GroupCommitWrites):
                 if claimed is None:
                     return None
                 row = conn.execute(
-                    f"SELECT id, created_ms, {_PARTICIPANTS}, last_seq, last_pos FROM chats c"
-                    " WHERE id = %s",
+                    f"SELECT {_CHAT}, last_seq, last_pos FROM chats c WHERE id = %s",
                     (chat_id,),
                 ).fetchone()
                 assert row is not None
-                last_seq = int(row[3])
+                last_seq = int(row[6])
                 recent = conn.execute(
                     f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = %s"
                     " ORDER BY seq DESC LIMIT %s",
@@ -346,7 +397,7 @@ class PgStore(GroupCommitWrites):
                 last_seen={UserId(u): from_epoch_ms(ms) for u, ms in seen},
                 client_ids=client_ids,
                 owner_token=int(claimed[0]),
-                last_pos=int(row[4]),
+                last_pos=int(row[7]),
             )
 
         def run(sending: Sending) -> LoadedChat | None:
@@ -435,7 +486,7 @@ class PgStore(GroupCommitWrites):
     async def list_chats(self, *, limit: int) -> list[Chat]:
         def read(conn: Conn) -> list[Chat]:
             rows = conn.execute(
-                f"SELECT id, created_ms, {_PARTICIPANTS} FROM chats c ORDER BY position LIMIT %s",
+                f"SELECT {_CHAT} FROM chats c ORDER BY position LIMIT %s",
                 (limit,),
             ).fetchall()
             return [_chat_from_row(row) for row in rows]
@@ -449,7 +500,7 @@ class PgStore(GroupCommitWrites):
         def read(conn: Conn) -> list[ChatSummary]:
             # One query, one row per chat of this user: O(that user's chats), not O(all chats).
             rows = conn.execute(
-                f"SELECT c.id, c.created_ms, {_PARTICIPANTS}, c.last_activity_ms,"
+                f"SELECT {_CHAT}, c.last_activity_ms,"
                 " (SELECT count(*) FROM messages u WHERE u.chat_id = c.id"
                 "   AND u.seq > coalesce(r.seq, 0) AND u.user_id <> p.user_id),"
                 " (SELECT count(*) FROM mentions x WHERE x.chat_id = c.id"
@@ -465,10 +516,10 @@ class PgStore(GroupCommitWrites):
             return [
                 ChatSummary(
                     chat=_chat_from_row(row),
-                    last_message=None if row[6] is None else _message_from_row(row[6:]),
-                    unread_count=int(row[4]),
-                    last_activity=from_epoch_ms(row[3]),
-                    unread_mentions=int(row[5]),
+                    last_message=None if row[9] is None else _message_from_row(row[9:]),
+                    unread_count=int(row[7]),
+                    last_activity=from_epoch_ms(row[6]),
+                    unread_mentions=int(row[8]),
                 )
                 for row in rows
             ]

@@ -1,12 +1,13 @@
 """Search requests and answers, whatever the engine (``ChatStore.search``).
 
 Every engine answers the same request the same way: the messages of the chats the user takes
-part in *now* (the store's participants, read in the same transaction as the matches) whose
-content matches every term of the query (domain/search_query.py), never a deleted one, with
-the optional filters. Newest first means in the order the store stored them, newest first
-(a chat's messages in ``seq`` order): each engine keeps a store order key per message, and a
-page continues below the last key of the one before. By relevance, pages go by offset, at most
-:data:`RELEVANCE_DEPTH` results deep.
+part in *now* (the store's participants, read in the same transaction as the matches, so a
+member added later finds the history from the start and a member removed finds none of it)
+whose content matches every term of the query (domain/search_query.py), never a deleted one
+nor a system message (:func:`is_searchable`), with the optional filters. Newest first means
+in the order the store stored them, newest first (a chat's messages in ``seq`` order): each
+engine keeps a store order key per message, and a page continues below the last key of the one
+before. By relevance, pages go by offset, at most :data:`RELEVANCE_DEPTH` results deep.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from chatactors.domain.search_query import SearchQuery
 
 #: How deep relevance-ranked results go: ranking needs every match, pages need not.
 RELEVANCE_DEPTH = 1_000
+
+
+def is_searchable(message: Message) -> bool:
+    """Whether search may find ``message``: not once deleted, and never a system message (the
+    chat's record of a change to itself, ``alice added bob``). Those lines are the server's
+    words, not a member's: a search for someone's name would find every chat they joined or
+    left, and ``added`` every chat that grew (docs/API.md, "Search")."""
+    return not message.deleted and message.system is None
 
 
 class SearchOrder(enum.StrEnum):

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -37,6 +37,7 @@ from chatactors.storage.group_commit import (
     GroupCommitWrites,
     SetLastSeen,
     SetReadMark,
+    UpdateChat,
     WriteOp,
 )
 from chatactors.storage.migrations import migrate
@@ -49,6 +50,7 @@ from chatactors.storage.store import (
     MessagePage,
     StaleOwner,
     StoreNotAnswering,
+    chat_from_columns,
     mentions_to_text,
     merge_log,
     message_columns,
@@ -56,6 +58,7 @@ from chatactors.storage.store import (
     page_sql,
     reactions_to_text,
     seq_at,
+    system_to_text,
 )
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
@@ -79,9 +82,9 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
         case CreateChat(chat):
             created_ms = to_epoch_ms(chat.created_at)
             conn.execute(
-                "INSERT INTO chats (id, created_ms, last_seq, last_activity_ms)"
-                " VALUES (?, ?, 0, ?)",
-                (chat.id, created_ms, created_ms),
+                "INSERT INTO chats (id, created_ms, last_seq, last_activity_ms, title, kind,"
+                " created_by) VALUES (?, ?, 0, ?, ?, ?, ?)",
+                (chat.id, created_ms, created_ms, chat.title, chat.kind.value, chat.created_by),
             )
             conn.executemany(
                 "INSERT INTO participants (chat_id, user_id, position) VALUES (?, ?, ?)",
@@ -102,14 +105,7 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
             ).rowcount
             if not updated and _is_stale(conn, m.chat_id, owner):
                 return StaleOwner(m.chat_id, owner)
-            rowid = conn.execute(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (m.id, m.chat_id, m.seq, m.user_id, m.type.value, m.content, created_ms,
-                 m.client_message_id, m.pos, m.reply_to, mentions_to_text(m.mentions)),
-            ).lastrowid  # fmt: skip
-            assert rowid is not None
-            sqlite_search.index_message(conn, rowid, m)
+            _insert_message(conn, m)
         case ChangeMessage(change, owner):
             m = change.message
             updated = conn.execute(
@@ -134,15 +130,36 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
                 " VALUES (?, ?, ?, ?, ?)",
                 (m.chat_id, change.pos, m.seq, change.last_seq, change.change.value),
             )
+        case UpdateChat(update, owner):
+            chat, m = update.chat, update.message
+            updated = conn.execute(
+                "UPDATE chats SET last_seq = ?, last_pos = ?, last_activity_ms = ?, title = ?"
+                " WHERE id = ? AND owner_token <= ?",
+                (m.seq, m.pos, to_epoch_ms(m.timestamp), chat.title, chat.id, owner),
+            ).rowcount
+            if not updated and _is_stale(conn, chat.id, owner):
+                return StaleOwner(chat.id, owner)
+            _insert_message(conn, m)
+            # The participants table is the members' record (GET /chats?user_id=, search):
+            # the ones gone deleted, the others in their new order.
+            members = set(chat.participants)
+            stored = [user for (user,) in conn.execute(
+                "SELECT user_id FROM participants WHERE chat_id = ?", (chat.id,))]  # fmt: skip
+            conn.executemany(
+                "DELETE FROM participants WHERE chat_id = ? AND user_id = ?",
+                [(chat.id, user) for user in stored if user not in members],
+            )
+            conn.executemany(
+                "INSERT INTO participants (chat_id, user_id, position) VALUES (?, ?, ?)"
+                " ON CONFLICT (chat_id, user_id) DO UPDATE SET position = excluded.position",
+                [(chat.id, user, position) for position, user in enumerate(chat.participants)],
+            )
+            for mark in update.read_marks:
+                _save_read_mark(conn, chat.id, mark)
         case SetReadMark(chat_id, mark, owner):
             if _is_stale(conn, chat_id, owner):
                 return StaleOwner(chat_id, owner)
-            conn.execute(
-                "INSERT INTO read_marks (chat_id, user_id, message_id, seq) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (chat_id, user_id) DO UPDATE"
-                " SET message_id = excluded.message_id, seq = excluded.seq",
-                (chat_id, mark.user_id, mark.message_id, mark.seq),
-            )
+            _save_read_mark(conn, chat_id, mark)
         case SetLastSeen(chat_id, user_id, seen_ms, owner):
             if _is_stale(conn, chat_id, owner):
                 return StaleOwner(chat_id, owner)
@@ -152,6 +169,28 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
                 (chat_id, user_id, seen_ms),
             )
     return None
+
+
+def _insert_message(conn: sqlite3.Connection, m: Message) -> None:
+    """Store a new message (an ordinary or a system one) and index it for search."""
+    rowid = conn.execute(
+        f"INSERT INTO messages ({MESSAGE_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (m.id, m.chat_id, m.seq, m.user_id, m.type.value, m.content, to_epoch_ms(m.timestamp),
+         m.client_message_id, m.pos, m.reply_to, mentions_to_text(m.mentions),
+         system_to_text(m.system)),
+    ).lastrowid  # fmt: skip
+    assert rowid is not None
+    sqlite_search.index_message(conn, rowid, m)
+
+
+def _save_read_mark(conn: sqlite3.Connection, chat_id: ChatId, mark: ReadMark) -> None:
+    conn.execute(
+        "INSERT INTO read_marks (chat_id, user_id, message_id, seq) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (chat_id, user_id) DO UPDATE"
+        " SET message_id = excluded.message_id, seq = excluded.seq",
+        (chat_id, mark.user_id, mark.message_id, mark.seq),
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -250,12 +289,13 @@ class SqliteStore(GroupCommitWrites):
             conn.execute("BEGIN")
             try:
                 row = conn.execute(
-                    "SELECT created_ms, last_seq, last_pos FROM chats WHERE id = ?", (chat_id,)
+                    f"SELECT last_seq, last_pos, {_CHAT_COLUMNS} FROM chats WHERE id = ?",
+                    (chat_id,),
                 ).fetchone()
                 if row is None:
                     return None
-                created_ms, last_seq, last_pos = row
-                chat = _chat_from(conn, chat_id, created_ms)
+                last_seq, last_pos = row[:2]
+                chat = _chat_from(conn, row[2:])
                 recent = [
                     message_from_row(r)
                     for r in conn.execute(
@@ -362,9 +402,9 @@ class SqliteStore(GroupCommitWrites):
     async def list_chats(self, *, limit: int) -> list[Chat]:
         def read(conn: sqlite3.Connection) -> list[Chat]:
             rows = conn.execute(
-                "SELECT id, created_ms FROM chats ORDER BY rowid LIMIT ?", (limit,)
+                f"SELECT {_CHAT_COLUMNS} FROM chats ORDER BY rowid LIMIT ?", (limit,)
             ).fetchall()
-            return [_chat_from(conn, ChatId(chat_id), created_ms) for chat_id, created_ms in rows]
+            return [_chat_from(conn, row) for row in rows]
 
         return await self._read(read)
 
@@ -373,13 +413,15 @@ class SqliteStore(GroupCommitWrites):
             conn.execute("BEGIN")
             try:
                 rows = conn.execute(
-                    "SELECT c.id, c.created_ms, c.last_seq, c.last_activity_ms"
-                    " FROM participants p JOIN chats c ON c.id = p.chat_id WHERE p.user_id = ?"
+                    "SELECT c.last_seq, c.last_activity_ms, c.id, c.created_ms, c.title, c.kind,"
+                    " c.created_by FROM participants p JOIN chats c ON c.id = p.chat_id"
+                    " WHERE p.user_id = ?"
                     " ORDER BY c.last_activity_ms DESC, c.rowid DESC LIMIT ?",
                     (user_id, limit),
                 ).fetchall()
                 summaries = []
-                for chat_id, created_ms, last_seq, activity_ms in rows:
+                for last_seq, activity_ms, *chat_row in rows:
+                    chat_id = chat_row[0]
                     last_row = conn.execute(
                         f"SELECT {MESSAGE_SELECT} FROM messages WHERE chat_id = ? AND seq = ?",
                         (chat_id, last_seq),
@@ -400,7 +442,7 @@ class SqliteStore(GroupCommitWrites):
                     ).fetchone()
                     summaries.append(
                         ChatSummary(
-                            chat=_chat_from(conn, ChatId(chat_id), created_ms),
+                            chat=_chat_from(conn, chat_row),
                             last_message=message_from_row(last_row) if last_row else None,
                             unread_count=unread,
                             last_activity=from_epoch_ms(activity_ms),
@@ -464,14 +506,20 @@ def _may_have_committed(error: BaseException) -> bool:
     )
 
 
-def _chat_from(conn: sqlite3.Connection, chat_id: ChatId, created_ms: int) -> Chat:
-    participants = tuple(
-        UserId(user)
+#: A chat row's columns, in the order :func:`_chat_from` reads them.
+_CHAT_COLUMNS = "id, created_ms, title, kind, created_by"
+
+
+def _chat_from(conn: sqlite3.Connection, row: Sequence[Any]) -> Chat:
+    """The chat of a row of :data:`_CHAT_COLUMNS`, with its participants in order."""
+    chat_id, created_ms, title, kind, created_by = row
+    participants = [
+        user
         for (user,) in conn.execute(
             "SELECT user_id FROM participants WHERE chat_id = ? ORDER BY position", (chat_id,)
         )
-    )
-    return Chat(chat_id, participants, from_epoch_ms(created_ms))
+    ]
+    return chat_from_columns(chat_id, participants, created_ms, title, kind, created_by)
 
 
 @asynccontextmanager

@@ -41,6 +41,7 @@ from chatactors.storage.search import (
     SearchPage,
     SearchRequest,
     fetch_count,
+    is_searchable,
     page_of,
 )
 
@@ -93,8 +94,9 @@ def _digest(text: str) -> str:
 
 
 def index_message(conn: sqlite3.Connection, rowid: int, message: Message) -> None:
-    """Index a message just stored at ``rowid``, and its mentions."""
-    body = index_text(message.content)
+    """Index a message just stored at ``rowid`` (unless it is a system message), and its
+    mentions."""
+    body = index_text(message.content) if is_searchable(message) else ""
     if body:
         conn.execute(
             "INSERT INTO message_search (rowid, body, meta) VALUES (?, ?, ?)",
@@ -107,14 +109,16 @@ def reindex_message(conn: sqlite3.Connection, message: Message) -> None:
     """Before ``message`` (edited or deleted) replaces its stored state: its old tokens and
     mentions out of the index, the new ones in."""
     row = conn.execute(
-        "SELECT rowid, content, user_id, type FROM messages WHERE chat_id = ? AND seq = ?",
+        "SELECT rowid, content, user_id, type, deleted, system FROM messages"
+        " WHERE chat_id = ? AND seq = ?",
         (message.chat_id, message.seq),
     ).fetchone()
     if row is None:
         return
-    rowid, old_content, author, kind = row
-    old_body = index_text(old_content)
-    new_body = "" if message.deleted else index_text(message.content)
+    rowid, old_content, author, kind, was_deleted, system = row
+    # What the index holds for it now: nothing for a deleted or a system message.
+    old_body = "" if was_deleted or system is not None else index_text(old_content)
+    new_body = index_text(message.content) if is_searchable(message) else ""
     if old_body != new_body:
         meta = meta_tokens(message.chat_id, author, MessageType(kind))
         if old_body:
@@ -144,15 +148,19 @@ def _add_mentions(conn: sqlite3.Connection, message: Message) -> None:
 
 
 def build_index(conn: sqlite3.Connection) -> None:
-    """Index every stored message (a data directory from before search), logging progress."""
-    (total,) = conn.execute("SELECT count(*) FROM messages WHERE NOT deleted").fetchone()
+    """Index every stored message (a data directory from before search), logging progress.
+    System messages are not searchable (storage/search.py, ``is_searchable``)."""
+    (total,) = conn.execute(
+        "SELECT count(*) FROM messages WHERE NOT deleted AND system IS NULL"
+    ).fetchone()
     if not total:
         return
     log.info("building the search index of %d messages", total)
     started = time.monotonic()
     done = 0
     rows = conn.execute(
-        "SELECT rowid, chat_id, user_id, type, content FROM messages WHERE NOT deleted"
+        "SELECT rowid, chat_id, user_id, type, content FROM messages"
+        " WHERE NOT deleted AND system IS NULL"
     )
     while batch := rows.fetchmany(1_000):
         entries = [

@@ -26,6 +26,9 @@ from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import (
     ChangeKind,
     Chat,
+    ChatChange,
+    ChatChangeKind,
+    ChatKind,
     ChatSummary,
     Message,
     MessageType,
@@ -107,6 +110,17 @@ class MessageChange:
     last_seq: int
 
 
+@attrs.frozen
+class ChatUpdate:
+    """A change to a chat's title or members, written as one: the chat's new state (its title,
+    its participants in order), the system message that records the change (the chat's next
+    log entry, appended like any message), and the read marks of the members it added."""
+
+    chat: Chat
+    message: Message
+    read_marks: tuple[ReadMark, ...] = ()
+
+
 class ChatStore(Protocol):
     """Writes raise :class:`StaleOwner` when ``owner`` is older than the chat's token,
     :class:`StoreUnavailable` when the store cannot be reached (nothing changed), and
@@ -128,6 +142,11 @@ class ChatStore(Protocol):
     async def change_message(self, change: MessageChange, *, owner: int) -> None:
         """Replace a stored message's state (its content, edit time, deletion, reactions) and
         log the change. A deleted message's old content is overwritten, not only hidden."""
+        ...
+
+    async def update_chat(self, update: ChatUpdate, *, owner: int) -> None:
+        """Store the chat's new title and participants (the ones gone deleted, the new ones
+        added: ``list_user_chats`` follows at once) with the system message and read marks."""
         ...
 
     async def find_message(self, chat_id: ChatId, message_id: MessageId) -> Message | None:
@@ -181,13 +200,14 @@ def select_page(messages: list[Message], page: MessagePage) -> list[Message]:
 #: and reactions start empty).
 MESSAGE_COLUMNS = (
     "id, chat_id, seq, user_id, type, content, created_ms, client_message_id, pos, reply_to,"
-    " mentions"
+    " mentions, system"
 )
 #: What a message row is read back as, in the order :func:`message_from_row` reads it. A row
 #: stored before the log existed has no ``pos``: it was ``seq`` (nothing had changed then).
 _SELECTED = (
     "id", "chat_id", "seq", "user_id", "type", "content", "created_ms", "client_message_id",
     "coalesce({0}pos, {0}seq)", "reply_to", "edited_ms", "deleted", "reactions", "mentions",
+    "system",
 )  # fmt: skip
 
 
@@ -219,6 +239,50 @@ def message_from_row(row: Sequence[Any]) -> Message:
         deleted=bool(row[11]),
         reactions=reactions_from_text(row[12]),
         mentions=mentions_from_text(row[13]),
+        system=system_from_text(row[14]),
+    )
+
+
+def system_to_text(change: ChatChange | None) -> str | None:
+    """How a system message's change is stored (None: an ordinary message)."""
+    if change is None:
+        return None
+    return json.dumps(
+        {"kind": change.kind.value, "by": change.by, "users": list(change.users),
+         "title": change.title},
+        ensure_ascii=False,
+    )  # fmt: skip
+
+
+def system_from_text(text: str | None) -> ChatChange | None:
+    if not text:
+        return None
+    fields = json.loads(text)
+    return ChatChange(
+        kind=ChatChangeKind(fields["kind"]),
+        by=UserId(fields["by"]),
+        users=tuple(UserId(user) for user in fields["users"]),
+        title=fields["title"],
+    )
+
+
+def chat_from_columns(
+    chat_id: str,
+    participants: Iterable[str],
+    created_ms: int,
+    title: str | None,
+    kind: str,
+    created_by: str | None,
+) -> Chat:
+    """A chat from its row's columns (``id``, ``created_ms``, ``title``, ``kind``,
+    ``created_by``) and its participants in order."""
+    return Chat(
+        ChatId(chat_id),
+        tuple(UserId(user) for user in participants),
+        from_epoch_ms(created_ms),
+        title,
+        ChatKind(kind),
+        None if created_by is None else UserId(created_by),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Awaitable
 
 import orjson
 import trio
@@ -31,6 +32,7 @@ from chatactors.web.error_responses import (
     CLOSE_TRY_AGAIN_LATER,
     close_code_for,
 )
+from chatactors.web.keepalive import Keepalive
 from chatactors.web.services import Services
 from chatactors.web.socket_commands import (
     PendingAnswer,
@@ -147,7 +149,9 @@ def _position(socket: SocketTransport, name: str) -> int | None:
 
 
 async def close_socket(socket: SocketTransport, code: int, reason: str, timeout_s: float) -> None:
-    """Send the close; abort the connection if that takes longer than ``timeout_s``."""
+    """Send the close; the connection is reset if that takes longer than ``timeout_s`` (a peer
+    that does not read)."""
+    socket.bound_writes(timeout_s)
     with trio.move_on_after(timeout_s) as waited:
         await socket.close(code, reason[:120])
     if waited.cancelled_caught:
@@ -155,7 +159,9 @@ async def close_socket(socket: SocketTransport, code: int, reason: str, timeout_
 
 
 class _Session:
-    """One subscribed socket: its pump, and its reader (and answerer for v1)."""
+    """One subscribed socket: its pump (in the socket's own task); for v1 (or a transport that
+    cannot drop frames) its reader, a second task; for v1, once a command has come, its
+    answerer (a third)."""
 
     def __init__(
         self,
@@ -174,69 +180,64 @@ class _Session:
         self.subscription = subscription
         self.user_id = user_id
         self.v1 = v1
-        #: Cancelled when the subscription ends: no more commands are read.
+        #: The current stretch of reading; once the subscription ends, no more is read.
         self._reading = trio.CancelScope()
+        self._reading_stopped = False
 
     async def run(self, after_seq: int | None, after_pos: int | None) -> EndReason | None:
-        """Pump events until the subscription ends; returns why (None if the peer went away)."""
+        """Pump events until the subscription ends; returns why (None if the peer went away).
+
+        A lagging peer is cut off at once (the actor cancels the session). Otherwise, once the
+        subscription ends, reading stops and the answers to commands already read (a send's
+        504, the 503s of those queued behind it) still go out before the socket is closed,
+        each write bounded by the close timeout.
+        """
         ended: EndReason | None = None
-        async with trio.open_nursery() as guard:
-            async with trio.open_nursery() as nursery:
-                ending = trio.Event()
-                await guard.start(self._end_within_close_timeout, ending, nursery.cancel_scope)
+        close_timeout_s = self.context.settings.ws_close_timeout_s
+        session = trio.CancelScope()
 
-                async def pump() -> None:
-                    nonlocal ended
-                    ended = await self._pump(after_seq, after_pos)
-                    ending.set()
+        def on_end(reason: EndReason) -> None:
+            # In the actor's task. From now on the socket only drains and closes: a write the
+            # peer does not read (even one under way) may take a close timeout at most.
+            self.socket.bound_writes(close_timeout_s)
+            if reason is EndReason.LAGGED:
+                session.cancel()
 
-                async def until_disconnected() -> None:
-                    try:
-                        await self._read()
-                    except* SocketDisconnected:  # bare, or from the v1 reader's nursery
-                        nursery.cancel_scope.cancel()
-
-                nursery.start_soon(pump)
-                nursery.start_soon(until_disconnected)
-            guard.cancel_scope.cancel()  # ended in time
+        self.subscription.call_when_ended(on_end)
+        # A reference client's frames mean nothing: unless the transport cannot drop them
+        # itself, no task waits to read them, and the socket is this one task (each idle
+        # socket's largest saving, BENCHMARKS.md).
+        reads = self.v1 or not await self.socket.stop_reading(session.cancel)
+        with session:
+            await self._send_opening(after_seq, after_pos)
+            if not reads:
+                ended = await self._forward()
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read_until_disconnected, session)
+                    ended = await self._forward()
+                    self._stop_reading()
         if self.subscription.end_reason is EndReason.LAGGED:
             return EndReason.LAGGED
         return ended
 
-    async def _end_within_close_timeout(
-        self,
-        ending: trio.Event,
-        session: trio.CancelScope,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """End the session when the pump is done or the actor drops this subscriber for lagging.
-
-        A lagging peer is cut off at once. Otherwise reading stops, and the answers to commands
-        already read (a send's 504, the 503s of those queued behind it) still go out before the
-        socket is closed. If that takes more than a close timeout, the session is cancelled and
-        the connection aborted: a task may be stuck in a send Hypercorn shields from
-        cancellation, for as long as the peer does not read (minutes, with its unsent data);
-        only an abort frees it.
-        """
-        with trio.CancelScope() as lagging:
-            self.subscription.cancel_when_lagging(lagging)
-            task_status.started()
-            await ending.wait()
-        if self.subscription.end_reason is EndReason.LAGGED:
-            session.cancel()  # a peer this far behind gets nothing more, answers included
-        else:
-            self._reading.cancel()
-        await trio.sleep(self.context.settings.ws_close_timeout_s)
-        session.cancel()
-        self.socket.abort()
+    async def _read_until_disconnected(self, session: trio.CancelScope) -> None:
+        try:
+            await self._read()
+        except* SocketDisconnected:  # bare, or from the v1 reader's nursery
+            session.cancel()
 
     async def _read(self) -> None:
         if not self.v1:
-            # Reference clients: what they send is read (so the peer is never stuck) and dropped.
-            with self._reading:
+            # Reference clients: what they send is read (so the peer is never stuck), dropped.
+            with self._reading_scope():
                 while True:
                     await self.socket.receive()
+            return
+        with self._reading_scope():
+            # An idle socket waits here, without an answerer task until a command comes.
+            first = await self.socket.receive()
+        if self._reading_stopped:
             return
         pending_send, pending_receive = trio.open_memory_channel[PendingAnswer](
             self.context.settings.ws_v1_max_pipelined
@@ -245,10 +246,23 @@ class _Session:
             # Returns once the reader has stopped (closing the channel) and every answer is sent.
             nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
             queue = functools.partial(queue_chat_command, self.context, self.handle, self.user_id)
-            with self._reading:
-                await read_commands(self.socket, self.context, queue, pending_send)
+            with self._reading_scope():
+                await read_commands(self.socket, self.context, queue, pending_send, first)
 
-    async def _pump(self, after_seq: int | None, after_pos: int | None) -> EndReason:
+    def _reading_scope(self) -> trio.CancelScope:
+        """A scope for one stretch of reading, cancelled by ``_stop_reading``."""
+        self._reading = trio.CancelScope()
+        if self._reading_stopped:
+            self._reading.cancel()
+        return self._reading
+
+    def _stop_reading(self) -> None:
+        self._reading_stopped = True
+        self._reading.cancel()
+
+    async def _send_opening(self, after_seq: int | None, after_pos: int | None) -> None:
+        """What goes out before the live events: v1's ``subscribed``, a resync notice, the
+        replay."""
         send, subscription, v1 = self.socket.send, self.subscription, self.v1
         if v1:
             hello = {
@@ -278,5 +292,15 @@ class _Session:
         else:
             for frame in replay:
                 await send(frame)
-        write_delay_s = self.context.settings.ws_v1_write_delay_s
-        return await forward_events(subscription, send, v1=v1, write_delay_s=write_delay_s)
+
+    def _forward(self) -> Awaitable[EndReason]:
+        """The live events until the subscription ends (``forward_events``, awaited by the
+        caller: no frame of this method's stays alive meanwhile)."""
+        settings = self.context.settings
+        return forward_events(
+            self.subscription,
+            self.socket.send,
+            Keepalive(self.socket.ping, settings.ws_ping_interval_s),
+            v1=self.v1,
+            write_delay_s=settings.ws_v1_write_delay_s,
+        )

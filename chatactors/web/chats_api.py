@@ -47,7 +47,12 @@ from chatactors.web.wire import (
     UserQuery,
     json_response,
 )
-from chatactors.web.wire_out import chat_to_wire, message_to_wire, presence_to_wire
+from chatactors.web.wire_out import (
+    chat_info_to_wire,
+    chat_to_wire,
+    message_to_wire,
+    presence_to_wire,
+)
 
 blueprint = Blueprint("chats", __name__)
 T = TypeVar("T")
@@ -108,18 +113,36 @@ def _user(user_id: str) -> UserId:
     return acting_as(check_user_id(user_id, services().settings.limits))
 
 
+def _viewer(user_id: str | None) -> UserId | None:
+    """Who reads: with access control, the token's user (``?user_id=`` may only name them);
+    without, the ``?user_id=`` given, if any (a reader who names nobody is not checked, as the
+    reference's reads are not)."""
+    if user_id is None:
+        return authenticated_user()
+    return _user(user_id)
+
+
 @blueprint.post("/chats")
 @document_request(CreateChatBody)
 @document_response(CreatedChatOut)
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 422)
 async def create_chat() -> Response:
     data = await _body(CreateChatBody)
     creator = authenticated_user()
     if creator is not None and creator not in data.participants:
         raise Forbidden("You can only create chats you take part in")
-    chat = await services().registry.create_chat(data.participants)
+    if data.user_id is not None:
+        creator = _user(data.user_id)
+        if creator not in data.participants:
+            raise InvalidInput("user_id (the chat's creator) must be one of its participants")
+    chat = await services().registry.create_chat(
+        data.participants, title=data.title, group=data.group, created_by=creator
+    )
     # The reference echoes the participants as sent (without bot_user).
-    return json_response({"chat_id": chat.id, "participants": data.participants})
+    created = chat_to_wire(chat)
+    del created["created_at"]  # (not in the reference's answer)
+    return json_response({**created, "participants": data.participants})
 
 
 @blueprint.get("/chats")
@@ -146,25 +169,28 @@ async def list_chats() -> Response:
 
 
 @blueprint.get("/chats/<chat_id>")
+@document_querystring(UserQuery)
 @document_response(ChatInfoOut)
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def get_chat(chat_id: str) -> Response:
+    viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
-        info = await services().registry.chat(chat_id).info(authenticated_user())
-    return json_response(
-        {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
-    )
+        info = await services().registry.chat(chat_id).info(viewer)
+    return json_response(chat_info_to_wire(info))
 
 
 @blueprint.get("/chats/<chat_id>/messages")
 @document_querystring(MessagesQuery)
 @document_response(list[MessageOut])
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def list_messages(chat_id: str) -> Response:
     query = _query(MessagesQuery)
+    viewer = _viewer(query.user_id)
     running = services()
     with command_deadline():
-        page = await read_page(running, chat_id, query, authenticated_user())
+        page = await read_page(running, chat_id, query, viewer)
     return Response(page, content_type=JSON)
 
 
@@ -333,11 +359,14 @@ async def set_presence(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/presence")
+@document_querystring(UserQuery)
 @document_response(list[PresenceOut])
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def get_presence(chat_id: str) -> Response:
+    viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
-        presence = await services().registry.chat(chat_id).presence(authenticated_user())
+        presence = await services().registry.chat(chat_id).presence(viewer)
     return json_response([presence_to_wire(p) for p in presence])
 
 
@@ -364,11 +393,14 @@ async def mark_read(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/read")
+@document_querystring(UserQuery)
 @document_response(ReadReceiptsOut)
+@document_response(ErrorOut, 403)
 @document_response(ErrorOut, 404)
 async def get_read_receipts(chat_id: str) -> Response:
+    viewer = _viewer(_query(UserQuery).user_id)
     with command_deadline():
-        marks = await services().registry.chat(chat_id).read_marks(authenticated_user())
+        marks = await services().registry.chat(chat_id).read_marks(viewer)
     return json_response(
         {
             "chat_id": chat_id,

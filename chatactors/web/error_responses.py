@@ -20,9 +20,11 @@ from chatactors.domain.errors import (
     MessageDeleted,
     MessageNotFound,
     NotAParticipant,
+    NotTheAdmin,
     NotTheAuthor,
     OutcomeUnknown,
     Overloaded,
+    ParticipantNotFound,
     RateLimited,
     ServerShuttingDown,
     StoreUnavailable,
@@ -36,8 +38,10 @@ log = logging.getLogger(__name__)
 _STATUS: dict[type[ChatError], int] = {
     ChatNotFound: 404,
     MessageNotFound: 404,
+    ParticipantNotFound: 404,
     NotAParticipant: 403,
     NotTheAuthor: 403,
+    NotTheAdmin: 403,
     # A well-formed request that the message's state refuses (it is deleted): a conflict.
     MessageDeleted: 409,
     Forbidden: 403,
@@ -98,6 +102,8 @@ CLOSE_FOR_END: dict[EndReason, int] = {
     EndReason.UNAVAILABLE: CLOSE_TRY_AGAIN_LATER,
     EndReason.CRASHED: CLOSE_INTERNAL_ERROR,
     EndReason.UNSUBSCRIBED: CLOSE_NORMAL,
+    # Removed from the chat (or left it): access ends, as for a user who never was in it.
+    EndReason.REMOVED: CLOSE_FORBIDDEN,
     EndReason.RELOADED: CLOSE_SERVICE_RESTART,
 }
 

@@ -8,7 +8,7 @@ registry, made with its :class:`Services` (web/lifespan.py); /metrics is in web/
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -17,6 +17,7 @@ from prometheus_client.exposition import generate_latest
 
 from chatactors.actors.registry import ChatRegistry
 from chatactors.cluster.node import ClusterNode
+from chatactors.connections import ConnectionsStatistics
 
 
 @attrs.define(eq=False)
@@ -226,6 +227,36 @@ class _ClusterCollector:
             "1 while this node knows Redis down (operations fail at once but for a probe)",
             value=int(node.link.down),
         )
+
+
+class ConnectionsCollector:
+    """Reads the TCP connections' statistics at scrape time (added by serve.py, which runs
+    them)."""
+
+    def __init__(self, statistics: Callable[[], ConnectionsStatistics]) -> None:
+        self._statistics = statistics
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._statistics()
+        yield GaugeMetricFamily(
+            "chatactors_tcp_connections", "Open TCP connections (HTTP and WebSocket)", stats.open
+        )
+        counters = {
+            "chatactors_tcp_refused_per_client": (
+                "Connections reset at once: their address had max_connections_per_client open",
+                stats.refused_per_client,
+            ),
+            "chatactors_tcp_shed_out_of_descriptors": (
+                "Connections reset unserved while the process had no descriptor left (EMFILE)",
+                stats.shed_out_of_descriptors,
+            ),
+            "chatactors_tcp_write_timeouts": (
+                "Connections reset because their peer read nothing for write_timeout_s",
+                stats.write_timeouts,
+            ),
+        }
+        for name, (doc, value) in counters.items():
+            yield CounterMetricFamily(name, doc, value=value)
 
 
 def open_web_metrics(chats: ChatRegistry, node: ClusterNode | None = None) -> WebMetrics:

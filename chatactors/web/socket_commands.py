@@ -86,12 +86,16 @@ async def read_commands(
     context: Services,
     queue: QueueCommand,
     pending: trio.MemorySendChannel[PendingAnswer],
+    first: str | bytes | None = None,
 ) -> None:
-    """Read commands in order and queue each (waits only for the actor's inbox room)."""
+    """Read commands in order and queue each (waits only for the actor's inbox room).
+
+    ``first`` is a command the caller read already."""
     timeout_s = context.settings.command_timeout_s
     async with pending:
         while True:
-            data = await socket.receive()
+            data = await socket.receive() if first is None else first
+            first = None
             queued_at = trio.current_time()
             deadline = queued_at + timeout_s
             ref: Any = None

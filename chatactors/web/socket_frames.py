@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
+from chatactors.web.keepalive import Keepalive
 from chatactors.web.wire_out import envelope_frame, envelope_v1_event, for_reference_clients
 
 #: At most this many queued events share one v1 frame.
@@ -17,6 +18,7 @@ MAX_EVENTS_PER_FRAME = 256
 async def forward_events(
     subscription: Subscription,
     send: Callable[[str], Awaitable[None]],
+    keepalive: Keepalive,
     *,
     v1: bool,
     write_delay_s: float = 0.0,
@@ -30,9 +32,10 @@ async def forward_events(
     frame per socket per interval rather than one per event.
     """
     last_sent = -math.inf
+    events = subscription.events
     while True:
         try:
-            envelope = await subscription.receive()
+            envelope = await keepalive.wait(events.receive)
         except trio.EndOfChannel:
             assert subscription.end_reason is not None
             return subscription.end_reason
@@ -50,7 +53,7 @@ async def forward_events(
         batch = [frame]
         while len(batch) < MAX_EVENTS_PER_FRAME:
             try:
-                batch.append(envelope_v1_event(subscription.receive_nowait()))
+                batch.append(envelope_v1_event(events.receive_nowait()))
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
         await send("[" + ",".join(batch) + "]")

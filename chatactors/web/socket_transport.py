@@ -5,13 +5,14 @@ Tests speak the same events in process (tests/web/asgi_socket.py) or run a real 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, cast
 from urllib.parse import parse_qsl
 
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, WebsocketScope
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, WebsocketScope
 
-from chatactors.connections import ABORT_EXTENSION
+from chatactors.compat.hypercorn import PING_MESSAGE, STOP_READING_MESSAGE
+from chatactors.connections import CONNECTION_EXTENSION
 
 
 class SocketDisconnected(Exception):
@@ -35,8 +36,23 @@ class SocketTransport(Protocol):
 
     async def close(self, code: int, reason: str) -> None: ...
 
+    async def ping(self) -> None:
+        """Send a ping frame (the peer answers with a pong: it is alive, and so is the path)."""
+        ...
+
     def abort(self) -> None:
         """Drop the connection now, unsent data and all (for a peer that does not read)."""
+        ...
+
+    def bound_writes(self, timeout_s: float) -> None:
+        """From now on, a frame the peer takes longer than ``timeout_s`` to read ends the
+        connection (a close to a peer that does not read)."""
+        ...
+
+    async def stop_reading(self, on_disconnect: Callable[[], None]) -> bool:
+        """Drop whatever the peer sends from now on, and call ``on_disconnect`` (synchronously)
+        when the peer goes away, so that no task need wait in ``receive`` to learn it. False if
+        the transport cannot: then ``receive`` is the way to learn of the end."""
         ...
 
 
@@ -84,8 +100,25 @@ class AsgiSocket:
     async def close(self, code: int, reason: str) -> None:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
+    async def ping(self) -> None:
+        # Not an ASGI message: ChatWSStream (chatactors.compat.hypercorn) understands it.
+        await self._send(cast(ASGISendEvent, {"type": PING_MESSAGE}))
+
     def abort(self) -> None:
-        # Only the server holds the TCP connection; chatactors.listener offers this to the app.
-        extension = self._scope.get("extensions", {}).get(ABORT_EXTENSION)
+        # Only the server holds the TCP connection; chatactors.connections offers this.
+        extension = self._scope.get("extensions", {}).get(CONNECTION_EXTENSION)
         if extension is not None:
             extension["abort"]()
+
+    def bound_writes(self, timeout_s: float) -> None:
+        extension = self._scope.get("extensions", {}).get(CONNECTION_EXTENSION)
+        if extension is not None:
+            extension["bound_writes"](timeout_s)
+
+    async def stop_reading(self, on_disconnect: Callable[[], None]) -> bool:
+        if CONNECTION_EXTENSION not in self._scope.get("extensions", {}):
+            return False  # not served by chatactors.connections: no ChatWSStream either
+        # Not an ASGI message: ChatWSStream (chatactors.compat.hypercorn) understands it.
+        message = {"type": STOP_READING_MESSAGE, "on_disconnect": on_disconnect}
+        await self._send(cast(ASGISendEvent, message))
+        return True

@@ -5,12 +5,16 @@ as a per-chat socket does, so a chat owned by another node could feed it the sam
 frames of every chat go into one outbox owned by the session, tagged with their chat: a
 subscription costs a few small objects, not a channel or a task. Chats created for the user
 while the socket is open arrive on the same outbox (actors/user_feeds.py), so the pump announces
-a new chat before any of its events. A full outbox drops the whole socket (4008).
+a new chat before any of its events; so do the chats the user is added to. A chat the user is
+removed from (or leaves) ends its subscription with ``REMOVED`` after the entry that removed
+them: the pump then drops the chat and says ``chat_removed``, and the socket carries on with
+the others. A full outbox drops the whole socket (4008).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -22,11 +26,16 @@ import trio
 from chatactors.actors.subscription import ChatEnvelope, EndReason, SharedOutbox, Subscription
 from chatactors.actors.user_feeds import ChatAdded
 from chatactors.domain.clock import format_timestamp
-from chatactors.domain.errors import ChatError, InvalidInput, ServerShuttingDown
+from chatactors.domain.errors import (
+    ChatError,
+    InvalidInput,
+    NotAParticipant,
+    ServerShuttingDown,
+)
 from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import Chat
 from chatactors.storage.store import MessagePage
+from chatactors.web.keepalive import Keepalive
 from chatactors.web.services import Services
 from chatactors.web.socket_commands import (
     CHAT_OPS,
@@ -45,6 +54,7 @@ from chatactors.web.wire_out import (
     envelope_v1_event,
     event_frame,
     for_reference_clients,
+    message_to_wire,
     v1_event,
 )
 
@@ -55,6 +65,13 @@ from chatactors.web.wire_out import (
 #: How many of its chats a socket subscribes to at once when it opens.
 SUBSCRIBING_AT_ONCE = 16
 _OPS = (*CHAT_OPS, "resume")
+
+
+@attrs.frozen
+class _ChatRemoved:
+    """On the outbox after a chat's last event for this user: they are no longer a member."""
+
+    chat_id: ChatId
 
 
 @attrs.define(eq=False)
@@ -81,9 +98,9 @@ class UserSession:
         self.v1 = v1
         self.registry = context.registry
         self.max_chats = context.settings.ws_user_max_chats
-        self.outbox_send, self._outbox = trio.open_memory_channel[ChatEnvelope | ChatAdded](
-            context.settings.subscriber_queue_size
-        )
+        self.outbox_send, self._outbox = trio.open_memory_channel[
+            ChatEnvelope | ChatAdded | _ChatRemoved
+        ](context.settings.subscriber_queue_size)
         #: One bound method shared by every chat's SharedOutbox (not one per chat).
         self._offer = self.outbox_send.send_nowait
         self._streams: dict[ChatId, _ChatStream] = {}
@@ -91,6 +108,19 @@ class UserSession:
         self._scope = trio.CancelScope()
         #: Held while frames go out, so a resume's replay is never interleaved with live frames.
         self._sending = trio.Lock()
+
+    def _chat_ended(self, chat_id: ChatId, reason: EndReason) -> None:
+        """One chat dropped this socket (in the actor's or the bus's task, never waits): the
+        user was removed from it, so the socket drops the chat; any other reason ends it."""
+        if reason is not EndReason.REMOVED:
+            self.ended(reason)
+            return
+        try:
+            self.outbox_send.send_nowait(_ChatRemoved(chat_id))
+        except trio.WouldBlock:
+            self.ended(EndReason.LAGGED)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the socket is closing anyway
 
     def ended(self, reason: EndReason) -> None:
         """A chat (or the feed) dropped this socket; called in the actor's task, never waits."""
@@ -104,14 +134,18 @@ class UserSession:
         """Subscribe, then pump and read until the peer leaves (None) or a chat drops us."""
         with self._scope:
             await self._open()
+            # The pump runs in this task (the socket's own), the reader beside it.
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pump)
-                try:
-                    await self._read()
-                except* SocketDisconnected:  # bare, or from the reader's nursery
-                    pass
-                nursery.cancel_scope.cancel()
+                nursery.start_soon(self._read_until_disconnected, nursery.cancel_scope)
+                await self._pump()
         return self._end_reason
+
+    async def _read_until_disconnected(self, session: trio.CancelScope) -> None:
+        try:
+            await self._read()
+        except* SocketDisconnected:  # bare, or from the reader's nursery
+            pass
+        session.cancel()
 
     async def close(self) -> None:
         """Leave every chat (so the user goes offline), even while being cancelled."""
@@ -160,6 +194,8 @@ class UserSession:
             async with limiter:
                 try:
                     await self._subscribe(chat_id, None)
+                except NotAParticipant:
+                    pass  # removed since it was listed: not the user's chat any more
                 except (ChatError, trio.TooSlowError) as error:
                     failures.append(error)
                     nursery.cancel_scope.cancel()
@@ -186,39 +222,62 @@ class UserSession:
         )
         stream = _ChatStream(subscription, '{"chat_id":' + orjson.dumps(chat_id).decode() + ",")
         self._streams[chat_id] = stream
-        subscription.call_when_ended(self.ended)
+        subscription.call_when_ended(functools.partial(self._chat_ended, chat_id))
         return stream
 
     async def _unsubscribe(self, chat_id: ChatId, subscription: Subscription) -> None:
         with contextlib.suppress(ChatError):
             await self.registry.chat(chat_id).unsubscribe(subscription)
 
-    async def _added(self, chat: Chat) -> list[str]:
-        """A chat created for the user: announce it, then replay what it already holds."""
+    async def _added(self, added: ChatAdded) -> list[str]:
+        """A chat created for the user: announce it, then replay what it already holds. A chat
+        the user was added to: announce it, and carry its events from now on (its history,
+        from the start, is read over REST)."""
+        chat, message = added.chat, added.message
         if chat.id in self._streams:
-            return []  # created while the socket opened: already carried (listed in ready)
+            return []  # created (or added) while the socket opened: carried, listed in ready
         data = {
             **chat_to_wire(chat),
-            "last_message": None,
+            "last_message": None if message is None else message_to_wire(message),
+            # An added member has read up to the message that added them.
             "unread_count": 0,
-            "last_activity": format_timestamp(chat.created_at),
+            "last_activity": format_timestamp(
+                chat.created_at if message is None else message.timestamp
+            ),
             "unread_mentions": 0,
         }
         announced = {"event": "chat_created", "chat_id": chat.id, "data": data}
-        events = [orjson.dumps(announced).decode()]
         if len(self._streams) >= self.max_chats:
-            return events  # announced but not carried (ws_user_max_chats)
+            # Announced but not carried (ws_user_max_chats).
+            return [orjson.dumps(announced).decode()]
         try:
-            # Its whole log: messages, and changes to them made before this subscription.
-            stream = await self._subscribe(chat.id, 0)
+            # A new chat's whole log: messages, and changes to them made before this
+            # subscription. An older chat's, from its pages: what comes after is live.
+            stream = await self._subscribe(chat.id, 0 if message is None else None)
+        except NotAParticipant:
+            return []  # removed again before this socket heard of it: nothing to announce
         except (ChatError, trio.TooSlowError) as error:
             # The client reconnects (later, or to another server) and resumes.
             stopping = isinstance(error, ServerShuttingDown)
             self.ended(EndReason.SHUTDOWN if stopping else EndReason.UNAVAILABLE)
             return []
-        replay = stream.subscription.replay
+        subscription = stream.subscription
+        data |= {"latest_seq": subscription.latest_seq, "latest_pos": subscription.latest_pos}
+        replay = subscription.replay
         stream.sent_message = stream.sent_entry = bool(replay)
-        return events + self._entries(stream, replay)
+        return [orjson.dumps(announced).decode(), *self._entries(stream, replay)]
+
+    async def _removed(self, chat_id: ChatId) -> list[str]:
+        """The user is no longer in the chat: stop carrying it, and say so."""
+        stream = self._streams.pop(chat_id, None)
+        if stream is None:
+            return []
+        # Its subscription has ended; this tidies up what holds it (in cluster mode, the
+        # node's listening to the chat), bounded like any command.
+        with trio.move_on_after(self.context.settings.command_timeout_s):
+            await self._unsubscribe(chat_id, stream.subscription)
+        removed = {"event": "chat_removed", "chat_id": chat_id, "data": {"chat_id": chat_id}}
+        return [orjson.dumps(removed).decode()]
 
     def _entries(self, stream: _ChatStream, entries: Sequence[LogEvent]) -> list[str]:
         """The chat's log entries as this socket sends them."""
@@ -232,9 +291,10 @@ class UserSession:
     async def _pump(self) -> None:
         outbox = self._outbox
         write_delay_s = self.context.settings.ws_v1_write_delay_s
+        keepalive = Keepalive(self.socket.ping, self.context.settings.ws_ping_interval_s)
         last_sent = -math.inf
         while True:
-            batch = [await outbox.receive()]
+            batch = [await keepalive.wait(outbox.receive)]
             if last_sent + write_delay_s > trio.current_time():
                 await trio.sleep_until(last_sent + write_delay_s)  # as on /ws/{chat_id}
             else:
@@ -249,15 +309,18 @@ class UserSession:
                 events: list[str] = []
                 for item in batch:
                     if isinstance(item, ChatAdded):
-                        events.extend(await self._added(item.chat))
+                        events.extend(await self._added(item))
+                        continue
+                    if isinstance(item, _ChatRemoved):
+                        events.extend(await self._removed(item.chat_id))
                         continue
                     stream = self._streams[item.chat_id]
                     event = item.envelope.event
+                    if not self.v1 and not for_reference_clients(event):
+                        continue
                     if isinstance(event, MessageReceived):
                         stream.sent_message = stream.sent_entry = True
                     elif isinstance(event, MessageUpdated):
-                        if not self.v1:
-                            continue
                         stream.sent_entry = True
                     # The chat's frame, encoded once for every socket, with the chat named.
                     if self.v1:
@@ -276,12 +339,14 @@ class UserSession:
     # -- commands ---------------------------------------------------------------------------
 
     async def _read(self) -> None:
+        # An idle socket waits here, without an answerer task until a command comes.
+        first = await self.socket.receive()
         pending_send, pending_receive = trio.open_memory_channel[PendingAnswer](
             self.context.settings.ws_v1_max_pipelined
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(send_answers, self.socket, self.context, pending_receive)
-            await read_commands(self.socket, self.context, self._queue, pending_send)
+            await read_commands(self.socket, self.context, self._queue, pending_send, first)
 
     async def _queue(
         self, command: dict[str, Any], queued_at: float, deadline: float

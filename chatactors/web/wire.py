@@ -22,6 +22,27 @@ from chatactors.domain.models import MessageType, PresenceStatus
 @attrs.frozen
 class CreateChatBody:
     participants: list[str]
+    #: The chat's name (optional); given, the chat is a group.
+    title: str | None = None
+    #: A chat of two people that may gain members later (without it, two people make a
+    #: one-to-one chat).
+    group: bool = False
+    #: Who creates it (access control off; on, the token's user): one of ``participants``;
+    #: by default the first of them.
+    user_id: str | None = None
+
+
+@attrs.frozen
+class UpdateChatBody:
+    user_id: str
+    #: The new title; null clears it.
+    title: str | None
+
+
+@attrs.frozen
+class AddParticipantsBody:
+    user_id: str
+    participants: list[str]
 
 
 @attrs.frozen
@@ -68,6 +89,8 @@ class MessagesQuery:
     limit: int | None = None
     before_seq: int | None = None
     after_seq: int | None = None
+    #: Who reads (access control off): a user outside the chat gets 403.
+    user_id: str | None = None
 
 
 @attrs.frozen
@@ -76,6 +99,18 @@ class ChatsQuery:
 
 
 # -- responses (for the OpenAPI document) ----------------------------------------------------
+
+
+@attrs.frozen
+class ChatChangeOut:
+    """What a change to a chat did: ``action`` is ``title_changed``, ``members_added``,
+    ``member_removed`` or ``member_left``; ``by`` who made it; ``users`` who was added or
+    removed, or left; ``title`` the new title (``title_changed``; null: cleared)."""
+
+    action: str
+    by: str
+    users: list[str]
+    title: str | None
 
 
 @attrs.frozen
@@ -94,21 +129,33 @@ class MessageOut:
     #: The participants the text mentions with ``@`` (docs/API.md, "Mentions").
     mentions: list[str]
     client_message_id: str | None = None
+    #: Only on a system message: the change to the chat it records.
+    system: ChatChangeOut | None = None
 
 
 @attrs.frozen
 class CreatedChatOut:
     chat_id: str
     participants: list[str]
+    title: str | None
+    kind: str
+    created_by: str | None
+    admin: str | None
 
 
 @attrs.frozen
 class ChatListItemOut:
-    """A chat in ``GET /chats``; the last three keys are present with ``?user_id=``."""
+    """A chat in ``GET /chats``; the last three keys are present with ``?user_id=``.
+    ``kind``: ``direct`` (one-to-one: gains no members) or ``group``; ``admin``: who may
+    remove others (null once no human is left)."""
 
     chat_id: str
     participants: list[str]
     created_at: str
+    title: str | None
+    kind: str
+    created_by: str | None
+    admin: str | None
     last_message: MessageOut | None = None
     unread_count: int = 0
     last_activity: str | None = None
@@ -121,8 +168,23 @@ class ChatInfoOut:
     chat_id: str
     participants: list[str]
     created_at: str
+    title: str | None
+    kind: str
+    created_by: str | None
+    admin: str | None
     last_seq: int
     last_pos: int
+
+
+@attrs.frozen
+class ChatChangedOut:
+    """``status``: ``chat_updated``, ``participants_added`` or ``participant_removed``;
+    ``chat``: the chat after the change; ``message``: the system message that records it,
+    null when nothing changed (a title it had already, members who were in already)."""
+
+    status: str
+    chat: ChatInfoOut
+    message: MessageOut | None
 
 
 @attrs.frozen

@@ -7,7 +7,9 @@ message lives, and embedded with ``orjson.Fragment`` in pages, frames, acks and 
 
 Reference frames are ``{"event", "data"}`` exactly; ``chatactors.v1`` frames of log entries
 add the entry's position, ``{"event", "data", "pos"}``, spliced onto the same encoded text.
-``message_updated`` exists only on ``chatactors.v1`` (a reference socket never gets it).
+``message_updated`` and ``chat_updated`` exist only on ``chatactors.v1`` (a reference socket
+never gets them); a system message (the record of a change to the chat) is a ``text`` message
+with a ``system`` key, so it makes sense to a client that knows nothing more.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from typing import Any, assert_never
 
 import orjson
 
+from chatactors.actors.commands import ChatInfo
 from chatactors.actors.subscription import Envelope
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.events import (
     ChatEvent,
     ChatRead,
+    ChatUpdated,
     MessageReceived,
     MessageUpdated,
     PresenceUpdated,
     log_position,
 )
-from chatactors.domain.models import Chat, Message, Presence
+from chatactors.domain.models import Chat, ChatChange, Message, Presence
 
 #: id(message) -> (a weak reference that drops the entry when the message dies, its JSON).
 #: Keyed by identity, not value: hashing a message would cost more than encoding it.
@@ -59,6 +63,8 @@ def message_json(message: Message) -> bytes:
     wire["reactions"] = {r.emoji: r.users for r in message.reactions}
     wire["reply_to"] = message.reply_to
     wire["mentions"] = message.mentions
+    if message.system is not None:
+        wire["system"] = change_to_wire(message.system)
     encoded = orjson.dumps(wire)
     _message_json[key] = (weakref.ref(message, _forget(key)), encoded)
     return encoded
@@ -78,10 +84,31 @@ def presence_to_wire(presence: Presence) -> dict[str, Any]:
 
 
 def chat_to_wire(chat: Chat) -> dict[str, Any]:
+    """The reference's three keys, then the chat's title, kind, creator and admin."""
     return {
         "chat_id": chat.id,
         "participants": list(chat.participants),
         "created_at": format_timestamp(chat.created_at),
+        "title": chat.title,
+        "kind": chat.kind.value,
+        "created_by": chat.created_by,
+        "admin": chat.admin,
+    }
+
+
+def chat_info_to_wire(info: ChatInfo) -> dict[str, Any]:
+    """A chat as ``GET /chats/{id}`` shows it: with its latest seq and log position."""
+    return {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
+
+
+def change_to_wire(change: ChatChange) -> dict[str, Any]:
+    """What a change to a chat did: a system message's ``system``, a ``chat_updated``'s
+    ``change``."""
+    return {
+        "action": change.kind.value,
+        "by": change.by,
+        "users": list(change.users),
+        "title": change.title,
     }
 
 
@@ -102,6 +129,11 @@ def event_to_wire(event: ChatEvent) -> dict[str, Any]:
                 "last_read_seq": seq,
             }
             return {"event": "chat_read", "data": data}
+        case ChatUpdated(chat, change):
+            return {
+                "event": "chat_updated",
+                "data": {**chat_to_wire(chat), "change": change_to_wire(change)},
+            }
         case _:
             assert_never(event)
 
@@ -140,4 +172,4 @@ def envelope_v1_event(envelope: Envelope) -> str:
 
 def for_reference_clients(event: ChatEvent) -> bool:
     """Whether a socket without ``chatactors.v1`` gets this event (the reference's three)."""
-    return not isinstance(event, MessageUpdated)
+    return not isinstance(event, MessageUpdated | ChatUpdated)

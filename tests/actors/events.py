@@ -8,6 +8,7 @@ from chatactors.actors.subscription import Subscription
 from chatactors.domain.events import (
     ChatEvent,
     ChatRead,
+    ChatUpdated,
     LogEvent,
     MessageReceived,
     MessageUpdated,
@@ -41,3 +42,5 @@ def summary(event: ChatEvent) -> tuple[str, str, str]:
             return ("message", message.user_id, message.type.value)
         case MessageUpdated(message, _, change):
             return ("updated", message.user_id, change.value)
+        case ChatUpdated(_, change):
+            return ("chat", change.by, change.kind.value)

@@ -93,15 +93,16 @@ async def test_shutdown_ends_subscriptions_with_shutdown_reason() -> None:
     assert subscription.end_reason is EndReason.SHUTDOWN
 
 
-async def test_dropping_a_lagging_subscriber_cancels_its_stuck_sender() -> None:
+async def test_dropping_a_lagging_subscriber_tells_its_stuck_sender_at_once() -> None:
     async with running_registry(make_settings(subscriber_queue_size=2)) as registry:
         chat = registry.chat((await registry.create_chat(["alice", "bob"])).id)
         lagging = await chat.subscribe()
         calm = await chat.subscribe()
         stuck_in_send = trio.Event()
+        calm_ended: list[EndReason] = []
         with trio.fail_after(5), trio.CancelScope() as scope:  # fails, not hangs, if never freed
-            lagging.cancel_when_lagging(scope)
-            calm.cancel_when_lagging(trio.CancelScope())  # a reader that keeps up: never cancelled
+            lagging.call_when_ended(lambda reason: scope.cancel())
+            calm.call_when_ended(calm_ended.append)  # a reader that keeps up: never ended
             async with trio.open_nursery() as nursery:
 
                 async def post_until_dropped() -> None:
@@ -116,3 +117,4 @@ async def test_dropping_a_lagging_subscriber_cancels_its_stuck_sender() -> None:
         assert scope.cancelled_caught
         assert lagging.end_reason is EndReason.LAGGED
         assert calm.end_reason is None
+        assert calm_ended == []

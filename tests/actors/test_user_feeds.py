@@ -26,12 +26,12 @@ def test_only_the_participants_feeds_hear_of_a_chat() -> None:
         feeds.open_feed(ALICE, alice_send.send_nowait, lambda reason: None),
         feeds.open_feed(BOB, bob_send.send_nowait, lambda reason: None),
     ):
-        feeds.announce(chat(1, ALICE, UserId("carol")))
+        feeds.announce(ChatAdded(chat(1, ALICE, UserId("carol"))))
         assert alice_receive.receive_nowait().chat.id == "c1"
         assert bob_receive.statistics().current_buffer_used == 0
         assert feeds.feed_count() == 2
     assert feeds.feed_count() == 0
-    feeds.announce(chat(2, ALICE, BOB))  # after the sockets closed: nobody to tell
+    feeds.announce(ChatAdded(chat(2, ALICE, BOB)))  # after the sockets closed: nobody to tell
     assert alice_receive.statistics().current_buffer_used == 0
 
 
@@ -44,13 +44,13 @@ def test_a_full_feed_is_dropped_as_lagging_the_others_still_hear() -> None:
         feeds.open_feed(ALICE, full_send.send_nowait, ended.append),
         feeds.open_feed(ALICE, ok_send.send_nowait, lambda reason: None),
     ):
-        feeds.announce(chat(1, ALICE))
-        feeds.announce(chat(2, ALICE))
+        feeds.announce(ChatAdded(chat(1, ALICE)))
+        feeds.announce(ChatAdded(chat(2, ALICE)))
         assert ended == [EndReason.LAGGED]
         assert feeds.dropped == 1
         assert feeds.feed_count() == 1
         assert [ok_receive.receive_nowait().chat.id for _ in range(2)] == ["c1", "c2"]
-        feeds.announce(chat(3, ALICE))
+        feeds.announce(ChatAdded(chat(3, ALICE)))
         assert ended == [EndReason.LAGGED]  # told once; the dropped feed hears nothing more
 
 
@@ -60,6 +60,6 @@ def test_a_closed_feed_is_dropped_quietly() -> None:
     send, receive = trio.open_memory_channel[ChatAdded](4)
     receive.close()
     with feeds.open_feed(BOB, send.send_nowait, ended.append):
-        feeds.announce(chat(1, BOB))
+        feeds.announce(ChatAdded(chat(1, BOB)))
         assert ended == []
         assert feeds.feed_count() == 0

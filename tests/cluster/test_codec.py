@@ -9,11 +9,15 @@ import attrs
 import pytest
 
 from chatactors.actors.commands import (
+    AddParticipants,
+    ChatChanged,
     ChatInfo,
     GetChat,
     GetMessages,
     PostMessage,
+    RemoveParticipant,
     SetPresence,
+    SetTitle,
     Subscribe,
 )
 from chatactors.actors.subscription import SharedOutbox
@@ -23,18 +27,34 @@ from chatactors.domain.errors import (
     ChatNotFound,
     ChatUnavailable,
     NotAParticipant,
+    NotTheAdmin,
     OutcomeUnknown,
     Overloaded,
+    ParticipantNotFound,
 )
-from chatactors.domain.events import ChatRead, MessageReceived, PresenceUpdated
+from chatactors.domain.events import ChatRead, ChatUpdated, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus
+from chatactors.domain.models import (
+    Chat,
+    ChatChange,
+    ChatChangeKind,
+    ChatKind,
+    Message,
+    MessageType,
+    Presence,
+    PresenceStatus,
+)
 from chatactors.storage.store import MessagePage
 
 WHEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
 MESSAGE = Message(
     MessageId("m1"), ChatId("c1"), 7, UserId("ann"), MessageType.TEXT, "hé \x00", WHEN, "cid-1"
 )
+ADDED = ChatChange(ChatChangeKind.MEMBERS_ADDED, UserId("ann"), (UserId("bob"), UserId("cy")))
+SYSTEM = Message(MessageId("m2"), ChatId("c1"), 8, UserId("ann"), MessageType.TEXT,
+                 "ann added bob and cy", WHEN, pos=9, system=ADDED)  # fmt: skip
+TITLED = Chat(ChatId("c1"), (UserId("ann"), UserId("bob"), UserId("cy"), UserId("bot_user")),
+              WHEN, "Trip \u2708", ChatKind.GROUP, UserId("ann"))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -45,6 +65,12 @@ MESSAGE = Message(
         PresenceUpdated(Presence(UserId("ann"), PresenceStatus.TYPING, WHEN)),
         ChatRead(ChatId("c1"), UserId("bob"), MessageId("m1"), 7),
         ChatRead(ChatId("c1"), UserId("bob"), None, 0),
+        MessageReceived(SYSTEM),
+        ChatUpdated(TITLED, ADDED),
+        ChatUpdated(
+            Chat(ChatId("c2"), (UserId("bot_user"),), WHEN, kind=ChatKind.DIRECT),
+            ChatChange(ChatChangeKind.TITLE_CHANGED, UserId("ann"), title=None),
+        ),
     ],
 )
 def test_events_cross_unchanged(event: Any) -> None:
@@ -60,6 +86,13 @@ def test_commands_and_their_replies_cross_typed() -> None:
         (SetPresence(UserId("ann"), PresenceStatus.ONLINE), online),
         (GetMessages(MessagePage(50, before_seq=9), UserId("ann")), [MESSAGE, MESSAGE]),
         (GetChat(None), ChatInfo(Chat(ChatId("c1"), (UserId("ann"), UserId("bot_user")), WHEN), 7)),
+        (GetChat(None), ChatInfo(TITLED, 8, 9)),
+        (SetTitle(UserId("ann"), "Trip \u2708"), ChatChanged(ChatInfo(TITLED, 8, 9), SYSTEM)),
+        (SetTitle(UserId("ann"), None), ChatChanged(ChatInfo(TITLED, 8, 9), None)),
+        (AddParticipants(UserId("ann"), (UserId("bob"), UserId("cy"))),
+         ChatChanged(ChatInfo(TITLED, 8, 9), SYSTEM)),
+        (RemoveParticipant(UserId("ann"), UserId("cy")),
+         ChatChanged(ChatInfo(TITLED, 8, 9), SYSTEM)),
     ]  # fmt: skip
     for command, reply in cases:
         assert codec.decode_command(codec.encode_command(command)) == command
@@ -76,6 +109,8 @@ def test_a_subscription_is_not_forwardable() -> None:
     [
         ChatNotFound("c9"),
         NotAParticipant("eve", "c1"),
+        ParticipantNotFound("eve", "c1"),
+        NotTheAdmin("bob", "ann"),
         Overloaded(),
         ChatUnavailable(),
         ClusterUnavailable(),
@@ -131,3 +166,19 @@ def test_a_registration_crosses_without_its_outbox() -> None:
     assert codec.decode_command(codec.encode_command(command)) == Subscribe(
         UserId("ann"), 7, remote=True
     )
+
+
+@pytest.mark.parametrize("message", [None, SYSTEM])
+def test_a_chat_created_or_members_added_cross_to_the_other_nodes(
+    message: Message | None,
+) -> None:
+    created = codec.ChatCreated("node-a", TITLED, message)
+    assert codec.decode_chat_created(codec.encode_chat_created(created)) == created
+
+
+def test_a_chat_creation_from_a_node_before_members_changed_still_decodes() -> None:
+    before = codec._encoder.encode(("node-a", Chat(ChatId("c1"), (UserId("ann"),), WHEN)))
+    decoded = codec.decode_chat_created(before)
+    assert decoded == codec.ChatCreated("node-a", Chat(ChatId("c1"), (UserId("ann"),), WHEN))
+    with pytest.raises(codec.UndecodableMessage):
+        codec.decode_chat_created(codec._encoder.encode(["node-a"]))

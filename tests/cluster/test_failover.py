@@ -149,14 +149,14 @@ async def test_redis_restarted_mid_run_answers_503_then_recovers(
                 redis_server.start()
             assert 503 in refused
             assert ready == [503, 503]
-            history = (await a.get(f"/chats/{chat_id}/messages")).json()
-            assert_exactly_once(acked, history)
             # Each node is ready again once its next probe of Redis answers (within its
-            # backoff, a second at most).
+            # backoff, a second at most); until then a read may be refused with 503.
             with trio.fail_after(10):
                 ready = [200, 200]
                 while [(await c.get("/readyz")).status_code for c in (a, b)] != ready:  # noqa: ASYNC110
                     await trio.sleep(0.1)
+            history = (await a.get(f"/chats/{chat_id}/messages")).json()
+            assert_exactly_once(acked, history)
 
 
 @pytest.mark.parametrize("new_owner", ["b", "c"])

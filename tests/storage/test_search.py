@@ -2,9 +2,9 @@
 index, PostgreSQL's tsvector, the memory store's scan. And mentions, stored and counted.
 
 Policy: each test writes through the public ``ChatStore`` methods and reads back through them
-(a removed participant, which only the membership commands of a later change make, is removed
-here straight from the participants table, the store's truth); the real clock with
-``trio.fail_after``.
+(members added and removed with ``update_chat`` and the system message that records it, as the
+chat actor writes them; once, a participant removed straight from the participants table, the
+store's truth); the real clock with ``trio.fail_after``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ import attrs
 import pytest
 import trio
 
-from chatactors.domain.ids import ChatId, UserId
-from chatactors.domain.models import ChangeKind, Chat, Message, MessageType, ReadMark
+from chatactors.domain.chat_changes import describe
+from chatactors.domain.ids import BOT_USER, ChatId, UserId
+from chatactors.domain.models import (
+    ChangeKind,
+    Chat,
+    ChatChange,
+    ChatChangeKind,
+    Message,
+    MessageType,
+    ReadMark,
+)
 from chatactors.domain.search_query import parse_query
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.postgres import PgStore
@@ -29,12 +38,12 @@ from chatactors.storage.search import (
     SearchRequest,
 )
 from chatactors.storage.sqlite import SqliteStore
-from chatactors.storage.store import ChatStore, MessageChange
+from chatactors.storage.store import ChatStore, ChatUpdate, MessageChange
 
 from .factories import make_chat, make_message
 
 TIMEOUT_S = 20
-ALICE, BOB, CAROL = UserId("alice"), UserId("bob"), UserId("carol")
+ALICE, BOB, CAROL, DAVE = UserId("alice"), UserId("bob"), UserId("carol"), UserId("dave")
 
 
 class Chats:
@@ -82,6 +91,27 @@ class Chats:
         )
         self.messages[chat_id][message.seq - 1] = changed
         return changed
+
+    async def update(
+        self, chat: Chat, change: ChatChange, *, title: str | None = None,
+        members: Sequence[UserId] | None = None,
+    ) -> tuple[Chat, Message]:  # fmt: skip
+        """The chat with its new title or members (``bot_user`` kept last), recorded by its
+        system message; members added have read up to it (as the chat actor writes it)."""
+        sent = self.messages[chat.id]
+        self.pos[chat.id] += 1
+        people = chat.humans if members is None else tuple(members)
+        changed = attrs.evolve(chat, title=title, participants=(*people, BOT_USER))
+        message = attrs.evolve(
+            make_message(chat, len(sent) + 1, change.by, content=describe(change),
+                         pos=self.pos[chat.id]),
+            system=change,
+        )  # fmt: skip
+        added = change.users if change.kind is ChatChangeKind.MEMBERS_ADDED else ()
+        marks = tuple(ReadMark(user, message.id, message.seq) for user in added)
+        await self.store.update_chat(ChatUpdate(changed, message, marks), owner=0)
+        sent.append(message)
+        return changed, message
 
     async def delete(self, message: Message) -> Message:
         return await self.change(
@@ -305,6 +335,75 @@ def _remove_participant(store: ChatStore, chat_id: ChatId, user: UserId) -> None
         stored.chat = attrs.evolve(
             stored.chat, participants=tuple(u for u in stored.chat.participants if u != user)
         )
+
+
+async def test_search_follows_membership_out_and_back_in(store: ChatStore) -> None:
+    """Removed: none of the chat's messages, however asked (by chat, by relevance); added
+    (or added again): its whole history from the start, as its pages give it. Unread mentions
+    follow the read mark an added member starts with."""
+    chats = Chats(store)
+    removed = ChatChange(ChatChangeKind.MEMBER_REMOVED, CAROL, (ALICE,))
+    added = ChatChange(ChatChangeKind.MEMBERS_ADDED, BOB, (DAVE, ALICE))
+
+    async def unread_mentions(user: UserId) -> list[int]:
+        listed = await store.list_user_chats(user, limit=10)
+        return [s.unread_mentions for s in listed if s.chat.id == chat.id]
+
+    with trio.fail_after(TIMEOUT_S):
+        chat = await chats.chat("c1", "carol", "alice", "bob")
+        other = await chats.chat("c2", "alice", "bob")
+        await chats.post(chat, "bob", "plans for friday @alice", mentions=["alice"])
+        await chats.post(other, "bob", "friday lunch")
+        assert await _search(store, "friday") == ["friday lunch", "plans for friday @alice"]
+        assert await _search(store, "friday", DAVE) == []
+        assert await unread_mentions(ALICE) == [1]
+
+        chat, _ = await chats.update(chat, removed, members=[CAROL, BOB])
+        assert await _search(store, "friday") == ["friday lunch"]
+        assert await _search(store, "friday", chat_id=chat.id) == []
+        assert await _search(store, "plans", order=SearchOrder.RELEVANCE) == []
+        assert await unread_mentions(ALICE) == []  # the chat left their list
+        await chats.post(chat, "bob", "friday moved to monday @alice", mentions=[])
+        assert await _search(store, "friday", chat_id=chat.id) == []
+
+        chat, _ = await chats.update(chat, added, members=[CAROL, BOB, DAVE, ALICE])
+        history = ["friday moved to monday @alice", "plans for friday @alice"]
+        assert await _search(store, "friday", DAVE) == history
+        assert await _search(store, "friday", chat_id=chat.id) == history
+        assert await _search(store, "plans", DAVE, order=SearchOrder.RELEVANCE) == history[1:]
+        assert await unread_mentions(ALICE) == [0]  # read up to the line that added them
+        await chats.post(chat, "carol", "welcome back @alice", mentions=["alice"])
+        assert await unread_mentions(ALICE) == [1]
+
+
+async def test_system_messages_are_never_found(store: ChatStore) -> None:
+    """The lines that record a chat's changes (its title, who came and went) are the
+    server's words: no query finds them, whatever the order or filter, and they mention
+    nobody."""
+    chats = Chats(store)
+    with trio.fail_after(TIMEOUT_S):
+        chat = await chats.chat("c1", "alice", "bob")
+        chat, titled = await chats.update(
+            chat, ChatChange(ChatChangeKind.TITLE_CHANGED, ALICE, title="Roadmap"),
+            title="Roadmap",
+        )  # fmt: skip
+        chat, joined = await chats.update(
+            chat, ChatChange(ChatChangeKind.MEMBERS_ADDED, ALICE, (DAVE,)),
+            members=[ALICE, BOB, DAVE],
+        )  # fmt: skip
+        await chats.post(chat, "bob", "dave named the roadmap")
+        assert (titled.content, joined.content) == (
+            "alice named the chat \u201cRoadmap\u201d", "alice added dave",
+        )  # fmt: skip
+        for user in (ALICE, DAVE):
+            for q in ("roadmap", "named", "dave", "alice", "ali*", "added", '"the chat"'):
+                expected = ["dave named the roadmap"] if q in ("roadmap", "named", "dave") else []
+                assert await _search(store, q, user) == expected, (user, q)
+                ranked = await _search(store, q, user, order=SearchOrder.RELEVANCE)
+                assert ranked == expected, (user, q)
+            assert await _search(store, "added", user, author=ALICE, chat_id=chat.id) == []
+        (listed,) = await store.list_user_chats(BOB, limit=10)
+        assert (listed.unread_count, listed.unread_mentions) == (2, 0)
 
 
 @pytest.mark.parametrize(

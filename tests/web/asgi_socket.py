@@ -8,7 +8,7 @@ the mock clock; a disconnect is the ``websocket.disconnect`` event Hypercorn sen
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -19,7 +19,8 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 from quart_trio import QuartTrio
 
-from chatactors.connections import ABORT_EXTENSION
+from chatactors.compat.hypercorn import PING_MESSAGE, STOP_READING_MESSAGE
+from chatactors.connections import CONNECTION_EXTENSION
 from chatactors.web.asgi import ChatServer
 
 #: Every wait for the app is bounded by this (mock clock or real).
@@ -40,8 +41,14 @@ class AsgiTestSocket:
     _to_app: trio.MemorySendChannel[dict[str, Any]]
     _from_app: trio.MemoryReceiveChannel[dict[str, Any]]
     subprotocol: str | None = None
-    #: Set when the app aborted the connection (through the listener's extension).
+    #: Set when the app aborted the connection (through the connection extension).
     aborted: bool = False
+    #: Pings the app sent (frames a browser answers by itself; ``receive`` skips them).
+    pings: int = 0
+    #: The last bound the app put on its writes (the connection extension).
+    write_bound_s: float | None = None
+    #: The app reads nothing more; what it wants called at the disconnect instead.
+    on_disconnect: Callable[[], None] | None = None
 
     async def send(self, data: str | bytes) -> None:
         key = "text" if isinstance(data, str) else "bytes"
@@ -69,8 +76,12 @@ class AsgiTestSocket:
                 return closed.code
 
     async def disconnect(self, code: int = 1006) -> None:
-        """The peer goes away (Hypercorn's event for a closed or broken connection)."""
-        await self._to_app.send({"type": "websocket.disconnect", "code": code})
+        """The peer goes away (Hypercorn's event for a closed or broken connection, and the
+        connection's end for an app that stopped reading)."""
+        if self.on_disconnect is not None:
+            self.on_disconnect()  # as ChatWSStream does for an app that stopped reading
+        else:
+            await self._to_app.send({"type": "websocket.disconnect", "code": code})
 
 
 @asynccontextmanager
@@ -86,7 +97,22 @@ async def open_socket(
 
     def abort() -> None:
         socket.aborted = True
-        to_app_send.send_nowait({"type": "websocket.disconnect", "code": 1006})
+        if socket.on_disconnect is not None:
+            socket.on_disconnect()
+        else:
+            to_app_send.send_nowait({"type": "websocket.disconnect", "code": 1006})
+
+    def bound_writes(timeout_s: float) -> None:
+        socket.write_bound_s = timeout_s
+
+    async def from_app(message: dict[str, Any]) -> None:
+        """What the app sends; ChatWSStream's own messages are taken as it takes them."""
+        if message["type"] == PING_MESSAGE:
+            socket.pings += 1
+        elif message["type"] == STOP_READING_MESSAGE:
+            socket.on_disconnect = message["on_disconnect"]
+        else:
+            await from_app_send.send(message)
 
     scope: dict[str, Any] = {
         "type": "websocket",
@@ -101,7 +127,10 @@ async def open_socket(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
         "subprotocols": list(subprotocols),
-        "extensions": {"websocket.http.response": {}, ABORT_EXTENSION: {"abort": abort}},
+        "extensions": {
+            "websocket.http.response": {},
+            CONNECTION_EXTENSION: {"abort": abort, "bound_writes": bound_writes},
+        },
     }
     await to_app_send.send({"type": "websocket.connect"})
     async with trio.open_nursery() as nursery:
@@ -110,7 +139,7 @@ async def open_socket(
             ChatServer(app),
             cast(Scope, scope),
             cast(ASGIReceiveCallable, to_app_receive.receive),
-            cast(ASGISendCallable, from_app_send.send),
+            cast(ASGISendCallable, from_app),
         )
         with trio.fail_after(WAIT_S):
             first = await from_app_receive.receive()

@@ -245,3 +245,36 @@ async def test_search_is_the_token_users_own(client: Client, chat_id: str) -> No
     assert (await outsider.get_json())["results"] == []
     unsigned = await client.get("/search?q=vault&user_id=owner")
     assert unsigned.status_code == 401
+
+
+async def test_a_removed_member_loses_reads_and_sockets_with_their_own_token(
+    client: Client,
+) -> None:
+    # The token's user creates it (and is its admin), wherever the list names them.
+    created = await client.post(
+        "/chats", json={"participants": ["friend", "owner", "third"]}, headers=bearer("owner")
+    )
+    assert (await created.get_json())["created_by"] == "owner"
+    chat_id = (await created.get_json())["chat_id"]
+    path = f"/chats/{chat_id}/participants/friend"
+    # As someone else, or without being the admin: refused.
+    as_owner = await client.delete(f"{path}?user_id=owner", headers=bearer("third"))
+    assert await status(as_owner) == 403
+    assert await status(await client.delete(path, headers=bearer("third"))) == 403
+    socket = f"/ws/{chat_id}?token={issue_token(SECRET, 'friend', ttl_s=60)}"
+    async with open_socket(client.app, socket) as ws:
+        assert await status(await client.delete(path, headers=bearer("owner"))) == 200
+        assert await ws.close_code() == 4403
+    for read in ("", "/messages", "/presence", "/read"):
+        response = await client.get(f"/chats/{chat_id}{read}", headers=bearer("friend"))
+        assert response.status_code == 403, read
+    assert await (await client.get("/chats", headers=bearer("friend"))).get_json() == []
+    naming = {"user_id": "owner", "title": "mine"}
+    refused = await client.patch(f"/chats/{chat_id}", json=naming, headers=bearer("third"))
+    assert refused.status_code == 403  # acting as someone else
+
+
+async def test_a_chat_is_created_by_the_token_user_only(client: Client) -> None:
+    body = {"participants": ["owner", "friend"], "user_id": "friend"}
+    response = await client.post("/chats", json=body, headers=bearer("owner"))
+    assert response.status_code == 403

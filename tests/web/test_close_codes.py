@@ -89,6 +89,7 @@ def test_every_way_a_subscription_ends_has_its_own_code() -> None:
         EndReason.UNAVAILABLE: 1013,
         EndReason.CRASHED: 1011,  # an actor crashed: the one server bug among them
         EndReason.UNSUBSCRIBED: 1000,
+        EndReason.REMOVED: 4403,  # removed from the chat: as if never in it
     }
 
 

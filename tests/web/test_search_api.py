@@ -186,3 +186,24 @@ async def test_the_chat_list_counts_unread_mentions(client: Client) -> None:
     assert await listed("carol") == {"unread_count": 2, "unread_mentions": 0}
     await answer(await client.post(f"/chats/{chat_id}/read", json={"user_id": "alice"}))
     assert await listed("alice") == {"unread_count": 0, "unread_mentions": 0}
+
+
+async def test_search_and_mentions_follow_membership(client: Client) -> None:
+    """Removed: nothing of the chat in /search; added: its history from the start. The lines
+    that say so are never found, and a mention names only who is in the chat then."""
+    chat_id = await new_chat(client, "alice", "bob", "carol")
+    await send(client, chat_id, "bob", "the budget is final")
+    removed = f"/chats/{chat_id}/participants/carol"
+    await answer(await client.delete(removed, query_string={"user_id": "alice"}))
+    assert contents(await search(client, user_id="carol", q="budget")) == []
+    assert contents(await search(client, user_id="carol", q="budget", chat_id=chat_id)) == []
+    gone = await send(client, chat_id, "bob", "budget: @carol @dave")
+    assert gone["mentions"] == []
+    body = {"user_id": "bob", "participants": ["dave"]}
+    await answer(await client.post(f"/chats/{chat_id}/participants", json=body))
+    history = ["budget: @carol @dave", "the budget is final"]
+    assert contents(await search(client, user_id="dave", q="budget")) == history
+    assert (await send(client, chat_id, "alice", "@dave @carol hi"))["mentions"] == ["dave"]
+    for user in ("alice", "dave"):
+        for q in ("removed", "added"):
+            assert contents(await search(client, user_id=user, q=q)) == [], (user, q)

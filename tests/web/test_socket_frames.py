@@ -12,8 +12,13 @@ from chatactors.actors.subscription import EndReason, Envelope, Subscription
 from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Message, MessageType
+from chatactors.web.keepalive import Keepalive
 from chatactors.web.socket_frames import MAX_EVENTS_PER_FRAME, forward_events
 from chatactors.web.wire_out import event_frame
+
+
+async def _no_ping() -> None:
+    raise AssertionError("pings are off")
 
 
 def open_subscription() -> Subscription:
@@ -46,6 +51,15 @@ class Socket:
         return [[e["data"]["seq"] for e in orjson.loads(frame)] for _, frame in self.frames]
 
 
+async def forward(
+    subscription: Subscription, socket: Socket, *, v1: bool, write_delay_s: float = 0.0
+) -> EndReason:
+    keepalive = Keepalive(_no_ping, 0)
+    return await forward_events(
+        subscription, socket.send, keepalive, v1=v1, write_delay_s=write_delay_s
+    )
+
+
 async def test_reference_frames_carry_one_event_each(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -53,7 +67,7 @@ async def test_reference_frames_carry_one_event_each(
     for n in (1, 2, 3):
         subscription.offer(event(n))
     subscription.end(EndReason.SHUTDOWN)
-    assert await forward_events(subscription, socket.send, v1=False) is EndReason.SHUTDOWN
+    assert await forward(subscription, socket, v1=False) is EndReason.SHUTDOWN
     assert [frame for _, frame in socket.frames] == [event_frame(message(n)) for n in (1, 2, 3)]
 
 
@@ -64,7 +78,7 @@ async def test_v1_shares_a_frame_among_queued_events(
     for n in range(1, MAX_EVENTS_PER_FRAME + 3):
         subscription.offer(event(n))
     subscription.end(EndReason.UNSUBSCRIBED)
-    assert await forward_events(subscription, socket.send, v1=True) is EndReason.UNSUBSCRIBED
+    assert await forward(subscription, socket, v1=True) is EndReason.UNSUBSCRIBED
     sizes = [len(seqs) for seqs in socket.seqs()]
     assert sizes == [MAX_EVENTS_PER_FRAME, 2]
     assert [seq for frame in socket.seqs() for seq in frame] == list(
@@ -77,7 +91,7 @@ async def test_write_delay_spaces_frames_and_batches_what_arrives_between(
 ) -> None:
     subscription, socket = open_subscription(), Socket()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(lambda: forward_events(subscription, socket.send, v1=True,
+        nursery.start_soon(lambda: forward(subscription, socket, v1=True,
                                                   write_delay_s=1.0))  # fmt: skip
         start = trio.current_time()
         subscription.offer(event(1))  # after a quiet spell: at once
@@ -101,7 +115,7 @@ async def test_without_write_delay_events_go_out_as_they_come(
 ) -> None:
     subscription, socket = open_subscription(), Socket()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(lambda: forward_events(subscription, socket.send, v1=True))
+        nursery.start_soon(lambda: forward(subscription, socket, v1=True))
         for n in (1, 2, 3):
             subscription.offer(event(n))
             await trio.sleep(0.01)

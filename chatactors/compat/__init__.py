@@ -1,0 +1,1 @@
+"""Where chatactors reaches into a library beyond its public API: one module per library."""
