@@ -18,6 +18,7 @@ producing them again).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -35,6 +36,9 @@ MAX_TOKEN_CHARS = 32
 
 #: Letters, digits and marks: what words are made of (anything else separates them).
 _WORD = regex.compile(r"[\p{L}\p{N}\p{M}]+")
+#: What :data:`_WORD` matches in ASCII text (no other ASCII character is a letter, a digit
+#: or a mark).
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 #: Scripts written without spaces between words: one token per character.
 _UNSPACED = regex.compile(
     r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Bopomofo}\p{Thai}\p{Lao}\p{Khmer}"
@@ -79,9 +83,21 @@ def is_unspaced(token: str) -> bool:
     return len(token) == 1 and _UNSPACED.match(token) is not None
 
 
+def words(text: str) -> list[str]:
+    """The texts of ``text``'s tokens, as :func:`tokenize` makes them, without their places.
+    Most messages are ASCII, where folding is lower-casing: those take a path of one regular
+    expression (the same tokens, several times faster: every send indexes its message)."""
+    head = text[:MAX_INDEXED_CHARS]
+    if not head.isascii():
+        return [token.text for token in tokenize(text)]
+    found = _ASCII_WORD.findall(head.lower())
+    del found[MAX_INDEXED_TOKENS:]
+    return [word[:MAX_TOKEN_CHARS] for word in found]
+
+
 def index_text(text: str) -> str:
     """What an engine indexes for ``text``: its tokens, separated by spaces."""
-    return " ".join(token.text for token in tokenize(text))
+    return " ".join(words(text))
 
 
 def _fold_run(word: str, offset: int, tokens: list[Token]) -> None:

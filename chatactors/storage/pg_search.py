@@ -25,7 +25,7 @@ import psycopg
 
 from chatactors.domain.models import Message
 from chatactors.domain.search_query import SearchQuery, Term
-from chatactors.domain.search_text import tokenize
+from chatactors.domain.search_text import words
 from chatactors.storage.search import (
     SearchOrder,
     SearchPage,
@@ -74,8 +74,8 @@ def tsvector_text(content: str) -> str | None:
     """``content``'s tokens as a tsvector literal (``'word':1,7 'other':2``), None if none.
     Tokens hold letters, digits and marks only, so they need no escaping."""
     positions: dict[str, list[str]] = {}
-    for index, token in enumerate(tokenize(content), 1):
-        found = positions.setdefault(token.text, [])
+    for index, word in enumerate(words(content), 1):
+        found = positions.setdefault(word, [])
         if len(found) < _MAX_POSITIONS:
             found.append(str(index))
     if not positions:

@@ -30,6 +30,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from chatactors.domain.ids import ChatId, UserId
@@ -82,6 +83,7 @@ def _user_token(user_id: str) -> str:
     return "u" + _digest(user_id)
 
 
+@lru_cache(maxsize=16_384)  # every send hashes its chat and author: the busy ones again
 def _digest(text: str) -> str:
     """A short token for an id of any length and alphabet: 48 bits of its BLAKE2b hash, in
     base 32 (two ids sharing one among a store's ids: one chance in ~10^7 for 10^4 chats; the

@@ -19,6 +19,7 @@ from chatactors.domain.search_text import (
     MAX_TOKEN_CHARS,
     index_text,
     tokenize,
+    words,
 )
 
 
@@ -58,6 +59,29 @@ def test_a_long_text_is_indexed_by_its_beginning_and_long_words_by_theirs() -> N
     assert len(tokenize("word " * (MAX_INDEXED_TOKENS + 10))) == MAX_INDEXED_TOKENS
     assert tokenize(" " * MAX_INDEXED_CHARS + "late") == []
     assert tokenize("x" * 100)[0].text == "x" * MAX_TOKEN_CHARS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, World! 3.14 snake_case e-mail ~`!@#$%^&*()[]{}|\\;:'\",<>/?\t\n\x00\x7f",
+        "MiXeD CaSe " + "x" * 100 + " tail",
+        "word " * (MAX_INDEXED_TOKENS + 10),
+        "a" * (MAX_INDEXED_CHARS - 2) + " bcd" + " after",  # a word cut at the end
+        "ascii, then café",
+        "",
+    ],
+)
+def test_words_are_the_tokens_texts_whatever_path_makes_them(text: str) -> None:
+    """ASCII text takes a faster path (words): the index must hold exactly what tokenize
+    makes, or a message would be found by some engines and not others."""
+    assert words(text) == [token.text for token in tokenize(text)]
+
+
+def test_every_ascii_character_separates_or_joins_words_as_the_tokenizer_says() -> None:
+    for code in range(128):
+        text = f"ab{chr(code)}cd"
+        assert words(text) == [token.text for token in tokenize(text)], code
 
 
 @pytest.mark.parametrize(
