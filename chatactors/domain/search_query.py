@@ -59,6 +59,26 @@ class Term:
         """Where the term starts in ``tokens``."""
         return [i for i in range(len(tokens)) if self.matches_at(tokens, i)]
 
+    def count(self, words: Sequence[str]) -> int:
+        """How many times the term occurs in ``words`` (a text's token texts, as
+        ``search_text.words`` gives them): ``len(occurrences)`` without making tokens."""
+        first, rest = self.tokens[0], self.tokens[1:]
+        if not rest:
+            if self.prefix:
+                return sum(1 for word in words if word.startswith(first))
+            return sum(1 for word in words if word == first)
+        found = 0
+        *middle, last = rest
+        for index in range(len(words) - len(rest)):
+            if words[index] != first:
+                continue
+            following = words[index + 1 : index + 1 + len(rest)]
+            if list(following[:-1]) == middle and (
+                following[-1].startswith(last) if self.prefix else following[-1] == last
+            ):
+                found += 1
+        return found
+
 
 @attrs.frozen
 class SearchQuery:

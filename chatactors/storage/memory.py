@@ -10,7 +10,6 @@ import trio
 from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
-from chatactors.domain.search_query import SearchQuery, bm25
 from chatactors.domain.search_text import Token, tokenize
 from chatactors.storage.search import (
     SearchOrder,
@@ -19,6 +18,8 @@ from chatactors.storage.search import (
     fetch_count,
     is_searchable,
     page_of,
+    ranked,
+    relevance_candidates,
 )
 from chatactors.storage.store import (
     ChatUpdate,
@@ -192,44 +193,26 @@ class MemoryStore:
                 candidates.append((key, message, tokenize(message.content)))
         query = request.query
         found = [(key, m, tokens) for key, m, tokens in candidates if query.matches(tokens)]
+        found.sort(key=lambda hit: hit[0], reverse=True)
         count = fetch_count(request)
         if request.order is SearchOrder.NEWEST:
-            found.sort(key=lambda hit: hit[0], reverse=True)
             after = request.after
             chosen = [(key, m) for key, m, _ in found if after is None or key < after]
             return page_of(chosen[:count], request)
-        ranked = _ranked(query, candidates, found)
+        # As the SQLite index counts them: the messages with words, and each term's share.
+        indexed = [tokens for _, _, tokens in candidates if tokens]
+        window = found[: relevance_candidates()]
+        order = ranked(
+            query,
+            [(key, [token.text for token in tokens]) for key, _, tokens in window],
+            documents=len(indexed),
+            document_frequencies=[
+                sum(1 for tokens in indexed if term.occurrences(tokens)) for term in query.terms
+            ],
+        )
+        messages = {key: message for key, message, _ in window}
         offset = request.after or 0
-        return page_of(ranked[offset : offset + count], request)
+        return page_of([(key, messages[key]) for key in order[offset : offset + count]], request)
 
     async def check_ready(self) -> None:
         await trio.lowlevel.checkpoint()
-
-
-def _ranked(
-    query: SearchQuery,
-    candidates: list[tuple[int, Message, list[Token]]],
-    found: list[tuple[int, Message, list[Token]]],
-) -> list[tuple[int, Message]]:
-    """``found`` by BM25 among ``candidates`` (best first; newest first among equals)."""
-    documents = len(candidates)
-    average = sum(len(tokens) for _, _, tokens in candidates) / max(documents, 1)
-    frequencies = [
-        sum(1 for _, _, tokens in candidates if term.occurrences(tokens)) for term in query.terms
-    ]
-    scored = [
-        (
-            bm25(
-                [len(term.occurrences(tokens)) for term in query.terms],
-                len(tokens),
-                documents=documents,
-                average_length=average,
-                document_frequencies=frequencies,
-            ),
-            key,
-            message,
-        )
-        for key, message, tokens in found
-    ]
-    scored.sort(key=lambda hit: (hit[0], hit[1]), reverse=True)
-    return [(key, message) for _, key, message in scored]

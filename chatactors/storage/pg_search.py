@@ -32,6 +32,7 @@ from chatactors.storage.search import (
     SearchRequest,
     fetch_count,
     page_of,
+    relevance_candidates,
 )
 
 log = logging.getLogger(__name__)
@@ -156,20 +157,28 @@ def search(
     if request.type is not None:
         clauses.append("m.type = %(type)s")
         params["type"] = request.type.value
+    where = " AND ".join(clauses)
     if request.order is SearchOrder.NEWEST:
         if request.after is not None:
-            clauses.append("m.stored < %(after)s")
+            where += " AND m.stored < %(after)s"
             params["after"] = request.after
-        order = "m.stored DESC"
-    else:
-        # Normalised by the message's length (16: 1 + log of its distinct words): as in BM25,
-        # a word once in a short message weighs more than once in a long one, and more often
-        # more (plain ts_rank ignores the length; 1, the length in words, lets the length win).
-        order = "ts_rank(m.search, %(query)s::tsquery, 16) DESC, m.stored DESC"
-        params["offset"] = request.after or 0
+        rows = conn.execute(
+            f"SELECT m.stored, {select} FROM messages m WHERE {where}"
+            " ORDER BY m.stored DESC LIMIT %(count)s",
+            params,
+        ).fetchall()
+        return page_of([(int(row[0]), from_row(row[1:])) for row in rows], request)
+    # The newest matches ranked (storage/search.py), normalised by the message's length (16:
+    # 1 + log of its distinct words): as in BM25, a word once in a short message weighs more
+    # than once in a long one, and more often more (plain ts_rank ignores the length; 1, the
+    # length in words, lets the length win).
+    params["offset"] = request.after or 0
+    params["window"] = relevance_candidates()
     rows = conn.execute(
-        f"SELECT m.stored, {select} FROM messages m WHERE {' AND '.join(clauses)}"
-        f" ORDER BY {order} LIMIT %(count)s OFFSET %(offset)s",
+        "SELECT w.* FROM ("
+        f" SELECT m.stored, ts_rank(m.search, %(query)s::tsquery, 16) AS score, {select}"
+        f" FROM messages m WHERE {where} ORDER BY m.stored DESC LIMIT %(window)s"
+        ") w ORDER BY w.score DESC, w.stored DESC LIMIT %(count)s OFFSET %(offset)s",
         params,
     ).fetchall()
-    return page_of([(int(row[0]), from_row(row[1:])) for row in rows], request)
+    return page_of([(int(row[0]), from_row(row[2:])) for row in rows], request)

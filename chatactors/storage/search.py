@@ -7,7 +7,9 @@ whose content matches every term of the query (domain/search_query.py), never a 
 nor a system message (:func:`is_searchable`), with the optional filters. Newest first means
 in the order the store stored them, newest first (a chat's messages in ``seq`` order): each
 engine keeps a store order key per message, and a page continues below the last key of the one
-before. By relevance, pages go by offset, at most :data:`RELEVANCE_DEPTH` results deep.
+before. By relevance, the newest :data:`RELEVANCE_CANDIDATES` matches are ranked (by
+:func:`ranked`, on SQLite and memory), and pages go by offset, at most :data:`RELEVANCE_DEPTH`
+results deep.
 """
 
 from __future__ import annotations
@@ -19,10 +21,48 @@ import attrs
 
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, MessageType
-from chatactors.domain.search_query import SearchQuery
+from chatactors.domain.search_query import SearchQuery, bm25
 
 #: How deep relevance-ranked results go: ranking needs every match, pages need not.
 RELEVANCE_DEPTH = 1_000
+#: By relevance, the newest this many matches are ranked: what a ranking costs is then bounded
+#: for a word in most messages as for a rare one (BENCHMARKS.md, "Search").
+RELEVANCE_CANDIDATES = 2_000
+
+
+def relevance_candidates() -> int:
+    """:data:`RELEVANCE_CANDIDATES`, read when a search runs (a test may lower it)."""
+    return RELEVANCE_CANDIDATES
+
+
+def ranked(
+    query: SearchQuery,
+    window: Sequence[tuple[int, Sequence[str]]],
+    *,
+    documents: int,
+    document_frequencies: Sequence[int],
+) -> list[int]:
+    """The store order keys of ``window`` (the newest matches, each with its words) best
+    first, newest first among equals: BM25 of the query's terms, among ``documents`` messages
+    with words in the user's chats (and filters), ``document_frequencies`` of them holding each
+    term, lengths measured against the window's average. The same numbers give the same order
+    on every engine that ranks so."""
+    average = sum(len(words) for _, words in window) / max(len(window), 1)
+    scored = [
+        (
+            bm25(
+                [term.count(words) for term in query.terms],
+                len(words),
+                documents=documents,
+                average_length=average,
+                document_frequencies=document_frequencies,
+            ),
+            key,
+        )
+        for key, words in window
+    ]
+    scored.sort(reverse=True)
+    return [key for _, key in scored]
 
 
 def is_searchable(message: Message) -> bool:

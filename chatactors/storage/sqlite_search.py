@@ -14,6 +14,11 @@ memory store find the same messages:
 A 2-character prefix index makes short prefixes (``co*``) cheap; a query's prefix must have at
 least 2 characters (domain/search_query.py).
 
+Newest first is the MATCH in ``rowid DESC`` order, stopping after a page. By relevance, the
+newest matches are ranked in Python (storage/search.py, ``ranked``) with each term counted in
+the user's chats: FTS5's own ``bm25()`` counts a term's messages over the whole index on every
+query, which for a word in most messages costs more than the rest of the search.
+
 Delete means gone: a deleted or edited message's old tokens are removed from the index in the
 transaction that changes it (a contentless table is told the tokens it indexed, made again from
 the stored content). FTS5 (before SQLite 3.44's ``secure-delete``) still keeps those tokens in
@@ -36,7 +41,7 @@ from typing import Any
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, MessageType
 from chatactors.domain.search_query import SearchQuery, Term
-from chatactors.domain.search_text import index_text
+from chatactors.domain.search_text import index_text, words
 from chatactors.storage.search import (
     SearchOrder,
     SearchPage,
@@ -44,6 +49,8 @@ from chatactors.storage.search import (
     fetch_count,
     is_searchable,
     page_of,
+    ranked,
+    relevance_candidates,
 )
 
 log = logging.getLogger(__name__)
@@ -215,32 +222,77 @@ def search(
     # The MATCH narrows to the user's chats and the filters by their tokens; the ids
     # themselves are checked on the few rows it leaves (the participants, again, in this
     # transaction: what grants access is the table, never a token).
+    scope = _scope(chats, request.author, request.type)
     clauses = [
         "message_search MATCH ?",
         "NOT m.deleted",
         "m.chat_id IN (SELECT chat_id FROM participants WHERE user_id = ?)",
     ]
-    params: list[object] = [
-        _match(request.query, chats, request.author, request.type),
-        request.user_id,
-    ]
+    params: list[object] = [f"{_words(request.query)} AND {scope}", request.user_id]
     if request.author is not None:
         clauses.append("m.user_id = ?")
         params.append(request.author)
-    if request.order is SearchOrder.NEWEST:
-        if request.after is not None:
-            clauses.append("s.rowid < ?")
-            params.append(request.after)
-        order, offset = "s.rowid DESC", 0
-    else:
-        # Meta tokens are filters: they weigh nothing in the rank.
-        order, offset = "bm25(message_search, 1.0, 0.0), s.rowid DESC", request.after or 0
+    if request.order is SearchOrder.RELEVANCE:
+        return _by_relevance(conn, request, scope, clauses, params, select, from_row)
+    if request.after is not None:
+        clauses.append("s.rowid < ?")
+        params.append(request.after)
     rows = conn.execute(
         f"SELECT s.rowid, {select} FROM message_search s JOIN messages m ON m.rowid = s.rowid"
-        f" WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, fetch_count(request), offset),
+        f" WHERE {' AND '.join(clauses)} ORDER BY s.rowid DESC LIMIT ?",
+        (*params, fetch_count(request)),
     ).fetchall()
     return page_of([(row[0], from_row(row[1:])) for row in rows], request)
+
+
+def _by_relevance(
+    conn: sqlite3.Connection,
+    request: SearchRequest,
+    scope: str,
+    clauses: list[str],
+    params: list[object],
+    select: str,
+    from_row: Callable[[Sequence[Any]], Message],
+) -> SearchPage:
+    """The newest matches ranked in Python (storage/search.py, ``ranked``), not by FTS5's
+    ``bm25()``: that one counts each term's messages over the whole index, a scan of the
+    word's every occurrence (40 ms for a word in most of 1,000,000 messages, however few of
+    them are the user's). Here each term is counted in the user's chats only."""
+    window = conn.execute(
+        "SELECT s.rowid, m.content FROM message_search s JOIN messages m ON m.rowid = s.rowid"
+        f" WHERE {' AND '.join(clauses)} ORDER BY s.rowid DESC LIMIT ?",
+        (*params, relevance_candidates()),
+    ).fetchall()
+    if not window:
+        return SearchPage([], None)
+    terms = request.query.terms
+    (documents,) = conn.execute(
+        "SELECT count(*) FROM message_search WHERE message_search MATCH ?", (scope,)
+    ).fetchone()
+    if len(terms) == 1 and len(window) < relevance_candidates():
+        frequencies = [len(window)]  # every match is in the window
+    else:
+        frequencies = [
+            conn.execute(
+                "SELECT count(*) FROM message_search WHERE message_search MATCH ?",
+                (f"{_words(SearchQuery((term,)))} AND {scope}",),
+            ).fetchone()[0]
+            for term in terms
+        ]
+    order = ranked(
+        request.query,
+        [(rowid, words(content)) for rowid, content in window],
+        documents=documents,
+        document_frequencies=frequencies,
+    )
+    offset = request.after or 0
+    keys = order[offset : offset + fetch_count(request)]
+    rows = conn.execute(
+        f"SELECT m.rowid, {select} FROM messages m WHERE m.rowid IN ({', '.join('?' * len(keys))})",
+        keys,
+    ).fetchall()
+    found = {row[0]: from_row(row[1:]) for row in rows}
+    return page_of([(key, found[key]) for key in keys if key in found], request)
 
 
 def _user_chats(conn: sqlite3.Connection, user_id: UserId, chat_id: ChatId | None) -> list[str]:
@@ -254,20 +306,21 @@ def _user_chats(conn: sqlite3.Connection, user_id: UserId, chat_id: ChatId | Non
     return [chat for (chat,) in rows]
 
 
-def _match(
-    query: SearchQuery, chats: Sequence[str], author: UserId | None, kind: MessageType | None
-) -> str:
-    """The FTS5 query: every term in ``body``, one of the chats (and the filters) in ``meta``.
-    Every string is quoted, and tokens hold letters, digits and marks only: nothing in it is
-    FTS5 syntax that the user wrote."""
-    words = " AND ".join(_phrase(term) for term in query.terms)
+def _words(query: SearchQuery) -> str:
+    """Every term of the query in ``body``. Every string is quoted, and tokens hold letters,
+    digits and marks only: nothing in it is FTS5 syntax that the user wrote."""
+    return "body : (" + " AND ".join(_phrase(term) for term in query.terms) + ")"
+
+
+def _scope(chats: Sequence[str], author: UserId | None, kind: MessageType | None) -> str:
+    """The messages of one of ``chats`` (and the filters), by their tokens in ``meta``."""
     where = " OR ".join(f'"{_chat_token(chat)}"' for chat in chats)
-    match = f"body : ({words}) AND meta : ({where})"
+    scope = f"meta : ({where})"
     if author is not None:
-        match += f' AND meta : "{_user_token(author)}"'
+        scope += f' AND meta : "{_user_token(author)}"'
     if kind is not None:
-        match += f' AND meta : "t{kind.value}"'
-    return match
+        scope += f' AND meta : "t{kind.value}"'
+    return scope
 
 
 def _phrase(term: Term) -> str:

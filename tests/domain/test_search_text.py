@@ -140,3 +140,16 @@ def test_highlights_are_code_point_spans_of_every_match() -> None:
     assert [content[start:end] for start, end in spans] == ["Café", "café", "café crème"]
     prefix = parse_query("caf*").highlights(content)
     assert [content[start:end] for start, end in prefix] == ["Café", "café", "CAFÉS", "café"]
+
+
+@pytest.mark.parametrize(
+    "q", ["apple", "ap*", '"apple pie"', '"apple pie"*', '"pie apple apple"', "東京", "x"]
+)
+@pytest.mark.parametrize(
+    "text",
+    ["apple pie apple apple pie", "apples pie, apple: pied piper", "東京 京東 東京東", "", "x"],
+)
+def test_a_terms_count_in_words_is_its_occurrences_in_tokens(q: str, text: str) -> None:
+    """Relevance counts terms on words alone (storage/search.py): as many as highlights find."""
+    for term in parse_query(q).terms:
+        assert term.count(words(text)) == len(term.occurrences(tokenize(text))), term

@@ -9,8 +9,11 @@ store's truth); the real clock with ``trio.fail_after``.
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -29,6 +32,7 @@ from chatactors.domain.models import (
     ReadMark,
 )
 from chatactors.domain.search_query import parse_query
+from chatactors.storage import search as search_module
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.postgres import PgStore
 from chatactors.storage.search import (
@@ -37,7 +41,7 @@ from chatactors.storage.search import (
     SearchPage,
     SearchRequest,
 )
-from chatactors.storage.sqlite import SqliteStore
+from chatactors.storage.sqlite import SqliteStore, open_sqlite_store
 from chatactors.storage.store import ChatStore, ChatUpdate, MessageChange
 
 from .factories import make_chat, make_message
@@ -257,6 +261,52 @@ async def test_relevance_puts_the_best_match_first_and_pages_by_offset(store: Ch
         "apple banana cherry date elder fig grape honeydew kiwi"
     ]
     assert rest.next is None
+
+
+async def test_relevance_ranks_the_newest_matches_only(
+    store: ChatStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The best match older than the window is not ranked: a word in most messages costs
+    what a rare one does (storage/search.py, RELEVANCE_CANDIDATES)."""
+    monkeypatch.setattr(search_module, "RELEVANCE_CANDIDATES", 3)
+    chats = Chats(store)
+    with trio.fail_after(TIMEOUT_S):
+        chat = await chats.chat("c1", "alice", "bob")
+        await chats.post(chat, "bob", "apple apple apple")
+        for words in ("apple one two three", "apple tart", "apple pie crust", "no fruit"):
+            await chats.post(chat, "bob", words)
+        assert await _search(store, "apple", order=SearchOrder.RELEVANCE) == [
+            "apple tart", "apple pie crust", "apple one two three",
+        ]  # fmt: skip
+        assert len(await _search(store, "apple")) == 4  # newest first: every match
+
+
+async def test_sqlite_and_memory_rank_alike() -> None:
+    """Both rank with the same BM25 over the same counts (storage/search.py, ``ranked``): the
+    same order for words of every frequency, phrases and prefixes, by chat and author."""
+    rng = random.Random(25)
+    vocabulary = ["apple", "apricot", "banana", "cherry", "kiwi", "lime", "mango", "melon"]
+    weights = [40, 5, 20, 10, 3, 8, 2, 12]
+    queries = [("apple",), ("kiwi",), ("apple kiwi",), ("ap*",), ("banana cherry",),
+               ('"apple banana"',), ("melon lime apple",)]  # fmt: skip
+    with tempfile.TemporaryDirectory() as data_dir, trio.fail_after(TIMEOUT_S):
+        memory = MemoryStore()
+        async with open_sqlite_store(Path(data_dir)) as sqlite:
+            writers = [Chats(memory), Chats(sqlite)]
+            chats = [[await w.chat(f"c{n}", "alice", "bob") for n in range(3)] for w in writers]
+            for number in range(120):
+                words = rng.choices(vocabulary, weights, k=rng.randint(1, 9))
+                chat, author = rng.randrange(3), rng.choice(["alice", "bob"])
+                for writer, theirs in zip(writers, chats, strict=True):
+                    await writer.post(theirs[chat], author, f"{number}: {' '.join(words)}")
+            for (q,) in queries:
+                for filters in ({}, {"chat_id": ChatId("c1")}, {"author": BOB}):
+                    ranked = [
+                        await _search(store, q, order=SearchOrder.RELEVANCE, **filters)
+                        for store in (memory, sqlite)
+                    ]
+                    assert ranked[0] == ranked[1], (q, filters)
+                    assert ranked[0], (q, filters)
 
 
 async def test_relevance_goes_no_deeper_than_its_depth(store: ChatStore) -> None:
