@@ -66,7 +66,7 @@ class Term:
         if not rest:
             if self.prefix:
                 return sum(1 for word in words if word.startswith(first))
-            return sum(1 for word in words if word == first)
+            return words.count(first)
         found = 0
         *middle, last = rest
         for index in range(len(words) - len(rest)):

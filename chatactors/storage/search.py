@@ -25,9 +25,10 @@ from chatactors.domain.search_query import SearchQuery, bm25
 
 #: How deep relevance-ranked results go: ranking needs every match, pages need not.
 RELEVANCE_DEPTH = 1_000
-#: By relevance, the newest this many matches are ranked: what a ranking costs is then bounded
-#: for a word in most messages as for a rare one (BENCHMARKS.md, "Search").
-RELEVANCE_CANDIDATES = 2_000
+#: By relevance, the newest this many matches are ranked (as deep as pages go): what a ranking
+#: costs is then bounded for a word in most messages as for a rare one (BENCHMARKS.md,
+#: "Search").
+RELEVANCE_CANDIDATES = RELEVANCE_DEPTH
 
 
 def relevance_candidates() -> int:

@@ -11,8 +11,12 @@ memory store find the same messages:
   with the words' doclists (a user in 50 chats of 10,000 never pays for the other 9,950;
   BENCHMARKS.md). The rows it finds are then checked against the ids themselves.
 
-A 2-character prefix index makes short prefixes (``co*``) cheap; a query's prefix must have at
-least 2 characters (domain/search_query.py).
+Prefix indexes of 2, 3 and 4 characters make the usual prefixes (``co*``, ``conf*``) one
+doclist each, read lazily as a word's is: without one, FTS5 first merges the doclists of every
+word with the prefix, over the whole index (40 ms for a prefix of a word in most of 1,000,000
+messages, whatever the user's share). A longer prefix of such a word still costs that
+(BENCHMARKS.md, "Search"). A query's prefix must have at least 2 characters
+(domain/search_query.py).
 
 Newest first is the MATCH in ``rowid DESC`` order, stopping after a page. By relevance, the
 newest matches are ranked in Python (storage/search.py, ``ranked``) with each term counted in
@@ -65,7 +69,7 @@ CREATE TABLE mentions (
     PRIMARY KEY (chat_id, user_id, seq)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE message_search USING fts5(
-    body, meta, content = '', tokenize = 'ascii', prefix = '2'
+    body, meta, content = '', tokenize = 'ascii', prefix = '2 3 4'
 );
 CREATE TABLE search_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -266,12 +270,15 @@ def _by_relevance(
     if not window:
         return SearchPage([], None)
     terms = request.query.terms
-    (documents,) = conn.execute(
-        "SELECT count(*) FROM message_search WHERE message_search MATCH ?", (scope,)
-    ).fetchone()
-    if len(terms) == 1 and len(window) < relevance_candidates():
-        frequencies = [len(window)]  # every match is in the window
+    if len(terms) == 1:
+        # One term: its weight (IDF) multiplies every score alike, so the order does not
+        # depend on it, and counting the term's messages (6 ms for a word in most of the
+        # user's) is left out.
+        documents, frequencies = len(window), [len(window)]
     else:
+        (documents,) = conn.execute(
+            "SELECT count(*) FROM message_search WHERE message_search MATCH ?", (scope,)
+        ).fetchone()
         frequencies = [
             conn.execute(
                 "SELECT count(*) FROM message_search WHERE message_search MATCH ?",
