@@ -121,6 +121,7 @@ class Settings:
         1024, "events queued for one socket; a socket further behind is dropped (4008)"
     )
     max_history_page: int = setting(10_000, "messages in one GET .../messages page at most")
+    max_search_results: int = setting(100, "results in one GET /search page at most")
     max_replay: int = setting(5000, "messages replayed to a socket resuming with after_seq at most")
     crash_backoff_s: float = setting(1.0, "a crashed chat's actor restarts no sooner than this")
 

@@ -83,6 +83,7 @@ from chatactors.domain.events import (
     PresenceUpdated,
 )
 from chatactors.domain.ids import ChatId, MessageId, UserId, new_message_id
+from chatactors.domain.mentions import find_mentions
 from chatactors.domain.models import (
     ChangeKind,
     Chat,
@@ -359,10 +360,19 @@ class ChatState:
             client_message_id=command.client_message_id,
             pos=self.last_pos + 1,
             reply_to=command.reply_to,
+            mentions=self._mentions(command.type, command.content, command.user_id),
         )
         return Outcome(
             message, events=(MessageReceived(message),), writes=(AppendMessage(message),)
         )
+
+    def _mentions(self, kind: MessageType, content: str, author: UserId) -> tuple[UserId, ...]:
+        """Who a text names with ``@`` among the chat's participants now (an image's or an
+        audio message's content is a URL: it names nobody). Now is ``self.chat``, which
+        follows every member added or removed."""
+        if kind is not MessageType.TEXT:
+            return ()
+        return find_mentions(content, self.chat.participants, author)
 
     def _own_message(self, user_id: UserId, message_id: MessageId, found: Found | None) -> Message:
         self._require_participant(user_id)
@@ -437,14 +447,19 @@ class ChatState:
         if command.content == message.content:
             return Outcome(message)  # nothing changes: a retried edit logs nothing twice
         edited_at = max(now, message.timestamp)  # a wall clock that stepped back
-        edited = attrs.evolve(message, content=command.content, edited_at=edited_at)
+        edited = attrs.evolve(
+            message,
+            content=command.content,
+            edited_at=edited_at,
+            mentions=self._mentions(message.type, command.content, message.user_id),
+        )
         return self._change(edited, ChangeKind.EDITED)
 
     def _delete(self, command: DeleteMessage, found: Found | None) -> Outcome:
         message = self._own_message(command.user_id, command.message_id, found)
         if message.deleted:
             return Outcome(message)
-        deleted = attrs.evolve(message, content="", deleted=True, reactions=())
+        deleted = attrs.evolve(message, content="", deleted=True, reactions=(), mentions=())
         return self._change(deleted, ChangeKind.DELETED)
 
     def _react(self, command: React, found: Found | None) -> Outcome:

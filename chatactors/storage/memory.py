@@ -10,6 +10,16 @@ import trio
 from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+from chatactors.domain.search_query import SearchQuery, bm25
+from chatactors.domain.search_text import Token, tokenize
+from chatactors.storage.search import (
+    SearchOrder,
+    SearchPage,
+    SearchRequest,
+    fetch_count,
+    is_searchable,
+    page_of,
+)
 from chatactors.storage.store import (
     ChatUpdate,
     LoadedChat,
@@ -40,6 +50,8 @@ class MemoryStore:
     """Keeps everything in dicts. Each method checkpoints, like a real store would."""
 
     _chats: dict[ChatId, _StoredChat] = attrs.field(factory=dict)
+    #: The store order of every message (chat, seq): newest first in search is highest first.
+    _order: dict[tuple[ChatId, int], int] = attrs.field(factory=dict)
 
     async def create_chat(self, chat: Chat) -> None:
         await trio.lowlevel.checkpoint()
@@ -81,6 +93,7 @@ class MemoryStore:
         stored = self._owned(message.chat_id, owner)
         stored.messages.append(message)
         stored.last_pos = message.pos
+        self._order[(message.chat_id, message.seq)] = len(self._order) + 1
 
     async def change_message(self, change: MessageChange, *, owner: int) -> None:
         await trio.lowlevel.checkpoint()
@@ -96,6 +109,7 @@ class MemoryStore:
         stored = self._owned(message.chat_id, owner)
         stored.chat = update.chat
         stored.messages.append(message)
+        self._order[(message.chat_id, message.seq)] = len(self._order) + 1
         stored.last_pos = message.pos
         for mark in update.read_marks:
             stored.read_marks[mark.user_id] = mark
@@ -146,18 +160,76 @@ class MemoryStore:
             mark = stored.read_marks.get(user_id)
             read_seq = mark.seq if mark else 0
             last = stored.messages[-1] if stored.messages else None
+            unread = [m for m in stored.messages[read_seq:] if m.user_id != user_id]
             summaries.append(
                 ChatSummary(
                     chat=stored.chat,
                     last_message=last,
-                    unread_count=sum(
-                        1 for m in stored.messages if m.seq > read_seq and m.user_id != user_id
-                    ),
+                    unread_count=len(unread),
                     last_activity=last.timestamp if last else stored.chat.created_at,
+                    unread_mentions=sum(1 for m in unread if user_id in m.mentions),
                 )
             )
         summaries.sort(key=lambda s: s.last_activity, reverse=True)
         return summaries[:limit]
 
+    async def search(self, request: SearchRequest) -> SearchPage:
+        """By a scan of the user's chats, tokenizing each message as the other engines index it."""
+        await trio.lowlevel.checkpoint()
+        candidates: list[tuple[int, Message, list[Token]]] = []
+        for chat_id, stored in self._chats.items():
+            if request.user_id not in stored.chat.participants or request.chat_id not in (
+                None,
+                chat_id,
+            ):
+                continue
+            for message in stored.messages:
+                if not is_searchable(message) or request.author not in (None, message.user_id):
+                    continue
+                if request.type not in (None, message.type):
+                    continue
+                key = self._order[(chat_id, message.seq)]
+                candidates.append((key, message, tokenize(message.content)))
+        query = request.query
+        found = [(key, m, tokens) for key, m, tokens in candidates if query.matches(tokens)]
+        count = fetch_count(request)
+        if request.order is SearchOrder.NEWEST:
+            found.sort(key=lambda hit: hit[0], reverse=True)
+            after = request.after
+            chosen = [(key, m) for key, m, _ in found if after is None or key < after]
+            return page_of(chosen[:count], request)
+        ranked = _ranked(query, candidates, found)
+        offset = request.after or 0
+        return page_of(ranked[offset : offset + count], request)
+
     async def check_ready(self) -> None:
         await trio.lowlevel.checkpoint()
+
+
+def _ranked(
+    query: SearchQuery,
+    candidates: list[tuple[int, Message, list[Token]]],
+    found: list[tuple[int, Message, list[Token]]],
+) -> list[tuple[int, Message]]:
+    """``found`` by BM25 among ``candidates`` (best first; newest first among equals)."""
+    documents = len(candidates)
+    average = sum(len(tokens) for _, _, tokens in candidates) / max(documents, 1)
+    frequencies = [
+        sum(1 for _, _, tokens in candidates if term.occurrences(tokens)) for term in query.terms
+    ]
+    scored = [
+        (
+            bm25(
+                [len(term.occurrences(tokens)) for term in query.terms],
+                len(tokens),
+                documents=documents,
+                average_length=average,
+                document_frequencies=frequencies,
+            ),
+            key,
+            message,
+        )
+        for key, message, tokens in found
+    ]
+    scored.sort(key=lambda hit: (hit[0], hit[1]), reverse=True)
+    return [(key, message) for _, key, message in scored]

@@ -10,7 +10,15 @@ from quart_trio import QuartTrio
 from chatactors import __version__
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
-from chatactors.web import chats_api, connection, health, media_api, members_api, static_routes
+from chatactors.web import (
+    chats_api,
+    connection,
+    health,
+    media_api,
+    members_api,
+    search_api,
+    static_routes,
+)
 from chatactors.web.auth import install_auth
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
@@ -49,6 +57,7 @@ def create_app(
     del app.make_response
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(members_api.blueprint)
+    app.register_blueprint(search_api.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
     install_auth(app, settings)

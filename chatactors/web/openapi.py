@@ -1,7 +1,8 @@
 """The OpenAPI document at /openapi.json, made valid where quart-schema leaves it broken.
 
 quart-schema (with msgspec models) keeps only the first named type's schema and drops the types
-it refers to, so ``$ref``s to ``MessageOut``, ``MessageType`` and ``PresenceStatus`` dangled and
+it refers to, so ``$ref``s to ``MessageOut``, ``MessageType`` and ``PresenceStatus`` (or, from a
+query string, ``SearchOrder``) dangled and
 ``list[MessageOut]`` was documented as one object; and it puts a response's headers under
 ``content``, as if "headers" were a media type. This provider
 (quart-schema's documented extension point) adds every referenced type to
@@ -41,6 +42,12 @@ class ChatOpenAPIProvider(OpenAPIProvider):
                     described = operation.get("description") or operation.get("summary")
                     operation["responses"] = {"default": {"description": described or "Any"}}
         return document
+
+    def build_querystring_parameters(
+        self, model: type[Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        parameters, definitions = super().build_querystring_parameters(model)
+        return parameters, {**definitions, **definitions_of(model)}
 
     def build_request_body(
         self, model: type[Any], source: DataSource

@@ -126,6 +126,8 @@ class MessageOut:
     #: emoji -> the users who reacted with it, in the order they did.
     reactions: dict[str, list[str]]
     reply_to: str | None
+    #: The participants the text mentions with ``@`` (docs/API.md, "Mentions").
+    mentions: list[str]
     client_message_id: str | None = None
     #: Only on a system message: the change to the chat it records.
     system: ChatChangeOut | None = None
@@ -157,6 +159,8 @@ class ChatListItemOut:
     last_message: MessageOut | None = None
     unread_count: int = 0
     last_activity: str | None = None
+    #: Unread messages that mention the user (with ``?user_id=``).
+    unread_mentions: int = 0
 
 
 @attrs.frozen

@@ -62,6 +62,7 @@ def message_json(message: Message) -> bytes:
     wire["deleted"] = message.deleted
     wire["reactions"] = {r.emoji: r.users for r in message.reactions}
     wire["reply_to"] = message.reply_to
+    wire["mentions"] = message.mentions
     if message.system is not None:
         wire["system"] = change_to_wire(message.system)
     encoded = orjson.dumps(wire)

@@ -284,3 +284,18 @@ def test_an_emoji_key_is_one_emoji_or_a_short_name(emoji: str) -> None:
     state = new_state()
     message = post(state)
     assert run(state, React(BOB, message.id, emoji)).result.reactions[0].emoji == emoji
+
+
+def test_a_text_message_carries_its_mentions_found_when_sent_and_when_edited() -> None:
+    state = new_state()
+    sent = post(state, "@bob and @eve and @alice, @all?", ALICE)
+    # eve is no participant; the author is never among them; @all: everyone else in chat order
+    assert sent.mentions == (BOB, BOT_USER)
+    assert post(state, "ping @[alice]", BOB).mentions == (ALICE,)
+    image = run(state, PostMessage(BOB, MessageType.IMAGE, "http://x/@alice.png")).result
+    assert image.mentions == ()
+    edited = run(state, EditMessage(ALICE, sent.id, "only @bot_user now")).result
+    assert edited.mentions == (BOT_USER,)
+    assert state.log.find(sent.id) == edited
+    deleted = run(state, DeleteMessage(ALICE, sent.id)).result
+    assert deleted.mentions == ()

@@ -39,6 +39,7 @@ def test_event_frames_have_the_reference_shapes() -> None:
             "deleted": False,
             "reactions": {},
             "reply_to": None,
+            "mentions": [],
         },
     }
     presence = Presence(UserId("bob"), PresenceStatus.TYPING, MOMENT)
