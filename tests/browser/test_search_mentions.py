@@ -254,3 +254,29 @@ def test_mentions_suggested_marked_and_counted_until_read(
 
     # Ann's own message names others, not her: not marked for her.
     expect(row(ann, "look")).not_to_have_class(re.compile(r"\bmentions-me\b"))
+
+
+def test_searching_in_the_open_chat_from_a_phone(server: Server, open_user: UserFactory) -> None:
+    chat_id = group(server, "Phones", "amy5", "bo5")
+    post(server, chat_id, "bo5", "the quokka photo is in the album")
+    other = group(server, "Elsewhere", "amy5", "bo5")
+    post(server, other, "bo5", "another quokka")
+    amy = open_user("amy5", viewport={"width": 390, "height": 760})
+    open_chat(amy, chat_id)
+    expect(amy.locator(".sidebar")).to_be_hidden()
+    # The header's search button brings the list screen back, searching this chat only.
+    amy.get_by_role("button", name="Search in this chat").click()
+    box = search_box(amy)
+    expect(box).to_be_focused()
+    expect(amy.locator("#search-here")).to_be_checked()
+    box.press_sequentially("quokka")
+    expect(hits(amy)).to_have_count(1)
+    hits(amy).click()
+    expect(amy.locator(".sidebar")).to_be_hidden()
+    expect(row(amy, "quokka photo")).to_be_in_viewport()
+    # Cancel leaves the search and goes back to the chat.
+    amy.get_by_role("button", name="Search in this chat").click()
+    amy.get_by_role("button", name="Cancel").click()
+    expect(amy.locator("#chat-view")).to_be_visible()
+    expect(amy.locator(".sidebar")).to_be_hidden()
+    expect(amy.locator("#chat-search")).to_have_value("")
