@@ -394,6 +394,7 @@ function boot() {
     onOpen: openHit,
   });
   document.addEventListener("keydown", onShortcut);
+  if (/Mac|iPhone|iPad/.test(navigator.platform)) $(".search-kbd").textContent = "⌘K";
   $("#switch-user").append(icon("switch", { size: 20 }));
   $("#new-chat").append(icon("edit", { size: 20 }));
   $("#new-chat-close").append(icon("x", { size: 20 }));
