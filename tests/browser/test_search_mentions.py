@@ -134,6 +134,7 @@ def test_a_message_far_back_is_loaded_around_it_not_page_by_page(
     server: Server, open_user: UserFactory
 ) -> None:
     chat_id = group(server, "Long", "alice3", "dave3")
+    other = group(server, "Other", "alice3", "dave3")
     # Alice's own messages (none unread: the chat opens at its newest, pages nothing older),
     # but the one to find.
     for i in range(1, 301):
@@ -189,6 +190,13 @@ def test_a_message_far_back_is_loaded_around_it_not_page_by_page(
     hits(alice).click()
     expect(row(alice, "platypus report")).to_be_in_viewport()
     assert not [url for url in pages[count:] if "after_seq=30&" in url], pages[count:]
+
+    # Another chat, then this one again from the list: it opens at its newest messages.
+    box.press("Escape")  # the list is whole again
+    open_chat(alice, other)
+    open_chat(alice, chat_id)
+    expect(row(alice, "msg 301")).to_be_in_viewport()
+    expect(row(alice, "platypus report")).to_have_count(0)
 
 
 def test_mentions_suggested_marked_and_counted_until_read(

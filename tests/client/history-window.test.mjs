@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  AROUND, addNewerToWindow, addOlderToWindow, hasOlder, leaveWindow, olderPage, openWindow, showRunOf,
+  AROUND, addNewerToWindow, addOlderToWindow, hasOlder, heldRuns, leaveWindow, olderPage, openWindow, showRunOf,
 } from "../../chatactors/web/static/js/history-window.js";
 import { PAGE_SIZE, Store } from "../../chatactors/web/static/js/store.js";
 
@@ -124,5 +124,14 @@ describe("a window around a message far back", () => {
     store.resync(chat, 1000);
     assert.equal(chat.window, null);
     assert.equal(chat.inWindow, false);
+  });
+});
+
+describe("reading again what is held", () => {
+  test("the live end and the window, each as one page, not the gap between them", () => {
+    const { store, chat } = chatOf(1000);
+    assert.deepEqual(heldRuns(chat), [{ from: 951, to: 1000 }]);
+    openWindow(store, chat, ...around(300, 1000));
+    assert.deepEqual(heldRuns(chat), [{ from: 276, to: 325 }, { from: 951, to: 1000 }]);
   });
 });

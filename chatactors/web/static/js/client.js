@@ -7,7 +7,8 @@ import { UserSocket } from "./socket.js";
 import { BOT } from "./format.js";
 import { answerCovers, beginEdit, endEdit, toggleOp } from "./changes.js";
 import {
-  AROUND, addNewerToWindow, addOlderToWindow, hasOlder, leaveWindow, olderPage, openWindow, settleWindow, showRunOf,
+  AROUND, addNewerToWindow, addOlderToWindow, hasOlder, heldRuns, leaveWindow, olderPage, openWindow, settleWindow,
+  showRunOf,
 } from "./history-window.js";
 import { applyChatState, chatName, removalNotice } from "./members.js";
 import { searchParams } from "./search.js";
@@ -343,15 +344,14 @@ export class ChatClient extends EventTarget {
 
   /** Read every message held again (they were read before the chat's position was known). */
   async _reread(chat) {
-    const seqs = [...chat.seqs];
-    if (!seqs.length || chat.oldestSeq === null) return;
-    const newest = Math.max(...seqs);
+    const runs = heldRuns(chat); // the newest messages, and a window further back if one is held
+    if (!runs.length) return;
     const covers = this.store.coversNow(chat);
     try {
-      const page = await api.messages(chat.id, {
-        beforeSeq: newest + 1, limit: Math.min(MAX_REREAD, newest - chat.oldestSeq + 1), userId: this.me,
-      });
-      this.store.mergePage(chat, page, { covers });
+      const pages = await Promise.all(runs.map((run) => api.messages(chat.id, {
+        beforeSeq: run.to + 1, limit: Math.min(MAX_REREAD, run.to - run.from + 1), userId: this.me,
+      })));
+      for (const page of pages) this.store.mergePage(chat, page, { covers });
       this.emit("update", chat.id);
       this.emit("chats");
     } catch {
@@ -449,6 +449,9 @@ export class ChatClient extends EventTarget {
     this.activeId = chatId;
     const chat = this.active;
     if (chat && switching) {
+      // A chat opened from the list starts at its newest messages, even if a window further
+      // back was being read in it before (a search result opens it there afterwards).
+      leaveWindow(chat);
       chat.unreadAtOpen = chat.unread;
       if (chat.historyLoaded) this.store.placeUnreadMarker(chat);
     }

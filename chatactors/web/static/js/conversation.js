@@ -80,6 +80,7 @@ export class ConversationView {
     this.dirty = new Set();
     this.frame = 0;
     this.initialScrollDone = false;
+    this.rebuilding = false; // the message list was emptied and awaits its render
     this.recorder = new Recorder({
       onTick: (s) => (this.el.recordTime.textContent = s),
       onState: (on) => this._recordingUi(on),
@@ -128,6 +129,7 @@ export class ConversationView {
     if (kind === "message" && extra.mine) this.stick = true;
     if (kind === "history" && (extra.older || extra.newer)) this.dirty.add("older");
     if (kind === "history" && extra.reset) {
+      this.rebuilding = true;
       resetKeyed(this.el.messages);
       this.editing = null;
       this.menu.close();
@@ -162,6 +164,7 @@ export class ConversationView {
     this.el.view.hidden = !chat;
     document.body.classList.toggle("in-chat", !!chat);
     if (previous !== chatId) {
+      this.rebuilding = true;
       resetKeyed(this.el.messages);
       this.stick = true;
       this.unseen = 0;
@@ -191,6 +194,7 @@ export class ConversationView {
     this._renderBanner(chat);
     this._renderTyping(chat);
     this._renderMessages(chat);
+    this.rebuilding = false;
     this._renderReplyBar(chat);
     this._renderGone(chat);
   }
@@ -618,6 +622,9 @@ export class ConversationView {
 
     e.scroller.addEventListener("scroll", () => {
       this.menu.reposition();
+      // Emptied for a rebuild (another chat, a window), the list is at the top for a moment:
+      // that is no reader scrolling up (nor down to a window's end), so nothing loads.
+      if (this.rebuilding) return;
       this.stick = this._nearBottom();
       if (this.stick) this.unseen = 0;
       this._renderJump();

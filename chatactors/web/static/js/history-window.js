@@ -30,6 +30,19 @@ export function olderPage(chat) {
 /** Whether the shown run has older messages to load. */
 export const hasOlder = (chat) => olderPage(chat).more && Number.isFinite(olderPage(chat).beforeSeq);
 
+/**
+ * The runs of messages held, each to be read again as one page (client.js, after `ready`): the
+ * live end, and the window if there is one (not the gap between them).
+ */
+export function heldRuns(chat) {
+  if (!chat.seqs.size) return [];
+  const newest = newestHeld(chat);
+  const w = chat.window;
+  if (!w) return [{ from: chat.oldestSeq ?? newest, to: newest }];
+  const live = liveFrom(chat);
+  return [{ from: w.from, to: w.to }, ...(live === null ? [] : [{ from: live, to: newest }])];
+}
+
 /** The lowest seq of the live end (above the window). */
 function liveFrom(chat) {
   let low = Infinity;
