@@ -4,6 +4,7 @@ import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { setAuthToken } from "./api.js";
 import { ChatClient } from "./client.js";
+import { browserPage } from "./page.js";
 import { ConversationView } from "./conversation.js";
 import { SearchPanel } from "./search-panel.js";
 import { toast } from "./toast.js";
@@ -119,7 +120,7 @@ async function startAs(me) {
   $("#me-name").textContent = me;
   $("#me-avatar").replaceChildren(avatar(me, { size: 40 }));
   resetKeyed($("#chat-list"));
-  client = new ChatClient(me);
+  client = new ChatClient(me, browserPage);
   conversation.setClient(client);
   search.setClient(client);
   client.addEventListener("change", (e) => {

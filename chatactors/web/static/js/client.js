@@ -1,7 +1,8 @@
 // The client's conversation with the server: one socket for every chat (`/ws`), history pages
 // over REST, sending with retry, changes to messages (edit, delete, reactions), changes to chats
 // (title, members), typing. Its state and rules live in the Store (store.js, changes.js,
-// members.js); no DOM here either. Views listen to "change" events ({kind, chatId}) and re-render.
+// members.js); no DOM here either (the page's visibility and the network's state come from
+// page.js, handed in by app.js). Views listen to "change" events ({kind, chatId}) and re-render.
 import { api, getAuthToken } from "./api.js";
 import { UserSocket } from "./socket.js";
 import { BOT } from "./format.js";
@@ -22,9 +23,12 @@ const TYPING_IDLE_MS = 4000;
 const TYPING_EXPIRE_MS = 12000;
 
 export class ChatClient extends EventTarget {
-  constructor(me) {
+  /** @param {string} me @param {typeof import("./page.js").browserPage} page whether the page
+   *  is seen or offline, and word when that changes (page.js) */
+  constructor(me, page) {
     super();
     this.me = me;
+    this.page = page;
     this.store = new Store(me, { isViewing: (chat) => this.isViewing(chat) });
     this.activeId = null;
     // The open chat, if I was taken out of it while it was open: it stays on screen, read-only,
@@ -45,14 +49,7 @@ export class ChatClient extends EventTarget {
     this._typingIdle = null;
     this._readyPos = null; // the current socket's `latest_pos` per chat, from its `ready`
     this._reacting = new Set(); // "<message id>\u0000<emoji>": one toggle in flight at a time
-    this._onVisible = () => {
-      if (document.visibilityState === "visible") {
-        this.nudge();
-        const chat = this.active;
-        if (chat) this.markReadSoon(chat);
-      }
-    };
-    this._onOnline = () => this.nudge();
+    this._unwatchPage = null;
   }
 
   get chats() {
@@ -87,8 +84,14 @@ export class ChatClient extends EventTarget {
   // ---- lifecycle ---------------------------------------------------------------------
 
   async start() {
-    document.addEventListener("visibilitychange", this._onVisible);
-    window.addEventListener("online", this._onOnline);
+    this._unwatchPage = this.page.watch({
+      onVisible: () => {
+        this.nudge();
+        const chat = this.active;
+        if (chat) this.markReadSoon(chat);
+      },
+      onOnline: () => this.nudge(),
+    });
     await this.refreshChats();
     if (this.stopped) return;
     this.loaded = true;
@@ -105,8 +108,8 @@ export class ChatClient extends EventTarget {
   stop() {
     this.stopped = true;
     this.stopTyping();
-    document.removeEventListener("visibilitychange", this._onVisible);
-    window.removeEventListener("online", this._onOnline);
+    this._unwatchPage?.();
+    this._unwatchPage = null;
     this.socket?.stop();
     for (const t of this._typingTimers.values()) clearTimeout(t);
     for (const t of this._readTimers.values()) clearTimeout(t);
@@ -123,9 +126,9 @@ export class ChatClient extends EventTarget {
   get connectionState() {
     const state = this.socket?.state;
     if (!this.loaded || !state || state === "idle" || state === "connecting") {
-      return this.listFailed && navigator.onLine === false ? "offline" : "connecting";
+      return this.listFailed && this.page.isOffline() ? "offline" : "connecting";
     }
-    if (state === "closed") return navigator.onLine === false ? "offline" : "reconnecting";
+    if (state === "closed") return this.page.isOffline() ? "offline" : "reconnecting";
     return "online"; // open, or gone (refused for good: the banner says why)
   }
 
@@ -615,7 +618,7 @@ export class ChatClient extends EventTarget {
   }
 
   isViewing(chat) {
-    return this.activeId === chat.id && document.visibilityState === "visible";
+    return this.activeId === chat.id && this.page.isVisible();
   }
 
   markReadSoon(chat) {
