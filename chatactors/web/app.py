@@ -10,6 +10,7 @@ from quart_trio import QuartTrio
 from chatactors import __version__
 from chatactors.compat.quart_schema import restore_make_response
 from chatactors.settings import Settings
+from chatactors.settings_parsing import read_settings
 from chatactors.storage.store import ChatStore
 from chatactors.web import (
     chats_api,
@@ -36,7 +37,7 @@ def create_app(
     """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore);
     ``on_services_failure`` is called if the services stop while serving (``serve`` then
     exits non-zero; web/lifespan.py)."""
-    settings = settings or Settings.from_env()
+    settings = settings or read_settings()
     app = QuartTrio("chatactors", static_folder=None)
     # First: its before-request hook refuses a body too large before auth looks at the request.
     connection.install(app, settings)

@@ -53,7 +53,7 @@ from chatactors.domain.models import (
     ReadMark,
 )
 from chatactors.storage.store import LoadedChat, MessagePage
-from tests.conftest import make_settings
+from tests.conftest import counted_message_ids, make_chat_policy
 
 ALICE, BOB, CAROL, DAVE = UserId("alice"), UserId("bob"), UserId("carol"), UserId("dave")
 TEXT = MessageType.TEXT
@@ -69,7 +69,9 @@ def new_state(
     chat = Chat(ChatId("c1"), (*(people or (ALICE, BOB, CAROL)), BOT_USER), T0, None, kind,
                 created_by)  # fmt: skip
     loaded = LoadedChat(chat, (), 0, {}, {}, {})
-    return ChatState.from_loaded(loaded, make_settings(**settings))
+    return ChatState.from_loaded(
+        loaded, make_chat_policy(**settings), new_message_id=counted_message_ids()
+    )
 
 
 def run(state: ChatState, command: AnyCommand, *, at: float = 0.0) -> Outcome:

@@ -44,7 +44,7 @@ from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import BOT_USER, ChatId, MessageId, UserId
 from chatactors.domain.models import ChangeKind, Chat, Message, MessageType, Reaction
 from chatactors.storage.store import LoadedChat, LogPage, MessageChange
-from tests.conftest import make_settings
+from tests.conftest import counted_message_ids, make_chat_policy
 
 ALICE, BOB, EVE = UserId("alice"), UserId("bob"), UserId("eve")
 TEXT = MessageType.TEXT
@@ -55,7 +55,9 @@ def new_state(*recent: Message, last_pos: int = 0, **settings: object) -> ChatSt
     chat = Chat(ChatId("c1"), (ALICE, BOB, BOT_USER), T0)
     last_seq = recent[-1].seq if recent else 0
     loaded = LoadedChat(chat, recent, last_seq, {}, {}, {}, last_pos=last_pos or last_seq)
-    return ChatState.from_loaded(loaded, make_settings(**settings))
+    return ChatState.from_loaded(
+        loaded, make_chat_policy(**settings), new_message_id=counted_message_ids()
+    )
 
 
 def run(
