@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,8 +27,9 @@ import pytest
 
 from chatactors.actors.bot import open_bot
 from chatactors.actors.bot_replies import default_bot_replies
-from chatactors.actors.registry import ChatRegistry, open_registry
-from chatactors.domain.ids import ChatId
+from chatactors.actors.chat_policy import ChatPolicy
+from chatactors.actors.registry import ChatRegistry, chat_policy, open_registry
+from chatactors.domain.ids import ChatId, MessageId, MessageIdSource
 from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import ChatStore
@@ -41,6 +43,17 @@ def make_settings(**overrides: Any) -> Settings:
     defaults: dict[str, Any] = {"store": "memory", "bot_enabled": False, "port": 8000}
     defaults.update(overrides)
     return Settings(**defaults)
+
+
+def make_chat_policy(**overrides: Any) -> ChatPolicy:
+    """A chat state's policy as the registry makes it, from ``make_settings(**overrides)``."""
+    return chat_policy(make_settings(**overrides))
+
+
+def counted_message_ids(prefix: str = "new") -> MessageIdSource:
+    """Message ids ``new-1``, ``new-2``, ...: a chat state's ids, known in advance."""
+    numbers = itertools.count(1)
+    return lambda: MessageId(f"{prefix}-{next(numbers)}")
 
 
 class FakeWallClock:

@@ -98,6 +98,30 @@ def test_compat_stands_alone() -> None:
     assert violations == []
 
 
+def test_the_chat_core_reads_no_settings_and_draws_no_ids() -> None:
+    # ChatState is given a ChatPolicy and a source of message ids: neither it nor anything it
+    # imports (TYPE_CHECKING imports included) reads the configuration (argparse, os, socket)
+    # or draws random numbers, so that the same commands give the same outcome.
+    graph = package_graph()
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    reached: set[str] = set()
+    todo = ["chatactors.actors.chat_state"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    banned = ("chatactors.settings", "chatactors.settings_parsing",
+              *("argparse", "os", "socket", "uuid", "random", "secrets"))  # fmt: skip
+    violations = [
+        f"{module} imports {name}"
+        for module in sorted(reached)
+        for name in imports_of(paths[module])
+        if any(name == bad or name.startswith(bad + ".") for bad in banned)
+    ]
+    assert violations == []
+
+
 def library_imports(path: Path) -> set[str]:
     """What ``path`` imports: a module, or ``module.name`` for ``from module import name``."""
     found: set[str] = set()

@@ -25,6 +25,7 @@ from typing import Any, assert_never
 import attrs
 import trio
 
+from chatactors.actors.chat_policy import ChatPolicy
 from chatactors.actors.chat_state import ChatState
 from chatactors.actors.commands import AnyCommand, PostMessage, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Request
@@ -52,7 +53,8 @@ from chatactors.domain.errors import (
     StoreUnavailable,
 )
 from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived, removed_by
-from chatactors.domain.ids import ChatId
+from chatactors.domain.ids import ChatId, MessageIdSource
+from chatactors.domain.random_ids import new_message_id
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore, LoadedChat, StaleOwner
 
@@ -134,13 +136,16 @@ class ChatActor:
         now: WallClock,
         activation_hooks: Sequence[ActivationHook] = (),
         *,
+        policy: ChatPolicy,
+        message_ids: MessageIdSource = new_message_id,
         outbox: Callable[[ChatEvent], None] | None = None,
         may_deliver: Callable[[], bool] = always_owner,
         handover: Handover | None = None,
     ) -> ChatActor:
         state = ChatState.from_loaded(
-            loaded, settings, handover, now=now(), clock=trio.current_time()
-        )
+            loaded, policy, handover, new_message_id=message_ids, now=now(),
+            clock=trio.current_time(),
+        )  # fmt: skip
         return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
                    owner_token=loaded.owner_token, outbox=outbox,
                    may_deliver=may_deliver)  # fmt: skip

@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor, always_owner
+from chatactors.actors.chat_policy import ChatPolicy
 from chatactors.actors.commands import ChatChanged, Command
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.mailbox import Mailbox, Request
@@ -35,8 +36,9 @@ from chatactors.domain.errors import (
     ServerShuttingDown,
     StoreUnavailable,
 )
-from chatactors.domain.ids import ChatId, UserId, new_chat_id
+from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary
+from chatactors.domain.random_ids import new_chat_id
 from chatactors.domain.rules import chat_kind, check_title, normalise_participants
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
@@ -100,6 +102,10 @@ class ChatRegistry:
     _retired: ActorCounters = attrs.field(factory=ActorCounters)
     #: Open user sockets, told about each chat created for their user.
     user_feeds: UserFeeds = attrs.field(factory=UserFeeds)
+    #: What every chat's state applies, made from the settings once.
+    _chat_policy: ChatPolicy = attrs.field(
+        init=False, default=attrs.Factory(lambda self: chat_policy(self._settings), takes_self=True)
+    )
 
     # -- chats ------------------------------------------------------------------------------
 
@@ -271,6 +277,7 @@ class ChatRegistry:
                 return
             actor = ChatActor.from_loaded(
                 loaded, self._store, self._settings, self._now, tuple(self._activation_hooks),
+                policy=self._chat_policy,
                 outbox=None if slot.activation is None else slot.activation.publish,
                 may_deliver=always_owner if slot.activation is None else slot.activation.is_valid,
                 handover=None if slot.activation is None else slot.activation.handover(),
@@ -352,6 +359,19 @@ class ChatRegistry:
         self._closing = True
         for slot in self._slots.values():
             slot.inbox.close()
+
+
+def chat_policy(settings: Settings) -> ChatPolicy:
+    """What a chat's state needs of the settings."""
+    return ChatPolicy(
+        limits=settings.limits,
+        history_window=settings.history_window,
+        idempotency_window=settings.idempotency_window,
+        max_replay=settings.max_replay,
+        max_reaction_keys=settings.max_reaction_keys,
+        typing_timeout_s=settings.typing_timeout_s,
+        presence_grace_s=settings.presence_grace_s,
+    )
 
 
 @asynccontextmanager

@@ -35,6 +35,7 @@ from chatactors.domain.models import (
     Reaction,
     ReadMark,
 )
+from chatactors.storage.search import SearchPage, SearchRequest
 
 __all__ = ["StoreUnavailable"]  # re-exported: what every engine raises when it cannot serve
 
@@ -169,6 +170,10 @@ class ChatStore(Protocol):
 
     async def list_user_chats(self, user_id: UserId, *, limit: int) -> list[ChatSummary]: ...
 
+    async def search(self, request: SearchRequest) -> SearchPage:
+        """The messages that match ``request`` (storage/search.py says how, for every engine)."""
+        ...
+
     async def check_ready(self) -> None:
         """Raise if the store cannot serve requests."""
         ...
@@ -194,13 +199,15 @@ def select_page(messages: list[Message], page: MessagePage) -> list[Message]:
 #: The columns a new message row is inserted with in both SQL stores (its edit time, deletion
 #: and reactions start empty).
 MESSAGE_COLUMNS = (
-    "id, chat_id, seq, user_id, type, content, created_ms, client_message_id, pos, reply_to, system"
+    "id, chat_id, seq, user_id, type, content, created_ms, client_message_id, pos, reply_to,"
+    " mentions, system"
 )
 #: What a message row is read back as, in the order :func:`message_from_row` reads it. A row
 #: stored before the log existed has no ``pos``: it was ``seq`` (nothing had changed then).
 _SELECTED = (
     "id", "chat_id", "seq", "user_id", "type", "content", "created_ms", "client_message_id",
-    "coalesce({0}pos, {0}seq)", "reply_to", "edited_ms", "deleted", "reactions", "system",
+    "coalesce({0}pos, {0}seq)", "reply_to", "edited_ms", "deleted", "reactions", "mentions",
+    "system",
 )  # fmt: skip
 
 
@@ -231,7 +238,8 @@ def message_from_row(row: Sequence[Any]) -> Message:
         edited_at=None if row[10] is None else from_epoch_ms(row[10]),
         deleted=bool(row[11]),
         reactions=reactions_from_text(row[12]),
-        system=system_from_text(row[13]),
+        mentions=mentions_from_text(row[13]),
+        system=system_from_text(row[14]),
     )
 
 
@@ -291,6 +299,15 @@ def reactions_from_text(text: str | None) -> tuple[Reaction, ...]:
     return tuple(
         Reaction(emoji, tuple(UserId(user) for user in users)) for emoji, users in json.loads(text)
     )
+
+
+def mentions_to_text(mentions: tuple[UserId, ...]) -> str | None:
+    """How a message's mentions are stored: ``[user, ...]`` (None: none)."""
+    return json.dumps(list(mentions), ensure_ascii=False) if mentions else None
+
+
+def mentions_from_text(text: str | None) -> tuple[UserId, ...]:
+    return tuple(UserId(user) for user in json.loads(text)) if text else ()
 
 
 def seq_at(pos: int, last_change: tuple[int, int] | None) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from quart_trio import QuartTrio
 
 from chatactors.settings import Settings
+from chatactors.settings_parsing import read_settings
 from chatactors.storage.store import ChatStore
 from chatactors.web import (
     chats_api,
@@ -15,6 +16,7 @@ from chatactors.web import (
     media_api,
     members_api,
     openapi,
+    search_api,
     static_routes,
 )
 from chatactors.web.auth import install_auth
@@ -32,7 +34,7 @@ def create_app(
     """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore);
     ``on_services_failure`` is called if the services stop while serving (``serve`` then
     exits non-zero; web/lifespan.py)."""
-    settings = settings or Settings.from_env()
+    settings = settings or read_settings()
     app = QuartTrio("chatactors", static_folder=None)
     # First: its before-request hook refuses a body too large before auth looks at the request.
     connection.install(app, settings)
@@ -40,6 +42,7 @@ def create_app(
     app.url_map.strict_slashes = False
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(members_api.blueprint)
+    app.register_blueprint(search_api.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
     # The API's document (web/openapi.py), made from the app's routes on first request.

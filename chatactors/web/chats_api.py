@@ -183,6 +183,7 @@ async def list_chats() -> Response:
                 "last_message": message_to_wire(s.last_message) if s.last_message else None,
                 "unread_count": s.unread_count,
                 "last_activity": format_timestamp(s.last_activity),
+                "unread_mentions": s.unread_mentions,
             }
             for s in summaries
         ]

@@ -92,7 +92,9 @@ def openapi_document(app: Quart, settings: Settings) -> dict[str, Any]:
         parameters = [_path_parameter(name, schema_of) for name in names]
         if declared.query is not None:
             # Without access control, who acts must be named (with it, the token names them).
-            required = {"user_id"} if declared.actor_query and not settings.auth_enabled else set()
+            required = set(declared.required_query)
+            if declared.actor_query and not settings.auth_enabled:
+                required.add("user_id")
             parameters.extend(_query_parameters(components[declared.query.__name__], required))
         described: dict[str, Any] = {
             "operationId": view.__name__,
@@ -117,7 +119,7 @@ def openapi_document(app: Quart, settings: Settings) -> dict[str, Any]:
     # A query type is shown as its parameters, not as a schema.
     queries = {declared.query.__name__ for _, _, declared in found if declared.query is not None}
     components = {name: schema for name, schema in components.items() if name not in queries}
-    components.update(value_schemas(settings.limits, max_history_page=settings.max_history_page))
+    components.update(value_schemas(settings))
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {

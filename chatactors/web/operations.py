@@ -48,6 +48,9 @@ class Operation:
     body: Any = None
     #: The type the query string is decoded into.
     query: type[Any] | None = None
+    #: Query parameters the route requires itself (its type leaves them out, so that the
+    #: route's refusal can say how to give them).
+    required_query: tuple[str, ...] = ()
     #: The query's ``user_id`` names who acts: required unless access control is on (then it
     #: is the signed-in user by default).
     actor_query: bool = False
@@ -62,6 +65,7 @@ def operation(
     body: Any = None,
     query: type[Any] | None = None,
     answers: Mapping[int, str | Answer] | None = None,
+    required_query: tuple[str, ...] = (),
     actor_query: bool = False,
     may_be_unavailable: bool = True,
 ) -> Callable[[F], F]:
@@ -78,6 +82,7 @@ def operation(
         },
         body=body,
         query=query,
+        required_query=required_query,
         actor_query=actor_query,
         may_be_unavailable=may_be_unavailable,
     )

@@ -24,7 +24,8 @@ import msgspec
 import regex
 
 from chatactors.domain.ids import BOT_USER
-from chatactors.domain.rules import Limits
+from chatactors.domain.search_query import MAX_QUERY_CHARS, MAX_QUERY_TOKENS
+from chatactors.settings import Settings
 from chatactors.storage.media.formats import MEDIA_ID
 
 Schema = dict[str, Any]
@@ -50,6 +51,8 @@ EmojiText = Annotated[str, _kind("Emoji")]
 MemberText = Annotated[str, _kind("Member")]
 BotAssetName = Annotated[str, msgspec.Meta(description="A bundled file of the bot, by name.")]
 PageLimit = Annotated[int, _kind("PageLimit")]
+SearchText = Annotated[str, _kind("SearchText")]
+SearchLimit = Annotated[int, _kind("SearchLimit")]
 #: ``before_seq``, ``after_seq``: a position in the chat's numbering (msgspec checks it).
 Seq = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -139,8 +142,9 @@ def emoji_pattern() -> str:
 # -- the schemas --------------------------------------------------------------------------------
 
 
-def value_schemas(limits: Limits, *, max_history_page: int) -> dict[str, Schema]:
+def value_schemas(settings: Settings) -> dict[str, Schema]:
     """Every kind's schema, with the limits of the app that serves the document."""
+    limits = settings.limits
     user_id = {
         "description": (
             "A user id: 1 to max_id_length characters, not all whitespace, none a control, "
@@ -233,6 +237,23 @@ def value_schemas(limits: Limits, *, max_history_page: int) -> dict[str, Schema]
             "description": "Messages in one page (by default max_history_page, the most).",
             "type": "integer",
             "minimum": 1,
-            "maximum": max_history_page,
+            "maximum": settings.max_history_page,
+        },
+        "SearchText": {
+            "description": (
+                "What to search for: words (letters and digits, in any script; case and "
+                'accents aside), "a phrase" in quotes, a prefix* of 2 characters or more; at '
+                f"most {MAX_QUERY_TOKENS} words. A query with no word, or a shorter prefix, is "
+                "refused (422)."
+            ),
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_QUERY_CHARS,
+        },
+        "SearchLimit": {
+            "description": "Results in one page (by default 20; max_search_results at most).",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": settings.max_search_results,
         },
     }

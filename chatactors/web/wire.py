@@ -134,6 +134,8 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
     #: emoji -> the users who reacted with it, in the order they did.
     reactions: dict[str, tuple[str, ...]]
     reply_to: str | None
+    #: The participants the text mentions with ``@`` (docs/API.md, "Mentions").
+    mentions: tuple[str, ...]
     #: Only on a system message: the change to the chat it records.
     system: ChatChangeOut | UnsetType = UNSET
 
@@ -163,12 +165,14 @@ class ChatOut(msgspec.Struct, frozen=True):
 
 
 class ChatListItemOut(ChatOut, frozen=True):
-    """A chat in ``GET /chats``; the last three keys are present with ``?user_id=``."""
+    """A chat in ``GET /chats``; the last four keys are present with ``?user_id=``."""
 
     last_message: MessageOut | UnsetType | None = UNSET
     #: Messages from others after the user's read mark.
     unread_count: int | UnsetType = UNSET
     last_activity: str | UnsetType = UNSET
+    #: Unread messages that mention the user.
+    unread_mentions: int | UnsetType = UNSET
 
 
 class ChatInfoOut(ChatOut, frozen=True):

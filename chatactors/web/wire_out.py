@@ -66,6 +66,7 @@ def message_json(message: Message) -> bytes:
             deleted=message.deleted,
             reactions={r.emoji: r.users for r in message.reactions},
             reply_to=message.reply_to,
+            mentions=message.mentions,
             system=UNSET if message.system is None else change_out(message.system),
         )
     )

@@ -73,6 +73,15 @@ STATE_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("PUT", "/chats/{chat_id}/messages/{message_id}/reactions/{emoji}"): ("a message has at most",),
     ("POST", "/chats/{chat_id}/participants"): ("a chat has at most",),
+    # A query language (docs/API.md, "Search"), whose grammar the document states in words; and
+    # a cursor, opaque by design: only those the server gave are taken.
+    ("GET", "/search"): (
+        "q has no words to search for",
+        "a prefix needs at least",
+        "q has more than",
+        "cursor is not one this server gave",
+        "cursor continues order=",
+    ),
     # An upload's type is found from its bytes, which no schema describes.
     ("POST", "/media"): ("Unsupported media type", "The upload is empty"),
 }
@@ -165,12 +174,16 @@ def _point_at(case: schemathesis.Case[Any], world: World, real: st.DataObject) -
     if "member" in path and maybe():
         path["member"] = real.draw(st.sampled_from(USERS))
     for values in (case.query, case.body):
-        if isinstance(values, dict) and "user_id" in values and maybe():
-            values["user_id"] = real.draw(st.sampled_from(USERS))
+        for name in ("user_id", "from"):
+            if isinstance(values, dict) and name in values and maybe():
+                values[name] = real.draw(st.sampled_from(USERS))
+    if isinstance(case.query, dict) and "chat_id" in case.query and maybe():
+        case.query["chat_id"] = world.chat_id
     body: dict[str, Any] = case.body if isinstance(case.body, dict) else {}
     if "reply_to" in body and maybe():
         body["reply_to"] = world.message_id
-    if "participants" in body and body.get("user_id") is not None and maybe():
+    creating = case.operation.path == "/chats" and case.method == "POST"
+    if creating and body.get("user_id") is not None and maybe():
         body["user_id"] = body["participants"][0]  # the creator: one of them
 
 

@@ -182,25 +182,7 @@ def test_the_check_sees_code_and_not_comments_strings_or_regexes() -> None:
 CLAIMING = [path for path in MODULES if any(claim in header(path.read_text()) for claim in CLAIMS)]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            path,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="client.js says 'no DOM here either' but reads document.visibilityState "
-                "and navigator.onLine, and listens to document's visibilitychange and window's "
-                "online events (for the web client's owners: hand those to it from the view, or "
-                "drop the claim; then this mark goes)",
-            ),
-        )
-        if path.name == "client.js"
-        else path
-        for path in CLAIMING
-    ],
-    ids=lambda path: path.name,
-)
+@pytest.mark.parametrize("path", CLAIMING, ids=lambda path: path.name)
 def test_a_module_keeps_what_its_header_promises(path: Path) -> None:
     source = path.read_text()
     broken = {

@@ -23,7 +23,6 @@ from chatactors.domain.errors import InvalidInput
 from chatactors.domain.ids import BOT_USER
 from chatactors.domain.models import MessageType
 from chatactors.domain.rules import (
-    Limits,
     check_content,
     check_emoji,
     check_title,
@@ -33,10 +32,18 @@ from chatactors.domain.rules import (
 from chatactors.web.chats_api import check_client_message_id, message_page
 from chatactors.web.value_schemas import REF_TEMPLATE, emoji_pattern, value_schemas
 from chatactors.web.wire import MessagesQuery, PostMessageBody
+from tests.conftest import make_settings
 
-LIMITS = Limits(max_id_length=12, max_participants=3, max_content_chars=20, max_title_chars=15)
-PAGE = 50
-SCHEMAS = value_schemas(LIMITS, max_history_page=PAGE)
+SETTINGS = make_settings(
+    max_id_length=12,
+    max_participants=3,
+    max_content_chars=20,
+    max_title_chars=15,
+    max_history_page=50,
+)
+LIMITS = SETTINGS.limits
+PAGE = SETTINGS.max_history_page
+SCHEMAS = value_schemas(SETTINGS)
 
 
 @functools.cache

@@ -60,6 +60,7 @@ def test_event_frames_have_the_reference_shapes() -> None:
             "deleted": False,
             "reactions": {},
             "reply_to": None,
+            "mentions": [],
         },
     }
     presence = Presence(UserId("bob"), PresenceStatus.TYPING, MOMENT)
@@ -118,6 +119,7 @@ def test_a_messages_json_keeps_its_bytes() -> None:
         edited_at=MOMENT,
         reactions=(Reaction("👍", (UserId("bob"), UserId('al"ice'))),),
         system=ChatChange(ChatChangeKind.MEMBERS_ADDED, UserId("bob"), (UserId("dave"),)),
+        mentions=(UserId("bob"),),
     )
     assert message_json(message) == (
         b'{"id":"m1","user_id":"al\\"ice","type":"text",'
@@ -125,8 +127,8 @@ def test_a_messages_json_keeps_its_bytes() -> None:
         + b'"timestamp":"2026-11-23T21:29:16.414Z","seq":2,"client_message_id":"k",'
         b'"edited_at":"2026-11-23T21:29:16.414Z","deleted":false,'
         + '"reactions":{"👍":["bob","al\\"ice"]},'.encode()
-        + b'"reply_to":"m0","system":{"action":"members_added","by":"bob","users":["dave"],'
-        b'"title":null}}'
+        + b'"reply_to":"m0","mentions":["bob"],'
+        b'"system":{"action":"members_added","by":"bob","users":["dave"],"title":null}}'
     )
     plain = Message(MessageId("m2"), ChatId("c1"), 3, UserId("a"), MessageType.TEXT, "x", MOMENT)
     assert b"client_message_id" not in message_json(plain)
