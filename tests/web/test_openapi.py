@@ -121,3 +121,15 @@ async def test_responses_name_only_media_types_as_content(client: Client) -> Non
     assert "ETag" in served["headers"]
     unavailable = document["paths"]["/chats"]["post"]["responses"]["503"]
     assert "Retry-After" in unavailable["headers"]
+
+
+def test_search_requires_what_the_route_requires() -> None:
+    """``q`` always; ``user_id`` without access control (with it, the token's user)."""
+
+    def required(**overrides: Any) -> set[str]:
+        settings = make_settings(**overrides)
+        search = openapi_document(create_app(settings), settings)["paths"]["/search"]["get"]
+        return {p["name"] for p in search["parameters"] if p["required"]}
+
+    assert required() == {"q", "user_id"}
+    assert required(auth_enabled=True, auth_secret="s" * 32) == {"q"}
