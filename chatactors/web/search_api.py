@@ -35,8 +35,8 @@ DEFAULT_LIMIT = 20
 
 
 class SearchArgs(msgspec.Struct, frozen=True):
-    """The query string of ``GET /search``. A msgspec Struct rather than an attrs class: its
-    ``from`` parameter is a Python keyword, which only a Struct's field can be renamed to."""
+    """The query string of ``GET /search`` (its ``from`` is a Python keyword: the field
+    ``author``, renamed)."""
 
     q: SearchText | None = None
     #: Who searches (access control off; on, the token's user): their chats only.

@@ -5,7 +5,8 @@ Requests are decoded by msgspec straight into these frozen Structs (web/request.
 keys are ignored, as the reference does. A constrained value names its kind
 (web/value_schemas.py), whose rule the domain checks. Answers are made by web/wire_out.py
 (encoded once, where it counts); a message's JSON is encoded from :class:`MessageOut` itself,
-and tests check that every other answer decodes as its type here.
+and the tests hold the others to their types here (tests/web/test_wire_out.py, and
+schemathesis against a served app: tests/hardening/test_openapi_agreement.py).
 """
 
 from __future__ import annotations
