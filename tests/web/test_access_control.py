@@ -14,7 +14,7 @@ from quart.typing import TestClientProtocol as Client
 from chatactors.web.app import create_app
 from chatactors.web.auth import issue_token
 from tests.conftest import make_settings
-from tests.web.asgi_socket import open_socket
+from tests.harness.asgi_socket import open_socket
 
 SECRET = "test-secret-" + "x" * 40
 

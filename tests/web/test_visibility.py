@@ -6,7 +6,7 @@ import contextlib
 
 from quart.typing import TestClientProtocol as Client
 
-from tests.web.asgi_socket import open_socket
+from tests.harness.asgi_socket import open_socket
 
 
 async def test_healthz_and_readyz(client: Client) -> None:

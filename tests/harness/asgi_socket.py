@@ -22,9 +22,7 @@ from quart_trio import QuartTrio
 from chatactors.compat.hypercorn import PING_MESSAGE, STOP_READING_MESSAGE
 from chatactors.connections import CONNECTION_EXTENSION
 from chatactors.web.asgi import ChatServer
-
-#: Every wait for the app is bounded by this (mock clock or real).
-WAIT_S = 10.0
+from tests.harness.clients import WAIT_S
 
 
 class SocketClosed(Exception):
