@@ -5,12 +5,16 @@
   jump while a thread runs, so tests over SQLite use the real clock with ``trio.fail_after``.
 - Real parts: real Hypercorn on 127.0.0.1 port 0 for end-to-end tests, a real SQLite file in
   ``tmp_path``, Debian's Chromium for browser tests. Only loopback traffic, ever.
-- Two ways to serve, both in ``tests/harness/``: ``served_app`` serves the production app through
-  ``chatactors.serve.serve_app`` in this process (tests may reach its services);
-  ``server_process`` runs ``chatactors serve`` as a child process (with or async with) for what
-  needs a real process: signals, restarts, crashes, browsers. No test starts a server otherwise.
+- One way for each kind of server, all in ``tests/harness/`` (its ``__init__`` says which to use
+  when): Quart-Trio's test app in memory (no socket; ``asgi_socket`` for WebSockets);
+  ``served_app``, the production app through ``chatactors.serve.serve_app`` on a real socket in
+  this process (tests may reach its services); ``server_process``, ``chatactors serve`` as a
+  child process (with or async with) for what needs a real process: signals, restarts, crashes,
+  browsers. No test starts a server otherwise.
 - mypy checks ``tests/`` as strictly as ``chatactors/``.
-- No ``sleep()`` to synchronise: events, ``nursery.start``, ``wait_all_tasks_blocked``.
+- No ``sleep()`` to synchronise: events, ``nursery.start``, ``wait_all_tasks_blocked``; a state
+  nothing signals is polled with ``tests.harness.waiting.wait_until`` (or ``wait_until_async``)
+  within a generous bound.
 - Every test asserts something that could fail; speed is measured in ``benchmarks/``, never here.
 """
 
