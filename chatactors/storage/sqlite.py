@@ -472,10 +472,9 @@ class SqliteStore(GroupCommitWrites):
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         if self.write_failure is not None:
             try:
-                await self._writer.run_exclusive(self._probe_write)
+                await self._writer.probe(self._probe_write)
             except sqlite3.OperationalError as error:
                 raise StoreUnavailable(f"writes fail: {error}") from error
-            self._writer.write_failure = None
 
     def _probe_write(self) -> None:
         """Commit a write that needs new pages (a row larger than a page), then remove it."""

@@ -57,6 +57,8 @@ async def test_metrics_read_what_the_actors_counted(client: Client) -> None:
         "chatactors_active_actors": 1,
         "chatactors_subscribers": 1,
         "chatactors_inbox_queued_requests": 0,
+        # alice's socket subscribed, then bob posted twice
+        "chatactors_actor_commands_total": 3,
         "chatactors_messages_total": 2,
         # alice came online, then two messages: each offered to her socket
         "chatactors_events_total": 3,
@@ -66,4 +68,18 @@ async def test_metrics_read_what_the_actors_counted(client: Client) -> None:
         "chatactors_actor_deactivations_total": 0,
         "chatactors_actor_crashes_total": 0,
         "chatactors_actor_reloads_total": 0,
+        "chatactors_user_feeds": 0,
+        "chatactors_chats_announced_total": 0,
+        "chatactors_user_feeds_dropped_total": 0,
     }
+
+
+async def test_metrics_read_what_the_user_feeds_counted(client: Client) -> None:
+    async with open_socket(client.app, "/ws?user_id=carol") as ws:
+        assert [frame["event"] for frame in await ws.receive_json()] == ["ready"]
+        await client.post("/chats", json={"participants": ["alice", "carol"]})
+        assert [frame["event"] for frame in await ws.receive_json()] == ["chat_created"]
+        metrics = scraped(await (await client.get("/metrics")).get_data(as_text=True))
+    assert metrics["chatactors_user_feeds"] == 1
+    assert metrics["chatactors_chats_announced_total"] == 1
+    assert metrics["chatactors_user_feeds_dropped_total"] == 0
