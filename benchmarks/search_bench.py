@@ -397,15 +397,16 @@ async def _store_sends(args: argparse.Namespace, data_dir: Path) -> list[dict[st
                     await store.append_message(message, owner=owners[chat])
 
             with nullcontext() if indexed else index_switched_off():
-                before = store.writes_committed, store.batches_committed
+                before = store.statistics()
                 started, cpu_started = time.perf_counter(), time.process_time()
                 async with trio.open_nursery() as nursery:
                     for chat in chats:
                         nursery.start_soon(append_all, chat)
                 elapsed = time.perf_counter() - started
                 cpu = time.process_time() - cpu_started
-            writes = store.writes_committed - before[0]
-            batches = store.batches_committed - before[1]
+            after = store.statistics()
+            writes = after.writes_committed - before.writes_committed
+            batches = after.batches_committed - before.batches_committed
             results.append({"index": indexed, "messages": writes, "seconds": round(elapsed, 3),
                             "messages_per_s": round(writes / elapsed, 1),
                             "cpu_per_message_us": round(cpu / writes * 1e6, 1),

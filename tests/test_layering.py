@@ -159,16 +159,6 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def type_checking_only(tree: ast.Module) -> set[ast.AST]:
-    """The nodes under ``if TYPE_CHECKING:`` (imported for annotations only)."""
-    return {
-        inner
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
-        for inner in ast.walk(node)
-    }
-
-
 def package_graph(*, runtime_only: bool = False) -> dict[str, set[str]]:
     """Module -> the package's modules it imports."""
     modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}

@@ -18,7 +18,7 @@ from typing import TypeVar
 import attrs
 import trio
 
-from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor, always_owner
+from chatactors.actors.chat import ActivationHook, ActorStatistics, ChatActor, always_owner
 from chatactors.actors.chat_policy import ChatPolicy
 from chatactors.actors.commands import ChatChanged, Command
 from chatactors.actors.handle import ChatHandle
@@ -54,15 +54,22 @@ CREATE_OUTCOME_UNKNOWN = (
 
 @attrs.frozen
 class RegistryStatistics:
+    """A snapshot of :meth:`ChatRegistry.statistics`: the actors now, and totals since the
+    registry opened."""
+
+    #: Chat actors running now (or starting).
     active_actors: int
+    #: Subscribers that keep a chat alive (sockets, here or on other nodes; not the bot's).
     subscribers: int
+    #: Requests waiting in every inbox.
     queued_requests: int
+    #: Actors started, stopped when idle, and crashed (a bug, or a placement that failed).
     activations: int
     deactivations: int
     crashes: int
     #: Actors that ended to be loaded afresh (after a write of unknown outcome).
     reloads: int = 0
-    #: Totals over every actor that ever ran in this registry.
+    #: Totals over every actor that ever ran in this registry (see ``ActorStatistics``).
     commands: int = 0
     messages: int = 0
     events: int = 0
@@ -98,8 +105,8 @@ class ChatRegistry:
     _deactivations: int = 0
     _crashes: int = 0
     _reloads: int = 0
-    #: Counters of actors that have stopped; the live ones are added at read time.
-    _retired: ActorCounters = attrs.field(factory=ActorCounters)
+    #: Totals of the actors that have stopped; the live ones are added at read time.
+    _retired: ActorStatistics = attrs.field(factory=ActorStatistics)
     #: Open user sockets, told about each chat created for their user.
     user_feeds: UserFeeds = attrs.field(factory=UserFeeds)
     #: What every chat's state applies, made from the settings once.
@@ -164,10 +171,7 @@ class ChatRegistry:
 
     def statistics(self) -> RegistryStatistics:
         actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
-        totals = ActorCounters()
-        totals.add(self._retired)
-        for actor in actors:
-            totals.add(actor.counters)
+        totals = sum((actor.statistics() for actor in actors), self._retired)
         return RegistryStatistics(
             active_actors=len(self._slots),
             subscribers=sum(actor.subscriber_count for actor in actors),
@@ -245,7 +249,7 @@ class ChatRegistry:
             await self._load_and_run(chat_id, slot)
         finally:
             if slot.actor is not None:
-                self._retired.add(slot.actor.counters)
+                self._retired += slot.actor.statistics()
                 slot.actor = None
 
     async def _load_and_run(self, chat_id: ChatId, slot: _ActorSlot) -> None:

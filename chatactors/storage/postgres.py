@@ -54,24 +54,26 @@ from chatactors.storage.group_commit import (
 from chatactors.storage.pg_schema import migrate
 from chatactors.storage.pg_search import tsvector_text
 from chatactors.storage.search import SearchPage, SearchRequest, is_searchable
-from chatactors.storage.store import (
+from chatactors.storage.sql_rows import (
     MESSAGE_COLUMNS,
     MESSAGE_SELECT,
-    LoadedChat,
-    LogPage,
-    MessagePage,
-    StaleOwner,
-    StoreNotAnswering,
-    StoreUnavailable,
     chat_from_columns,
     mentions_to_text,
-    merge_log,
     message_columns,
     message_from_row,
     page_sql,
     reactions_to_text,
     seq_at,
     system_to_text,
+)
+from chatactors.storage.store import (
+    LoadedChat,
+    LogPage,
+    MessagePage,
+    StaleOwner,
+    StoreNotAnswering,
+    StoreUnavailable,
+    merge_log,
 )
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 

@@ -42,23 +42,25 @@ from chatactors.storage.group_commit import (
 )
 from chatactors.storage.migrations import migrate
 from chatactors.storage.search import SearchPage, SearchRequest
-from chatactors.storage.store import (
+from chatactors.storage.sql_rows import (
     MESSAGE_COLUMNS,
     MESSAGE_SELECT,
-    LoadedChat,
-    LogPage,
-    MessagePage,
-    StaleOwner,
-    StoreNotAnswering,
     chat_from_columns,
     mentions_to_text,
-    merge_log,
     message_columns,
     message_from_row,
     page_sql,
     reactions_to_text,
     seq_at,
     system_to_text,
+)
+from chatactors.storage.store import (
+    LoadedChat,
+    LogPage,
+    MessagePage,
+    StaleOwner,
+    StoreNotAnswering,
+    merge_log,
 )
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
@@ -472,10 +474,9 @@ class SqliteStore(GroupCommitWrites):
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         if self.write_failure is not None:
             try:
-                await self._writer.run_exclusive(self._probe_write)
+                await self._writer.probe(self._probe_write)
             except sqlite3.OperationalError as error:
                 raise StoreUnavailable(f"writes fail: {error}") from error
-            self._writer.write_failure = None
 
     def _probe_write(self) -> None:
         """Commit a write that needs new pages (a row larger than a page), then remove it."""

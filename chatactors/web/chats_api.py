@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import TypeVar
 
 import orjson
 import trio
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 
 from chatactors.actors.reply import Reply
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput, OutcomeUnknown
 from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Message
-from chatactors.domain.rules import Limits, check_user_id
+from chatactors.domain.rules import Limits
 from chatactors.storage.store import MessagePage
 from chatactors.web import media_references
-from chatactors.web.answers import answer_by
-from chatactors.web.auth import acting_as, authenticated_user
+from chatactors.web.answers import answer_by, command_deadline, new_deadline
+from chatactors.web.auth import authenticated_user
 from chatactors.web.operations import operation
-from chatactors.web.request import decode_body, decode_query
+from chatactors.web.route_inputs import acting_user, request_body, request_query, user_of, viewer_of
 from chatactors.web.services import Services, services
 from chatactors.web.wire import (
     ChatInfoOut,
@@ -54,7 +51,6 @@ from chatactors.web.wire_out import (
 )
 
 blueprint = Blueprint("chats", __name__)
-T = TypeVar("T")
 #: The one Content-Type of every answer here.
 JSON = "application/json"
 
@@ -72,68 +68,6 @@ OUTCOME_UNKNOWN = "The change was sent to the store but not confirmed: it may ha
 CHANGE = {429: RATE_LIMITED, 504: OUTCOME_UNKNOWN}
 
 
-async def _body(model: type[T]) -> T:
-    """The request's body as a ``model`` (the ``body`` of the route's ``operation``).
-
-    The body is complete before the route runs (web/connection.py reads it, within
-    ``body_timeout_s``), so it is awaited without another timeout scope.
-    """
-    raw: bytes = await request.body
-    return decode_body(raw, model)
-
-
-def _query(model: type[T]) -> T:
-    return decode_query(request.query_string, model)
-
-
-class _Deadline:
-    """``trio.fail_at`` without its two generator context managers (on every request)."""
-
-    __slots__ = ("_scope",)
-
-    def __init__(self, deadline: float) -> None:
-        self._scope = trio.CancelScope(deadline=deadline)
-
-    def __enter__(self) -> None:
-        self._scope.__enter__()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        handled = self._scope.__exit__(kind, error, traceback)
-        if self._scope.cancelled_caught:
-            raise trio.TooSlowError
-        return handled
-
-
-def command_deadline(deadline: float | None = None) -> AbstractContextManager[None]:
-    """Bound the wait for an actor's answer (by default ``command_timeout_s`` from now); expiry
-    becomes a 503, and the command, withdrawn, never runs if it had not begun. Commands that
-    change something wait with :func:`answer_by` instead, which tells the two cases apart."""
-    return _Deadline(deadline if deadline is not None else new_deadline())
-
-
-def new_deadline() -> float:
-    return trio.current_time() + services().settings.command_timeout_s
-
-
-def _user(user_id: str) -> UserId:
-    """A user id from a body, checked, and (with access control) the caller's own."""
-    return acting_as(check_user_id(user_id, services().settings.limits))
-
-
-def _viewer(user_id: str | None) -> UserId | None:
-    """Who reads: with access control, the token's user (``?user_id=`` may only name them);
-    without, the ``?user_id=`` given, if any (a reader who names nobody is not checked, as the
-    reference's reads are not)."""
-    if user_id is None:
-        return authenticated_user()
-    return _user(user_id)
-
-
 @blueprint.post("/chats")
 @operation(
     CreatedChatOut,
@@ -146,12 +80,12 @@ def _viewer(user_id: str | None) -> UserId | None:
     },
 )
 async def create_chat() -> Response:
-    data = await _body(CreateChatBody)
+    data = await request_body(CreateChatBody)
     creator = authenticated_user()
     if creator is not None and creator not in data.participants:
         raise Forbidden("You can only create chats you take part in")
     if data.user_id is not None:
-        creator = _user(data.user_id)
+        creator = user_of(data.user_id)
         if creator not in data.participants:
             raise InvalidInput("user_id (the chat's creator) must be one of its participants")
     chat = await services().registry.create_chat(
@@ -172,10 +106,10 @@ async def create_chat() -> Response:
 )
 async def list_chats() -> Response:
     registry = services().registry
-    user_id = _query(ChatsQuery).user_id or authenticated_user()
+    user_id = request_query(ChatsQuery).user_id or authenticated_user()
     if user_id is None:
         return json_response([chat_to_wire(chat) for chat in await registry.list_chats()])
-    summaries = await registry.list_user_chats(_user(user_id))
+    summaries = await registry.list_user_chats(user_of(user_id))
     return json_response(
         [
             {
@@ -193,7 +127,7 @@ async def list_chats() -> Response:
 @blueprint.get("/chats/<chat_id>")
 @operation(ChatInfoOut, query=UserQuery, answers={403: NOT_IN_CHAT, 404: NO_CHAT})
 async def get_chat(chat_id: str) -> Response:
-    viewer = _viewer(_query(UserQuery).user_id)
+    viewer = viewer_of(request_query(UserQuery).user_id)
     with command_deadline():
         info = await services().registry.chat(chat_id).info(viewer)
     return json_response(chat_info_to_wire(info))
@@ -207,8 +141,8 @@ async def get_chat(chat_id: str) -> Response:
     answers={403: NOT_IN_CHAT, 404: NO_CHAT},
 )
 async def list_messages(chat_id: str) -> Response:
-    query = _query(MessagesQuery)
-    viewer = _viewer(query.user_id)
+    query = request_query(MessagesQuery)
+    viewer = viewer_of(query.user_id)
     running = services()
     with command_deadline():
         page = await read_page(running, chat_id, query, viewer)
@@ -248,10 +182,10 @@ def message_page(query: MessagesQuery, cap: int) -> MessagePage:
     },
 )
 async def send_message(chat_id: str) -> Response:
-    data = await _body(PostMessageBody)
+    data = await request_body(PostMessageBody)
     running = services()
     check_client_message_id(data, running.settings.limits)
-    user_id = _user(data.user_id)
+    user_id = user_of(data.user_id)
     await running.charge_send(user_id)
     deadline = new_deadline()
     with command_deadline(deadline):
@@ -291,14 +225,6 @@ async def _change(status: str, queue: Callable[[Services], Awaitable[Reply[Messa
     return Response(orjson.dumps(changed), content_type=JSON)
 
 
-def _acting_user(query: UserQuery) -> UserId:
-    """The ``user_id`` of a query; with access control, the token's user by default."""
-    user_id = query.user_id or authenticated_user()
-    if user_id is None:
-        raise InvalidInput("user_id is required (?user_id=)")
-    return _user(user_id)
-
-
 @blueprint.patch("/chats/<chat_id>/messages/<message_id>")
 @operation(
     MessageChangedOut,
@@ -316,8 +242,8 @@ def _acting_user(query: UserQuery) -> UserId:
     },
 )
 async def edit_message(chat_id: str, message_id: str) -> Response:
-    data = await _body(EditMessageBody)
-    user_id = _user(data.user_id)
+    data = await request_body(EditMessageBody)
+    user_id = user_of(data.user_id)
 
     async def queue(running: Services) -> Reply[Message]:
         await running.charge_send(user_id)
@@ -342,7 +268,7 @@ async def edit_message(chat_id: str, message_id: str) -> Response:
     actor_query=True,
 )
 async def delete_message(chat_id: str, message_id: str) -> Response:
-    user_id = _acting_user(_query(UserQuery))
+    user_id = acting_user(request_query(UserQuery).user_id)
 
     async def queue(running: Services) -> Reply[Message]:
         await running.charge_send(user_id)
@@ -365,7 +291,7 @@ async def delete_message(chat_id: str, message_id: str) -> Response:
     },
 )
 async def add_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
-    user_id = _user((await _body(ReactionBody)).user_id)
+    user_id = user_of((await request_body(ReactionBody)).user_id)
     return await _change("reaction_added", _react(chat_id, message_id, emoji, user_id, add=True))
 
 
@@ -378,7 +304,7 @@ async def add_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
     actor_query=True,
 )
 async def remove_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
-    user_id = _acting_user(_query(UserQuery))
+    user_id = acting_user(request_query(UserQuery).user_id)
     queue = _react(chat_id, message_id, emoji, user_id, add=False)
     return await _change("reaction_removed", queue)
 
@@ -401,11 +327,11 @@ def _react(
     answers={403: NOT_IN_CHAT, 404: NO_CHAT, 504: OUTCOME_UNKNOWN},
 )
 async def set_presence(chat_id: str) -> Response:
-    data = await _body(PresenceBody)
+    data = await request_body(PresenceBody)
     deadline = new_deadline()
     with command_deadline(deadline):
         chat = services().registry.chat(chat_id)
-        reply = await chat.queue_set_presence(_user(data.user_id), data.status)
+        reply = await chat.queue_set_presence(user_of(data.user_id), data.status)
     presence = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {"chat_id": chat_id, "user_id": presence.user_id, "status": data.status.value}
@@ -420,7 +346,7 @@ async def set_presence(chat_id: str) -> Response:
     answers={403: NOT_IN_CHAT, 404: NO_CHAT},
 )
 async def get_presence(chat_id: str) -> Response:
-    viewer = _viewer(_query(UserQuery).user_id)
+    viewer = viewer_of(request_query(UserQuery).user_id)
     with command_deadline():
         presence = await services().registry.chat(chat_id).presence(viewer)
     return json_response([presence_to_wire(p) for p in presence])
@@ -434,10 +360,10 @@ async def get_presence(chat_id: str) -> Response:
     answers={403: NOT_IN_CHAT, 404: NO_CHAT, 504: OUTCOME_UNKNOWN},
 )
 async def mark_read(chat_id: str) -> Response:
-    data = await _body(ReadBody)
+    data = await request_body(ReadBody)
     deadline = new_deadline()
     with command_deadline(deadline):
-        reply = await services().registry.chat(chat_id).queue_mark_read(_user(data.user_id))
+        reply = await services().registry.chat(chat_id).queue_mark_read(user_of(data.user_id))
     mark = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {
@@ -457,7 +383,7 @@ async def mark_read(chat_id: str) -> Response:
     answers={403: NOT_IN_CHAT, 404: NO_CHAT},
 )
 async def get_read_receipts(chat_id: str) -> Response:
-    viewer = _viewer(_query(UserQuery).user_id)
+    viewer = viewer_of(request_query(UserQuery).user_id)
     with command_deadline():
         marks = await services().registry.chat(chat_id).read_marks(viewer)
     return json_response(

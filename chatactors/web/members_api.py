@@ -20,20 +20,10 @@ from chatactors.actors.commands import ChatChanged
 from chatactors.actors.reply import Reply
 from chatactors.domain.errors import OutcomeUnknown
 from chatactors.domain.rules import check_new_members, check_user_id
-from chatactors.web.answers import answer_by
-from chatactors.web.chats_api import (
-    CHANGE,
-    JSON,
-    NO_CHAT,
-    NOT_IN_CHAT,
-    _acting_user,
-    _body,
-    _query,
-    _user,
-    command_deadline,
-    new_deadline,
-)
+from chatactors.web.answers import answer_by, command_deadline, new_deadline
+from chatactors.web.chats_api import CHANGE, JSON, NO_CHAT, NOT_IN_CHAT
 from chatactors.web.operations import operation
+from chatactors.web.route_inputs import acting_user, request_body, request_query, user_of
 from chatactors.web.services import Services, services
 from chatactors.web.wire import (
     AddParticipantsBody,
@@ -67,8 +57,8 @@ async def _change_chat(
     answers={403: NOT_IN_CHAT, 404: NO_CHAT, **CHANGE},
 )
 async def update_chat(chat_id: str) -> Response:
-    data = await _body(UpdateChatBody)
-    user_id = _user(data.user_id)
+    data = await request_body(UpdateChatBody)
+    user_id = user_of(data.user_id)
 
     async def queue(running: Services) -> Reply[ChatChanged]:
         await running.charge_send(user_id)
@@ -93,8 +83,8 @@ async def update_chat(chat_id: str) -> Response:
     },
 )
 async def add_participants(chat_id: str) -> Response:
-    data = await _body(AddParticipantsBody)
-    user_id = _user(data.user_id)
+    data = await request_body(AddParticipantsBody)
+    user_id = user_of(data.user_id)
     users = check_new_members(data.participants, services().settings.limits)
 
     async def queue(running: Services) -> Reply[ChatChanged]:
@@ -121,7 +111,7 @@ async def add_participants(chat_id: str) -> Response:
     actor_query=True,
 )
 async def remove_participant(chat_id: str, member: str) -> Response:
-    user_id = _acting_user(_query(UserQuery))
+    user_id = acting_user(request_query(UserQuery).user_id)
     removed = check_user_id(member, services().settings.limits, field="member")
 
     async def queue(running: Services) -> Reply[ChatChanged]:

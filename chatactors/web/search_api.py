@@ -13,7 +13,7 @@ import binascii
 
 import msgspec
 import orjson
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 
 from chatactors.domain.errors import InvalidInput
 from chatactors.domain.ids import ChatId
@@ -21,9 +21,8 @@ from chatactors.domain.models import MessageType
 from chatactors.domain.rules import check_user_id
 from chatactors.domain.search_query import SearchQuery, parse_query
 from chatactors.storage.search import SearchOrder, SearchPage, SearchRequest
-from chatactors.web.auth import acting_as, authenticated_user
 from chatactors.web.operations import operation
-from chatactors.web.request import decode_query
+from chatactors.web.route_inputs import acting_user, request_query
 from chatactors.web.services import services
 from chatactors.web.value_schemas import ChatIdText, SearchLimit, SearchText, UserIdText
 from chatactors.web.wire import MessageOut
@@ -82,13 +81,10 @@ class SearchResultsOut(msgspec.Struct, frozen=True):
     actor_query=True,
 )
 async def search() -> Response:
-    args = decode_query(request.query_string, SearchArgs)
+    args = request_query(SearchArgs)
     running = services()
     limits = running.settings.limits
-    user_id = args.user_id or authenticated_user()
-    if user_id is None:
-        raise InvalidInput("user_id is required (?user_id=)")
-    user = acting_as(check_user_id(user_id, limits))
+    user = acting_user(args.user_id)
     if not args.q:
         raise InvalidInput("q is required (?q=): the words to search for")
     query = parse_query(args.q)

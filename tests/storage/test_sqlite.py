@@ -91,7 +91,8 @@ async def test_batch_max_one_commits_every_write_alone(tmp_path: Path) -> None:
             async with trio.open_nursery() as nursery:
                 for seq in range(1, 21):
                     nursery.start_soon(_append, store, make_message(chat, seq, "bob"))
-            assert store.batches_committed == store.writes_committed == 21
+            commits = store.statistics()
+            assert commits.batches_committed == commits.writes_committed == 21
 
 
 async def test_failed_write_fails_its_caller_and_the_writer_keeps_going(tmp_path: Path) -> None:
@@ -136,7 +137,7 @@ async def test_failed_write_does_not_fail_other_writes_in_its_batch(tmp_path: Pa
                 for message in good:
                     nursery.start_soon(append, f"good{message.seq}", message)
             # They did share one transaction, which failed and was split.
-            assert store.batches_split == 1
+            assert store.statistics().batches_split == 1
             stored = await store.read_messages(chat.id, MessagePage(limit=10))
     assert isinstance(results.pop("bad"), sqlite3.IntegrityError)
     assert results == {f"good{m.seq}": None for m in good}
