@@ -24,8 +24,14 @@ over 100 chats against two nodes offered twice the rate over twice the chats (th
 cores give at least 0.8 N times one core": at a fixed total rate, two half-loaded processes
 each pay their per-wake-up costs for half the work, which is the split, not the cluster).
 
+Scaled against another version (``scaled-against BASE``): ``single`` and ``workers2`` of this
+tree and of the source tree BASE (say ``git archive main | tar -x -C /tmp/base``), alternating
+trees round by round; each round's runs are appended to one results file, so that rounds run as
+separate short invocations add up.
+
 Usage: .venv/bin/python benchmarks/cluster_compare.py [rounds [rate]]  (results/cluster-*.json)
        .venv/bin/python benchmarks/cluster_compare.py scaled [rounds [rate per process]]
+       .venv/bin/python benchmarks/cluster_compare.py scaled-against BASE [rounds [rate]]
        .venv/bin/python benchmarks/cluster_compare.py peer [rounds]
 """
 
@@ -72,10 +78,14 @@ def tree_pids(pid: int) -> list[int]:
     ]
 
 
-def start_server(args: list[str], data: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    args: list[str], data: Path, code: Path = ROOT
+) -> tuple[subprocess.Popen[str], str]:
+    """``chatactors serve`` from the source tree ``code`` (this one, or another version's)."""
     command = [PY, "-m", "chatactors", "serve", "--host", "127.0.0.1", "--port", "0",
                "--data-dir", str(data), "--log-level", "warning", *args]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=code, env=env)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.startswith("Serving on "), line
@@ -87,7 +97,9 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(60)
 
 
-def fanout(setup: str, round_no: int, rate: int = RATE, chats: int = 100) -> dict[str, Any]:
+def fanout(
+    setup: str, round_no: int, rate: int = RATE, chats: int = 100, code: Path = ROOT
+) -> dict[str, Any]:
     redis = start_redis_server() if setup != "single" else None
     extra = [] if redis is None else ["--redis-url", redis.url]
     if setup == "workers2-unix":  # Redis through its Unix socket instead of loopback TCP
@@ -98,7 +110,8 @@ def fanout(setup: str, round_no: int, rate: int = RATE, chats: int = 100) -> dic
     with tempfile.TemporaryDirectory() as data:
         processes, urls = [], []
         for node in ("a", "b") if affine else ("",):
-            process, url = start_server(extra + (["--node-id", node] if node else []), Path(data))
+            node_args = extra + (["--node-id", node] if node else [])
+            process, url = start_server(node_args, Path(data), code)
             processes.append(process)
             urls.append(url)
         try:
@@ -107,6 +120,7 @@ def fanout(setup: str, round_no: int, rate: int = RATE, chats: int = 100) -> dic
             if redis is not None:
                 pids.append(redis._process.pid)  # type: ignore[union-attr]
             suffix = "" if (rate, chats) == (RATE, 100) else f"-{rate}-{chats}"
+            suffix += "" if code == ROOT else "-" + code.name
             out = OUT / f"cluster-{setup}-{round_no}{suffix}.json"
             subprocess.run(
                 [PY, "-m", "chatactors", "bench", "fanout", "--url", ",".join(urls),
@@ -134,6 +148,8 @@ def fanout(setup: str, round_no: int, rate: int = RATE, chats: int = 100) -> dic
         "deliveries_per_server_cpu_s": round(metrics["deliveries_per_server_cpu_s"], 1),
         "delivery_p50_ms": document["latency"]["delivery"].get("p50_ms"),
         "delivery_p99_ms": document["latency"]["delivery"].get("p99_ms"),
+        "wakeups_per_delivery": metrics.get("server_wakeups_per_delivery"),
+        "by_process": metrics.get("server_by_process"),
         "loadavg_1m": os.getloadavg()[0],
     }
 
@@ -231,6 +247,24 @@ def scaled(rounds: int, rate: int) -> None:
     (OUT / f"cluster-scaled-{rate}.json").write_text(json.dumps({"runs": runs}))
 
 
+def scaled_against(base: Path, rounds: int, rate: int) -> None:
+    """``scaled``'s ``single`` and ``workers2``, for this tree and for ``base`` (another
+    version's source, e.g. ``git archive main``), alternating trees round by round: the ratio
+    of each tree's ``workers2`` to its own ``single`` in the same round, side by side."""
+    runs = []
+    for round_no in range(1, rounds + 1):
+        trees = (base, ROOT) if round_no % 2 else (ROOT, base)
+        for code in trees:
+            for setup, processes in (("single", 1), ("workers2", 2)):
+                run = fanout(setup, round_no, rate * processes, SCALED_CHATS * processes, code)
+                run["code"] = "base" if code == base else "this"
+                print(json.dumps(run), flush=True)
+                runs.append(run)
+    out = OUT / f"cluster-scaled-against-{rate}.json"
+    earlier = json.loads(out.read_text())["runs"] if out.exists() else []
+    out.write_text(json.dumps({"runs": earlier + runs}))
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     if sys.argv[1:2] == ["peer"]:
@@ -241,6 +275,11 @@ def main() -> None:
                 peer_runs.append(against_peer(target, round_no))
                 print(json.dumps(peer_runs[-1]), flush=True)
         (OUT / "cluster-vs-peer-summary.json").write_text(json.dumps(peer_runs))
+        return
+    if sys.argv[1:2] == ["scaled-against"]:
+        scaled_against(Path(sys.argv[2]).resolve(),
+                       int(sys.argv[3]) if len(sys.argv) > 3 else 1,
+                       int(sys.argv[4]) if len(sys.argv) > 4 else SCALED_RATE)  # fmt: skip
         return
     if sys.argv[1:2] == ["scaled"]:
         scaled(int(sys.argv[2]) if len(sys.argv) > 2 else 3,

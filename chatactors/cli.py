@@ -66,6 +66,7 @@ def _redis_refusal(settings: Settings) -> str | None:
     start-up's traceback."""
     import trio
 
+    from chatactors.cluster.node import redis_tls
     from chatactors.cluster.redis import (
         RedisAddress,
         RedisRefused,
@@ -74,7 +75,6 @@ def _redis_refusal(settings: Settings) -> str | None:
         RedisUnavailable,
         check_reachable,
     )
-    from chatactors.web.lifespan import redis_tls
 
     try:
         address = RedisAddress.from_url(settings.redis_url)

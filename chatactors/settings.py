@@ -147,6 +147,38 @@ class Settings:
         5.0, "a chat's lease lives this long unrenewed: a dead node's chats move after it"
     )
     workers: int = setting(1, "server processes on one port, each a cluster node (>1: redis_url)")
+    holder_cache_ttl_s: float | None = setting(
+        None,
+        "how long a node trusts who holds a chat without asking Redis (none: half of "
+        "lease_ttl_s; at most lease_ttl_s; 0: ask every time)",
+    )
+    forward_queue_size: int = setting(
+        1024, "commands other nodes forwarded here, queued at most; beyond, their sender gets 503"
+    )
+    owner_queue_size: int = setting(
+        4096,
+        "events a chat's owner may have waiting for Redis; beyond, it gives the chat up (503, "
+        "the chat moves)",
+    )
+    redis_max_connections: int = setting(
+        64, "Redis connections in use at once at most; operations wait for one within the timeout"
+    )
+    redis_publish_queue_size: int = setting(
+        4096, "batches of PUBLISHes waiting for Redis at most; beyond, 503 at once"
+    )
+    redis_backoff_max_s: float = setting(
+        1.0, "while Redis is down, the longest pause between two connection attempts (jittered)"
+    )
+    presence_snapshot_ttl_s: float = setting(
+        86_400.0,
+        "a chat's presence snapshot in Redis (handed to its next owner) expires this long after "
+        "its last change",
+    )
+    rate_limit_fallback_s: float = setting(
+        1.0,
+        "cluster mode: after Redis failed a rate-limit check, sends are limited per node this "
+        "long before Redis is asked again",
+    )
 
     # Presence
     typing_timeout_s: float = setting(10.0, "typing falls back to online after this")
@@ -266,6 +298,10 @@ class Settings:
             raise SettingsError("lease_ttl_s must be > 0", setting="lease_ttl_s")
         if self.redis_url and self.redis_timeout_s <= 0:
             raise SettingsError("redis_timeout_s must be > 0", setting="redis_timeout_s")
+        for size in ("forward_queue_size", "owner_queue_size", "redis_max_connections",
+                     "redis_publish_queue_size"):  # fmt: skip
+            if self.redis_url and getattr(self, size) < 1:
+                raise SettingsError(f"{size} must be >= 1", setting=size)
         tls_files = self.redis_ca_file or self.redis_cert_file or self.redis_key_file
         if tls_files and not self.redis_url.startswith("rediss://"):
             raise SettingsError("redis_ca_file, redis_cert_file and redis_key_file need rediss://")

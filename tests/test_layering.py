@@ -1,10 +1,10 @@
 """The dependency rule: web -> actors -> domain; storage is used by actors; domain is pure.
 
-Also: the Redis client (cluster/redis/) stands alone, no import cycle anywhere in the package
-(``TYPE_CHECKING`` imports included), no JSON encoding in the domain (wire shapes live in web/),
-and the chat core (ChatState) without Trio. Library internals are reached only from compat/
-(one module per library, imports nothing else of chatactors); the rest of the package imports
-the public modules of those libraries only.
+Also: the Redis client (cluster/redis/) stands alone, the cluster node is wired by constructors
+only, no import cycle anywhere in the package (``TYPE_CHECKING`` imports included), no JSON
+encoding in the domain (wire shapes live in web/), and the chat core (ChatState) without Trio.
+Library internals are reached only from compat/ (one module per library, imports nothing else
+of chatactors); the rest of the package imports the public modules of those libraries only.
 """
 
 from __future__ import annotations
@@ -204,3 +204,23 @@ def test_the_chat_core_runs_without_trio() -> None:
         if any(n.split(".")[0] == "trio" for n in imports_of(paths[module], runtime_only=True))
     ]
     assert with_trio == []
+
+
+@pytest.mark.parametrize("module", ["cluster/node.py", "web/lifespan.py"])
+def test_the_cluster_node_is_wired_by_constructors_only(module: str) -> None:
+    # Each part is made whole by its constructor (``open_cluster_node``): nothing sets an
+    # attribute of another object after it was built.
+    tree = ast.parse((PACKAGE / module).read_text())
+    targets = [
+        target
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign)
+        for assigned in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        for target in (assigned.elts if isinstance(assigned, ast.Tuple) else [assigned])
+    ]
+    wired = [
+        ast.unparse(target)
+        for target in targets
+        if isinstance(target, ast.Attribute) and ast.unparse(target.value) != "self"
+    ]
+    assert wired == []

@@ -45,6 +45,7 @@ from chatactors.actors.outcome import (
 )
 from chatactors.actors.placement import Handover
 from chatactors.actors.subscription import EndReason, Fanout, SharedOutbox, Subscription
+from chatactors.actors.subscription_id import SubscriberKind, SubscriptionId
 from chatactors.domain.clock import WallClock
 from chatactors.domain.errors import (
     ChatError,
@@ -63,17 +64,6 @@ log = logging.getLogger(__name__)
 #: Called by a chat's actor, in its own task, when it starts: gets a passive subscription (one
 #: that neither keeps the chat alive nor counts for presence) from before any command is handled.
 ActivationHook = Callable[[ChatId, Subscription], None]
-
-
-#: Remote subscribers' ids carry the activation's owner token above these bits.
-_TOKEN_SHIFT = 32
-_LOCAL_IDS = (1 << _TOKEN_SHIFT) - 1
-
-
-def registered_by(subscription_id: int) -> int:
-    """The owner token of the activation that registered a remote subscriber (0: a local
-    subscriber's id, which names none)."""
-    return subscription_id >> _TOKEN_SHIFT
 
 
 def always_owner() -> bool:
@@ -132,7 +122,7 @@ class ChatActor:
     _outbox: Callable[[ChatEvent], None] | None = None
     #: Subscribers that listen elsewhere (``Subscribe(remote=True)``): they count for presence
     #: and keep the chat alive, but their events reach them through ``_outbox``.
-    _remote: set[int] = attrs.field(factory=set)
+    _remote: set[SubscriptionId] = attrs.field(factory=set)
     #: Cluster mode: whether this process may still act as the chat's owner (its lease is
     #: valid). A paused owner that wakes up after losing the chat delivers nothing stale to
     #: its own sockets either.
@@ -286,10 +276,13 @@ class ChatActor:
 
     async def handle(self, command: AnyCommand) -> Any:
         """Decide, write, then adopt and publish; raises the command's ``ChatError``."""
-        if isinstance(command, Unsubscribe) and command.subscription_id > _LOCAL_IDS:
-            if command.subscription_id >> _TOKEN_SHIFT != self._owner_token:
-                return None  # registered with an earlier activation: not known here
-            command = Unsubscribe(command.subscription_id & _LOCAL_IDS)
+        if isinstance(command, Unsubscribe):
+            unsubscribed = command.subscription_id
+            if unsubscribed.kind is SubscriberKind.REMOTE:
+                if unsubscribed.owner_token != self._owner_token:
+                    return None  # registered with an earlier activation: not known here
+            elif unsubscribed.kind is not SubscriberKind.LOCAL:
+                return None  # (a node's bus subscriber never reaches an actor)
         outcome = self._state.apply(command, now=self._now(), clock=trio.current_time())
         if isinstance(outcome.result, FindMessage):
             # About a message older than the window: read it, then decide with it. Nothing
@@ -379,8 +372,12 @@ class ChatActor:
             replay = tuple(await self._store.read_log(self.chat_id, plan.replay.page))
         else:
             replay = plan.replay
+        # A remote subscriber's id names this activation too, so that its Unsubscribe, if it
+        # reaches a later activation (the chat moved), cannot unsubscribe someone else there.
         subscription = Subscription.open(
-            id=plan.subscriber_id,
+            id=SubscriptionId.remote(plan.subscriber_id, self._owner_token)
+            if remote
+            else SubscriptionId.local(plan.subscriber_id),
             user_id=plan.user_id,
             replay=replay,
             resync_required=plan.resync_required,
@@ -392,9 +389,6 @@ class ChatActor:
         # Added before its events are published: a subscriber sees itself come online.
         if remote:
             self._remote.add(subscription.id)
-            # Its id names this activation too, so that its Unsubscribe, if it reaches a later
-            # activation (the chat moved), cannot unsubscribe someone else there.
-            subscription.id |= self._owner_token << _TOKEN_SHIFT
         else:
             self._fanout.add(subscription)
         self._adopt(outcome)
@@ -404,7 +398,7 @@ class ChatActor:
         outcome = self._state.apply(Subscribe(), now=self._now(), clock=trio.current_time())
         assert isinstance(outcome.result, SubscribePlan)
         subscription = Subscription.open(
-            id=outcome.result.subscriber_id,
+            id=SubscriptionId.local(outcome.result.subscriber_id),
             user_id=None,
             replay=(),
             resync_required=False,
@@ -423,15 +417,16 @@ class ChatActor:
             if outcome.dropped and removed_by(event):
                 self._drop(outcome.dropped)
 
-    def _drop(self, subscriber_ids: tuple[int, ...]) -> None:
+    def _drop(self, subscriber_numbers: tuple[int, ...]) -> None:
         """End the subscriptions of a member just removed: they got the entry that removed
         them, and nothing after it. (A remote one is ended by its own node's bus, on that same
         entry; here it is only forgotten.)"""
-        for subscriber_id in subscriber_ids:
-            if subscriber_id in self._remote:
-                self._remote.discard(subscriber_id)
+        for number in subscriber_numbers:
+            remote = SubscriptionId.remote(number, self._owner_token)
+            if remote in self._remote:
+                self._remote.discard(remote)
             else:
-                self._fanout.end(subscriber_id, EndReason.REMOVED)
+                self._fanout.end(SubscriptionId.local(number), EndReason.REMOVED)
 
     def _publish(self, event: ChatEvent) -> None:
         self._events += 1

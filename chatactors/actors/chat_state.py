@@ -265,8 +265,8 @@ class ChatState:
                 return Outcome(self._info())
             case Subscribe(user_id, after_seq):
                 return self._subscribe(user_id, after_seq, command.after_pos, now)
-            case Unsubscribe(subscriber_id):
-                return self._unsubscribe(subscriber_id, now, clock)
+            case Unsubscribe(subscription_id):
+                return self._unsubscribe(subscription_id.number, now, clock)
             case _:
                 assert_never(command)
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Chat, Message, MessageType, Presence, PresenceStatus, ReadMark
@@ -163,7 +164,7 @@ class Subscribe(Command["Subscription"]):
 
 @attrs.frozen
 class Unsubscribe(Command[None]):
-    subscription_id: int
+    subscription_id: SubscriptionId
 
 
 AnyCommand = (

@@ -95,8 +95,11 @@ class ChatRegistry:
     _now: WallClock
     #: Cluster mode: where actors may run (None: anywhere, this is the only process).
     _placement: Placement | None = None
+    #: Cluster mode: makes the mailbox handles reach chats through, around this registry
+    #: (None: this registry itself).
+    _route: Callable[[ChatRegistry], Mailbox] | None = None
     #: What handles reach chats through: this registry, or a cluster's router around it.
-    mailbox: Mailbox | None = None
+    mailbox: Mailbox = attrs.field(init=False)
     _activation_hooks: list[ActivationHook] = attrs.field(factory=list)
     _slots: dict[ChatId, _ActorSlot] = attrs.field(factory=dict)
     _backoff_until: dict[ChatId, float] = attrs.field(factory=dict)
@@ -114,6 +117,9 @@ class ChatRegistry:
         init=False, default=attrs.Factory(lambda self: chat_policy(self._settings), takes_self=True)
     )
 
+    def __attrs_post_init__(self) -> None:
+        self.mailbox = self if self._route is None else self._route(self)
+
     # -- chats ------------------------------------------------------------------------------
 
     @property
@@ -121,7 +127,7 @@ class ChatRegistry:
         return self._closing
 
     def chat(self, chat_id: str) -> ChatHandle:
-        return ChatHandle(ChatId(chat_id), self.mailbox or self)
+        return ChatHandle(ChatId(chat_id), self.mailbox)
 
     def holds(self, chat_id: ChatId) -> bool:
         """Whether an actor here owns the chat by a valid claim (cluster mode)."""
@@ -385,11 +391,20 @@ async def open_registry(
     *,
     now: WallClock = utc_now,
     placement: Placement | None = None,
+    route: Callable[[ChatRegistry], Mailbox] | None = None,
+    user_feeds: UserFeeds | None = None,
 ) -> AsyncIterator[ChatRegistry]:
-    """Run a registry; on exit, let every actor finish what is queued (bounded), then stop."""
+    """Run a registry; on exit, let every actor finish what is queued (bounded), then stop.
+
+    Cluster mode: ``placement`` decides where actors run, ``route(registry)`` makes the mailbox
+    its handles use, and ``user_feeds`` relays chats created here to the other nodes.
+    """
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
-            registry = ChatRegistry(store, settings, nursery, now, placement)
+            registry = ChatRegistry(
+                store, settings, nursery, now, placement, route,
+                user_feeds=user_feeds or UserFeeds(),
+            )  # fmt: skip
             try:
                 yield registry
             finally:

@@ -10,6 +10,7 @@ runs to its end and may take effect, answered or not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import attrs
@@ -28,6 +29,7 @@ class Reply(Generic[T]):
     withdrawable: bool = False
     _begun: bool = False
     _withdrawn: bool = False
+    _on_answer: Callable[[outcome.Outcome[T]], None] | None = None
 
     def begin(self) -> bool:
         """The actor is about to run the command: False if it was withdrawn (skip it)."""
@@ -48,13 +50,27 @@ class Reply(Generic[T]):
         """Answer with a value. Never blocks; only the first answer counts."""
         if self._outcome is None:
             self._outcome = outcome.Value(value)
-            self._event.set()
+            self._answered()
 
     def fail(self, error: BaseException) -> None:
         """Answer with an error that ``wait()`` raises in the caller."""
         if self._outcome is None:
             self._outcome = outcome.Error(error)
-            self._event.set()
+            self._answered()
+
+    def _answered(self) -> None:
+        self._event.set()
+        if self._on_answer is not None and self._outcome is not None:
+            self._on_answer(self._outcome)
+
+    def call_when_answered(self, callback: Callable[[outcome.Outcome[T]], None]) -> None:
+        """Call ``callback`` with the answer once there is one (at once if there is): in the
+        task that answers, so it must neither block nor raise. It must not unwrap the answer
+        (``result`` does that, once). For a relay that needs no task of its own to wait."""
+        if self._outcome is not None:
+            callback(self._outcome)
+        else:
+            self._on_answer = callback
 
     @property
     def ready(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Protocol
 import attrs
 import trio
 
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.domain.events import ChatEvent, LogEvent
 from chatactors.domain.ids import ChatId, UserId
 
@@ -105,8 +106,8 @@ class Subscription:
     _send: Outbox
     #: None when the events go to a shared outbox (the subscriber reads that instead).
     _receive: trio.MemoryReceiveChannel[Envelope] | None
-    #: Unique within its chat's actor.
-    id: int
+    #: Unique within its chat's actor (or, for a bus subscriber, its node's bus).
+    id: SubscriptionId
     #: The chat's log position when it subscribed: live events come after it.
     latest_pos: int = 0
     end_reason: EndReason | None = None
@@ -116,7 +117,7 @@ class Subscription:
     def open(
         cls,
         *,
-        id: int,
+        id: SubscriptionId,
         user_id: UserId | None,
         replay: tuple[LogEvent, ...],
         resync_required: bool,
@@ -196,9 +197,9 @@ class FanoutStatistics:
 class Fanout:
     """A chat's subscribers. Publishing costs one non-blocking send per subscriber."""
 
-    _subscriptions: dict[int, Subscription] = attrs.field(factory=dict)
+    _subscriptions: dict[SubscriptionId, Subscription] = attrs.field(factory=dict)
     #: Subscriptions that do not keep the chat alive (the bot's).
-    _passive: set[int] = attrs.field(factory=set)
+    _passive: set[SubscriptionId] = attrs.field(factory=set)
     _offered: int = 0
     _lagged: int = 0
 
@@ -212,14 +213,14 @@ class Fanout:
         """Subscribers that keep the chat alive."""
         return len(self._subscriptions) - len(self._passive)
 
-    def remove(self, subscription_id: int) -> Subscription | None:
+    def remove(self, subscription_id: SubscriptionId) -> Subscription | None:
         self._passive.discard(subscription_id)
         subscription = self._subscriptions.pop(subscription_id, None)
         if subscription is not None:
             subscription.end(EndReason.UNSUBSCRIBED)
         return subscription
 
-    def end(self, subscription_id: int, reason: EndReason) -> None:
+    def end(self, subscription_id: SubscriptionId, reason: EndReason) -> None:
         """End one subscriber for ``reason`` (a member removed from the chat)."""
         self._passive.discard(subscription_id)
         subscription = self._subscriptions.pop(subscription_id, None)

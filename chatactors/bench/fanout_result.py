@@ -69,6 +69,12 @@ def build(
         metrics["deliveries_per_server_cpu_s"] = (
             float(metrics["deliveries_per_s"] or 0) / core_share
         )
+        metrics["server_wakeups_per_delivery"] = (
+            (usage.wakeups / (float(metrics["deliveries_per_s"] or 0) * window_s))
+            if metrics["deliveries_per_s"]
+            else None
+        )
+    metrics["server_by_process"] = monitor.by_process()
     notes = []
     if metrics["send_lag_max_ms"] and float(metrics["send_lag_max_ms"]) > 100:
         notes.append("the generator fell behind its sending schedule by > 100 ms")

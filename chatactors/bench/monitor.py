@@ -25,6 +25,9 @@ class ServerMonitor:
     samples: list[ProcSample] = attrs.field(factory=list)
     _start: ProcSample | None = None
     _end: ProcSample | None = None
+    #: Each process on its own at the two marks (``by_process``).
+    _start_each: list[ProcSample] = attrs.field(factory=list)
+    _end_each: list[ProcSample] = attrs.field(factory=list)
 
     def _sample(self) -> ProcSample | None:
         if self.pid is None:
@@ -38,9 +41,30 @@ class ServerMonitor:
 
     def mark_start(self) -> None:
         self._start = self._sample()
+        self._start_each = self._sample_each()
 
     def mark_end(self) -> None:
         self._end = self._sample()
+        self._end_each = self._sample_each()
+
+    def _sample_each(self) -> list[ProcSample]:
+        if self.pid is None or not self.more_pids:
+            return []
+        try:
+            return [procstat.sample(pid) for pid in (self.pid, *self.more_pids)]
+        except OSError:
+            return []
+
+    def by_process(self) -> str | None:
+        """With several processes: each one's CPU seconds and wake-ups between the marks
+        (``pid: 1.23 s, 456 wakeups; ...``), to see which of them the work went to."""
+        if not self._start_each or len(self._start_each) != len(self._end_each):
+            return None
+        pids = (self.pid, *self.more_pids)
+        return "; ".join(
+            f"{pid}: {end.cpu_s - start.cpu_s:.2f} s, {end.wakeups - start.wakeups} wakeups"
+            for pid, start, end in zip(pids, self._start_each, self._end_each, strict=True)
+        )
 
     def rss_bytes(self) -> int | None:
         """The server's RSS now (None without a readable PID)."""

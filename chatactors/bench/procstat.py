@@ -23,6 +23,9 @@ class ProcSample:
     """Resident set size now."""
     hwm_bytes: int
     """Peak resident set size so far (VmHWM)."""
+    wakeups: int = 0
+    """Times its main thread went to sleep and was woken (``voluntary_ctxt_switches``): for an
+    event loop, about one per wake-up of the loop."""
 
 
 @attrs.frozen
@@ -36,6 +39,8 @@ class ServerUsage:
     rss_mb_end: float
     rss_mb_peak: float
     """Largest RSS sampled within the window (and VmHWM at its end, if larger is not known)."""
+    wakeups: int = 0
+    """Wake-ups of the process's main thread (summed over every process) within the window."""
 
     @classmethod
     def between(cls, pid: int, start: ProcSample, end: ProcSample, peak_rss: int) -> ServerUsage:
@@ -46,6 +51,7 @@ class ServerUsage:
             rss_mb_start=start.rss_bytes / 2**20,
             rss_mb_end=end.rss_bytes / 2**20,
             rss_mb_peak=max(start.rss_bytes, end.rss_bytes, peak_rss) / 2**20,
+            wakeups=end.wakeups - start.wakeups,
         )
 
 
@@ -67,6 +73,14 @@ def parse_status_kb(status_text: str, key: str) -> int:
     raise ValueError(f"{key} not in /proc status")
 
 
+def parse_status_count(status_text: str, key: str) -> int:
+    """A plain count of /proc/<pid>/status (0 if the kernel does not give it)."""
+    for line in status_text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
 def sample(pid: int) -> ProcSample:
     """Read the process now.
 
@@ -81,6 +95,7 @@ def sample(pid: int) -> ProcSample:
         cpu_s=parse_stat_cpu_s(stat),
         rss_bytes=parse_status_kb(status, "VmRSS"),
         hwm_bytes=parse_status_kb(status, "VmHWM"),
+        wakeups=parse_status_count(status, "voluntary_ctxt_switches"),
     )
 
 
@@ -96,4 +111,5 @@ def sample_sum(pids: tuple[int, ...]) -> ProcSample:
         cpu_s=sum(s.cpu_s for s in samples),
         rss_bytes=sum(s.rss_bytes for s in samples),
         hwm_bytes=sum(s.hwm_bytes for s in samples),
+        wakeups=sum(s.wakeups for s in samples),
     )

@@ -35,20 +35,36 @@ log = logging.getLogger(__name__)
 CREATED_CHANNEL = "chatactors:chats:created"
 
 
+@attrs.frozen
+class ChatCreationsStatistics:
+    #: Chats this node created and told the others of, or could not (Redis unreachable).
+    published: int
+    unpublished: int
+    #: Chats other nodes created, announced to this node's sockets.
+    received: int
+
+
 @attrs.define(eq=False)
 class ChatCreations:
+    """Owns the node's ``UserFeeds`` (its open user sockets): the registry announces the chats
+    it creates there, and the feeds relay each to the other nodes through :meth:`publish`."""
+
     node_id: str
     _channels: Channels
-    _feeds: UserFeeds
-    #: Chats this node created and told the others of, or could not (Redis unreachable).
-    published: int = 0
-    unpublished: int = 0
-    #: Chats other nodes created, announced to this node's sockets.
-    received: int = 0
+    feeds: UserFeeds = attrs.field(init=False)
+    _published: int = 0
+    _unpublished: int = 0
+    _received: int = 0
 
-    async def start(self) -> None:
-        """Listen to the other nodes' creations (``publish`` is this node's ``UserFeeds.relay``).
-        Raises ``ClusterUnavailable`` if Redis is unreachable."""
+    def __attrs_post_init__(self) -> None:
+        self.feeds = UserFeeds(relay=self.publish)
+
+    def statistics(self) -> ChatCreationsStatistics:
+        return ChatCreationsStatistics(self._published, self._unpublished, self._received)
+
+    async def listen(self) -> None:
+        """Announce the chats other nodes create on this node's feeds, from now on. Raises
+        ``ClusterUnavailable`` if Redis is unreachable."""
         await self._channels.listen(CREATED_CHANNEL, self.on_created)
 
     async def publish(self, added: ChatAdded) -> None:
@@ -58,10 +74,10 @@ class ChatCreations:
         try:
             await self._channels.publish(CREATED_CHANNEL, data)
         except ClusterUnavailable:
-            self.unpublished += 1
+            self._unpublished += 1
             log.warning("chat %s: not announced on the other nodes (Redis unreachable)", chat.id)
             return
-        self.published += 1
+        self._published += 1
 
     def on_created(self, data: bytes) -> None:
         """The channel handler (never blocks)."""
@@ -72,5 +88,5 @@ class ChatCreations:
             return
         if created.origin == self.node_id:
             return  # announced here when it was stored
-        self.received += 1
-        self._feeds.announce(ChatAdded(created.chat, created.message))
+        self._received += 1
+        self.feeds.announce(ChatAdded(created.chat, created.message))

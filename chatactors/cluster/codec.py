@@ -35,6 +35,8 @@ from chatactors.actors.commands import (
     Unsubscribe,
 )
 from chatactors.actors.subscription import Subscription
+from chatactors.actors.subscription_id import SubscriptionId
+from chatactors.cluster.directory import Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable
 from chatactors.domain.errors import (
     ChatError,
@@ -92,6 +94,15 @@ _BUS: dict[str, type[ChatEvent] | type[OwnerAnnounced]] = {
 
 
 @attrs.frozen
+class BusMessage:
+    """What arrived on a chat's channel, and the activation that sent it: the chat's holder
+    (its node and lease token) while its lease was valid, since an owner publishes only then."""
+
+    payload: ChatEvent | OwnerAnnounced
+    holder: Holder
+
+
+@attrs.frozen
 class LogEntry:
     """How a log event crosses in a list (msgpack cannot tell two kinds of object apart):
     a ``MessageReceived`` when ``change`` is None, else a ``MessageUpdated``."""
@@ -117,7 +128,7 @@ class Registered:
     """What crosses for the answer to ``Subscribe(remote=True)``: a subscription's identity
     and replay; its live stream is the bus, on the subscriber's own node."""
 
-    id: int
+    id: SubscriptionId
     user_id: str | None
     replay: tuple[LogEntry, ...]
     resync_required: bool
@@ -219,14 +230,30 @@ def decode_event(data: bytes) -> ChatEvent:
     return event
 
 
+#: A bus message: its kind, its body, and the node and lease token of the activation that sent it.
+_bus_message = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw, str, int])
+
+
+def encode_bus_event(event: ChatEvent, holder: Holder) -> bytes:
+    """An event as the chat's holder publishes it on the chat's channel."""
+    return _encoder.encode((type(event).__name__, event, holder.node_id, holder.token))
+
+
 def encode_announcement(announcement: OwnerAnnounced) -> bytes:
-    return _encoder.encode((OwnerAnnounced.__name__, announcement))
+    return _encoder.encode((OwnerAnnounced.__name__, announcement, announcement.node_id,
+                            announcement.lease_token))  # fmt: skip
 
 
-def decode_bus_message(data: bytes) -> ChatEvent | OwnerAnnounced:
+def decode_bus_message(data: bytes) -> BusMessage:
     """What arrived on a chat's channel: an event, or an owner's announcement."""
-    message: ChatEvent | OwnerAnnounced = _untag(data, _BUS)
-    return message
+    try:
+        name, body, node_id, lease_token = _bus_message.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise UndecodableMessage(str(error)) from error
+    kind = _BUS.get(name)
+    if kind is None:
+        raise UndecodableMessage(f"unknown kind {name!r}")
+    return BusMessage(_decode(body, kind), Holder(node_id, lease_token))
 
 
 def encode_command(command: Command[Any]) -> bytes:

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import trio
 
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.lease import Lease
@@ -76,8 +75,6 @@ return 0
 )
 
 
-#: Renewals are gathered this share of the TTL before they go out together (0.1 s of 5 s).
-RENEWAL_GATHERING = 0.02
 #: Leases in one script call at most (Redis runs a script alone: keep each one short).
 MAX_RENEWALS_PER_CALL = 500
 
@@ -102,19 +99,12 @@ class ChatHeld(Exception):
         self.holder = holder
 
 
-@attrs.define(eq=False)
-class _Renewal:
-    """One caller's renewal in a gathering: the first caller of each gathering leads it (waits,
-    then sends everyone's); the others wait for its answer, or to take the lead over."""
-
-    lease: Lease
-    leads: bool
-    #: Set when answered, or when this caller takes the lead over.
-    wake: trio.Event = attrs.field(factory=trio.Event)
-    done: bool = False
-    renewed: bool = False
-    #: Why it was not sent or not answered (``ClusterUnavailable``, or a script error).
-    error: Exception | None = None
+@attrs.frozen
+class DirectoryStatistics:
+    #: Script calls that renewed leases, and the renewals they carried (a node renews all its
+    #: leases together: sent / calls is how many per call).
+    renewal_calls: int
+    renewals_sent: int
 
 
 @attrs.define(eq=False)
@@ -122,18 +112,17 @@ class Directory:
     """Every method raises ``ClusterUnavailable`` when Redis does not answer in time.
 
     Renewals are the steady load a node puts on Redis (every chat it holds, three times per
-    TTL: 60 round trips a second for 100 chats), so they are gathered: the first renewal after
-    a quiet spell waits ``RENEWAL_GATHERING`` of the TTL, then it and every renewal asked for
-    meanwhile go out in one script call. The wait only makes the lease look shorter to its
-    keeper, which counts from before it asked.
+    TTL), so they go out many to a script call (``renew_all``: the node's ``LeaseKeepers``
+    renew every lease the node holds together).
     """
 
     _link: RedisLink
     lease_ttl_s: float
-    _gathered: list[_Renewal] = attrs.field(factory=list)
-    #: Script calls that renewed leases, and the renewals they carried.
-    renewal_calls: int = 0
-    renewals_sent: int = 0
+    _renewal_calls: int = 0
+    _renewals_sent: int = 0
+
+    def statistics(self) -> DirectoryStatistics:
+        return DirectoryStatistics(self._renewal_calls, self._renewals_sent)
 
     @property
     def _ttl_ms(self) -> int:
@@ -151,53 +140,24 @@ class Directory:
     async def renew(self, lease: Lease) -> bool:
         """Extend the lease by its TTL from about now; False if it expired or another node
         claimed it since (then the owner must stop)."""
-        renewal = _Renewal(lease, leads=not self._gathered)
-        self._gathered.append(renewal)
-        try:
-            while not renewal.done:
-                if renewal.leads:
-                    await trio.sleep(self.lease_ttl_s * RENEWAL_GATHERING)
-                    gathered, self._gathered = self._gathered, []
-                    await self._renew_all(gathered)
-                else:
-                    await renewal.wake.wait()
-                    renewal.wake = trio.Event()
-        except BaseException:
-            # Cancelled (its actor stopping, its keeper's deadline) before the gathering went
-            # out: leave it, and hand the lead over to the next caller.
-            if any(waiting is renewal for waiting in self._gathered):
-                self._gathered.remove(renewal)
-                if renewal.leads and self._gathered:
-                    self._gathered[0].leads = True
-                    self._gathered[0].wake.set()
-            raise
-        if renewal.error is not None:
-            raise renewal.error
-        return renewal.renewed
+        [renewed] = await self.renew_all([lease])
+        return renewed
 
-    async def _renew_all(self, renewals: list[_Renewal]) -> None:
-        try:
-            for start in range(0, len(renewals), MAX_RENEWALS_PER_CALL):
-                part = renewals[start : start + MAX_RENEWALS_PER_CALL]
-                args: list[str | int] = [self._ttl_ms]
-                for renewal in part:
-                    args += [renewal.lease.node_id, str(renewal.lease.token)]
-                keys = [lease_key(renewal.lease.chat_id) for renewal in part]
-                try:
-                    answer: Any = await self._run(_RENEW_ALL, keys=keys, args=args)
-                except Exception as error:  # each caller raises it, as from a call of its own
-                    for renewal in part:
-                        renewal.error, renewal.done = error, True
-                else:
-                    self.renewal_calls += 1
-                    self.renewals_sent += len(part)
-                    for renewal, renewed in zip(part, answer, strict=True):
-                        renewal.renewed, renewal.done = renewed == 1, True
-        finally:
-            for renewal in renewals:
-                if not renewal.done:  # the leader was cancelled first: not known to be renewed
-                    renewal.error, renewal.done = ClusterUnavailable(), True
-                renewal.wake.set()
+    async def renew_all(self, leases: Sequence[Lease]) -> list[bool]:
+        """``renew`` for each lease, in one script call per ``MAX_RENEWALS_PER_CALL``; all
+        fail together (``ClusterUnavailable``) if one call does."""
+        renewed: list[bool] = []
+        for start in range(0, len(leases), MAX_RENEWALS_PER_CALL):
+            part = leases[start : start + MAX_RENEWALS_PER_CALL]
+            args: list[str | int] = [self._ttl_ms]
+            for lease in part:
+                args += [lease.node_id, str(lease.token)]
+            keys = [lease_key(lease.chat_id) for lease in part]
+            answer: Any = await self._run(_RENEW_ALL, keys=keys, args=args)
+            self._renewal_calls += 1
+            self._renewals_sent += len(part)
+            renewed += [each == 1 for each in answer]
+        return renewed
 
     async def release(self, lease: Lease) -> bool:
         """Give the chat up (deactivation); False if it was no longer ours anyway."""

@@ -66,22 +66,37 @@ class _Pending:
     reroute: bool
 
 
+@attrs.frozen
+class ForwarderStatistics:
+    #: Commands sent to the node holding their chat, and those not answered in time.
+    forwarded: int
+    timed_out: int
+    #: Commands sent on to the holder a node named when it no longer held their chat.
+    rerouted: int
+    #: Commands waiting for their answer now.
+    pending: int
+
+
 @attrs.define(eq=False)
 class Forwarder:
     node_id: str
     _channels: Channels
     timeout_s: float
+    #: Who holds which chat, as far as this node knows (corrected from the answers).
+    _holders: HolderCache | None
+    #: Where commands are sent on after ``ChatElsewhere``.
+    _nursery: trio.Nursery
     _pending: dict[int, _Pending] = attrs.field(factory=dict)
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
     _wake: trio.Event = attrs.field(factory=trio.Event)
-    #: Who holds which chat, as far as this node knows (corrected from the answers).
-    holders: HolderCache | None = None
-    #: Where commands are sent on after ``ChatElsewhere`` (None: the caller gets the error).
-    nursery: trio.Nursery | None = None
-    forwarded: int = 0
-    timed_out: int = 0
-    #: Commands sent on to the holder a node named when it no longer held their chat.
-    rerouted: int = 0
+    _forwarded: int = 0
+    _timed_out: int = 0
+    _rerouted: int = 0
+
+    def statistics(self) -> ForwarderStatistics:
+        return ForwarderStatistics(
+            self._forwarded, self._timed_out, self._rerouted, len(self._pending)
+        )
 
     async def submit_to(
         self, node_id: str, chat_id: ChatId, command: Command[R], *, reroute: bool = True
@@ -109,22 +124,22 @@ class Forwarder:
             self._pending.pop(request_id, None)
             self._forget(pending)
             raise ChatUnavailable(f"The node holding chat {chat_id!r} is gone; retry shortly")
-        self.forwarded += 1
+        self._forwarded += 1
         return reply
 
     def _forget(self, pending: _Pending) -> None:
-        if self.holders is not None:
-            self.holders.forget(pending.chat_id, pending.node_id)
+        if self._holders is not None:
+            self._holders.forget(pending.chat_id, pending.node_id)
 
     def _failed(self, pending: _Pending, error: ChatError) -> None:
         if isinstance(error, ChatElsewhere):
-            if self.holders is not None:
-                self.holders.forget(pending.chat_id, pending.node_id)
+            if self._holders is not None:
+                self._holders.forget(pending.chat_id, pending.node_id)
                 now = trio.current_time()
-                self.holders.learn(pending.chat_id, Holder(error.node_id, error.token), now)
-            if pending.reroute and self.nursery is not None and error.node_id != pending.node_id:
-                self.rerouted += 1
-                self.nursery.start_soon(self._send_on, pending, error.node_id)
+                self._holders.learn(pending.chat_id, Holder(error.node_id, error.token), now)
+            if pending.reroute and error.node_id != pending.node_id:
+                self._rerouted += 1
+                self._nursery.start_soon(self._send_on, pending, error.node_id)
                 return
         elif isinstance(error, ChatUnavailable) and not isinstance(error, ClusterUnavailable):
             # Lease lost, stopping, crashed: look the holder up again next time. (Redis being
@@ -165,8 +180,8 @@ class Forwarder:
                 error = ChatUnavailable()
             self._failed(pending, error)
             return
-        if self.holders is not None:
-            self.holders.confirm(pending.chat_id, pending.node_id, trio.current_time())
+        if self._holders is not None:
+            self._holders.confirm(pending.chat_id, pending.node_id, trio.current_time())
         try:
             pending.reply.set(codec.decode_value(pending.command, answer.payload))
         except codec.UndecodableMessage as error:
@@ -186,6 +201,6 @@ class Forwarder:
             request_id, oldest = next(iter(self._pending.items()))
             await trio.sleep_until(oldest.deadline)
             if self._pending.pop(request_id, None) is oldest:
-                self.timed_out += 1
+                self._timed_out += 1
                 self._forget(oldest)
                 oldest.reply.fail(_unanswered(oldest.command))

@@ -3,9 +3,12 @@
 A lookup (``Directory.holder``) costs a Redis round trip (a wait, and a wake-up's CPU) on every
 command a node forwards. The cache keeps the answer for ``ttl_s`` (at most the lease TTL:
 a holder that died silently is trusted no longer than its lease could outlive it). It is fed by
-lookups and by owners' announcements on the bus, kept fresh by the holder's answers to
-forwarded commands, and corrected by the forwarder when a node answers that it no longer holds
-the chat, or when nobody listens at that node any more.
+lookups, by owners' announcements and by every event the holder publishes on the bus (an
+owner publishes only while its lease is valid, and each event names its node and lease token),
+kept fresh by the holder's answers to forwarded commands, and corrected by the forwarder when a
+node answers that it no longer holds the chat, or when nobody listens at that node any more. A
+node with sockets in a chat thus hears from its holder with every event, and forwards to it
+without a lookup for as long as the chat is busy.
 
 A stale entry costs a detour, never a wrong answer: the node it names either still holds the
 chat, or answers ``ChatElsewhere`` (the command did not run; it is sent on once), or
@@ -27,6 +30,15 @@ class _Entry:
     expires_at: float
 
 
+@attrs.frozen
+class HolderCacheStatistics:
+    #: Holders taken from the cache, and not found there (looked up in the directory).
+    hits: int
+    misses: int
+    #: Chats remembered now.
+    entries: int
+
+
 @attrs.define(eq=False)
 class HolderCache:
     #: This node: never cached (it knows the chats it holds; its registry routes to them).
@@ -35,18 +47,21 @@ class HolderCache:
     #: Chats remembered at most; the least recently learned are forgotten first.
     max_entries: int = 100_000
     _entries: dict[ChatId, _Entry] = attrs.field(factory=dict)
-    hits: int = 0
-    misses: int = 0
+    _hits: int = 0
+    _misses: int = 0
+
+    def statistics(self) -> HolderCacheStatistics:
+        return HolderCacheStatistics(self._hits, self._misses, len(self._entries))
 
     def get(self, chat_id: ChatId, now: float) -> Holder | None:
         """The holder if known and fresh (counted as a hit), else None (a miss)."""
         entry = self._entries.get(chat_id)
         if entry is not None and now < entry.expires_at:
-            self.hits += 1
+            self._hits += 1
             return entry.holder
         if entry is not None:
             del self._entries[chat_id]
-        self.misses += 1
+        self._misses += 1
         return None
 
     def peek(self, chat_id: ChatId, now: float) -> Holder | None:

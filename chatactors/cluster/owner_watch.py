@@ -1,6 +1,6 @@
 """OwnerWatch: notices that a node this node's sockets are registered at has died.
 
-A socket here in a chat another node owns is registered at that owner (``ClusterMailbox``).
+A socket here in a chat another node owns is registered at that owner (``SocketRegistrations``).
 When the owner changes, the new one announces itself and the socket is registered there. But
 a chat is activated again only when something uses it: if its owner dies while its users are
 only reading, nobody would ever take it over, so their presence there would die with it, and
@@ -22,19 +22,27 @@ import trio
 
 from chatactors.cluster.liveness import gone_nodes
 from chatactors.cluster.redis import RedisLink
-from chatactors.cluster.routing import ClusterMailbox
+from chatactors.cluster.socket_registrations import SocketRegistrations
 from chatactors.domain.errors import ChatError
 
 log = logging.getLogger(__name__)
 
 
+@attrs.frozen
+class OwnerWatchStatistics:
+    #: Owners' nodes found gone, since start.
+    owners_gone: int
+
+
 @attrs.define(eq=False)
 class OwnerWatch:
     _link: RedisLink
-    _mailbox: ClusterMailbox
+    _sockets: SocketRegistrations
     interval_s: float
-    #: Owners' nodes found gone, since start.
-    owners_gone: int = 0
+    _owners_gone: int = 0
+
+    def statistics(self) -> OwnerWatchStatistics:
+        return OwnerWatchStatistics(self._owners_gone)
 
     async def run(self) -> None:
         while True:
@@ -44,9 +52,9 @@ class OwnerWatch:
 
     async def check(self) -> None:
         """Register again the sockets registered at nodes that are gone."""
-        gone = await gone_nodes(self._link, self._mailbox.owner_nodes())
+        gone = await gone_nodes(self._link, self._sockets.owner_nodes())
         if gone:
-            self.owners_gone += len(gone)
+            self._owners_gone += len(gone)
             log.info("owner nodes gone: %s; their chats' sockets here register again",
                      ", ".join(sorted(gone)))  # fmt: skip
-            self._mailbox.owners_gone(gone)
+            self._sockets.owners_gone(gone)

@@ -1,11 +1,13 @@
 """LeasePlacement: the registry's ``Placement`` in cluster mode, a Redis lease per actor.
 
 Activating a chat claims its lease (``ChatHeld`` becomes a 503: another node got there first;
-the caller retries and is forwarded). While the actor lives, its ``LeaseActivation`` renews the
-lease and publishes the actor's events on the chat's bus channel, in order, from one task, and
-only while the lease is valid: a paused owner whose lease ran out publishes nothing stale.
-Once the actor is loaded, the activation announces itself on the chat's channel (who owns the
-chat now, under which tokens), so the nodes with sockets in the chat re-register them here.
+the caller retries and is forwarded) and gives it to the node's ``LeaseKeepers``, which renew
+every lease the node holds together (``keep_leases``, one task for the node) until it is
+released or lost. While the actor lives, its ``LeaseActivation`` hands the actor's events to an
+``EventOutbox``, which publishes them on the chat's channel, in order, only while the lease is
+valid: a paused owner whose lease ran out publishes nothing stale. Once the actor is loaded,
+the activation announces itself on the chat's channel (who owns the chat now, under which
+tokens), so the nodes with sockets in the chat re-register them here.
 
 Presence crosses activations through a ``PresenceSnapshot``: each activation records the
 presence changes it publishes, and the next one reads them right after its claim, so that its
@@ -22,44 +24,70 @@ import trio
 
 from chatactors.actors.placement import Handover
 from chatactors.cluster import codec
-from chatactors.cluster.bus import ChatBus
-from chatactors.cluster.directory import ChatHeld, Directory
+from chatactors.cluster.bus import chat_channel
+from chatactors.cluster.directory import ChatHeld, Directory, Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
-from chatactors.cluster.keeper import LeaseKeeper
+from chatactors.cluster.event_outbox import EventOutbox, OutboxCounters
+from chatactors.cluster.keeper import LeaseKeeper, LeaseKeepers
 from chatactors.cluster.presence_snapshot import PresenceSnapshot
-from chatactors.cluster.redis import MAX_BATCH, RedisReplyError
+from chatactors.cluster.redis import Publisher, RedisReplyError
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId
 
 log = logging.getLogger(__name__)
 
+#: Events an owner may have waiting to be published before it gives the chat up, by default.
+OWNER_QUEUE_SIZE = 4096
+
+
+@attrs.frozen
+class PlacementStatistics:
+    #: Leases claimed here, and claims refused because another node held the chat.
+    claims: int
+    claims_refused: int
+    #: Lease renewals Redis confirmed, and leases lost (not renewed in time, or taken).
+    renewals: int
+    losses: int
+    #: Events published on the bus, and not published because the lease was no longer valid.
+    published: int
+    withheld: int
+    #: Activations that took over users online from the one before (presence handovers).
+    handovers: int
+
 
 @attrs.define
-class PlacementCounters:
+class _Counters:
     claims: int = 0
     claims_refused: int = 0
-    renewals: int = 0
     losses: int = 0
-    #: Events not published because the lease was no longer valid (never delivered stale).
-    withheld: int = 0
-    #: Activations that took over users online from the one before (presence handovers).
     handovers: int = 0
+    events: OutboxCounters = attrs.field(factory=OutboxCounters)
 
 
 @attrs.define(eq=False)
 class LeaseActivation:
     _keeper: LeaseKeeper
-    _bus: ChatBus
-    _counters: PlacementCounters
-    _send: trio.MemorySendChannel[ChatEvent]
-    _receive: trio.MemoryReceiveChannel[ChatEvent]
-    _lost: trio.Event = attrs.field(factory=trio.Event)
-    _published_all: trio.Event = attrs.field(factory=trio.Event)
-    _released: bool = False
-    _announcement: codec.OwnerAnnounced | None = None
+    #: The node's keepers, renewing this activation's lease until it is released or lost.
+    _keepers: LeaseKeepers
+    _publisher: Publisher
+    _counters: _Counters
+    #: How many events may wait for Redis before the chat is given up.
+    _queue_size: int = OWNER_QUEUE_SIZE
     _handover: Handover = attrs.field(factory=Handover)
     _snapshot: PresenceSnapshot | None = None
+    _lost: trio.Event = attrs.field(factory=trio.Event)
+    _released: bool = False
+    _announcement: codec.OwnerAnnounced | None = None
+    _outbox: EventOutbox = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        lease = self._keeper.lease
+        self._outbox = EventOutbox(
+            lease.chat_id, Holder(lease.node_id, lease.token), self._publisher, self.is_valid,
+            self._keeper.timer.retry_interval_s, self._queue_size, self._overflowed,
+            self._counters.events, self._snapshot,
+        )  # fmt: skip
 
     @property
     def chat_id(self) -> ChatId:
@@ -69,20 +97,19 @@ class LeaseActivation:
         return self._keeper.is_valid()
 
     def publish(self, event: ChatEvent) -> None:
-        try:
-            self._send.send_nowait(event)
-        except trio.WouldBlock:
-            # The bus is further behind than the queue allows: stop being the owner rather
-            # than let other nodes' sockets miss events silently.
-            self._on_lost(LeaseLost(self.chat_id, "events could not be published in time"))
-        except trio.ClosedResourceError:
-            self._counters.withheld += 1
+        self._outbox.put(event)
+
+    def _overflowed(self) -> None:
+        # The bus is further behind than the queue allows: stop being the owner rather than
+        # let other nodes' sockets miss events silently.
+        self._on_lost(LeaseLost(self.chat_id, "events could not be published in time"))
 
     def _on_lost(self, lost: LeaseLost) -> None:
         if not self._lost.is_set():
             self._counters.losses += 1
             log.warning("chat %s: lease lost (%s)", self.chat_id, lost.reason)
-            self._keeper.lost = self._keeper.lost or lost
+            self._keeper.abandon(lost)
+            self._keepers.forget(self._keeper)
             self._lost.set()
 
     def handover(self) -> Handover:
@@ -94,55 +121,19 @@ class LeaseActivation:
 
     async def keep(self) -> ChatUnavailable:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._renew)
-            nursery.start_soon(self._publish_all)
+            nursery.start_soon(self._outbox.retry)
             if self._announcement is not None:
                 nursery.start_soon(self._announce, self._announcement)
             await self._lost.wait()
             nursery.cancel_scope.cancel()
         return self._keeper.lost or LeaseLost(self.chat_id, "lost")
 
-    async def _renew(self) -> None:
-        before = self._keeper.renewals
-        while self._keeper.lost is None:
-            await trio.sleep_until(self._keeper.timer.renew_at)
-            await self._keeper.renew_before_deadline()
-            self._counters.renewals += self._keeper.renewals - before
-            before = self._keeper.renewals
-
-    async def _publish_all(self) -> None:
-        try:
-            async for event in self._receive:
-                # What the actor queued while the last batch was out goes in one round trip.
-                events = [event]
-                while len(events) < MAX_BATCH:
-                    try:
-                        events.append(self._receive.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break  # the loop then ends once the channel is closed and drained
-                await self._publish_batch(events)
-        finally:
-            self._published_all.set()
-
-    async def _publish_batch(self, events: list[ChatEvent]) -> None:
-        recorded = self._snapshot is None
-        while self.is_valid():
-            try:
-                if not recorded:
-                    assert self._snapshot is not None
-                    await self._snapshot.record(self.chat_id, events)
-                    recorded = True
-                await self._bus.publish_all_quietly(self.chat_id, events)
-                return
-            except ClusterUnavailable:
-                await trio.sleep(self._keeper.timer.retry_interval_s)
-        self._counters.withheld += len(events)
-
     async def _announce(self, announcement: codec.OwnerAnnounced) -> None:
         """Once, retried while Redis is unreachable, as long as this node owns the chat."""
+        data = codec.encode_announcement(announcement)
         while self.is_valid():
             try:
-                await self._bus.announce(self.chat_id, announcement)
+                await self._publisher.publish(chat_channel(self.chat_id), data)
                 return
             except ClusterUnavailable:
                 await trio.sleep(self._keeper.timer.retry_interval_s)
@@ -151,24 +142,41 @@ class LeaseActivation:
         if self._released:
             return
         self._released = True
-        self._send.close()
+        self._outbox.close()
         if not self._lost.is_set():
             with trio.move_on_at(self._keeper.timer.valid_until):
-                await self._published_all.wait()
+                await self._outbox.drain()
         self._lost.set()
+        self._keepers.forget(self._keeper)
         await self._keeper.release()
 
 
 @attrs.define(eq=False)
 class LeasePlacement:
-    directory: Directory
-    bus: ChatBus
+    _directory: Directory
+    _publisher: Publisher
     node_id: str
-    #: Events an owner may have waiting to be published before it gives the chat up.
-    outbox_size: int = 4096
-    counters: PlacementCounters = attrs.field(factory=PlacementCounters)
     #: Where presence is handed from one activation to the next (None: it is not).
-    snapshot: PresenceSnapshot | None = None
+    _snapshot: PresenceSnapshot | None = None
+    #: Events an owner may have waiting to be published before it gives the chat up.
+    _queue_size: int = OWNER_QUEUE_SIZE
+    _counters: _Counters = attrs.field(factory=_Counters)
+    _keepers: LeaseKeepers = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._keepers = LeaseKeepers(self._directory)
+
+    def statistics(self) -> PlacementStatistics:
+        counters = self._counters
+        return PlacementStatistics(
+            claims=counters.claims,
+            claims_refused=counters.claims_refused,
+            renewals=self._keepers.statistics().renewals,
+            losses=counters.losses,
+            published=counters.events.published,
+            withheld=counters.events.withheld,
+            handovers=counters.handovers,
+        )
 
     async def activate(self, chat_id: ChatId) -> LeaseActivation:
         activation: LeaseActivation | None = None
@@ -178,28 +186,35 @@ class LeasePlacement:
                 activation._on_lost(lost)
 
         try:
-            keeper = await LeaseKeeper.claim(self.directory, chat_id, self.node_id, on_lost)
+            keeper = await LeaseKeeper.claim(self._directory, chat_id, self.node_id, on_lost)
         except ChatHeld as held:
-            self.counters.claims_refused += 1
+            self._counters.claims_refused += 1
             raise ChatElsewhere(chat_id, held.holder.node_id, held.holder.token) from None
-        self.counters.claims += 1
+        self._counters.claims += 1
         handover = await self._handover(chat_id)
-        send, receive = trio.open_memory_channel[ChatEvent](self.outbox_size)
-        activation = LeaseActivation(keeper, self.bus, self.counters, send, receive,
-                                     handover=handover, snapshot=self.snapshot)  # fmt: skip
+        activation = LeaseActivation(
+            keeper, self._keepers, self._publisher, self._counters, self._queue_size, handover,
+            self._snapshot,
+        )  # fmt: skip
+        # From here on the registry releases it, whatever happens to the actor (or it is lost).
+        self._keepers.keep(keeper)
         return activation
+
+    async def keep_leases(self) -> None:
+        """Renew the leases of every chat activated here; runs for the node's lifetime."""
+        await self._keepers.run()
 
     async def _handover(self, chat_id: ChatId) -> Handover:
         """Who the previous activation had online (read after the claim, so it is final: an
         owner records only while its lease is valid). Redis failing just now costs the
         handover, not the activation: the users then start offline, as in one process."""
-        if self.snapshot is None:
+        if self._snapshot is None:
             return Handover()
         try:
-            online = await self.snapshot.read(chat_id)
+            online = await self._snapshot.read(chat_id)
         except (ClusterUnavailable, RedisReplyError) as error:
             log.warning("chat %s: presence not handed over: %r", chat_id, error)
             return Handover()
         if online:
-            self.counters.handovers += 1
-        return Handover(online, catch_up_s=self.directory.lease_ttl_s)
+            self._counters.handovers += 1
+        return Handover(online, catch_up_s=self._directory.lease_ttl_s)

@@ -9,12 +9,13 @@ So the owner keeps a Redis hash per chat, ``chatactors:presence:<chat_id>``: use
 for every user last published online or typing (offline removes the user). It is written by
 the activation's publishing task, beside the events it publishes and only while the lease is
 valid, so it says what the other nodes' sockets were told. The next activation reads it once,
-after its claim (``Handover``). Writes are quiet (no reply read): one write per batch of events
-that changes presence, none for messages.
+after its claim (``Handover``). Writes are quiet (no reply read) and go in the pipeline that
+publishes the events they record (``event_outbox.py``): no write of their own.
 
-The hash expires ``SNAPSHOT_TTL_S`` after its last change, so a chat nobody activates again
-leaves nothing behind for long; a user online for longer than that without a change is then
-not handed over (their sockets elsewhere register again and come online once more; no offline).
+The hash expires ``ttl_s`` (``presence_snapshot_ttl_s``, a day) after its last change, so a
+chat nobody activates again leaves nothing behind for long; a user online for longer than that
+without a change is then not handed over (their sockets elsewhere register again and come
+online once more; no offline).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def snapshot_key(chat_id: ChatId) -> str:
     return f"chatactors:presence:{chat_id}"
 
 
-def snapshot_commands(chat_id: ChatId, events: Sequence[ChatEvent]) -> list[tuple[Arg, ...]]:
+def snapshot_commands(
+    chat_id: ChatId, events: Sequence[ChatEvent], ttl_s: float = SNAPSHOT_TTL_S
+) -> list[tuple[Arg, ...]]:
     """The Redis commands that record ``events``' presence changes (none if there are none)."""
     key = snapshot_key(chat_id)
     last: dict[UserId, PresenceStatus] = {}
@@ -54,7 +57,7 @@ def snapshot_commands(chat_id: ChatId, events: Sequence[ChatEvent]) -> list[tupl
         commands.append(("HSET", key, *(part for pair in online for part in pair)))
     if offline:
         commands.append(("HDEL", key, *offline))
-    commands.append(("EXPIRE", key, SNAPSHOT_TTL_S))
+    commands.append(("EXPIRE", key, max(1, round(ttl_s))))
     return commands
 
 
@@ -72,16 +75,23 @@ def parse_snapshot(reply: Sequence[bytes | str]) -> dict[UserId, PresenceStatus]
 
 @attrs.frozen
 class PresenceSnapshot:
-    """Every method raises ``ClusterUnavailable`` when Redis does not answer in time."""
+    """Every async method raises ``ClusterUnavailable`` when Redis does not answer in time."""
 
     _link: RedisLink
+    #: A snapshot unchanged for this long expires.
+    ttl_s: float = SNAPSHOT_TTL_S
 
     async def read(self, chat_id: ChatId) -> dict[UserId, PresenceStatus]:
         return parse_snapshot(await self._link.execute("HGETALL", snapshot_key(chat_id)))
 
+    def commands(self, chat_id: ChatId, events: Sequence[ChatEvent]) -> list[tuple[Arg, ...]]:
+        """The writes that record the presence changes among ``events``, to send (quietly)
+        in the pipeline that publishes them (none if there are none)."""
+        return snapshot_commands(chat_id, events, self.ttl_s)
+
     async def record(self, chat_id: ChatId, events: Sequence[ChatEvent]) -> None:
-        """Record the presence changes among ``events`` (nothing to do: no round trip)."""
-        commands = snapshot_commands(chat_id, events)
+        """Record the presence changes among ``events`` now (nothing to do: no round trip)."""
+        commands = self.commands(chat_id, events)
         if commands:
             await self._link.execute_many(commands, quiet=[True] * len(commands))
 

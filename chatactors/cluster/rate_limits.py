@@ -18,10 +18,11 @@ Two things stay on the node:
   asking Redis. A flood through one node costs Redis at most ``rate`` checks a second.
 - **A fallback.** When Redis does not answer (down, failing over, slower than
   ``redis_timeout_s``), a check does not wait or fail: the node's bucket decides alone (fail
-  open to the per-node limit), and keeps deciding for ``FALLBACK_S`` before Redis is asked again
-  (so an outage costs one timeout a while, not one per send). Refusing every send because the
-  limiter's store is down would turn a Redis outage into a chat outage, for a limit whose job is
-  to stop floods, which the per-node limit still does (within N times the rate). Cluster mode
+  open to the per-node limit), and keeps deciding for ``fallback_s`` (a second by default)
+  before Redis is asked again (so an outage costs one timeout a while, not one per send).
+  Refusing every send because the limiter's store is down would turn a Redis outage into a
+  chat outage, for a limit whose job is to stop floods, which the per-node limit still does
+  (within N times the rate). Cluster mode
   already needs Redis for every chat a node does not hold, so those sends fail with 503 anyway.
 """
 
@@ -75,6 +76,14 @@ class LocalLimiter(Protocol):
     def take(self, user_id: str) -> None: ...
 
 
+@attrs.frozen
+class RateLimiterStatistics:
+    #: Checks Redis answered; checks decided here because it did not; sends the gate refused.
+    checks: int
+    fallbacks: int
+    refused_here: int
+
+
 @attrs.define(eq=False)
 class ClusterRateLimiter:
     _link: RedisLink
@@ -83,22 +92,26 @@ class ClusterRateLimiter:
     #: The node's own buckets, same rate and burst: the gate and the fallback.
     _local: LocalLimiter
     clock: Callable[[], float] = trio.current_time
+    #: After Redis failed a check, how long the node decides alone before asking it again.
+    fallback_s: float = FALLBACK_S
     #: Until when checks are decided here alone (Redis failed one lately).
     _alone_until: float = -math.inf
-    #: Checks Redis answered; checks decided here because it did not; sends the gate refused.
-    checks: int = 0
-    fallbacks: int = 0
-    refused_here: int = 0
+    _checks: int = 0
+    _fallbacks: int = 0
+    _refused_here: int = 0
+
+    def statistics(self) -> RateLimiterStatistics:
+        return RateLimiterStatistics(self._checks, self._fallbacks, self._refused_here)
 
     async def charge(self, user_id: UserId) -> None:
         """Count one send of ``user_id`` for the cluster. Raises ``RateLimited`` over the limit."""
         try:
             self._local.check(user_id)
         except RateLimited:
-            self.refused_here += 1
+            self._refused_here += 1
             raise
         if self.clock() < self._alone_until:
-            self.fallbacks += 1
+            self._fallbacks += 1
             self._local.take(user_id)
             return
         try:
@@ -107,12 +120,12 @@ class ClusterRateLimiter:
             )
         except (RedisUnavailable, RedisReplyError) as error:
             log.warning("rate limits held per node for %.0f s: Redis failed a check (%r)",
-                        FALLBACK_S, error)  # fmt: skip
-            self._alone_until = self.clock() + FALLBACK_S
-            self.fallbacks += 1
+                        self.fallback_s, error)  # fmt: skip
+            self._alone_until = self.clock() + self.fallback_s
+            self._fallbacks += 1
             self._local.take(user_id)
             return
-        self.checks += 1
+        self._checks += 1
         if wait_us > 0:
             raise RateLimited(math.ceil(wait_us / 100_000) / 10)
         self._local.spend(user_id)

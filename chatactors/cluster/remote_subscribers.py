@@ -18,6 +18,7 @@ import trio
 from chatactors.actors.commands import Command, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Mailbox
 from chatactors.actors.subscription import Subscription
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.cluster.liveness import gone_nodes
 from chatactors.cluster.redis import RedisLink, RedisReplyError
 from chatactors.domain.errors import ChatError
@@ -26,14 +27,29 @@ from chatactors.domain.ids import ChatId
 log = logging.getLogger(__name__)
 
 
+@attrs.frozen
+class RemoteSubscribersStatistics:
+    #: Other nodes with sockets registered here now, and those sockets.
+    nodes: int
+    sockets: int
+    #: Sockets unsubscribed because their node was gone.
+    swept: int
+
+
 @attrs.define(eq=False)
 class RemoteSubscribers:
     _mailbox: Mailbox
     _link: RedisLink
     interval_s: float
-    _by_node: dict[str, set[tuple[ChatId, int]]] = attrs.field(factory=dict)
-    #: Subscriptions ended because their node was gone.
-    swept: int = 0
+    _by_node: dict[str, set[tuple[ChatId, SubscriptionId]]] = attrs.field(factory=dict)
+    _swept: int = 0
+
+    def statistics(self) -> RemoteSubscribersStatistics:
+        return RemoteSubscribersStatistics(
+            nodes=len(self._by_node),
+            sockets=sum(len(sockets) for sockets in self._by_node.values()),
+            swept=self._swept,
+        )
 
     def answered(self, node_id: str, chat_id: ChatId, command: Command[Any], value: Any) -> None:
         """Note a forwarded command's successful answer (registrations come and go)."""
@@ -66,6 +82,6 @@ class RemoteSubscribers:
         registered = self._by_node.pop(node, set())
         log.info("node %s is gone: %d of its sockets unsubscribed", node, len(registered))
         for chat_id, subscription_id in registered:
-            self.swept += 1
+            self._swept += 1
             with contextlib.suppress(ChatError):
                 await (await self._mailbox.submit(chat_id, Unsubscribe(subscription_id))).wait()

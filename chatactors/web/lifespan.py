@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from pathlib import Path
 
 import trio
 from quart_trio import QuartTrio
@@ -24,9 +23,8 @@ from quart_trio import QuartTrio
 from chatactors.actors.bot import open_bot, seeded_random
 from chatactors.actors.bot_replies import BOT_ASSETS, default_bot_replies
 from chatactors.actors.registry import open_registry
-from chatactors.cluster.node import ClusterSettings, open_cluster_node
+from chatactors.cluster.node import open_cluster_node
 from chatactors.cluster.rate_limits import ClusterRateLimiter
-from chatactors.cluster.redis import TlsFiles
 from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
 from chatactors.storage.media.store import open_media_store
@@ -67,27 +65,6 @@ def open_store(settings: Settings) -> AbstractAsyncContextManager[ChatStore]:
     )
 
 
-def cluster_settings(settings: Settings) -> ClusterSettings:
-    return ClusterSettings(
-        settings.redis_url,
-        settings.cluster_node_id,
-        lease_ttl_s=settings.lease_ttl_s,
-        redis_timeout_s=settings.redis_timeout_s,
-        redis_tls=redis_tls(settings),
-        forward_timeout_s=settings.command_timeout_s,
-        subscriber_queue_size=settings.subscriber_queue_size,
-    )
-
-
-def redis_tls(settings: Settings) -> TlsFiles:
-    """The files of a ``rediss://`` connection, as the settings name them."""
-    return TlsFiles(
-        ca_file=Path(settings.redis_ca_file) if settings.redis_ca_file else None,
-        cert_file=Path(settings.redis_cert_file) if settings.redis_cert_file else None,
-        key_file=Path(settings.redis_key_file) if settings.redis_key_file else None,
-    )
-
-
 def bot_asset_urls(media: Media) -> dict[str, str]:
     """The URL of each of the bot's files: served here, or (``bot_images="https"``) public
     https images like the reference's, which Next.js's image component accepts."""
@@ -118,19 +95,13 @@ async def open_services(
         media_root = None if settings.store == "memory" else settings.data_dir / "media"
         media_store = await stack.enter_async_context(open_media_store(media_root))
         media = Media(media_store, settings, await import_bot_assets(media_store))
-        # Cluster mode: the node opens before the registry and closes after it, so stopping
-        # actors still publish their last events and release their leases.
+        # Cluster mode: the node opens the registry, inside its own lifetime (docs/CLUSTER.md).
         node = None
         if settings.redis_url:
-            node = await stack.enter_async_context(open_cluster_node(cluster_settings(settings)))
-        registry = await stack.enter_async_context(
-            open_registry(store, settings, placement=None if node is None else node.placement)
-        )
-        if node is not None:
-            registry.mailbox = await node.attach(registry, registry.holds, store)
-            # Chats created on any node reach the user sockets of every node.
-            creations = await node.share_chat_creations(registry.user_feeds)
-            registry.user_feeds.relay = creations.publish
+            node = await stack.enter_async_context(open_cluster_node(settings, store))
+            registry = node.registry
+        else:
+            registry = await stack.enter_async_context(open_registry(store, settings))
         if settings.bot_enabled:
             # The bot is a client of the registry: it subscribes to each chat that starts.
             bot = await stack.enter_async_context(
@@ -154,8 +125,9 @@ async def open_services(
             if node is not None:
                 # One limit for the cluster; this process's buckets gate and stand in for it.
                 limiter = ClusterRateLimiter(
-                    node.link, settings.rate_limit_per_s, settings.rate_limit_burst, limiter
-                )
+                    node.link, settings.rate_limit_per_s, settings.rate_limit_burst, limiter,
+                    fallback_s=settings.rate_limit_fallback_s,
+                )  # fmt: skip
         metrics = open_web_metrics(registry, node)
         yield Services(settings, store, registry, media, metrics, limiter, node)
 

@@ -93,51 +93,52 @@ class _RegistryCollector:
 
 
 class _ClusterCollector:
-    """This node's share of the cluster: forwarding, leases, the bus (read at scrape time)."""
+    """This node's share of the cluster: forwarding, leases, the bus (read at scrape time,
+    from the node's statistics snapshot)."""
 
     def __init__(self, node: ClusterNode) -> None:
         self._node = node
 
     def collect(self) -> Iterator[Metric]:
-        node, leases = self._node, self._node.placement.counters
-        bus, forwarder = node.bus, node.forwarder
+        stats = self._node.statistics()
+        leases, bus, link = stats.placement, stats.bus, stats.link
         counters = {
             "chatactors_cluster_forwarded_commands": (
                 "Commands forwarded to the node holding their chat",
-                forwarder.forwarded,
+                stats.forwarder.forwarded,
             ),
             "chatactors_cluster_forward_timeouts": (
                 "Forwarded commands not answered in time",
-                forwarder.timed_out,
+                stats.forwarder.timed_out,
             ),
             "chatactors_cluster_rerouted_commands": (
                 "Commands sent on to the node holding their chat (a race to activate it, or "
                 "forwarded to a node that no longer held it)",
-                forwarder.rerouted + (0 if node.mailbox is None else node.mailbox.rerouted),
+                stats.forwarder.rerouted + stats.router.rerouted,
             ),
             "chatactors_cluster_holder_cache_hits": (
                 "Chat holders taken from the cache, without a directory lookup",
-                node.holders.hits,
+                stats.holders.hits,
             ),
             "chatactors_cluster_holder_cache_misses": (
                 "Chat holders not cached (or expired): looked up in the directory",
-                node.holders.misses,
+                stats.holders.misses,
             ),
             "chatactors_cluster_sockets_reregistered": (
                 "Sockets here registered again with their chat's new owner",
-                0 if node.mailbox is None else node.mailbox.reregistered,
+                stats.sockets.reregistered,
             ),
             "chatactors_cluster_served_commands": (
                 "Commands other nodes forwarded here, answered",
-                0 if node.server is None else node.server.served,
+                stats.server.served,
             ),
             "chatactors_cluster_sockets_of_dead_nodes": (
                 "Sockets of nodes gone from Redis, unsubscribed here",
-                0 if node.remote_subscribers is None else node.remote_subscribers.swept,
+                stats.remote_subscribers.swept,
             ),
             "chatactors_cluster_sockets_of_dead_owners": (
                 "Sockets here whose chat's owner node was gone, registered again",
-                0 if node.mailbox is None else node.mailbox.orphaned,
+                stats.sockets.orphaned,
             ),
             "chatactors_cluster_presence_handovers": (
                 "Chats activated here that took over users online from the activation before",
@@ -150,12 +151,12 @@ class _ClusterCollector:
             ),
             "chatactors_cluster_lease_renewals": ("Lease renewals", leases.renewals),
             "chatactors_cluster_lease_renewal_calls": (
-                "Script calls that renewed leases (renewals are gathered: sent / calls = mean)",
-                node.directory.renewal_calls,
+                "Script calls that renewed leases (all of a node's together: sent / calls = mean)",
+                stats.directory.renewal_calls,
             ),
             "chatactors_cluster_lease_renewals_sent": (
                 "Lease renewals those calls carried",
-                node.directory.renewals_sent,
+                stats.directory.renewals_sent,
             ),
             "chatactors_cluster_lease_losses": (
                 "Leases lost (not renewed in time, or taken): their actors stopped",
@@ -165,7 +166,7 @@ class _ClusterCollector:
                 "Events not published because the lease was no longer valid",
                 leases.withheld,
             ),
-            "chatactors_cluster_bus_published": ("Events published on the bus", bus.published),
+            "chatactors_cluster_bus_published": ("Events published on the bus", leases.published),
             "chatactors_cluster_bus_received": ("Events received from the bus", bus.received),
             "chatactors_cluster_bus_gaps": (
                 "Gaps in seq seen on the bus (filled from the store, or the socket resumes)",
@@ -182,58 +183,59 @@ class _ClusterCollector:
             "chatactors_cluster_bus_lag_count": ("Messages the lag sum covers", bus.lag_count),
             "chatactors_cluster_chats_announced": (
                 "Chats other nodes created, announced to this node's user sockets",
-                0 if node.creations is None else node.creations.received,
+                stats.creations.received,
             ),
             "chatactors_cluster_chats_not_relayed": (
                 "Chats created here that other nodes did not hear of (Redis unreachable)",
-                0 if node.creations is None else node.creations.unpublished,
+                stats.creations.unpublished,
             ),
             "chatactors_cluster_redis_failures": (
                 "Redis operations that failed, timed out or met a failover reply",
-                node.link.failures,
+                link.failures,
             ),
             "chatactors_cluster_redis_fast_failures": (
                 "Redis operations refused at once because Redis was known down",
-                node.link.fast_failures,
+                link.fast_failures,
             ),
             "chatactors_cluster_redis_outages": (
                 "Times Redis went down for this node (unreachable, too slow, refusing, failing "
                 "over)",
-                node.link.outages,
+                link.outages,
             ),
             "chatactors_cluster_redis_connections": (
                 "Connections to Redis this node opened",
-                node.link.connects,
+                link.connects,
             ),
             "chatactors_cluster_publish_queue_full": (
                 "PUBLISHes refused at once because the publisher's queue was full (Redis far "
                 "behind)",
-                node.channels.publisher.queue_full,
+                stats.publisher.queue_full,
             ),
             "chatactors_cluster_pubsub_outbox_full": (
                 "(Un)subscriptions refused because Redis stopped reading this node's Pub/Sub "
                 "connection (it was then opened again)",
-                node.channels.outbox_full,
+                stats.channels.outbox_full,
             ),
             "chatactors_cluster_pubsub_reconnects": (
                 "Times this node's Pub/Sub connection to Redis was opened again after breaking",
-                node.channels.reconnects,
+                stats.channels.reconnects,
             ),
             "chatactors_cluster_pubsub_unclaimed": (
                 "Pub/Sub messages for a channel this node no longer listened to",
-                node.channels.unclaimed,
+                stats.channels.unclaimed,
             ),
             "chatactors_cluster_pubsub_rejected": (
                 "Pub/Sub messages dropped because their handler could not take them",
-                node.channels.rejected,
+                stats.channels.rejected,
             ),
             "chatactors_cluster_publish_batches": (
                 "Round trips that carried this node's PUBLISHes (events, commands, answers)",
-                node.channels.publisher.batches,
+                stats.publisher.batches,
             ),
             "chatactors_cluster_publish_messages": (
-                "PUBLISHes those round trips carried (messages / batches = mean batch)",
-                node.channels.publisher.messages,
+                "Commands those round trips carried: PUBLISHes, and the presence snapshot's "
+                "writes beside them (messages / batches = mean batch)",
+                stats.publisher.commands,
             ),
         }
         for name, (doc, value) in counters.items():
@@ -241,7 +243,7 @@ class _ClusterCollector:
         yield GaugeMetricFamily(
             "chatactors_cluster_redis_down",
             "1 while this node knows Redis down (operations fail at once but for a probe)",
-            value=int(node.link.down),
+            value=int(link.down),
         )
 
 

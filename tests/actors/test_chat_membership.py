@@ -33,6 +33,7 @@ from chatactors.actors.commands import (
     Unsubscribe,
 )
 from chatactors.actors.outcome import Outcome, SubscribePlan, UpdateChat
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.domain.errors import (
     ChatError,
     InvalidInput,
@@ -256,7 +257,7 @@ def test_a_member_leaves_by_themself_and_loses_every_access_at_once() -> None:
     assert BOB not in [p.user_id for p in presence]  # gone from the chat, online or not
     assert BOB not in state.socket_users.values()
     # Their socket closing later changes nothing anyone sees.
-    closed = run(state, Unsubscribe(subscriber.subscriber_id))
+    closed = run(state, Unsubscribe(SubscriptionId.local(subscriber.subscriber_id)))
     assert closed.events == ()
 
 

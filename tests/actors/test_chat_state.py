@@ -27,6 +27,7 @@ from chatactors.actors.outcome import (
     SubscribePlan,
 )
 from chatactors.actors.placement import Handover
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.domain.errors import InvalidInput, NotAParticipant
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, PresenceUpdated
 from chatactors.domain.ids import BOT_USER, ChatId, UserId
@@ -161,8 +162,8 @@ def test_sockets_drive_presence_until_the_last_one_leaves() -> None:
     second = run(state, Subscribe(ALICE)).result
     assert first.subscriber_id != second.subscriber_id
     assert state.presence[ALICE].status is PresenceStatus.ONLINE
-    assert run(state, Unsubscribe(first.subscriber_id)).events == ()
-    last = run(state, Unsubscribe(second.subscriber_id), at=7)
+    assert run(state, Unsubscribe(SubscriptionId.local(first.subscriber_id))).events == ()
+    last = run(state, Unsubscribe(SubscriptionId.local(second.subscriber_id)), at=7)
     assert last.events == (PresenceUpdated(state.presence[ALICE]),)
     assert state.presence[ALICE].status is PresenceStatus.OFFLINE
     assert last.writes == (SaveLastSeen(ChatId("c1"), ALICE, T0 + timedelta(seconds=7)),)
@@ -177,7 +178,7 @@ def with_socket(state: ChatState, user: UserId = ALICE) -> int:
 def test_the_last_socket_closing_starts_a_grace_and_offline_comes_at_its_deadline() -> None:
     state = new_state(presence_grace_s=5)
     socket = with_socket(state)
-    closed = run(state, Unsubscribe(socket), at=7, clock=100.0)
+    closed = run(state, Unsubscribe(SubscriptionId.local(socket)), at=7, clock=100.0)
     assert (closed.events, closed.writes) == ((), ())
     assert state.presence[ALICE].status is PresenceStatus.ONLINE
     assert state.going_offline == {ALICE: GoingOffline(105.0, T0 + timedelta(seconds=7))}
@@ -195,7 +196,7 @@ def test_the_last_socket_closing_starts_a_grace_and_offline_comes_at_its_deadlin
 
 def test_a_socket_back_within_the_grace_publishes_nothing() -> None:
     state = new_state(presence_grace_s=5)
-    run(state, Unsubscribe(with_socket(state)), clock=100.0)
+    run(state, Unsubscribe(SubscriptionId.local(with_socket(state))), clock=100.0)
     again = run(state, Subscribe(ALICE), clock=104.0)
     assert (again.events, again.writes) == ((), ())
     assert state.next_deadline() is None
@@ -203,21 +204,21 @@ def test_a_socket_back_within_the_grace_publishes_nothing() -> None:
     assert state.presence[ALICE].status is PresenceStatus.ONLINE
     # Its closing starts a grace of its own; a watcher (no user) opening does not end it.
     assert isinstance(again.result, SubscribePlan)
-    run(state, Unsubscribe(again.result.subscriber_id), clock=200.0)
+    run(state, Unsubscribe(SubscriptionId.local(again.result.subscriber_id)), clock=200.0)
     run(state, Subscribe(), clock=201.0)
     assert state.next_deadline() == 205.0
 
 
 def test_a_socket_of_another_user_does_not_end_a_grace() -> None:
     state = new_state(presence_grace_s=5)
-    run(state, Unsubscribe(with_socket(state)), clock=100.0)
+    run(state, Unsubscribe(SubscriptionId.local(with_socket(state))), clock=100.0)
     with_socket(state, BOB)
     assert state.next_deadline() == 105.0
 
 
 def test_an_explicit_offline_within_the_grace_is_at_once_and_ends_it() -> None:
     state = new_state(presence_grace_s=5)
-    run(state, Unsubscribe(with_socket(state)), at=1, clock=100.0)
+    run(state, Unsubscribe(SubscriptionId.local(with_socket(state))), at=1, clock=100.0)
     offline = run(state, SetPresence(ALICE, PresenceStatus.OFFLINE), at=3, clock=102.0)
     assert presence_statuses(offline.events) == [PresenceStatus.OFFLINE]
     assert offline.writes == (SaveLastSeen(ChatId("c1"), ALICE, T0 + timedelta(seconds=3)),)
@@ -227,7 +228,7 @@ def test_an_explicit_offline_within_the_grace_is_at_once_and_ends_it() -> None:
 @pytest.mark.parametrize("status", [PresenceStatus.ONLINE, PresenceStatus.TYPING])
 def test_an_explicit_online_or_typing_within_the_grace_ends_it(status: PresenceStatus) -> None:
     state = new_state(presence_grace_s=5, typing_timeout_s=10)
-    run(state, Unsubscribe(with_socket(state)), clock=100.0)
+    run(state, Unsubscribe(SubscriptionId.local(with_socket(state))), clock=100.0)
     run(state, SetPresence(ALICE, status), clock=102.0)
     assert state.going_offline == {}
     assert state.expire(1000.0).events == (
@@ -242,7 +243,7 @@ def test_typing_ends_with_the_last_socket_and_offline_follows_after_the_grace() 
     state = new_state(presence_grace_s=5, typing_timeout_s=10)
     socket = with_socket(state)
     run(state, SetPresence(ALICE, PresenceStatus.TYPING), clock=100.0)
-    closed = run(state, Unsubscribe(socket), clock=101.0)
+    closed = run(state, Unsubscribe(SubscriptionId.local(socket)), clock=101.0)
     assert presence_statuses(closed.events) == [PresenceStatus.ONLINE]
     assert state.typing_until == {}
     assert state.next_deadline() == 106.0
@@ -253,7 +254,7 @@ def test_with_no_grace_the_last_socket_takes_a_typing_user_offline_at_once() -> 
     state = new_state(presence_grace_s=0)
     socket = with_socket(state)
     run(state, SetPresence(ALICE, PresenceStatus.TYPING), clock=100.0)
-    closed = run(state, Unsubscribe(socket), clock=101.0)
+    closed = run(state, Unsubscribe(SubscriptionId.local(socket)), clock=101.0)
     assert presence_statuses(closed.events) == [PresenceStatus.OFFLINE]
     assert state.next_deadline() is None
 
@@ -262,15 +263,15 @@ def test_a_user_already_offline_gets_no_grace() -> None:
     state = new_state(presence_grace_s=5)
     socket = with_socket(state)
     run(state, SetPresence(ALICE, PresenceStatus.OFFLINE))
-    closed = run(state, Unsubscribe(socket), clock=100.0)
+    closed = run(state, Unsubscribe(SubscriptionId.local(socket)), clock=100.0)
     assert (closed.events, closed.writes, closed.offline) == ((), (), ())
     assert state.next_deadline() is None
 
 
 def test_ending_the_graces_takes_every_user_in_one_offline_now() -> None:
     state = new_state(presence_grace_s=5, typing_timeout_s=10)
-    run(state, Unsubscribe(with_socket(state, ALICE)), at=1, clock=100.0)
-    run(state, Unsubscribe(with_socket(state, BOB)), at=2, clock=101.0)
+    run(state, Unsubscribe(SubscriptionId.local(with_socket(state, ALICE))), at=1, clock=100.0)
+    run(state, Unsubscribe(SubscriptionId.local(with_socket(state, BOB))), at=2, clock=101.0)
     run(state, SetPresence(BOT_USER, PresenceStatus.TYPING), clock=101.0)
     ended = state.end_graces()
     state.commit(ended)

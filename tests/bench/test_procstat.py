@@ -1,10 +1,12 @@
 """Reading a process's CPU time and RSS from /proc."""
 
 import os
+import time
 
 import pytest
 
 from chatactors.bench import procstat
+from chatactors.bench.monitor import ServerMonitor
 
 
 def test_stat_with_spaces_and_parens_in_command_name() -> None:
@@ -30,6 +32,30 @@ def test_sample_of_this_process() -> None:
     assert before.hwm_bytes >= before.rss_bytes
     assert after.cpu_s >= before.cpu_s
     assert after.at_ns > before.at_ns
+
+
+def test_wakeups_count_the_times_the_process_slept() -> None:
+    text = "Name:\tpython\nvoluntary_ctxt_switches:\t42\nnonvoluntary_ctxt_switches:\t7\n"
+    assert procstat.parse_status_count(text, "voluntary_ctxt_switches") == 42
+    assert procstat.parse_status_count(text, "no_such_count") == 0
+    before = procstat.sample(os.getpid())
+    for _ in range(3):
+        time.sleep(0.001)  # a sleep is a voluntary context switch
+    assert procstat.sample(os.getpid()).wakeups >= before.wakeups + 3
+
+
+def test_a_cluster_is_also_shown_process_by_process() -> None:
+    monitor = ServerMonitor(pid=os.getpid(), more_pids=(os.getpid(),))
+    monitor.mark_start()
+    time.sleep(0.001)
+    monitor.mark_end()
+    shown = monitor.by_process()
+    assert shown is not None
+    assert shown.count(f"{os.getpid()}: ") == 2
+    usage = monitor.usage()
+    assert usage is not None
+    assert usage.wakeups >= 2  # summed over both (the same process twice here)
+    assert ServerMonitor(pid=os.getpid()).by_process() is None  # one process: nothing to split
 
 
 def test_sample_of_a_missing_process() -> None:

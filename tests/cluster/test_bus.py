@@ -12,9 +12,12 @@ import pytest
 import trio
 
 from chatactors.actors.subscription import EndReason, Subscription
-from chatactors.cluster.bus import ChatBus
+from chatactors.cluster import codec
+from chatactors.cluster.bus import ChatBus, History, chat_channel
+from chatactors.cluster.directory import Holder
+from chatactors.cluster.holders import HolderCache
 from chatactors.cluster.node import open_cluster_link
-from chatactors.cluster.redis import open_channels
+from chatactors.cluster.redis import Channels, open_channels
 from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, MessageUpdated
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import ChangeKind, Chat, Message, MessageType, Reaction
@@ -43,19 +46,41 @@ def message(seq: int, pos: int | None = None) -> MessageReceived:
     )
 
 
+#: Who publishes in these tests, as a chat's holder would.
+OWNER = Holder("node-owner", 1)
+
+
+@attrs.frozen
+class NodeBus:
+    """A node's bus, and its channels to publish on as the chat's owner does."""
+
+    bus: ChatBus
+    channels: Channels
+
+    async def publish(self, chat_id: ChatId, event: ChatEvent) -> int:
+        """Publish as the owner's ``EventOutbox`` does; how many nodes listen."""
+        data = codec.encode_bus_event(event, OWNER)
+        return await self.channels.publish(chat_channel(chat_id), data)
+
+
 @asynccontextmanager
-async def node_bus(redis_server: RedisServer, queue_size: int = 64) -> AsyncIterator[ChatBus]:
+async def node_bus(
+    redis_server: RedisServer,
+    queue_size: int = 64,
+    history: History | None = None,
+    nursery: trio.Nursery | None = None,
+) -> AsyncIterator[NodeBus]:
     async with (
         open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
         open_channels(link) as channels,
     ):
-        yield ChatBus(channels, queue_size)
+        yield NodeBus(ChatBus(channels, queue_size, history, nursery), channels)
 
 
-async def started(bus: ChatBus, user_id: UserId | None = None) -> Subscription:
+async def started(node: NodeBus, user_id: UserId | None = None) -> Subscription:
     """A subscriber that has no message yet (as one registered at seq 0)."""
-    subscription = await bus.subscribe(CHAT, user_id)
-    bus.start(CHAT, subscription, 0)
+    subscription = await node.bus.subscribe(CHAT, user_id)
+    node.bus.start(CHAT, subscription, 0)
     return subscription
 
 
@@ -81,8 +106,7 @@ async def test_events_reach_subscribers_on_every_node_once_and_in_order(
                 assert await owner.publish(CHAT, event) == 2
             for subscription in [here, *there]:
                 assert await receive_events(subscription, len(events)) == events
-            assert other.received == len(events)
-            assert owner.published == len(events)
+            assert other.bus.statistics().received == len(events)
             # Nothing more arrives: exactly once.
             for subscription in [here, *there]:
                 with trio.move_on_after(0.2):
@@ -112,8 +136,8 @@ async def test_a_lagging_subscriber_is_dropped_and_the_others_get_everything(
                     await owner.publish(CHAT, message(seq))
             assert received == list(range(1, 31))
             assert slow.end_reason is EndReason.LAGGED
-            assert other.lagged_total() == 1
-            assert other.subscribers(CHAT) == 1
+            assert other.bus.statistics().lagged == 1
+            assert other.bus.subscribers(CHAT) == 1
 
 
 async def test_the_last_local_subscriber_leaving_stops_listening(
@@ -124,13 +148,13 @@ async def test_the_last_local_subscriber_leaving_stops_listening(
             first = await started(other)
             second = await started(other)
             assert await owner.publish(CHAT, message(1)) == 1  # one node, two sockets
-            await other.unsubscribe(CHAT, first)
+            await other.bus.unsubscribe(CHAT, first)
             assert first.end_reason is EndReason.UNSUBSCRIBED
             assert await owner.publish(CHAT, message(2)) == 1
             assert seqs(await receive_events(second, 2)) == [1, 2]
-            await other.unsubscribe(CHAT, second)
+            await other.bus.unsubscribe(CHAT, second)
             assert await owner.publish(CHAT, message(3)) == 0
-            assert other.subscribers(CHAT) == 0
+            assert other.bus.subscribers(CHAT) == 0
 
 
 async def test_events_wait_for_the_registration_then_skip_what_the_replay_covered(
@@ -138,14 +162,14 @@ async def test_events_wait_for_the_registration_then_skip_what_the_replay_covere
 ) -> None:
     with trio.fail_after(10):
         async with node_bus(redis_server) as owner, node_bus(redis_server) as other:
-            subscription = await other.subscribe(CHAT)
+            subscription = await other.bus.subscribe(CHAT)
             # Published between listening and the owner's answer: held, not yet delivered.
             for seq in (3, 4):
                 await owner.publish(CHAT, message(seq))
             with trio.move_on_after(0.2):
                 await subscription.receive()
                 raise AssertionError("delivered before start")
-            other.start(CHAT, subscription, 3)  # the replay ended at seq 3
+            other.bus.start(CHAT, subscription, 3)  # the replay ended at seq 3
             await owner.publish(CHAT, message(5))
             assert seqs(await receive_events(subscription, 2)) == [4, 5]
             await owner.publish(CHAT, message(4))  # late duplicate of what it has
@@ -165,8 +189,8 @@ async def test_a_gap_in_seq_ends_the_subscriber_so_that_it_resumes(
             with pytest.raises(trio.EndOfChannel):
                 await gapped.receive()
             assert gapped.end_reason is EndReason.LAGGED
-            assert other.gaps == 1
-            assert other.subscribers(CHAT) == 0
+            assert other.bus.statistics().gaps == 1
+            assert other.bus.subscribers(CHAT) == 0
 
 
 async def test_a_gap_is_filled_from_the_store_and_the_subscriber_stays(
@@ -181,16 +205,15 @@ async def test_a_gap_is_filled_from_the_store_and_the_subscriber_stays(
     with trio.fail_after(10):
         async with (
             node_bus(redis_server) as owner,
-            node_bus(redis_server) as other,
             trio.open_nursery() as nursery,
+            node_bus(redis_server, history=store, nursery=nursery) as other,
         ):
-            other.history, other.nursery = store, nursery
             subscription = await started(other)
             for seq in (1, 4, 5):
                 await owner.publish(CHAT, message(seq))
             assert seqs(await receive_events(subscription, 5)) == [1, 2, 3, 4, 5]
             assert subscription.end_reason is None
-            assert (other.gaps, other.filled) == (1, 2)
+            assert (other.bus.statistics().gaps, other.bus.statistics().filled) == (1, 2)
             nursery.cancel_scope.cancel()
 
 
@@ -216,10 +239,9 @@ async def test_a_gap_of_changes_is_filled_from_the_store_in_log_order(
     with trio.fail_after(10):
         async with (
             node_bus(redis_server) as owner,
-            node_bus(redis_server) as other,
             trio.open_nursery() as nursery,
+            node_bus(redis_server, history=store, nursery=nursery) as other,
         ):
-            other.history, other.nursery = store, nursery
             subscription = await started(other)
             await owner.publish(CHAT, MessageReceived(first))
             await owner.publish(CHAT, MessageUpdated(edited, 3, ChangeKind.EDITED))  # 2 lost
@@ -232,4 +254,24 @@ async def test_a_gap_of_changes_is_filled_from_the_store_in_log_order(
         MessageUpdated(edited, 3, ChangeKind.EDITED),
         MessageReceived(second),
     ]
-    assert (other.gaps, other.filled) == (1, 1)
+    assert (other.bus.statistics().gaps, other.bus.statistics().filled) == (1, 1)
+
+
+async def test_every_message_teaches_the_holder_cache_who_holds_the_chat(
+    redis_server: RedisServer,
+) -> None:
+    holders = HolderCache("node-other", ttl_s=30)
+    with trio.fail_after(10):
+        async with (
+            node_bus(redis_server) as owner,
+            open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
+            open_channels(link) as channels,
+        ):
+            other = NodeBus(ChatBus(channels, 64, holders=holders), channels)
+            subscription = await started(other)
+            assert holders.peek(CHAT, trio.current_time()) is None
+            await owner.publish(CHAT, message(1))
+            await receive_events(subscription, 1)
+            # A busy chat's holder is known without a lookup (an owner publishes only while
+            # its lease is valid).
+            assert holders.peek(CHAT, trio.current_time()) == OWNER

@@ -22,7 +22,7 @@ async def test_a_user_sockets_chats_share_one_outbox_across_nodes(
             send, receive = trio.open_memory_channel[ChatEnvelope](64)
             for chat_id in CHATS:
                 outbox = SharedOutbox(chat_id, send.send_nowait)
-                other.start(chat_id, await other.subscribe(chat_id, None, outbox), 0)
+                other.bus.start(chat_id, await other.bus.subscribe(chat_id, None, outbox), 0)
             for seq in range(1, 6):
                 for chat_id in CHATS:
                     assert await owner.publish(chat_id, message(seq)) == 1

@@ -35,11 +35,9 @@ async def node_feeds(
         open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
         open_channels(link) as channels,
     ):
-        feeds = UserFeeds()
-        creations = ChatCreations(node_id, channels, feeds)
-        await creations.start()
-        feeds.relay = creations.publish
-        yield feeds, creations
+        creations = ChatCreations(node_id, channels)
+        await creations.listen()
+        yield creations.feeds, creations
 
 
 async def test_a_chat_created_on_one_node_is_announced_once_on_each(
@@ -66,8 +64,8 @@ async def test_a_chat_created_on_one_node_is_announced_once_on_each(
                 assert (await receive2.receive()).chat.id == "c1"
                 assert (await receive2.receive()).chat.id == "c3"
                 assert receive1.statistics().current_buffer_used == 0
-            assert (creations1.published, creations1.received) == (2, 1)
-            assert (creations2.published, creations2.received) == (1, 2)
+            assert (creations1.statistics().published, creations1.statistics().received) == (2, 1)
+            assert (creations2.statistics().published, creations2.statistics().received) == (1, 2)
 
 
 async def test_with_redis_hung_a_chat_is_announced_on_its_own_node_only(
@@ -83,4 +81,4 @@ async def test_with_redis_hung_a_chat_is_announced_on_its_own_node_only(
                 finally:
                     redis_server.resume()
                 assert receive.receive_nowait().chat.id == "c1"
-            assert (creations.published, creations.unpublished) == (0, 1)
+            assert (creations.statistics().published, creations.statistics().unpublished) == (0, 1)

@@ -19,9 +19,12 @@ from chatactors.actors.commands import (
     SetPresence,
     SetTitle,
     Subscribe,
+    Unsubscribe,
 )
-from chatactors.actors.subscription import SharedOutbox
+from chatactors.actors.subscription import SharedOutbox, Subscription
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.cluster import codec
+from chatactors.cluster.directory import Holder
 from chatactors.cluster.errors import ChatElsewhere, ClusterUnavailable, LeaseLost
 from chatactors.domain.errors import (
     ChatNotFound,
@@ -146,12 +149,14 @@ def test_chat_elsewhere_crosses_with_its_holder() -> None:
 def test_an_owner_announcement_shares_the_chat_channel_but_is_no_event() -> None:
     announced = codec.OwnerAnnounced("node-c", 10**15, 7)
     data = codec.encode_announcement(announced)
-    assert codec.decode_bus_message(data) == announced
-    assert codec.decode_bus_message(codec.encode_event(MessageReceived(MESSAGE))) == (
-        MessageReceived(MESSAGE)
-    )
+    assert codec.decode_bus_message(data) == codec.BusMessage(announced, Holder("node-c", 10**15))
+    holder = Holder("node-d", 42)
+    event = codec.encode_bus_event(MessageReceived(MESSAGE), holder)
+    assert codec.decode_bus_message(event) == codec.BusMessage(MessageReceived(MESSAGE), holder)
     with pytest.raises(codec.UndecodableMessage):
         codec.decode_event(data)
+    with pytest.raises(codec.UndecodableMessage):  # an event without its holder
+        codec.decode_bus_message(codec.encode_event(MessageReceived(MESSAGE)))
 
 
 def test_garbage_is_a_typed_decoding_error() -> None:
@@ -166,6 +171,22 @@ def test_a_registration_crosses_without_its_outbox() -> None:
     assert codec.decode_command(codec.encode_command(command)) == Subscribe(
         UserId("ann"), 7, remote=True
     )
+
+
+def test_subscription_ids_cross_with_their_kind_and_owner_token() -> None:
+    remote = SubscriptionId.remote(3, 10**15)
+    command = Unsubscribe(remote)
+    assert codec.decode_command(codec.encode_command(command)) == command
+    registered = Subscription.open(
+        id=remote, user_id=UserId("ann"), replay=(MessageReceived(MESSAGE),),
+        resync_required=False, latest_seq=7, latest_pos=9, queue_size=1,
+    )  # fmt: skip
+    crossed = codec.decode_value(
+        Subscribe(UserId("ann"), remote=True), codec.encode_value(registered)
+    )
+    assert (crossed.id, crossed.replay, crossed.latest_pos) == (remote, registered.replay, 9)
+    assert crossed.id != SubscriptionId.local(3)
+    assert crossed.id != SubscriptionId.remote(3, 10**15 - 1)
 
 
 @pytest.mark.parametrize("message", [None, SYSTEM])

@@ -6,7 +6,13 @@ import pytest
 import trio
 import trio.testing
 
-from chatactors.cluster.directory import ChatHeld, Directory, Holder, lease_key
+from chatactors.cluster.directory import (
+    MAX_RENEWALS_PER_CALL,
+    ChatHeld,
+    Directory,
+    Holder,
+    lease_key,
+)
 from chatactors.cluster.redis import RedisLink
 from chatactors.domain.ids import ChatId
 from tests.cluster.conftest import once_redis_answers, wait_for
@@ -105,11 +111,11 @@ async def test_redis_down_raises_the_typed_error_and_recovers(
             await directory.claim(CHAT, "node-a")
         assert error.value.retry_after_s > 0
         # Known down now: the next operation fails at once, without trying to connect.
-        connects = link.connects
+        connects = link.statistics().connects
         with trio.fail_after(10), pytest.raises(ClusterUnavailable):
             await directory.holder(CHAT)
-        assert link.fast_failures == 1
-        assert link.connects == connects
+        assert link.statistics().fast_failures == 1
+        assert link.statistics().connects == connects
     finally:
         redis_server.start()
     # Back by itself once Redis answers (one probe per backoff, under a second apart).
@@ -118,47 +124,25 @@ async def test_redis_down_raises_the_typed_error_and_recovers(
     assert not link.down
 
 
-async def test_renewals_asked_for_together_go_out_in_one_call(directory: Directory) -> None:
+async def test_many_leases_are_renewed_in_one_call(directory: Directory) -> None:
     leases = [await directory.claim(ChatId(f"chat-{n}"), "node-a") for n in range(20)]
     released = leases[7]
     assert await directory.release(released)
     taken = await directory.claim(released.chat_id, "node-b")
-    results: dict[int, bool] = {}
-
-    async def renew(n: int) -> None:
-        results[n] = await directory.renew(leases[n])
-
-    async with trio.open_nursery() as nursery:
-        for n in range(20):
-            nursery.start_soon(renew, n)
-    assert results == {n: n != 7 for n in range(20)}  # only the lease no longer held fails
-    assert (directory.renewal_calls, directory.renewals_sent) == (1, 20)
+    renewed = await directory.renew_all(leases)
+    assert renewed == [n != 7 for n in range(20)]  # only the lease no longer held fails
+    assert (directory.statistics().renewal_calls, directory.statistics().renewals_sent) == (1, 20)
     assert await directory.holder(released.chat_id) == Holder("node-b", taken.token)
 
 
-async def test_a_gathering_whose_first_caller_is_cancelled_still_goes_out(
+async def test_more_leases_than_one_call_takes_go_in_several(
     directory: Directory, link: RedisLink
 ) -> None:
-    leases = [await directory.claim(ChatId(f"chat-{n}"), "node-a") for n in range(3)]
-    for lease in leases:
-        await link.execute("PEXPIRE", lease_key(lease.chat_id), 1000)
-    results: dict[int, bool] = {}
-    first = trio.CancelScope()
-
-    async def renew(n: int) -> None:
-        with first if n == 0 else trio.CancelScope():
-            results[n] = await directory.renew(leases[n])
-
-    with trio.fail_after(10):  # nobody is left waiting for a leader that is gone
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(renew, 0)  # leads the gathering...
-            await trio.testing.wait_all_tasks_blocked()
-            nursery.start_soon(renew, 1)
-            nursery.start_soon(renew, 2)
-            await trio.testing.wait_all_tasks_blocked()
-            first.cancel()  # ...and its actor stops before the gathering went out
-    assert results == {1: True, 2: True}
-    assert (directory.renewal_calls, directory.renewals_sent) == (1, 2)
-    assert await link.execute("PTTL", lease_key(leases[0].chat_id)) <= 1000  # not renewed
-    for lease in leases[1:]:
-        assert await link.execute("PTTL", lease_key(lease.chat_id)) > 1000
+    count = MAX_RENEWALS_PER_CALL + 3
+    leases = [await directory.claim(ChatId(f"chat-{n}"), "node-a") for n in range(count)]
+    await link.execute("DEL", lease_key(leases[-1].chat_id))  # expired: not renewed
+    assert await directory.renew_all(leases) == [True] * (count - 1) + [False]
+    assert (directory.statistics().renewal_calls, directory.statistics().renewals_sent) == (
+        2,
+        count,
+    )

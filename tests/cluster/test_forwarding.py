@@ -15,28 +15,18 @@ from chatactors.actors.handle import ChatHandle
 from chatactors.actors.registry import ChatRegistry
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.forwarder import command_channel
-from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
-from chatactors.cluster.routing import ClusterMailbox
+from chatactors.cluster.node import ClusterNode
 from chatactors.domain.errors import ChatNotFound, ChatUnavailable, NotAParticipant, OutcomeUnknown
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
+from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import MessagePage
-from tests.conftest import make_settings, running_registry
+from tests.cluster.conftest import once_redis_answers
+from tests.cluster.in_process import call, open_node
 from tests.redis_server import RedisServer
 
 R = TypeVar("R")
 ANN, BOB, EVE = UserId("ann"), UserId("bob"), UserId("eve")
-
-
-def mailbox_of(node: ClusterNode) -> ClusterMailbox:
-    """The node's mailbox (``open_cluster_node`` attaches one when given a registry)."""
-    assert node.mailbox is not None
-    return node.mailbox
-
-
-async def call(node: ClusterNode, chat_id: ChatId, command: Command[R]) -> R:
-    """What ``ChatHandle`` does over its mailbox: submit, then wait for the answer."""
-    return await (await mailbox_of(node).submit(chat_id, command)).wait()
 
 
 async def call_local(registry: ChatRegistry, chat_id: ChatId, command: Command[R]) -> R:
@@ -47,30 +37,24 @@ async def call_local(registry: ChatRegistry, chat_id: ChatId, command: Command[R
 async def node(
     redis_server: RedisServer, node_id: str, **overrides: Any
 ) -> AsyncIterator[tuple[ClusterNode, ChatRegistry]]:
-    settings = ClusterSettings(redis_server.url, node_id, **overrides)
-    async with (
-        running_registry(make_settings()) as registry,
-        open_cluster_node(settings, registry) as cluster_node,
-    ):
-        yield cluster_node, registry
+    async with open_node(redis_server, node_id, MemoryStore(), **overrides) as cluster_node:
+        yield cluster_node, cluster_node.registry
 
 
 @asynccontextmanager
 async def two_nodes(
     redis_server: RedisServer,
 ) -> AsyncIterator[tuple[ClusterNode, ChatRegistry, ClusterNode, ChatId]]:
-    """Node A holds a chat of ann and bob (created in A's store); node B holds nothing."""
+    """Node A holds a chat of ann and bob; node B holds nothing (both on one store)."""
+    store = MemoryStore()
     async with (
-        node(redis_server, "node-a") as (a, registry_a),
-        node(redis_server, "node-b") as (
-            b,
-            _,
-        ),
+        open_node(redis_server, "node-a", store) as a,
+        open_node(redis_server, "node-b", store) as b,
     ):
         await a.link.execute("FLUSHALL")
-        chat = await registry_a.create_chat([ANN, BOB])
+        chat = await a.registry.create_chat([ANN, BOB])
         await a.directory.claim(chat.id, "node-a")
-        yield a, registry_a, b, chat.id
+        yield a, a.registry, b, chat.id
 
 
 async def test_replies_through_another_node_equal_the_local_ones(
@@ -88,13 +72,13 @@ async def test_replies_through_another_node_equal_the_local_ones(
             local = await call_local(registry_a, chat_id, page)
             assert remote == local == [sent]
             presence = await (
-                await mailbox_of(b).submit(chat_id, SetPresence(BOB, PresenceStatus.TYPING))
+                await b.mailbox.submit(chat_id, SetPresence(BOB, PresenceStatus.TYPING))
             ).wait()
             assert presence.status is PresenceStatus.TYPING
             info = await call(b, chat_id, GetChat())
             assert info == await call_local(registry_a, chat_id, GetChat())
-            assert b.forwarder.forwarded == 5
-            assert a.forwarder.forwarded == 0  # A's own commands stay local
+            assert b.forwarder.statistics().forwarded == 5
+            assert a.forwarder.statistics().forwarded == 0  # A's own commands stay local
 
 
 async def test_errors_through_another_node_equal_the_local_ones(
@@ -119,7 +103,7 @@ async def test_pipelined_commands_keep_their_order(redis_server: RedisServer) ->
     with trio.fail_after(20):
         async with two_nodes(redis_server) as (_, _registry_a, b, chat_id):
             replies = [
-                await mailbox_of(b).submit(chat_id, PostMessage(BOB, MessageType.TEXT, f"#{n}"))
+                await b.mailbox.submit(chat_id, PostMessage(BOB, MessageType.TEXT, f"#{n}"))
                 for n in range(30)
             ]
             messages = [await reply.wait() for reply in replies]
@@ -131,12 +115,12 @@ async def test_a_node_that_is_gone_or_silent_fails_the_call_instead_of_hanging(
     redis_server: RedisServer,
 ) -> None:
     with trio.fail_after(20):
-        async with node(redis_server, "node-b", forward_timeout_s=0.5) as (b, _):
+        async with node(redis_server, "node-b", command_timeout_s=0.5) as (b, _):
             await b.link.execute("FLUSHALL")
             chat_id = ChatId("held-elsewhere")
             await b.directory.claim(chat_id, "node-gone")
             with pytest.raises(ChatUnavailable):
-                await mailbox_of(b).submit(chat_id, GetChat())
+                await b.mailbox.submit(chat_id, GetChat())
             # A node that listens but never answers (paused, or lost the message).
             await b.channels.listen(command_channel("node-mute"), lambda data: None)
             reply = await b.forwarder.submit_to("node-mute", chat_id, GetChat())
@@ -147,7 +131,7 @@ async def test_a_node_that_is_gone_or_silent_fails_the_call_instead_of_hanging(
             sent = await b.forwarder.submit_to("node-mute", chat_id, send)
             with pytest.raises(OutcomeUnknown, match="retry with the same client_message_id"):
                 await sent.wait()
-            assert b.forwarder.timed_out == 2
+            assert b.forwarder.statistics().timed_out == 2
 
 
 async def test_redis_down_answers_unavailable_fast_and_recovers(
@@ -155,26 +139,27 @@ async def test_redis_down_answers_unavailable_fast_and_recovers(
 ) -> None:
     with trio.fail_after(30):
         async with two_nodes(redis_server) as (a, _registry_a, b, chat_id):
-            # Node A's keeper knows its lease on the chat is valid (wired later).
-            mailbox_of(a).holds_locally = lambda held: held == chat_id
+            await call(a, chat_id, GetChat())  # A activates it: its keeper knows the lease
+            assert a.registry.holds(chat_id)
             redis_server.stop()
             try:
                 # The holder keeps serving its own chat without Redis...
                 assert (await call(a, chat_id, GetChat())).chat.id == chat_id
                 # ...while anything that needs the directory fails fast.
                 with pytest.raises(ClusterUnavailable):
-                    await mailbox_of(b).submit(chat_id, GetChat())
+                    await b.mailbox.submit(chat_id, GetChat())
                 with pytest.raises(ClusterUnavailable):
                     await b.bus.subscribe(chat_id)
             finally:
                 redis_server.start()
             # Redis restarted empty: A claims its chat again, and B reaches it once the
             # nodes' subscriptions are back (each node subscribes again by itself).
-            await a.directory.claim(chat_id, "node-a")
+            # (A's link knows Redis was down: it answers again at its next probe.)
+            await once_redis_answers(lambda: a.directory.claim(chat_id, "node-a"))
             post = PostMessage(ANN, MessageType.TEXT, "after the outage")
             while True:
                 try:
-                    reply = await mailbox_of(b).submit(chat_id, post)
+                    reply = await b.mailbox.submit(chat_id, post)
                     break
                 except ChatUnavailable:
                     await trio.sleep(0.05)  # A is not subscribed again yet
@@ -186,7 +171,7 @@ async def test_a_chat_handle_over_the_cluster_mailbox_reaches_the_holder(
 ) -> None:
     with trio.fail_after(20):
         async with two_nodes(redis_server) as (_, registry_a, b, chat_id):
-            handle = ChatHandle(chat_id, mailbox_of(b))
+            handle = ChatHandle(chat_id, b.mailbox)
             sent = await handle.post(BOB, MessageType.TEXT, "via a handle on B")
             assert await registry_a.chat(chat_id).messages(MessagePage(limit=10)) == [sent]
             with pytest.raises(NotAParticipant):

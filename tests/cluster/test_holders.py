@@ -15,7 +15,7 @@ def test_a_learned_holder_is_a_hit_until_it_expires_then_a_miss() -> None:
     cache.learn(X, Holder("a", 1), now=0.0)
     assert cache.get(X, now=1.9) == Holder("a", 1)
     assert cache.get(X, now=2.0) is None
-    assert (cache.hits, cache.misses) == (1, 2)
+    assert (cache.statistics().hits, cache.statistics().misses) == (1, 2)
     assert len(cache) == 0  # the expired entry is dropped
 
 

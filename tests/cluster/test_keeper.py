@@ -1,4 +1,4 @@
-"""LeaseKeeper against a real Redis (real clock, short TTLs, every wait bounded)."""
+"""LeaseKeepers against a real Redis (real clock, short TTLs, every wait bounded)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import trio
 
 from chatactors.cluster.directory import Directory, Holder
 from chatactors.cluster.errors import LeaseLost
-from chatactors.cluster.keeper import LeaseKeeper
+from chatactors.cluster.keeper import LeaseKeeper, LeaseKeepers
 from chatactors.cluster.redis import RedisLink
 from chatactors.domain.ids import ChatId
 from tests.redis_server import RedisServer
@@ -24,12 +24,18 @@ async def _claim(directory: Directory, lost: list[LeaseLost], stopped: trio.Even
     return await LeaseKeeper.claim(directory, CHAT, "node-a", on_lost)
 
 
+def kept(directory: Directory, keeper: LeaseKeeper) -> LeaseKeepers:
+    keepers = LeaseKeepers(directory)
+    keepers.keep(keeper)
+    return keepers
+
+
 async def test_the_keeper_holds_the_lease_for_many_ttls(link: RedisLink) -> None:
     directory = Directory(link, lease_ttl_s=TTL_S)
     lost: list[LeaseLost] = []
     keeper = await _claim(directory, lost, trio.Event())
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(keeper.run)
+        nursery.start_soon(kept(directory, keeper).run)
         await trio.sleep(TTL_S * 4)  # the time that passes is what is under test
         assert await directory.holder(CHAT) == Holder("node-a", keeper.token)
         assert keeper.is_valid()
@@ -48,8 +54,9 @@ async def test_the_actor_is_told_when_another_node_took_the_chat(link: RedisLink
     newer = await directory.claim(CHAT, "node-b")
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(keeper.run)
+            nursery.start_soon(kept(directory, keeper).run)
             await stopped.wait()
+            nursery.cancel_scope.cancel()
     assert [error.chat_id for error in lost] == [CHAT]
     assert "another node" in lost[0].reason
     assert not keeper.is_valid()
@@ -67,8 +74,9 @@ async def test_redis_unreachable_past_the_deadline_loses_the_lease(
     try:
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(keeper.run)
+                nursery.start_soon(kept(directory, keeper).run)
                 await stopped.wait()
+                nursery.cancel_scope.cancel()
     finally:
         redis_server.start()
     assert len(lost) == 1

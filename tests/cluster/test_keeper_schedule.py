@@ -1,20 +1,21 @@
-"""LeaseKeeper's schedule under Trio's mock clock: when it renews, when it gives up.
+"""LeaseKeepers' schedule under Trio's mock clock: when a lease is renewed, when it is given up.
 
 Redis is replaced here by a scripted directory, because only the mock clock can show the exact
-moments (a renewal that hangs until the lease's local deadline, for example); the same keeper
-runs against a real Redis in ``test_keeper.py``.
+moments (a renewal that hangs until the lease's local deadline, for example); the same keepers
+run against a real Redis in ``test_keeper.py``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import attrs
 import pytest
 import trio
 
 from chatactors.cluster.errors import ClusterUnavailable, LeaseLost
-from chatactors.cluster.keeper import LeaseKeeper
+from chatactors.cluster.keeper import LeaseKeeper, LeaseKeepers, LeaseKeepersStatistics
 from chatactors.cluster.lease import Lease, LeaseTimer
 from chatactors.domain.ids import ChatId
 
@@ -29,18 +30,21 @@ class ScriptedDirectory:
 
     script: list[bool | Exception | str]
     renewed_at: list[float] = attrs.field(factory=list)
+    #: How many leases each call renewed.
+    calls: list[int] = attrs.field(factory=list)
 
-    async def renew(self, lease: Lease) -> bool:
+    async def renew_all(self, leases: Sequence[Lease]) -> list[bool]:
         self.renewed_at.append(trio.current_time())
+        self.calls.append(len(leases))
         step = self.script.pop(0) if self.script else True
         if step == "hang":
             await trio.sleep(math.inf)
         if step == "slow":
             await trio.sleep(1.0)
-            return True
+            return [True] * len(leases)
         if isinstance(step, Exception):
             raise step
-        return bool(step)
+        return [bool(step)] * len(leases)
 
     async def release(self, lease: Lease) -> bool:
         return True
@@ -51,8 +55,10 @@ async def run_keeper(
 ) -> tuple[LeaseKeeper, list[LeaseLost]]:
     lost: list[LeaseLost] = []
     keeper = LeaseKeeper(directory, LEASE, LeaseTimer(trio.current_time(), TTL_S), lost.append)
+    keepers = LeaseKeepers(directory)
+    keepers.keep(keeper)
     with trio.move_on_after(until_s):
-        await keeper.run()
+        await keepers.run()
     return keeper, lost
 
 
@@ -127,8 +133,10 @@ async def run_paused_keeper(
         was_lost.set()
 
     keeper = LeaseKeeper(directory, LEASE, LeaseTimer(trio.current_time(), TTL_S), on_lost)
+    keepers = LeaseKeepers(directory)
+    keepers.keep(keeper)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(keeper.run)
+        nursery.start_soon(keepers.run)
         await trio.sleep_until(pause_at)
         clock.jump(TTL_S)
         with trio.move_on_after(TTL_S * 3):
@@ -176,12 +184,124 @@ async def test_a_short_pause_the_lease_survives_is_no_loss(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     lost: list[LeaseLost] = []
-    keeper = LeaseKeeper(ScriptedDirectory([]), LEASE, LeaseTimer(0.0, TTL_S), lost.append)
+    directory = ScriptedDirectory([])
+    keeper = LeaseKeeper(directory, LEASE, LeaseTimer(0.0, TTL_S), lost.append)
+    keepers = LeaseKeepers(directory)
+    keepers.keep(keeper)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(keeper.run)
+        nursery.start_soon(keepers.run)
         await trio.sleep(TTL_S / 3 - 0.5)
         autojump_clock.jump(2.0)  # the renewal goes out 1.5 s late, still before the deadline
         await trio.sleep(TTL_S * 3)
         nursery.cancel_scope.cancel()
     assert lost == []
     assert keeper.renewals >= 3
+
+
+def lease(n: int) -> Lease:
+    return Lease(ChatId(f"chat-{n}"), "node-a", 100 + n, TTL_S)
+
+
+async def test_leases_claimed_at_different_times_come_to_share_their_rounds(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    directory = ScriptedDirectory([])
+    keepers = LeaseKeepers(directory)
+    lost: list[LeaseLost] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(keepers.run)
+        for n in range(10):  # one claim every 0.3 s: due 3.0 to 5.7 s
+            keepers.keep(LeaseKeeper(directory, lease(n), LeaseTimer(0.3 * n, TTL_S), lost.append))
+            await trio.sleep(0.3)
+        await trio.sleep(TTL_S * 3)
+        nursery.cancel_scope.cancel()
+    assert lost == []
+    # The first round (3.0 s) takes those due within half a renewal interval (by 4.5 s); the
+    # second (4.8 s) the rest, and the first six early (due at 6.0 s): from then on one call
+    # renews all ten, every third of the TTL.
+    assert directory.calls == [6] + [10] * 9
+    assert directory.renewed_at == pytest.approx([3.0, 4.8] + [4.8 + 3 * k for k in range(1, 9)])
+    assert keepers.statistics() == LeaseKeepersStatistics(
+        held=10, renewals=sum(directory.calls), rounds=len(directory.calls)
+    )
+
+
+@attrs.define
+class RefusingDirectory(ScriptedDirectory):
+    """Answers False for the leases of ``refused`` chats, True for the others."""
+
+    refused: set[ChatId] = attrs.field(factory=set)
+
+    async def renew_all(self, leases: Sequence[Lease]) -> list[bool]:
+        await super().renew_all(leases)
+        return [each.chat_id not in self.refused for each in leases]
+
+
+async def test_a_lease_refused_in_a_round_is_lost_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    directory = RefusingDirectory([], refused={ChatId("chat-1")})
+    keepers = LeaseKeepers(directory)
+    lost: list[LeaseLost] = []
+    kept = [LeaseKeeper(directory, lease(n), LeaseTimer(0.0, TTL_S), lost.append) for n in range(3)]
+    for keeper in kept:
+        keepers.keep(keeper)
+    with trio.move_on_after(TTL_S * 2):
+        await keepers.run()
+    assert [error.chat_id for error in lost] == [ChatId("chat-1")]
+    assert [keeper.is_valid() for keeper in kept] == [True, False, True]
+    assert directory.calls[0] == 3
+    assert set(directory.calls[1:]) == {2}  # the lost one is not asked for again
+
+
+async def test_a_forgotten_lease_is_renewed_no_more(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    directory = ScriptedDirectory([])
+    keepers = LeaseKeepers(directory)
+    kept = [LeaseKeeper(directory, lease(n), LeaseTimer(0.0, TTL_S), print) for n in range(2)]
+    for keeper in kept:
+        keepers.keep(keeper)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(keepers.run)
+        await trio.sleep(TTL_S / 3 + 0.1)
+        keepers.forget(kept[0])  # its chat deactivated
+        await trio.sleep(TTL_S)
+        keepers.forget(kept[1])
+        await trio.sleep(TTL_S)  # nothing held: no round at all
+        nursery.cancel_scope.cancel()
+    assert directory.calls == [2, 1, 1, 1]
+    assert keepers.statistics().held == 0
+
+
+async def test_a_hung_round_loses_the_lease_due_first_and_renews_the_other(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    directory = ScriptedDirectory(["hang", True])
+    keepers = LeaseKeepers(directory)
+    lost: list[LeaseLost] = []
+    # Claimed a second apart: renewed in one round, whose call hangs until the first deadline.
+    first = LeaseKeeper(directory, lease(1), LeaseTimer(0.0, TTL_S), lost.append)
+    second = LeaseKeeper(directory, lease(2), LeaseTimer(1.0, TTL_S), lost.append)
+    keepers.keep(first)
+    keepers.keep(second)
+    with trio.move_on_after(TTL_S):
+        await keepers.run()
+    assert [error.chat_id for error in lost] == [ChatId("chat-1")]
+    assert "Redis did not answer" in lost[0].reason
+    # Asked again at once for the other, still valid for a second: renewed.
+    assert directory.renewed_at[1] == pytest.approx(LeaseTimer(0.0, TTL_S).valid_until)
+    assert directory.calls == [2, 1]
+    assert second.is_valid()
+    assert second.timer.valid_until > LeaseTimer(1.0, TTL_S).valid_until
+
+
+async def test_a_round_that_fails_of_a_bug_is_logged_and_tried_again(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = ScriptedDirectory([RuntimeError("a bug"), True])
+    keeper, lost = await run_keeper(directory, until_s=TTL_S / 2)
+    assert lost == []
+    assert keeper.renewals == 1
+    assert directory.renewed_at == pytest.approx([3.0, 3.0 + TTL_S / 12])
+    assert "renewing leases failed" in caplog.text

@@ -51,8 +51,8 @@ async def test_a_removed_users_subscribers_end_after_the_entry_that_removed_them
                 events = await receive_events(kept, 4)
                 assert events[2] == ChatUpdated(WITHOUT_BOB, BOB_OUT)
                 assert seqs(events) == [1, 2, 3]
-            assert other.subscribers(CHAT) == 2
-            assert other.lagged_total() == 0  # removed, not lagging
+            assert other.bus.subscribers(CHAT) == 2
+            assert other.bus.statistics().lagged == 0  # removed, not lagging
 
 
 async def test_a_removal_that_came_through_a_gap_ends_the_subscriber_all_the_same(
@@ -69,10 +69,9 @@ async def test_a_removal_that_came_through_a_gap_ends_the_subscriber_all_the_sam
     with trio.fail_after(10):
         async with (
             node_bus(redis_server) as owner,
-            node_bus(redis_server) as other,
             trio.open_nursery() as nursery,
+            node_bus(redis_server, history=store, nursery=nursery) as other,
         ):
-            other.history, other.nursery = store, nursery
             bob, ann = await started(other, BOB), await started(other, ANN)
             await owner.publish(CHAT, message(1))
             await owner.publish(CHAT, message(3))  # 2, the removal, lost on the way
@@ -81,5 +80,5 @@ async def test_a_removal_that_came_through_a_gap_ends_the_subscriber_all_the_sam
             with pytest.raises(trio.EndOfChannel):
                 await bob.receive()
             assert bob.end_reason is EndReason.REMOVED
-            assert other.filled == 2  # the removal, to each of the two
+            assert other.bus.statistics().filled == 2  # the removal, to each of the two
             nursery.cancel_scope.cancel()

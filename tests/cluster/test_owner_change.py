@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 
 from chatactors.actors.commands import (
-    Command,
     GetChat,
     GetMessages,
     GetPresence,
@@ -19,31 +18,20 @@ from chatactors.actors.commands import (
     Subscribe,
     Unsubscribe,
 )
-from chatactors.actors.registry import ChatRegistry, open_registry
+from chatactors.actors.registry import ChatRegistry
 from chatactors.actors.subscription import Subscription
 from chatactors.cluster.directory import Holder, lease_key
 from chatactors.cluster.forwarder import command_channel
-from chatactors.cluster.node import ClusterNode, ClusterSettings, open_cluster_node
-from chatactors.cluster.routing import ClusterMailbox
+from chatactors.cluster.node import ClusterNode
 from chatactors.domain.events import MessageReceived, PresenceUpdated
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import MessagePage
-from tests.conftest import FakeWallClock, make_settings
+from tests.cluster.in_process import call, open_node
 from tests.redis_server import RedisServer
 
-R = TypeVar("R")
 ANN, BOB = UserId("ann"), UserId("bob")
-
-
-def mailbox_of(node: ClusterNode) -> ClusterMailbox:
-    assert node.mailbox is not None
-    return node.mailbox
-
-
-async def call(node: ClusterNode, chat_id: ChatId, command: Command[R]) -> R:
-    return await (await mailbox_of(node).submit(chat_id, command)).wait()
 
 
 @asynccontextmanager
@@ -53,17 +41,15 @@ async def placed_nodes(
     """One node per name, each with a registry that activates chats through leases, as
     serving does (web/lifespan.py), all on one store."""
     store = MemoryStore()
-    settings = make_settings(presence_grace_s=0)  # offline at once: these tests are about owners
+    # presence_grace_s=0: offline at once, these tests are about owners.
+    overrides = {"presence_grace_s": 0, **overrides}
     async with AsyncExitStack() as stack:
         nodes: dict[str, tuple[ClusterNode, ChatRegistry]] = {}
         for name in names:
-            cluster = ClusterSettings(redis_server.url, f"node-{name}", **overrides)
-            node = await stack.enter_async_context(open_cluster_node(cluster))
-            registry = await stack.enter_async_context(
-                open_registry(store, settings, now=FakeWallClock(), placement=node.placement)
+            node = await stack.enter_async_context(
+                open_node(redis_server, f"node-{name}", store, **overrides)
             )
-            registry.mailbox = await node.attach(registry, registry.holds, store)
-            nodes[name] = (node, registry)
+            nodes[name] = (node, node.registry)
         first = nodes[names[0]][0]
         await first.link.execute("FLUSHALL")
         yield nodes
@@ -82,8 +68,11 @@ async def lose_lease(node: ClusterNode, registry: ChatRegistry, chat_id: ChatId)
 
 
 async def reregistered(node: ClusterNode, count: int, *, failures: int = 0) -> None:
-    mailbox = mailbox_of(node)
-    while mailbox.reregistered < count or mailbox.reregister_failures < failures:  # noqa: ASYNC110
+    sockets = node.mailbox.sockets
+    while (  # noqa: ASYNC110
+        sockets.statistics().reregistered < count
+        or sockets.statistics().reregister_failures < failures
+    ):
         await trio.sleep(0.02)
 
 
@@ -96,13 +85,13 @@ async def test_a_cached_holder_is_used_without_asking_the_directory(
             chat_id = (await registry_a.create_chat([ANN, BOB])).id
             await call(a, chat_id, GetChat())  # A activates it
             await call(b, chat_id, GetChat())
-            assert (b.holders.hits, b.holders.misses) == (0, 1)
+            assert (b.holders.statistics().hits, b.holders.statistics().misses) == (0, 1)
             # Without its lease in Redis, a lookup would say nobody holds the chat and B would
             # activate it; the cached holder sends the command to A instead.
             await b.link.execute("DEL", lease_key(chat_id))
             assert (await call(b, chat_id, GetChat())).chat.id == chat_id
-            assert (b.holders.hits, b.holders.misses) == (1, 1)
-            assert b.forwarder.forwarded == 2
+            assert (b.holders.statistics().hits, b.holders.statistics().misses) == (1, 1)
+            assert b.forwarder.statistics().forwarded == 2
             assert registry_b.statistics().activations == 0
 
 
@@ -120,8 +109,8 @@ async def test_a_stale_holder_answers_chat_elsewhere_and_the_command_runs_once_a
             post = PostMessage(ANN, MessageType.TEXT, "once")
             sent = await call(b, chat_id, post)
             assert (sent.seq, sent.content) == (1, "once")
-            assert b.forwarder.rerouted == 1
-            assert a.placement.counters.claims_refused == 1
+            assert b.forwarder.statistics().rerouted == 1
+            assert a.placement.statistics().claims_refused == 1
             assert not registry_a.holds(chat_id)
             assert registry_c.holds(chat_id)
             assert await call(c, chat_id, GetMessages(MessagePage(limit=10))) == [sent]
@@ -186,7 +175,6 @@ async def test_a_socket_is_registered_again_once_the_new_owner_can_be_reached(
             # C takes the chat while nobody can forward to it (as if Redis dropped its
             # subscriptions): B's attempts fail, and B keeps trying without failing anything.
             server = c.server
-            assert server is not None
             await c.channels.unlisten(command_channel("node-c"))
             await call(c, chat_id, GetChat())
             await reregistered(b, 0, failures=2)
@@ -220,7 +208,7 @@ async def test_a_socket_at_the_owner_gets_its_events_from_the_actor_not_over_red
                     if isinstance(event, MessageReceived):
                         assert event.message == sent
                         break
-            assert a.bus.received == 0  # A never heard its own events back from Redis
+            assert a.bus.statistics().received == 0  # A never heard its own events back from Redis
             # The owner loses the chat: ann's socket ends with its actor; bob's stays.
             await lose_lease(a, registry_a, chat_id)
             # The lease is known lost first; the actor then stops and ends its subscribers.
@@ -253,7 +241,7 @@ async def test_a_new_owner_takes_over_who_was_online_and_publishes_no_flicker(
             while bob.end_reason is None:  # noqa: ASYNC110 (ended inside the actor's task)
                 await trio.sleep(0.01)
             await call(c, chat_id, GetChat())  # C takes the chat over
-            assert c.placement.counters.handovers == 1
+            assert c.placement.statistics().handovers == 1
             await reregistered(b, 1)
             # Both online at C at once: ann registered again, bob for the catch-up (a lease).
             assert await presence(c, chat_id) == {
@@ -282,7 +270,7 @@ async def test_sockets_whose_owner_is_gone_take_the_chat_over_though_nobody_uses
             # B notices and registers ann again, which activates the chat on B.
             await reregistered(b, 1)
             assert registry_b.holds(chat_id)
-            assert mailbox_of(b).orphaned == 1
+            assert b.mailbox.sockets.statistics().orphaned == 1
             assert (await presence(b, chat_id))[ANN] is PresenceStatus.ONLINE
 
 
@@ -296,20 +284,18 @@ async def test_an_owner_that_only_looked_gone_keeps_its_sockets_once(
             await call(a, chat_id, GetChat())
             await call(b, chat_id, Subscribe(ANN))
             server = a.server
-            assert server is not None
             # A's Pub/Sub connection is being made again (say): it looks gone for a while.
             await a.channels.unlisten(command_channel("node-a"))
             watch = b.owner_watch
-            assert watch is not None
-            while watch.owners_gone == 0:  # noqa: ASYNC110 (B's watch runs on its own)
+            while watch.statistics().owners_gone == 0:  # noqa: ASYNC110 (B's watch runs on its own)
                 await trio.sleep(0.05)
             await reregistered(b, 0, failures=1)
             await a.channels.listen(command_channel("node-a"), server.on_command)
-            while mailbox_of(b).reregistering:  # noqa: ASYNC110 (retried on B's own time)
+            while b.mailbox.sockets.statistics().reregistering:  # noqa: ASYNC110 (retried on B's own time)
                 await trio.sleep(0.05)
-            assert mailbox_of(b).owner_nodes() == {"node-a"}
+            assert b.mailbox.sockets.owner_nodes() == {"node-a"}
             # Still A's, ann registered there once (the second registration was undone).
             assert registry_a.holds(chat_id)
-            assert mailbox_of(b).reregistered == 0
+            assert b.mailbox.sockets.statistics().reregistered == 0
             assert registry_a.statistics().subscribers == 1
             assert (await presence(a, chat_id))[ANN] is PresenceStatus.ONLINE

@@ -39,9 +39,9 @@ async def test_concurrent_publishes_share_pipelines_and_keep_each_callers_order(
     await _wait_for_count(received, callers * per_caller)
 
     publisher = channels.publisher
-    assert publisher.messages == callers * per_caller
+    assert publisher.statistics().commands == callers * per_caller
     # While one batch is out, the others queue: far fewer round trips than messages.
-    assert publisher.batches < callers * per_caller / 4
+    assert publisher.statistics().batches < callers * per_caller / 4
     for caller in range(callers):
         mine = [m for m in received if m.startswith(f"{caller}:".encode())]
         assert mine == [f"{caller}:{n}".encode() for n in range(per_caller)]

@@ -40,7 +40,7 @@ async def test_two_nodes_share_one_budget_per_user(link: RedisLink) -> None:
         # (and what the rate refilled meanwhile: nothing within 2 s).
         assert elapsed < 2
         assert results == [True] * 5 + [False] * 7
-        assert sum(node.checks for node in nodes) == 12
+        assert sum(node.statistics().checks for node in nodes) == 12
         # Another user has a budget of their own.
         assert await admitted(nodes[0], UserId("bob"))
 
@@ -68,7 +68,7 @@ async def test_a_user_over_the_limit_on_this_node_alone_is_refused_without_askin
         node = node_limiter(link, rate_per_s=0.1, burst=2)
         flood = [await admitted(node) for _ in range(50)]
         assert flood == [True, True] + [False] * 48
-        assert (node.checks, node.refused_here) == (2, 48)
+        assert (node.statistics().checks, node.statistics().refused_here) == (2, 48)
 
 
 async def test_while_redis_is_unreachable_each_node_limits_on_its_own() -> None:
@@ -77,8 +77,8 @@ async def test_while_redis_is_unreachable_each_node_limits_on_its_own() -> None:
         async with open_redis_link(f"redis://127.0.0.1:{free_port()}/0", timeout_s=1) as down:
             node = node_limiter(down, rate_per_s=0.1, burst=3)
             assert [await admitted(node) for _ in range(5)] == [True] * 3 + [False] * 2
-            assert (node.checks, node.fallbacks) == (0, 3)
+            assert (node.statistics().checks, node.statistics().fallbacks) == (0, 3)
             # One failed check per FALLBACK_S, not one per send.
-            assert down.failures == 1
+            assert down.statistics().failures == 1
             await trio.sleep(FALLBACK_S)
             assert not await admitted(node)  # (the gate refuses first: the bucket is empty)

@@ -18,7 +18,6 @@ import trio
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.node import open_cluster_link
 from chatactors.cluster.redis import Channels, Publisher, RedisLink, open_channels
-from chatactors.cluster.redis import channels as channels_module
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
 from tests.redis_server import RedisServer
 
@@ -69,24 +68,21 @@ async def test_a_full_publish_queue_refuses_at_once_and_counts(
                 for _ in range(5):
                     nursery.start_soon(publish)
                 await trio.testing.wait_all_tasks_blocked()
-                assert publisher.queue_full == 3
+                assert publisher.statistics().queue_full == 3
                 assert len(refused) == 3
                 nursery.cancel_scope.cancel()
     finally:
         redis_server.resume()
 
 
-async def test_a_pub_sub_connection_redis_stops_reading_is_given_up(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(channels_module, "OUTBOX_SIZE", 2)
+async def test_a_pub_sub_connection_redis_stops_reading_is_given_up() -> None:
     long_name = "x" * 256 * 1024  # each SUBSCRIBE a quarter MiB: the socket's buffers fill
     async with (
         listener(None, reads=False) as url,
         # Long enough that a busy machine does not hit the idle PING's bound first.
         open_cluster_link(url, timeout_s=2) as link,
     ):
-        channels = Channels(link, Publisher.open(link))
+        channels = Channels(link, Publisher.open(link), outbox_size=2)
         failures: list[ClusterUnavailable] = []
 
         async def listen(n: int) -> None:
@@ -103,7 +99,7 @@ async def test_a_pub_sub_connection_redis_stops_reading_is_given_up(
                 async with trio.open_nursery() as listens:
                     for n in range(200):
                         listens.start_soon(listen, n)
-                assert channels.outbox_full >= 1
+                assert channels.statistics().outbox_full >= 1
                 assert len(failures) == 200  # nothing was ever confirmed
                 nursery.cancel_scope.cancel()
 

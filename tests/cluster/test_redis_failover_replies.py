@@ -41,7 +41,7 @@ async def test_a_redis_demoted_to_a_replica_is_unavailable_until_promoted(
     redis_server: RedisServer, link: RedisLink, directory: Directory
 ) -> None:
     lease = await directory.claim(CHAT, "node-a")
-    connects = link.connects
+    connects = link.statistics().connects
     primary = start_redis_server()
     try:
         redis_server.command("REPLICAOF", "127.0.0.1", primary.port)
@@ -52,14 +52,14 @@ async def test_a_redis_demoted_to_a_replica_is_unavailable_until_promoted(
         # Known down: the next operation fails at once, with no connection attempted.
         with pytest.raises(ClusterUnavailable):
             await directory.holder(CHAT)
-        assert link.fast_failures >= 1
+        assert link.statistics().fast_failures >= 1
     finally:
         redis_server.command("REPLICAOF", "NO", "ONE")
         primary.remove()
     # Promoted again: writes work, on a new connection (the one that heard READONLY is gone).
     await once_redis_answers(lambda: directory.claim(ChatId("another"), "node-a"))
     assert not link.down
-    assert link.connects > connects
+    assert link.statistics().connects > connects
 
 
 async def test_a_replica_cut_off_from_its_primary_is_unavailable(
@@ -140,7 +140,7 @@ async def test_other_error_replies_are_answers_not_outages() -> None:
         with pytest.raises(RedisReplyError, match="WRONGTYPE"):
             await link.execute("INCR", "text")
         assert not link.down
-        assert link.failures == 0
+        assert link.statistics().failures == 0
 
 
 async def test_while_redis_is_known_down_one_connection_attempt_goes_at_a_time() -> None:
@@ -161,7 +161,7 @@ async def test_while_redis_is_known_down_one_connection_attempt_goes_at_a_time()
                 for _ in range(50):
                     nursery.start_soon(_fails, link)
             assert len(accepted) - before <= 1
-            assert link.fast_failures >= 49
+            assert link.statistics().fast_failures >= 49
 
 
 async def _fails(link: RedisLink) -> None:

@@ -43,7 +43,7 @@ async def test_a_refused_command_is_a_reply_error_not_an_outage(link: RedisLink)
     )
     assert (first, last) == (b"OK", b"1")
     assert isinstance(refused, RedisReplyError)
-    assert link.failures == 0
+    assert link.statistics().failures == 0
 
 
 async def test_a_script_runs_by_its_sha_and_is_sent_again_when_redis_lost_it(
@@ -87,7 +87,7 @@ async def test_a_restarted_redis_is_reached_again_without_a_failed_command(
     redis_server.start()
     # The pooled connection Redis closed is noticed before use, not failed on.
     assert await link.execute("PING") == b"PONG"
-    assert link.failures == 0
+    assert link.statistics().failures == 0
 
 
 async def test_redis_down_fails_within_the_bound(redis_server: RedisServer) -> None:
@@ -99,7 +99,7 @@ async def test_redis_down_fails_within_the_bound(redis_server: RedisServer) -> N
             assert isinstance(raised.value.__cause__, TimeoutError)
         finally:
             redis_server.resume()
-        assert link.failures == 1
+        assert link.statistics().failures == 1
         assert await once_redis_answers(lambda: link.execute("PING")) == b"PONG"
 
 
@@ -131,7 +131,7 @@ async def test_a_password_in_the_url_authenticates(
             with pytest.raises(RedisUnavailable) as raised:
                 await refused.execute("PING")
             assert isinstance(raised.value.__cause__, RedisRefused)
-            assert refused.failures == 1
+            assert refused.statistics().failures == 1
     finally:
         async with open_redis_link(authed, timeout_s=LINK_TIMEOUT_S) as cleanup:
             await cleanup.execute("CONFIG", "SET", "requirepass", "")
@@ -207,7 +207,35 @@ async def test_channels_say_whether_they_listen_through_an_outage(
         while not heard:  # noqa: ASYNC110
             await trio.sleep(0.02)
     assert heard == [b"after"]
-    assert channels.reconnects == 1
+    assert channels.statistics().reconnects == 1
+
+
+async def test_a_quiet_pub_sub_connection_is_pinged_and_kept_while_redis_answers(
+    redis_server: RedisServer,
+) -> None:
+    async def pings() -> int:
+        stats: bytes = await link.execute("INFO", "commandstats")
+        line = next((x for x in stats.splitlines() if x.startswith(b"cmdstat_ping:")), b"=0,")
+        return int(line.partition(b"=")[2].partition(b",")[0])
+
+    heard: list[bytes] = []
+    async with (
+        open_redis_link(redis_server.url, timeout_s=0.2) as link,
+        open_channels(link) as channels,
+    ):
+        await channels.listen("quiet", heard.append)
+        with trio.fail_after(LINK_TIMEOUT_S * 10):
+            for round_ in range(3):
+                # Silent past the timeout, three times over: each time a PING is sent, Redis
+                # answers it, and the connection is kept (the next message is heard on it).
+                before = await pings()
+                while await pings() == before:  # noqa: ASYNC110 (Redis's count, no event)
+                    await trio.sleep(0.05)
+                assert await channels.publish("quiet", str(round_).encode()) == 1
+                while len(heard) <= round_:  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+    assert heard == [b"0", b"1", b"2"]
+    assert channels.statistics().reconnects == 0
 
 
 async def test_a_burst_shares_a_bounded_number_of_connections(link: RedisLink) -> None:
@@ -278,8 +306,8 @@ async def test_a_message_a_handler_chokes_on_is_dropped_not_the_connection(
         while len(heard) < 2:  # noqa: ASYNC110
             await trio.sleep(0.02)
     assert heard == [b"fine", b"also fine"]
-    assert channels.rejected == 1
-    assert channels.reconnects == 0
+    assert channels.statistics().rejected == 1
+    assert channels.statistics().reconnects == 0
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,11 @@ from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.node import open_cluster_link
 from chatactors.cluster.redis import RedisLink, open_channels
 from chatactors.domain.errors import ChatUnavailable
+from chatactors.domain.events import ChatEvent
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import PresenceStatus
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
+from tests.cluster.test_bus import NodeBus
 from tests.redis_server import RedisServer
 
 CHAT = ChatId("chat-o")
@@ -44,8 +46,8 @@ async def test_a_hung_redis_bounds_every_operation(
         redis_server.resume()
     assert await once_redis_answers(lambda: directory.renew(lease))
     # The first timed out; the others failed at once (Redis known down), connecting to nothing.
-    assert link.failures >= 1
-    assert link.fast_failures >= 2
+    assert link.statistics().failures >= 1
+    assert link.statistics().fast_failures >= 2
 
 
 async def test_opening_a_node_while_redis_is_down_fails_fast(redis_server: RedisServer) -> None:
@@ -73,23 +75,23 @@ async def test_the_bus_listens_again_after_a_redis_restart(redis_server: RedisSe
             open_cluster_link(redis_server.url, timeout_s=LINK_TIMEOUT_S) as link,
             open_channels(link) as channels,
         ):
-            bus = ChatBus(channels, queue_size=16)
-            subscription = await bus.subscribe(CHAT)
-            bus.start(CHAT, subscription, 0)
+            node = NodeBus(ChatBus(channels, queue_size=16), channels)
+            subscription = await node.bus.subscribe(CHAT)
+            node.bus.start(CHAT, subscription, 0)
             redis_server.stop()
             try:
                 with pytest.raises(ClusterUnavailable):
-                    await bus.publish(CHAT, event)
+                    await node.publish(CHAT, event)
             finally:
                 redis_server.start()
             # Pub/Sub keeps nothing while down; once the node has subscribed again, events flow.
-            while await _publish_when_up(bus, event) == 0:  # noqa: ASYNC110 (no event to wait on)
+            while await _publish_when_up(node, event) == 0:  # noqa: ASYNC110 (no event to wait on)
                 await trio.sleep(0.05)
             assert (await subscription.receive()).event == event
 
 
-async def _publish_when_up(bus: ChatBus, event: object) -> int:
+async def _publish_when_up(node: NodeBus, event: ChatEvent) -> int:
     try:
-        return await bus.publish(CHAT, event)  # type: ignore[arg-type]
+        return await node.publish(CHAT, event)
     except ClusterUnavailable:
         return 0

@@ -77,7 +77,7 @@ async def test_with_the_right_ca_commands_scripts_and_pub_sub_work(
         # ticket leaves readable makes it look closed).
         for _ in range(5):
             assert await link.execute("PING") == b"PONG"
-        assert link.connects == 1
+        assert link.statistics().connects == 1
         async with open_channels(link) as channels:
             heard: list[bytes] = []
             await channels.listen("secret", heard.append)

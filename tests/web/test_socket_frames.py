@@ -9,6 +9,7 @@ import trio
 import trio.testing
 
 from chatactors.actors.subscription import EndReason, Envelope, Subscription
+from chatactors.actors.subscription_id import SubscriptionId
 from chatactors.domain.events import MessageReceived
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Message, MessageType
@@ -23,7 +24,12 @@ async def _no_ping() -> None:
 
 def open_subscription() -> Subscription:
     return Subscription.open(
-        id=1, user_id=None, replay=(), resync_required=False, latest_seq=0, queue_size=1024
+        id=SubscriptionId.local(1),
+        user_id=None,
+        replay=(),
+        resync_required=False,
+        latest_seq=0,
+        queue_size=1024,
     )
 
 

@@ -21,7 +21,9 @@ Supported:
 - **Pub/Sub** (``channels``): one subscribed connection per process, each channel dispatched to
   a synchronous handler, subscribed again after every reconnection; ``listening`` says whether
   every channel is subscribed now. **Publishing** (``publisher``): every PUBLISH from one task,
-  in one pipeline per round trip; bounded queue.
+  in one pipeline per round trip, awaited or queued with a callback; bounded queue.
+- **Counters** as Trio's ``statistics()`` gives them: a frozen snapshot per call
+  (``LinkStatistics``, ``ChannelsStatistics``, ``PublisherStatistics``).
 
 Not supported: RESP3 and client-side caching; transactions (``MULTI``/``WATCH``: scripts do
 that job here); blocking commands (``BLPOP``…) beyond the operation bound; pattern and sharded
@@ -33,6 +35,7 @@ docs/CLUSTER.md). This package imports nothing else from chatactors (``tests/tes
 from chatactors.cluster.redis.address import RedisAddress as RedisAddress
 from chatactors.cluster.redis.address import TlsFiles as TlsFiles
 from chatactors.cluster.redis.channels import Channels as Channels
+from chatactors.cluster.redis.channels import ChannelsStatistics as ChannelsStatistics
 from chatactors.cluster.redis.channels import open_channels as open_channels
 from chatactors.cluster.redis.connection import Arg as Arg
 from chatactors.cluster.redis.connection import RedisConnection as RedisConnection
@@ -42,9 +45,11 @@ from chatactors.cluster.redis.errors import RedisRefused as RedisRefused
 from chatactors.cluster.redis.errors import RedisReplyError as RedisReplyError
 from chatactors.cluster.redis.errors import RedisTlsRejected as RedisTlsRejected
 from chatactors.cluster.redis.errors import RedisUnavailable as RedisUnavailable
+from chatactors.cluster.redis.link import LinkStatistics as LinkStatistics
 from chatactors.cluster.redis.link import RedisLink as RedisLink
 from chatactors.cluster.redis.link import Script as Script
 from chatactors.cluster.redis.link import check_reachable as check_reachable
 from chatactors.cluster.redis.link import open_redis_link as open_redis_link
 from chatactors.cluster.redis.publisher import MAX_BATCH as MAX_BATCH
 from chatactors.cluster.redis.publisher import Publisher as Publisher
+from chatactors.cluster.redis.publisher import PublisherStatistics as PublisherStatistics

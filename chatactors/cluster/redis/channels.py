@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import trio
 
-from chatactors.cluster.redis.connection import RedisConnection, pack
+from chatactors.cluster.redis.connection import NOTHING_BUFFERED, RedisConnection, pack
 from chatactors.cluster.redis.errors import (
     TRANSPORT_ERRORS,
     RedisReplyError,
@@ -33,7 +33,7 @@ from chatactors.cluster.redis.errors import (
     single_errors,
 )
 from chatactors.cluster.redis.link import RedisLink
-from chatactors.cluster.redis.publisher import Publisher
+from chatactors.cluster.redis.publisher import PUBLISH_QUEUE_SIZE, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +50,54 @@ class _OutboxFull(Exception):
     """Redis stopped reading the Pub/Sub connection: it is given up."""
 
 
+@attrs.frozen
+class ChannelsStatistics:
+    #: Channels listened to now, and whether all of them are subscribed (``listening``).
+    channels: int
+    listening: bool
+    #: Messages dispatched to their channel's handler.
+    dispatched: int
+    #: Messages that arrived for a channel nobody here listens to any more.
+    unclaimed: int
+    #: Messages whose handler raised (a bug, or garbage published on a node's channel).
+    rejected: int
+    #: Times the Pub/Sub connection was opened again after breaking.
+    reconnects: int
+    #: Commands refused because the outbox was full (the connection was then given up).
+    outbox_full: int
+
+
 @attrs.define(eq=False)
 class Channels:
     _link: RedisLink
     publisher: Publisher
+    #: Commands waiting for the Pub/Sub connection's writer, at most.
+    outbox_size: int = OUTBOX_SIZE
     _handlers: dict[bytes, Handler] = attrs.field(factory=dict)
     #: Calls waiting for Redis to confirm a (un)subscription, by kind and channel.
     _confirming: dict[tuple[bytes, bytes], list[trio.Event]] = attrs.field(factory=dict)
     #: Commands for the current connection's writer; None while disconnected.
     _outbox: trio.MemorySendChannel[bytes] | None = None
-    #: Messages that arrived for a channel nobody here listens to any more.
-    unclaimed: int = 0
-    #: Messages whose handler raised (a bug, or garbage published on a node's channel).
-    rejected: int = 0
-    #: Times the Pub/Sub connection was opened again after breaking.
-    reconnects: int = 0
-    #: Commands refused because the outbox was full (the connection was then given up).
-    outbox_full: int = 0
+    _dispatched: int = 0
+    _unclaimed: int = 0
+    _rejected: int = 0
+    _reconnects: int = 0
+    _outbox_full: int = 0
     #: Channels the current connection subscribed to and Redis has not confirmed yet.
     _resubscribing: set[bytes] = attrs.field(factory=set)
     #: Set to give the current connection up (its outbox overflowed).
     _give_up: trio.Event = attrs.field(factory=trio.Event)
+
+    def statistics(self) -> ChannelsStatistics:
+        return ChannelsStatistics(
+            channels=len(self._handlers),
+            listening=self.listening,
+            dispatched=self._dispatched,
+            unclaimed=self._unclaimed,
+            rejected=self._rejected,
+            reconnects=self._reconnects,
+            outbox_full=self._outbox_full,
+        )
 
     @property
     def listening(self) -> bool:
@@ -138,7 +165,7 @@ class Channels:
         try:
             self._outbox.send_nowait(pack(*command))
         except trio.WouldBlock:
-            self.outbox_full += 1
+            self._outbox_full += 1
             self._give_up.set()
             raise _OutboxFull() from None
 
@@ -156,7 +183,7 @@ class Channels:
                 continue
             delay = _RESUBSCRIBE_FIRST_DELAY_S
             if not first:
-                self.reconnects += 1
+                self._reconnects += 1
                 log.info("Pub/Sub connection to Redis open again")
             first = False
             try:
@@ -176,7 +203,7 @@ class Channels:
 
     async def _serve(self, connection: RedisConnection) -> None:
         """Dispatch until the connection fails or its outbox overflows (then raises)."""
-        outbox, commands = trio.open_memory_channel[bytes](OUTBOX_SIZE)
+        outbox, commands = trio.open_memory_channel[bytes](self.outbox_size)
         self._give_up = trio.Event()
         if self._handlers:
             self._resubscribing = set(self._handlers)
@@ -199,13 +226,20 @@ class Channels:
     async def _read(self, connection: RedisConnection) -> None:
         """Dispatch what arrives; a connection silent for ``timeout_s`` is asked for a PING,
         and one that does not answer it in ``timeout_s`` either is given up."""
+        timeout_s = self._link.timeout_s
         while True:
-            with trio.move_on_after(self._link.timeout_s) as idle:
+            # One cancel scope for as long as messages keep coming, its deadline moved at each
+            # read (a scope per read costs more than the read at a light rate), and what one
+            # read brought dispatched in one go.
+            with trio.CancelScope() as idle:
+                while True:
+                    while (reply := connection.receive_buffered()) is not NOTHING_BUFFERED:
+                        self._dispatch(reply)
+                    idle.deadline = trio.current_time() + timeout_s
+                    self._dispatch(await connection.receive())
+            self._send("PING")
+            with trio.fail_after(timeout_s):
                 reply = await connection.receive()
-            if idle.cancelled_caught:
-                self._send("PING")
-                with trio.fail_after(self._link.timeout_s):
-                    reply = await connection.receive()
             self._dispatch(reply)
 
     def _dispatch(self, reply: Any) -> None:
@@ -219,14 +253,15 @@ class Channels:
             handler = self._handlers.get(reply[1])
             data = reply[2]
             if handler is None or not isinstance(data, bytes):
-                self.unclaimed += 1
+                self._unclaimed += 1
                 return
+            self._dispatched += 1
             try:
                 handler(data)
             except Exception:
                 # Anyone with access to Redis can publish anything on these channels: a message
                 # a handler chokes on is dropped, never the connection (and every channel).
-                self.rejected += 1
+                self._rejected += 1
                 log.exception("Pub/Sub message on %r rejected by its handler", reply[1])
         elif kind in (b"subscribe", b"unsubscribe"):
             if kind == b"subscribe":
@@ -243,12 +278,15 @@ def _redis_failure(error: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def open_channels(link: RedisLink) -> AsyncIterator[Channels]:
-    """Raises the link's ``unavailable`` at once if Redis is unreachable when opening."""
+async def open_channels(
+    link: RedisLink, *, publish_queue_size: int = PUBLISH_QUEUE_SIZE
+) -> AsyncIterator[Channels]:
+    """Raises the link's ``unavailable`` at once if Redis is unreachable when opening.
+    ``publish_queue_size``: groups of PUBLISHes waiting for Redis at most (``Publisher``)."""
     await link.execute("PING")
     with single_errors():
         async with trio.open_nursery() as nursery:
-            channels = Channels(link, Publisher.open(link))
+            channels = Channels(link, Publisher.open(link, publish_queue_size))
             nursery.start_soon(channels.run)
             nursery.start_soon(channels.publisher.run)
             try:

@@ -40,6 +40,9 @@ from chatactors.cluster.redis.errors import (
 Arg = str | bytes | int | float
 
 _RECEIVE_SIZE = 64 * 1024
+#: What ``receive_buffered`` returns when no whole reply is waiting (hiredis's own marker: no
+#: reply Redis sends parses to False).
+NOTHING_BUFFERED: Any = False
 #: TCP keepalive: probes after this long idle, this often, this many unanswered before the
 #: kernel gives the connection up (Linux; about a minute in all).
 KEEPALIVE_IDLE_S = 30
@@ -157,6 +160,16 @@ class RedisConnection:
 
     async def send(self, data: bytes) -> None:
         await self._stream.send_all(data)
+
+    def receive_buffered(self) -> Any:
+        """The next reply if one has already arrived whole, else ``NOTHING_BUFFERED`` (no
+        checkpoint, no system call)."""
+        reply = self._reader.gets()
+        if reply is False:
+            return NOTHING_BUFFERED
+        if isinstance(reply, hiredis.ReplyError):
+            return RedisReplyError(str(reply))
+        return reply
 
     async def receive(self) -> Any:
         """The next reply (a Pub/Sub message on a subscribed connection); one of

@@ -41,7 +41,7 @@ from chatactors.cluster.redis.errors import (
     is_refusal,
     tls_reason,
 )
-from chatactors.cluster.redis.health import Attempt, Health
+from chatactors.cluster.redis.health import FIRST_BACKOFF_S, MAX_BACKOFF_S, Attempt, Health
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,22 @@ class Script:
         return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
 
+@attrs.frozen
+class LinkStatistics:
+    #: Whether Redis is known down now (operations fail at once but for a probe).
+    down: bool
+    #: Operations that failed (transport, timeout, refusal, failover) since start.
+    failures: int
+    #: Operations refused at once because Redis was known down (no connection attempted).
+    fast_failures: int
+    #: Connections opened, and times Redis went down.
+    connects: int
+    outages: int
+    #: Connections in use now, and idle in the pool.
+    in_use: int
+    idle: int
+
+
 @attrs.define(eq=False)
 class RedisLink:
     address: RedisAddress
@@ -75,24 +91,35 @@ class RedisLink:
     unavailable: type[RedisUnavailable] = RedisUnavailable
     #: The TLS context of ``rediss://`` connections (None: the system's CA store).
     tls: ssl.SSLContext | None = None
-    #: Operations that failed (transport, timeout, refusal, failover) since start.
-    failures: int = 0
-    #: Operations refused at once because Redis was known down (no connection attempted).
-    fast_failures: int = 0
-    #: Connections opened, and times Redis went down.
-    connects: int = 0
-    outages: int = 0
+    #: Connections in use at once, at most.
+    max_connections: int = MAX_CONNECTIONS
     _health: Health = attrs.field(factory=Health)
+    _failures: int = 0
+    _fast_failures: int = 0
+    _connects: int = 0
+    _outages: int = 0
     _idle: list[RedisConnection] = attrs.field(factory=list)
-    _in_use: trio.CapacityLimiter = attrs.field(
-        factory=lambda: trio.CapacityLimiter(MAX_CONNECTIONS)
-    )
+    _in_use: trio.CapacityLimiter = attrs.field(init=False)
     _closed: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        self._in_use = trio.CapacityLimiter(self.max_connections)
 
     @property
     def down(self) -> bool:
         """Whether Redis is known down (operations fail at once but for a probe now and then)."""
         return self._health.down
+
+    def statistics(self) -> LinkStatistics:
+        return LinkStatistics(
+            down=self._health.down,
+            failures=self._failures,
+            fast_failures=self._fast_failures,
+            connects=self._connects,
+            outages=self._outages,
+            in_use=self._in_use.borrowed_tokens,
+            idle=len(self._idle),
+        )
 
     async def execute(self, *args: Arg) -> Any:
         """Run one command; ``unavailable`` if Redis cannot serve it in time,
@@ -150,7 +177,7 @@ class RedisLink:
             raise self.unavailable()
         attempt = self._health.attempt(trio.current_time())
         if attempt is Attempt.REFUSED:
-            self.fast_failures += 1
+            self._fast_failures += 1
             raise self.unavailable()
         return attempt
 
@@ -170,9 +197,9 @@ class RedisLink:
         else:
             self._health.abandoned(attempt)
             return None
-        self.failures += 1
+        self._failures += 1
         if self._health.failed(trio.current_time(), random.uniform(0.5, 1.0), attempt):
-            self.outages += 1
+            self._outages += 1
             log_failure = log.error if isinstance(cause, RedisRefused) else log.warning
             log_failure(
                 "Redis at %s unavailable (%s): failing fast, reconnecting with backoff",
@@ -212,7 +239,7 @@ class RedisLink:
             await connection.aclose()
             return replies
         # Connections exist only in the pool or in the hands of an operation holding a turn,
-        # so there are never more than MAX_CONNECTIONS. When the last operation of a burst
+        # so there are never more than max_connections. When the last operation of a burst
         # ends, only a few stay open.
         self._idle.append(connection)
         if self._in_use.borrowed_tokens == 1:
@@ -252,7 +279,7 @@ class RedisLink:
 
     async def _open(self) -> RedisConnection:
         connection = await RedisConnection.open(self.address, self.tls)
-        self.connects += 1
+        self._connects += 1
         return connection
 
     def _drop_idle(self) -> None:
@@ -273,13 +300,17 @@ async def open_redis_link(
     timeout_s: float,
     tls: TlsFiles | None = None,
     unavailable: type[RedisUnavailable] = RedisUnavailable,
+    max_connections: int = MAX_CONNECTIONS,
+    max_backoff_s: float = MAX_BACKOFF_S,
 ) -> AsyncIterator[RedisLink]:
     """Connects lazily (entering works while Redis is down); closed on exit. ``ValueError``
     if the URL is not a Redis URL; ``OSError`` or ``ssl.SSLError`` if a TLS file cannot be
-    read or used."""
+    read or used. While Redis is down, one connection attempt per backoff, which doubles up
+    to ``max_backoff_s``."""
     address = RedisAddress.from_url(url)
     context = (tls or TlsFiles()).client_context() if address.tls else None
-    link = RedisLink(address, timeout_s, unavailable, context)
+    health = Health(max_backoff_s=max(max_backoff_s, FIRST_BACKOFF_S))
+    link = RedisLink(address, timeout_s, unavailable, context, max_connections, health)
     try:
         yield link
     finally:
