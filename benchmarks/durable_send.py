@@ -48,7 +48,7 @@ async def store_rate(batch_max: int, appenders: int, per_appender: int) -> dict[
             ]
             for chat in chats:
                 await store.create_chat(chat)
-            batches_before, writes_before = store.batches_committed, store.writes_committed
+            before = store.statistics()
 
             async def append_all(chat: Chat) -> None:
                 for seq in range(1, per_appender + 1):
@@ -70,8 +70,9 @@ async def store_rate(batch_max: int, appenders: int, per_appender: int) -> dict[
                 for chat in chats:
                     nursery.start_soon(append_all, chat)
             elapsed = time.perf_counter() - started
-            writes = store.writes_committed - writes_before
-            batches = store.batches_committed - batches_before
+            after = store.statistics()
+            writes = after.writes_committed - before.writes_committed
+            batches = after.batches_committed - before.batches_committed
     return {
         "kind": "store",
         "batch_max": batch_max,

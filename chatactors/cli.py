@@ -9,7 +9,8 @@ from functools import partial
 
 from chatactors.logs import configure_logging
 from chatactors.memory import exec_with_allocator
-from chatactors.settings import Settings, SettingsError, help_formatter
+from chatactors.settings import Settings, SettingsError
+from chatactors.settings_parsing import add_flags, help_formatter, read_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,9 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Serve the chat API, its WebSocket and the web client. Every flag can also "
         "be set as CHATACTORS_<NAME> in the environment.",
     )
-    Settings.add_arguments(parser)
+    add_flags(parser)
     try:
-        settings = Settings.from_args(parser.parse_args(args))
+        settings = read_settings(parser.parse_args(args))
     except SettingsError as error:
         parser.error(str(error))
     if argv is None:  # the command itself, not a call from code (tests)
@@ -115,9 +116,12 @@ def _token(args: list[str]) -> int:
         "from --auth-secret or CHATACTORS_AUTH_SECRET, as for the server.",
     )
     parser.add_argument("user_id")
-    Settings.add_arguments(parser)
+    add_flags(parser)
     parsed = parser.parse_args(args)
-    settings = Settings.from_args(parsed)
+    try:
+        settings = read_settings(parsed)
+    except SettingsError as error:
+        parser.error(str(error))
     if len(settings.auth_secret) < 32:
         parser.error("set an auth secret of at least 32 characters (CHATACTORS_AUTH_SECRET)")
     from chatactors.web.auth import issue_token

@@ -9,12 +9,13 @@ Each connection is kept to itself: whatever escapes Hypercorn's protocol on one 
 logged and ends that connection only. (Hypercorn 0.17-0.18 lets a client end the process: a bad
 frame right after the WebSocket handshake makes it close the connection while its keepalive ping
 is being sent, and ``trio.BusyResourceError`` escapes; its issues #203 and #225 are of the same
-class.) Each runs over a :class:`ConnectionStream`, which bounds every write (Hypercorn shields
-its writes from cancellation, so a peer that stops reading would otherwise hold a task, a
-descriptor and the unsent data for as long as it likes) and gives a reset connection's
-descriptor back at once. Each WebSocket app gets what ASGI cannot express, through the scope
-extension :data:`CONNECTION_EXTENSION`: an abort of its connection, and a tighter bound on its
-writes (for a close).
+class. docs/UPSTREAM.md has these and the shutdown's waits, with reproductions.) Each runs over
+a :class:`ConnectionStream`, which bounds every write (Hypercorn shields its writes from
+cancellation, so a peer that stops reading would otherwise hold a task, a descriptor and the
+unsent data for as long as it likes) and gives a reset connection's descriptor back at once.
+Each WebSocket app gets what ASGI cannot express, through the scope extension
+:data:`CONNECTION_EXTENSION`: an abort of its connection, and a tighter bound on its writes (for
+a close).
 
 Accepting is bounded too: at most ``max_per_client`` connections from one address at once (0:
 no bound), and when the process runs out of descriptors (EMFILE), connections waiting in the
@@ -35,15 +36,11 @@ from collections.abc import Callable
 
 import attrs
 import trio
-from hypercorn.config import Config
-from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import (
     ASGIFramework,
     ASGIReceiveCallable,
     ASGISendCallable,
     ASGISendEvent,
-    ConnectionState,
-    LifespanState,
     Scope,
 )
 
@@ -58,7 +55,7 @@ CONNECTION_EXTENSION = "chatactors.connection"
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 #: accept() failing for want of descriptors or memory: the process is full, not broken.
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-#: While out of descriptors, how long to wait before trying to accept again.
+#: While out of descriptors with nothing to reset, how long to wait before accepting again.
 _FULL_RETRY_S = 0.1
 #: ... and how often to say so in the log.
 _FULL_LOG_EVERY_S = 10.0
@@ -116,19 +113,15 @@ class ConnectionsStatistics:
 class Connections:
     """Hypercorn's per-connection protocol over sockets we accept and can end."""
 
-    #: The ASGI app (called as such: Hypercorn's adapter to its own calling convention would be
-    #: one more coroutine, alive for as long as each connection's request or socket).
     app: ASGIFramework
-    config: Config
-    lifespan_state: LifespanState
+    #: Hypercorn's protocol, run on each connection.
+    protocol: hypercorn_compat.ConnectionProtocol
     #: The requests and sockets under way, which a shutdown lets finish.
     in_flight: InFlight = attrs.field(factory=InFlight)
     #: A write the peer reads nothing of for this long resets the connection.
     write_timeout_s: float = 30.0
     #: Connections open at once from one address, at most (0: no bound).
     max_per_client: int = 0
-    #: Hypercorn's shared flags; ``terminated`` tells connections to close once idle.
-    context: WorkerContext = attrs.field(factory=lambda: WorkerContext(None))
     _streams: set[ConnectionStream] = attrs.field(factory=set)
     _per_client: collections.Counter[str] = attrs.field(factory=collections.Counter)
     _refused_per_client: int = 0
@@ -136,9 +129,6 @@ class Connections:
     _write_timeouts: int = 0
     #: No new warning about running out of descriptors before this (trio time).
     _quiet_until: float = -math.inf
-
-    def __attrs_post_init__(self) -> None:
-        hypercorn_compat.install()
 
     def statistics(self) -> ConnectionsStatistics:
         return ConnectionsStatistics(
@@ -162,7 +152,7 @@ class Connections:
     async def announce_shutdown(self) -> None:
         """Tell every connection the server is closing: keep-alive connections close after
         their current response, and idle ones at once."""
-        await self.context.terminated.set()
+        await self.protocol.announce_shutdown()
 
     def abort(self) -> None:
         """Close every connection's socket; also wakes a send that Hypercorn shields from
@@ -188,7 +178,7 @@ class Connections:
     ) -> None:
         """Out of descriptors: reset the oldest connection waiting in the backlog (its client
         learns at once, rather than after its own timeout), using the descriptor kept in
-        reserve for this; then wait a little before accepting again."""
+        reserve for this."""
         now = trio.current_time()
         if now >= self._quiet_until:  # once per shortage, then every so often while it lasts
             self._quiet_until = now + _FULL_LOG_EVERY_S
@@ -199,15 +189,22 @@ class Connections:
                 len(self._streams),
             )
         if reserve.release():
+            shed = False
             try:
                 # The backlog has a connection waiting (that is why accept ran out): this
                 # accept returns at once, and the bound is only for a connection that left.
                 with trio.move_on_after(_FULL_RETRY_S):
                     _reset((await listener.accept()).socket)
                     self._shed += 1
+                    shed = True
             except OSError:
-                pass
+                pass  # out of descriptors again (another task took the reserve's)
             reserve.acquire()
+            if shed:
+                # Accept again at once: the next connection waiting is served if descriptors
+                # came free meanwhile, or reset too. A full backlog (hundreds) drains in
+                # moments, rather than one reset per pause.
+                return
         await trio.sleep(_FULL_RETRY_S)
 
     async def _handle(self, accepted: trio.SocketStream) -> None:
@@ -227,13 +224,7 @@ class Connections:
         self._streams.add(stream)
         self._per_client[client] += 1
         try:
-            await hypercorn_compat.ChatTCPServer(
-                _ConnectionApp(self.app, stream, self.in_flight),
-                self.config,
-                self.context,
-                ConnectionState(self.lifespan_state.copy()),
-                stream,  # type: ignore[arg-type]  # Hypercorn's hint says SSLStream; it needs less
-            )
+            await self.protocol.serve(_ConnectionApp(self.app, stream, self.in_flight), stream)
         except* Exception as failure:
             # Cancellation (shutdown) still propagates: except* re-raises what it does not match.
             log.warning("a connection failed inside Hypercorn; closed it: %r", failure.exceptions)
@@ -251,10 +242,8 @@ class Connections:
 
 @attrs.define(eq=False)
 class ConnectionStream:
-    """One accepted TCP connection, as Hypercorn's ``TCPServer`` uses it, with our bounds.
-
-    Hypercorn tells a TLS stream from a plain one by ``do_handshake``; this has none (plain).
-    """
+    """One accepted TCP connection, as Hypercorn's protocol uses it (a
+    :class:`~chatactors.compat.hypercorn.PlainStream`), with our bounds."""
 
     _stream: trio.SocketStream
     #: A write the peer reads nothing of for this long resets the connection.
@@ -310,20 +299,15 @@ class ConnectionStream:
 
 @attrs.frozen
 class _ConnectionApp:
-    """The app as one connection sees it (in Hypercorn's calling convention): its WebSocket
-    scopes carry the connection extension."""
+    """The app as one connection sees it: its WebSocket scopes carry the connection extension,
+    and its work is counted in flight."""
 
     app: ASGIFramework
     stream: ConnectionStream
     in_flight: InFlight
 
     async def __call__(
-        self,
-        scope: Scope,
-        receive: ASGIReceiveCallable,
-        send: ASGISendCallable,
-        sync_spawn: Callable[..., object],
-        call_soon: Callable[..., object],
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         finish = self.in_flight.begin()
         try:

@@ -24,11 +24,10 @@ from collections.abc import AsyncIterator
 import attrs
 import trio
 from hypercorn.config import Config
-from hypercorn.trio.lifespan import Lifespan
 from hypercorn.typing import LifespanState
-from hypercorn.utils import repr_socket_addr, wrap_app
 from quart_trio import QuartTrio
 
+from chatactors.compat.hypercorn import ConnectionProtocol, open_lifespan
 from chatactors.connections import Connections
 from chatactors.memory import reclaim_periodically, tune_garbage_collector
 from chatactors.settings import Settings
@@ -105,20 +104,15 @@ async def serve_app(
     module's docstring). Passes the server's URL to ``task_status`` once it accepts."""
     config = hypercorn_config(settings)
     server = ChatServer(app)
-    asgi_app = wrap_app(server, config.wsgi_max_body_size, "asgi")
     lifespan_state: LifespanState = {}
-    lifespan = Lifespan(asgi_app, config, lifespan_state)
     connections = Connections(
         server,
-        config,
-        lifespan_state,
+        ConnectionProtocol(config, lifespan_state),
         write_timeout_s=settings.write_timeout_s or math.inf,
         max_per_client=settings.max_connections_per_client,
     )
-    async with trio.open_nursery() as lifespan_nursery:
-        # Quart's before_serving (the services) runs here, and after_serving at the end.
-        await lifespan_nursery.start(lifespan.handle_lifespan)
-        await lifespan.wait_for_startup()
+    # Quart's before_serving (the services) runs on entering, and after_serving on leaving.
+    async with open_lifespan(server, config, lifespan_state):
         if (started := services_of(app)) is not None:
             started.metrics.registry.register(ConnectionsCollector(connections.statistics))
         async with trio.open_nursery() as connections_nursery:
@@ -126,9 +120,7 @@ async def serve_app(
             accepting = await connections_nursery.start(
                 connections.serve, trio.SocketListener(trio.socket.from_stdlib_socket(listener))
             )
-            task_status.started(
-                f"http://{repr_socket_addr(listener.family, listener.getsockname())}"
-            )
+            task_status.started(f"http://{_address(listener)}")
             await stop.wait()
             accepting.cancel()
             await connections.announce_shutdown()
@@ -141,8 +133,11 @@ async def serve_app(
                 await connections.in_flight.wait_idle()
             connections_nursery.cancel_scope.cancel()
             connections.abort()
-        await lifespan.wait_for_shutdown()
-        lifespan_nursery.cancel_scope.cancel()
+
+
+def _address(listener: socket.socket) -> str:
+    host, port = listener.getsockname()[:2]
+    return f"[{host}]:{port}" if listener.family == socket.AF_INET6 else f"{host}:{port}"
 
 
 async def serve(settings: Settings) -> bool:

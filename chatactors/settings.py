@@ -1,33 +1,32 @@
-"""Every limit, delay and path in one frozen object, filled from CLI flags and the environment.
+"""Every limit, delay and path: one field of the frozen ``Settings``, with its default and meaning.
 
-Each field ``name`` is read from ``CHATACTORS_NAME`` and from the flag ``--name-with-dashes``;
-a flag wins over the environment, which wins over the default. Units are in the names.
+This module only defines them (and the rules between them, checked when a ``Settings`` is made).
+Each field ``name`` is read from the flag ``--name-with-dashes`` and from ``CHATACTORS_NAME``, a
+flag over the environment over the default: how, in settings_parsing.py. Units are in the names.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import attrs
 
 from chatactors.domain.rules import Limits
 
-ENV_PREFIX = "CHATACTORS_"
 MiB = 1024 * 1024
 #: The metadata key of each field's one-line meaning.
 HELP = "help"
 T = TypeVar("T")
 
 
-def setting(default: T, help: str) -> T:
-    """A field with its default and its one-line meaning (``chatactors serve --help``)."""
+def setting(default: T, help: str, *, secret: bool = False) -> T:
+    """A field with its default and its one-line meaning (``chatactors serve --help``); a
+    ``secret`` one is left out of repr, which could end in a log with its password."""
     # attrs.field's declared type is the default's type: the field's value type for mypy.
-    field: T = attrs.field(default=default, metadata={HELP: help})
+    field: T = attrs.field(default=default, repr=not secret, metadata={HELP: help})
     return field
 
 
@@ -83,11 +82,8 @@ class Settings:
         "sqlite (durable, in data_dir), postgres (shared, database_url) or memory (keeps nothing)",
     )
     data_dir: Path = setting(Path("data"), "directory of the SQLite database and uploaded files")
-    #: Out of repr, which could end in a log with its password.
-    database_url: str = attrs.field(
-        default="",
-        repr=False,
-        metadata={HELP: "for store=postgres: postgresql://user:password@host:port/database"},
+    database_url: str = setting(
+        "", "for store=postgres: postgresql://user:password@host:port/database", secret=True
     )
     write_batch_max: int = setting(512, "writes committed together at most (group commit)")
     write_queue_size: int = setting(
@@ -121,18 +117,16 @@ class Settings:
         1024, "events queued for one socket; a socket further behind is dropped (4008)"
     )
     max_history_page: int = setting(10_000, "messages in one GET .../messages page at most")
+    max_search_results: int = setting(100, "results in one GET /search page at most")
     max_replay: int = setting(5000, "messages replayed to a socket resuming with after_seq at most")
     crash_backoff_s: float = setting(1.0, "a crashed chat's actor restarts no sooner than this")
 
     # Cluster (docs/CLUSTER.md): off unless redis_url is given
-    #: Out of repr, which could end in a log with its password.
-    redis_url: str = attrs.field(
-        default="",
-        repr=False,
-        metadata={
-            HELP: "redis://host:port/db (rediss:// for TLS, or unix:///path/redis.sock?db=N) "
-            "turns cluster mode on: Redis is the directory and the bus"
-        },
+    redis_url: str = setting(
+        "",
+        "redis://host:port/db (rediss:// for TLS, or unix:///path/redis.sock?db=N) "
+        "turns cluster mode on: Redis is the directory and the bus",
+        secret=True,
     )
     redis_timeout_s: float = setting(
         1.0,
@@ -270,7 +264,7 @@ class Settings:
 
     # Access control (off by default so that reference clients keep working)
     auth_enabled: bool = setting(False, "require bearer tokens (JWT HS256); see SECURITY.md")
-    auth_secret: str = setting("", "the token signing secret, 32 characters at least")
+    auth_secret: str = setting("", "the token signing secret, 32 characters at least", secret=True)
     auth_token_ttl_s: float = setting(
         7 * 24 * 3600.0, "lifetime of tokens made by `chatactors token`"
     )
@@ -291,7 +285,9 @@ class Settings:
             value = getattr(self, field.name)
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             if is_number and field.name != "bot_seed" and value < 0:
-                raise SettingsError(f"invalid value {value!r} for {field.name}: must be >= 0")
+                raise SettingsError(
+                    f"invalid value {value!r} for {field.name}: must be >= 0", setting=field.name
+                )
         if self.store == "postgres" and not self.database_url:
             raise SettingsError("store=postgres needs database_url (postgresql://...)")
         if self.workers > 1 and not self.redis_url:
@@ -299,13 +295,13 @@ class Settings:
         if self.redis_url and self.store == "memory":
             raise SettingsError("cluster mode needs a shared store: sqlite or postgres")
         if self.redis_url and self.lease_ttl_s <= 0:
-            raise SettingsError("lease_ttl_s must be > 0")
+            raise SettingsError("lease_ttl_s must be > 0", setting="lease_ttl_s")
         if self.redis_url and self.redis_timeout_s <= 0:
-            raise SettingsError("redis_timeout_s must be > 0")
+            raise SettingsError("redis_timeout_s must be > 0", setting="redis_timeout_s")
         for size in ("forward_queue_size", "owner_queue_size", "redis_max_connections",
                      "redis_publish_queue_size"):  # fmt: skip
             if self.redis_url and getattr(self, size) < 1:
-                raise SettingsError(f"{size} must be >= 1")
+                raise SettingsError(f"{size} must be >= 1", setting=size)
         tls_files = self.redis_ca_file or self.redis_cert_file or self.redis_key_file
         if tls_files and not self.redis_url.startswith("rediss://"):
             raise SettingsError("redis_ca_file, redis_cert_file and redis_key_file need rediss://")
@@ -329,97 +325,11 @@ class Settings:
     def base_url(self) -> str:
         return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field in attrs.fields(cls):
-            raw = environ.get(ENV_PREFIX + field.name.upper())
-            if raw is not None:
-                values[field.name] = _parse(field, raw)
-        values.update(overrides)
-        return cls(**values)
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        """One ``--flag`` per field with its meaning and default, defaulting to "not given" so
-        that the environment still applies."""
-        for field in attrs.fields(cls):
-            flag = "--" + field.name.replace("_", "-")
-            shown = _shown(field.default)
-            help = f"{field.metadata[HELP]} (default: {shown})"
-            if field.type in ("bool", bool):
-                parser.add_argument(
-                    flag, default=None, action=argparse.BooleanOptionalAction, help=help
-                )
-            else:
-                parser.add_argument(flag, default=None, metavar=_metavar(field), help=help)
-
-    @classmethod
-    def from_args(
-        cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None
-    ) -> Settings:
-        given: dict[str, Any] = {}
-        for field in attrs.fields(cls):
-            value = getattr(args, field.name, None)
-            if value is not None:
-                given[field.name] = value if isinstance(value, bool) else _parse(field, value)
-        return cls.from_env(environ, **given)
-
-
-def _metavar(field: attrs.Attribute[Any]) -> str:
-    kind = str(field.type)
-    if kind.startswith("Literal"):
-        return "{" + ",".join(part.strip(" '\"") for part in kind[8:-1].split(",")) + "}"
-    if field.name.endswith("_s") and not field.name.endswith("_per_s"):
-        return "SECONDS"
-    return {"int": "N", "int | None": "N", "float": "X", "float | None": "X", "Path": "DIR"}.get(
-        kind, "TEXT"
-    )
-
-
-def _shown(default: object) -> str:
-    if isinstance(default, bool):
-        return "on" if default else "off"
-    return "none" if default is None or default == "" else str(default)
-
-
-def help_formatter(prog: str) -> argparse.HelpFormatter:
-    """Each flag and its help on one line (in a terminal wide enough)."""
-    return argparse.HelpFormatter(prog, max_help_position=40)
-
-
-def _parse(field: attrs.Attribute[Any], raw: str) -> Any:
-    kind = str(field.type)
-    try:
-        if kind == "bool":
-            lowered = raw.strip().lower()
-            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-                raise ValueError(raw)
-            return lowered in {"1", "true", "yes", "on"}
-        if kind == "int":
-            return int(raw)
-        if kind == "int | None":
-            return None if raw.strip() in {"", "none"} else int(raw)
-        if kind == "float | None":
-            return None if raw.strip() in {"", "none"} else float(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "Path":
-            return Path(raw)
-        if kind.startswith("Literal"):
-            allowed = [part.strip(" '\"") for part in kind[len("Literal[") : -1].split(",")]
-            if raw not in allowed:
-                raise ValueError(f"expected one of {allowed}")
-            return raw
-    except ValueError as error:
-        raise SettingsError(f"invalid value {raw!r} for {field.name}: {error}") from None
-    return raw
-
 
 class SettingsError(ValueError):
-    pass
+    """A value or a combination of values refused; the message names the settings."""
 
-
-def describe(settings: Settings) -> Sequence[str]:
-    return [f"{field.name}={getattr(settings, field.name)!r}" for field in attrs.fields(Settings)]
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        #: The one setting refused, if it is one (the parser adds where its value came from).
+        self.setting = setting

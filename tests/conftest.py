@@ -5,17 +5,22 @@
   jump while a thread runs, so tests over SQLite use the real clock with ``trio.fail_after``.
 - Real parts: real Hypercorn on 127.0.0.1 port 0 for end-to-end tests, a real SQLite file in
   ``tmp_path``, Debian's Chromium for browser tests. Only loopback traffic, ever.
-- Two ways to serve, both in ``tests/harness/``: ``served_app`` serves the production app through
-  ``chatactors.serve.serve_app`` in this process (tests may reach its services);
-  ``server_process`` runs ``chatactors serve`` as a child process (with or async with) for what
-  needs a real process: signals, restarts, crashes, browsers. No test starts a server otherwise.
+- One way for each kind of server, all in ``tests/harness/`` (its ``__init__`` says which to use
+  when): Quart-Trio's test app in memory (no socket; ``asgi_socket`` for WebSockets);
+  ``served_app``, the production app through ``chatactors.serve.serve_app`` on a real socket in
+  this process (tests may reach its services); ``server_process``, ``chatactors serve`` as a
+  child process (with or async with) for what needs a real process: signals, restarts, crashes,
+  browsers. No test starts a server otherwise.
 - mypy checks ``tests/`` as strictly as ``chatactors/``.
-- No ``sleep()`` to synchronise: events, ``nursery.start``, ``wait_all_tasks_blocked``.
+- No ``sleep()`` to synchronise: events, ``nursery.start``, ``wait_all_tasks_blocked``; a state
+  nothing signals is polled with ``tests.harness.waiting.wait_until`` (or ``wait_until_async``)
+  within a generous bound.
 - Every test asserts something that could fail; speed is measured in ``benchmarks/``, never here.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,8 +31,9 @@ import pytest
 
 from chatactors.actors.bot import open_bot
 from chatactors.actors.bot_replies import default_bot_replies
-from chatactors.actors.registry import ChatRegistry, open_registry
-from chatactors.domain.ids import ChatId
+from chatactors.actors.chat_policy import ChatPolicy
+from chatactors.actors.registry import ChatRegistry, chat_policy, open_registry
+from chatactors.domain.ids import ChatId, MessageId, MessageIdSource
 from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import ChatStore
@@ -41,6 +47,17 @@ def make_settings(**overrides: Any) -> Settings:
     defaults: dict[str, Any] = {"store": "memory", "bot_enabled": False, "port": 8000}
     defaults.update(overrides)
     return Settings(**defaults)
+
+
+def make_chat_policy(**overrides: Any) -> ChatPolicy:
+    """A chat state's policy as the registry makes it, from ``make_settings(**overrides)``."""
+    return chat_policy(make_settings(**overrides))
+
+
+def counted_message_ids(prefix: str = "new") -> MessageIdSource:
+    """Message ids ``new-1``, ``new-2``, ...: a chat state's ids, known in advance."""
+    numbers = itertools.count(1)
+    return lambda: MessageId(f"{prefix}-{next(numbers)}")
 
 
 class FakeWallClock:

@@ -9,13 +9,13 @@ listens with TLS only (``--port 0 --tls-port``), optionally asking clients for a
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import attrs
 import hiredis
 import pytest
 
+from tests.harness.waiting import wait_until
 from tests.tls_certs import Certs
 
 #: Starting or stopping the server must take less than this.
@@ -82,14 +83,20 @@ class RedisServer:
         log.close()
         if not wait:
             return
-        # Startup is outside any Trio run (a fixture), so a short real-time poll is the way to
-        # wait for the port; it is bounded and asserts nothing about speed.
-        deadline = time.monotonic() + REDIS_TIMEOUT_S
-        while not self._answers_ping():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"redis-server did not start:\n{self.log()}")
-            time.sleep(0.02)
+        # Startup is outside any Trio run (a fixture), so a bounded real-time poll is the way to
+        # wait for the port; it asserts nothing about speed.
+        process, answered = self._process, False
+
+        def answers_or_exited() -> bool:
+            nonlocal answered
+            answered = self._answers_ping()
+            return answered or process.poll() is not None
+
+        with contextlib.suppress(AssertionError):
+            wait_until(answers_or_exited, REDIS_TIMEOUT_S, "redis-server answering PING")
+        if not answered:
+            self.stop()
+            pytest.fail(f"redis-server did not start:\n{self.log()}")
 
     def command(self, *args: str | int) -> Any:
         """Run one command through the Unix socket (no TLS, no password), blocking: for setting

@@ -3,6 +3,8 @@
 Also: the Redis client (cluster/redis/) stands alone, the cluster node is wired by constructors
 only, no import cycle anywhere in the package (``TYPE_CHECKING`` imports included), no JSON
 encoding in the domain (wire shapes live in web/), and the chat core (ChatState) without Trio.
+Library internals are reached only from compat/ (one module per library, imports nothing else
+of chatactors); the rest of the package imports the public modules of those libraries only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ FORBIDDEN = {
     "actors": ("chatactors.web", "chatactors.cluster", "quart", "hypercorn"),
     "storage": ("chatactors.actors", "chatactors.web", "quart", "hypercorn"),
     "cluster": ("chatactors.web", "quart", "hypercorn"),
+}
+
+#: Outside compat/, all that may be imported from the libraries compat/ reaches into: their
+#: public modules, and names.
+PUBLIC_SURFACE = {
+    "hypercorn": ("hypercorn.config", "hypercorn.typing"),
+    # ResponseBody: the abstract base of Quart's response bodies (a body of our own, a file's
+    # range, is one), not a private name.
+    "quart": ("quart", "quart.typing", "quart.wrappers.response.ResponseBody"),
+    "quart_trio": ("quart_trio",),
 }
 
 
@@ -75,6 +87,64 @@ def test_the_redis_client_stands_alone() -> None:
     assert violations == []
 
 
+def test_compat_stands_alone() -> None:
+    # compat/ is the seam to libraries: it imports nothing else from chatactors.
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / "compat").rglob("*.py"))
+        for name in imports_of(path)
+        if name.startswith("chatactors.") and not name.startswith("chatactors.compat")
+    ]
+    assert violations == []
+
+
+def test_the_chat_core_reads_no_settings_and_draws_no_ids() -> None:
+    # ChatState is given a ChatPolicy and a source of message ids: neither it nor anything it
+    # imports (TYPE_CHECKING imports included) reads the configuration (argparse, os, socket)
+    # or draws random numbers, so that the same commands give the same outcome.
+    graph = package_graph()
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    reached: set[str] = set()
+    todo = ["chatactors.actors.chat_state"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    banned = ("chatactors.settings", "chatactors.settings_parsing",
+              *("argparse", "os", "socket", "uuid", "random", "secrets"))  # fmt: skip
+    violations = [
+        f"{module} imports {name}"
+        for module in sorted(reached)
+        for name in imports_of(paths[module])
+        if any(name == bad or name.startswith(bad + ".") for bad in banned)
+    ]
+    assert violations == []
+
+
+def library_imports(path: Path) -> set[str]:
+    """What ``path`` imports: a module, or ``module.name`` for ``from module import name``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_library_internals_are_reached_only_from_compat() -> None:
+    outside = [p for p in sorted(PACKAGE.rglob("*.py")) if "compat" not in p.parts]
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in outside
+        for name in library_imports(path)
+        if (public := PUBLIC_SURFACE.get(name.split(".")[0])) is not None
+        and not any(name == allowed or name.rpartition(".")[0] == allowed for allowed in public)
+    ]
+    assert violations == []
+
+
 def test_web_goes_through_actors_not_storage_writes() -> None:
     # Routes may name storage types (MessagePage), but never open or write a store themselves.
     for path in sorted((PACKAGE / "web").rglob("*.py")):
@@ -87,16 +157,6 @@ def test_web_goes_through_actors_not_storage_writes() -> None:
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def type_checking_only(tree: ast.Module) -> set[ast.AST]:
-    """The nodes under ``if TYPE_CHECKING:`` (imported for annotations only)."""
-    return {
-        inner
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
-        for inner in ast.walk(node)
-    }
 
 
 def package_graph(*, runtime_only: bool = False) -> dict[str, set[str]]:

@@ -25,6 +25,7 @@ from typing import Any, assert_never
 import attrs
 import trio
 
+from chatactors.actors.chat_policy import ChatPolicy
 from chatactors.actors.chat_state import ChatState
 from chatactors.actors.commands import AnyCommand, PostMessage, Subscribe, Unsubscribe
 from chatactors.actors.mailbox import Request
@@ -53,7 +54,8 @@ from chatactors.domain.errors import (
     StoreUnavailable,
 )
 from chatactors.domain.events import ChatEvent, LogEvent, MessageReceived, removed_by
-from chatactors.domain.ids import ChatId
+from chatactors.domain.ids import ChatId, MessageIdSource
+from chatactors.domain.random_ids import new_message_id
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore, LoadedChat, StaleOwner
 
@@ -73,19 +75,30 @@ def always_owner() -> bool:
 RELOADING = "The chat is reloading from the store; retry shortly"
 
 
-@attrs.define
-class ActorCounters:
-    """Running totals of one actor; the registry adds them up (and keeps them when it stops)."""
+@attrs.frozen
+class ActorStatistics:
+    """A snapshot of :meth:`ChatActor.statistics`: totals since the actor started. The registry
+    adds them up (``+``), and keeps those of the actors that stopped."""
 
+    #: Commands handled (a command withdrawn before it began is not).
     commands: int = 0
+    #: Messages published.
     messages: int = 0
+    #: Events published (messages, presence, read marks, changes).
     events: int = 0
+    #: Events offered to this process's subscribers (an event offered to three counts three).
     deliveries: int = 0
+    #: Subscribers dropped for falling behind.
     lagged: int = 0
 
-    def add(self, other: ActorCounters) -> None:
-        for field in attrs.fields(ActorCounters):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+    def __add__(self, other: ActorStatistics) -> ActorStatistics:
+        return ActorStatistics(
+            commands=self.commands + other.commands,
+            messages=self.messages + other.messages,
+            events=self.events + other.events,
+            deliveries=self.deliveries + other.deliveries,
+            lagged=self.lagged + other.lagged,
+        )
 
 
 @attrs.define(eq=False)
@@ -99,7 +112,10 @@ class ChatActor:
     _now: WallClock
     _activation_hooks: Sequence[ActivationHook] = ()
     _fanout: Fanout = attrs.field(factory=Fanout)
-    counters: ActorCounters = attrs.field(factory=lambda: ActorCounters())
+    #: Totals for ``statistics`` (the fanout counts what it offered and dropped).
+    _commands: int = 0
+    _messages: int = 0
+    _events: int = 0
     #: The token the store claimed the chat with at loading; every write carries it (fencing).
     _owner_token: int = 0
     #: Cluster mode: where every event also goes, for subscribers in other processes.
@@ -124,13 +140,16 @@ class ChatActor:
         now: WallClock,
         activation_hooks: Sequence[ActivationHook] = (),
         *,
+        policy: ChatPolicy,
+        message_ids: MessageIdSource = new_message_id,
         outbox: Callable[[ChatEvent], None] | None = None,
         may_deliver: Callable[[], bool] = always_owner,
         handover: Handover | None = None,
     ) -> ChatActor:
         state = ChatState.from_loaded(
-            loaded, settings, handover, now=now(), clock=trio.current_time()
-        )
+            loaded, policy, handover, new_message_id=message_ids, now=now(),
+            clock=trio.current_time(),
+        )  # fmt: skip
         return cls(loaded.chat.id, state, store, settings, now, activation_hooks,
                    owner_token=loaded.owner_token, outbox=outbox,
                    may_deliver=may_deliver)  # fmt: skip
@@ -138,6 +157,16 @@ class ChatActor:
     @property
     def subscriber_count(self) -> int:
         return self._fanout.active_count + len(self._remote)
+
+    def statistics(self) -> ActorStatistics:
+        fanout = self._fanout.statistics()
+        return ActorStatistics(
+            commands=self._commands,
+            messages=self._messages,
+            events=self._events,
+            deliveries=fanout.offered,
+            lagged=fanout.lagged,
+        )
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -232,7 +261,7 @@ class ChatActor:
     async def _serve(self, request: Request) -> None:
         if not request.reply.begin():
             return  # withdrawn: its caller gave up before it began, so it never runs
-        self.counters.commands += 1
+        self._commands += 1
         try:
             result = await self.handle(request.command)
         except ChatError as error:
@@ -400,12 +429,10 @@ class ChatActor:
                 self._fanout.end(SubscriptionId.local(number), EndReason.REMOVED)
 
     def _publish(self, event: ChatEvent) -> None:
-        self.counters.events += 1
+        self._events += 1
         if self._outbox is not None:
             self._outbox(event)
         if isinstance(event, MessageReceived):
-            self.counters.messages += 1
+            self._messages += 1
         if self._fanout and self._may_deliver():
-            self.counters.deliveries += len(self._fanout)
             self._fanout.publish(event)
-            self.counters.lagged = self._fanout.lagged_total

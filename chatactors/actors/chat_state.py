@@ -6,7 +6,9 @@ writes to make, the timers to set or clear). The actor awaits the writes and onl
 :meth:`~ChatState.commit`\\ s the outcome, so a write that fails leaves the state as it was.
 Time is passed in, never read: ``now`` (wall clock) stamps messages and last-seen times,
 ``clock`` (monotonic) runs the timers: typing that lapses, and the grace before a user whose
-last socket closed goes offline (:meth:`~ChatState.expire` fires them).
+last socket closed goes offline (:meth:`~ChatState.expire` fires them). Its limits come in a
+``ChatPolicy`` and new message ids from a source it is given, so it reads no configuration and
+draws no random number.
 
 Messages and the changes to them (edits, deletions, reactions) are entries of the chat's log
 (actors/chat_log.py), each at the next position; so are changes to the chat itself (its title,
@@ -27,6 +29,7 @@ from typing import assert_never
 import attrs
 
 from chatactors.actors.chat_log import ChatLog
+from chatactors.actors.chat_policy import ChatPolicy
 from chatactors.actors.commands import (
     AddParticipants,
     AnyCommand,
@@ -82,7 +85,8 @@ from chatactors.domain.events import (
     MessageUpdated,
     PresenceUpdated,
 )
-from chatactors.domain.ids import ChatId, MessageId, UserId, new_message_id
+from chatactors.domain.ids import ChatId, MessageId, MessageIdSource, UserId
+from chatactors.domain.mentions import find_mentions
 from chatactors.domain.models import (
     ChangeKind,
     Chat,
@@ -95,7 +99,6 @@ from chatactors.domain.models import (
     ReadMark,
 )
 from chatactors.domain.rules import check_content, check_emoji
-from chatactors.settings import Settings
 from chatactors.storage.store import ChatUpdate, LoadedChat, MessageChange, MessagePage
 
 _NOTHING = Outcome()
@@ -114,7 +117,9 @@ class ChatState:
 
     chat_id: ChatId
     loaded: LoadedChat
-    settings: Settings
+    policy: ChatPolicy
+    #: Where the ids of new messages come from: the core makes none up itself.
+    new_message_id: MessageIdSource
     #: The chat as it is now: its title and members change (``ChatUpdated``).
     chat: Chat
     participants: frozenset[UserId]
@@ -134,9 +139,10 @@ class ChatState:
     def from_loaded(
         cls,
         loaded: LoadedChat,
-        settings: Settings,
+        policy: ChatPolicy,
         handover: Handover | None = None,
         *,
+        new_message_id: MessageIdSource,
         now: datetime | None = None,
         clock: float = 0.0,
     ) -> ChatState:
@@ -147,10 +153,11 @@ class ChatState:
         state = cls(
             chat_id=chat.id,
             loaded=loaded,
-            settings=settings,
+            policy=policy,
+            new_message_id=new_message_id,
             chat=chat,
             participants=frozenset(chat.participants),
-            log=ChatLog.from_loaded(loaded, settings.history_window),
+            log=ChatLog.from_loaded(loaded, policy.history_window),
             client_ids=OrderedDict(loaded.client_ids),
             presence={
                 user: Presence(
@@ -165,14 +172,14 @@ class ChatState:
         return state
 
     def _take_over(self, handover: Handover, now: datetime, clock: float) -> None:
-        grace = GoingOffline(clock + max(self.settings.presence_grace_s, handover.catch_up_s), now)
+        grace = GoingOffline(clock + max(self.policy.presence_grace_s, handover.catch_up_s), now)
         for user, status in handover.presence.items():
             if user not in self.participants or status is PresenceStatus.OFFLINE:
                 continue
             self.presence[user] = attrs.evolve(self.presence[user], status=status)
             self.going_offline[user] = grace
             if status is PresenceStatus.TYPING:
-                self.typing_until[user] = clock + self.settings.typing_timeout_s
+                self.typing_until[user] = clock + self.policy.typing_timeout_s
 
     @property
     def last_seq(self) -> int:
@@ -230,7 +237,7 @@ class ChatState:
                 return Outcome(replay if isinstance(replay, ReadLogFromStore) else list(replay))
             case SetPresence(user_id, status):
                 self._require_participant(user_id)
-                until = clock + self.settings.typing_timeout_s
+                until = clock + self.policy.typing_timeout_s
                 typing = ((user_id, until if status is PresenceStatus.TYPING else None),)
                 # An explicit status wins over a grace that runs: it ends it (``offline`` at
                 # once, as without a grace; ``online``/``typing`` hold as they always do).
@@ -333,7 +340,7 @@ class ChatState:
 
     def _post(self, command: PostMessage, now: datetime, found: Found | None) -> Outcome:
         self._require_participant(command.user_id)
-        check_content(command.content, self.settings.limits)
+        check_content(command.content, self.policy.limits)
         if command.client_message_id is not None:
             original = self.client_ids.get((command.user_id, command.client_message_id))
             if original is not None:
@@ -349,7 +356,7 @@ class ChatState:
         if window and now < window[-1].timestamp:
             now = window[-1].timestamp  # a wall clock that stepped back
         message = Message(
-            id=new_message_id(),
+            id=self.new_message_id(),
             chat_id=self.chat_id,
             seq=self.last_seq + 1,
             user_id=command.user_id,
@@ -359,10 +366,19 @@ class ChatState:
             client_message_id=command.client_message_id,
             pos=self.last_pos + 1,
             reply_to=command.reply_to,
+            mentions=self._mentions(command.type, command.content, command.user_id),
         )
         return Outcome(
             message, events=(MessageReceived(message),), writes=(AppendMessage(message),)
         )
+
+    def _mentions(self, kind: MessageType, content: str, author: UserId) -> tuple[UserId, ...]:
+        """Who a text names with ``@`` among the chat's participants now (an image's or an
+        audio message's content is a URL: it names nobody). Now is ``self.chat``, which
+        follows every member added or removed."""
+        if kind is not MessageType.TEXT:
+            return ()
+        return find_mentions(content, self.chat.participants, author)
 
     def _own_message(self, user_id: UserId, message_id: MessageId, found: Found | None) -> Message:
         self._require_participant(user_id)
@@ -381,11 +397,11 @@ class ChatState:
 
     def _set_title(self, user_id: UserId, title: str | None, now: datetime) -> Outcome:
         self._require_participant(user_id)
-        return self._change_chat(retitled(self.chat, user_id, title, self.settings.limits), now)
+        return self._change_chat(retitled(self.chat, user_id, title, self.policy.limits), now)
 
     def _add(self, user_id: UserId, users: tuple[UserId, ...], now: datetime) -> Outcome:
         self._require_participant(user_id)
-        changed = with_members(self.chat, user_id, users, self.settings.limits)
+        changed = with_members(self.chat, user_id, users, self.policy.limits)
         # Members added have read up to the message that added them: the history from before
         # they came is not unread for them (they can read it all).
         return self._change_chat(changed, now, read_from=changed[1].users if changed else ())
@@ -410,7 +426,7 @@ class ChatState:
         if window and now < window[-1].timestamp:
             now = window[-1].timestamp  # a wall clock that stepped back
         message = Message(
-            id=new_message_id(),
+            id=self.new_message_id(),
             chat_id=self.chat_id,
             seq=self.last_seq + 1,
             user_id=change.by,
@@ -433,18 +449,23 @@ class ChatState:
             raise MessageDeleted(message.id)
         if message.type is not MessageType.TEXT:
             raise InvalidInput(f"only text messages can be edited; this one is {message.type}")
-        check_content(command.content, self.settings.limits)
+        check_content(command.content, self.policy.limits)
         if command.content == message.content:
             return Outcome(message)  # nothing changes: a retried edit logs nothing twice
         edited_at = max(now, message.timestamp)  # a wall clock that stepped back
-        edited = attrs.evolve(message, content=command.content, edited_at=edited_at)
+        edited = attrs.evolve(
+            message,
+            content=command.content,
+            edited_at=edited_at,
+            mentions=self._mentions(message.type, command.content, message.user_id),
+        )
         return self._change(edited, ChangeKind.EDITED)
 
     def _delete(self, command: DeleteMessage, found: Found | None) -> Outcome:
         message = self._own_message(command.user_id, command.message_id, found)
         if message.deleted:
             return Outcome(message)
-        deleted = attrs.evolve(message, content="", deleted=True, reactions=())
+        deleted = attrs.evolve(message, content="", deleted=True, reactions=(), mentions=())
         return self._change(deleted, ChangeKind.DELETED)
 
     def _react(self, command: React, found: Found | None) -> Outcome:
@@ -469,9 +490,9 @@ class ChatState:
                 del reactions[index]
         elif index is not None:
             reactions[index] = Reaction(emoji, (*users, user))
-        elif len(reactions) >= self.settings.max_reaction_keys:
+        elif len(reactions) >= self.policy.max_reaction_keys:
             raise InvalidInput(
-                f"a message has at most {self.settings.max_reaction_keys} different reactions"
+                f"a message has at most {self.policy.max_reaction_keys} different reactions"
             )
         else:
             reactions.append(Reaction(emoji, (user,)))
@@ -516,13 +537,13 @@ class ChatState:
         if after_pos is not None:
             if after_pos < self.last_pos:
                 missed = self.last_pos - max(after_pos, 0)
-                if missed > self.settings.max_replay:
+                if missed > self.policy.max_replay:
                     resync = True
                 else:
                     replay = self.log.replay(max(after_pos, 0), self.last_pos, missed)
         elif after_seq is not None and after_seq < self.last_seq:
             missed = self.last_seq - max(after_seq, 0)
-            if missed > self.settings.max_replay:
+            if missed > self.policy.max_replay:
                 resync = True
             else:
                 page = self.page(MessagePage(limit=missed, after_seq=max(after_seq, 0)))
@@ -553,7 +574,7 @@ class ChatState:
         ]
         if user_id is None or others:
             return Outcome(left=subscriber_id)
-        grace = self.settings.presence_grace_s
+        grace = self.policy.presence_grace_s
         if grace <= 0 or self.presence[user_id].status is PresenceStatus.OFFLINE:
             offline = self._change_presence(user_id, PresenceStatus.OFFLINE, now)
             return attrs.evolve(offline, result=None, typing=((user_id, None),), left=subscriber_id)
@@ -598,7 +619,7 @@ class ChatState:
                     self.log.append(message)
                     if message.client_message_id is not None:
                         self.client_ids[(message.user_id, message.client_message_id)] = message
-                        while len(self.client_ids) > self.settings.idempotency_window:
+                        while len(self.client_ids) > self.policy.idempotency_window:
                             self.client_ids.popitem(last=False)
                 case MessageUpdated(message, pos, change):
                     self.log.replace(message, pos, change)

@@ -1,7 +1,8 @@
 """Mailbox: how a command reaches a chat's actor, wherever that actor runs.
 
 ``ChatHandle`` depends only on this protocol. ``ChatRegistry`` implements it for actors in this
-process; a mailbox that forwards to another node can stand behind the same handles later.
+process; in cluster mode the handles use the cluster's ``ClusterMailbox`` instead, which sends
+each command to this registry or forwards it to the node that holds the chat.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from typing import TypeVar
 import attrs
 import trio
 
-from chatactors.actors.chat import ActivationHook, ActorCounters, ChatActor, always_owner
+from chatactors.actors.chat import ActivationHook, ActorStatistics, ChatActor, always_owner
+from chatactors.actors.chat_policy import ChatPolicy
 from chatactors.actors.commands import ChatChanged, Command
 from chatactors.actors.handle import ChatHandle
 from chatactors.actors.mailbox import Mailbox, Request
@@ -35,8 +36,9 @@ from chatactors.domain.errors import (
     ServerShuttingDown,
     StoreUnavailable,
 )
-from chatactors.domain.ids import ChatId, UserId, new_chat_id
+from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat, ChatSummary
+from chatactors.domain.random_ids import new_chat_id
 from chatactors.domain.rules import chat_kind, check_title, normalise_participants
 from chatactors.settings import Settings
 from chatactors.storage.store import ChatStore
@@ -52,15 +54,22 @@ CREATE_OUTCOME_UNKNOWN = (
 
 @attrs.frozen
 class RegistryStatistics:
+    """A snapshot of :meth:`ChatRegistry.statistics`: the actors now, and totals since the
+    registry opened."""
+
+    #: Chat actors running now (or starting).
     active_actors: int
+    #: Subscribers that keep a chat alive (sockets, here or on other nodes; not the bot's).
     subscribers: int
+    #: Requests waiting in every inbox.
     queued_requests: int
+    #: Actors started, stopped when idle, and crashed (a bug, or a placement that failed).
     activations: int
     deactivations: int
     crashes: int
     #: Actors that ended to be loaded afresh (after a write of unknown outcome).
     reloads: int = 0
-    #: Totals over every actor that ever ran in this registry.
+    #: Totals over every actor that ever ran in this registry (see ``ActorStatistics``).
     commands: int = 0
     messages: int = 0
     events: int = 0
@@ -99,10 +108,14 @@ class ChatRegistry:
     _deactivations: int = 0
     _crashes: int = 0
     _reloads: int = 0
-    #: Counters of actors that have stopped; the live ones are added at read time.
-    _retired: ActorCounters = attrs.field(factory=ActorCounters)
+    #: Totals of the actors that have stopped; the live ones are added at read time.
+    _retired: ActorStatistics = attrs.field(factory=ActorStatistics)
     #: Open user sockets, told about each chat created for their user.
     user_feeds: UserFeeds = attrs.field(factory=UserFeeds)
+    #: What every chat's state applies, made from the settings once.
+    _chat_policy: ChatPolicy = attrs.field(
+        init=False, default=attrs.Factory(lambda self: chat_policy(self._settings), takes_self=True)
+    )
 
     def __attrs_post_init__(self) -> None:
         self.mailbox = self if self._route is None else self._route(self)
@@ -164,10 +177,7 @@ class ChatRegistry:
 
     def statistics(self) -> RegistryStatistics:
         actors = [slot.actor for slot in self._slots.values() if slot.actor is not None]
-        totals = ActorCounters()
-        totals.add(self._retired)
-        for actor in actors:
-            totals.add(actor.counters)
+        totals = sum((actor.statistics() for actor in actors), self._retired)
         return RegistryStatistics(
             active_actors=len(self._slots),
             subscribers=sum(actor.subscriber_count for actor in actors),
@@ -245,7 +255,7 @@ class ChatRegistry:
             await self._load_and_run(chat_id, slot)
         finally:
             if slot.actor is not None:
-                self._retired.add(slot.actor.counters)
+                self._retired += slot.actor.statistics()
                 slot.actor = None
 
     async def _load_and_run(self, chat_id: ChatId, slot: _ActorSlot) -> None:
@@ -277,6 +287,7 @@ class ChatRegistry:
                 return
             actor = ChatActor.from_loaded(
                 loaded, self._store, self._settings, self._now, tuple(self._activation_hooks),
+                policy=self._chat_policy,
                 outbox=None if slot.activation is None else slot.activation.publish,
                 may_deliver=always_owner if slot.activation is None else slot.activation.is_valid,
                 handover=None if slot.activation is None else slot.activation.handover(),
@@ -358,6 +369,19 @@ class ChatRegistry:
         self._closing = True
         for slot in self._slots.values():
             slot.inbox.close()
+
+
+def chat_policy(settings: Settings) -> ChatPolicy:
+    """What a chat's state needs of the settings."""
+    return ChatPolicy(
+        limits=settings.limits,
+        history_window=settings.history_window,
+        idempotency_window=settings.idempotency_window,
+        max_replay=settings.max_replay,
+        max_reaction_keys=settings.max_reaction_keys,
+        typing_timeout_s=settings.typing_timeout_s,
+        presence_grace_s=settings.presence_grace_s,
+    )
 
 
 @asynccontextmanager

@@ -183,6 +183,16 @@ class Subscription:
                 self._on_end(reason)
 
 
+@attrs.frozen
+class FanoutStatistics:
+    """A snapshot of :meth:`Fanout.statistics`: totals since the fanout was made."""
+
+    #: Events offered to subscribers (an event offered to three subscribers counts three).
+    offered: int
+    #: Subscribers dropped for falling behind.
+    lagged: int
+
+
 @attrs.define(eq=False)
 class Fanout:
     """A chat's subscribers. Publishing costs one non-blocking send per subscriber."""
@@ -190,7 +200,8 @@ class Fanout:
     _subscriptions: dict[SubscriptionId, Subscription] = attrs.field(factory=dict)
     #: Subscriptions that do not keep the chat alive (the bot's).
     _passive: set[SubscriptionId] = attrs.field(factory=set)
-    lagged_total: int = 0
+    _offered: int = 0
+    _lagged: int = 0
 
     def add(self, subscription: Subscription, *, passive: bool = False) -> None:
         self._subscriptions[subscription.id] = subscription
@@ -218,11 +229,15 @@ class Fanout:
 
     def publish(self, event: ChatEvent) -> None:
         envelope = Envelope(event)
+        self._offered += len(self._subscriptions)
         dropped = [s.id for s in self._subscriptions.values() if not s.offer(envelope)]
         for subscription_id in dropped:
             self._passive.discard(subscription_id)
             if self._subscriptions.pop(subscription_id).end_reason is EndReason.LAGGED:
-                self.lagged_total += 1
+                self._lagged += 1
+
+    def statistics(self) -> FanoutStatistics:
+        return FanoutStatistics(offered=self._offered, lagged=self._lagged)
 
     def end_all(self, reason: EndReason) -> None:
         for subscription in self._subscriptions.values():

@@ -62,14 +62,27 @@ class UserFeed:
         return True
 
 
+@attrs.frozen
+class UserFeedsStatistics:
+    """A snapshot of :meth:`UserFeeds.statistics`."""
+
+    #: Feeds open now (one per open user socket).
+    feeds: int
+    #: Announcements offered to feeds (a chat announced to three feeds counts three).
+    announced: int
+    #: Feeds dropped when offered one: their outbox was full (the socket, lagging, closes with
+    #: 4008) or their socket had closed.
+    dropped: int
+
+
 @attrs.define(eq=False)
 class UserFeeds:
     _feeds: dict[UserId, dict[int, UserFeed]] = attrs.field(factory=dict)
     #: Cluster mode: tells the other nodes of a chat created here, or of members added here
     #: (never raises).
     relay: Callable[[ChatAdded], Awaitable[None]] | None = None
-    announced: int = 0
-    dropped: int = 0
+    _announced: int = 0
+    _dropped: int = 0
 
     @contextmanager
     def open_feed(
@@ -105,13 +118,17 @@ class UserFeeds:
             if not feeds:
                 continue
             for feed in list(feeds.values()):
-                self.announced += 1
+                self._announced += 1
                 if not feed.offer(announcement):
-                    self.dropped += 1
+                    self._dropped += 1
                     self._drop(feed)
 
-    def feed_count(self) -> int:
-        return sum(len(feeds) for feeds in self._feeds.values())
+    def statistics(self) -> UserFeedsStatistics:
+        return UserFeedsStatistics(
+            feeds=sum(len(feeds) for feeds in self._feeds.values()),
+            announced=self._announced,
+            dropped=self._dropped,
+        )
 
     def _drop(self, feed: UserFeed) -> None:
         feeds = self._feeds.get(feed.user_id)

@@ -1,8 +1,16 @@
-"""What chatactors changes in Hypercorn's WebSocket handling, beyond its configuration.
+"""Every place chatactors reaches into Hypercorn beyond its public API (``hypercorn.config``,
+``hypercorn.trio.serve`` and the ASGI types of ``hypercorn.typing``): the overrides and the
+internals it builds on, for Hypercorn 0.17-0.18 (:data:`PINNED`, as pyproject.toml pins it).
 
-Hypercorn (0.17-0.18) builds one ``hypercorn.protocol.ws_stream.WSStream`` per WebSocket, by
-name, in ``hypercorn.protocol.h11`` and ``hypercorn.protocol.h2``; :func:`install` replaces that
-name in both with :class:`ChatWSStream`, a subclass that changes two things:
+docs/UPSTREAM.md lists each one with its reason and the fixes worth proposing upstream;
+``tests/compat/test_hypercorn.py`` fails if upstream changes what this module relies on (the
+names replaced, the signatures called or overridden, the shapes of the code rewritten) or if the
+installed version leaves the pinned range.
+
+**The WebSocket stream.** Hypercorn builds one ``hypercorn.protocol.ws_stream.WSStream`` per
+WebSocket, by name, in ``hypercorn.protocol.h11`` and ``hypercorn.protocol.h2``; :func:`install`
+replaces that name in both with :class:`ChatWSStream`, a subclass (overriding ``WSStream.handle``,
+``WSStream._accept`` and ``WSStream.app_send``) that changes these things:
 
 - **permessage-deflate is never negotiated** (upstream accepts it whenever a client offers it,
   as every browser does). A compressing socket holds zlib state of about 300 kB from its first
@@ -17,38 +25,61 @@ name in both with :class:`ChatWSStream`, a subclass that changes two things:
   no task waiting to read and drop them.
 - **The handshake's headers are dropped once the socket is accepted** (the app has read them).
 - **The keepalive ping is the app's to send**, as an ASGI message ``{"type": PING_MESSAGE}``,
-  from the task that already sends the socket's frames; upstream runs a task per socket that
-  sleeps between pings (about 4 kB of each idle socket's memory, and it held a reset
-  connection's descriptor until its sleep ended). Serve with
-  ``Config.websocket_ping_interval = None`` so that upstream's task is never started.
+  from the task that already sends the socket's frames; upstream runs a task per socket
+  (``WSStream._send_pings``) that sleeps between pings (about 4 kB of each idle socket's memory;
+  it held a reset connection's descriptor, and a shutdown, until its sleep ended; and its first
+  ping could race the close of a connection that sent a bad frame, and end the server with
+  ``trio.BusyResourceError``). Serve with ``Config.websocket_ping_interval = None`` so that
+  upstream's task is never started.
 
-:class:`ChatTCPServer`, Hypercorn's per-connection server as chatactors.connections runs it,
-reads without entering a ``fail_after(read_timeout)`` for each read (a generator, a cancel scope
-and its status, about 0.9 kB of every idle connection, and their cost on every read): one scope
-per connection, its deadline moved at each read, does the same.
+**The connection.** :class:`ChatTCPServer`, Hypercorn's per-connection server
+(``hypercorn.trio.tcp_server.TCPServer``) with ``_read_data`` rewritten, reads without entering a
+``fail_after(read_timeout)`` for each read (a generator, a cancel scope and its status, about
+0.9 kB of every idle connection, and their cost on every read): one scope per connection, its
+deadline moved at each read, does the same. :class:`ConnectionProtocol` runs it on connections
+chatactors.connections accepts itself, in place of ``hypercorn.trio.run.worker_serve``, whose
+shutdown waits for every connection task (docs/UPSTREAM.md); it holds upstream's shared
+``hypercorn.trio.worker_context.WorkerContext`` (whose ``terminated`` flag closes idle
+keep-alive connections) and calls a plain ASGI app in Hypercorn's own calling convention.
 
-``tests/compat/test_hypercorn.py`` fails if upstream changes what this relies on: the names
-replaced, the request event's fields, the stream's state and send method, the read loop's
-shape.
+**The lifespan.** :func:`open_lifespan` runs the app's ASGI lifespan with upstream's
+``hypercorn.trio.lifespan.Lifespan``, as ``worker_serve`` does, for a server loop of our own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, cast
 
+import attrs
 import hypercorn.protocol.h2
 import hypercorn.protocol.h11
 import trio
+from hypercorn.config import Config
 from hypercorn.events import Closed, RawData
 from hypercorn.protocol.events import Event, Request
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
-from hypercorn.typing import ASGIReceiveEvent, ASGISendEvent, WebsocketAcceptEvent
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    ASGISendEvent,
+    ConnectionState,
+    LifespanState,
+    Scope,
+    WebsocketAcceptEvent,
+)
 from wsproto.events import Ping
 
+#: The Hypercorn versions this module was written and checked against (pyproject.toml's pin).
+PINNED = ">=0.17,<0.19"
 #: The ASGI message an app sends to ping its peer (a ping frame, empty).
 PING_MESSAGE = "chatactors.ping"
 #: The ASGI message after which the client's messages are dropped, not passed to the app, and
@@ -147,3 +178,84 @@ def install() -> None:
                 "chatactors.compat.hypercorn needs updating for this Hypercorn"
             )
         setattr(module, "WSStream", ChatWSStream)  # noqa: B010  (mypy: h11's name is not re-exported)
+
+
+class PlainStream(Protocol):
+    """What ``TCPServer`` needs of a plain (not TLS) connection's stream: it tells TLS from
+    plain by ``do_handshake``, which this has not (its hint says ``trio.SSLStream``)."""
+
+    @property
+    def socket(self) -> trio.socket.SocketType: ...
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray: ...
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    async def send_eof(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@attrs.frozen
+class _HypercornCalling:
+    """A plain ASGI app in the convention Hypercorn calls apps in internally
+    (``hypercorn.typing.AppWrapper``: two more arguments, for WSGI), without a coroutine of its
+    own: upstream's adapter (``hypercorn.utils.wrap_app``) would be one more coroutine, alive
+    for as long as each request or socket."""
+
+    app: ASGIFramework
+
+    def __call__(
+        self,
+        scope: Scope,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        sync_spawn: Callable[..., object],
+        call_soon: Callable[..., object],
+    ) -> Coroutine[Any, Any, None]:
+        return cast(Coroutine[Any, Any, None], self.app(scope, receive, send))
+
+
+@attrs.define(eq=False)
+class ConnectionProtocol:
+    """Hypercorn's HTTP and WebSocket protocol, run on connections accepted elsewhere."""
+
+    config: Config
+    #: The lifespan's state (:func:`open_lifespan`); each connection gets a copy.
+    lifespan_state: LifespanState
+    #: Upstream's flags shared by every connection; ``terminated`` tells them to close once
+    #: idle (``max_requests`` None: no recycling after a number of requests).
+    _context: WorkerContext = attrs.field(factory=lambda: WorkerContext(None))
+
+    def __attrs_post_init__(self) -> None:
+        install()  # its connections' WebSockets are ChatWSStreams
+
+    async def serve(self, app: ASGIFramework, stream: PlainStream) -> None:
+        """Serve ``app`` on one connection until it ends (as ``worker_serve`` serves each)."""
+        await ChatTCPServer(
+            _HypercornCalling(app),
+            self.config,
+            self._context,
+            ConnectionState(self.lifespan_state.copy()),
+            stream,  # type: ignore[arg-type]  # its hint says SSLStream; PlainStream says why
+        )
+
+    async def announce_shutdown(self) -> None:
+        """Tell every connection the server is closing: keep-alive connections close after
+        their current response, and idle ones at once."""
+        await self._context.terminated.set()
+
+
+@asynccontextmanager
+async def open_lifespan(
+    app: ASGIFramework, config: Config, state: LifespanState
+) -> AsyncIterator[None]:
+    """Run ``app``'s ASGI lifespan: its startup before the body, its shutdown after it (as
+    upstream's ``worker_serve`` does around its connections)."""
+    lifespan = Lifespan(_HypercornCalling(app), config, state)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+        yield
+        await lifespan.wait_for_shutdown()
+        nursery.cancel_scope.cancel()

@@ -1,8 +1,8 @@
-"""Identifiers of chats, users and messages, and how new ones are made."""
+"""Identifiers of chats, users and messages (random new ones: domain/random_ids.py)."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
 from typing import NewType
 
 ChatId = NewType("ChatId", str)
@@ -12,10 +12,5 @@ MessageId = NewType("MessageId", str)
 #: The bot that every chat has, under the reference's name.
 BOT_USER = UserId("bot_user")
 
-
-def new_chat_id() -> ChatId:
-    return ChatId(str(uuid.uuid4()))
-
-
-def new_message_id() -> MessageId:
-    return MessageId(str(uuid.uuid4()))
+#: Makes a message id never used before (``random_ids.new_message_id``, or a counter in tests).
+MessageIdSource = Callable[[], MessageId]

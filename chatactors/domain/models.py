@@ -120,6 +120,9 @@ class Message:
     deleted: bool = False
     #: In the order each emoji was first used.
     reactions: tuple[Reaction, ...] = ()
+    #: The participants its text names with ``@`` (domain/mentions.py), found when it was
+    #: sent or last edited; none once deleted, never on a system message.
+    mentions: tuple[UserId, ...] = ()
     #: A system message: the record of a change to the chat itself (its ``content`` says it
     #: in words, from ``system.by``: a ``text`` message to a client that knows no more).
     system: ChatChange | None = None
@@ -149,3 +152,5 @@ class ChatSummary:
     last_message: Message | None
     unread_count: int
     last_activity: datetime
+    #: Unread messages (after the user's read mark) that mention the user.
+    unread_mentions: int = 0

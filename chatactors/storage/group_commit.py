@@ -94,6 +94,18 @@ class _PendingWrite:
     outcome: object = None
 
 
+@attrs.frozen
+class CommitStatistics:
+    """A snapshot of :meth:`GroupCommit.statistics`: totals since the store opened."""
+
+    #: Transactions committed, and the writes they held (failed writes count in neither):
+    #: writes / batches is the mean batch.
+    batches_committed: int
+    writes_committed: int
+    #: Batches whose transaction failed and whose writes were then committed one by one.
+    batches_split: int
+
+
 @attrs.define(eq=False)
 class GroupCommit:
     """The write side of a store: ``write`` queues, ``run`` commits in batches."""
@@ -104,14 +116,10 @@ class GroupCommit:
     _receive: trio.MemoryReceiveChannel[_PendingWrite]
     #: One thread at a time: commits never overlap (nor with ``run_exclusive``).
     _calls: ThreadCalls
-    #: Transactions committed, and the writes they held (failed writes count in neither).
-    batches_committed: int = 0
-    writes_committed: int = 0
-    #: Batches whose transaction failed and whose writes were then committed one by one.
-    batches_split: int = 0
-    #: Why the last batch failed, while the store fails (a full disk, PostgreSQL down); None
-    #: once a batch commits.
-    write_failure: str | None = None
+    _batches_committed: int = 0
+    _writes_committed: int = 0
+    _batches_split: int = 0
+    _write_failure: str | None = None
 
     @classmethod
     def open(
@@ -126,6 +134,19 @@ class GroupCommit:
     def stuck(self) -> bool:
         """A commit (or exclusive call) given up on still runs: the store is not answering."""
         return self._calls.stuck > 0
+
+    @property
+    def write_failure(self) -> str | None:
+        """Why the last batch failed, while the store fails (a full disk, PostgreSQL down);
+        None once a batch commits (or a :meth:`probe` succeeds)."""
+        return self._write_failure
+
+    def statistics(self) -> CommitStatistics:
+        return CommitStatistics(
+            batches_committed=self._batches_committed,
+            writes_committed=self._writes_committed,
+            batches_split=self._batches_split,
+        )
 
     async def write(self, op: WriteOp) -> object:
         """Queue ``op``; its outcome once committed. Raises what the commit raised for it."""
@@ -168,8 +189,8 @@ class GroupCommit:
         except (StoreUnavailable, OutcomeUnknown) as error:
             # Not retried write by write: unreachable, each would fail too; unconfirmed, each
             # may have landed already.
-            self.write_failure = str(error.__cause__ or error)
-            log.warning("commit of %d writes failed: %s", len(batch), self.write_failure)
+            self._write_failure = str(error.__cause__ or error)
+            log.warning("commit of %d writes failed: %s", len(batch), self._write_failure)
             for pending in batch:
                 pending.outcome = error
             return
@@ -180,7 +201,7 @@ class GroupCommit:
                 return
             log.warning("commit of %d writes failed (%s); committing them one by one",
                         len(batch), error)  # fmt: skip
-            self.batches_split += 1
+            self._batches_split += 1
             for pending in batch:
                 try:
                     [pending.outcome] = await self._commit_in_thread([pending.op])
@@ -188,7 +209,7 @@ class GroupCommit:
                     log.exception("commit of a write failed")
                     pending.outcome = single_error
             return
-        self.write_failure = None
+        self._write_failure = None
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.outcome = outcome
 
@@ -198,10 +219,17 @@ class GroupCommit:
         Raises ``StoreNotAnswering`` if it does not return within the timeout."""
         return await self._calls.read(fn)
 
+    async def probe(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, a write that shows whether the store takes writes again, as
+        :meth:`run_exclusive`; once it returns, ``write_failure`` is cleared."""
+        result = await self.run_exclusive(fn)
+        self._write_failure = None
+        return result
+
     async def _commit_in_thread(self, ops: list[WriteOp]) -> list[object]:
         outcomes = await self._calls.call(lambda sending: self._commit(ops, sending))
-        self.batches_committed += 1
-        self.writes_committed += sum(not isinstance(o, BaseException) for o in outcomes)
+        self._batches_committed += 1
+        self._writes_committed += sum(not isinstance(o, BaseException) for o in outcomes)
         return outcomes
 
 
@@ -211,17 +239,9 @@ class GroupCommitWrites:
 
     _writer: GroupCommit
 
-    @property
-    def batches_committed(self) -> int:
-        return self._writer.batches_committed
-
-    @property
-    def writes_committed(self) -> int:
-        return self._writer.writes_committed
-
-    @property
-    def batches_split(self) -> int:
-        return self._writer.batches_split
+    def statistics(self) -> CommitStatistics:
+        """The store's commits so far (its group commit's)."""
+        return self._writer.statistics()
 
     @property
     def write_failure(self) -> str | None:

@@ -10,6 +10,17 @@ import trio
 from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
 from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+from chatactors.domain.search_text import Token, tokenize
+from chatactors.storage.search import (
+    SearchOrder,
+    SearchPage,
+    SearchRequest,
+    fetch_count,
+    is_searchable,
+    page_of,
+    ranked,
+    relevance_candidates,
+)
 from chatactors.storage.store import (
     ChatUpdate,
     LoadedChat,
@@ -40,6 +51,8 @@ class MemoryStore:
     """Keeps everything in dicts. Each method checkpoints, like a real store would."""
 
     _chats: dict[ChatId, _StoredChat] = attrs.field(factory=dict)
+    #: The store order of every message (chat, seq): newest first in search is highest first.
+    _order: dict[tuple[ChatId, int], int] = attrs.field(factory=dict)
 
     async def create_chat(self, chat: Chat) -> None:
         await trio.lowlevel.checkpoint()
@@ -81,6 +94,7 @@ class MemoryStore:
         stored = self._owned(message.chat_id, owner)
         stored.messages.append(message)
         stored.last_pos = message.pos
+        self._order[(message.chat_id, message.seq)] = len(self._order) + 1
 
     async def change_message(self, change: MessageChange, *, owner: int) -> None:
         await trio.lowlevel.checkpoint()
@@ -96,6 +110,7 @@ class MemoryStore:
         stored = self._owned(message.chat_id, owner)
         stored.chat = update.chat
         stored.messages.append(message)
+        self._order[(message.chat_id, message.seq)] = len(self._order) + 1
         stored.last_pos = message.pos
         for mark in update.read_marks:
             stored.read_marks[mark.user_id] = mark
@@ -146,18 +161,58 @@ class MemoryStore:
             mark = stored.read_marks.get(user_id)
             read_seq = mark.seq if mark else 0
             last = stored.messages[-1] if stored.messages else None
+            unread = [m for m in stored.messages[read_seq:] if m.user_id != user_id]
             summaries.append(
                 ChatSummary(
                     chat=stored.chat,
                     last_message=last,
-                    unread_count=sum(
-                        1 for m in stored.messages if m.seq > read_seq and m.user_id != user_id
-                    ),
+                    unread_count=len(unread),
                     last_activity=last.timestamp if last else stored.chat.created_at,
+                    unread_mentions=sum(1 for m in unread if user_id in m.mentions),
                 )
             )
         summaries.sort(key=lambda s: s.last_activity, reverse=True)
         return summaries[:limit]
+
+    async def search(self, request: SearchRequest) -> SearchPage:
+        """By a scan of the user's chats, tokenizing each message as the other engines index it."""
+        await trio.lowlevel.checkpoint()
+        candidates: list[tuple[int, Message, list[Token]]] = []
+        for chat_id, stored in self._chats.items():
+            if request.user_id not in stored.chat.participants or request.chat_id not in (
+                None,
+                chat_id,
+            ):
+                continue
+            for message in stored.messages:
+                if not is_searchable(message) or request.author not in (None, message.user_id):
+                    continue
+                if request.type not in (None, message.type):
+                    continue
+                key = self._order[(chat_id, message.seq)]
+                candidates.append((key, message, tokenize(message.content)))
+        query = request.query
+        found = [(key, m, tokens) for key, m, tokens in candidates if query.matches(tokens)]
+        found.sort(key=lambda hit: hit[0], reverse=True)
+        count = fetch_count(request)
+        if request.order is SearchOrder.NEWEST:
+            after = request.after
+            chosen = [(key, m) for key, m, _ in found if after is None or key < after]
+            return page_of(chosen[:count], request)
+        # As the SQLite index counts them: the messages with words, and each term's share.
+        indexed = [tokens for _, _, tokens in candidates if tokens]
+        window = found[: relevance_candidates()]
+        order = ranked(
+            query,
+            [(key, [token.text for token in tokens]) for key, _, tokens in window],
+            documents=len(indexed),
+            document_frequencies=[
+                sum(1 for tokens in indexed if term.occurrences(tokens)) for term in query.terms
+            ],
+        )
+        messages = {key: message for key, message, _ in window}
+        offset = request.after or 0
+        return page_of([(key, messages[key]) for key in order[offset : offset + count]], request)
 
     async def check_ready(self) -> None:
         await trio.lowlevel.checkpoint()

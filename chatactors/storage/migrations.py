@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-#: Append only: each entry moves the schema from version N to N + 1.
-MIGRATIONS: tuple[str, ...] = (
+from chatactors.storage import sqlite_search
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _add_search(conn: sqlite3.Connection) -> None:
+    """Mentions and the search index (storage/sqlite_search.py), built for what is stored."""
+    _run_script(conn, sqlite_search.SCHEMA)
+    sqlite_search.build_index(conn)
+
+
+#: Append only: each entry moves the schema from version N to N + 1 (SQL, or a function that
+#: runs in the migration's transaction).
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     CREATE TABLE chats (
         id TEXT PRIMARY KEY,
@@ -86,6 +103,7 @@ MIGRATIONS: tuple[str, ...] = (
         ORDER BY p.position LIMIT 1
     );
     """,
+    _add_search,
 )
 
 
@@ -105,9 +123,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            migration = MIGRATIONS[number]
+            if isinstance(migration, str):
+                _run_script(conn, migration)
+            else:
+                migration(conn)
             conn.execute(f"PRAGMA user_version = {number + 1}")
         except BaseException:
             conn.execute("ROLLBACK")

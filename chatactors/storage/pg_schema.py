@@ -11,15 +11,26 @@ the NUL character, which a message may contain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
 
+from chatactors.storage import pg_search
 from chatactors.storage.migrations import refuse_newer
 
 #: Any fixed 64-bit number; it names "chatactors schema migrations" among advisory locks.
 MIGRATION_LOCK = 0x636861746D6967
 
-#: Append only: each entry moves the schema from version N to N + 1.
-MIGRATIONS: tuple[str, ...] = (
+
+def _add_search(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Mentions and the search index (storage/pg_search.py), built for what is stored."""
+    conn.execute(pg_search.SCHEMA.encode())
+    pg_search.build_index(conn)
+
+
+#: Append only: each entry moves the schema from version N to N + 1 (SQL, or a function that
+#: runs in the migration's transaction).
+MIGRATIONS: tuple[str | Callable[[psycopg.Connection[tuple[object, ...]]], None], ...] = (
     """
     CREATE TABLE chats (
         id TEXT PRIMARY KEY,
@@ -101,6 +112,7 @@ MIGRATIONS: tuple[str, ...] = (
             ORDER BY p.position LIMIT 1
         );
     """,
+    _add_search,
 )
 
 
@@ -113,7 +125,11 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> int:
         version = 0 if row is None else int(str(row[0]))
         refuse_newer(version, len(MIGRATIONS))
         for number in range(version, len(MIGRATIONS)):
-            conn.execute(MIGRATIONS[number].encode())
+            migration = MIGRATIONS[number]
+            if isinstance(migration, str):
+                conn.execute(migration.encode())
+            else:
+                migration(conn)
         if row is None:
             conn.execute("INSERT INTO chatactors_schema (version) VALUES (%s)", (len(MIGRATIONS),))
         else:

@@ -37,7 +37,8 @@ from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import ChatNotFound, OutcomeUnknown
 from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+from chatactors.domain.models import ChangeKind, Chat, ChatSummary, Message, ReadMark
+from chatactors.storage import pg_search
 from chatactors.storage.group_commit import (
     AppendMessage,
     ChangeMessage,
@@ -51,17 +52,13 @@ from chatactors.storage.group_commit import (
     WriteOp,
 )
 from chatactors.storage.pg_schema import migrate
-from chatactors.storage.store import (
+from chatactors.storage.pg_search import tsvector_text
+from chatactors.storage.search import SearchPage, SearchRequest, is_searchable
+from chatactors.storage.sql_rows import (
     MESSAGE_COLUMNS,
     MESSAGE_SELECT,
-    LoadedChat,
-    LogPage,
-    MessagePage,
-    StaleOwner,
-    StoreNotAnswering,
-    StoreUnavailable,
     chat_from_columns,
-    merge_log,
+    mentions_to_text,
     message_columns,
     message_from_row,
     page_sql,
@@ -69,12 +66,23 @@ from chatactors.storage.store import (
     seq_at,
     system_to_text,
 )
+from chatactors.storage.store import (
+    LoadedChat,
+    LogPage,
+    MessagePage,
+    StaleOwner,
+    StoreNotAnswering,
+    StoreUnavailable,
+    merge_log,
+)
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Conn = psycopg.Connection[tuple[Any, ...]]
 
+#: The message columns of a search's rows (the messages table is ``m`` there).
+_SEARCH_SELECT = message_columns("m")
 _PARTICIPANTS = "array(SELECT user_id FROM participants p WHERE p.chat_id = c.id ORDER BY position)"
 #: A chat's columns (its table aliased ``c``), in the order :func:`_chat_from_row` reads them.
 _CHAT = f"c.id, c.created_ms, {_PARTICIPANTS}, c.title, c.kind, c.created_by"
@@ -84,16 +92,20 @@ _APPEND = f"""
 WITH owned AS (
     UPDATE chats SET last_seq = %(seq)s, last_pos = %(pos)s, last_activity_ms = %(ms)s
     WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
+), mentioned AS (
+    INSERT INTO mentions (chat_id, user_id, seq)
+    SELECT id, unnest(%(mentioned)s::text[]), %(seq)s FROM owned
 )
-INSERT INTO messages ({MESSAGE_COLUMNS})
+INSERT INTO messages ({MESSAGE_COLUMNS}, search)
 SELECT %(id)s, id, %(seq)s, %(user)s, %(type)s, %(content)s, %(ms)s, %(client_id)s, %(pos)s,
-       %(reply_to)s, NULL
+       %(reply_to)s, %(mentions)s, NULL, %(search)s::tsvector
 FROM owned
 """
 #: A chat's new title and members with the system message that records them, in one
 #: statement (data-modifying CTEs all run to completion); the main query answers whether the
 #: owner token held. The participants kept and the ones added are upserted in their new order,
-#: the others deleted: disjoint rows, so no row is touched twice.
+#: the others deleted: disjoint rows, so no row is touched twice. The system message gets no
+#: ``search`` vector: it is not searchable (storage/search.py, ``is_searchable``).
 _UPDATE_CHAT = f"""
 WITH owned AS (
     UPDATE chats SET last_seq = %(seq)s, last_pos = %(pos)s, last_activity_ms = %(ms)s,
@@ -102,7 +114,7 @@ WITH owned AS (
 ), message AS (
     INSERT INTO messages ({MESSAGE_COLUMNS})
     SELECT %(id)s, id, %(seq)s, %(user)s, 'text', %(content)s, %(ms)s, NULL, %(pos)s, NULL,
-           %(system)s
+           NULL, %(system)s
     FROM owned
 ), gone AS (
     DELETE FROM participants p USING owned
@@ -132,6 +144,30 @@ WITH owned AS (
                         reactions = %(reactions)s
     FROM owned WHERE messages.chat_id = owned.id AND messages.seq = %(seq)s
     RETURNING messages.chat_id
+)
+INSERT INTO message_changes (chat_id, pos, seq, last_seq, kind)
+SELECT chat_id, %(pos)s, %(seq)s, %(last_seq)s, %(kind)s FROM changed
+"""
+#: An edit or a delete: the content, its index entry and its mentions change too (mentions no
+#: longer made are deleted, new ones added; both see the table as it was before the statement).
+_CHANGE_CONTENT = """
+WITH owned AS (
+    UPDATE chats SET last_pos = %(pos)s
+    WHERE id = %(chat)s AND owner_token <= %(owner)s RETURNING id
+), changed AS (
+    UPDATE messages SET content = %(content)s, edited_ms = %(edited)s, deleted = %(deleted)s,
+                        reactions = %(reactions)s, mentions = %(mentions)s,
+                        search = %(search)s::tsvector
+    FROM owned WHERE messages.chat_id = owned.id AND messages.seq = %(seq)s
+    RETURNING messages.chat_id
+), unmentioned AS (
+    DELETE FROM mentions USING changed
+    WHERE mentions.chat_id = changed.chat_id AND mentions.seq = %(seq)s
+      AND mentions.user_id <> ALL (%(mentioned)s::text[])
+), mentioned AS (
+    INSERT INTO mentions (chat_id, user_id, seq)
+    SELECT chat_id, unnest(%(mentioned)s::text[]), %(seq)s FROM changed
+    ON CONFLICT DO NOTHING
 )
 INSERT INTO message_changes (chat_id, pos, seq, last_seq, kind)
 SELECT chat_id, %(pos)s, %(seq)s, %(last_seq)s, %(kind)s FROM changed
@@ -177,15 +213,24 @@ def _execute(conn: Conn, op: WriteOp) -> psycopg.Cursor[tuple[Any, ...]]:
                 "type": m.type.value, "content": m.content.encode(),
                 "ms": to_epoch_ms(m.timestamp), "client_id": client_id, "owner": owner,
                 "pos": m.pos, "reply_to": m.reply_to,
+                "mentions": mentions_to_text(m.mentions), "mentioned": list(m.mentions),
+                "search": tsvector_text(m.content) if is_searchable(m) else None,
             })  # fmt: skip
         case ChangeMessage(change, owner):
             m = change.message
-            return conn.execute(_CHANGE, {
+            params = {
                 "chat": m.chat_id, "seq": m.seq, "content": m.content.encode(),
                 "edited": None if m.edited_at is None else to_epoch_ms(m.edited_at),
                 "deleted": m.deleted, "reactions": reactions_to_text(m.reactions),
                 "pos": change.pos, "last_seq": change.last_seq, "kind": change.change.value,
                 "owner": owner,
+            }  # fmt: skip
+            if change.change not in (ChangeKind.EDITED, ChangeKind.DELETED):
+                return conn.execute(_CHANGE, params)
+            return conn.execute(_CHANGE_CONTENT, {
+                **params,
+                "mentions": mentions_to_text(m.mentions), "mentioned": list(m.mentions),
+                "search": tsvector_text(m.content) if is_searchable(m) else None,
             })  # fmt: skip
         case UpdateChat(update, owner):
             chat, m = update.chat, update.message
@@ -460,6 +505,8 @@ class PgStore(GroupCommitWrites):
                 f"SELECT {_CHAT}, c.last_activity_ms,"
                 " (SELECT count(*) FROM messages u WHERE u.chat_id = c.id"
                 "   AND u.seq > coalesce(r.seq, 0) AND u.user_id <> p.user_id),"
+                " (SELECT count(*) FROM mentions x WHERE x.chat_id = c.id"
+                "   AND x.user_id = p.user_id AND x.seq > coalesce(r.seq, 0)),"
                 f" {message_columns('m')}"
                 " FROM participants p JOIN chats c ON c.id = p.chat_id"
                 " LEFT JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq"
@@ -471,12 +518,23 @@ class PgStore(GroupCommitWrites):
             return [
                 ChatSummary(
                     chat=_chat_from_row(row),
-                    last_message=None if row[8] is None else _message_from_row(row[8:]),
+                    last_message=None if row[9] is None else _message_from_row(row[9:]),
                     unread_count=int(row[7]),
                     last_activity=from_epoch_ms(row[6]),
+                    unread_mentions=int(row[8]),
                 )
                 for row in rows
             ]
+
+        return await self._read(read)
+
+    async def search(self, request: SearchRequest) -> SearchPage:
+        ids = (request.user_id, request.chat_id or "", request.author or "")
+        if not all(map(_storable, ids)):
+            return SearchPage([], None)
+
+        def read(conn: Conn) -> SearchPage:
+            return pg_search.search(conn, request, _SEARCH_SELECT, _message_from_row)
 
         return await self._read(read)
 

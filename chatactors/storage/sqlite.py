@@ -26,7 +26,8 @@ from chatactors.domain.clock import from_epoch_ms, to_epoch_ms
 from chatactors.domain.errors import OutcomeUnknown, StoreUnavailable
 from chatactors.domain.events import LogEvent
 from chatactors.domain.ids import ChatId, MessageId, UserId
-from chatactors.domain.models import Chat, ChatSummary, Message, ReadMark
+from chatactors.domain.models import ChangeKind, Chat, ChatSummary, Message, ReadMark
+from chatactors.storage import sqlite_search
 from chatactors.storage.group_commit import (
     AppendMessage,
     ChangeMessage,
@@ -40,27 +41,34 @@ from chatactors.storage.group_commit import (
     WriteOp,
 )
 from chatactors.storage.migrations import migrate
-from chatactors.storage.store import (
+from chatactors.storage.search import SearchPage, SearchRequest
+from chatactors.storage.sql_rows import (
     MESSAGE_COLUMNS,
     MESSAGE_SELECT,
-    LoadedChat,
-    LogPage,
-    MessagePage,
-    StaleOwner,
-    StoreNotAnswering,
     chat_from_columns,
-    merge_log,
+    mentions_to_text,
+    message_columns,
     message_from_row,
     page_sql,
     reactions_to_text,
     seq_at,
     system_to_text,
 )
+from chatactors.storage.store import (
+    LoadedChat,
+    LogPage,
+    MessagePage,
+    StaleOwner,
+    StoreNotAnswering,
+    merge_log,
+)
 from chatactors.storage.thread_calls import Sending, ThreadCalls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: The message columns of a search's rows (the messages table is ``m`` there).
+_SEARCH_SELECT = message_columns("m")
 #: Longer than a page, so that inserting it needs free space (see ``_probe_write``).
 _PROBE_CHAT_ID = "\x00readiness-probe:" + "x" * 8192
 
@@ -110,12 +118,14 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
                 return StaleOwner(m.chat_id, owner)
             # With secure_delete on, the text a delete (or an edit) replaces is overwritten
             # with zeros in the page, not only unlinked.
+            if change.change in (ChangeKind.EDITED, ChangeKind.DELETED):
+                sqlite_search.reindex_message(conn, m)  # reads the content it replaces
             edited_ms = None if m.edited_at is None else to_epoch_ms(m.edited_at)
             conn.execute(
-                "UPDATE messages SET content = ?, edited_ms = ?, deleted = ?, reactions = ?"
-                " WHERE chat_id = ? AND seq = ?",
+                "UPDATE messages SET content = ?, edited_ms = ?, deleted = ?, reactions = ?,"
+                " mentions = ? WHERE chat_id = ? AND seq = ?",
                 (m.content, edited_ms, int(m.deleted), reactions_to_text(m.reactions),
-                 m.chat_id, m.seq),
+                 mentions_to_text(m.mentions), m.chat_id, m.seq),
             )  # fmt: skip
             conn.execute(
                 "INSERT INTO message_changes (chat_id, pos, seq, last_seq, kind)"
@@ -164,11 +174,16 @@ def _apply(conn: sqlite3.Connection, op: WriteOp) -> object:
 
 
 def _insert_message(conn: sqlite3.Connection, m: Message) -> None:
-    conn.execute(
-        f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    """Store a new message (an ordinary or a system one) and index it for search."""
+    rowid = conn.execute(
+        f"INSERT INTO messages ({MESSAGE_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (m.id, m.chat_id, m.seq, m.user_id, m.type.value, m.content, to_epoch_ms(m.timestamp),
-         m.client_message_id, m.pos, m.reply_to, system_to_text(m.system)),
-    )  # fmt: skip
+         m.client_message_id, m.pos, m.reply_to, mentions_to_text(m.mentions),
+         system_to_text(m.system)),
+    ).lastrowid  # fmt: skip
+    assert rowid is not None
+    sqlite_search.index_message(conn, rowid, m)
 
 
 def _save_read_mark(conn: sqlite3.Connection, chat_id: ChatId, mark: ReadMark) -> None:
@@ -422,17 +437,33 @@ class SqliteStore(GroupCommitWrites):
                         " AND user_id != ?",
                         (chat_id, mark[0] if mark else 0, user_id),
                     ).fetchone()
+                    (mentioned,) = conn.execute(
+                        "SELECT count(*) FROM mentions WHERE chat_id = ? AND user_id = ?"
+                        " AND seq > ?",
+                        (chat_id, user_id, mark[0] if mark else 0),
+                    ).fetchone()
                     summaries.append(
                         ChatSummary(
                             chat=_chat_from(conn, chat_row),
                             last_message=message_from_row(last_row) if last_row else None,
                             unread_count=unread,
                             last_activity=from_epoch_ms(activity_ms),
+                            unread_mentions=mentioned,
                         )
                     )
             finally:
                 conn.execute("COMMIT")
             return summaries
+
+        return await self._read(read)
+
+    async def search(self, request: SearchRequest) -> SearchPage:
+        def read(conn: sqlite3.Connection) -> SearchPage:
+            conn.execute("BEGIN")
+            try:
+                return sqlite_search.search(conn, request, _SEARCH_SELECT, message_from_row)
+            finally:
+                conn.execute("COMMIT")
 
         return await self._read(read)
 
@@ -443,10 +474,9 @@ class SqliteStore(GroupCommitWrites):
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         if self.write_failure is not None:
             try:
-                await self._writer.run_exclusive(self._probe_write)
+                await self._writer.probe(self._probe_write)
             except sqlite3.OperationalError as error:
                 raise StoreUnavailable(f"writes fail: {error}") from error
-            self._writer.write_failure = None
 
     def _probe_write(self) -> None:
         """Commit a write that needs new pages (a row larger than a page), then remove it."""
@@ -514,6 +544,8 @@ async def open_sqlite_store(
         data_dir.mkdir(parents=True, exist_ok=True)
         write_conn = _connect(path)
         migrate(write_conn)
+        # A server that stopped without closing the store left removed words in the index.
+        sqlite_search.purge_index(write_conn)
         return [write_conn, *(_connect(path) for _ in range(max(1, readers)))]
 
     connections = await trio.to_thread.run_sync(open_connections)
@@ -542,11 +574,17 @@ async def open_sqlite_store(
 
 
 def _close(write_conn: sqlite3.Connection, read_conns: list[sqlite3.Connection]) -> None:
-    """Close every connection, the log emptied first: the write-ahead log holds every page as
-    written, deleted messages' text included, until a checkpoint copies it back and truncates
-    it. (SQLite also removes the log when its last connection closes, but only if it can.)"""
+    """Close every connection, the search index merged and the log emptied first: the index
+    keeps removed words in older segments until merged (storage/sqlite_search.py), and the
+    write-ahead log holds every page as written, deleted messages' text included, until a
+    checkpoint copies it back and truncates it. (SQLite also removes the log when its last
+    connection closes, but only if it can.)"""
     for conn in read_conns:
         conn.close()
+    try:
+        sqlite_search.purge_index(write_conn)
+    except sqlite3.Error as error:
+        log.warning("the search index was not merged at close: %s", error)
     try:
         write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error as error:

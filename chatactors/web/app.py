@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
-from chatactors import __version__
 from chatactors.settings import Settings
+from chatactors.settings_parsing import read_settings
 from chatactors.storage.store import ChatStore
-from chatactors.web import chats_api, connection, health, media_api, members_api, static_routes
+from chatactors.web import (
+    chats_api,
+    connection,
+    health,
+    media_api,
+    members_api,
+    openapi,
+    search_api,
+    static_routes,
+)
 from chatactors.web.auth import install_auth
 from chatactors.web.cors import install_cors
 from chatactors.web.error_responses import register_error_handlers
 from chatactors.web.lifespan import install_lifespan
-from chatactors.web.openapi import ChatOpenAPIProvider
 
 
 def create_app(
@@ -27,30 +34,19 @@ def create_app(
     """Build the app. ``store`` replaces the configured one (tests pass a MemoryStore);
     ``on_services_failure`` is called if the services stop while serving (``serve`` then
     exits non-zero; web/lifespan.py)."""
-    settings = settings or Settings.from_env()
+    settings = settings or read_settings()
     app = QuartTrio("chatactors", static_folder=None)
     # First: its before-request hook refuses a body too large before auth looks at the request.
     connection.install(app, settings)
     # Keep URLs exactly as the reference has them: no redirect to a trailing slash.
     app.url_map.strict_slashes = False
-    QuartSchema(
-        app,
-        info=Info(title="chatactors", version=__version__),
-        openapi_path="/openapi.json",
-        # The bundled viewers load scripts from CDNs; the JSON document is what we serve.
-        swagger_ui_path=None,
-        redoc_ui_path=None,
-        scalar_ui_path=None,
-        conversion_preference="msgspec",
-        openapi_provider_class=ChatOpenAPIProvider,
-    )
-    # QuartSchema wraps make_response to turn returned models into JSON on every request; the
-    # routes here return Responses only, so the wrapper is pure cost: back to Quart's own.
-    del app.make_response
     app.register_blueprint(chats_api.blueprint)
     app.register_blueprint(members_api.blueprint)
+    app.register_blueprint(search_api.blueprint)
     app.register_blueprint(static_routes.blueprint)
     app.register_blueprint(health.blueprint)
+    # The API's document (web/openapi.py), made from the app's routes on first request.
+    openapi.install(app, settings)
     install_auth(app, settings)
     media_api.install(app, settings)
     register_error_handlers(app, settings)

@@ -72,6 +72,13 @@ def acting_as(claimed: UserId) -> UserId:
     return claimed
 
 
+def is_public(method: str, path: str) -> bool:
+    """Whether anyone may fetch ``path`` without a token (uploads aside: they need one)."""
+    if method == "OPTIONS" or path == "/":
+        return True
+    return path.startswith(PUBLIC_PREFIXES) and not (path.startswith("/media") and method == "POST")
+
+
 def install_auth(app: Quart, settings: Settings) -> None:
     if not settings.auth_enabled:
         return
@@ -80,11 +87,7 @@ def install_auth(app: Quart, settings: Settings) -> None:
 
     @app.before_request
     async def require_token() -> Response | None:
-        if request.method == "OPTIONS" or request.path == "/":
-            return None
-        if request.path.startswith(PUBLIC_PREFIXES) and not (
-            request.path.startswith("/media") and request.method == "POST"
-        ):
+        if is_public(request.method, request.path):
             return None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import TypeVar
 
 import orjson
 import trio
-from quart import Blueprint, Response, request
-from quart_schema import document_querystring, document_request, document_response
+from quart import Blueprint, Response
 
 from chatactors.actors.reply import Reply
 from chatactors.domain.clock import format_timestamp
 from chatactors.domain.errors import Forbidden, InvalidInput, OutcomeUnknown
 from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Message
-from chatactors.domain.rules import Limits, check_user_id
+from chatactors.domain.rules import Limits
 from chatactors.storage.store import MessagePage
-from chatactors.web import media_api
-from chatactors.web.answers import answer_by
-from chatactors.web.auth import acting_as, authenticated_user
-from chatactors.web.request import decode_body, decode_query
+from chatactors.web import media_references
+from chatactors.web.answers import answer_by, command_deadline, new_deadline
+from chatactors.web.auth import authenticated_user
+from chatactors.web.operations import operation
+from chatactors.web.route_inputs import acting_user, request_body, request_query, user_of, viewer_of
 from chatactors.web.services import Services, services
 from chatactors.web.wire import (
     ChatInfoOut,
@@ -31,7 +28,6 @@ from chatactors.web.wire import (
     CreateChatBody,
     CreatedChatOut,
     EditMessageBody,
-    ErrorOut,
     MessageChangedOut,
     MessageOut,
     MessageSentOut,
@@ -55,85 +51,41 @@ from chatactors.web.wire_out import (
 )
 
 blueprint = Blueprint("chats", __name__)
-T = TypeVar("T")
 #: The one Content-Type of every answer here.
 JSON = "application/json"
 
-
-async def _body(model: type[T]) -> T:
-    """The request's body as a ``model`` (the routes document it with ``document_request``).
-
-    The body is complete before the route runs (web/connection.py reads it, within
-    ``body_timeout_s``), so it is awaited without another timeout scope.
-    """
-    raw: bytes = await request.body
-    return decode_body(raw, model)
-
-
-def _query(model: type[T]) -> T:
-    return decode_query(request.query_string, model)
-
-
-class _Deadline:
-    """``trio.fail_at`` without its two generator context managers (on every request)."""
-
-    __slots__ = ("_scope",)
-
-    def __init__(self, deadline: float) -> None:
-        self._scope = trio.CancelScope(deadline=deadline)
-
-    def __enter__(self) -> None:
-        self._scope.__enter__()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        handled = self._scope.__exit__(kind, error, traceback)
-        if self._scope.cancelled_caught:
-            raise trio.TooSlowError
-        return handled
-
-
-def command_deadline(deadline: float | None = None) -> AbstractContextManager[None]:
-    """Bound the wait for an actor's answer (by default ``command_timeout_s`` from now); expiry
-    becomes a 503, and the command, withdrawn, never runs if it had not begun. Commands that
-    change something wait with :func:`answer_by` instead, which tells the two cases apart."""
-    return _Deadline(deadline if deadline is not None else new_deadline())
-
-
-def new_deadline() -> float:
-    return trio.current_time() + services().settings.command_timeout_s
-
-
-def _user(user_id: str) -> UserId:
-    """A user id from a body, checked, and (with access control) the caller's own."""
-    return acting_as(check_user_id(user_id, services().settings.limits))
-
-
-def _viewer(user_id: str | None) -> UserId | None:
-    """Who reads: with access control, the token's user (``?user_id=`` may only name them);
-    without, the ``?user_id=`` given, if any (a reader who names nobody is not checked, as the
-    reference's reads are not)."""
-    if user_id is None:
-        return authenticated_user()
-    return _user(user_id)
+# What the refusals of these routes mean, for the OpenAPI document (web/operations.py).
+NO_CHAT = "No such chat."
+NO_MESSAGE = "No such chat, or no such message in it."
+NOT_IN_CHAT = (
+    "The user is not a participant of the chat (or, with access control, a user_id that is "
+    "not the signed-in user's)."
+)
+NOT_THE_AUTHOR = f"{NOT_IN_CHAT} Or not the message's author."
+DELETED = "The message is deleted."
+RATE_LIMITED = "Over the send rate limit (with access control): retry after Retry-After."
+OUTCOME_UNKNOWN = "The change was sent to the store but not confirmed: it may have happened."
+CHANGE = {429: RATE_LIMITED, 504: OUTCOME_UNKNOWN}
 
 
 @blueprint.post("/chats")
-@document_request(CreateChatBody)
-@document_response(CreatedChatOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 422)
+@operation(
+    CreatedChatOut,
+    "The new chat",
+    body=CreateChatBody,
+    answers={
+        403: "With access control: a chat the signed-in user is not in.",
+        422: "The body is not valid (or user_id is not one of the participants).",
+        504: "The chat was sent to the store but not confirmed: it may exist.",
+    },
+)
 async def create_chat() -> Response:
-    data = await _body(CreateChatBody)
+    data = await request_body(CreateChatBody)
     creator = authenticated_user()
     if creator is not None and creator not in data.participants:
         raise Forbidden("You can only create chats you take part in")
     if data.user_id is not None:
-        creator = _user(data.user_id)
+        creator = user_of(data.user_id)
         if creator not in data.participants:
             raise InvalidInput("user_id (the chat's creator) must be one of its participants")
     chat = await services().registry.create_chat(
@@ -146,14 +98,18 @@ async def create_chat() -> Response:
 
 
 @blueprint.get("/chats")
-@document_querystring(ChatsQuery)
-@document_response(list[ChatListItemOut])
+@operation(
+    list[ChatListItemOut],
+    "Every chat, oldest first; with ?user_id=, that user's chats, newest activity first",
+    query=ChatsQuery,
+    answers={403: "With access control: ?user_id= names someone else."},
+)
 async def list_chats() -> Response:
     registry = services().registry
-    user_id = _query(ChatsQuery).user_id or authenticated_user()
+    user_id = request_query(ChatsQuery).user_id or authenticated_user()
     if user_id is None:
         return json_response([chat_to_wire(chat) for chat in await registry.list_chats()])
-    summaries = await registry.list_user_chats(_user(user_id))
+    summaries = await registry.list_user_chats(user_of(user_id))
     return json_response(
         [
             {
@@ -161,6 +117,7 @@ async def list_chats() -> Response:
                 "last_message": message_to_wire(s.last_message) if s.last_message else None,
                 "unread_count": s.unread_count,
                 "last_activity": format_timestamp(s.last_activity),
+                "unread_mentions": s.unread_mentions,
             }
             for s in summaries
         ]
@@ -168,25 +125,24 @@ async def list_chats() -> Response:
 
 
 @blueprint.get("/chats/<chat_id>")
-@document_querystring(UserQuery)
-@document_response(ChatInfoOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(ChatInfoOut, query=UserQuery, answers={403: NOT_IN_CHAT, 404: NO_CHAT})
 async def get_chat(chat_id: str) -> Response:
-    viewer = _viewer(_query(UserQuery).user_id)
+    viewer = viewer_of(request_query(UserQuery).user_id)
     with command_deadline():
         info = await services().registry.chat(chat_id).info(viewer)
     return json_response(chat_info_to_wire(info))
 
 
 @blueprint.get("/chats/<chat_id>/messages")
-@document_querystring(MessagesQuery)
-@document_response(list[MessageOut])
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(
+    list[MessageOut],
+    "The messages, oldest first (a page of them with limit, before_seq, after_seq)",
+    query=MessagesQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT},
+)
 async def list_messages(chat_id: str) -> Response:
-    query = _query(MessagesQuery)
-    viewer = _viewer(query.user_id)
+    query = request_query(MessagesQuery)
+    viewer = viewer_of(query.user_id)
     running = services()
     with command_deadline():
         page = await read_page(running, chat_id, query, viewer)
@@ -197,34 +153,43 @@ async def read_page(
     running: Services, chat_id: str, query: MessagesQuery, viewer: UserId | None
 ) -> bytes:
     """A page of messages, encoded (each message's JSON embedded as it was encoded once)."""
-    cap = running.settings.max_history_page
-    limit = cap if query.limit is None else query.limit
-    if not 1 <= limit <= cap:
-        raise InvalidInput(f"limit must be between 1 and {cap}")
-    for name in ("before_seq", "after_seq"):
-        value = getattr(query, name)
-        if value is not None and value < 0:
-            raise InvalidInput(f"{name} must not be negative")
-    page = MessagePage(limit, query.before_seq, query.after_seq)
+    page = message_page(query, running.settings.max_history_page)
     messages = await running.registry.chat(chat_id).messages(page, viewer)
     return orjson.dumps([message_to_wire(m) for m in messages])
 
 
+def message_page(query: MessagesQuery, cap: int) -> MessagePage:
+    """The page ``query`` asks for: ``limit`` is 1 to ``cap`` (by default ``cap``)."""
+    limit = cap if query.limit is None else query.limit
+    if not 1 <= limit <= cap:
+        raise InvalidInput(f"limit must be between 1 and {cap}")
+    return MessagePage(limit, query.before_seq, query.after_seq)
+
+
 @blueprint.post("/chats/<chat_id>/messages")
-@document_request(PostMessageBody)
-@document_response(MessageSentOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageSentOut,
+    "The message as stored (the first one, for a retry with its client_message_id)",
+    body=PostMessageBody,
+    answers={
+        403: NOT_IN_CHAT,
+        404: NO_CHAT,
+        422: (
+            "The body is not valid, reply_to names no message of this chat, or the content "
+            "is a URL of this server's /media/ that names no upload."
+        ),
+        **CHANGE,
+    },
+)
 async def send_message(chat_id: str) -> Response:
-    data = await _body(PostMessageBody)
+    data = await request_body(PostMessageBody)
     running = services()
     check_client_message_id(data, running.settings.limits)
-    user_id = _user(data.user_id)
+    user_id = user_of(data.user_id)
     await running.charge_send(user_id)
     deadline = new_deadline()
     with command_deadline(deadline):
-        await media_api.check_content_references(data.content, running.media)
+        await media_references.check_content_references(data.content, running.media)
         started = trio.current_time()
         reply_to = None if data.reply_to is None else MessageId(data.reply_to)
         reply = await running.registry.chat(chat_id).queue_post(
@@ -260,28 +225,29 @@ async def _change(status: str, queue: Callable[[Services], Awaitable[Reply[Messa
     return Response(orjson.dumps(changed), content_type=JSON)
 
 
-def _acting_user(query: UserQuery) -> UserId:
-    """The ``user_id`` of a query; with access control, the token's user by default."""
-    user_id = query.user_id or authenticated_user()
-    if user_id is None:
-        raise InvalidInput("user_id is required (?user_id=)")
-    return _user(user_id)
-
-
 @blueprint.patch("/chats/<chat_id>/messages/<message_id>")
-@document_request(EditMessageBody)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 409)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, edited",
+    body=EditMessageBody,
+    answers={
+        403: NOT_THE_AUTHOR,
+        404: NO_MESSAGE,
+        409: DELETED,
+        422: (
+            "The body is not valid, the message is not a text message or is a system "
+            "message, or the content names no upload."
+        ),
+        **CHANGE,
+    },
+)
 async def edit_message(chat_id: str, message_id: str) -> Response:
-    data = await _body(EditMessageBody)
-    user_id = _user(data.user_id)
+    data = await request_body(EditMessageBody)
+    user_id = user_of(data.user_id)
 
     async def queue(running: Services) -> Reply[Message]:
         await running.charge_send(user_id)
-        await media_api.check_content_references(data.content, running.media)
+        await media_references.check_content_references(data.content, running.media)
         handle = running.registry.chat(chat_id)
         return await handle.queue_edit(user_id, MessageId(message_id), data.content)
 
@@ -289,13 +255,20 @@ async def edit_message(chat_id: str, message_id: str) -> Response:
 
 
 @blueprint.delete("/chats/<chat_id>/messages/<message_id>")
-@document_querystring(UserQuery)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, deleted",
+    query=UserQuery,
+    answers={
+        403: NOT_THE_AUTHOR,
+        404: NO_MESSAGE,
+        422: "user_id is not valid, or the message is a system message.",
+        **CHANGE,
+    },
+    actor_query=True,
+)
 async def delete_message(chat_id: str, message_id: str) -> Response:
-    user_id = _acting_user(_query(UserQuery))
+    user_id = acting_user(request_query(UserQuery).user_id)
 
     async def queue(running: Services) -> Reply[Message]:
         await running.charge_send(user_id)
@@ -305,25 +278,33 @@ async def delete_message(chat_id: str, message_id: str) -> Response:
 
 
 @blueprint.put("/chats/<chat_id>/messages/<message_id>/reactions/<emoji>")
-@document_request(ReactionBody)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 409)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, with the reaction",
+    body=ReactionBody,
+    answers={
+        403: NOT_IN_CHAT,
+        404: NO_MESSAGE,
+        409: DELETED,
+        422: "The body is not valid, or the message has max_reaction_keys reactions already.",
+        **CHANGE,
+    },
+)
 async def add_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
-    user_id = _user((await _body(ReactionBody)).user_id)
+    user_id = user_of((await request_body(ReactionBody)).user_id)
     return await _change("reaction_added", _react(chat_id, message_id, emoji, user_id, add=True))
 
 
 @blueprint.delete("/chats/<chat_id>/messages/<message_id>/reactions/<emoji>")
-@document_querystring(UserQuery)
-@document_response(MessageChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    MessageChangedOut,
+    "The message, without the reaction",
+    query=UserQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_MESSAGE, **CHANGE},
+    actor_query=True,
+)
 async def remove_reaction(chat_id: str, message_id: str, emoji: str) -> Response:
-    user_id = _acting_user(_query(UserQuery))
+    user_id = acting_user(request_query(UserQuery).user_id)
     queue = _react(chat_id, message_id, emoji, user_id, add=False)
     return await _change("reaction_removed", queue)
 
@@ -340,17 +321,17 @@ def _react(
 
 
 @blueprint.post("/chats/<chat_id>/presence")
-@document_request(PresenceBody)
-@document_response(PresenceSetOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    PresenceSetOut,
+    body=PresenceBody,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT, 504: OUTCOME_UNKNOWN},
+)
 async def set_presence(chat_id: str) -> Response:
-    data = await _body(PresenceBody)
+    data = await request_body(PresenceBody)
     deadline = new_deadline()
     with command_deadline(deadline):
         chat = services().registry.chat(chat_id)
-        reply = await chat.queue_set_presence(_user(data.user_id), data.status)
+        reply = await chat.queue_set_presence(user_of(data.user_id), data.status)
     presence = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {"chat_id": chat_id, "user_id": presence.user_id, "status": data.status.value}
@@ -358,28 +339,31 @@ async def set_presence(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/presence")
-@document_querystring(UserQuery)
-@document_response(list[PresenceOut])
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(
+    list[PresenceOut],
+    "Every participant's presence, bot_user included",
+    query=UserQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT},
+)
 async def get_presence(chat_id: str) -> Response:
-    viewer = _viewer(_query(UserQuery).user_id)
+    viewer = viewer_of(request_query(UserQuery).user_id)
     with command_deadline():
         presence = await services().registry.chat(chat_id).presence(viewer)
     return json_response([presence_to_wire(p) for p in presence])
 
 
 @blueprint.post("/chats/<chat_id>/read")
-@document_request(ReadBody)
-@document_response(ReadOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    ReadOut,
+    "The user's read mark: the chat's newest message",
+    body=ReadBody,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT, 504: OUTCOME_UNKNOWN},
+)
 async def mark_read(chat_id: str) -> Response:
-    data = await _body(ReadBody)
+    data = await request_body(ReadBody)
     deadline = new_deadline()
     with command_deadline(deadline):
-        reply = await services().registry.chat(chat_id).queue_mark_read(_user(data.user_id))
+        reply = await services().registry.chat(chat_id).queue_mark_read(user_of(data.user_id))
     mark = await answer_by(reply, deadline, unknown=OutcomeUnknown.DEFAULT)
     return json_response(
         {
@@ -392,12 +376,14 @@ async def mark_read(chat_id: str) -> Response:
 
 
 @blueprint.get("/chats/<chat_id>/read")
-@document_querystring(UserQuery)
-@document_response(ReadReceiptsOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
+@operation(
+    ReadReceiptsOut,
+    "Every participant's read mark",
+    query=UserQuery,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT},
+)
 async def get_read_receipts(chat_id: str) -> Response:
-    viewer = _viewer(_query(UserQuery).user_id)
+    viewer = viewer_of(request_query(UserQuery).user_id)
     with command_deadline():
         marks = await services().registry.chat(chat_id).read_marks(viewer)
     return json_response(

@@ -1,7 +1,8 @@
 """The ASGI connection of one HTTP request: its body's limits, and a cheaper way to answer.
 
-Quart builds one of these per request (``app.asgi_http_class``, set by :func:`install`). The
-changes to Quart-Trio's:
+Quart builds one of these per request (``app.asgi_http_class``, set by :func:`install`), on
+chatactors.compat.quart_trio's :class:`HTTPConnection` (which says what it replaces in
+Quart-Trio's and why). What this one does:
 
 - Limits on the body, in size and in time (SECURITY.md lists them):
 
@@ -23,9 +24,8 @@ changes to Quart-Trio's:
     end (which puts the disconnect on that queue) would wait forever.
 
 - An answer whose body is already in memory (every JSON answer) goes out in two ASGI messages
-  (start, then the whole body as the last) instead of three, and without the RESPONSE_TIMEOUT
-  cancel scope: Hypercorn shields its socket writes from cancellation, so that scope cannot
-  interrupt a send anyway; it only bounds streamed bodies (files), which keep it.
+  instead of three, and without the RESPONSE_TIMEOUT cancel scope
+  (:meth:`HTTPConnection.send_response`).
 - The body is read before the route runs, in the connection's own task: Quart-Trio opens a
   nursery with two tasks per request (one receives the body, one runs the route) and cancels
   the route if the client leaves. Every route but the upload reads its whole body before doing
@@ -41,25 +41,15 @@ changes to Quart-Trio's:
 from __future__ import annotations
 
 import enum
-import math
 from typing import cast
 
 import trio
-from hypercorn.typing import (
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-)
-from quart import request
-from quart.utils import encode_headers
-from quart.wrappers import Request, Response
-from quart.wrappers.response import DataBody
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable
+from quart import Request, request
 from quart_trio import QuartTrio
-from quart_trio.asgi import TrioASGIHTTPConnection
-from quart_trio.wrappers.request import TrioBody, TrioRequest
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, RequestTimeout
 
+from chatactors.compat.quart_trio import FailableBody, FailableRequest, HTTPConnection
 from chatactors.settings import Settings
 from chatactors.web.body_pace import BodyPace
 from chatactors.web.services import MEDIA_PATH
@@ -107,26 +97,7 @@ async def _refuse_before_the_body() -> None:
         raise refusal
 
 
-class ChatBody(TrioBody):
-    """A request body that the connection can fail (too slow) while the route reads it."""
-
-    def fail(self, error: Exception) -> None:
-        """The route's next read raises ``error``, as Quart raises its own size limit."""
-        self._must_raise = error
-        self.set_complete()
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await super().__anext__()
-        except StopAsyncIteration:
-            # Quart's iterator, woken by the completion, takes it for the end of the body.
-            if self._must_raise is not None:
-                raise self._must_raise from None
-            raise
-
-
-class ChatRequest(TrioRequest):
-    body_class = ChatBody
+class ChatRequest(FailableRequest):
     #: Why the request is refused before its body is read (found by the connection, raised
     #: by the before-request hook).
     refusal: HTTPException | None = None
@@ -143,14 +114,14 @@ def _is_upload(built: Request) -> bool:
     return built.method == "POST" and built.path.rstrip("/") == MEDIA_PATH
 
 
-class ChatHTTPConnection(TrioASGIHTTPConnection):
+class ChatHTTPConnection(HTTPConnection):
     #: The whole body has arrived: the connection may carry another request after the answer.
     _body_ended = False
     #: The answer has begun: a disconnect from now on is its own doing.
     _answering = False
 
-    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
-        built = super()._create_request_from_scope(send)
+    def _build_request(self, send: ASGISendCallable) -> ChatRequest:
+        built = cast(ChatRequest, self.build_request(send))  # install() made it the class
         if _is_upload(built):
             limit: int = self.app.config[UPLOAD_MAX_BYTES_KEY]
             built.max_content_length = limit
@@ -160,8 +131,8 @@ class ChatHTTPConnection(TrioASGIHTTPConnection):
             built.max_content_length = self.app.config["MAX_CONTENT_LENGTH"]
         return built
 
-    async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        built = cast(ChatRequest, self._create_request_from_scope(send))
+    async def serve(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        built = self._build_request(send)
         built.refusal = _refusal_before_the_body(built)
         if built.refusal is not None:
             # The before-request hook raises the refusal; not a byte of the body is read.
@@ -182,7 +153,7 @@ class ChatHTTPConnection(TrioASGIHTTPConnection):
         request's size limit (the route's read raises RequestEntityTooLarge), falls behind
         ``pace`` (the route's read raises RequestTimeout), or the client leaves."""
         # No shortcut for requests without Content-Length: HTTP/2 bodies need not declare one.
-        body = cast(ChatBody, built.body)  # install() made ChatRequest the request class
+        body = cast(FailableBody, built.body)  # install() made ChatRequest the request class
         limit = built.max_content_length
         started = trio.current_time()
         size = 0
@@ -238,25 +209,7 @@ class ChatHTTPConnection(TrioASGIHTTPConnection):
         if not self._body_ended and self.scope["http_version"] in _KEPT_ALIVE_VERSIONS:
             # Hypercorn closes a connection whose request body was not read to its end: say so.
             response.headers["Connection"] = "close"
-        if isinstance(response, Response) and isinstance(response.response, DataBody):
-            await self._send_data(send, response, response.response)
-        else:
-            timeout = getattr(response, "timeout", ...)
-            if timeout is ...:
-                timeout = self.app.config["RESPONSE_TIMEOUT"]
-            with trio.move_on_after(math.inf if timeout is None else timeout):
-                await self._send_response(send, response)
-
-    @staticmethod
-    async def _send_data(send: ASGISendCallable, response: Response, body: DataBody) -> None:
-        start = {
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": encode_headers(response.headers),
-        }
-        await send(cast(HTTPResponseStartEvent, start))
-        last = {"type": "http.response.body", "body": body.data[body.begin : body.end]}
-        await send(cast(HTTPResponseBodyEvent, last))
+        await self.send_response(send, response)
 
 
 async def drop_until_disconnect(receive: ASGIReceiveCallable) -> None:

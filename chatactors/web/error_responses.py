@@ -7,7 +7,6 @@ import math
 
 import trio
 from quart import Quart, Response
-from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from chatactors.actors.subscription import EndReason
@@ -122,10 +121,6 @@ TOO_SLOW_DETAIL = "The chat did not answer in time; retry shortly"
 INTERNAL_ERROR_DETAIL = "Internal server error"
 
 
-def invalid_request_detail(error: RequestSchemaValidationError) -> str:
-    return f"Invalid request: {error.validation_error}"
-
-
 def too_large_detail(limit: int | None) -> str:
     return f"The request body is larger than the limit of {limit} bytes"
 
@@ -154,10 +149,6 @@ def register_error_handlers(app: Quart, settings: Settings) -> None:
     @app.errorhandler(trio.TooSlowError)
     async def too_slow(error: trio.TooSlowError) -> Response:
         return error_response(503, TOO_SLOW_DETAIL, retry_after_s=settings.retry_after_s)
-
-    @app.errorhandler(RequestSchemaValidationError)
-    async def invalid_body(error: RequestSchemaValidationError) -> Response:
-        return error_response(422, invalid_request_detail(error))
 
     @app.errorhandler(RequestEntityTooLarge)
     async def too_large(error: RequestEntityTooLarge) -> Response:

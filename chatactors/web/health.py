@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+import msgspec
 import trio
+from msgspec import UNSET, UnsetType
 from quart import Blueprint, Response, current_app
 
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.storage.store import StoreNotAnswering
+from chatactors.web.operations import Answer, Content, operation
 from chatactors.web.services import services, services_of
 from chatactors.web.wire import json_response
 
 blueprint = Blueprint("health", __name__)
 
 
+class LiveOut(msgspec.Struct, frozen=True):
+    status: Literal["ok"]
+
+
+class ReadyOut(msgspec.Struct, frozen=True):
+    status: Literal["ready", "unavailable"]
+    #: What is not ready (with ``unavailable``).
+    detail: str | UnsetType = UNSET
+
+
 @blueprint.get("/healthz")
+@operation(LiveOut, "The process serves HTTP", may_be_unavailable=False)
 async def healthz() -> Response:
     """The process serves HTTP."""
     return json_response({"status": "ok"})
 
 
 @blueprint.get("/readyz")
+@operation(
+    ReadyOut,
+    "Ready",
+    answers={503: Answer("Not ready, and what is not", ReadyOut)},
+)
 async def readyz() -> Response:
     """The store answers (and, after a failed write, takes writes again), Redis answers (in
     cluster mode), and the server takes commands (not starting, not shutting down)."""
@@ -45,6 +66,10 @@ async def readyz() -> Response:
 
 
 @blueprint.get("/metrics")
+@operation(
+    Content({"text/plain": {"schema": {"type": "string"}}}),
+    "The metrics, in Prometheus' text format",
+)
 async def metrics() -> Response:
     body, content_type = services().metrics.render()
     return Response(body, content_type=content_type)

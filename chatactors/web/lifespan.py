@@ -27,12 +27,12 @@ from chatactors.cluster.node import open_cluster_node
 from chatactors.cluster.rate_limits import ClusterRateLimiter
 from chatactors.domain.models import MessageType
 from chatactors.settings import Settings
-from chatactors.storage.media import open_media_store
+from chatactors.storage.media.store import open_media_store
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.sqlite import open_sqlite_store
 from chatactors.storage.store import ChatStore
-from chatactors.web import media_api
+from chatactors.web.bot_assets import import_bot_assets
 from chatactors.web.metrics import open_web_metrics
 from chatactors.web.rate_limit import RateLimiter, SendLimiter
 from chatactors.web.services import SERVICES_KEY, Media, Services
@@ -94,7 +94,7 @@ async def open_services(
         # memory: no durable chats, so no durable files either (a temporary directory).
         media_root = None if settings.store == "memory" else settings.data_dir / "media"
         media_store = await stack.enter_async_context(open_media_store(media_root))
-        media = Media(media_store, settings, await media_api.import_bot_assets(media_store))
+        media = Media(media_store, settings, await import_bot_assets(media_store))
         # Cluster mode: the node opens the registry, inside its own lifetime (docs/CLUSTER.md).
         node = None
         if settings.redis_url:

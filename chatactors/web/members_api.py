@@ -15,27 +15,19 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from quart import Blueprint, Response
-from quart_schema import document_querystring, document_request, document_response
 
 from chatactors.actors.commands import ChatChanged
 from chatactors.actors.reply import Reply
 from chatactors.domain.errors import OutcomeUnknown
 from chatactors.domain.rules import check_new_members, check_user_id
-from chatactors.web.answers import answer_by
-from chatactors.web.chats_api import (
-    JSON,
-    _acting_user,
-    _body,
-    _query,
-    _user,
-    command_deadline,
-    new_deadline,
-)
+from chatactors.web.answers import answer_by, command_deadline, new_deadline
+from chatactors.web.chats_api import CHANGE, JSON, NO_CHAT, NOT_IN_CHAT
+from chatactors.web.operations import operation
+from chatactors.web.route_inputs import acting_user, request_body, request_query, user_of
 from chatactors.web.services import Services, services
 from chatactors.web.wire import (
     AddParticipantsBody,
     ChatChangedOut,
-    ErrorOut,
     UpdateChatBody,
     UserQuery,
 )
@@ -58,14 +50,15 @@ async def _change_chat(
 
 
 @blueprint.patch("/chats/<chat_id>")
-@document_request(UpdateChatBody)
-@document_response(ChatChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    ChatChangedOut,
+    "The chat with its new title",
+    body=UpdateChatBody,
+    answers={403: NOT_IN_CHAT, 404: NO_CHAT, **CHANGE},
+)
 async def update_chat(chat_id: str) -> Response:
-    data = await _body(UpdateChatBody)
-    user_id = _user(data.user_id)
+    data = await request_body(UpdateChatBody)
+    user_id = user_of(data.user_id)
 
     async def queue(running: Services) -> Reply[ChatChanged]:
         await running.charge_send(user_id)
@@ -75,14 +68,23 @@ async def update_chat(chat_id: str) -> Response:
 
 
 @blueprint.post("/chats/<chat_id>/participants")
-@document_request(AddParticipantsBody)
-@document_response(ChatChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    ChatChangedOut,
+    "The chat with its new members",
+    body=AddParticipantsBody,
+    answers={
+        403: NOT_IN_CHAT,
+        404: NO_CHAT,
+        422: (
+            "The body is not valid, the chat is one-to-one (it gains no members), or it "
+            "would have more than max_participants."
+        ),
+        **CHANGE,
+    },
+)
 async def add_participants(chat_id: str) -> Response:
-    data = await _body(AddParticipantsBody)
-    user_id = _user(data.user_id)
+    data = await request_body(AddParticipantsBody)
+    user_id = user_of(data.user_id)
     users = check_new_members(data.participants, services().settings.limits)
 
     async def queue(running: Services) -> Reply[ChatChanged]:
@@ -96,13 +98,20 @@ async def add_participants(chat_id: str) -> Response:
 
 
 @blueprint.delete("/chats/<chat_id>/participants/<member>")
-@document_querystring(UserQuery)
-@document_response(ChatChangedOut)
-@document_response(ErrorOut, 403)
-@document_response(ErrorOut, 404)
-@document_response(ErrorOut, 422)
+@operation(
+    ChatChangedOut,
+    "The chat without the member",
+    query=UserQuery,
+    answers={
+        403: f"{NOT_IN_CHAT} Or removing someone else without being the chat's admin.",
+        404: "No such chat, or the member is not in it.",
+        422: "user_id is not valid, or someone else is removed from a one-to-one chat.",
+        **CHANGE,
+    },
+    actor_query=True,
+)
 async def remove_participant(chat_id: str, member: str) -> Response:
-    user_id = _acting_user(_query(UserQuery))
+    user_id = acting_user(request_query(UserQuery).user_id)
     removed = check_user_id(member, services().settings.limits, field="member")
 
     async def queue(running: Services) -> Reply[ChatChanged]:

@@ -1,9 +1,10 @@
 """Prometheus metrics at /metrics: sockets, actors, inboxes, messages, events, latency.
 
-Counts that actors keep (messages, events, crashes) are read from the registry's statistics
-when scraped, so the hot path pays nothing for them; the web layer counts what only it sees
-(connections, disconnect reasons, send latency). Each serving lifetime has its own collector
-registry, made with its :class:`Services` (web/lifespan.py); /metrics is in web/health.py.
+Counts that actors keep (messages, events, crashes) are read from the ``statistics()``
+snapshots of the registry and of the user feeds when scraped, so the hot path pays nothing for
+them; the web layer counts what only it sees (connections, disconnect reasons, send latency).
+Each serving lifetime has its own collector registry, made with its :class:`Services`
+(web/lifespan.py); /metrics is in web/health.py.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ class WebMetrics:
 
 
 class _RegistryCollector:
-    """Reads the chat registry's statistics at scrape time."""
+    """Reads the statistics of the chat registry and of its user feeds at scrape time."""
 
     def __init__(self, chats: ChatRegistry) -> None:
         self._chats = chats
 
     def collect(self) -> Iterator[Metric]:
         stats = self._chats.statistics()
+        feeds = self._chats.user_feeds.statistics()
         gauges = {
             "chatactors_active_actors": ("Chat actors running now", stats.active_actors),
             "chatactors_subscribers": (
@@ -50,10 +52,15 @@ class _RegistryCollector:
                 "Requests waiting in all inboxes",
                 stats.queued_requests,
             ),
+            "chatactors_user_feeds": (
+                "User sockets (/ws) told of the chats their user is added to",
+                feeds.feeds,
+            ),
         }
         for name, (doc, value) in gauges.items():
             yield GaugeMetricFamily(name, doc, value=value)
         counters = {
+            "chatactors_actor_commands": ("Commands chat actors handled", stats.commands),
             "chatactors_messages": ("Messages stored", stats.messages),
             "chatactors_events": ("Events published", stats.events),
             "chatactors_event_deliveries": ("Events offered to subscribers", stats.deliveries),
@@ -70,6 +77,15 @@ class _RegistryCollector:
             "chatactors_actor_reloads": (
                 "Chat actors that ended to reload from the store (a write of unknown outcome)",
                 stats.reloads,
+            ),
+            "chatactors_chats_announced": (
+                "Chats announced to user sockets (/ws), one per socket",
+                feeds.announced,
+            ),
+            "chatactors_user_feeds_dropped": (
+                "User sockets dropped when a chat was announced to them (lagging: closed with "
+                "4008; or already closed)",
+                feeds.dropped,
             ),
         }
         for name, (doc, value) in counters.items():

@@ -2,7 +2,7 @@
 
 A body is JSON whatever its Content-Type (``fetch`` without headers sends JSON as
 ``text/plain``, and the reference accepts it). msgspec decodes the bytes straight into the
-route's frozen attrs class, ignoring unknown keys as the reference does. Text that is not valid
+route's wire type (web/wire.py), ignoring unknown keys as the reference does. Text that is not valid
 Unicode (invalid UTF-8, a lone surrogate such as ``"\\ud800"``) and bodies nested too deep are
 refused with 422 here, so that nothing downstream (the store's UTF-8 encoding, a recursive
 parser) ever sees them.
@@ -21,20 +21,6 @@ from chatactors.domain.errors import InvalidInput
 T = TypeVar("T")
 
 
-def check_unicode(text: str, field: str) -> str:
-    """``text`` if it is valid Unicode; raises ``InvalidInput`` for a lone surrogate.
-
-    For text that came through a parser that lets surrogates through (Python's ``json``,
-    ``surrogateescape``); the decoders below never produce one.
-    """
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"{field} is not valid Unicode (a lone surrogate)") from None
-    return text
-
-
 #: One decoder per model, made on first use (a decoder compiles its model once).
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
@@ -42,7 +28,7 @@ _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 def _decoder(model: type[T]) -> msgspec.json.Decoder[T]:
     found = _DECODERS.get(model)
     if found is None:
-        # strict=False as quart-schema loads models: "5" is accepted where an int is expected.
+        # Lax: "5" is taken where an int is expected, "true" where a bool is.
         found = _DECODERS[model] = msgspec.json.Decoder(model, strict=False)
     return found
 
@@ -70,7 +56,7 @@ def _why(raw: bytes, error: Exception) -> str:
 
 
 def query_args(query_string: bytes) -> dict[str, Any]:
-    """The query as quart-schema reads it (a repeated key becomes a list), strictly UTF-8.
+    """The query's arguments (a repeated key becomes a list), strictly UTF-8.
 
     Raises ``InvalidInput`` if a value is not valid UTF-8 once percent-decoded (werkzeug would
     leave such a value percent-encoded, and urllib would turn it into U+FFFD).

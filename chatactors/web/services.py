@@ -17,7 +17,8 @@ from chatactors.cluster.node import ClusterNode
 from chatactors.domain.errors import ChatUnavailable
 from chatactors.domain.ids import UserId
 from chatactors.settings import Settings
-from chatactors.storage.media import MediaStore, UploadLimits
+from chatactors.storage.media.store import MediaStore
+from chatactors.storage.media.upload import UploadLimits
 from chatactors.storage.store import ChatStore
 from chatactors.web.metrics import WebMetrics
 from chatactors.web.rate_limit import SendLimiter

@@ -19,7 +19,7 @@ from chatactors.actors.reply import Reply
 from chatactors.domain.errors import ChatError, InvalidInput, OutcomeUnknown, Overloaded
 from chatactors.domain.ids import MessageId, UserId
 from chatactors.domain.models import Message, MessageType, Presence, PresenceStatus, ReadMark
-from chatactors.web import media_api
+from chatactors.web import media_references
 from chatactors.web.answers import answer_by
 from chatactors.web.error_responses import status_for
 from chatactors.web.services import Services
@@ -188,7 +188,7 @@ async def queue_chat_command(
             reply_to = _message_id(command, "reply_to")
         message_type = _enum(MessageType, command.get("type", "text"), "type")
         await context.charge_send(user_id)
-        await media_api.check_content_references(content, context.media)
+        await media_references.check_content_references(content, context.media)
         reply: Reply[Any] = await handle.queue_post(
             user_id, message_type, content, client_message_id, reply_to
         )
@@ -200,7 +200,7 @@ async def queue_chat_command(
         if op == "edit":
             content = _text(command, "content")
             await context.charge_send(user_id)
-            await media_api.check_content_references(content, context.media)
+            await media_references.check_content_references(content, context.media)
             reply = await handle.queue_edit(user_id, message_id, content)
         elif op == "delete":
             await context.charge_send(user_id)

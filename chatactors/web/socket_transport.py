@@ -1,6 +1,6 @@
 """The few things the chat socket needs from a WebSocket: raw ASGI events as Hypercorn sends them.
 
-Tests speak the same events in process (tests/web/asgi_socket.py) or run a real Hypercorn.
+Tests speak the same events in process (tests/harness/asgi_socket.py) or run a real Hypercorn.
 """
 
 from __future__ import annotations

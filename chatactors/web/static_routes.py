@@ -8,7 +8,8 @@ from pathlib import Path
 from quart import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
-from chatactors.web import media_api
+from chatactors.web import media_serving
+from chatactors.web.operations import operation
 
 blueprint = Blueprint("static_files", __name__)
 
@@ -52,6 +53,14 @@ async def static_file(filename: str) -> Response:
 
 
 @blueprint.get("/assets/bot/<name>")
+@operation(
+    media_serving.SERVED_FILE,
+    answers={
+        304: media_serving.NOT_MODIFIED,
+        404: "No such bot asset.",
+        416: "The range is not satisfiable.",
+    },
+)
 async def bot_asset(name: str) -> Response:
     # Older messages name the bot's files here; they are served from the media store.
-    return await media_api.serve_bot_asset(name)
+    return await media_serving.serve_bot_asset(name)

@@ -175,6 +175,11 @@ class UserSession:
                     chat_id: stream.subscription.latest_pos
                     for chat_id, stream in self._streams.items()
                 },
+                "unread_mentions": {
+                    summary.chat.id: summary.unread_mentions
+                    for summary in summaries
+                    if summary.chat.id in self._streams
+                },
                 "max_chats": self.max_chats,
             },
         }
@@ -239,6 +244,7 @@ class UserSession:
             "last_activity": format_timestamp(
                 chat.created_at if message is None else message.timestamp
             ),
+            "unread_mentions": 0,
         }
         announced = {"event": "chat_created", "chat_id": chat.id, "data": data}
         if len(self._streams) >= self.max_chats:

@@ -1,234 +1,240 @@
-"""The wire shapes of requests and responses, and fast JSON responses.
+"""The wire shapes of requests and answers: the types requests are decoded into, and the types
+the OpenAPI document (web/openapi.py) is made from, so that the two cannot differ.
 
-Request bodies are frozen attrs classes that quart-schema validates with msgspec (unknown keys
-are ignored, as the reference does); response classes exist to describe the answers in the
-OpenAPI document. The answers themselves are built by ``wire_out``
-and encoded with orjson.
+Requests are decoded by msgspec straight into these frozen Structs (web/request.py); unknown
+keys are ignored, as the reference does. A constrained value names its kind
+(web/value_schemas.py), whose rule the domain checks. Answers are made by web/wire_out.py
+(encoded once, where it counts); a message's JSON is encoded from :class:`MessageOut` itself,
+and the tests hold the others to their types here (tests/web/test_wire_out.py, and
+schemathesis against a served app: tests/hardening/test_openapi_agreement.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-import attrs
+import msgspec
 import orjson
+from msgspec import UNSET, UnsetType
 from quart import Response
 
-from chatactors.domain.models import MessageType, PresenceStatus
+from chatactors.domain.models import ChatChangeKind, ChatKind, MessageType, PresenceStatus
+from chatactors.web.value_schemas import (
+    ClientMessageIdText,
+    ContentText,
+    MessageIdText,
+    NewMembers,
+    PageLimit,
+    Participants,
+    Seq,
+    TitleText,
+    UserIdText,
+)
 
 # -- requests ------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class CreateChatBody:
-    participants: list[str]
+class CreateChatBody(msgspec.Struct, frozen=True):
+    participants: Participants
     #: The chat's name (optional); given, the chat is a group.
-    title: str | None = None
+    title: TitleText | None = None
     #: A chat of two people that may gain members later (without it, two people make a
     #: one-to-one chat).
     group: bool = False
     #: Who creates it (access control off; on, the token's user): one of ``participants``;
     #: by default the first of them.
-    user_id: str | None = None
+    user_id: UserIdText | None = None
 
 
-@attrs.frozen
-class UpdateChatBody:
-    user_id: str
+class UpdateChatBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
     #: The new title; null clears it.
-    title: str | None
+    title: TitleText | None
 
 
-@attrs.frozen
-class AddParticipantsBody:
-    user_id: str
-    participants: list[str]
+class AddParticipantsBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
+    participants: NewMembers
 
 
-@attrs.frozen
-class PostMessageBody:
-    user_id: str
+class PostMessageBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
     type: MessageType
-    content: str
-    client_message_id: str | None = None
+    content: ContentText
+    client_message_id: ClientMessageIdText | None = None
     #: The id of the message of this chat that this one answers.
-    reply_to: str | None = None
+    reply_to: MessageIdText | None = None
 
 
-@attrs.frozen
-class EditMessageBody:
-    user_id: str
-    content: str
+class EditMessageBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
+    content: ContentText
 
 
-@attrs.frozen
-class ReactionBody:
-    user_id: str
+class ReactionBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
 
 
-@attrs.frozen
-class UserQuery:
-    """``?user_id=``: who acts (with access control, the token's user when left out)."""
-
-    user_id: str | None = None
-
-
-@attrs.frozen
-class PresenceBody:
-    user_id: str
+class PresenceBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
     status: PresenceStatus
 
 
-@attrs.frozen
-class ReadBody:
-    user_id: str
+class ReadBody(msgspec.Struct, frozen=True):
+    user_id: UserIdText
 
 
-@attrs.frozen
-class MessagesQuery:
-    limit: int | None = None
-    before_seq: int | None = None
-    after_seq: int | None = None
+class UserQuery(msgspec.Struct, frozen=True):
+    """``?user_id=``: who acts or reads (with access control, the token's user when left out)."""
+
+    user_id: UserIdText | None = None
+
+
+class MessagesQuery(msgspec.Struct, frozen=True):
+    limit: PageLimit | None = None
+    before_seq: Seq | None = None
+    after_seq: Seq | None = None
     #: Who reads (access control off): a user outside the chat gets 403.
-    user_id: str | None = None
+    user_id: UserIdText | None = None
 
 
-@attrs.frozen
-class ChatsQuery:
-    user_id: str | None = None
+class ChatsQuery(msgspec.Struct, frozen=True):
+    """``?user_id=U``: U's chats, newest activity first, with their last message and unread
+    count (with access control, the token's user's chats)."""
+
+    user_id: UserIdText | None = None
 
 
-# -- responses (for the OpenAPI document) ----------------------------------------------------
+# -- answers -------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class ChatChangeOut:
-    """What a change to a chat did: ``action`` is ``title_changed``, ``members_added``,
-    ``member_removed`` or ``member_left``; ``by`` who made it; ``users`` who was added or
-    removed, or left; ``title`` the new title (``title_changed``; null: cleared)."""
+class ChatChangeOut(msgspec.Struct, frozen=True):
+    """What a change to a chat did: ``by`` who made it; ``users`` who was added or removed,
+    or left; ``title`` the new title (``title_changed``; null: cleared)."""
 
-    action: str
+    action: ChatChangeKind
     by: str
-    users: list[str]
+    users: tuple[str, ...]
     title: str | None
 
 
-@attrs.frozen
-class MessageOut:
+class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A message in its current state (web/wire_out.py encodes every message with this type)."""
+
     id: str
     user_id: str
     type: MessageType
     content: str
     timestamp: str
+    #: 1, 2, 3, ... within the chat.
     seq: int
+    #: Present when the sender gave one.
+    client_message_id: str | UnsetType = UNSET
     edited_at: str | None
     deleted: bool
     #: emoji -> the users who reacted with it, in the order they did.
-    reactions: dict[str, list[str]]
+    reactions: dict[str, tuple[str, ...]]
     reply_to: str | None
-    client_message_id: str | None = None
+    #: The participants the text mentions with ``@`` (docs/API.md, "Mentions").
+    mentions: tuple[str, ...]
     #: Only on a system message: the change to the chat it records.
-    system: ChatChangeOut | None = None
+    system: ChatChangeOut | UnsetType = UNSET
 
 
-@attrs.frozen
-class CreatedChatOut:
+class CreatedChatOut(msgspec.Struct, frozen=True):
+    """The new chat, with its participants as sent (without bot_user)."""
+
     chat_id: str
     participants: list[str]
     title: str | None
-    kind: str
+    kind: ChatKind
     created_by: str | None
     admin: str | None
 
 
-@attrs.frozen
-class ChatListItemOut:
-    """A chat in ``GET /chats``; the last three keys are present with ``?user_id=``.
-    ``kind``: ``direct`` (one-to-one: gains no members) or ``group``; ``admin``: who may
-    remove others (null once no human is left)."""
+class ChatOut(msgspec.Struct, frozen=True):
+    """A chat. ``kind``: ``direct`` (one-to-one: gains no members) or ``group``; ``admin``:
+    who may remove others (null once no human is left)."""
 
-    chat_id: str
-    participants: list[str]
-    created_at: str
-    title: str | None
-    kind: str
-    created_by: str | None
-    admin: str | None
-    last_message: MessageOut | None = None
-    unread_count: int = 0
-    last_activity: str | None = None
-
-
-@attrs.frozen
-class ChatInfoOut:
     chat_id: str
     participants: list[str]
     created_at: str
     title: str | None
-    kind: str
+    kind: ChatKind
     created_by: str | None
     admin: str | None
+
+
+class ChatListItemOut(ChatOut, frozen=True):
+    """A chat in ``GET /chats``; the last four keys are present with ``?user_id=``."""
+
+    last_message: MessageOut | UnsetType | None = UNSET
+    #: Messages from others after the user's read mark.
+    unread_count: int | UnsetType = UNSET
+    last_activity: str | UnsetType = UNSET
+    #: Unread messages that mention the user.
+    unread_mentions: int | UnsetType = UNSET
+
+
+class ChatInfoOut(ChatOut, frozen=True):
+    """A chat with its latest message number and log position."""
+
     last_seq: int
     last_pos: int
 
 
-@attrs.frozen
-class ChatChangedOut:
-    """``status``: ``chat_updated``, ``participants_added`` or ``participant_removed``;
-    ``chat``: the chat after the change; ``message``: the system message that records it,
+class ChatChangedOut(msgspec.Struct, frozen=True):
+    """``chat``: the chat after the change; ``message``: the system message that records it,
     null when nothing changed (a title it had already, members who were in already)."""
 
-    status: str
+    status: Literal["chat_updated", "participants_added", "participant_removed"]
     chat: ChatInfoOut
     message: MessageOut | None
 
 
-@attrs.frozen
-class MessageSentOut:
-    status: str
+class MessageSentOut(msgspec.Struct, frozen=True):
+    status: Literal["message_sent"]
     message: MessageOut
 
 
-@attrs.frozen
-class MessageChangedOut:
-    """``status``: ``message_updated``, ``message_deleted``, ``reaction_added`` or
-    ``reaction_removed``; ``message``: the message in its new state."""
+class MessageChangedOut(msgspec.Struct, frozen=True):
+    """``message``: the message in its new state."""
 
-    status: str
+    status: Literal["message_updated", "message_deleted", "reaction_added", "reaction_removed"]
     message: MessageOut
 
 
-@attrs.frozen
-class PresenceSetOut:
+class PresenceSetOut(msgspec.Struct, frozen=True):
     chat_id: str
     user_id: str
     status: PresenceStatus
 
 
-@attrs.frozen
-class PresenceOut:
+class PresenceOut(msgspec.Struct, frozen=True):
     user_id: str
     status: PresenceStatus
     last_seen: str
 
 
-@attrs.frozen
-class ReadOut:
+class ReadOut(msgspec.Struct, frozen=True):
     chat_id: str
     user_id: str
+    #: The chat's newest message when the mark was set (null: it had none).
     last_read_message_id: str | None
     last_read_seq: int
 
 
-@attrs.frozen
-class ReadReceiptsOut:
+class ReadReceiptsOut(msgspec.Struct, frozen=True):
     chat_id: str
+    #: user -> the message they have read up to (null: none).
     read_receipts: dict[str, str | None]
+    #: user -> the seq they have read up to (0: none).
     read_seqs: dict[str, int]
 
 
-@attrs.frozen
-class ErrorOut:
+class ErrorOut(msgspec.Struct, frozen=True):
+    """Why the request was refused; nothing changed (except where a 504 says it may have)."""
+
     detail: str
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import weakref
 from typing import Any, assert_never
 
+import msgspec
 import orjson
+from msgspec import UNSET
 
 from chatactors.actors.commands import ChatInfo
 from chatactors.actors.subscription import Envelope
@@ -32,7 +34,9 @@ from chatactors.domain.events import (
     log_position,
 )
 from chatactors.domain.models import Chat, ChatChange, Message, Presence
+from chatactors.web.wire import ChatChangeOut, MessageOut
 
+_encode = msgspec.json.Encoder().encode
 #: id(message) -> (a weak reference that drops the entry when the message dies, its JSON).
 #: Keyed by identity, not value: hashing a message would cost more than encoding it.
 _message_json: dict[int, tuple[weakref.ref[Message], bytes]] = {}
@@ -48,23 +52,24 @@ def message_json(message: Message) -> bytes:
     cached = _message_json.get(key)
     if cached is not None:
         return cached[1]
-    wire: dict[str, Any] = {
-        "id": message.id,
-        "user_id": message.user_id,
-        "type": message.type.value,
-        "content": message.content,
-        "timestamp": format_timestamp(message.timestamp),
-        "seq": message.seq,
-    }
-    if message.client_message_id is not None:
-        wire["client_message_id"] = message.client_message_id
-    wire["edited_at"] = None if message.edited_at is None else format_timestamp(message.edited_at)
-    wire["deleted"] = message.deleted
-    wire["reactions"] = {r.emoji: r.users for r in message.reactions}
-    wire["reply_to"] = message.reply_to
-    if message.system is not None:
-        wire["system"] = change_to_wire(message.system)
-    encoded = orjson.dumps(wire)
+    client_message_id, edited_at = message.client_message_id, message.edited_at
+    encoded = _encode(
+        MessageOut(
+            id=message.id,
+            user_id=message.user_id,
+            type=message.type,
+            content=message.content,
+            timestamp=format_timestamp(message.timestamp),
+            seq=message.seq,
+            client_message_id=UNSET if client_message_id is None else client_message_id,
+            edited_at=None if edited_at is None else format_timestamp(edited_at),
+            deleted=message.deleted,
+            reactions={r.emoji: r.users for r in message.reactions},
+            reply_to=message.reply_to,
+            mentions=message.mentions,
+            system=UNSET if message.system is None else change_out(message.system),
+        )
+    )
     _message_json[key] = (weakref.ref(message, _forget(key)), encoded)
     return encoded
 
@@ -100,15 +105,15 @@ def chat_info_to_wire(info: ChatInfo) -> dict[str, Any]:
     return {**chat_to_wire(info.chat), "last_seq": info.last_seq, "last_pos": info.last_pos}
 
 
-def change_to_wire(change: ChatChange) -> dict[str, Any]:
+def change_out(change: ChatChange) -> ChatChangeOut:
     """What a change to a chat did: a system message's ``system``, a ``chat_updated``'s
     ``change``."""
-    return {
-        "action": change.kind.value,
-        "by": change.by,
-        "users": list(change.users),
-        "title": change.title,
-    }
+    return ChatChangeOut(change.kind, change.by, change.users, change.title)
+
+
+def change_to_wire(change: ChatChange) -> dict[str, Any]:
+    wire: dict[str, Any] = msgspec.to_builtins(change_out(change))
+    return wire
 
 
 def event_to_wire(event: ChatEvent) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from chatactors.domain.models import (
     ReadMark,
 )
 from chatactors.storage.store import LoadedChat, MessagePage
-from tests.conftest import make_settings
+from tests.conftest import counted_message_ids, make_chat_policy
 
 ALICE, BOB, CAROL, DAVE = UserId("alice"), UserId("bob"), UserId("carol"), UserId("dave")
 TEXT = MessageType.TEXT
@@ -70,7 +70,9 @@ def new_state(
     chat = Chat(ChatId("c1"), (*(people or (ALICE, BOB, CAROL)), BOT_USER), T0, None, kind,
                 created_by)  # fmt: skip
     loaded = LoadedChat(chat, (), 0, {}, {}, {})
-    return ChatState.from_loaded(loaded, make_settings(**settings))
+    return ChatState.from_loaded(
+        loaded, make_chat_policy(**settings), new_message_id=counted_message_ids()
+    )
 
 
 def run(state: ChatState, command: AnyCommand, *, at: float = 0.0) -> Outcome:
@@ -328,3 +330,24 @@ def test_a_system_message_is_neither_edited_nor_deleted_but_takes_reactions() ->
     assert isinstance(error_of(state, EditMessage(ALICE, system_id, "x")), InvalidInput)
     assert isinstance(error_of(state, DeleteMessage(ALICE, system_id)), InvalidInput)
     assert run(state, React(BOB, system_id, "🎉")).error is None
+
+
+# -- mentions -----------------------------------------------------------------------------------
+
+
+def test_mentions_name_the_members_of_the_moment_and_system_messages_nobody() -> None:
+    """``@`` names whoever is a participant when the message is sent or edited: a member added
+    since is named, one removed since is not, ``@all`` is the members of that moment."""
+    state = new_state()  # alice, bob, carol
+    early = run(state, PostMessage(ALICE, TEXT, "@dave @carol")).result
+    assert early.mentions == (CAROL,)
+    added = changed(state, AddParticipants(BOB, (DAVE,)))
+    removed = changed(state, RemoveParticipant(ALICE, CAROL))
+    assert added.message is not None
+    assert removed.message is not None
+    assert (added.message.mentions, removed.message.mentions) == ((), ())
+    assert run(state, PostMessage(ALICE, TEXT, "@dave @carol")).result.mentions == (DAVE,)
+    everyone = run(state, PostMessage(BOB, TEXT, "@all")).result
+    assert everyone.mentions == (ALICE, DAVE, BOT_USER)
+    edited = run(state, EditMessage(ALICE, early.id, "@dave @carol, again")).result
+    assert edited.mentions == (DAVE,)

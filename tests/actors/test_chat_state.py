@@ -33,7 +33,7 @@ from chatactors.domain.events import ChatEvent, ChatRead, MessageReceived, Prese
 from chatactors.domain.ids import BOT_USER, ChatId, UserId
 from chatactors.domain.models import Chat, MessageType, PresenceStatus
 from chatactors.storage.store import LoadedChat, MessagePage
-from tests.conftest import make_settings
+from tests.conftest import counted_message_ids, make_chat_policy
 
 ALICE, BOB = UserId("alice"), UserId("bob")
 TEXT = MessageType.TEXT
@@ -43,7 +43,9 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 def new_state(**settings: object) -> ChatState:
     chat = Chat(ChatId("c1"), (ALICE, BOB, BOT_USER), T0)
     loaded = LoadedChat(chat, (), 0, {}, {}, {})
-    return ChatState.from_loaded(loaded, make_settings(**settings))
+    return ChatState.from_loaded(
+        loaded, make_chat_policy(**settings), new_message_id=counted_message_ids()
+    )
 
 
 def run(state: ChatState, command: AnyCommand, *, at: float = 0.0, clock: float = 0.0) -> Outcome:
@@ -291,7 +293,10 @@ def taken_over(
     loaded = LoadedChat(chat, (), 0, {}, {}, {})
     handover = Handover(presence, catch_up_s=catch_up_s)
     now = T0 + timedelta(seconds=50)
-    return ChatState.from_loaded(loaded, make_settings(**settings), handover, now=now, clock=100.0)
+    return ChatState.from_loaded(
+        loaded, make_chat_policy(**settings), handover, new_message_id=counted_message_ids(),
+        now=now, clock=100.0,
+    )  # fmt: skip
 
 
 def test_users_handed_over_online_stay_online_and_their_sockets_coming_back_publish_nothing() -> (

@@ -44,7 +44,7 @@ from chatactors.domain.events import LogEvent, MessageReceived, MessageUpdated
 from chatactors.domain.ids import BOT_USER, ChatId, MessageId, UserId
 from chatactors.domain.models import ChangeKind, Chat, Message, MessageType, Reaction
 from chatactors.storage.store import LoadedChat, LogPage, MessageChange
-from tests.conftest import make_settings
+from tests.conftest import counted_message_ids, make_chat_policy
 
 ALICE, BOB, EVE = UserId("alice"), UserId("bob"), UserId("eve")
 TEXT = MessageType.TEXT
@@ -55,7 +55,9 @@ def new_state(*recent: Message, last_pos: int = 0, **settings: object) -> ChatSt
     chat = Chat(ChatId("c1"), (ALICE, BOB, BOT_USER), T0)
     last_seq = recent[-1].seq if recent else 0
     loaded = LoadedChat(chat, recent, last_seq, {}, {}, {}, last_pos=last_pos or last_seq)
-    return ChatState.from_loaded(loaded, make_settings(**settings))
+    return ChatState.from_loaded(
+        loaded, make_chat_policy(**settings), new_message_id=counted_message_ids()
+    )
 
 
 def run(
@@ -284,3 +286,18 @@ def test_an_emoji_key_is_one_emoji_or_a_short_name(emoji: str) -> None:
     state = new_state()
     message = post(state)
     assert run(state, React(BOB, message.id, emoji)).result.reactions[0].emoji == emoji
+
+
+def test_a_text_message_carries_its_mentions_found_when_sent_and_when_edited() -> None:
+    state = new_state()
+    sent = post(state, "@bob and @eve and @alice, @all?", ALICE)
+    # eve is no participant; the author is never among them; @all: everyone else in chat order
+    assert sent.mentions == (BOB, BOT_USER)
+    assert post(state, "ping @[alice]", BOB).mentions == (ALICE,)
+    image = run(state, PostMessage(BOB, MessageType.IMAGE, "http://x/@alice.png")).result
+    assert image.mentions == ()
+    edited = run(state, EditMessage(ALICE, sent.id, "only @bot_user now")).result
+    assert edited.mentions == (BOT_USER,)
+    assert state.log.find(sent.id) == edited
+    deleted = run(state, DeleteMessage(ALICE, sent.id)).result
+    assert deleted.mentions == ()

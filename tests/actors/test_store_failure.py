@@ -56,6 +56,7 @@ async def test_a_failed_write_fails_its_request_and_changes_nothing(tmp_path: Pa
 
             await free_up(store)
             await store.check_ready()  # the probe write succeeds: ready again
+            assert store.write_failure is None
             again = await chat.post(ALICE, TEXT, BIG, client_message_id="k")
             assert again.seq == 2  # the failed post took no seq and left no idempotency key
             assert seqs(drain(watcher)) == [2]

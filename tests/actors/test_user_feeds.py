@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import trio
 
 from chatactors.actors.subscription import EndReason
-from chatactors.actors.user_feeds import ChatAdded, UserFeeds
+from chatactors.actors.user_feeds import ChatAdded, UserFeeds, UserFeedsStatistics
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Chat
 
@@ -29,10 +29,11 @@ def test_only_the_participants_feeds_hear_of_a_chat() -> None:
         feeds.announce(ChatAdded(chat(1, ALICE, UserId("carol"))))
         assert alice_receive.receive_nowait().chat.id == "c1"
         assert bob_receive.statistics().current_buffer_used == 0
-        assert feeds.feed_count() == 2
-    assert feeds.feed_count() == 0
+        assert feeds.statistics() == UserFeedsStatistics(feeds=2, announced=1, dropped=0)
+    assert feeds.statistics().feeds == 0
     feeds.announce(ChatAdded(chat(2, ALICE, BOB)))  # after the sockets closed: nobody to tell
     assert alice_receive.statistics().current_buffer_used == 0
+    assert feeds.statistics().announced == 1
 
 
 def test_a_full_feed_is_dropped_as_lagging_the_others_still_hear() -> None:
@@ -47,8 +48,8 @@ def test_a_full_feed_is_dropped_as_lagging_the_others_still_hear() -> None:
         feeds.announce(ChatAdded(chat(1, ALICE)))
         feeds.announce(ChatAdded(chat(2, ALICE)))
         assert ended == [EndReason.LAGGED]
-        assert feeds.dropped == 1
-        assert feeds.feed_count() == 1
+        # Each offered to both feeds, but the full one only the first time: it was dropped.
+        assert feeds.statistics() == UserFeedsStatistics(feeds=1, announced=4, dropped=1)
         assert [ok_receive.receive_nowait().chat.id for _ in range(2)] == ["c1", "c2"]
         feeds.announce(ChatAdded(chat(3, ALICE)))
         assert ended == [EndReason.LAGGED]  # told once; the dropped feed hears nothing more
@@ -62,4 +63,6 @@ def test_a_closed_feed_is_dropped_quietly() -> None:
     with feeds.open_feed(BOB, send.send_nowait, ended.append):
         feeds.announce(ChatAdded(chat(1, BOB)))
         assert ended == []
-        assert feeds.feed_count() == 0
+        assert feeds.statistics() == UserFeedsStatistics(feeds=0, announced=1, dropped=1)
+        feeds.announce(ChatAdded(chat(2, BOB)))  # dropped: not offered again
+        assert feeds.statistics().announced == 1

@@ -9,6 +9,7 @@ import trio
 
 from chatactors.cluster.node import holder_cache_ttl_s
 from chatactors.settings import Settings, SettingsError
+from chatactors.settings_parsing import add_flags, read_settings
 from chatactors.storage.memory import MemoryStore
 from tests.cluster.in_process import open_node
 from tests.redis_server import RedisServer
@@ -18,9 +19,9 @@ URL = "redis://127.0.0.1:6379/0"
 
 def parse(*flags: str, environ: dict[str, str] | None = None) -> Settings:
     parser = argparse.ArgumentParser()
-    Settings.add_arguments(parser)
-    return Settings.from_args(parser.parse_args(list(flags)), {"CHATACTORS_REDIS_URL": URL,
-                                                               **(environ or {})})  # fmt: skip
+    add_flags(parser)
+    return read_settings(parser.parse_args(list(flags)), {"CHATACTORS_REDIS_URL": URL,
+                                                          **(environ or {})})  # fmt: skip
 
 
 def test_cluster_settings_come_from_flags_and_the_environment() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 
 from chatactors.actors.commands import (
@@ -63,6 +64,7 @@ TITLED = Chat(ChatId("c1"), (UserId("ann"), UserId("bob"), UserId("cy"), UserId(
     "event",
     [
         MessageReceived(MESSAGE),
+        MessageReceived(attrs.evolve(MESSAGE, mentions=(UserId("bob"), UserId("bot_user")))),
         PresenceUpdated(Presence(UserId("ann"), PresenceStatus.TYPING, WHEN)),
         ChatRead(ChatId("c1"), UserId("bob"), MessageId("m1"), 7),
         ChatRead(ChatId("c1"), UserId("bob"), None, 0),

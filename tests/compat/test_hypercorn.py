@@ -1,5 +1,6 @@
-"""chatactors.compat.hypercorn against the Hypercorn installed: what it replaces still exists in
-the shape it relies on, and the replacements do what they say, over a real socket."""
+"""chatactors.compat.hypercorn against the Hypercorn installed: the version is the one pinned,
+what it replaces or calls still exists in the shape it relies on, and the replacements do what
+they say, over a real socket."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from pathlib import Path
 
 import hypercorn.protocol.h2
 import hypercorn.protocol.h11
+import hypercorn.trio.task_group
 import pytest
 import trio
 from hypercorn.protocol.events import Request
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.trio.run import worker_serve
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.trio.worker_context import WorkerContext
 
 from chatactors.compat import hypercorn as compat
+from tests.compat.upstream import check_pin, parameters
 from tests.hardening.raw_socket import frame
 from tests.harness.served_app import ServedApp, served_app, served_settings
 
@@ -27,20 +33,52 @@ HANDSHAKE = (
 )
 
 
-def _parameters(function: object) -> list[str]:
-    return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+#: Upstream's callables that chatactors.compat.hypercorn overrides (O) or calls (C), with the
+#: parameters it was written for (Hypercorn 0.17.3 and 0.18.0 have the same).
+SIGNATURES = {
+    WSStream.handle: "(self, event)",  # O: ChatWSStream.handle
+    WSStream._accept: "(self, message)",  # O: ChatWSStream._accept
+    WSStream.app_send: "(self, message)",  # O: ChatWSStream.app_send
+    WSStream._send_wsproto_event: "(self, event)",  # C: the app's ping
+    TCPServer._read_data: "(self)",  # O: ChatTCPServer._read_data
+    TCPServer.__init__: "(self, app, config, context, state, stream)",  # C: per connection
+    WorkerContext.__init__: "(self, max_requests)",  # C: ConnectionProtocol's context
+    Lifespan.__init__: "(self, app, config, state)",  # C: open_lifespan
+    Lifespan.handle_lifespan: "(self, *, task_status=TASK_STATUS_IGNORED)",  # C: open_lifespan
+    Lifespan.wait_for_startup: "(self)",  # C: open_lifespan
+    Lifespan.wait_for_shutdown: "(self)",  # C: open_lifespan
+    # How Hypercorn calls an app (_HypercornCalling takes the same arguments).
+    hypercorn.trio.task_group._handle: (
+        "(app, config, scope, receive, send, sync_spawn, call_soon)"
+    ),
+    # Replaced as a whole by chatactors.serve.serve_app with chatactors.connections.
+    worker_serve: (
+        "(app, config, *, sockets=None, shutdown_trigger=None, task_status=TASK_STATUS_IGNORED)"
+    ),
+}
+
+
+def test_the_installed_hypercorn_is_the_one_pinned_and_checked() -> None:
+    check_pin("hypercorn", compat.PINNED)
+
+
+@pytest.mark.parametrize(
+    ("function", "recorded"), list(SIGNATURES.items()), ids=lambda x: getattr(x, "__qualname__", "")
+)
+def test_upstream_signatures_are_the_ones_recorded(function: object, recorded: str) -> None:
+    assert parameters(function) == recorded
 
 
 def test_upstream_still_has_what_the_overrides_rely_on() -> None:
     # The names replaced, built by name in these modules.
     for module in (hypercorn.protocol.h11, hypercorn.protocol.h2):
         assert getattr(module, "WSStream", None) in (WSStream, compat.ChatWSStream)
-    # The methods overridden or called, with their parameters.
-    assert _parameters(WSStream.handle) == ["self", "event"]
-    assert _parameters(WSStream.app_send) == ["self", "message"]
-    assert _parameters(WSStream._accept) == ["self", "message"]
-    assert _parameters(WSStream._send_wsproto_event) == ["self", "event"]
-    assert _parameters(TCPServer._read_data) == ["self"]
+    # How Hypercorn calls an app: the two extra arguments, the ones _HypercornCalling drops.
+    assert "await app(scope, receive, send, sync_spawn, call_soon)" in inspect.getsource(
+        hypercorn.trio.task_group._handle
+    )
+    # The shared flag ConnectionProtocol.announce_shutdown sets, and the idle timer that reads it.
+    assert "self.context.terminated.wait()" in inspect.getsource(TCPServer._idle_timeout)
     assert {"headers", "http_version", "method", "raw_path", "state"} <= set(
         Request.__dataclass_fields__
     )

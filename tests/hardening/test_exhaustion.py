@@ -15,7 +15,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,7 @@ import pytest
 
 from tests.hardening.raw_socket import frame
 from tests.harness.server_process import ServerProcess, server_process
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -72,15 +73,6 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``condition`` (something only the process shows: no event to wait on from here)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {what}")
-        time.sleep(0.05)
-
-
 def new_chat(server: ServerProcess, *users: str) -> str:
     response = httpx.post(f"{server.url}/chats", json={"participants": list(users)}, timeout=20)
     chat_id: str = response.json()["chat_id"]
@@ -115,16 +107,21 @@ def test_a_reconnect_storm_gives_its_memory_back(tmp_path: Path) -> None:
             ]
         ]
         reset(open_sockets(server.port, requests[:100]))  # every chat's actor is up
+        # Settling, not synchronising: the baseline is the RSS once the periodic collection
+        # and trim (every second here) ran a few times over what the warm-up left, and nothing
+        # outside the process shows that one ran.
         time.sleep(3)
         baseline = rss_mb(server.pid)
         for storm in range(3):
             reset(open_sockets(server.port, requests))
             peak = rss_mb(server.pid)
             assert peak - baseline > 20, f"storm {storm} took too little memory to tell"
-            given_back = baseline + 0.4 * (peak - baseline)
+            # Given back: about 60 % of the storm's growth within seconds (it keeps 90 % and
+            # more with --memory-allocator pymalloc, and kept all of it before issue 21).
+            given_back = baseline + 0.6 * (peak - baseline)
             wait_until(
                 lambda: rss_mb(server.pid) <= given_back,  # noqa: B023
-                20,
+                30,
                 f"storm {storm}: RSS back from {peak:.0f} MB to {given_back:.0f} MB "
                 f"(baseline {baseline:.0f} MB; now {rss_mb(server.pid):.0f} MB)",
             )
@@ -165,10 +162,13 @@ def test_one_address_gets_at_most_max_connections_per_client() -> None:
         # The chat's creation came on a connection of its own, which may still count for a
         # moment after it closed: the first sockets wait for it.
         held: list[socket.socket] = []
-        deadline = time.monotonic() + 10
-        while len(held) < 20 and time.monotonic() < deadline:
+
+        def twenty_held() -> bool:
             with contextlib.suppress(OSError):
-                held += open_sockets(server.port, [handshake(f"/ws/{chat_id}")])
+                held.extend(open_sockets(server.port, [handshake(f"/ws/{chat_id}")]))
+            return len(held) == 20
+
+        wait_until(twenty_held, 10, "20 sockets held")
         assert len(held) == 20
         assert _answers(server.port, "/healthz") is None  # reset at once, unanswered
         held.pop().close()
@@ -190,16 +190,21 @@ def _answers(port: int, path: str) -> int | None:
 
 
 @contextlib.contextmanager
-def hog(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """``count`` connections opened as fast as the server lets them (never reading)."""
+def hog(port: int, count: int, request: bytes) -> Iterator[list[socket.socket]]:
+    """``count`` connections opened as fast as the server lets them, each sending ``request``
+    (a WebSocket handshake, so that an accepted one stays open: an idle HTTP connection would
+    be closed after the keep-alive timeout) and never reading."""
     opened: list[socket.socket] = []
     try:
         for _ in range(count):
             try:
                 # A SYN the kernel dropped (a full backlog) is sent again after a second.
-                opened.append(socket.create_connection(("127.0.0.1", port), timeout=3))
+                sock = socket.create_connection(("127.0.0.1", port), timeout=3)
             except OSError:
                 break  # the server stopped accepting
+            opened.append(sock)
+            with contextlib.suppress(OSError):  # reset by the server meanwhile
+                sock.sendall(request)
         yield opened
     finally:
         reset(opened)
@@ -211,25 +216,27 @@ def test_out_of_descriptors_it_serves_what_it_has_and_recovers() -> None:
         chat_id = new_chat(server, "alice")
         watcher = open_sockets(server.port, [handshake(f"/ws/{chat_id}")])[0]
         sender = open_sockets(server.port, [handshake(f"/ws/{chat_id}?user_id=alice", v1=True)])
-        with hog(server.port, 400):
-            wait_until(lambda: "accept failed (EMFILE" in server.log(), 10, "EMFILE seen")
-            # The connections it has are served: a message sent on one reaches another.
-            command = b'{"op": "send", "ref": 1, "type": "text", "content": "still here"}'
-            sender[0].sendall(frame(0x1, command))
-            watcher.settimeout(10)
-            received = b""
-            while b"still here" not in received:
-                chunk = watcher.recv(65536)
-                assert chunk, "the watcher was closed"
-                received += chunk
-            # A new connection meanwhile is turned away, not left hanging.
-            started = time.monotonic()
-            assert _answers(server.port, "/healthz") is None
-            assert time.monotonic() - started < 5
-        # As soon as the hog's descriptors are free, new connections are served again.
-        wait_until(lambda: _answers(server.port, "/healthz") == 200, 5, "serving again")
-        assert server.log().count("accept failed (EMFILE") <= 2  # said, not repeated
-        reset([watcher, *sender])
+        try:
+            with hog(server.port, 400, handshake(f"/ws/{chat_id}")):
+                wait_until(lambda: "accept failed (EMFILE" in server.log(), 10, "EMFILE seen")
+                # The connections it has are served: a message sent on one reaches another.
+                command = b'{"op": "send", "ref": 1, "type": "text", "content": "still here"}'
+                sender[0].sendall(frame(0x1, command))
+                watcher.settimeout(10)
+                received = b""
+                while b"still here" not in received:
+                    chunk = watcher.recv(65536)
+                    assert chunk, "the watcher was closed"
+                    received += chunk
+                # A new connection meanwhile is turned away, not left hanging.
+                started = time.monotonic()
+                assert _answers(server.port, "/healthz") is None
+                assert time.monotonic() - started < 5
+            # As soon as the hog's descriptors are free, new connections are served again.
+            wait_until(lambda: _answers(server.port, "/healthz") == 200, 5, "serving again")
+            assert server.log().count("accept failed (EMFILE") <= 2  # said, not repeated
+        finally:
+            reset([watcher, *sender])
 
 
 def test_a_peer_that_reads_nothing_is_reset_after_the_write_timeout() -> None:

@@ -39,7 +39,7 @@ async def send_slowly(stream: trio.SocketStream, chunk: bytes, every_s: float, c
             await stream.send_all(chunk)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-        await trio.sleep(every_s)
+        await trio.sleep(every_s)  # the pace of the client under test, not a wait for the server
 
 
 async def answer_while_sending(
@@ -163,7 +163,7 @@ async def test_a_413_reaches_a_client_that_keeps_sending_and_the_connection_clos
 
             @server.app.before_request
             async def busy() -> None:
-                await trio.sleep(0.5)
+                await trio.sleep(0.5)  # the busy server itself: the refusal comes this late
 
             async with connect(server) as reader:
                 head = request_head("POST", "/chats", ("Transfer-Encoding", "chunked"))

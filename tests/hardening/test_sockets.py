@@ -9,8 +9,7 @@ from __future__ import annotations
 import gc
 import socket
 import struct
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -18,21 +17,21 @@ import trio
 from hypercorn.protocol.ws_stream import WSStream
 from hypercorn.trio.tcp_server import TCPServer
 
+from chatactors.web.services import Services
 from chatactors.web.socket_transport import AsgiSocket
 from tests.conftest import make_settings
 from tests.hardening.raw_socket import open_upgraded
-from tests.harness.clients import open_socket
+from tests.harness.clients import metric, open_socket
 from tests.harness.served_app import ServedApp, served_app
+from tests.harness.waiting import wait_until_async
 
 #: Linux's TCP_ESTABLISHED state number (include/net/tcp_states.h).
 TCP_ESTABLISHED = 1
 
 
-async def wait_until(predicate: Any, timeout_s: float = 10) -> None:
-    with trio.fail_after(timeout_s):
-        # Polling on purpose: the state is another task's statistics, with no event to wait on.
-        while not predicate():  # noqa: ASYNC110
-            await trio.sleep(0.02)
+def subscribed(services: Services, count: int) -> Callable[[], bool]:
+    """A condition: the registry counts ``count`` subscribers."""
+    return lambda: services.registry.statistics().subscribers == count
 
 
 @pytest.fixture
@@ -68,10 +67,10 @@ async def test_abrupt_disconnects_leave_no_subscriber_behind(
             )
             assert b"101" in await stream.receive_some(1024)
             streams.append(stream)
-        await wait_until(lambda: services.registry.statistics().subscribers == per_round)
+        await wait_until_async(subscribed(services, per_round), 10, f"subscribers == {per_round}")
         for stream in streams:
             await stream.aclose()
-    await wait_until(lambda: services.registry.statistics().subscribers == 0)
+    await wait_until_async(subscribed(services, 0), 10, "subscribers == 0")
     async with httpx.AsyncClient() as client:
         presence = (await client.get(f"{url}/chats/{chat_id}/presence")).json()
     assert presence[0]["status"] == "offline"
@@ -98,8 +97,8 @@ async def test_a_dead_peer_is_reaped_and_a_live_one_kept(served: ServedApp) -> N
     assert b"101" in await dead.receive_some(1024)
     ws_url = url.replace("http", "ws", 1) + f"/ws/{chat_id}?user_id=alice"
     async with open_socket(ws_url) as live:  # trio-websocket answers pings
-        await wait_until(lambda: services.registry.statistics().subscribers == 2)
-        await wait_until(lambda: services.registry.statistics().subscribers == 1, timeout_s=15)
+        await wait_until_async(subscribed(services, 2), 10, "subscribers == 2")
+        await wait_until_async(subscribed(services, 1), 15, "subscribers == 1")
         async with httpx.AsyncClient() as client:
             listed = (await client.get(f"{url}/chats/{chat_id}/presence")).json()
         presence = {p["user_id"]: p["status"] for p in listed}
@@ -118,7 +117,7 @@ async def test_a_client_that_stops_reading_is_dropped_others_receive_all(
     big = "x" * 60_000  # fills socket buffers quickly
     count = 200
     async with open_socket(ws_url, message_queue_size=1) as _stuck, open_socket(ws_url) as reader:
-        await wait_until(lambda: services.registry.statistics().subscribers == 2)
+        await wait_until_async(subscribed(services, 2), 10, "subscribers == 2")
         received: list[int] = []
 
         async def read_all() -> None:
@@ -144,12 +143,8 @@ def tcp_state(stream: trio.SocketStream) -> int:
 
 
 async def open_connections(url: str) -> float:
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(f"{url}/metrics")).text
-    line = next(
-        m for m in metrics.splitlines() if m.startswith("chatactors_websocket_connections ")
-    )
-    return float(line.split()[1])
+    async with httpx.AsyncClient(base_url=url) as client:
+        return await metric(client, "chatactors_websocket_connections")
 
 
 @pytest.mark.parametrize("served", [{"subscriber_queue_size": 8}], indirect=True)
@@ -161,8 +156,12 @@ async def test_a_stalled_socket_is_released_after_the_lag_drop(
     # A peer that completes the handshake, then never reads: its window closes, the server's
     # writes stall (inside a send Hypercorn shields from cancellation).
     stalled = await open_upgraded(int(url.rsplit(":", 1)[1]), f"/ws/{chat_id}")
+
+    async def no_open_connections() -> bool:
+        return await open_connections(url) == 0
+
     try:
-        await wait_until(lambda: services.registry.statistics().subscribers == 1)
+        await wait_until_async(subscribed(services, 1), 10, "subscribers == 1")
         assert await open_connections(url) == 1
         big = "x" * 60_000
         async with httpx.AsyncClient() as client:
@@ -173,12 +172,11 @@ async def test_a_stalled_socket_is_released_after_the_lag_drop(
                 assert response.status_code == 200
         # Dropped from fan-out; then, once the close could not be sent in time, the connection
         # is reset: the server counts no socket for it and the peer's side is not established.
-        await wait_until(lambda: services.registry.statistics().subscribers == 0)
-        with trio.fail_after(30):
-            # Polling the server's own count: there is no event to wait on from here.
-            while await open_connections(url) != 0:  # noqa: ASYNC110
-                await trio.sleep(0.1)
-        await wait_until(lambda: tcp_state(stalled) != TCP_ESTABLISHED)
+        await wait_until_async(subscribed(services, 0), 10, "subscribers == 0")
+        await wait_until_async(no_open_connections, 30, "no WebSocket connection counted")
+        await wait_until_async(
+            lambda: tcp_state(stalled) != TCP_ESTABLISHED, 10, "the stalled connection ended"
+        )
     finally:
         await stalled.aclose()  # unblocks the server's write if it is still stuck
 
@@ -200,10 +198,10 @@ async def test_socket_churn_leaves_no_connection_objects_behind(
     port = int(url.rsplit(":", 1)[1])
     for _ in range(3):
         streams = [await open_upgraded(port, f"/ws/{chat_id}") for _ in range(100)]
-        await wait_until(lambda: services.registry.statistics().subscribers == 100)
+        await wait_until_async(subscribed(services, 100), 10, "subscribers == 100")
         for stream in streams:  # reset: no close frame, no FIN
             stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             await stream.aclose()
-        await wait_until(lambda: services.registry.statistics().subscribers == 0)
+        await wait_until_async(subscribed(services, 0), 10, "subscribers == 0")
     # Hypercorn tears each connection down after the app has ended; then nothing of them stays.
-    await wait_until(lambda: not live_connection_objects())
+    await wait_until_async(lambda: not live_connection_objects(), 10, "no connection objects left")

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import orjson
 import trio
 import trio_websocket
@@ -69,3 +70,12 @@ async def wait_closed(
     reason = ws.closed
     assert reason is not None, "closed without a reason"
     return reason
+
+
+async def metric(http: httpx.AsyncClient, name: str) -> float:
+    """The value of one unlabelled sample (``name`` as exposed, counters ending in ``_total``)
+    in the server's ``/metrics``."""
+    for line in (await http.get("/metrics")).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from quart.typing import TestClientProtocol as Client
 
-from chatactors.web.media_api import bot_asset_ids
+from chatactors.web.bot_assets import bot_asset_ids
 from tests.media import samples
 
 DATA = samples.wav(frames=500)  # 1,044 bytes

@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from chatactors.storage.media import describe, image_size, media_type_of, sniff
+from chatactors.storage.media.formats import media_type_of
+from chatactors.storage.media.image_size import image_size
+from chatactors.storage.media.sniffing import sniff
+from chatactors.storage.media.upload import describe
 from tests.media import samples
 
 

@@ -1,6 +1,7 @@
 """Changes survive a server restart: a client away while a message was edited, reacted to and
 deleted resumes by position from a new process and gets each change once, in order; and the
-deleted text is in no file of the data directory once the server has stopped.
+deleted text is in no file of the data directory once the server has stopped (its words not in
+the search index either, even when the server that deleted it was killed).
 
 Policy: see ``conftest.py`` (a real ``chatactors serve`` over SQLite in ``tmp_path``, every wait
 bounded). The server is stopped with SIGTERM (graceful); a second process serves the same
@@ -9,6 +10,7 @@ directory.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -95,3 +97,49 @@ async def test_resuming_by_pos_after_a_restart_gets_each_change_once(data_dir: P
     for event in chat_events + user_events:
         if event["event"] == "message_updated":
             assert (event["data"]["deleted"], event["data"]["content"]) == (True, "")
+
+
+async def test_a_server_killed_after_a_delete_leaves_its_words_to_the_next_start(
+    data_dir: Path,
+) -> None:
+    """The store merges the search index when it closes; a server killed before it could
+    leaves a deleted message's words in older index segments, and the next start merges them
+    (the next stop then empties the write-ahead log: the words are in no file)."""
+    with trio.fail_after(3 * START_S):
+        async with open_server_process(data_dir=data_dir) as server:
+            async with server.http() as http:
+                created = await http.post("/chats", json={"participants": ["alice", "bob"]})
+                chat_id = created.json()["chat_id"]
+                for number in range(20):
+                    await _post(server, chat_id, "bob", f"filler {number}")
+                secret = await _post(server, chat_id, "alice", "xylophonequartz stays? no")
+                found = await http.get("/search", params={"user_id": "bob", "q": "xylophone*"})
+                assert [hit["message"]["id"] for hit in found.json()["results"]] == [secret["id"]]
+                deleted = await http.delete(
+                    f"/chats/{chat_id}/messages/{secret['id']}?user_id=alice"
+                )
+                assert deleted.status_code == 200
+            await server.kill()
+        assert await trio.to_thread.run_sync(_unpurged_removals, data_dir) == 1
+        async with open_server_process(data_dir=data_dir) as server:
+            async with server.http() as http:
+                found = await http.get("/search", params={"user_id": "bob", "q": "xylophone*"})
+                assert found.json()["results"] == []
+            await server.kill()  # not even a graceful stop: the start merged it already
+        assert await trio.to_thread.run_sync(_unpurged_removals, data_dir) == 0
+        assert await trio.to_thread.run_sync(_index_holds, data_dir, b"xylophonequartz") is False
+        async with open_server_process(data_dir=data_dir) as server:
+            assert await server.terminate() == 0
+    assert _files_holding(data_dir, b"xylophonequartz") == []
+
+
+def _unpurged_removals(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "chatactors.sqlite3") as conn:
+        (count,) = conn.execute("SELECT unpurged FROM search_state").fetchone()
+    return int(count)
+
+
+def _index_holds(data_dir: Path, word: bytes) -> bool:
+    with sqlite3.connect(data_dir / "chatactors.sqlite3") as conn:
+        blocks = conn.execute("SELECT block FROM message_search_data").fetchall()
+    return any(word in bytes(block) for (block,) in blocks)

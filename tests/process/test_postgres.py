@@ -9,6 +9,7 @@ PostgreSQL is stopped and started again.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,15 @@ async def test_sigkill_after_concurrent_posts_keeps_every_acknowledged_message(
         assert replay == stored[after_seq:], after_seq
 
 
+async def _wait_for(progress: trio.Condition, check: Callable[[], bool]) -> None:
+    """Until ``check()`` holds, looked at again each time ``progress`` is notified (an answer
+    came), bounded."""
+    with trio.fail_after(START_S):
+        async with progress:
+            while not check():
+                await progress.wait()
+
+
 async def _readyz(http: httpx.AsyncClient) -> int:
     return (await http.get("/readyz")).status_code
 
@@ -126,12 +136,6 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_
             async with progress:
                 progress.notify_all()
 
-    async def wait_for(check: Any) -> None:
-        with trio.fail_after(START_S):
-            async with progress:
-                while not check():
-                    await progress.wait()
-
     try:
         url = await trio.to_thread.run_sync(pg.create_database)
         async with open_server_process(data_dir=data_dir, database_url=url) as server:
@@ -139,17 +143,17 @@ async def test_postgres_down_answers_503_then_recovers_without_losing_acks(data_
                 chat_id = await _new_chat(http)
                 for user in USERS[:2]:
                     nursery.start_soon(post_steadily, http, chat_id, user)
-                await wait_for(lambda: len(acked) >= 20)
+                await _wait_for(progress, lambda: len(acked) >= 20)
                 assert await _readyz(http) == 200
 
                 await trio.to_thread.run_sync(pg.stop)
                 refused_before = statuses.count(503)
-                await wait_for(lambda: statuses.count(503) >= refused_before + 3)
+                await _wait_for(progress, lambda: statuses.count(503) >= refused_before + 3)
                 assert await _readyz(http) == 503
 
                 await trio.to_thread.run_sync(pg.start)
                 acked_before = len(acked)
-                await wait_for(lambda: len(acked) >= acked_before + 20)
+                await _wait_for(progress, lambda: len(acked) >= acked_before + 20)
                 stop.set()
             async with _client(server) as http:
                 assert await _readyz(http) == 200
@@ -212,12 +216,6 @@ async def test_a_hung_postgres_costs_each_request_a_bound_and_no_503_is_stored(
             async with progress:
                 progress.notify_all()
 
-    async def wait_for(check: Any) -> None:
-        with trio.fail_after(START_S):
-            async with progress:
-                while not check():
-                    await progress.wait()
-
     async def readyz(http: httpx.AsyncClient) -> tuple[int, str, float]:
         asked_at = trio.current_time()
         response = await http.get("/readyz")
@@ -236,15 +234,17 @@ async def test_a_hung_postgres_costs_each_request_a_bound_and_no_503_is_stored(
                 chat_id = await _new_chat(http)
                 for user in USERS:
                     nursery.start_soon(post_steadily, http, chat_id, user)
-                await wait_for(lambda: len(acked) >= 20)
+                await _wait_for(progress, lambda: len(acked) >= 20)
                 with pg.paused():
                     pausing.set()
                     first_check = await readyz(http)
                     second_check = await readyz(http)  # the first check still hangs: at once
-                    await wait_for(lambda: min(paused_answers.values()) >= ANSWERS_WHILE_PAUSED)
+                    await _wait_for(
+                        progress, lambda: min(paused_answers.values()) >= ANSWERS_WHILE_PAUSED
+                    )
                 resumed.set()
                 acked_before = len(acked)
-                await wait_for(lambda: len(acked) >= acked_before + 20)
+                await _wait_for(progress, lambda: len(acked) >= acked_before + 20)
                 stop.set()
             async with _client(server) as http:
                 before_retries = await _messages(http, chat_id)

@@ -16,8 +16,9 @@ import httpx
 import pytest
 import trio
 
-from tests.harness.clients import wait_closed
+from tests.harness.clients import metric, wait_closed
 from tests.harness.server_process import STOP_S, ServerProcess, open_server_process
+from tests.harness.waiting import wait_until_async
 from tests.media.samples import wav
 
 pytestmark = pytest.mark.slow
@@ -43,6 +44,18 @@ async def _new_chat(http: httpx.AsyncClient) -> str:
     return chat_id
 
 
+async def _wait_for_no_socket(server: ServerProcess) -> None:
+    """Until the server counts no WebSocket open. Each look is a request of its own that the
+    server closes after answering (a connection the client closed would stay open on the
+    server until the keep-alive timeout, an idle connection more at the SIGTERM)."""
+    async with server.http(headers={"Connection": "close"}) as http:
+
+        async def none_open() -> bool:
+            return await metric(http, "chatactors_websocket_connections") == 0
+
+        await wait_until_async(none_open, STOP_S, "the socket closed on the server")
+
+
 async def _terminate_within_bound(server: ServerProcess) -> None:
     server.send_signal(signal.SIGTERM)
     await _exits_within_bound(server)
@@ -60,7 +73,7 @@ async def test_sigterm_after_a_socket_closed_exits_at_once(data_dir: Path) -> No
             chat_id = await _new_chat(http)
         async with server.socket(f"/ws/{chat_id}?user_id=alice") as ws:
             await ws.send_message("hello")
-        await trio.sleep(1)
+        await _wait_for_no_socket(server)
         await _terminate_within_bound(server)
 
 
@@ -117,8 +130,12 @@ async def test_a_request_in_flight_at_sigterm_is_answered_before_the_exit(data_d
         async with trio.open_nursery() as nursery:
             nursery.start_soon(upload)
             await half_sent.wait()
-            await trio.sleep(0.2)  # let the server read the first half
+            # In flight: the route has opened the upload's temporary file.
+            await wait_until_async(
+                lambda: any((data_dir / "media").glob(".upload-*")), STOP_S, "the upload begun"
+            )
             server.send_signal(signal.SIGTERM)
+            # Time passing is the point: the process must not exit while the upload is open.
             await trio.sleep(0.5)
             assert server.returncode is None  # still serving the upload
             go_on.set()

@@ -121,6 +121,7 @@ async def test_a_postgres_database_made_before_chats_changed_opens_and_keeps_the
 ) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
         for migration in PG_MIGRATIONS[:2]:
+            assert isinstance(migration, str)
             conn.execute(migration.encode())
         conn.execute("CREATE TABLE chatactors_schema (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO chatactors_schema (version) VALUES (2)")

@@ -102,11 +102,12 @@ INSERT INTO read_marks (chat_id, user_id, message_id, seq)
 """
 
 
-async def test_a_postgres_database_made_before_the_log_opens_and_keeps_its_messages(
-    database_url: str,
-) -> None:
+def make_version_1(database_url: str) -> None:
+    """A PostgreSQL database as schema version 1 left it, with its rows."""
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute(PG_MIGRATIONS[0].encode())
+        first = PG_MIGRATIONS[0]
+        assert isinstance(first, str)
+        conn.execute(first.encode())
         conn.execute("CREATE TABLE chatactors_schema (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO chatactors_schema (version) VALUES (1)")
         # Version 1 stored text as UTF-8 bytes: convert_to gives exactly those.
@@ -119,6 +120,12 @@ async def test_a_postgres_database_made_before_the_log_opens_and_keeps_its_messa
             .replace("'cm-1'", "convert_to('cm-1', 'UTF8')")
             .encode()
         )
+
+
+async def test_a_postgres_database_made_before_the_log_opens_and_keeps_its_messages(
+    database_url: str,
+) -> None:
+    make_version_1(database_url)
     with trio.fail_after(TIMEOUT_S):
         async with open_postgres_store(database_url) as store:
             await _check_old_chat_then_change_it(store)

@@ -14,7 +14,8 @@ import pytest
 import trio
 
 from chatactors.domain.errors import OutcomeUnknown
-from chatactors.settings import Settings, SettingsError
+from chatactors.settings import SettingsError
+from chatactors.settings_parsing import read_settings
 from chatactors.storage.pg_schema import MIGRATIONS, migrate
 from chatactors.storage.postgres import open_postgres_store
 from chatactors.storage.store import MessagePage, StoreNotAnswering, StoreUnavailable
@@ -205,7 +206,8 @@ async def test_a_slow_server_rolls_back_on_its_own_timeout_and_that_is_a_503(
 
 def test_settings_take_store_and_database_url_from_the_environment() -> None:
     url = "postgresql://chat:s3cret@127.0.0.1:5432/chat"
-    settings = Settings.from_env({"CHATACTORS_STORE": "postgres", "CHATACTORS_DATABASE_URL": url})
+    environ = {"CHATACTORS_STORE": "postgres", "CHATACTORS_DATABASE_URL": url}
+    settings = read_settings(environ=environ)
     assert (settings.store, settings.database_url) == ("postgres", url)
     # The password must not reach a log through the settings' repr.
     assert "s3cret" not in repr(settings)
@@ -213,4 +215,4 @@ def test_settings_take_store_and_database_url_from_the_environment() -> None:
 
 def test_settings_refuse_postgres_without_a_database_url() -> None:
     with pytest.raises(SettingsError, match="database_url"):
-        Settings.from_env({"CHATACTORS_STORE": "postgres"})
+        read_settings(environ={"CHATACTORS_STORE": "postgres"})

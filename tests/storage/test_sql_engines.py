@@ -36,12 +36,13 @@ async def test_concurrent_appends_share_commits(engine_store: SqliteStore | PgSt
     with trio.fail_after(TIMEOUT_S):
         for chat in chats:
             await store.create_chat(chat)
-        batches_before, writes_before = store.batches_committed, store.writes_committed
+        before = store.statistics()
         async with trio.open_nursery() as nursery:
             for chat in chats:
                 nursery.start_soon(post_all, chat.id)
-        batches = store.batches_committed - batches_before
-        writes = store.writes_committed - writes_before
+        after = store.statistics()
+        batches = after.batches_committed - before.batches_committed
+        writes = after.writes_committed - before.writes_committed
         stored = {chat.id: await store.read_messages(chat.id, MessagePage(limit=100))
                   for chat in chats}  # fmt: skip
     assert writes == len(chats) * per_chat

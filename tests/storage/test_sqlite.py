@@ -18,7 +18,9 @@ import trio.testing
 from chatactors.domain.errors import StoreUnavailable
 from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import Message, ReadMark
+from chatactors.domain.search_query import parse_query
 from chatactors.storage.migrations import MIGRATIONS, migrate
+from chatactors.storage.search import SearchRequest
 from chatactors.storage.sqlite import SqliteStore, open_sqlite_store
 from chatactors.storage.store import MessagePage
 
@@ -89,7 +91,8 @@ async def test_batch_max_one_commits_every_write_alone(tmp_path: Path) -> None:
             async with trio.open_nursery() as nursery:
                 for seq in range(1, 21):
                     nursery.start_soon(_append, store, make_message(chat, seq, "bob"))
-            assert store.batches_committed == store.writes_committed == 21
+            commits = store.statistics()
+            assert commits.batches_committed == commits.writes_committed == 21
 
 
 async def test_failed_write_fails_its_caller_and_the_writer_keeps_going(tmp_path: Path) -> None:
@@ -134,7 +137,7 @@ async def test_failed_write_does_not_fail_other_writes_in_its_batch(tmp_path: Pa
                 for message in good:
                     nursery.start_soon(append, f"good{message.seq}", message)
             # They did share one transaction, which failed and was split.
-            assert store.batches_split == 1
+            assert store.statistics().batches_split == 1
             stored = await store.read_messages(chat.id, MessagePage(limit=10))
     assert isinstance(results.pop("bad"), sqlite3.IntegrityError)
     assert results == {f"good{m.seq}": None for m in good}
@@ -238,3 +241,35 @@ async def test_closing_commits_writes_still_queued(tmp_path: Path) -> None:
         async with open_sqlite_store(tmp_path) as store:
             stored = await store.read_messages(chat.id, MessagePage(limit=1000))
     assert stored == messages
+
+
+async def test_the_search_index_still_matches_its_messages_after_a_vacuum(tmp_path: Path) -> None:
+    """The index is keyed by the messages table's rowid, which SQLite keeps through VACUUM
+    (it only documents that it may not for tables without an INTEGER PRIMARY KEY): this fails
+    if a SQLite version ever renumbers them, and the index would then need rebuilding."""
+    chat = make_chat("c1", "alice", "bob")
+    other = make_chat("c2", "alice", "bob")
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    with trio.fail_after(TIMEOUT_S):
+        async with open_sqlite_store(tmp_path) as store:
+            await store.create_chat(chat)
+            await store.create_chat(other)
+            for seq, word in enumerate(words, 1):
+                await _append(store, make_message(chat if seq % 2 else other, seq, "bob",
+                                                  content=f"{word} {seq}"))  # fmt: skip
+        await trio.to_thread.run_sync(_vacuum, tmp_path / DB_NAME)
+        async with open_sqlite_store(tmp_path) as store:
+            found = {
+                word: [m.content for m in (await store.search(
+                    SearchRequest(UserId("alice"), parse_query(word), 10))).messages]
+                for word in words
+            }  # fmt: skip
+    assert found == {word: [f"{word} {seq}"] for seq, word in enumerate(words, 1)}
+
+
+def _vacuum(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("VACUUM")
+    finally:
+        conn.close()

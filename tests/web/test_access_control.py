@@ -14,7 +14,7 @@ from quart.typing import TestClientProtocol as Client
 from chatactors.web.app import create_app
 from chatactors.web.auth import issue_token
 from tests.conftest import make_settings
-from tests.web.asgi_socket import open_socket
+from tests.harness.asgi_socket import open_socket
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -231,6 +231,20 @@ async def test_no_token_may_act_as_bot_user(client: Client, chat_id: str) -> Non
     # The control: the chat's participants still get in, and nothing was posted as the bot.
     messages = await client.get(f"/chats/{chat_id}/messages", headers=bearer("owner"))
     assert await messages.get_json() == []
+
+
+async def test_search_is_the_token_users_own(client: Client, chat_id: str) -> None:
+    body = {"user_id": "owner", "type": "text", "content": "the vault combination"}
+    sent = await client.post(f"/chats/{chat_id}/messages", json=body, headers=bearer("owner"))
+    assert sent.status_code == 200
+    mine = await client.get("/search?q=vault", headers=bearer("friend"))  # user_id: the token's
+    assert [hit["chat_id"] for hit in (await mine.get_json())["results"]] == [chat_id]
+    as_other = await client.get("/search?q=vault&user_id=owner", headers=bearer("friend"))
+    assert as_other.status_code == 403
+    outsider = await client.get("/search?q=vault", headers=bearer("outsider"))
+    assert (await outsider.get_json())["results"] == []
+    unsigned = await client.get("/search?q=vault&user_id=owner")
+    assert unsigned.status_code == 401
 
 
 async def test_a_removed_member_loses_reads_and_sockets_with_their_own_token(

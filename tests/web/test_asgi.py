@@ -11,7 +11,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from chatactors.web.asgi import SOCKET_ROUTES
-from tests.web.asgi_socket import open_socket
+from tests.harness.asgi_socket import open_socket
 
 
 @pytest.mark.parametrize(

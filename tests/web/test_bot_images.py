@@ -11,7 +11,7 @@ from chatactors.web.app import create_app
 from chatactors.web.lifespan import bot_asset_urls
 from chatactors.web.services import services_of
 from tests.conftest import make_settings
-from tests.web.asgi_socket import open_socket
+from tests.harness.asgi_socket import open_socket
 
 
 async def test_by_default_the_bot_serves_its_images_and_says_so_at_start_up(

@@ -3,7 +3,7 @@ added user's ``/ws`` announced the chat, and a removed user's sockets: their per
 closed with 4403 after the line that removed them, their ``/ws`` told ``chat_removed`` and kept
 open without that chat.
 
-Policy: the app in process over ASGI events (tests/web/asgi_socket.py, the transport Hypercorn
+Policy: the app in process over ASGI events (tests/harness/asgi_socket.py, the transport Hypercorn
 drives), Trio's real clock with every wait bounded; a marker message posted last shows that
 nothing else came before it.
 """
@@ -24,7 +24,7 @@ from chatactors.settings import Settings
 from chatactors.storage.memory import MemoryStore
 from chatactors.web.app import create_app
 from tests.conftest import make_settings
-from tests.web.asgi_socket import AsgiTestSocket, open_socket
+from tests.harness.asgi_socket import AsgiTestSocket, open_socket
 
 V1 = ("chatactors.v1",)
 Event = dict[str, Any]

@@ -14,7 +14,7 @@ import trio.testing
 from quart.typing import TestClientProtocol as Client
 
 from tests.conftest import make_settings
-from tests.web.asgi_socket import AsgiTestSocket, open_socket
+from tests.harness.asgi_socket import AsgiTestSocket, open_socket
 
 ChatFactory = Callable[..., Awaitable[str]]
 V1 = "chatactors.v1"

@@ -32,7 +32,7 @@ from chatactors.storage.store import LoadedChat
 from chatactors.web.app import create_app
 from chatactors.web.error_responses import CLOSE_FOR_END, close_code_for, status_for
 from tests.conftest import make_settings
-from tests.web.asgi_socket import open_socket
+from tests.harness.asgi_socket import open_socket
 
 ERRORS: list[ChatError] = [
     ChatNotFound("c1"),

@@ -13,8 +13,8 @@ from quart.typing import TestClientProtocol as Client
 
 from chatactors.domain.errors import Overloaded
 from chatactors.logs import configure_logging
+from chatactors.web.answers import _Deadline
 from chatactors.web.app import create_app
-from chatactors.web.chats_api import _Deadline
 from tests.conftest import make_settings
 
 

@@ -12,7 +12,7 @@ import pytest
 from quart.typing import TestClientProtocol as Client
 
 from chatactors.domain.errors import InvalidInput
-from chatactors.web.request import check_unicode, decode_query, query_args
+from chatactors.web.request import decode_query, query_args
 from chatactors.web.wire import MessagesQuery
 
 ChatFactory = Callable[..., Awaitable[str]]
@@ -117,14 +117,6 @@ async def test_a_very_long_static_file_name_is_404(client: Client) -> None:
     response = await client.get("/static/" + "a" * 5000)
     assert response.status_code == 404
     assert (await response.get_json())["detail"]
-
-
-def test_check_unicode_refuses_lone_surrogates_and_keeps_pairs() -> None:
-    """The one check for text from parsers that let surrogates through (sockets call it too)."""
-    assert check_unicode("héllo 😀", "content") == "héllo 😀"
-    for bad in ("\ud800", "a\udfff", "\udcff"):
-        with pytest.raises(InvalidInput, match="content is not valid Unicode"):
-            check_unicode(bad, "content")
 
 
 def test_query_args_read_repeated_keys_as_lists_and_refuse_bad_utf8() -> None:

@@ -19,7 +19,7 @@ from chatactors.web.app import create_app
 from chatactors.web.error_responses import TOO_SLOW_DETAIL
 from tests.actors.unconfirmed_store import Unconfirmed, UnconfirmedStore
 from tests.conftest import make_settings
-from tests.web.asgi_socket import AsgiTestSocket, open_socket
+from tests.harness.asgi_socket import AsgiTestSocket, open_socket
 
 UNKNOWN = "outcome unknown: retry with the same client_message_id"
 

@@ -15,7 +15,7 @@ from chatactors.storage.memory import MemoryStore
 from chatactors.web.app import create_app
 from chatactors.web.services import services_of
 from tests.conftest import make_settings
-from tests.web.asgi_socket import AsgiTestSocket, open_socket
+from tests.harness.asgi_socket import AsgiTestSocket, open_socket
 
 V1 = ("chatactors.v1",)
 

@@ -271,3 +271,21 @@ async def test_a_socket_carries_at_most_ws_user_max_chats(tmp_path: Path) -> Non
 async def test_a_socket_without_a_user_is_closed_with_4422(tmp_path: Path) -> None:
     async with server_with(tmp_path) as server, user_socket(server, "") as nobody:
         assert await closed_with(nobody) == 4422
+
+
+async def test_mentions_arrive_as_messages_and_ready_counts_the_unread_ones(
+    tmp_path: Path,
+) -> None:
+    async with server_with(tmp_path) as server:
+        chat_id = await server.new_chat("alice", "bob")
+        quiet = await server.new_chat("alice", "carol")
+        await server.post(chat_id, "bob", "@alice are you there?")
+        await server.post(chat_id, "bob", "and @[alice] again")
+        async with user_socket(server, "user_id=alice") as alice:
+            assert (await ready(alice))["unread_mentions"] == {chat_id: 2, quiet: 0}
+            await server.post(chat_id, "bob", "@alice third")
+            mention = await alice.next(lambda e: e["event"] == "message_received")
+            assert (mention["chat_id"], mention["data"]["mentions"]) == (chat_id, ["alice"])
+            created = await server.new_chat("dave", "alice")
+            announced = await alice.next(lambda e: e["event"] == "chat_created")
+            assert (announced["chat_id"], announced["data"]["unread_mentions"]) == (created, 0)

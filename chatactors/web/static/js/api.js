@@ -100,6 +100,8 @@ export const api = {
     request("PUT", `/chats/${enc(chatId)}/messages/${enc(id)}/reactions/${enc(emoji)}`, { body: { user_id: userId } }),
   unreact: (chatId, id, emoji, userId) =>
     request("DELETE", `/chats/${enc(chatId)}/messages/${enc(id)}/reactions/${enc(emoji)}`, { query: { user_id: userId } }),
+  /** `GET /search`: `params` as search.js makes them; answers {results, next_cursor}. */
+  search: (params) => request("GET", "/search", { query: params }),
 
   /** Upload a file with POST /media (multipart field `file`); reports progress 0..1. */
   upload(file, onProgress) {

@@ -1,9 +1,12 @@
-// Entry point: who am I, the chat list, the new-chat dialog, routing (#/chat/<id>).
+// Entry point: who am I, the chat list (with its mention badges), the search box and its keyboard
+// shortcuts, the new-chat dialog, routing (#/chat/<id>, and opening a search result in it).
 import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { setAuthToken } from "./api.js";
 import { ChatClient } from "./client.js";
+import { browserPage } from "./page.js";
 import { ConversationView } from "./conversation.js";
+import { SearchPanel } from "./search-panel.js";
 import { toast } from "./toast.js";
 import { tokenUser } from "./token.js";
 import { BOT, displayName, formatListTime } from "./format.js";
@@ -16,8 +19,11 @@ const TOKEN_KEY = "chatactors.token";
 
 let client = null;
 let conversation = null;
+let search = null;
 let listFrame = 0;
 let searchTerm = "";
+// A search result being opened: {chatId, message}, shown once its chat is open.
+let revealing = null;
 
 // ---- who am I ----------------------------------------------------------------------------
 
@@ -114,8 +120,9 @@ async function startAs(me) {
   $("#me-name").textContent = me;
   $("#me-avatar").replaceChildren(avatar(me, { size: 40 }));
   resetKeyed($("#chat-list"));
-  client = new ChatClient(me);
+  client = new ChatClient(me, browserPage);
   conversation.setClient(client);
+  search.setClient(client);
   client.addEventListener("change", (e) => {
     if (e.detail.kind === "auth-required") {
       storage("session")?.removeItem(TOKEN_KEY);
@@ -124,6 +131,7 @@ async function startAs(me) {
       return;
     }
     conversation.onChange(e.detail);
+    if (e.detail.kind === "active") search.setActiveChat(e.detail.chatId);
     if (["chats", "connection", "presence", "read", "message", "update", "status", "active", "chat", "removed"].includes(e.detail.kind)) scheduleList();
   });
   scheduleList();
@@ -186,10 +194,11 @@ function updateChatItem(li, chat) {
   const time = chat.lastMessage?._time || null;
   const preview = previewOf(chat);
   const unread = chat.unread;
+  const mentions = chat.unreadMentions;
   // Rebuild the inside only when what it shows changed (keeps hover/focus stable).
   const signature = JSON.stringify([title, status, time?.getTime(), chat.lastMessage?._key, chat.lastMessage?._status,
     chat.lastMessage?.deleted, shownContent(chat, chat.lastMessage),
-    chat.lastMessage && chat.readState(chat.lastMessage.seq), preview.typing, unread, chat.isGroup]);
+    chat.lastMessage && chat.readState(chat.lastMessage.seq), preview.typing, unread, mentions, chat.isGroup]);
   button.setAttribute("aria-current", active ? "true" : "false");
   button.classList.toggle("active", active);
   if (button._signature === signature) return;
@@ -198,6 +207,11 @@ function updateChatItem(li, chat) {
   const av = avatar(chat.otherHumans[0], { size: 48, status, group: chat.isGroup ? chat.id : null });
   const badge = unread > 0
     ? h("span", { class: "badge", "aria-label": `${unread} unread message${unread === 1 ? "" : "s"}`, text: unread > 99 ? "99+" : String(unread) })
+    : null;
+  // Someone asked me something: "@" beside the count, until I read the chat.
+  const mentionLabel = `${mentions} unread mention${mentions === 1 ? "" : "s"} of you`;
+  const mentionBadge = mentions > 0
+    ? h("span", { class: "badge badge-mention", role: "img", "aria-label": mentionLabel, title: mentionLabel, text: "@" })
     : null;
   const statusText = status === "online"
     ? h("span", { class: "sr-only", text: chat.isGroup ? " (someone is online)" : " (online)" })
@@ -210,6 +224,7 @@ function updateChatItem(li, chat) {
         time ? h("time", { class: "ci-time", datetime: time.toISOString(), text: formatListTime(time) }) : null),
       h("span", { class: "ci-bottom" },
         h("span", { class: `ci-preview${preview.typing ? " typing" : ""}` }, preview.nodes),
+        mentionBadge,
         badge)),
   );
 }
@@ -234,6 +249,7 @@ function renderSidebar() {
 
   const unread = client.totalUnread;
   document.title = unread ? `(${unread}) chatactors` : "chatactors";
+  search.refresh();
 }
 
 // ---- new chat ----------------------------------------------------------------------------
@@ -319,10 +335,14 @@ async function createFromDialog() {
 
 function route() {
   if (!client) return;
+  document.body.classList.remove("searching");
   const match = location.hash.match(/^#\/chat\/(.+)$/);
   const chatId = match ? decodeURIComponent(match[1]) : null;
-  if (chatId && client.chats.has(chatId)) client.openChat(chatId);
-  else {
+  const target = revealing?.chatId === chatId ? revealing : null;
+  revealing = null;
+  if (chatId && client.chats.has(chatId)) {
+    client.openChat(chatId).then(() => target && conversation.reveal(chatId, target.message));
+  } else {
     if (chatId && client.loaded) toast("That chat is not one of yours.", { kind: "error" });
     if (chatId) history.replaceState(null, "", location.pathname + location.search);
     client.closeChat();
@@ -330,10 +350,52 @@ function route() {
   scheduleList();
 }
 
+// ---- search ----------------------------------------------------------------------------------
+
+/** A search result chosen: its chat opens at that message. */
+async function openHit(hit) {
+  if (!client.chats.has(hit.chat_id)) await client.refreshSoon();
+  if (!client.chats.has(hit.chat_id)) {
+    toast("That chat is not one of yours any more.", { kind: "error" });
+    return;
+  }
+  revealing = { chatId: hit.chat_id, message: { id: hit.message.id, seq: hit.message.seq } };
+  const hash = `#/chat/${encodeURIComponent(hit.chat_id)}`;
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function isTyping(target) {
+  return !!target?.closest?.("input, textarea, select, [contenteditable=''], [contenteditable='true']");
+}
+
+/** Ctrl+K (Cmd+K on a Mac) anywhere, or "/" when not typing: the search box. */
+function onShortcut(ev) {
+  if (!client || $("#app").hidden || ev.defaultPrevented || ev.isComposing) return;
+  if (document.querySelector("dialog[open]")) return; // a dialog has the keyboard
+  const k = ev.key.toLowerCase() === "k" && (ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey;
+  const slash = ev.key === "/" && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !isTyping(ev.target);
+  if (!k && !slash) return;
+  ev.preventDefault();
+  search.focus();
+}
+
 // ---- boot ----------------------------------------------------------------------------------
 
 function boot() {
-  conversation = new ConversationView({ startGroup: (members) => openNewChat({ prefill: members, group: true }) });
+  conversation = new ConversationView({
+    startGroup: (members) => openNewChat({ prefill: members, group: true }),
+    searchHere: () => search.focus({ here: true }),
+  });
+  search = new SearchPanel({
+    onTerm: (text) => {
+      searchTerm = text;
+      scheduleList();
+    },
+    onOpen: openHit,
+  });
+  document.addEventListener("keydown", onShortcut);
+  if (/Mac|iPhone|iPad/.test(navigator.platform)) $(".search-kbd").textContent = "⌘K";
   $("#switch-user").append(icon("switch", { size: 20 }));
   $("#new-chat").append(icon("edit", { size: 20 }));
   $("#new-chat-close").append(icon("x", { size: 20 }));
@@ -375,10 +437,6 @@ function boot() {
     }
   });
   $("#people-box").addEventListener("click", () => $("#people-input").focus());
-  $("#chat-search").addEventListener("input", (e) => {
-    searchTerm = e.target.value;
-    scheduleList();
-  });
   window.addEventListener("hashchange", route);
   // Minute-level times ("last seen", list times) stay current.
   setInterval(() => {

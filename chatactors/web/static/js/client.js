@@ -1,12 +1,18 @@
 // The client's conversation with the server: one socket for every chat (`/ws`), history pages
 // over REST, sending with retry, changes to messages (edit, delete, reactions), changes to chats
 // (title, members), typing. Its state and rules live in the Store (store.js, changes.js,
-// members.js); no DOM here either. Views listen to "change" events ({kind, chatId}) and re-render.
+// members.js); no DOM here either (the page's visibility and the network's state come from
+// page.js, handed in by app.js). Views listen to "change" events ({kind, chatId}) and re-render.
 import { api, getAuthToken } from "./api.js";
 import { UserSocket } from "./socket.js";
 import { BOT } from "./format.js";
 import { answerCovers, beginEdit, endEdit, toggleOp } from "./changes.js";
+import {
+  AROUND, addNewerToWindow, addOlderToWindow, hasOlder, heldRuns, leaveWindow, olderPage, openWindow, settleWindow,
+  showRunOf,
+} from "./history-window.js";
 import { applyChatState, chatName, removalNotice } from "./members.js";
+import { searchParams } from "./search.js";
 import { PAGE_SIZE, Store, kindOfFile, kindOfType } from "./store.js";
 
 // Reading back every message held when a chat's position becomes known: at most this many.
@@ -17,9 +23,12 @@ const TYPING_IDLE_MS = 4000;
 const TYPING_EXPIRE_MS = 12000;
 
 export class ChatClient extends EventTarget {
-  constructor(me) {
+  /** @param {string} me @param {typeof import("./page.js").browserPage} page whether the page
+   *  is seen or offline, and word when that changes (page.js) */
+  constructor(me, page) {
     super();
     this.me = me;
+    this.page = page;
     this.store = new Store(me, { isViewing: (chat) => this.isViewing(chat) });
     this.activeId = null;
     // The open chat, if I was taken out of it while it was open: it stays on screen, read-only,
@@ -40,14 +49,7 @@ export class ChatClient extends EventTarget {
     this._typingIdle = null;
     this._readyPos = null; // the current socket's `latest_pos` per chat, from its `ready`
     this._reacting = new Set(); // "<message id>\u0000<emoji>": one toggle in flight at a time
-    this._onVisible = () => {
-      if (document.visibilityState === "visible") {
-        this.nudge();
-        const chat = this.active;
-        if (chat) this.markReadSoon(chat);
-      }
-    };
-    this._onOnline = () => this.nudge();
+    this._unwatchPage = null;
   }
 
   get chats() {
@@ -82,8 +84,14 @@ export class ChatClient extends EventTarget {
   // ---- lifecycle ---------------------------------------------------------------------
 
   async start() {
-    document.addEventListener("visibilitychange", this._onVisible);
-    window.addEventListener("online", this._onOnline);
+    this._unwatchPage = this.page.watch({
+      onVisible: () => {
+        this.nudge();
+        const chat = this.active;
+        if (chat) this.markReadSoon(chat);
+      },
+      onOnline: () => this.nudge(),
+    });
     await this.refreshChats();
     if (this.stopped) return;
     this.loaded = true;
@@ -100,8 +108,8 @@ export class ChatClient extends EventTarget {
   stop() {
     this.stopped = true;
     this.stopTyping();
-    document.removeEventListener("visibilitychange", this._onVisible);
-    window.removeEventListener("online", this._onOnline);
+    this._unwatchPage?.();
+    this._unwatchPage = null;
     this.socket?.stop();
     for (const t of this._typingTimers.values()) clearTimeout(t);
     for (const t of this._readTimers.values()) clearTimeout(t);
@@ -118,9 +126,9 @@ export class ChatClient extends EventTarget {
   get connectionState() {
     const state = this.socket?.state;
     if (!this.loaded || !state || state === "idle" || state === "connecting") {
-      return this.listFailed && navigator.onLine === false ? "offline" : "connecting";
+      return this.listFailed && this.page.isOffline() ? "offline" : "connecting";
     }
-    if (state === "closed") return navigator.onLine === false ? "offline" : "reconnecting";
+    if (state === "closed") return this.page.isOffline() ? "offline" : "reconnecting";
     return "online"; // open, or gone (refused for good: the banner says why)
   }
 
@@ -330,6 +338,7 @@ export class ChatClient extends EventTarget {
     this._readyPos = data?.latest_pos && typeof data.latest_pos === "object" ? data.latest_pos : null;
     const carried = Object.keys(data?.chats || {});
     const fresh = this.store.applyReady(this._readyPos);
+    this.store.applyMentionCounts(data?.unread_mentions, this._readyPos);
     // A chat held and not carried: perhaps I was taken out of it while away (the list says).
     const missing = [...this.chats.keys()].some((id) => !(id in (data?.chats || {})));
     if (carried.some((id) => !this.chats.has(id)) || fresh.length || missing) this.refreshSoon();
@@ -338,15 +347,14 @@ export class ChatClient extends EventTarget {
 
   /** Read every message held again (they were read before the chat's position was known). */
   async _reread(chat) {
-    const seqs = [...chat.seqs];
-    if (!seqs.length || chat.oldestSeq === null) return;
-    const newest = Math.max(...seqs);
+    const runs = heldRuns(chat); // the newest messages, and a window further back if one is held
+    if (!runs.length) return;
     const covers = this.store.coversNow(chat);
     try {
-      const page = await api.messages(chat.id, {
-        beforeSeq: newest + 1, limit: Math.min(MAX_REREAD, newest - chat.oldestSeq + 1), userId: this.me,
-      });
-      this.store.mergePage(chat, page, { covers });
+      const pages = await Promise.all(runs.map((run) => api.messages(chat.id, {
+        beforeSeq: run.to + 1, limit: Math.min(MAX_REREAD, run.to - run.from + 1), userId: this.me,
+      })));
+      for (const page of pages) this.store.mergePage(chat, page, { covers });
       this.emit("update", chat.id);
       this.emit("chats");
     } catch {
@@ -444,6 +452,9 @@ export class ChatClient extends EventTarget {
     this.activeId = chatId;
     const chat = this.active;
     if (chat && switching) {
+      // A chat opened from the list starts at its newest messages, even if a window further
+      // back was being read in it before (a search result opens it there afterwards).
+      leaveWindow(chat);
       chat.unreadAtOpen = chat.unread;
       if (chat.historyLoaded) this.store.placeUnreadMarker(chat);
     }
@@ -482,10 +493,13 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  /** The page before the oldest held; answers whether it loaded (the one in flight, if any). */
+  /**
+   * The page before the oldest message shown (of the live end, or of a window further back);
+   * answers whether it loaded (the one in flight, if any).
+   */
   loadOlder(chat) {
     if (chat._olderLoad) return chat._olderLoad;
-    if (!chat.hasMore || !chat.historyLoaded || chat.oldestSeq === null) return Promise.resolve(false);
+    if (!hasOlder(chat) || !chat.historyLoaded) return Promise.resolve(false);
     chat._olderLoad = this._loadOlder(chat).finally(() => {
       chat._olderLoad = null;
     });
@@ -496,9 +510,14 @@ export class ChatClient extends EventTarget {
     chat.loadingOlder = true;
     this.emit("loading", chat.id);
     const covers = this.store.coversNow(chat);
+    const { beforeSeq, windowed } = olderPage(chat);
     try {
-      const page = await api.messages(chat.id, { beforeSeq: chat.oldestSeq, limit: PAGE_SIZE, userId: this.me });
-      this.store.addPage(chat, page, { covers });
+      const page = await api.messages(chat.id, { beforeSeq, limit: PAGE_SIZE, userId: this.me });
+      if (windowed) addOlderToWindow(this.store, chat, page, { covers, limit: PAGE_SIZE });
+      else {
+        this.store.addPage(chat, page, { covers });
+        if (chat.window) chat.hasMore = true; // the window is older still
+      }
       this.emit("history", chat.id, { older: true });
       this._rereadIfPlaced(chat, covers);
       return true;
@@ -519,13 +538,87 @@ export class ChatClient extends EventTarget {
     for (;;) {
       const found = this.store.messageById(chat, id);
       if (found) return found;
-      if (!chat.hasMore || !chat.historyLoaded) return null;
+      if (!hasOlder(chat) || !chat.historyLoaded) return null;
       if (!(await this.loadOlder(chat))) return null;
     }
   }
 
+  /**
+   * The messages after the window being shown (reading it towards the live end); answers whether
+   * they loaded. Once they reach the live end the window is gone (history-window.js).
+   */
+  loadNewer(chat) {
+    if (chat._newerLoad) return chat._newerLoad;
+    if (!chat.window || !chat.inWindow) return Promise.resolve(false);
+    chat._newerLoad = this._loadNewer(chat).finally(() => {
+      chat._newerLoad = null;
+    });
+    return chat._newerLoad;
+  }
+
+  async _loadNewer(chat) {
+    chat.loadingNewer = true;
+    this.emit("loading", chat.id);
+    const covers = this.store.coversNow(chat);
+    try {
+      const page = await api.messages(chat.id, { afterSeq: chat.window.to, limit: PAGE_SIZE, userId: this.me });
+      addNewerToWindow(this.store, chat, page, { covers, limit: PAGE_SIZE });
+      this.emit("history", chat.id, { newer: true });
+      this._rereadIfPlaced(chat, covers);
+      return true;
+    } catch (err) {
+      if (!this._refused(err)) this.emit("error", chat.id, { message: `Could not load newer messages: ${err.message}` });
+      return false;
+    } finally {
+      chat.loadingNewer = false;
+      this.emit("loading", chat.id);
+    }
+  }
+
+  /**
+   * Show a message (a search result: its `id` and `seq`) in its chat: held already, or loaded
+   * with the messages around it as a window (history-window.js), however far back it is.
+   * Answers the message as held, or null (not in the chat any more, or loading failed).
+   */
+  async reveal(chat, { id, seq }) {
+    if (!chat.historyLoaded && !chat._reading) await this.loadLatest(chat);
+    let found = this.store.messageById(chat, id);
+    if (!found && Number.isFinite(seq)) {
+      const covers = this.store.coversNow(chat);
+      try {
+        const [older, newer] = await Promise.all([
+          api.messages(chat.id, { beforeSeq: seq + 1, limit: AROUND, userId: this.me }),
+          api.messages(chat.id, { afterSeq: seq, limit: AROUND, userId: this.me }),
+        ]);
+        openWindow(this.store, chat, older, newer, { covers, limit: AROUND });
+        this._rereadIfPlaced(chat, covers);
+      } catch (err) {
+        if (!this._refused(err)) this.emit("error", chat.id, { message: `Could not load the message: ${err.message}` });
+        return null;
+      }
+      found = this.store.messageById(chat, id);
+    }
+    if (!found) return null;
+    showRunOf(chat, found.seq);
+    this.emit("history", chat.id, { reset: true });
+    return found;
+  }
+
+  /** Back from a window to the newest messages. */
+  showLatest(chat) {
+    if (!chat.inWindow) return;
+    leaveWindow(chat);
+    settleWindow(chat);
+    this.emit("history", chat.id, { reset: true });
+  }
+
+  /** `GET /search` as me: `query` {q, chatId, from, type, cursor, limit} (search.js, searchParams). */
+  search(query) {
+    return api.search(searchParams({ ...query, userId: this.me }));
+  }
+
   isViewing(chat) {
-    return this.activeId === chat.id && document.visibilityState === "visible";
+    return this.activeId === chat.id && this.page.isVisible();
   }
 
   markReadSoon(chat) {
@@ -537,8 +630,9 @@ export class ChatClient extends EventTarget {
   async markRead(chat) {
     if (!this.isViewing(chat) || !chat.historyLoaded) return;
     const newestOther = chat.newestFromOthers;
-    if (newestOther <= (chat.readSeqs[this.me] || 0) && chat.unread === 0) return;
+    if (newestOther <= (chat.readSeqs[this.me] || 0) && chat.unread === 0 && chat.unreadMentions === 0) return;
     chat.unread = 0;
+    chat.unreadMentions = 0;
     this.emit("chats");
     try {
       const res = this.socket?.isOpen

@@ -1,7 +1,8 @@
 // The open conversation: header (its title, edited in place; the members panel), message list
-// (grouped by sender and day; system lines for changes to the chat), typing indicator, composer
-// with attachments and voice recording, and what can be done to a message (the menu: react,
-// reply, edit in place, delete; the reply bar; finding a reply's original).
+// (grouped by sender and day; system lines for changes to the chat; mentions marked), typing
+// indicator, composer with attachments, voice recording and `@` suggestions, and what can be done
+// to a message (the menu: react, reply, edit in place, delete; the reply bar; finding a reply's
+// original); a message shown from a search result, with the history around it.
 import { $, h, icon, reconcile, resetKeyed } from "./dom.js";
 import { avatar } from "./avatar.js";
 import { audioBody, imageBody } from "./media.js";
@@ -13,19 +14,26 @@ import {
 } from "./bubble.js";
 import { REACTIONS, canDelete, canEdit, hasReacted, isLive, shownContent, snippet } from "./changes.js";
 import { chatName, cleanTitle, systemText } from "./members.js";
+import { hasOlder } from "./history-window.js";
+import { mentionCandidates, mentionsMe, shownMentions } from "./mentions.js";
+import { MentionPicker } from "./mention-picker.js";
 import { MembersPanel } from "./members-panel.js";
 import { TitleEditor } from "./title-editor.js";
 import {
-  BOT, dayKey, displayName, formatDay, formatFull, formatLastSeen, formatTime, hueOf, linkify,
+  BOT, dayKey, displayName, formatDay, formatFull, formatLastSeen, formatTime, hueOf, linkSpans, linkify,
 } from "./format.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const NEAR_BOTTOM_PX = 96;
 const LOAD_OLDER_PX = 400;
+const LOAD_NEWER_PX = 400;
 
 export class ConversationView {
-  /** @param {{startGroup: (people: string[]) => void}} o  opens "New chat" for a group with them */
-  constructor({ startGroup }) {
+  /**
+   * @param {{startGroup: (people: string[]) => void, searchHere: (chatId: string) => void}} o
+   *   `startGroup` opens "New chat" for a group with them; `searchHere` the search, in this chat
+   */
+  constructor({ startGroup, searchHere }) {
     this.client = null;
     this.chatId = null;
     this.el = {
@@ -39,7 +47,22 @@ export class ConversationView {
       replyCancel: $("#reply-cancel"), deleteDialog: $("#delete-dialog"), deletePreview: $("#delete-preview"),
       rename: $("#rename-chat"), titleInput: $("#chat-title-input"), membersButton: $("#chat-members"),
       goneBar: $("#gone-bar"), goneText: $("#gone-text"), goneClose: $("#gone-close"),
+      newer: $("#newer-status"), searchHere: $("#search-here-btn"), mentionList: $("#mention-list"),
     };
+    this.searchHere = searchHere;
+    this.mentions = new MentionPicker({
+      input: this.el.input,
+      list: this.el.mentionList,
+      candidates: () => {
+        const chat = this._chat();
+        if (!chat || chat.gone) return null;
+        return { people: mentionCandidates(chat, this.client.me), participants: chat.participants };
+      },
+      onInsert: () => {
+        this._autosize();
+        this._composerState();
+      },
+    });
     this.panel = new MembersPanel({ startGroup });
     this.titleEditor = new TitleEditor({
       heading: this.el.title, input: this.el.titleInput, button: this.el.rename,
@@ -57,6 +80,7 @@ export class ConversationView {
     this.dirty = new Set();
     this.frame = 0;
     this.initialScrollDone = false;
+    this.rebuilding = false; // the message list was emptied and awaits its render
     this.recorder = new Recorder({
       onTick: (s) => (this.el.recordTime.textContent = s),
       onState: (on) => this._recordingUi(on),
@@ -75,6 +99,7 @@ export class ConversationView {
     this.recorder.cancel();
     this.titleEditor.cancel();
     this.panel.setClient(client);
+    this.mentions.close();
     resetKeyed(this.el.messages);
     this._showChat(null);
   }
@@ -102,8 +127,9 @@ export class ConversationView {
     if (kind === "chat" && this.panel.isOpen) this.panel.render();
     if (kind === "message" && extra.live && !this.stick) this.unseen += 1;
     if (kind === "message" && extra.mine) this.stick = true;
-    if (kind === "history" && extra.older) this.dirty.add("older");
+    if (kind === "history" && (extra.older || extra.newer)) this.dirty.add("older");
     if (kind === "history" && extra.reset) {
+      this.rebuilding = true;
       resetKeyed(this.el.messages);
       this.editing = null;
       this.menu.close();
@@ -126,6 +152,7 @@ export class ConversationView {
     if (previous !== chatId) {
       this.editing = null;
       this.jumpTarget = null;
+      this.mentions.close();
       this.menu.close();
       this.panel.close();
       this.titleEditor.cancel();
@@ -137,6 +164,7 @@ export class ConversationView {
     this.el.view.hidden = !chat;
     document.body.classList.toggle("in-chat", !!chat);
     if (previous !== chatId) {
+      this.rebuilding = true;
       resetKeyed(this.el.messages);
       this.stick = true;
       this.unseen = 0;
@@ -166,6 +194,7 @@ export class ConversationView {
     this._renderBanner(chat);
     this._renderTyping(chat);
     this._renderMessages(chat);
+    this.rebuilding = false;
     this._renderReplyBar(chat);
     this._renderGone(chat);
   }
@@ -287,7 +316,9 @@ export class ConversationView {
 
   _renderMessages(chat) {
     const scroller = this.el.scroller;
-    const wasNearBottom = this._nearBottom();
+    // In a window further back nothing sticks to the bottom: newer pages arrive below.
+    const windowed = chat.inWindow;
+    const wasNearBottom = !windowed && this._nearBottom();
     // Remember where the first visible message is, to keep it in place if older ones arrive.
     const anchor = wasNearBottom ? null : this._firstVisibleRow();
     const anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
@@ -313,9 +344,11 @@ export class ConversationView {
     const status = this.el.history;
     if (!chat.historyLoaded) status.textContent = "Loading messages…";
     else if (chat.loadingOlder) status.textContent = "Loading older messages…";
-    else if (!chat.hasMore) status.textContent = items.length ? "This is the beginning of the conversation" : "No messages yet. Say hello!";
+    else if (!hasOlder(chat)) status.textContent = items.length ? "This is the beginning of the conversation" : "No messages yet. Say hello!";
     else status.textContent = "";
-    status.classList.toggle("start", chat.historyLoaded && !chat.hasMore);
+    status.classList.toggle("start", chat.historyLoaded && !hasOlder(chat));
+    this.el.newer.hidden = !windowed;
+    this.el.newer.textContent = chat.loadingNewer ? "Loading newer messages…" : "";
 
     // Scrolling: stay at the newest message, or keep the reader's place when older pages arrive.
     if (!chat.historyLoaded) return;
@@ -335,17 +368,18 @@ export class ConversationView {
         scroller.scrollTop += marker.getBoundingClientRect().top - top - 48; // room for the day pill
       }
       this.stick = this._nearBottom();
-    } else if (anchor && anchor.isConnected && !this.stick) {
+    } else if (anchor && anchor.isConnected && (windowed || !this.stick)) {
       const shift = anchor.getBoundingClientRect().top - anchorTop;
       if (shift) scroller.scrollTop += shift;
-    } else if (this.stick || wasNearBottom) {
+    } else if (!windowed && (this.stick || wasNearBottom)) {
       this._scrollToBottom(true);
       this.unseen = 0;
     }
     this._renderJump();
     // Not enough history to scroll? Fetch more so the reader can get to it.
-    if (chat.hasMore && !chat.loadingOlder && scroller.scrollHeight <= scroller.clientHeight + 40) {
-      this.client.loadOlder(chat);
+    if (scroller.scrollHeight <= scroller.clientHeight + 40) {
+      if (hasOlder(chat) && !chat.loadingOlder) this.client.loadOlder(chat);
+      if (windowed && !chat.loadingNewer) this.client.loadNewer(chat);
     }
   }
 
@@ -358,7 +392,9 @@ export class ConversationView {
   }
 
   _renderJump() {
-    const show = !this._nearBottom() && this.el.scroller.scrollHeight > this.el.scroller.clientHeight;
+    // In a window further back there is always something newer to go to.
+    const windowed = !!this._chat()?.inWindow;
+    const show = windowed || (!this._nearBottom() && this.el.scroller.scrollHeight > this.el.scroller.clientHeight);
     this.el.jump.hidden = !show;
     this.el.jumpCount.hidden = !(show && this.unseen > 0);
     this.el.jumpCount.textContent = String(this.unseen);
@@ -419,7 +455,9 @@ export class ConversationView {
     const deleted = !!m.deleted;
     const editing = !deleted && this.editing?.chatId === chat.id && this.editing.id === m.id;
     const src = m._previewUrl || (m.type === "text" ? shownContent(chat, m) : m.content);
-    const signature = `${m.type}\u0000${src}\u0000${deleted}\u0000${editing}`;
+    const mentioned = JSON.stringify(m.mentions || []);
+    const signature = `${m.type}\u0000${src}\u0000${deleted}\u0000${editing}\u0000${mentioned}`;
+    row.classList.toggle("mentions-me", mentionsMe(m, this.client.me));
     if (row._signature !== signature) {
       row._signature = signature;
       row.dataset.type = m.type;
@@ -432,7 +470,7 @@ export class ConversationView {
         p.content.replaceChildren(editor.element);
         editor.focus();
         p.bubble.scrollIntoView({ block: "nearest" });
-      } else p.content.replaceChildren(...(deleted ? deletedBody() : messageBody(m, src)));
+      } else p.content.replaceChildren(...(deleted ? deletedBody() : messageBody(m, src, this.client.me)));
     }
     row.classList.toggle("deleted", deleted);
     row.classList.toggle("saving", !!(m.id && chat.pendingEdits.has(m.id)));
@@ -506,6 +544,8 @@ export class ConversationView {
     e.replyCancel.append(icon("x", { size: 18 }));
     e.rename.append(icon("edit", { size: 18 }));
     e.membersButton.append(icon("users", { size: 20 }));
+    e.searchHere.append(icon("search", { size: 19 }));
+    e.searchHere.addEventListener("click", () => this.chatId && this.searchHere(this.chatId));
     const rename = () => {
       const chat = this._chat();
       if (chat && !chat.gone) this.titleEditor.start(chat.title, chatName(chat, this.client.me, null));
@@ -533,6 +573,7 @@ export class ConversationView {
       this._sendText();
     });
     e.input.addEventListener("keydown", (ev) => {
+      if (this.mentions.handleKey(ev)) return;
       if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
         ev.preventDefault();
         this._sendText();
@@ -544,7 +585,7 @@ export class ConversationView {
       } else if (ev.key === "ArrowUp" && !e.input.value && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
         // As in most chat apps: up in an empty box edits my last message.
         const chat = this._chat();
-        const mine = chat && [...chat.sorted].reverse().find((m) => canEdit(m, this.client.me));
+        const mine = chat && [...chat.shown].reverse().find((m) => canEdit(m, this.client.me));
         if (mine) {
           ev.preventDefault();
           this._startEdit(chat, mine);
@@ -554,7 +595,13 @@ export class ConversationView {
     e.input.addEventListener("input", () => {
       this._autosize();
       this._composerState();
+      this.mentions.update();
       if (this.chatId && e.input.value.trim()) this.client.userTyping(this.chatId);
+    });
+    // The caret moved without typing: the `@` it is after (if any) is another one.
+    e.input.addEventListener("click", () => this.mentions.update());
+    e.input.addEventListener("keyup", (ev) => {
+      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key)) this.mentions.update();
     });
     e.input.addEventListener("paste", (ev) => {
       const files = [...(ev.clipboardData?.files || [])];
@@ -575,10 +622,18 @@ export class ConversationView {
 
     e.scroller.addEventListener("scroll", () => {
       this.menu.reposition();
+      // Emptied for a rebuild (another chat, a window), the list is at the top for a moment:
+      // that is no reader scrolling up (nor down to a window's end), so nothing loads.
+      if (this.rebuilding) return;
       this.stick = this._nearBottom();
       if (this.stick) this.unseen = 0;
       this._renderJump();
       const chat = this._chat();
+      if (chat?.inWindow) {
+        this.stick = false;
+        const below = e.scroller.scrollHeight - e.scroller.scrollTop - e.scroller.clientHeight;
+        if (below < LOAD_NEWER_PX) this.client.loadNewer(chat);
+      }
       if (chat && e.scroller.scrollTop < LOAD_OLDER_PX) this.client.loadOlder(chat);
     }, { passive: true });
     // Images change height when they load: stay at the bottom if we were there.
@@ -586,6 +641,13 @@ export class ConversationView {
     e.jump.addEventListener("click", () => {
       this.unseen = 0;
       this.stick = true;
+      const chat = this._chat();
+      if (chat?.inWindow) {
+        // From a window further back: the live end, at its newest message, at once.
+        this.initialScrollDone = false;
+        this.client.showLatest(chat);
+        return;
+      }
       this._scrollToBottom(true);
       this._renderJump();
     });
@@ -808,6 +870,25 @@ export class ConversationView {
     this.el.replyQuote.replaceChildren(...(original ? replyPreview(original, this.client.me) : []));
   }
 
+  /**
+   * Show a message of the open chat (a search result: `{id, seq}`) scrolled into the middle and
+   * highlighted, with the history around it loaded however far back it is.
+   */
+  async reveal(chatId, message) {
+    const chat = this.client?.chats.get(chatId);
+    if (!chat || this.chatId !== chatId) return;
+    const found = await this.client.reveal(chat, message);
+    if (this.chatId !== chatId) return;
+    if (!found) {
+      toast("That message is no longer in this chat.", { kind: "error" });
+      return;
+    }
+    this.stick = false;
+    this.jumpTarget = found._key;
+    this.dirty.add("jump");
+    this._schedule();
+  }
+
   /** Bring a reply's original into view, loading older pages until it is there. */
   async _jumpTo(chat, id) {
     if (!id) return;
@@ -828,7 +909,7 @@ export class ConversationView {
     if (!row) return false;
     // At once, not smoothly: older pages that arrive meanwhile keep the first visible row in place.
     row.scrollIntoView({ block: "center", behavior: "auto" });
-    this.stick = this._nearBottom();
+    this.stick = !this._chat()?.inWindow && this._nearBottom();
     row.classList.remove("flash");
     void row.offsetWidth; // restart the highlight if it is still running
     row.classList.add("flash");
@@ -866,7 +947,7 @@ function buildItems(chat, me) {
   let prev = null;
   let prevItem = null;
   let prevDay = null;
-  for (const m of chat.sorted) {
+  for (const m of chat.shown) {
     const day = dayKey(m._time);
     if (day !== prevDay) {
       items.push({ kind: "day", key: `day:${day}`, date: m._time });
@@ -916,10 +997,25 @@ function unreadLabel(count) {
   return `${count} unread message${count === 1 ? "" : "s"}`;
 }
 
-function messageBody(m, src) {
+function messageBody(m, src, me) {
   if (m.type === "image") return [imageBody(src, { alt: `Image from ${m.user_id}` })];
   if (m.type === "audio") return [audioBody(src, { label: "Audio message" })];
-  return [h("p", { class: "text" }, linkify(String(src ?? "")))]; // src: the text (my pending edit, or its content)
+  return [h("p", { class: "text" }, textNodes(String(src ?? ""), m, me))]; // src: the text (my pending edit, or its content)
+}
+
+/** A text with its links clickable and the `@` that mentioned someone marked (me: strongly). */
+function textNodes(text, m, me) {
+  const spans = shownMentions(text, m, me, linkSpans(text).map((link) => [link.start, link.end]));
+  if (!spans.length) return linkify(text);
+  const nodes = [];
+  let at = 0;
+  for (const span of spans) {
+    if (span.start > at) nodes.push(...linkify(text.slice(at, span.start)));
+    nodes.push(h("span", { class: `mention${span.me ? " mention-me" : ""}`, text: text.slice(span.start, span.end) }));
+    at = span.end;
+  }
+  if (at < text.length) nodes.push(...linkify(text.slice(at)));
+  return nodes;
 }
 
 function ticksFor(status, chat, m) {

@@ -133,16 +133,24 @@ export function mediaUrl(value) {
 
 const LINK_RE = /\b(https?:\/\/[^\s<>"']+|www\.[^\s<>"']+\.[^\s<>"']+)/gi;
 
-/** Text as DOM nodes with http(s) links made clickable; never parsed as HTML. */
-export function linkify(text) {
-  const nodes = [];
-  let last = 0;
+/** Where `text` has links: [{start, end, raw}] (trailing punctuation is the sentence's). */
+export function linkSpans(text) {
+  const spans = [];
   for (const match of String(text).matchAll(LINK_RE)) {
     let raw = match[0];
-    // Trailing punctuation belongs to the sentence, not the link.
     const trail = raw.match(/[.,;:!?)\]]+$/);
     if (trail) raw = raw.slice(0, -trail[0].length);
-    const start = match.index;
+    spans.push({ start: match.index, end: match.index + raw.length, raw });
+  }
+  return spans;
+}
+
+/** Text as DOM nodes with http(s) links made clickable; never parsed as HTML. */
+export function linkify(text) {
+  text = String(text);
+  const nodes = [];
+  let last = 0;
+  for (const { start, end, raw } of linkSpans(text)) {
     if (start > last) nodes.push(document.createTextNode(text.slice(last, start)));
     const href = safeUrl(raw.startsWith("www.") ? `https://${raw}` : raw, { allowData: false });
     if (href) {
@@ -150,7 +158,7 @@ export function linkify(text) {
     } else {
       nodes.push(document.createTextNode(raw));
     }
-    last = start + raw.length;
+    last = end;
   }
   if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
   return nodes;

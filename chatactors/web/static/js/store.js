@@ -4,7 +4,9 @@
 // Node's test runner exercises it directly (tests/client/).
 import { answerCovers, applyState, decorate, settleEdit } from "./changes.js";
 import { BOT, newClientId, parseTime } from "./format.js";
+import { settleWindow, shownMessages } from "./history-window.js";
 import { applyChatState, applySystem } from "./members.js";
+import { mentionsMe } from "./mentions.js";
 
 export const PAGE_SIZE = 50;
 // The server reports a never-seen participant's last_seen as the chat's creation time: a
@@ -28,6 +30,10 @@ export class Chat {
     this.lastMessage = null; // newest message known (for the list preview)
     this.lastActivity = null;
     this.unread = 0;
+    // Unread messages that mention me (the list's `unread_mentions`), and the log position up to
+    // which the socket's `ready` counted them (a replayed message up to it is in its count).
+    this.unreadMentions = 0;
+    this.mentionsCountedTo = null;
     this.messages = new Map(); // key ("c:<client id>" or "i:<id>") -> message
     this.byId = new Map(); // server id -> key
     this.lastSeq = 0; // resume point: every message up to it is held (or was never needed)
@@ -38,8 +44,13 @@ export class Chat {
     this.seqs = new Set(); // seqs held, to advance lastSeq only over a gap-free run
     this.oldestSeq = null; // lowest seq held: older pages load before it
     this.hasMore = true;
+    // A run of history held away from the live end, {from, to, hasOlder} (history-window.js),
+    // and whether the conversation shows it rather than the live end.
+    this.window = null;
+    this.inWindow = false;
     this.historyLoaded = false;
     this.loadingOlder = false;
+    this.loadingNewer = false;
     this.presence = new Map(); // user -> {status, lastSeen}
     this.seen = new Set(); // users this client has itself seen online or typing
     this.typing = new Set(); // users typing now (their expiry timers live in the client)
@@ -90,6 +101,11 @@ export class Chat {
       });
     }
     return this._sorted;
+  }
+
+  /** What the conversation shows: every message held, or one run of them (history-window.js). */
+  get shown() {
+    return shownMessages(this);
   }
 
   /** "typing" | "online" | "offline": the last status known (stale while not live). */
@@ -157,6 +173,16 @@ export class Store {
     return n;
   }
 
+  /** Does this message mention me, and is it one I have not read? (Its held state, if any.) */
+  isUnreadMention(chat, m) {
+    if (!mentionsMe(m, this.me) || !chat.unread || !Number.isFinite(m.seq)) return false;
+    if (m.seq <= (chat.readSeqs[this.me] || 0)) return false;
+    // The unread messages are the newest `unread` from others.
+    let newer = 0;
+    for (const held of chat.messages.values()) if (held.user_id !== this.me && (held.seq ?? 0) > m.seq) newer += 1;
+    return newer < chat.unread;
+  }
+
   /** Everybody I share a chat with (for suggestions). */
   get contacts() {
     const people = new Set();
@@ -195,6 +221,21 @@ export class Store {
       }
     }
     return fresh;
+  }
+
+  /**
+   * The socket's `ready` counts, per chat, the unread messages that mention me as the socket
+   * subscribed (`latest_pos`): they replace what was counted, and a message replayed after it up
+   * to that position is not counted again.
+   */
+  applyMentionCounts(counts, latestPos) {
+    for (const [id, count] of Object.entries(counts || {})) {
+      const chat = this.chats.get(id);
+      if (!chat || !Number.isFinite(count)) continue;
+      chat.unreadMentions = this.isViewing(chat) ? 0 : count;
+      const pos = latestPos?.[id];
+      chat.mentionsCountedTo = Number.isFinite(pos) ? pos : null;
+    }
   }
 
   /** How current a REST read issued now will be (see changes.js, isNewer). */
@@ -245,6 +286,7 @@ export class Store {
     // The server's count is authoritative when it is at least as fresh as what we hold.
     if (typeof entry.unread_count === "number" && (!last || (last.seq ?? 0) >= chat.lastSeq)) {
       chat.unread = this.isViewing(chat) ? 0 : entry.unread_count;
+      if (typeof entry.unread_mentions === "number") chat.unreadMentions = this.isViewing(chat) ? 0 : entry.unread_mentions;
     }
     return { chat, isNew };
   }
@@ -311,7 +353,11 @@ export class Store {
     this.notePos(chat, pos);
     if (!message) return null;
     chat.typing.delete(raw.user_id);
-    if (raw.user_id !== this.me && !this.isViewing(chat)) chat.unread += 1;
+    if (raw.user_id !== this.me && !this.isViewing(chat)) {
+      chat.unread += 1;
+      const counted = Number.isFinite(pos) && chat.mentionsCountedTo !== null && pos <= chat.mentionsCountedTo;
+      if (mentionsMe(raw, this.me) && !counted) chat.unreadMentions += 1;
+    }
     return message;
   }
 
@@ -326,6 +372,7 @@ export class Store {
   /** Messages read again over REST: each takes the page's state if that is newer. */
   mergePage(chat, page, { covers = -1 } = {}) {
     for (const m of Array.isArray(page) ? page : []) this.addMessage(chat, m, { covers });
+    settleWindow(chat); // the gap between a window and the live end may be filled now
   }
 
   seqOfId(chat, id) {
@@ -354,9 +401,13 @@ export class Store {
 
   /** A `message_updated` event: the message's whole new state, at log position `pos`. */
   receiveUpdate(chat, raw, pos = null) {
+    const wasMention = this.isUnreadMention(chat, this.messageById(chat, raw?.id));
     const changed = applyState(chat, raw, Number.isFinite(pos) ? pos : this.coversNow(chat));
     this.notePos(chat, pos);
     settleEdit(chat, raw);
+    // An edit that adds or drops a mention of me, or a delete, while it is unread.
+    const isMention = this.isUnreadMention(chat, this.messageById(chat, raw?.id));
+    if (changed && wasMention !== isMention) chat.unreadMentions = Math.max(0, chat.unreadMentions + (isMention ? 1 : -1));
     return changed;
   }
 
@@ -380,6 +431,8 @@ export class Store {
     chat.pendingEdits.clear();
     chat.oldestSeq = null;
     chat.hasMore = true;
+    chat.window = null;
+    chat.inWindow = false;
     chat.historyLoaded = false;
   }
 
@@ -401,7 +454,10 @@ export class Store {
     if (!user || !Number.isFinite(seq)) return false;
     if ((chat.readSeqs[user] || 0) >= seq) return false;
     chat.readSeqs[user] = seq;
-    if (user === this.me && seq >= chat.lastSeq) chat.unread = 0;
+    if (user === this.me && seq >= chat.lastSeq) {
+      chat.unread = 0;
+      chat.unreadMentions = 0;
+    }
     return true;
   }
 
@@ -411,7 +467,7 @@ export class Store {
     chat.unreadAtOpen = 0;
     chat.unreadMarker = null;
     if (!count) return;
-    const fromOthers = chat.sorted.filter((m) => !m._local && m.user_id !== this.me);
+    const fromOthers = chat.shown.filter((m) => !m._local && m.user_id !== this.me);
     const n = Math.min(count, fromOthers.length);
     // More unread than loaded: the line sits above the oldest loaded one, with the true count.
     if (n > 0) chat.unreadMarker = { seq: fromOthers[fromOthers.length - n].seq, count };

@@ -22,9 +22,7 @@ from quart_trio import QuartTrio
 from chatactors.compat.hypercorn import PING_MESSAGE, STOP_READING_MESSAGE
 from chatactors.connections import CONNECTION_EXTENSION
 from chatactors.web.asgi import ChatServer
-
-#: Every wait for the app is bounded by this (mock clock or real).
-WAIT_S = 10.0
+from tests.harness.clients import WAIT_S
 
 
 class SocketClosed(Exception):
@@ -41,12 +39,8 @@ class AsgiTestSocket:
     _to_app: trio.MemorySendChannel[dict[str, Any]]
     _from_app: trio.MemoryReceiveChannel[dict[str, Any]]
     subprotocol: str | None = None
-    #: Set when the app aborted the connection (through the connection extension).
-    aborted: bool = False
     #: Pings the app sent (frames a browser answers by itself; ``receive`` skips them).
     pings: int = 0
-    #: The last bound the app put on its writes (the connection extension).
-    write_bound_s: float | None = None
     #: The app reads nothing more; what it wants called at the disconnect instead.
     on_disconnect: Callable[[], None] | None = None
 
@@ -96,14 +90,13 @@ async def open_socket(
     socket = AsgiTestSocket(to_app_send, from_app_receive)
 
     def abort() -> None:
-        socket.aborted = True
         if socket.on_disconnect is not None:
             socket.on_disconnect()
         else:
             to_app_send.send_nowait({"type": "websocket.disconnect", "code": 1006})
 
     def bound_writes(timeout_s: float) -> None:
-        socket.write_bound_s = timeout_s
+        """Writes to this memory channel never block: there is nothing to bound."""
 
     async def from_app(message: dict[str, Any]) -> None:
         """What the app sends; ChatWSStream's own messages are taken as it takes them."""
