@@ -1,7 +1,7 @@
 """Cluster tests run against a real ``redis-server`` (one per test module, flushed per test).
 
 Redis timeouts are real time: a mock clock would jump past them while a socket waits, so these
-tests use the real clock and bound every wait with ``trio.fail_after``.
+tests use the real clock and bound every wait (``trio.fail_after``, ``wait_until_async``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
-import trio
 
 from chatactors.cluster.directory import Directory
 from chatactors.cluster.node import open_cluster_link
 from chatactors.cluster.redis import Channels, RedisLink, RedisUnavailable, open_channels
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer, start_redis_server
 
 T = TypeVar("T")
@@ -47,22 +47,20 @@ def _directory(link: RedisLink) -> Directory:
     return Directory(link, lease_ttl_s=LEASE_TTL_S)
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 10) -> None:
-    """Poll a condition that only Redis's own clock can make true (an expiry), bounded."""
-    with trio.fail_after(timeout_s):
-        while not await condition():  # noqa: ASYNC110 (no event to wait on: Redis's clock)
-            await trio.sleep(0.02)
-
-
 async def once_redis_answers(operation: Callable[[], Awaitable[T]], *, timeout_s: float = 10) -> T:
     """Run ``operation`` until it stops failing with ``RedisUnavailable`` (a link fails fast
     while Redis is known down, but for a probe per backoff), bounded."""
-    with trio.fail_after(timeout_s):
-        while True:
-            try:
-                return await operation()
-            except RedisUnavailable:
-                await trio.sleep(0.02)
+    answers: list[T] = []
+
+    async def answered() -> bool:
+        try:
+            answers.append(await operation())
+        except RedisUnavailable:
+            return False
+        return True
+
+    await wait_until_async(answered, timeout_s, "Redis answered")
+    return answers[0]
 
 
 @pytest.fixture(name="channels")

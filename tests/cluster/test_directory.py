@@ -15,7 +15,8 @@ from chatactors.cluster.directory import (
 )
 from chatactors.cluster.redis import RedisLink
 from chatactors.domain.ids import ChatId
-from tests.cluster.conftest import once_redis_answers, wait_for
+from tests.cluster.conftest import once_redis_answers
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 CHAT = ChatId("chat-1")
@@ -88,7 +89,7 @@ async def test_a_lease_not_renewed_expires_and_the_chat_becomes_claimable(
     async def expired() -> bool:
         return await directory.holder(CHAT) is None
 
-    await wait_for(expired)
+    await wait_until_async(expired, 10, "the lease expired")
     assert not await directory.renew(lease)
     assert (await directory.claim(CHAT, "node-b")).token > lease.token
 
