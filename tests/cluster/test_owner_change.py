@@ -29,6 +29,7 @@ from chatactors.domain.models import MessageType, PresenceStatus
 from chatactors.storage.memory import MemoryStore
 from chatactors.storage.store import MessagePage
 from tests.cluster.in_process import call, open_node
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 ANN, BOB = UserId("ann"), UserId("bob")
@@ -63,17 +64,20 @@ async def lose_lease(node: ClusterNode, registry: ChatRegistry, chat_id: ChatId)
     """Take the chat from ``node`` as Redis forgetting its lease would: its next renewal fails
     and its actor stops."""
     await node.link.execute("DEL", lease_key(chat_id))
-    while registry.holds(chat_id):  # noqa: ASYNC110 (its keeper finds out in its own time)
-        await trio.sleep(0.02)
+    # Its keeper finds out in its own time.
+    await wait_until_async(lambda: not registry.holds(chat_id), 30, "the node let the chat go")
 
 
 async def reregistered(node: ClusterNode, count: int, *, failures: int = 0) -> None:
     sockets = node.mailbox.sockets
-    while (  # noqa: ASYNC110
-        sockets.statistics().reregistered < count
-        or sockets.statistics().reregister_failures < failures
-    ):
-        await trio.sleep(0.02)
+    await wait_until_async(
+        lambda: (
+            sockets.statistics().reregistered >= count
+            and sockets.statistics().reregister_failures >= failures
+        ),
+        30,
+        f"{count} sockets reregistered after {failures} failures",
+    )
 
 
 async def test_a_cached_holder_is_used_without_asking_the_directory(
@@ -178,10 +182,13 @@ async def test_a_socket_is_registered_again_once_the_new_owner_can_be_reached(
             await c.channels.unlisten(command_channel("node-c"))
             await call(c, chat_id, GetChat())
             await reregistered(b, 0, failures=2)
+
             # C took ann over online from A, for a catch-up of a lease: her registration never
             # reaches C meanwhile, so she goes offline when it runs out.
-            while (await presence(c, chat_id))[ANN] is not PresenceStatus.OFFLINE:  # noqa: ASYNC110
-                await trio.sleep(0.05)
+            async def ann_offline() -> bool:
+                return (await presence(c, chat_id))[ANN] is PresenceStatus.OFFLINE
+
+            await wait_until_async(ann_offline, 30, "ann went offline at C")
             await c.channels.listen(command_channel("node-c"), server.on_command)
             await reregistered(b, 1)
             assert (await presence(c, chat_id))[ANN] is PresenceStatus.ONLINE
@@ -212,8 +219,8 @@ async def test_a_socket_at_the_owner_gets_its_events_from_the_actor_not_over_red
             # The owner loses the chat: ann's socket ends with its actor; bob's stays.
             await lose_lease(a, registry_a, chat_id)
             # The lease is known lost first; the actor then stops and ends its subscribers.
-            while ann.end_reason is None:  # noqa: ASYNC110 (ended inside the actor's task)
-                await trio.sleep(0.01)
+            # Ended inside the actor's task.
+            await wait_until_async(lambda: ann.end_reason is not None, 20, "ann's socket ended")
             assert bob.end_reason is None
             await call(a, chat_id, Unsubscribe(ann.id))  # answered, changes nothing
 
@@ -238,8 +245,8 @@ async def test_a_new_owner_takes_over_who_was_online_and_publishes_no_flicker(
             while await next_presence(ann) != (ANN, PresenceStatus.ONLINE):  # (bob's may be first)
                 pass
             await lose_lease(a, registry_a, chat_id)
-            while bob.end_reason is None:  # noqa: ASYNC110 (ended inside the actor's task)
-                await trio.sleep(0.01)
+            # Ended inside the actor's task.
+            await wait_until_async(lambda: bob.end_reason is not None, 30, "bob's socket ended")
             await call(c, chat_id, GetChat())  # C takes the chat over
             assert c.placement.statistics().handovers == 1
             await reregistered(b, 1)
@@ -287,12 +294,16 @@ async def test_an_owner_that_only_looked_gone_keeps_its_sockets_once(
             # A's Pub/Sub connection is being made again (say): it looks gone for a while.
             await a.channels.unlisten(command_channel("node-a"))
             watch = b.owner_watch
-            while watch.statistics().owners_gone == 0:  # noqa: ASYNC110 (B's watch runs on its own)
-                await trio.sleep(0.05)
+            await wait_until_async(  # B's watch runs on its own
+                lambda: watch.statistics().owners_gone > 0, 30, "B saw A's node gone"
+            )
             await reregistered(b, 0, failures=1)
             await a.channels.listen(command_channel("node-a"), server.on_command)
-            while b.mailbox.sockets.statistics().reregistering:  # noqa: ASYNC110 (retried on B's own time)
-                await trio.sleep(0.05)
+            await wait_until_async(  # retried on B's own time
+                lambda: not b.mailbox.sockets.statistics().reregistering,
+                30,
+                "B stopped reregistering",
+            )
             assert b.mailbox.sockets.owner_nodes() == {"node-a"}
             # Still A's, ann registered there once (the second registration was undone).
             assert registry_a.holds(chat_id)
