@@ -19,6 +19,7 @@ from chatactors.domain.events import PresenceUpdated
 from chatactors.domain.ids import UserId
 from chatactors.domain.models import Presence, PresenceStatus
 from tests.cluster.test_bus import CHAT, WHEN, message
+from tests.harness.waiting import wait_until_async
 
 HOLDER = Holder("node-a", 5)
 
@@ -47,19 +48,13 @@ async def listening(channels: Channels) -> AsyncIterator[list[codec.BusMessage]]
     yield received
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    while not condition():  # noqa: ASYNC110 (Pub/Sub delivery has no event to await)
-        await trio.sleep(0.01)
-
-
 async def test_events_go_out_in_order_tagged_with_their_holder(channels: Channels) -> None:
     async with listening(channels) as received, trio.open_nursery() as nursery:
         outbox, counters = outbox_on(channels.publisher)
         nursery.start_soon(outbox.retry)
         for seq in range(1, 11):
             outbox.put(message(seq))
-        with trio.fail_after(10):
-            await until(lambda: len(received) == 10)
+        await wait_until_async(lambda: len(received) == 10, 10, "10 messages received")
         assert [m.payload for m in received] == [message(seq) for seq in range(1, 11)]
         assert {m.holder for m in received} == {HOLDER}
         outbox.close()
@@ -82,8 +77,7 @@ async def test_a_batch_the_publisher_refused_goes_again_before_anything_after_it
         assert received == []
         nursery.start_soon(publisher.run)
         outbox.put(message(3))
-        with trio.fail_after(10):
-            await until(lambda: len(received) == 3)
+        await wait_until_async(lambda: len(received) == 3, 10, "3 messages received")
         assert [m.payload for m in received] == [message(1), message(2), message(3)]
         assert (counters.published, counters.withheld) == (3, 0)
         nursery.cancel_scope.cancel()
@@ -95,8 +89,7 @@ async def test_nothing_goes_out_once_the_lease_is_no_longer_valid(channels: Chan
         outbox, counters = outbox_on(channels.publisher, lambda: valid[0])
         nursery.start_soon(outbox.retry)
         outbox.put(message(1))
-        with trio.fail_after(10):
-            await until(lambda: len(received) == 1)
+        await wait_until_async(lambda: len(received) == 1, 10, "the message received")
         valid[0] = False
         for seq in range(2, 5):
             outbox.put(message(seq))
@@ -130,8 +123,7 @@ async def test_presence_is_recorded_in_the_pipeline_that_publishes_it(
         nursery.start_soon(outbox.retry)
         batches = channels.publisher.statistics().batches
         outbox.put(online)
-        with trio.fail_after(10):
-            await until(lambda: len(received) == 1)
+        await wait_until_async(lambda: len(received) == 1, 10, "the message received")
         assert channels.publisher.statistics().batches == batches + 1  # one write for both
         assert await link.execute("HGET", snapshot_key(CHAT), "ann") == b"online"
         nursery.cancel_scope.cancel()

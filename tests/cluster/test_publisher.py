@@ -8,6 +8,7 @@ import trio
 from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.redis import MAX_BATCH, Channels
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 
@@ -18,9 +19,8 @@ async def _listen(channels: Channels, channel: str) -> list[bytes]:
 
 
 async def _wait_for_count(received: list[bytes], count: int) -> None:
-    with trio.fail_after(10):
-        while len(received) < count:  # noqa: ASYNC110 (Pub/Sub delivery has no event to await)
-            await trio.sleep(0.01)
+    # Pub/Sub delivery has no event to await.
+    await wait_until_async(lambda: len(received) >= count, 10, f"{count} messages received")
 
 
 async def test_concurrent_publishes_share_pipelines_and_keep_each_callers_order(

@@ -19,6 +19,7 @@ from chatactors.cluster.errors import ClusterUnavailable
 from chatactors.cluster.node import open_cluster_link
 from chatactors.cluster.redis import Channels, Publisher, RedisLink, open_channels
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 
@@ -94,8 +95,7 @@ async def test_a_pub_sub_connection_redis_stops_reading_is_given_up() -> None:
         with trio.fail_after(30):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(channels.run)
-                while not channels.listening:  # noqa: ASYNC110 (a connection, no event)
-                    await trio.sleep(0.01)
+                await wait_until_async(lambda: channels.listening, 30, "Pub/Sub connected")
                 async with trio.open_nursery() as listens:
                     for n in range(200):
                         listens.start_soon(listen, n)
@@ -120,8 +120,7 @@ async def test_connections_have_tcp_keepalive_on(redis_server: RedisServer) -> N
         await once_redis_answers(lambda: link.execute("PING"))
         async with open_channels(link) as channels:
             with trio.fail_after(10):
-                while not channels.listening:  # noqa: ASYNC110 (a connection, no event)
-                    await trio.sleep(0.01)
+                await wait_until_async(lambda: channels.listening, 10, "Pub/Sub connected")
                 ss = ["ss", "-tno", "state", "established", f"( dport = :{redis_server.port} )"]
                 done = await trio.run_process(ss, capture_stdout=True)
     shown = done.stdout.decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from chatactors.cluster.redis import (
 )
 from chatactors.cluster.redis.link import MAX_CONNECTIONS
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer, free_port
 
 
@@ -182,9 +184,7 @@ async def test_a_unix_socket_url_reaches_the_same_redis(
             heard: list[bytes] = []
             await channels.listen("over-unix", heard.append)
             assert await link.execute("PUBLISH", "over-unix", "hello") == 1
-            with trio.fail_after(LINK_TIMEOUT_S * 5):
-                while not heard:  # noqa: ASYNC110 (a message from Redis, no event to wait on)
-                    await trio.sleep(0.02)
+            await wait_until_async(lambda: bool(heard), LINK_TIMEOUT_S * 5, "the message heard")
     assert heard == [b"hello"]
 
 
@@ -195,17 +195,14 @@ async def test_channels_say_whether_they_listen_through_an_outage(
     await channels.listen("news", heard.append)
     assert channels.listening
     redis_server.stop()
-    with trio.fail_after(LINK_TIMEOUT_S * 5):
-        while channels.listening:  # noqa: ASYNC110 (the state follows a socket's end)
-            await trio.sleep(0.02)
+    # The state follows a socket's end.
+    await wait_until_async(lambda: not channels.listening, LINK_TIMEOUT_S * 5, "listening ended")
     redis_server.start()
     with trio.fail_after(LINK_TIMEOUT_S * 10):
-        while not channels.listening:  # noqa: ASYNC110
-            await trio.sleep(0.02)
+        await wait_until_async(lambda: channels.listening, LINK_TIMEOUT_S * 10, "listening again")
         # Subscribed again by itself: a message published now is heard.
         assert await channels.publish("news", b"after") == 1
-        while not heard:  # noqa: ASYNC110
-            await trio.sleep(0.02)
+        await wait_until_async(lambda: bool(heard), LINK_TIMEOUT_S * 10, "the message heard")
     assert heard == [b"after"]
     assert channels.statistics().reconnects == 1
 
@@ -218,6 +215,15 @@ async def test_a_quiet_pub_sub_connection_is_pinged_and_kept_while_redis_answers
         line = next((x for x in stats.splitlines() if x.startswith(b"cmdstat_ping:")), b"=0,")
         return int(line.partition(b"=")[2].partition(b",")[0])
 
+    def pinged_since(before: int) -> Callable[[], Awaitable[bool]]:
+        async def pinged() -> bool:
+            return await pings() != before
+
+        return pinged
+
+    def heard_more_than(count: int) -> Callable[[], bool]:
+        return lambda: len(heard) > count
+
     heard: list[bytes] = []
     async with (
         open_redis_link(redis_server.url, timeout_s=0.2) as link,
@@ -229,11 +235,11 @@ async def test_a_quiet_pub_sub_connection_is_pinged_and_kept_while_redis_answers
                 # Silent past the timeout, three times over: each time a PING is sent, Redis
                 # answers it, and the connection is kept (the next message is heard on it).
                 before = await pings()
-                while await pings() == before:  # noqa: ASYNC110 (Redis's count, no event)
-                    await trio.sleep(0.05)
+                await wait_until_async(pinged_since(before), LINK_TIMEOUT_S * 10, "a PING sent")
                 assert await channels.publish("quiet", str(round_).encode()) == 1
-                while len(heard) <= round_:  # noqa: ASYNC110
-                    await trio.sleep(0.01)
+                await wait_until_async(
+                    heard_more_than(round_), LINK_TIMEOUT_S * 10, "the message heard"
+                )
     assert heard == [b"0", b"1", b"2"]
     assert channels.statistics().reconnects == 0
 
@@ -302,9 +308,7 @@ async def test_a_message_a_handler_chokes_on_is_dropped_not_the_connection(
     await channels.publish("picky", b"garbage")
     await channels.publish("picky", b"fine")
     await channels.publish("other", b"also fine")
-    with trio.fail_after(LINK_TIMEOUT_S * 5):
-        while len(heard) < 2:  # noqa: ASYNC110
-            await trio.sleep(0.02)
+    await wait_until_async(lambda: len(heard) >= 2, LINK_TIMEOUT_S * 5, "both good messages heard")
     assert heard == [b"fine", b"also fine"]
     assert channels.statistics().rejected == 1
     assert channels.statistics().reconnects == 0

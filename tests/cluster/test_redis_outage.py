@@ -17,6 +17,7 @@ from chatactors.domain.ids import ChatId, UserId
 from chatactors.domain.models import PresenceStatus
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
 from tests.cluster.test_bus import NodeBus
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 CHAT = ChatId("chat-o")
@@ -84,9 +85,12 @@ async def test_the_bus_listens_again_after_a_redis_restart(redis_server: RedisSe
                     await node.publish(CHAT, event)
             finally:
                 redis_server.start()
+
             # Pub/Sub keeps nothing while down; once the node has subscribed again, events flow.
-            while await _publish_when_up(node, event) == 0:  # noqa: ASYNC110 (no event to wait on)
-                await trio.sleep(0.05)
+            async def delivered() -> bool:
+                return await _publish_when_up(node, event) > 0
+
+            await wait_until_async(delivered, 30, "the bus subscribed again")
             assert (await subscription.receive()).event == event
 
 

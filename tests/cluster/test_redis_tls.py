@@ -28,6 +28,7 @@ from chatactors.cluster.redis import (
 from tests.cluster.conftest import LINK_TIMEOUT_S
 from tests.cluster.nodes import new_chat, node_args
 from tests.harness.server_process import open_server_process
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer, start_redis_server
 from tests.tls_certs import Certs, make_certs
 
@@ -82,9 +83,7 @@ async def test_with_the_right_ca_commands_scripts_and_pub_sub_work(
             heard: list[bytes] = []
             await channels.listen("secret", heard.append)
             assert await channels.publish("secret", b"hello") == 1
-            with trio.fail_after(LINK_TIMEOUT_S * 5):
-                while not heard:  # noqa: ASYNC110 (a message from Redis, no event to wait on)
-                    await trio.sleep(0.02)
+            await wait_until_async(lambda: bool(heard), LINK_TIMEOUT_S * 5, "the message heard")
         assert heard == [b"hello"]
 
 
