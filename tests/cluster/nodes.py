@@ -11,6 +11,7 @@ import httpx
 import trio
 
 from tests.harness.server_process import ServerProcess, open_server_process
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 #: Short enough that a failover test waits little, long enough for a loaded 2-core machine.
@@ -73,29 +74,22 @@ async def new_chat(client: httpx.AsyncClient, *users: str) -> str:
     return chat_id
 
 
-async def counter(client: httpx.AsyncClient, name: str) -> float:
-    """One counter's value in the node's /metrics."""
-    for line in (await client.get("/metrics")).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
-
-
 async def presence_everywhere(
-    clients: list[httpx.AsyncClient], chat_id: str, user: str, status: str
+    clients: list[httpx.AsyncClient], chat_id: str, user: str, status: str, *, timeout_s: float
 ) -> None:
     """Poll GET presence on every node (503s while the chat moves) until ``user`` has ``status``
-    on all of them; bounded by the caller."""
-    while True:
+    on all of them."""
+
+    async def everywhere() -> bool:
         statuses = []
         for client in clients:
             response = await client.get(f"/chats/{chat_id}/presence")
             if response.status_code == 200:
                 found = [p["status"] for p in response.json() if p["user_id"] == user]
                 statuses.append(found[0] if found else None)
-        if statuses == [status] * len(clients):
-            return
-        await trio.sleep(0.2)
+        return statuses == [status] * len(clients)
+
+    await wait_until_async(everywhere, timeout_s, f"{user} {status} on every node")
 
 
 @attrs.frozen

@@ -21,14 +21,14 @@ import trio_websocket
 from tests.cluster.nodes import (
     LEASE_TTL_S,
     cluster_nodes,
-    counter,
     new_chat,
     post_until_accepted,
     presence_everywhere,
     two_nodes,
 )
-from tests.harness.clients import is_event, next_event
+from tests.harness.clients import is_event, metric, next_event
 from tests.harness.server_process import ServerProcess
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -122,7 +122,7 @@ async def test_a_paused_owner_never_writes_nor_delivers_a_stale_event(
             history = (await b.get(f"/chats/{chat_id}/messages")).json()
             assert_exactly_once(acked, history)
             assert seqs == list(range(1, POSTS + 1))
-            assert await counter(a, "chatactors_cluster_lease_losses_total") >= 1
+            assert await metric(a, "chatactors_cluster_lease_losses_total") >= 1
 
 
 async def test_redis_restarted_mid_run_answers_503_then_recovers(
@@ -149,12 +149,13 @@ async def test_redis_restarted_mid_run_answers_503_then_recovers(
                 redis_server.start()
             assert 503 in refused
             assert ready == [503, 503]
+
             # Each node is ready again once its next probe of Redis answers (within its
             # backoff, a second at most); until then a read may be refused with 503.
-            with trio.fail_after(10):
-                ready = [200, 200]
-                while [(await c.get("/readyz")).status_code for c in (a, b)] != ready:  # noqa: ASYNC110
-                    await trio.sleep(0.1)
+            async def both_ready() -> bool:
+                return [(await c.get("/readyz")).status_code for c in (a, b)] == [200, 200]
+
+            await wait_until_async(both_ready, 10, "both nodes ready")
             history = (await a.get(f"/chats/{chat_id}/messages")).json()
             assert_exactly_once(acked, history)
 
@@ -174,8 +175,7 @@ async def test_a_socket_on_a_surviving_node_stays_online_when_the_owner_dies(
             assert (await a.get(f"/chats/{chat_id}/messages")).status_code == 200
             async with nodes["b"].socket(f"/ws/{chat_id}?user_id=ann") as ann:
                 await next_event(ann, is_event("presence_updated", user_id="ann", status="online"))
-                with trio.fail_after(10):
-                    await presence_everywhere([a, b, c], chat_id, "ann", "online")
+                await presence_everywhere([a, b, c], chat_id, "ann", "online", timeout_s=10)
                 await nodes["a"].kill()
                 # The chat is activated again (on B or C) by a post through that node.
                 body = {"user_id": "bob", "type": "text", "content": "after"}
@@ -184,10 +184,8 @@ async def test_a_socket_on_a_surviving_node_stays_online_when_the_owner_dies(
                 assert response.status_code == 200, response.text
                 # ann's socket on B never reconnected: she is online at the new owner,
                 # and got the message.
-                with trio.fail_after(15):
-                    await presence_everywhere([b, c], chat_id, "ann", "online")
+                await presence_everywhere([b, c], chat_id, "ann", "online", timeout_s=15)
                 await next_event(ann, is_event("message_received", content="after"))
             # Her socket closed: offline, as registered with the new owner.
-            with trio.fail_after(15):
-                await presence_everywhere([b, c], chat_id, "ann", "offline")
-            assert await counter(b, "chatactors_cluster_sockets_reregistered_total") == 1
+            await presence_everywhere([b, c], chat_id, "ann", "offline", timeout_s=15)
+            assert await metric(b, "chatactors_cluster_sockets_reregistered_total") == 1

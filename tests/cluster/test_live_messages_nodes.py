@@ -15,8 +15,9 @@ from urllib.parse import quote
 import pytest
 import trio
 
-from tests.cluster.nodes import counter, post_until_accepted, two_nodes
+from tests.cluster.nodes import post_until_accepted, two_nodes
 from tests.harness.chat_client import ChatClient, Event, logged
+from tests.harness.clients import metric
 from tests.harness.user_client import V1, UserClient
 from tests.redis_server import RedisServer
 
@@ -60,7 +61,7 @@ async def test_changes_through_either_node_reach_both_in_one_order_and_resume_ex
             assert logged(logs[0]) == logged(logs[1]) == expected
             updates = [[e["data"] for e in log if e["event"] == "message_updated"] for log in logs]
             assert updates[0] == updates[1]
-            assert await counter(b, "chatactors_cluster_forwarded_commands_total") >= 2
+            assert await metric(b, "chatactors_cluster_forwarded_commands_total") >= 2
 
             # Bob is away while the message is edited, deleted and reacted to, through a.
             await a.put(f"{message}/reactions/{quote('🎉')}", json={"user_id": "ann"})

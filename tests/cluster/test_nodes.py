@@ -14,8 +14,8 @@ import httpx
 import pytest
 import trio
 
-from tests.cluster.nodes import counter, post_until_accepted, two_nodes
-from tests.harness.clients import is_event, next_event
+from tests.cluster.nodes import post_until_accepted, two_nodes
+from tests.harness.clients import is_event, metric, next_event
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -62,15 +62,15 @@ async def test_posts_through_either_node_land_in_one_order_seen_alike_on_both(
                 mine = [m["content"] for m in histories[0] if m["user_id"] == user]
                 assert mine == [f"{user} {i}" for i in range(15)]
             # One node held the chat; the other forwarded its user's posts there.
-            forwarded = [await counter(c, "chatactors_cluster_forwarded_commands_total")
+            forwarded = [await metric(c, "chatactors_cluster_forwarded_commands_total")
                          for c in (a, b)]  # fmt: skip
-            claims = [await counter(c, "chatactors_cluster_lease_claims_total") for c in (a, b)]
+            claims = [await metric(c, "chatactors_cluster_lease_claims_total") for c in (a, b)]
             assert sorted(claims) == [0, 1]
             assert forwarded[claims.index(0)] >= 15
             # Every PUBLISH (forwards, answers, events) went through the node's publisher.
             for client in (a, b):
-                sent = await counter(client, "chatactors_cluster_publish_messages_total")
-                batches = await counter(client, "chatactors_cluster_publish_batches_total")
+                sent = await metric(client, "chatactors_cluster_publish_messages_total")
+                batches = await metric(client, "chatactors_cluster_publish_batches_total")
                 assert sent >= 15
                 assert 1 <= batches <= sent
 
@@ -135,4 +135,4 @@ async def test_a_dead_nodes_sockets_go_offline_in_chats_other_nodes_own(
                     await next_event(
                         ann, is_event("presence_updated", user_id="bob", status="offline")
                     )
-            assert await counter(a, "chatactors_cluster_sockets_of_dead_nodes_total") == 1
+            assert await metric(a, "chatactors_cluster_sockets_of_dead_nodes_total") == 1

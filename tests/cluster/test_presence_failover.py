@@ -17,8 +17,9 @@ import pytest
 import trio
 import trio_websocket
 
-from tests.cluster.nodes import cluster_nodes, counter, new_chat, presence_everywhere
+from tests.cluster.nodes import cluster_nodes, new_chat, presence_everywhere
 from tests.cluster.test_user_socket_nodes import activate, user_socket
+from tests.harness.clients import metric
 from tests.harness.user_client import Event, is_presence_of
 from tests.redis_server import RedisServer
 
@@ -79,8 +80,7 @@ async def test_the_owners_sigkill_takes_only_its_own_users_offline_with_no_flick
             ):
                 await dan.ready()
                 for user in users:
-                    with trio.fail_after(15):
-                        await presence_everywhere([a, b, c], chat_id, user, "online")
+                    await presence_everywhere([a, b, c], chat_id, user, "online", timeout_s=15)
                 # Every socket has what came before this message (events of a chat arrive in
                 # order): from here on, each socket's events are those after the kill.
                 marker = {"user_id": "ann", "type": "text", "content": "before the kill"}
@@ -108,10 +108,10 @@ async def test_the_owners_sigkill_takes_only_its_own_users_offline_with_no_flick
                 for user, events in after_kill.items():
                     assert presence_changes(events) == [], (user, events)
                 for user in ("ann", "bob", "dan"):
-                    await presence_everywhere([b, c], chat_id, user, "online")
-                await presence_everywhere([b, c], chat_id, "cat", "offline")
+                    await presence_everywhere([b, c], chat_id, user, "online", timeout_s=150)
+                await presence_everywhere([b, c], chat_id, "cat", "offline", timeout_s=150)
                 handovers = [
-                    await counter(client, "chatactors_cluster_presence_handovers_total")
+                    await metric(client, "chatactors_cluster_presence_handovers_total")
                     for client in (b, c)
                 ]
                 assert sum(handovers) >= 1
@@ -122,8 +122,7 @@ async def test_the_owners_sigkill_takes_only_its_own_users_offline_with_no_flick
                         await read_until(ann, {"user_id": "cat", "status": "online"}, seen)
                     assert presence_changes(seen) == []
                     await dan.next(is_presence_of("cat", "online"))
-                    with trio.fail_after(15):
-                        await presence_everywhere([b, c], chat_id, "cat", "online")
+                    await presence_everywhere([b, c], chat_id, "cat", "online", timeout_s=15)
             del cat  # (its socket died with node A)
 
 

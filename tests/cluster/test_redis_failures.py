@@ -30,8 +30,10 @@ import trio
 
 from chatactors.cluster.directory import FENCE_KEY, lease_key
 from chatactors.domain.ids import ChatId
-from tests.cluster.nodes import LEASE_TTL_S, cluster_nodes, counter, new_chat, post_until_accepted
+from tests.cluster.nodes import LEASE_TTL_S, cluster_nodes, new_chat, post_until_accepted
+from tests.harness.clients import metric
 from tests.harness.server_process import ServerProcess
+from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer, start_redis_server
 
 pytestmark = pytest.mark.slow
@@ -72,9 +74,11 @@ async def demoted(redis: RedisServer) -> None:
     try:
         await command(primary, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
         await command(redis, "REPLICAOF", "127.0.0.1", primary.port)
-        with trio.fail_after(30):
-            while b"master_link_status:up" not in await command(redis, "INFO", "replication"):  # noqa: ASYNC110
-                await trio.sleep(0.1)
+
+        async def replicating() -> bool:
+            return b"master_link_status:up" in await command(redis, "INFO", "replication")
+
+        await wait_until_async(replicating, 30, "the replica linked to its primary")
         await trio.sleep(LEASE_TTL_S)
     finally:
         await command(redis, "REPLICAOF", "NO", "ONE")
@@ -151,7 +155,7 @@ async def each_chat_on_exactly_one_node(
             else:
                 holders[holder.decode()] += 1
         active = {
-            name: int(await counter(client, "chatactors_active_actors"))
+            name: int(await metric(client, "chatactors_active_actors"))
             for name, client in zip(nodes, clients, strict=True)
         }
         if sum(holders.values()) == len(acked) and active == holders:

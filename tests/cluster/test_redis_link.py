@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from chatactors.cluster.redis import (
 )
 from chatactors.cluster.redis.link import MAX_CONNECTIONS
 from tests.cluster.conftest import LINK_TIMEOUT_S, once_redis_answers
+from tests.harness.server_process import serve_command
 from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer, free_port
 
@@ -327,9 +327,8 @@ def test_serving_without_a_reachable_redis_says_why_in_one_line(
     redis_server: RedisServer, tmp_path: Path, url: str, said: str
 ) -> None:
     redis_url = url.format(free=free_port(), port=redis_server.port)
-    command = [sys.executable, "-m", "chatactors", "serve", "--port", "0"]
     done = subprocess.run(
-        [*command, "--data-dir", str(tmp_path), "--redis-url", redis_url],
+        serve_command("--redis-url", redis_url, data_dir=tmp_path),
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,7 +10,6 @@ process serves chats over it.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from chatactors.cluster.redis import (
 )
 from tests.cluster.conftest import LINK_TIMEOUT_S
 from tests.cluster.nodes import new_chat, node_args
-from tests.harness.server_process import open_server_process
+from tests.harness.server_process import open_server_process, serve_command
 from tests.harness.waiting import wait_until_async
 from tests.redis_server import RedisServer, start_redis_server
 from tests.tls_certs import Certs, make_certs
@@ -143,10 +142,12 @@ def test_serving_refuses_an_untrusted_redis_in_one_line(
     else:
         ca = tmp_path / "missing.pem"
     done = subprocess.run(
-        [sys.executable, "-m", "chatactors", "serve", "--port", "0", "--data-dir", str(tmp_path),
-         "--redis-url", url, "--redis-ca-file", str(ca)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        serve_command("--redis-url", url, "--redis-ca-file", str(ca), data_dir=tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line.startswith("chatactors serve: ")

@@ -17,13 +17,14 @@ import httpx
 import pytest
 import trio
 
-from tests.cluster.nodes import counter, new_chat, node_args, post_until_accepted
+from tests.cluster.nodes import new_chat, node_args, post_until_accepted
+from tests.harness.clients import metric
 from tests.harness.server_process import open_server_process
 from tests.redis_server import RedisServer, start_redis_server
 
 pytestmark = pytest.mark.slow
 
-FAULTY_NODE = Path(__file__).with_name("faulty_node.py")
+FAULTY_NODE = "tests.cluster.faulty_node"  # run from the root, so it imports tests.harness
 
 
 async def test_a_refused_lease_claim_fails_the_chat_not_the_node(
@@ -44,7 +45,7 @@ async def test_a_refused_lease_claim_fails_the_chat_not_the_node(
                 refused = await client.post(f"/chats/{chat_id}/messages", json=body)
                 assert refused.status_code == 503, refused.text
                 assert "Retry-After" in refused.headers
-                assert await counter(client, "chatactors_cluster_redis_outages_total") >= 1
+                assert await metric(client, "chatactors_cluster_redis_outages_total") >= 1
             finally:
                 redis_server.command("REPLICAOF", "NO", "ONE")
                 primary.remove()
@@ -53,8 +54,8 @@ async def test_a_refused_lease_claim_fails_the_chat_not_the_node(
             accepted = await post_until_accepted(client, chat_id, body)
             assert accepted.status_code == 200, accepted.text
             assert node.running()
-            assert await counter(client, "chatactors_cluster_redis_down") == 0
-            assert await counter(client, "chatactors_actor_crashes_total") == 0
+            assert await metric(client, "chatactors_cluster_redis_down") == 0
+            assert await metric(client, "chatactors_actor_crashes_total") == 0
 
 
 async def test_services_that_die_stop_the_process_with_status_1(
@@ -67,7 +68,7 @@ async def test_services_that_die_stop_the_process_with_status_1(
         async with open_server_process(
             *node_args(redis_server, "a"),
             data_dir=tmp_path / "data",
-            wrapper=[sys.executable, str(FAULTY_NODE)],
+            wrapper=[sys.executable, "-m", FAULTY_NODE],
         ) as node:
             async with node.http() as client:
                 chat_id = await new_chat(client)

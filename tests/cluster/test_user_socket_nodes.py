@@ -24,11 +24,11 @@ import trio_websocket
 from tests.cluster.nodes import (
     LEASE_TTL_S,
     cluster_nodes,
-    counter,
     new_chat,
     post_until_accepted,
     presence_everywhere,
 )
+from tests.harness.clients import metric
 from tests.harness.server_process import ServerProcess
 from tests.harness.user_client import V1, Event, UserClient, is_presence_of
 from tests.redis_server import RedisServer
@@ -394,8 +394,7 @@ async def test_a_socket_stays_online_in_its_chats_when_their_owner_dies(
                 assert set((await u.ready())["chats"]) == set(chats.values())
                 sockets = Logged({"u": u}, {"u": []})
                 for chat_id in chats.values():
-                    with trio.fail_after(10):
-                        await presence_everywhere([a, b, c], chat_id, "u", "online")
+                    await presence_everywhere([a, b, c], chat_id, "u", "online", timeout_s=10)
                     await post_until_accepted(c, chat_id, text("v", "before"))
                 await nodes["a"].kill()
                 # A post through each survivor activates the chat there (prefer-local).
@@ -408,8 +407,7 @@ async def test_a_socket_stays_online_in_its_chats_when_their_owner_dies(
                 # u's socket never reconnected: it was registered again with the new owners,
                 # so u is online there, before u says anything.
                 for chat_id in chats.values():
-                    with trio.fail_after(15):
-                        await presence_everywhere([b, c], chat_id, "u", "online")
+                    await presence_everywhere([b, c], chat_id, "u", "online", timeout_s=15)
                 # Commands for the moved chats are answered as before the move.
                 for key, chat_id in chats.items():
                     ack = await sockets.ack("u", op="send", chat_id=chat_id, ref=f"s-{key}",
@@ -431,10 +429,9 @@ async def test_a_socket_stays_online_in_its_chats_when_their_owner_dies(
                 await u.ws.aclose()
             # Closed: u goes offline in every chat, at the new owners, after the grace.
             for chat_id in chats.values():
-                with trio.fail_after(15):
-                    await presence_everywhere([b, c], chat_id, "u", "offline")
+                await presence_everywhere([b, c], chat_id, "u", "offline", timeout_s=15)
                 assert trio.current_time() - closed_at >= GRACE_S
-            assert await counter(b, "chatactors_cluster_sockets_reregistered_total") == 2
+            assert await metric(b, "chatactors_cluster_sockets_reregistered_total") == 2
             for key, chat_id in chats.items():
                 history = (await survivor[key].get(f"/chats/{chat_id}/messages")).json()
                 assert [m["seq"] for m in history] == [1, 2, 3, 4]
