@@ -221,15 +221,6 @@ def _untag(data: bytes, table: dict[str, Any]) -> Any:
     return _decode(body, kind)
 
 
-def encode_event(event: ChatEvent) -> bytes:
-    return _encoder.encode((type(event).__name__, event))
-
-
-def decode_event(data: bytes) -> ChatEvent:
-    event: ChatEvent = _untag(data, _EVENTS)
-    return event
-
-
 #: A bus message: its kind, its body, and the node and lease token of the activation that sent it.
 _bus_message = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw, str, int])
 
