@@ -145,7 +145,7 @@ async def test_redis_restarted_mid_run_answers_503_then_recovers(
                     if response.status_code == 503:
                         assert "Retry-After" in response.headers
                 ready = [(await client.get("/readyz")).status_code for client in (a, b)]
-                await trio.sleep(1)
+                await trio.sleep(1)  # an outage that lasts a while: time passing is the point
                 redis_server.start()
             assert 503 in refused
             assert ready == [503, 503]

@@ -58,7 +58,7 @@ async def command(redis: RedisServer, *args: str | int) -> Any:
 async def restarted(redis: RedisServer) -> None:
     await command(redis, "SAVE")  # what a Redis with persistence keeps
     redis.stop()
-    await trio.sleep(1)
+    await trio.sleep(1)  # down for a moment, as a restart is: time passing is the point
     await in_thread(redis.start)
 
 
