@@ -39,27 +39,21 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("chat", "chat-user", "chat-v1", "user", "http")
 
-# Runs in a child process: opens the connections given on stdin, checks each is answered,
-# says "open", then holds them until killed.
+# Runs in a child process: opens the connections given on stdin (WebSocket handshakes as
+# socket_churn.py writes them), checks each is answered, says "open", then holds them.
 _HOLDER = r"""
 import socket, sys, time
+sys.path.insert(0, sys.argv[3])
+from socket_churn import handshake
 port, deflate = int(sys.argv[1]), sys.argv[2] == "1"
 held = []
 for path in sys.stdin.read().split():
     if path.startswith("HTTP:"):
-        request = f"GET {path[5:]} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        request = f"GET {path[5:]} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     else:
-        v1, path = path.endswith("#v1"), path.removesuffix("#v1")
-        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket",
-                 "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-                 "Sec-WebSocket-Version: 13"]
-        if v1:
-            lines.append("Sec-WebSocket-Protocol: chatactors.v1")
-        if deflate:
-            lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
-        request = "\r\n".join(lines) + "\r\n\r\n"
+        request = handshake(path.removesuffix("#v1"), v1=path.endswith("#v1"), deflate=deflate)
     sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(request.encode())
+    sock.sendall(request)
     held.append(sock)
 for sock in held:
     sock.settimeout(20)
@@ -124,8 +118,9 @@ def paths(kind: str, count: int, chats: list[str], users: list[str]) -> list[str
 
 
 def hold(port: int, requests: list[str], deflate: bool) -> subprocess.Popen[str]:
+    flag = "1" if deflate else "0"
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(port), "1" if deflate else "0"],
+        [sys.executable, "-c", _HOLDER, str(port), flag, str(ROOT / "benchmarks")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdin is not None
